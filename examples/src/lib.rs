@@ -1,0 +1,15 @@
+//! Runnable micro-rs examples; each binary in `src/bin/` starts with how to run it.
+//!
+//! This library holds the code generated from `proto/` for the binaries to share.
+
+/// Generated from `proto/helloworld.proto`.
+#[allow(missing_docs)]
+pub mod helloworld {
+    micro::include_proto!("helloworld");
+}
+
+/// Generated from `proto/streaming.proto`.
+#[allow(missing_docs)]
+pub mod streaming {
+    micro::include_proto!("streaming");
+}

@@ -1,0 +1,114 @@
+//! [`Call`]: one call from a generated client, with per-call options, awaited to run.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Status;
+use crate::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use crate::server::MethodInfo;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A call about to be made. Set per-call options, then `.await` it.
+///
+/// ```no_run
+/// # async fn demo(client: micro::Call<String>) -> Result<(), micro::Status> {
+/// # let greeting = client;
+/// // let greeting = helloworld.greeting(request)
+/// let reply = greeting
+///     .timeout(std::time::Duration::from_secs(2))
+///     .metadata("x-request-id", "42")
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "a call does nothing until it is awaited"]
+pub struct Call<T> {
+    options: CallOptions,
+    run: Box<dyn FnOnce(CallOptions) -> BoxFuture<Result<T, Status>> + Send>,
+}
+
+/// Options of one call.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CallOptions {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) metadata: MetadataMap,
+    /// A bad option, reported when the call is awaited.
+    pub(crate) invalid: Option<Status>,
+}
+
+/// Which service and method a call is for. Travels in the request's extensions so that client
+/// middleware can route by it.
+#[derive(Debug, Clone)]
+pub struct CallTarget {
+    /// The name of the service called, e.g. `helloworld`.
+    pub service: Arc<str>,
+    /// The method called.
+    pub method: &'static MethodInfo,
+}
+
+impl<T: Send + 'static> Call<T> {
+    pub(crate) fn new<F, Fut>(run: F) -> Call<T>
+    where
+        F: FnOnce(CallOptions) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, Status>> + Send + 'static,
+    {
+        Call {
+            options: CallOptions::default(),
+            run: Box::new(move |options| Box::pin(run(options))),
+        }
+    }
+
+    /// Fails with `DEADLINE_EXCEEDED` unless the call completes within `timeout`; the server
+    /// learns the deadline too (`grpc-timeout`). Replaces the client's default timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Call<T> {
+        self.options.timeout = Some(timeout);
+        self
+    }
+
+    /// Adds a metadata entry (an HTTP/2 header) to the request. Keys are lowercase ASCII;
+    /// values printable ASCII. An invalid entry fails the call with `INVALID_ARGUMENT`.
+    pub fn metadata(mut self, key: &str, value: &str) -> Call<T> {
+        let parsed = MetadataKey::from_bytes(key.as_bytes())
+            .ok()
+            .zip(MetadataValue::try_from(value).ok());
+        match parsed {
+            Some((key, value)) => {
+                self.options.metadata.append(key, value);
+            }
+            None => {
+                self.options.invalid.get_or_insert_with(|| {
+                    Status::invalid_argument(format!(
+                        "invalid call metadata `{key}`: keys must be lowercase ASCII letters, \
+                         digits, `-`, `_` or `.`; values printable ASCII"
+                    ))
+                });
+            }
+        }
+        self
+    }
+}
+
+impl<T: Send + 'static> IntoFuture for Call<T> {
+    type Output = Result<T, Status>;
+    type IntoFuture = BoxFuture<Result<T, Status>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let mut options = self.options;
+        match options.invalid.take() {
+            Some(status) => Box::pin(std::future::ready(Err(status))),
+            None => (self.run)(options),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Call<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,212 @@
+//! Makes one call of each kind over the client's transport, under the call's deadline.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use futures_core::Stream;
+use http::uri::PathAndQuery;
+use prost::Message;
+use tokio::time::{Instant, Sleep};
+use tonic_prost::ProstCodec;
+
+use super::call::{CallOptions, CallTarget};
+use super::{Client, Transport};
+use crate::{Status, Streaming};
+
+/// Everything one call needs, resolved from the client and the call's options.
+pub(super) struct Invocation {
+    pub(super) client: Client,
+    pub(super) target: CallTarget,
+    pub(super) options: CallOptions,
+}
+
+type Grpc = tonic::client::Grpc<Transport>;
+
+impl Invocation {
+    pub(super) async fn unary<Req, Resp>(self, message: Req) -> Result<Resp, Status>
+    where
+        Req: Message + Send + 'static,
+        Resp: Message + Default + Send + 'static,
+    {
+        let (response, _) = self
+            .send(message, |mut grpc, request, path| async move {
+                grpc.unary(request, path, ProstCodec::<Req, Resp>::default())
+                    .await
+            })
+            .await?;
+        Ok(response.into_inner())
+    }
+
+    pub(super) async fn server_streaming<Req, Resp>(
+        self,
+        message: Req,
+    ) -> Result<Streaming<Resp>, Status>
+    where
+        Req: Message + Send + 'static,
+        Resp: Message + Default + Send + 'static,
+    {
+        let (response, deadline) = self
+            .send(message, |mut grpc, request, path| async move {
+                grpc.server_streaming(request, path, ProstCodec::<Req, Resp>::default())
+                    .await
+            })
+            .await?;
+        Ok(self.stream(deadline, response.into_inner()))
+    }
+
+    pub(super) async fn client_streaming<Req, Resp, S>(self, messages: S) -> Result<Resp, Status>
+    where
+        Req: Message + Send + 'static,
+        Resp: Message + Default + Send + 'static,
+        S: Stream<Item = Req> + Send + 'static,
+    {
+        let (response, _) = self
+            .send(messages, |mut grpc, request, path| async move {
+                grpc.client_streaming(request, path, ProstCodec::<Req, Resp>::default())
+                    .await
+            })
+            .await?;
+        Ok(response.into_inner())
+    }
+
+    pub(super) async fn bidi_streaming<Req, Resp, S>(
+        self,
+        messages: S,
+    ) -> Result<Streaming<Resp>, Status>
+    where
+        Req: Message + Send + 'static,
+        Resp: Message + Default + Send + 'static,
+        S: Stream<Item = Req> + Send + 'static,
+    {
+        let (response, deadline) = self
+            .send(messages, |mut grpc, request, path| async move {
+                grpc.streaming(request, path, ProstCodec::<Req, Resp>::default())
+                    .await
+            })
+            .await?;
+        Ok(self.stream(deadline, response.into_inner()))
+    }
+
+    /// Sends the request once the transport is ready, all under the call's deadline; returns
+    /// the response and the deadline, which a response stream keeps honouring.
+    async fn send<T, R, F, Fut>(
+        &self,
+        message: T,
+        call: F,
+    ) -> Result<(tonic::Response<R>, Instant), Status>
+    where
+        F: FnOnce(Grpc, tonic::Request<T>, PathAndQuery) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<R>, Status>>,
+    {
+        let (request, deadline) = self.request(message);
+        let path = PathAndQuery::from_static(self.target.method.path);
+        let mut grpc = self.client.grpc();
+        let sent = async move {
+            grpc.ready().await?;
+            call(grpc, request, path).await
+        };
+        let response = self.within(deadline, sent).await?;
+        Ok((response, deadline))
+    }
+
+    /// The tonic request: message, metadata, `grpc-timeout`, and the target for middleware.
+    fn request<T>(&self, message: T) -> (tonic::Request<T>, Instant) {
+        let timeout = self
+            .options
+            .timeout
+            .unwrap_or(self.client.options().timeout);
+        let mut request = tonic::Request::new(message);
+        *request.metadata_mut() = self.options.metadata.clone();
+        request.set_timeout(timeout);
+        request.extensions_mut().insert(self.target.clone());
+        (request, Instant::now() + timeout)
+    }
+
+    /// Runs `call`, failing with `DEADLINE_EXCEEDED` at the deadline and naming the target in
+    /// transport errors.
+    async fn within<T>(
+        &self,
+        deadline: Instant,
+        call: impl Future<Output = Result<T, Status>>,
+    ) -> Result<T, Status> {
+        let started = Instant::now();
+        match tokio::time::timeout_at(deadline, call).await {
+            Ok(result) => result.map_err(|status| self.describe(status)),
+            Err(_) => Err(deadline_exceeded(&self.target, started.elapsed())),
+        }
+    }
+
+    /// Adds the target to errors raised on this side of the wire; a server's status is passed
+    /// on untouched.
+    fn describe(&self, status: Status) -> Status {
+        if std::error::Error::source(&status).is_none() {
+            return status;
+        }
+        let message = format!(
+            "calling {} {} at {}: {}",
+            self.target.service,
+            self.target.method.endpoint,
+            self.client.address(),
+            status.message()
+        );
+        Status::new(status.code(), message)
+    }
+
+    /// Wraps a response stream so that it ends with `DEADLINE_EXCEEDED` at the deadline.
+    fn stream<T: Send + 'static>(
+        &self,
+        deadline: Instant,
+        inner: tonic::Streaming<T>,
+    ) -> Streaming<T> {
+        Streaming::new(Deadline {
+            inner,
+            sleep: Box::pin(tokio::time::sleep_until(deadline)),
+            target: Some(self.target.clone()),
+            started: Instant::now(),
+        })
+    }
+}
+
+fn deadline_exceeded(target: &CallTarget, elapsed: Duration) -> Status {
+    Status::deadline_exceeded(format!(
+        "call to {} {} exceeded its deadline after {:.3}s",
+        target.service,
+        target.method.endpoint,
+        elapsed.as_secs_f64()
+    ))
+}
+
+/// A response stream cut off at the call's deadline.
+struct Deadline<T> {
+    inner: tonic::Streaming<T>,
+    sleep: Pin<Box<Sleep>>,
+    /// Taken when the deadline passes, which ends the stream.
+    target: Option<CallTarget>,
+    started: Instant,
+}
+
+impl<T> Stream for Deadline<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.target.is_none() {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(item) = Pin::new(&mut this.inner).poll_next(cx) {
+            return Poll::Ready(item);
+        }
+        match (this.sleep.as_mut().poll(cx), this.target.take()) {
+            (Poll::Ready(()), Some(target)) => Poll::Ready(Some(Err(deadline_exceeded(
+                &target,
+                this.started.elapsed(),
+            )))),
+            (_, target) => {
+                this.target = target;
+                Poll::Pending
+            }
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The per-call context every handler receives: who called what, with which metadata, by when.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::metadata::MetadataMap;
+use crate::server::{MethodInfo, UNKNOWN_METHOD};
+
+/// What a handler knows about the call it serves. Cheap to clone.
+///
+/// ```
+/// # use micro::Context;
+/// fn log_call(ctx: &Context) {
+///     let caller = ctx.get("micro-from-service").unwrap_or("unknown");
+///     let budget = ctx.remaining().map(|left| format!("{left:?}")).unwrap_or("none".into());
+///     println!("{} from {caller}, deadline in {budget}", ctx.endpoint());
+/// }
+/// log_call(&Context::default());
+/// ```
+#[derive(Clone)]
+pub struct Context {
+    inner: Arc<ContextParts>,
+}
+
+impl Context {
+    pub(crate) fn new(parts: ContextParts) -> Context {
+        Context {
+            inner: Arc::new(parts),
+        }
+    }
+
+    /// A copy with this metadata, for unit tests of handlers.
+    pub fn with_metadata(self, metadata: MetadataMap) -> Context {
+        self.map(|parts| parts.metadata = metadata)
+    }
+
+    /// A copy with this deadline, for unit tests of handlers.
+    pub fn with_deadline(self, deadline: Instant) -> Context {
+        self.map(|parts| parts.deadline = Some(deadline))
+    }
+
+    fn map(self, change: impl FnOnce(&mut ContextParts)) -> Context {
+        let mut parts = Arc::unwrap_or_clone(self.inner);
+        change(&mut parts);
+        Context::new(parts)
+    }
+
+    /// The name this service runs under, e.g. `helloworld`.
+    pub fn service(&self) -> &str {
+        &self.inner.service
+    }
+
+    /// The go-micro endpoint called, e.g. `Helloworld.Greeting`.
+    pub fn endpoint(&self) -> &'static str {
+        self.inner.method.endpoint
+    }
+
+    /// The method called: its gRPC path, kind and message types.
+    pub fn method(&self) -> &'static MethodInfo {
+        self.inner.method
+    }
+
+    /// The request metadata (HTTP/2 headers), keys lowercase.
+    pub fn metadata(&self) -> &MetadataMap {
+        &self.inner.metadata
+    }
+
+    /// One metadata value as text, if present and printable ASCII. Keys are case-insensitive.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.inner.metadata.get(key)?.to_str().ok()
+    }
+
+    /// When the caller stops waiting, if it set a deadline (`grpc-timeout`).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.inner.deadline
+    }
+
+    /// Time left before the deadline; zero once it has passed, `None` without a deadline.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.inner
+            .deadline
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// The caller's address, when the call came over TCP.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        self.inner.peer
+    }
+
+    /// Values middleware attached to the call, such as the authenticated account.
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.inner.extensions
+    }
+}
+
+impl Default for Context {
+    /// A context for no particular call: no metadata, no deadline, no peer.
+    fn default() -> Context {
+        Context::new(ContextParts {
+            service: Arc::from(""),
+            method: &UNKNOWN_METHOD,
+            metadata: MetadataMap::new(),
+            extensions: http::Extensions::new(),
+            deadline: None,
+            peer: None,
+        })
+    }
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("service", &self.inner.service)
+            .field("endpoint", &self.inner.method.endpoint)
+            .field("deadline", &self.inner.deadline)
+            .field("peer", &self.inner.peer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything a [`Context`] is built from.
+#[derive(Clone)]
+pub(crate) struct ContextParts {
+    pub(crate) service: Arc<str>,
+    pub(crate) method: &'static MethodInfo,
+    pub(crate) metadata: MetadataMap,
+    pub(crate) extensions: http::Extensions,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) peer: Option<SocketAddr>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remaining_counts_down_and_stops_at_zero() {
+        let ctx = Context::default();
+        assert_eq!(ctx.remaining(), None);
+        let soon = ctx
+            .clone()
+            .with_deadline(Instant::now() + Duration::from_secs(60));
+        let left = soon.remaining().unwrap();
+        assert!(left > Duration::from_secs(59) && left <= Duration::from_secs(60));
+        let past = Context::default().with_deadline(Instant::now() - Duration::from_secs(1));
+        assert_eq!(past.remaining(), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn get_reads_ascii_metadata_case_insensitively() {
+        let mut metadata = MetadataMap::new();
+        metadata.insert("x-user", "alice".parse().unwrap());
+        let ctx = Context::default().with_metadata(metadata);
+        assert_eq!(ctx.get("X-User"), Some("alice"));
+        assert_eq!(ctx.get("x-missing"), None);
+    }
+}

@@ -1,0 +1,184 @@
+//! Command-line flags and `MICRO_*` environment variables, with go-micro's names.
+
+use std::time::Duration;
+
+use clap::{Args, Parser};
+
+/// The flags every micro service understands. Each has a `MICRO_*` environment variable
+/// (`--server-address` ↔ `MICRO_SERVER_ADDRESS`); a flag beats its variable, and both beat
+/// what the code set.
+///
+/// [`Service::run`](crate::Service::run) parses them from the command line. A program with its
+/// own flags can flatten them into its parser and hand them over with
+/// [`Service::flags`](crate::Service::flags):
+///
+/// ```
+/// use clap::Parser;
+///
+/// #[derive(Parser)]
+/// struct Cli {
+///     /// Greeting to use.
+///     #[arg(long, default_value = "Hello")]
+///     greeting: String,
+///     #[command(flatten)]
+///     micro: micro::Flags,
+/// }
+///
+/// let cli = Cli::parse_from(["greeter", "--greeting", "Hi", "--server-address", ":9090"]);
+/// let service = micro::Service::new("greeter").flags(cli.micro);
+/// ```
+#[derive(Args, Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Flags {
+    /// Name of the service.
+    #[arg(
+        long,
+        env = "MICRO_SERVER_NAME",
+        alias = "server_name",
+        value_name = "NAME"
+    )]
+    pub server_name: Option<String>,
+
+    /// Version of the service.
+    #[arg(
+        long,
+        env = "MICRO_SERVER_VERSION",
+        alias = "server_version",
+        value_name = "VERSION"
+    )]
+    pub server_version: Option<String>,
+
+    /// Id of this instance (default: a random UUID).
+    #[arg(long, env = "MICRO_SERVER_ID", alias = "server_id", value_name = "ID")]
+    pub server_id: Option<String>,
+
+    /// Address to listen on, `host:port`; `:port` means every interface, port 0 a free port.
+    #[arg(
+        long,
+        env = "MICRO_SERVER_ADDRESS",
+        alias = "server_address",
+        value_name = "HOST:PORT"
+    )]
+    pub server_address: Option<String>,
+
+    /// Metadata for this instance, `key=value`; repeat the flag for more.
+    #[arg(
+        long,
+        env = "MICRO_SERVER_METADATA",
+        alias = "server_metadata",
+        value_name = "KEY=VALUE",
+        value_parser = parse_key_value,
+        value_delimiter = ','
+    )]
+    pub server_metadata: Vec<(String, String)>,
+
+    /// Largest message accepted or sent, e.g. `4MiB` (default) or `1048576`.
+    #[arg(
+        long,
+        env = "MICRO_SERVER_MAX_MESSAGE_SIZE",
+        value_name = "BYTES",
+        value_parser = parse_bytes
+    )]
+    pub server_max_message_size: Option<usize>,
+
+    /// How long in-flight calls may take to finish on shutdown, e.g. `10s` (default).
+    #[arg(
+        long,
+        env = "MICRO_SERVER_SHUTDOWN_TIMEOUT",
+        value_name = "DURATION",
+        value_parser = parse_duration
+    )]
+    pub server_shutdown_timeout: Option<Duration>,
+}
+
+/// The top-level parser [`Service::run`](crate::Service::run) uses when the program has none.
+#[derive(Parser, Debug)]
+#[command(about = "A micro service", long_about = None)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) flags: Flags,
+}
+
+/// `key=value`, both sides non-empty.
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("expected key=value, got `{text}`")),
+    }
+}
+
+/// A duration: Go/humantime style (`1m30s`, `500ms`) or a whole number of seconds (`30`).
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(text).map_err(|err| {
+        format!("invalid duration `{text}`: {err}; use e.g. `30s`, `500ms`, `1m30s` or seconds")
+    })
+}
+
+/// A size in bytes: a number, optionally with a unit (`4MiB`, `512KiB`, `1MB`).
+fn parse_bytes(text: &str) -> Result<usize, String> {
+    let size: bytesize::ByteSize = text
+        .parse()
+        .map_err(|err| format!("invalid size `{text}`: {err}; use e.g. `4MiB` or `1048576`"))?;
+    usize::try_from(size.as_u64()).map_err(|_| format!("size `{text}` is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Flags, clap::Error> {
+        Cli::try_parse_from(std::iter::once("svc").chain(args.iter().copied())).map(|cli| cli.flags)
+    }
+
+    #[test]
+    fn flags_parse_and_accept_go_micro_spellings() {
+        let flags = parse(&[
+            "--server-name=greeter",
+            "--server_version",
+            "v2",
+            "--server-address",
+            ":9090",
+            "--server-metadata",
+            "zone=eu",
+            "--server-metadata",
+            "tier=gold",
+            "--server-max-message-size",
+            "1MiB",
+            "--server-shutdown-timeout",
+            "1m30s",
+        ])
+        .unwrap();
+        assert_eq!(flags.server_name.as_deref(), Some("greeter"));
+        assert_eq!(flags.server_version.as_deref(), Some("v2"));
+        assert_eq!(flags.server_address.as_deref(), Some(":9090"));
+        assert_eq!(
+            flags.server_metadata,
+            [("zone".into(), "eu".into()), ("tier".into(), "gold".into())]
+        );
+        assert_eq!(flags.server_max_message_size, Some(1024 * 1024));
+        assert_eq!(flags.server_shutdown_timeout, Some(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors_that_name_the_problem() {
+        for (args, needle) in [
+            (&["--server-metadata", "novalue"][..], "expected key=value"),
+            (&["--server-max-message-size", "lots"], "invalid size"),
+            (&["--server-shutdown-timeout", "soon"], "invalid duration"),
+            (&["--no-such-flag"], "unexpected argument"),
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert!(err.to_string().contains(needle), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn durations_accept_plain_seconds() {
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+    }
+}

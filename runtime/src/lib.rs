@@ -1,0 +1,74 @@
+//! # micro
+//!
+//! go-micro's framework for distributed systems, in Rust. Write a `.proto`, generate a handler
+//! trait with `micro-build` or `protoc-gen-micro`, implement it, and run a [`Service`] that any
+//! gRPC client can call.
+//!
+//! - **One port** serves gRPC (unary and all three streaming kinds), gRPC server reflection
+//!   (v1 and v1alpha) and `grpc.health.v1`.
+//! - **Handlers are plain `async fn`s** taking a [`Context`] (metadata, deadline, peer) and the
+//!   request; streams arrive as [`Streaming`] and leave through a [`Sender`].
+//! - **Generated clients** run on a tower stack ([`Client`]) with per-call deadlines
+//!   and metadata.
+//! - **go-micro's conventions**: flags and `MICRO_*` variables ([`Flags`]), endpoint names
+//!   (`Helloworld.Greeting`), and its error JSON ([`errors`]).
+//!
+//! ```ignore
+//! // build.rs: micro_build::compile_protos(&["proto/helloworld.proto"], &["proto"])?;
+//! mod pb {
+//!     micro::include_proto!("helloworld");
+//! }
+//! use pb::{HelloworldHandler, HelloworldServer, Request, Response};
+//!
+//! struct Greeter;
+//!
+//! impl HelloworldHandler for Greeter {
+//!     async fn greeting(&self, _ctx: micro::Context, req: Request) -> Result<Response, micro::Status> {
+//!         Ok(Response { message: format!("Hello {}", req.name) })
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), micro::service::Error> {
+//!     micro::Service::new("helloworld")
+//!         .handle(HelloworldServer::new(Greeter))
+//!         .run()
+//!         .await
+//! }
+//! ```
+
+pub mod client;
+#[doc(hidden)]
+pub mod codegen;
+pub mod errors;
+pub mod metadata;
+pub mod server;
+pub mod service;
+
+mod codec;
+mod context;
+mod flags;
+mod log;
+mod stream;
+
+pub use client::{Call, Client};
+pub use context::Context;
+pub use flags::Flags;
+pub use service::{RunningService, Service};
+pub use stream::{Sender, Streaming};
+pub use tonic::{Code, Status};
+
+/// A boxed error, as tower layers pass them around.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Includes the code `micro-build` generated for a proto package, e.g.
+/// `micro::include_proto!("helloworld")` for `helloworld.rs` in `OUT_DIR`.
+///
+/// Packages with dots (`acme.billing.v1`) are included by their full name; nest the modules
+/// to match the package when protos refer to each other across packages.
+#[macro_export]
+macro_rules! include_proto {
+    ($package:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $package, ".rs"));
+    };
+}

@@ -1,0 +1,107 @@
+//! What the router knows about one call before the handler runs, and the call's bookkeeping:
+//! deadline, tracing span, outcome.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::time::Instant;
+use tonic::codec::{Codec, CompressionEncoding};
+use tracing::{Instrument, Span};
+
+use super::MethodInfo;
+use crate::context::ContextParts;
+use crate::{Code, Context, Status};
+
+/// Settings every call on a server shares.
+#[derive(Debug, Clone)]
+pub(crate) struct CallSettings {
+    /// The name the service runs under.
+    pub(crate) service: Arc<str>,
+    /// Largest message accepted or sent, in bytes.
+    pub(crate) max_message_size: usize,
+}
+
+/// One call, as the router resolved it.
+pub(crate) struct CallMeta {
+    pub(crate) settings: Arc<CallSettings>,
+    pub(crate) method: &'static MethodInfo,
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) started: Instant,
+    pub(crate) span: Span,
+}
+
+impl CallMeta {
+    /// tonic's per-call protocol handler, configured with this server's limits.
+    pub(crate) fn grpc<C: Codec>(&self, codec: C) -> tonic::server::Grpc<C> {
+        tonic::server::Grpc::new(codec)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(self.settings.max_message_size)
+            .max_encoding_message_size(self.settings.max_message_size)
+    }
+
+    /// Splits tonic's request into the handler's context and message.
+    pub(crate) fn context<T>(&self, request: tonic::Request<T>) -> (Context, T) {
+        let (metadata, extensions, message) = request.into_parts();
+        let ctx = Context::new(ContextParts {
+            service: self.settings.service.clone(),
+            method: self.method,
+            metadata,
+            extensions,
+            deadline: self.deadline,
+            peer: self.peer,
+        });
+        (ctx, message)
+    }
+
+    /// Runs the handler's future under the call's deadline and span, then records the outcome.
+    pub(crate) fn observe<T>(
+        self,
+        handler: impl Future<Output = Result<T, Status>> + Send,
+    ) -> impl Future<Output = Result<T, Status>> + Send {
+        let span = self.span.clone();
+        async move {
+            let result = match self.deadline {
+                Some(deadline) => match tokio::time::timeout_at(deadline, handler).await {
+                    Ok(result) => result,
+                    Err(_) => Err(self.deadline_exceeded()),
+                },
+                None => handler.await,
+            };
+            self.record(result.as_ref().err());
+            result
+        }
+        .instrument(span)
+    }
+
+    fn deadline_exceeded(&self) -> Status {
+        Status::deadline_exceeded(format!(
+            "{} did not finish within the caller's deadline ({} ms)",
+            self.method.endpoint,
+            self.started.elapsed().as_millis()
+        ))
+    }
+
+    fn record(&self, error: Option<&Status>) {
+        let code = error.map_or(Code::Ok, Status::code);
+        let latency_us = self.started.elapsed().as_micros() as u64;
+        self.span.record("status", tracing::field::debug(code));
+        self.span.record("latency_us", latency_us);
+        match error {
+            Some(status) if is_server_fault(code) => {
+                tracing::warn!(message = status.message(), "call failed")
+            }
+            Some(status) => tracing::debug!(message = status.message(), "call rejected"),
+            None => tracing::debug!("call succeeded"),
+        }
+    }
+}
+
+/// Codes that point at the server rather than the caller, worth a warning.
+fn is_server_fault(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Internal | Code::Unknown | Code::DataLoss | Code::Unimplemented
+    )
+}

@@ -1,0 +1,234 @@
+//! Runs a generated handler method for one call, one function per RPC kind.
+//!
+//! tonic's `server::Grpc` does the wire work (framing, compression, size limits, status
+//! trailers); these functions build the handler's [`Context`], enforce the deadline and record
+//! the call's outcome.
+
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use futures_core::Stream;
+use futures_util::future::Either;
+use prost::Message;
+use tokio::sync::mpsc;
+use tonic_prost::ProstCodec;
+
+use super::{Incoming, ResponseFuture};
+use crate::{Context, Sender, Status, Streaming};
+
+/// How many responses a streaming handler may queue before `send` waits for the client.
+const STREAM_BUFFER: usize = 16;
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Serves a unary call: one request, one response.
+pub fn unary<Req, Resp, F, Fut>(call: Incoming, handler: F) -> ResponseFuture
+where
+    Req: Message + Default + Send + 'static,
+    Resp: Message + Send + 'static,
+    F: FnOnce(Context, Req) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
+{
+    let Incoming { request, meta } = call;
+    let mut grpc = meta.grpc(ProstCodec::<Resp, Req>::default());
+    let service = Once::new(move |request: tonic::Request<Req>| {
+        let (ctx, message) = meta.context(request);
+        let response = meta.observe(handler(ctx, message));
+        async move { response.await.map(tonic::Response::new) }
+    });
+    Box::pin(async move { grpc.unary(service, request).await })
+}
+
+/// Serves a server-streaming call: one request, responses sent through a [`Sender`].
+pub fn server_streaming<Req, Resp, F, Fut>(call: Incoming, handler: F) -> ResponseFuture
+where
+    Req: Message + Default + Send + 'static,
+    Resp: Message + Send + 'static,
+    F: FnOnce(Context, Req, Sender<Resp>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), Status>> + Send + 'static,
+{
+    let Incoming { request, meta } = call;
+    let mut grpc = meta.grpc(ProstCodec::<Resp, Req>::default());
+    let service = Once::new(move |request: tonic::Request<Req>| {
+        let (ctx, message) = meta.context(request);
+        let (sender, receiver) = Sender::channel(STREAM_BUFFER);
+        let handler = meta.observe(handler(ctx, message, sender));
+        ready(Ok(tonic::Response::new(Responses::new(receiver, handler))))
+    });
+    Box::pin(async move { grpc.server_streaming(service, request).await })
+}
+
+/// Serves a client-streaming call: requests arrive on a [`Streaming`], one response.
+pub fn client_streaming<Req, Resp, F, Fut>(call: Incoming, handler: F) -> ResponseFuture
+where
+    Req: Message + Default + Send + 'static,
+    Resp: Message + Send + 'static,
+    F: FnOnce(Context, Streaming<Req>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
+{
+    let Incoming { request, meta } = call;
+    let mut grpc = meta.grpc(ProstCodec::<Resp, Req>::default());
+    let service = Once::new(move |request: tonic::Request<tonic::Streaming<Req>>| {
+        let (ctx, requests) = meta.context(request);
+        let response = meta.observe(handler(ctx, Streaming::new(requests)));
+        async move { response.await.map(tonic::Response::new) }
+    });
+    Box::pin(async move { grpc.client_streaming(service, request).await })
+}
+
+/// Serves a bidirectional call: requests on a [`Streaming`], responses through a [`Sender`].
+pub fn bidi_streaming<Req, Resp, F, Fut>(call: Incoming, handler: F) -> ResponseFuture
+where
+    Req: Message + Default + Send + 'static,
+    Resp: Message + Send + 'static,
+    F: FnOnce(Context, Streaming<Req>, Sender<Resp>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), Status>> + Send + 'static,
+{
+    let Incoming { request, meta } = call;
+    let mut grpc = meta.grpc(ProstCodec::<Resp, Req>::default());
+    let service = Once::new(move |request: tonic::Request<tonic::Streaming<Req>>| {
+        let (ctx, requests) = meta.context(request);
+        let (sender, receiver) = Sender::channel(STREAM_BUFFER);
+        let handler = meta.observe(handler(ctx, Streaming::new(requests), sender));
+        ready(Ok(tonic::Response::new(Responses::new(receiver, handler))))
+    });
+    Box::pin(async move { grpc.streaming(service, request).await })
+}
+
+/// Answers a method index the handler does not know; the router never sends one.
+pub fn unknown_method(call: Incoming) -> ResponseFuture {
+    let status = Status::unimplemented(format!("unknown method {}", call.meta.method.path));
+    Box::pin(ready(status.into_http()))
+}
+
+/// A tower service that runs its function for the one request tonic gives it per call.
+struct Once<F>(Option<F>);
+
+impl<F> Once<F> {
+    fn new(f: F) -> Once<F> {
+        Once(Some(f))
+    }
+}
+
+impl<F, R, T, Fut> tower::Service<R> for Once<F>
+where
+    F: FnOnce(R) -> Fut,
+    Fut: Future<Output = Result<T, Status>>,
+{
+    type Response = T;
+    type Error = Status;
+    type Future = Either<Fut, Ready<Result<T, Status>>>;
+
+    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Status>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        match self.0.take() {
+            Some(f) => Either::Left(f(request)),
+            None => Either::Right(ready(Err(Status::internal(
+                "handler called twice for one call",
+            )))),
+        }
+    }
+}
+
+/// The response stream of a streaming handler. It drives the handler itself, so dropping it
+/// (the client went away) cancels the handler.
+struct Responses<T> {
+    receiver: mpsc::Receiver<T>,
+    handler: Option<BoxFuture<Result<(), Status>>>,
+    status: Option<Status>,
+}
+
+impl<T> Responses<T> {
+    fn new(
+        receiver: mpsc::Receiver<T>,
+        handler: impl Future<Output = Result<(), Status>> + Send + 'static,
+    ) -> Responses<T> {
+        Responses {
+            receiver,
+            handler: Some(Box::pin(handler)),
+            status: None,
+        }
+    }
+}
+
+impl<T> Stream for Responses<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            let Some(handler) = this.handler.as_mut() else {
+                // The handler returned: deliver what it queued, then its status.
+                return Poll::Ready(match this.receiver.try_recv() {
+                    Ok(message) => Some(Ok(message)),
+                    Err(_) => this.status.take().map(Err),
+                });
+            };
+            if let Poll::Ready(Some(message)) = this.receiver.poll_recv(cx) {
+                return Poll::Ready(Some(Ok(message)));
+            }
+            match handler.as_mut().poll(cx) {
+                Poll::Ready(result) => {
+                    this.handler = None;
+                    this.status = result.err();
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    async fn collect(responses: Responses<u32>) -> Vec<Result<u32, tonic::Code>> {
+        responses
+            .map(|item| item.map_err(|status| status.code()))
+            .collect()
+            .await
+    }
+
+    #[tokio::test]
+    async fn messages_then_end_when_the_handler_succeeds() {
+        let (sender, receiver) = Sender::channel(1);
+        let handler = async move {
+            for n in 0..3 {
+                sender.send(n).await?;
+            }
+            Ok(())
+        };
+        assert_eq!(
+            collect(Responses::new(receiver, handler)).await,
+            [Ok(0), Ok(1), Ok(2)]
+        );
+    }
+
+    #[tokio::test]
+    async fn queued_messages_come_before_the_handlers_error() {
+        let (sender, receiver) = Sender::channel(4);
+        let handler = async move {
+            sender.send(7).await?;
+            Err(Status::not_found("gone"))
+        };
+        let items = collect(Responses::new(receiver, handler)).await;
+        assert_eq!(items, [Ok(7), Err(tonic::Code::NotFound)]);
+    }
+
+    #[tokio::test]
+    async fn the_stream_ends_when_the_handler_returns_even_if_a_sender_lives_on() {
+        let (sender, receiver) = Sender::channel(4);
+        let kept = sender.clone();
+        let handler = async move {
+            sender.send(1).await?;
+            Ok(())
+        };
+        assert_eq!(collect(Responses::new(receiver, handler)).await, [Ok(1)]);
+        assert!(kept.is_closed());
+    }
+}

@@ -1,0 +1,71 @@
+//! Static descriptions of generated services, which the runtime routes and registers by.
+
+/// A generated service: its name, methods and encoded descriptors.
+///
+/// protoc-gen-micro emits one as `<SVC>_SERVICE_INFO` for every proto service.
+#[derive(Debug)]
+pub struct ServiceInfo {
+    /// Full proto name, e.g. `helloworld.Helloworld`.
+    pub name: &'static str,
+    /// Proto package, e.g. `helloworld` (empty without a package).
+    pub package: &'static str,
+    /// go-micro's handler name: the proto service name, e.g. `Helloworld`.
+    pub handler: &'static str,
+    /// The service's RPCs, in proto order.
+    pub methods: &'static [MethodInfo],
+    /// Encoded `FileDescriptorSet` of the service's package and its imports.
+    pub file_descriptor_set: &'static [u8],
+}
+
+/// One RPC of a [`ServiceInfo`].
+#[derive(Debug)]
+pub struct MethodInfo {
+    /// Proto method name, e.g. `Greeting`.
+    pub name: &'static str,
+    /// gRPC path, e.g. `/helloworld.Helloworld/Greeting`.
+    pub path: &'static str,
+    /// go-micro endpoint name, e.g. `Helloworld.Greeting`.
+    pub endpoint: &'static str,
+    /// Which of the four kinds of call this is.
+    pub kind: RpcKind,
+    /// Full proto name of the request message.
+    pub input: &'static str,
+    /// Full proto name of the response message.
+    pub output: &'static str,
+}
+
+/// The four kinds of gRPC call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RpcKind {
+    /// One request, one response.
+    Unary,
+    /// One request, a stream of responses.
+    ServerStreaming,
+    /// A stream of requests, one response.
+    ClientStreaming,
+    /// Streams both ways.
+    BidiStreaming,
+}
+
+impl RpcKind {
+    /// Whether the client sends a stream of messages.
+    pub fn client_streams(self) -> bool {
+        matches!(self, RpcKind::ClientStreaming | RpcKind::BidiStreaming)
+    }
+
+    /// Whether the server answers with a stream of messages.
+    pub fn server_streams(self) -> bool {
+        matches!(self, RpcKind::ServerStreaming | RpcKind::BidiStreaming)
+    }
+}
+
+/// Stands in for a method where none is known, such as in a [`Context`](crate::Context) built
+/// by hand for a unit test.
+pub(crate) static UNKNOWN_METHOD: MethodInfo = MethodInfo {
+    name: "",
+    path: "",
+    endpoint: "",
+    kind: RpcKind::Unary,
+    input: "",
+    output: "",
+};

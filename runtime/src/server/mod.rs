@@ -1,0 +1,57 @@
+//! The server side: serving generated handlers, health and reflection on one port.
+//!
+//! Users meet this module through [`Service`](crate::Service); its public items are what
+//! generated code implements ([`Handler`]) and describes ([`ServiceInfo`]).
+
+mod builtin;
+pub(crate) mod call;
+mod dispatch;
+mod info;
+mod router;
+mod serve;
+mod timeout;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use dispatch::{bidi_streaming, client_streaming, server_streaming, unary, unknown_method};
+pub use info::{MethodInfo, RpcKind, ServiceInfo};
+
+pub(crate) use builtin::{Builtins, Health};
+pub(crate) use info::UNKNOWN_METHOD;
+pub(crate) use router::Router;
+pub(crate) use serve::{ServeOptions, serve};
+
+use call::CallMeta;
+
+/// The HTTP body of gRPC requests and responses.
+pub type Body = tonic::body::Body;
+
+/// A response on its way: what [`Handler::call`] returns.
+pub type ResponseFuture = Pin<Box<dyn Future<Output = http::Response<Body>> + Send>>;
+
+/// A service a [`Service`](crate::Service) can serve; protoc-gen-micro implements it for each
+/// generated `<Svc>Server`.
+///
+/// Implementing it by hand is possible but rarely useful: prefer generating code.
+pub trait Handler: Send + Sync + 'static {
+    /// The service's description: names, methods, descriptors.
+    fn info(&self) -> &'static ServiceInfo;
+
+    /// Serves one call of `info().methods[method]`.
+    fn call(&self, method: usize, call: Incoming) -> ResponseFuture;
+}
+
+/// One incoming call, routed to a method of a [`Handler`].
+pub struct Incoming {
+    request: http::Request<Body>,
+    meta: CallMeta,
+}
+
+impl std::fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incoming")
+            .field("path", &self.meta.method.path)
+            .finish_non_exhaustive()
+    }
+}

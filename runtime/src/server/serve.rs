@@ -1,0 +1,89 @@
+//! Accepts connections and serves HTTP/1.1 and HTTP/2 (h2c) on one listener, until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+
+use super::Router;
+
+/// How the accept loop behaves.
+#[derive(Debug, Clone)]
+pub(crate) struct ServeOptions {
+    /// How long in-flight calls may take to finish once shutdown begins.
+    pub(crate) drain_timeout: Duration,
+}
+
+/// Serves `listener` until `shutdown` resolves, then lets in-flight calls finish for up to
+/// `drain_timeout` before closing what remains. Returns how many connections were cut off.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Arc<Router>,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> usize {
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => spawn_connection(&builder, &graceful, stream, peer, &router),
+                Err(err) => accept_failed(err).await,
+            },
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let open = graceful.count();
+    match tokio::time::timeout(options.drain_timeout, graceful.shutdown()).await {
+        Ok(()) => 0,
+        Err(_) => {
+            tracing::warn!(
+                connections = open,
+                timeout = ?options.drain_timeout,
+                "in-flight calls did not finish in time; closing their connections"
+            );
+            open
+        }
+    }
+}
+
+/// Serves one connection on its own task, watched so shutdown can drain it.
+fn spawn_connection(
+    builder: &auto::Builder<TokioExecutor>,
+    graceful: &GracefulShutdown,
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: &Arc<Router>,
+) {
+    // gRPC is request/response over small frames: Nagle's delay only adds latency.
+    if let Err(err) = stream.set_nodelay(true) {
+        tracing::debug!(%peer, error = %err, "cannot set TCP_NODELAY");
+    }
+    let router = router.clone();
+    let service = hyper::service::service_fn(move |request| {
+        let router = router.clone();
+        async move { router.route(request, Some(peer)).await }
+    });
+    let connection = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .into_owned();
+    let watched = graceful.watch(connection);
+    tokio::spawn(async move {
+        if let Err(err) = watched.await {
+            tracing::debug!(%peer, error = %err, "connection closed with an error");
+        }
+    });
+}
+
+/// Accept errors are usually temporary (too many open files); back off instead of spinning.
+async fn accept_failed(err: std::io::Error) {
+    tracing::warn!(error = %err, "cannot accept a connection; retrying in 100 ms");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}

@@ -1,0 +1,97 @@
+//! Reads the caller's deadline from `grpc-timeout`, or go-micro's `timeout` (nanoseconds).
+
+use std::time::Duration;
+
+use http::HeaderMap;
+
+use crate::Status;
+
+/// The timeout the caller asked for, if any. A malformed header is the caller's error.
+pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Option<Duration>, Status> {
+    if let Some(value) = headers.get("grpc-timeout") {
+        let text = value.to_str().unwrap_or_default();
+        return parse_grpc_timeout(text).map(Some).ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "malformed grpc-timeout header `{text}`: expected up to 8 digits and a unit \
+                 (H, M, S, m, u, n), e.g. `500m`"
+            ))
+        });
+    }
+    if let Some(value) = headers.get("timeout") {
+        let text = value.to_str().unwrap_or_default();
+        return text
+            .parse::<u64>()
+            .map(|ns| Some(Duration::from_nanos(ns)))
+            .map_err(|_| {
+                Status::invalid_argument(format!(
+                    "malformed timeout header `{text}`: expected nanoseconds as a whole number"
+                ))
+            });
+    }
+    Ok(None)
+}
+
+/// Parses gRPC's `TimeoutValue TimeoutUnit`, e.g. `100m` for 100 ms.
+fn parse_grpc_timeout(text: &str) -> Option<Duration> {
+    let digits = text.get(..text.len().checked_sub(1)?)?;
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value: u64 = digits.parse().ok()?;
+    Some(match &text[digits.len()..] {
+        "H" => Duration::from_secs(value * 3600),
+        "M" => Duration::from_secs(value * 60),
+        "S" => Duration::from_secs(value),
+        "m" => Duration::from_millis(value),
+        "u" => Duration::from_micros(value),
+        "n" => Duration::from_nanos(value),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_unit() {
+        let cases = [
+            ("2H", Duration::from_secs(7200)),
+            ("3M", Duration::from_secs(180)),
+            ("4S", Duration::from_secs(4)),
+            ("500m", Duration::from_millis(500)),
+            ("99999999u", Duration::from_micros(99_999_999)),
+            ("1n", Duration::from_nanos(1)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_grpc_timeout(text), Some(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_values() {
+        for text in ["", "m", "123456789m", "10", "10x", "-1S", "1.5S", "１S"] {
+            assert_eq!(parse_grpc_timeout(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn go_micro_timeout_is_nanoseconds_and_grpc_timeout_wins() {
+        let mut headers = HeaderMap::new();
+        headers.insert("timeout", "2000000".parse().unwrap());
+        assert_eq!(
+            from_headers(&headers).unwrap(),
+            Some(Duration::from_millis(2))
+        );
+        headers.insert("grpc-timeout", "1S".parse().unwrap());
+        assert_eq!(
+            from_headers(&headers).unwrap(),
+            Some(Duration::from_secs(1))
+        );
+        headers.insert("grpc-timeout", "soon".parse().unwrap());
+        assert_eq!(
+            from_headers(&headers).unwrap_err().code(),
+            crate::Code::InvalidArgument
+        );
+    }
+}

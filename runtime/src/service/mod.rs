@@ -1,0 +1,214 @@
+//! [`Service`]: a named, versioned micro service that serves handlers on one port.
+
+mod address;
+mod error;
+mod running;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+
+pub use error::{Error, ErrorKind};
+pub use running::RunningService;
+
+use crate::flags::{Cli, Flags};
+use crate::server::Handler;
+
+/// Largest message accepted or sent unless configured: 4 MiB, as in gRPC and go-micro.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+
+/// How long in-flight calls may take to finish on shutdown unless configured.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A micro service: a name, a version, an address, and the handlers it serves.
+///
+/// One port serves gRPC (all four kinds of call), gRPC server reflection and `grpc.health.v1`.
+/// Settings made in code are defaults; flags and `MICRO_*` variables override them (see
+/// [`Flags`]).
+///
+/// ```no_run
+/// # use micro::Service;
+/// # async fn demo(handler: impl micro::server::Handler) -> Result<(), micro::service::Error> {
+/// Service::new("helloworld")
+///     .version("1.0.0")
+///     .address("127.0.0.1:8080")
+///     .handle(handler) // e.g. HelloworldServer::new(Greeter)
+///     .run()
+///     .await
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Service {
+    options: Options,
+    handlers: Vec<Arc<dyn Handler>>,
+    flags: Option<Flags>,
+}
+
+/// What a [`Service`] was configured with, after flags were applied.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) id: String,
+    pub(crate) address: String,
+    pub(crate) metadata: BTreeMap<String, String>,
+    pub(crate) max_message_size: usize,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+impl Service {
+    /// A service named `name`, version `latest`, listening on `:0` (any interface, a free port).
+    pub fn new(name: impl Into<String>) -> Service {
+        Service {
+            options: Options {
+                name: name.into(),
+                version: "latest".to_owned(),
+                id: uuid::Uuid::new_v4().to_string(),
+                address: ":0".to_owned(),
+                metadata: BTreeMap::new(),
+                max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+                shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            },
+            handlers: Vec::new(),
+            flags: None,
+        }
+    }
+
+    /// Sets the version (default `latest`).
+    pub fn version(mut self, version: impl Into<String>) -> Service {
+        self.options.version = version.into();
+        self
+    }
+
+    /// Sets the listen address: `host:port`, `:port` (every interface) or port 0 for a free one.
+    pub fn address(mut self, address: impl Into<String>) -> Service {
+        self.options.address = address.into();
+        self
+    }
+
+    /// Adds a metadata entry describing this instance.
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Service {
+        self.options.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the largest message accepted or sent, in bytes (default 4 MiB). Larger messages
+    /// fail with `RESOURCE_EXHAUSTED`.
+    pub fn max_message_size(mut self, bytes: usize) -> Service {
+        self.options.max_message_size = bytes;
+        self
+    }
+
+    /// Sets how long in-flight calls may take to finish on shutdown (default 10 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Service {
+        self.options.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Serves a handler, e.g. `HelloworldServer::new(Greeter)`; call again for more services
+    /// on the same port.
+    pub fn handle(mut self, handler: impl Handler) -> Service {
+        self.handlers.push(Arc::new(handler));
+        self
+    }
+
+    /// Applies flags parsed by the program's own parser; [`run`](Self::run) then parses none.
+    pub fn flags(mut self, flags: Flags) -> Service {
+        self.flags = Some(flags);
+        self
+    }
+
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        &self.options.name
+    }
+
+    /// Runs until SIGINT or SIGTERM, then stops gracefully: health turns `NOT_SERVING`, new
+    /// connections are refused, and in-flight calls get the shutdown timeout to finish.
+    ///
+    /// Unless [`flags`](Self::flags) was called, this first parses the command line and
+    /// `MICRO_*` variables; `--help` prints them and exits 0, a bad value exits 2. It also
+    /// installs a log subscriber (level from `MICRO_LOG_LEVEL` or `RUST_LOG`, default `info`)
+    /// if the program has not set one.
+    pub async fn run(mut self) -> Result<(), Error> {
+        crate::log::init();
+        if self.flags.is_none() {
+            self.flags = Some(Cli::parse().flags);
+        }
+        let running = self.start().await?;
+        running::shutdown_signal().await;
+        tracing::info!(service = %running.name(), "shutting down");
+        running.stop().await
+    }
+
+    /// Starts serving in the background and returns once the port is open.
+    ///
+    /// Unlike [`run`](Self::run) it reads no command line and waits for no signal: for tests
+    /// and programs that manage the lifecycle themselves.
+    pub async fn start(self) -> Result<RunningService, Error> {
+        let options = self.options_with_flags()?;
+        RunningService::start(options, self.handlers).await
+    }
+
+    fn options_with_flags(&self) -> Result<Options, Error> {
+        let mut options = self.options.clone();
+        if let Some(flags) = &self.flags {
+            options.apply(flags);
+        }
+        options.validate(&self.handlers)?;
+        Ok(options)
+    }
+}
+
+impl Options {
+    fn apply(&mut self, flags: &Flags) {
+        let Flags {
+            server_name,
+            server_version,
+            server_id,
+            server_address,
+            server_metadata,
+            server_max_message_size,
+            server_shutdown_timeout,
+        } = flags.clone();
+        self.name = server_name.unwrap_or(std::mem::take(&mut self.name));
+        self.version = server_version.unwrap_or(std::mem::take(&mut self.version));
+        self.id = server_id.unwrap_or(std::mem::take(&mut self.id));
+        self.address = server_address.unwrap_or(std::mem::take(&mut self.address));
+        self.metadata.extend(server_metadata);
+        self.max_message_size = server_max_message_size.unwrap_or(self.max_message_size);
+        self.shutdown_timeout = server_shutdown_timeout.unwrap_or(self.shutdown_timeout);
+    }
+
+    fn validate(&self, handlers: &[Arc<dyn Handler>]) -> Result<(), Error> {
+        if self.name.is_empty() {
+            return Err(Error::config(
+                "the service has no name; pass one to Service::new or --server-name",
+            ));
+        }
+        if self.max_message_size == 0 {
+            return Err(Error::config("the maximum message size must be above zero"));
+        }
+        let mut names: Vec<&str> = handlers.iter().map(|h| h.info().name).collect();
+        names.sort_unstable();
+        if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(Error::config(format!(
+                "`{}` is handled twice; pass each generated server to Service::handle once",
+                pair[0]
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let handlers: Vec<&str> = self.handlers.iter().map(|h| h.info().name).collect();
+        f.debug_struct("Service")
+            .field("options", &self.options)
+            .field("handlers", &handlers)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,131 @@
+//! A started service and its orderly shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic_health::ServingStatus;
+
+use super::{Error, ErrorKind, Options, address};
+use crate::server::call::CallSettings;
+use crate::server::{Builtins, Handler, Router, ServeOptions, serve};
+
+/// A service that is serving. Stop it with [`stop`](Self::stop); dropping it stops it abruptly.
+#[derive(Debug)]
+pub struct RunningService {
+    options: Options,
+    local_addr: SocketAddr,
+    health: crate::server::Health,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<usize>,
+}
+
+impl RunningService {
+    pub(super) async fn start(
+        options: Options,
+        handlers: Vec<Arc<dyn Handler>>,
+    ) -> Result<RunningService, Error> {
+        let builtins = Builtins::new(&options.name, &handlers).await?;
+        let listener = address::bind(&options.address).await?;
+        let local_addr = listener.local_addr().map_err(|err| {
+            Error::new(
+                ErrorKind::Bind,
+                format!("cannot read the listening address: {err}"),
+            )
+        })?;
+        let settings = CallSettings {
+            service: Arc::from(options.name.as_str()),
+            max_message_size: options.max_message_size,
+        };
+        let services: Vec<&str> = handlers.iter().map(|h| h.info().name).collect();
+        let router = Arc::new(Router::new(handlers, &builtins, settings));
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let serve_options = ServeOptions {
+            drain_timeout: options.shutdown_timeout,
+        };
+        let task = tokio::spawn(serve(listener, router, serve_options, async {
+            // A dropped sender also means stop.
+            let _ = signal.await;
+        }));
+        tracing::info!(
+            service = %options.name,
+            version = %options.version,
+            id = %options.id,
+            "listening on {local_addr} (gRPC, reflection, health): {}",
+            services.join(", ")
+        );
+        Ok(RunningService {
+            options,
+            local_addr,
+            health: builtins.health(),
+            shutdown: Some(shutdown),
+            task,
+        })
+    }
+
+    /// The address the service listens on (with the real port when started on port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The service's name.
+    pub fn name(&self) -> &str {
+        &self.options.name
+    }
+
+    /// This instance's id.
+    pub fn id(&self) -> &str {
+        &self.options.id
+    }
+
+    /// Stops gracefully: health turns `NOT_SERVING`, the listener closes, and in-flight calls
+    /// get the shutdown timeout to finish before their connections are closed.
+    pub async fn stop(mut self) -> Result<(), Error> {
+        self.health.set(ServingStatus::NotServing).await;
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let cut_off = (&mut self.task).await.map_err(|err| {
+            Error::new(ErrorKind::Serve, format!("the server task failed: {err}")).with_source(err)
+        })?;
+        tracing::info!(service = %self.options.name, cut_off, "stopped");
+        Ok(())
+    }
+}
+
+impl Drop for RunningService {
+    fn drop(&mut self) {
+        if self.shutdown.is_some() {
+            self.task.abort();
+        }
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+pub(super) async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
