@@ -9,6 +9,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
 
 use super::Router;
 
@@ -29,39 +30,47 @@ pub(crate) async fn serve(
 ) -> usize {
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => spawn_connection(&builder, &graceful, stream, peer, &router),
+                Ok((stream, peer)) => {
+                    let connection = watch_connection(&builder, &graceful, stream, peer, &router);
+                    connections.spawn(connection);
+                }
                 Err(err) => accept_failed(err).await,
             },
+            // Reap finished connections so the set does not grow.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
             () = &mut shutdown => break,
         }
     }
     drop(listener);
-    let open = graceful.count();
-    match tokio::time::timeout(options.drain_timeout, graceful.shutdown()).await {
-        Ok(()) => 0,
-        Err(_) => {
-            tracing::warn!(
-                connections = open,
-                timeout = ?options.drain_timeout,
-                "in-flight calls did not finish in time; closing their connections"
-            );
-            open
-        }
+    if tokio::time::timeout(options.drain_timeout, graceful.shutdown())
+        .await
+        .is_ok()
+    {
+        return 0;
     }
+    let open = connections.len();
+    tracing::warn!(
+        connections = open,
+        timeout = ?options.drain_timeout,
+        "in-flight calls did not finish in time; closing their connections"
+    );
+    connections.shutdown().await;
+    open
 }
 
-/// Serves one connection on its own task, watched so shutdown can drain it.
-fn spawn_connection(
+/// Serves one connection, watched so shutdown can drain it.
+fn watch_connection(
     builder: &auto::Builder<TokioExecutor>,
     graceful: &GracefulShutdown,
     stream: TcpStream,
     peer: SocketAddr,
     router: &Arc<Router>,
-) {
+) -> impl Future<Output = ()> + Send + 'static {
     // gRPC is request/response over small frames: Nagle's delay only adds latency.
     if let Err(err) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %err, "cannot set TCP_NODELAY");
@@ -75,11 +84,11 @@ fn spawn_connection(
         .serve_connection(TokioIo::new(stream), service)
         .into_owned();
     let watched = graceful.watch(connection);
-    tokio::spawn(async move {
+    async move {
         if let Err(err) = watched.await {
             tracing::debug!(%peer, error = %err, "connection closed with an error");
         }
-    });
+    }
 }
 
 /// Accept errors are usually temporary (too many open files); back off instead of spinning.

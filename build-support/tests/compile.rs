@@ -1,0 +1,99 @@
+//! micro-build writes exactly what the plugin writes, and reports broken protos with a location.
+
+use std::path::{Path, PathBuf};
+
+fn plugin_tests() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../protoc-gen-micro/tests")
+}
+
+#[test]
+fn output_matches_the_plugins_golden_files() {
+    let out = tempfile::tempdir().unwrap();
+    micro_build::Builder::new()
+        .include_file("_includes.rs")
+        .out_dir(out.path())
+        .compile(
+            &["fixtures/types.proto", "fixtures/kitchen.proto"],
+            &[plugin_tests().join("fixtures")],
+        )
+        .unwrap();
+    for name in ["fixtures.kitchen.rs", "fixtures.types.rs", "_includes.rs"] {
+        let written = std::fs::read_to_string(out.path().join(name)).unwrap();
+        let golden = std::fs::read_to_string(plugin_tests().join("snapshots").join(name)).unwrap();
+        assert!(
+            written == golden,
+            "{name} differs from the plugin's snapshot"
+        );
+    }
+}
+
+#[test]
+fn a_syntax_error_names_the_file_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("broken.proto"),
+        "syntax = \"proto3\";\n\nmessage Broken {\n  string name = 1\n}\n",
+    )
+    .unwrap();
+    let err = micro_build::Builder::new()
+        .out_dir(dir.path().join("out"))
+        .compile(&["broken.proto"], &[dir.path()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("broken.proto:5:1: "), "{err}");
+}
+
+#[test]
+fn an_unknown_type_names_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let proto =
+        "syntax = \"proto3\";\npackage p;\nservice S {\n  rpc Get(Missing) returns (Missing);\n}\n";
+    std::fs::write(dir.path().join("svc.proto"), proto).unwrap();
+    let err = micro_build::Builder::new()
+        .out_dir(dir.path().join("out"))
+        .compile(&["svc.proto"], &[dir.path()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("svc.proto:4:"), "{err}");
+    assert!(err.contains("Missing"), "{err}");
+}
+
+#[test]
+fn a_missing_import_or_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.proto"),
+        "syntax = \"proto3\";\nimport \"nowhere/b.proto\";\n",
+    )
+    .unwrap();
+    let compile = |file: &str| {
+        micro_build::Builder::new()
+            .out_dir(dir.path().join("out"))
+            .compile(&[file], &[dir.path()])
+            .unwrap_err()
+            .to_string()
+    };
+    let err = compile("a.proto");
+    assert!(
+        err.contains("a.proto:2:") && err.contains("nowhere/b.proto"),
+        "{err}"
+    );
+    let err = compile("absent.proto");
+    assert!(err.contains("absent.proto"), "{err}");
+}
+
+#[test]
+fn a_generator_error_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let proto = "syntax = \"proto3\";\npackage p;\nmessage FooClient {}\nservice Foo { rpc A(FooClient) returns (FooClient); }\n";
+    std::fs::write(dir.path().join("clash.proto"), proto).unwrap();
+    let err = micro_build::Builder::new()
+        .out_dir(dir.path().join("out"))
+        .compile(&["clash.proto"], &[dir.path()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`FooClient`, which clashes with message `FooClient`"),
+        "{err}"
+    );
+}
