@@ -129,6 +129,7 @@ fn run_binary(stdin: &[u8]) -> CodeGeneratorResponse {
     let mut child = Command::new(PLUGIN)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(stdin).unwrap();

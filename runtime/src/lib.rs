@@ -47,6 +47,7 @@ pub mod service;
 
 mod codec;
 mod context;
+mod deadline;
 mod flags;
 mod log;
 mod stream;

@@ -35,7 +35,7 @@ async fn a_call_past_its_deadline_fails_naming_service_endpoint_and_time() {
         .timeout(Duration::from_millis(200))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::DeadlineExceeded);
+    assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
     let message = err.message();
     assert!(
         message.contains("kitchen") && message.contains("Kitchen.Get"),
@@ -118,4 +118,21 @@ async fn wait_until(done: impl Fn() -> bool) {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+#[tokio::test]
+async fn calls_carry_the_default_thirty_second_deadline() {
+    let (service, kitchen, _) = support::start_kitchen().await;
+    let reply = kitchen
+        .get(GetRequest {
+            id: "deadline".into(),
+        })
+        .await
+        .unwrap();
+    let remaining_ms: u64 = reply.note.unwrap().parse().unwrap();
+    assert!(
+        (29_000..=30_000).contains(&remaining_ms),
+        "{remaining_ms} ms left"
+    );
+    service.stop().await.unwrap();
 }

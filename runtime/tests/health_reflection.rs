@@ -119,6 +119,7 @@ mod reflection {
                 "fixtures.kitchen.Pantry",
                 "grpc.health.v1.Health",
                 "grpc.reflection.v1.ServerReflection",
+                "grpc.reflection.v1alpha.ServerReflection",
             ]
         );
         service.stop().await.unwrap();

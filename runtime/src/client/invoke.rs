@@ -13,7 +13,8 @@ use tonic_prost::ProstCodec;
 
 use super::call::{CallOptions, CallTarget};
 use super::{Client, Transport};
-use crate::{Status, Streaming};
+use crate::metadata::MetadataMap;
+use crate::{Status, Streaming, deadline};
 
 /// Everything one call needs, resolved from the client and the call's options.
 pub(super) struct Invocation {
@@ -25,7 +26,7 @@ pub(super) struct Invocation {
 type Grpc = tonic::client::Grpc<Transport>;
 
 impl Invocation {
-    pub(super) async fn unary<Req, Resp>(self, message: Req) -> Result<Resp, Status>
+    pub(super) async fn unary<Req, Resp>(mut self, message: Req) -> Result<Resp, Status>
     where
         Req: Message + Send + 'static,
         Resp: Message + Default + Send + 'static,
@@ -40,7 +41,7 @@ impl Invocation {
     }
 
     pub(super) async fn server_streaming<Req, Resp>(
-        self,
+        mut self,
         message: Req,
     ) -> Result<Streaming<Resp>, Status>
     where
@@ -56,7 +57,10 @@ impl Invocation {
         Ok(self.stream(deadline, response.into_inner()))
     }
 
-    pub(super) async fn client_streaming<Req, Resp, S>(self, messages: S) -> Result<Resp, Status>
+    pub(super) async fn client_streaming<Req, Resp, S>(
+        mut self,
+        messages: S,
+    ) -> Result<Resp, Status>
     where
         Req: Message + Send + 'static,
         Resp: Message + Default + Send + 'static,
@@ -72,7 +76,7 @@ impl Invocation {
     }
 
     pub(super) async fn bidi_streaming<Req, Resp, S>(
-        self,
+        mut self,
         messages: S,
     ) -> Result<Streaming<Resp>, Status>
     where
@@ -92,7 +96,7 @@ impl Invocation {
     /// Sends the request once the transport is ready, all under the call's deadline; returns
     /// the response and the deadline, which a response stream keeps honouring.
     async fn send<T, R, F, Fut>(
-        &self,
+        &mut self,
         message: T,
         call: F,
     ) -> Result<(tonic::Response<R>, Instant), Status>
@@ -112,14 +116,16 @@ impl Invocation {
     }
 
     /// The tonic request: message, metadata, `grpc-timeout`, and the target for middleware.
-    fn request<T>(&self, message: T) -> (tonic::Request<T>, Instant) {
-        let timeout = self
-            .options
-            .timeout
-            .unwrap_or(self.client.options().timeout);
+    fn request<T>(&mut self, message: T) -> (tonic::Request<T>, Instant) {
+        let defaults = self.client.options();
+        let (timeout, header) = match self.options.timeout {
+            Some(timeout) => (timeout, deadline::encode(timeout)),
+            None => (defaults.timeout, defaults.timeout_header.clone()),
+        };
+        let mut metadata = std::mem::take(&mut self.options.metadata).into_headers();
+        metadata.insert(deadline::GRPC_TIMEOUT.clone(), header);
         let mut request = tonic::Request::new(message);
-        *request.metadata_mut() = self.options.metadata.clone();
-        request.set_timeout(timeout);
+        *request.metadata_mut() = MetadataMap::from_headers(metadata);
         request.extensions_mut().insert(self.target.clone());
         (request, Instant::now() + timeout)
     }
@@ -133,25 +139,10 @@ impl Invocation {
     ) -> Result<T, Status> {
         let started = Instant::now();
         match tokio::time::timeout_at(deadline, call).await {
-            Ok(result) => result.map_err(|status| self.describe(status)),
+            Ok(result) => result,
+
             Err(_) => Err(deadline_exceeded(&self.target, started.elapsed())),
         }
-    }
-
-    /// Adds the target to errors raised on this side of the wire; a server's status is passed
-    /// on untouched.
-    fn describe(&self, status: Status) -> Status {
-        if std::error::Error::source(&status).is_none() {
-            return status;
-        }
-        let message = format!(
-            "calling {} {} at {}: {}",
-            self.target.service,
-            self.target.method.endpoint,
-            self.client.address(),
-            status.message()
-        );
-        Status::new(status.code(), message)
     }
 
     /// Wraps a response stream so that it ends with `DEADLINE_EXCEEDED` at the deadline.

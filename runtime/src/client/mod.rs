@@ -1,6 +1,7 @@
 //! [`Client`]: what generated clients call through, a tower stack ending in a transport.
 
 mod call;
+mod connection;
 mod invoke;
 mod transport;
 
@@ -53,6 +54,8 @@ struct Inner {
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
     pub(crate) timeout: Duration,
+    /// `timeout` as a `grpc-timeout` value, encoded once.
+    pub(crate) timeout_header: http::HeaderValue,
     pub(crate) max_message_size: usize,
 }
 
@@ -69,6 +72,7 @@ impl Client {
             address: None,
             options: Options {
                 timeout: DEFAULT_TIMEOUT,
+                timeout_header: crate::deadline::encode(DEFAULT_TIMEOUT),
                 max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             },
         }
@@ -215,6 +219,7 @@ impl ClientBuilder {
     /// How long a call may take unless it sets its own timeout (default 30 s).
     pub fn timeout(mut self, timeout: Duration) -> ClientBuilder {
         self.options.timeout = timeout;
+        self.options.timeout_header = crate::deadline::encode(timeout);
         self
     }
 

@@ -81,6 +81,11 @@ struct Framing {
 
 impl Framing {
     fn scan(&mut self, mut data: Bytes) -> Result<(), Status> {
+        // Fast path: the chunk lies inside the current message.
+        if self.remaining >= data.len() {
+            self.remaining -= data.len();
+            return Ok(());
+        }
         while data.has_remaining() {
             if self.remaining > 0 {
                 let skip = self.remaining.min(data.remaining());

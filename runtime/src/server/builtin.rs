@@ -79,9 +79,13 @@ impl Health {
     }
 }
 
+/// A reflection builder that knows every service on the port, including both reflection
+/// versions, so that either version lists everything.
 fn reflection(handlers: &[Arc<dyn Handler>]) -> tonic_reflection::server::Builder<'static> {
     let builder = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET);
     handlers.iter().fold(builder, |builder, handler| {
         builder.register_encoded_file_descriptor_set(handler.info().file_descriptor_set)
     })

@@ -9,7 +9,6 @@ mod dispatch;
 mod info;
 mod router;
 mod serve;
-mod timeout;
 
 use std::future::Future;
 use std::pin::Pin;

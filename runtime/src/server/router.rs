@@ -12,7 +12,7 @@ use tower::ServiceExt;
 
 use super::builtin::BuiltinService;
 use super::call::{CallMeta, CallSettings};
-use super::{Body, Builtins, Handler, Incoming, timeout};
+use super::{Body, Builtins, Handler, Incoming};
 use crate::Status;
 use crate::codec::FrameLimit;
 
@@ -125,7 +125,7 @@ impl Router {
         let started = Instant::now();
         let handler = &self.handlers[route.handler];
         let method = &handler.info().methods[route.method];
-        let timeout = match timeout::from_headers(request.headers()) {
+        let timeout = match crate::deadline::from_headers(request.headers()) {
             Ok(timeout) => timeout,
             Err(status) => return status.into_http(),
         };

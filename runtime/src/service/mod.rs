@@ -137,8 +137,9 @@ impl Service {
         if self.flags.is_none() {
             self.flags = Some(Cli::parse().flags);
         }
+        let signal = running::ShutdownSignal::install()?;
         let running = self.start().await?;
-        running::shutdown_signal().await;
+        signal.recv().await;
         tracing::info!(service = %running.name(), "shutting down");
         running.stop().await
     }

@@ -102,30 +102,49 @@ impl Drop for RunningService {
     }
 }
 
-/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
-pub(super) async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %err, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
+/// SIGINT (Ctrl-C) and SIGTERM, listened for from creation on, so that a signal sent while the
+/// service starts is not lost.
+pub(super) struct ShutdownSignal {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(err) => {
-                tracing::error!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+    signals: Vec<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignal {
+    pub(super) fn install() -> Result<ShutdownSignal, Error> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = [SignalKind::interrupt(), SignalKind::terminate()]
+                .into_iter()
+                .map(signal)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|err| {
+                    Error::new(
+                        ErrorKind::Serve,
+                        format!("cannot listen for SIGINT/SIGTERM: {err}"),
+                    )
+                    .with_source(err)
+                })?;
+            Ok(ShutdownSignal { signals })
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+        #[cfg(not(unix))]
+        Ok(ShutdownSignal {})
+    }
+
+    /// Resolves when either signal arrives.
+    pub(super) async fn recv(mut self) {
+        #[cfg(unix)]
+        {
+            let any = futures_util::future::select_all(
+                self.signals
+                    .iter_mut()
+                    .map(|signal| Box::pin(signal.recv())),
+            );
+            any.await;
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -1,14 +1,41 @@
-//! Reads the caller's deadline from `grpc-timeout`, or go-micro's `timeout` (nanoseconds).
+//! Deadlines on the wire: `grpc-timeout` (written by clients, read by servers) and go-micro's
+//! `timeout` header (nanoseconds, read only).
 
 use std::time::Duration;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::Status;
 
+/// gRPC's deadline header.
+pub(crate) static GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+static GO_MICRO_TIMEOUT: HeaderName = HeaderName::from_static("timeout");
+
+/// Encodes a timeout as `grpc-timeout` does: at most 8 digits, in the finest unit that fits,
+/// rounded up so the server never sees a shorter deadline than the client keeps.
+pub(crate) fn encode(timeout: Duration) -> HeaderValue {
+    const MAX: u128 = 99_999_999;
+    let nanos = timeout.as_nanos();
+    let units: [(u128, char); 6] = [
+        (1, 'n'),
+        (1_000, 'u'),
+        (1_000_000, 'm'),
+        (1_000_000_000, 'S'),
+        (60_000_000_000, 'M'),
+        (3_600_000_000_000, 'H'),
+    ];
+    let (value, unit) = units
+        .iter()
+        .map(|&(size, unit)| (nanos.div_ceil(size), unit))
+        .find(|&(value, _)| value <= MAX)
+        .unwrap_or((MAX, 'H'));
+    let text = format!("{value}{unit}");
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("99999999H"))
+}
+
 /// The timeout the caller asked for, if any. A malformed header is the caller's error.
 pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Option<Duration>, Status> {
-    if let Some(value) = headers.get("grpc-timeout") {
+    if let Some(value) = headers.get(&GRPC_TIMEOUT) {
         let text = value.to_str().unwrap_or_default();
         return parse_grpc_timeout(text).map(Some).ok_or_else(|| {
             Status::invalid_argument(format!(
@@ -17,7 +44,7 @@ pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Option<Duration>, Stat
             ))
         });
     }
-    if let Some(value) = headers.get("timeout") {
+    if let Some(value) = headers.get(&GO_MICRO_TIMEOUT) {
         let text = value.to_str().unwrap_or_default();
         return text
             .parse::<u64>()

@@ -1,0 +1,108 @@
+//! `buf curl` (a third-party gRPC client) calls the examples using reflection alone: it is given
+//! no .proto files.
+
+mod support;
+
+use std::process::Command;
+
+use support::Example;
+
+fn buf_curl(buf: &std::path::Path, args: &[&str]) -> String {
+    let output = Command::new(buf)
+        .args(["curl", "--protocol", "grpc", "--http2-prior-knowledge"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "buf curl {args:?} failed: {stderr}"
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|err| panic!("not JSON ({err}): {text}"))
+}
+
+#[test]
+fn buf_lists_services_and_calls_helloworld_through_reflection() {
+    let Some(buf) = support::tool("MICRO_TEST_BUF", "buf") else {
+        return;
+    };
+    let server = Example::start(env!("CARGO_BIN_EXE_helloworld"), &[]);
+    let services = buf_curl(&buf, &["--list-services", &server.url()]);
+    let mut listed: Vec<&str> = services.lines().collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+            "helloworld.Helloworld",
+        ]
+    );
+    let url = format!("{}/helloworld.Helloworld/Greeting", server.url());
+    let reply = buf_curl(&buf, &["-d", r#"{"name":"alice"}"#, &url]);
+    assert_eq!(json(&reply), serde_json::json!({"message": "Hello alice"}));
+}
+
+#[test]
+fn buf_calls_every_streaming_kind_through_reflection() {
+    let Some(buf) = support::tool("MICRO_TEST_BUF", "buf") else {
+        return;
+    };
+    let server = Example::start(env!("CARGO_BIN_EXE_streaming"), &[]);
+    let url = |method: &str| format!("{}/streaming.Streamer/{method}", server.url());
+
+    let counts = buf_curl(&buf, &["-d", r#"{"to":3}"#, &url("Count")]);
+    let numbers: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&counts)
+        .into_iter()
+        .map(|value| value.unwrap())
+        .collect();
+    assert_eq!(
+        numbers,
+        [
+            serde_json::json!({"number": 1}),
+            serde_json::json!({"number": 2}),
+            serde_json::json!({"number": 3})
+        ]
+    );
+
+    let sum = buf_curl(
+        &buf,
+        &["-d", r#"{"value":"40"} {"value":"2"}"#, &url("Sum")],
+    );
+    assert_eq!(json(&sum), serde_json::json!({"total": "42", "count": 2}));
+
+    let shouts = buf_curl(
+        &buf,
+        &["-d", r#"{"text":"hi"} {"text":"there"}"#, &url("Shout")],
+    );
+    let texts: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&shouts)
+        .into_iter()
+        .map(|value| value.unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            serde_json::json!({"text": "HI"}),
+            serde_json::json!({"text": "THERE"})
+        ]
+    );
+}
+
+#[test]
+fn buf_sees_health_serving() {
+    let Some(buf) = support::tool("MICRO_TEST_BUF", "buf") else {
+        return;
+    };
+    let server = Example::start(env!("CARGO_BIN_EXE_helloworld"), &[]);
+    let url = format!("{}/grpc.health.v1.Health/Check", server.url());
+    let reply = buf_curl(
+        &buf,
+        &["-d", r#"{"service":"helloworld.Helloworld"}"#, &url],
+    );
+    assert_eq!(json(&reply), serde_json::json!({"status": "SERVING"}));
+}

@@ -1,0 +1,150 @@
+//! Runs example binaries as real processes and finds the tools interop tests drive.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running example binary, killed when dropped.
+pub struct Example {
+    child: Child,
+    pub addr: SocketAddr,
+    /// Every log line the process writes after the one that announced the address.
+    pub logs: mpsc::Receiver<String>,
+}
+
+impl Example {
+    /// Starts `binary` (a `CARGO_BIN_EXE_*` path) on a free loopback port and waits for it to
+    /// log the address it listens on.
+    pub fn start(binary: &str, args: &[&str]) -> Example {
+        let mut child = Command::new(binary)
+            .args(["--server-address", "127.0.0.1:0"])
+            .args(args)
+            .env("MICRO_LOG_LEVEL", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {binary}: {err}"));
+        let (lines, logs) = mpsc::channel();
+        let stderr = child.stderr.take().expect("stderr is piped");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let addr = wait_for_address(&logs);
+        Example { child, addr, logs }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits up to 10 s for the process to exit.
+    pub fn terminate(mut self) -> ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "kill -TERM failed");
+        for _ in 0..1000 {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the example did not exit within 10 s of SIGTERM");
+    }
+
+    /// Log lines written so far.
+    pub fn drain_logs(&self) -> Vec<String> {
+        self.logs.try_iter().collect()
+    }
+}
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for_address(logs: &mpsc::Receiver<String>) -> SocketAddr {
+    loop {
+        let line = logs
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the example logs `listening on <address>` within 30 s");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            let addr = rest.split_whitespace().next().expect("an address follows");
+            return addr
+                .parse()
+                .unwrap_or_else(|err| panic!("bad address in `{line}`: {err}"));
+        }
+    }
+}
+
+/// A tool from `env` (set by scripts/test.sh) or PATH; `None`, with a note, when absent and
+/// `MICRO_TEST_REQUIRE_TOOLS` is unset.
+pub fn tool(env: &str, name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os(env).map(PathBuf::from).or_else(|| {
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {name}"))
+            .output()
+            .ok()?;
+        output
+            .status
+            .success()
+            .then(|| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
+    });
+    if path.is_none() {
+        assert!(
+            std::env::var_os("MICRO_TEST_REQUIRE_TOOLS").is_none(),
+            "{name} is required (MICRO_TEST_REQUIRE_TOOLS is set) but neither {env} nor PATH has it"
+        );
+        eprintln!("SKIPPED: {name} not found; set {env} or run scripts/test.sh");
+    }
+    path
+}
+
+/// A Python with grpcio, grpcio-tools, -health-checking and -reflection: `MICRO_TEST_PYTHON`,
+/// or `python3` from PATH if it has them.
+pub fn python_with_grpc() -> Option<PathBuf> {
+    let has_modules = |python: &PathBuf| {
+        Command::new(python)
+            .args([
+                "-c",
+                "import grpc, grpc_tools, grpc_health, grpc_reflection",
+            ])
+            .output()
+            .is_ok_and(|output| output.status.success())
+    };
+    let python = tool("MICRO_TEST_PYTHON", "python3")?;
+    if has_modules(&python) {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os("MICRO_TEST_REQUIRE_TOOLS").is_none(),
+        "{} lacks grpcio and friends; scripts/test.sh installs them",
+        python.display()
+    );
+    eprintln!(
+        "SKIPPED: {} lacks grpcio; set MICRO_TEST_PYTHON or run scripts/test.sh",
+        python.display()
+    );
+    None
+}
+
+/// The repository's `proto/` directory.
+pub fn proto_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto")
+}

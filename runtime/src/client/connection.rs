@@ -1,0 +1,165 @@
+//! One HTTP/2 connection to one address: established on first use, re-established after it
+//! breaks, multiplexing every call.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::uri::{Authority, Scheme};
+use hyper::client::conn::http2::{self, SendRequest};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+
+use super::CallTarget;
+use crate::Status;
+use crate::server::Body;
+
+/// How long connecting may take before calls fail with `UNAVAILABLE`, as in go-micro.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often an otherwise busy connection is pinged to detect a dead peer.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
+/// How long a ping may go unanswered before the connection is considered dead.
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A lazily connected HTTP/2 (h2c) connection, as a tower service. Clones share it.
+#[derive(Clone)]
+pub(crate) struct Connection {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    authority: Authority,
+    /// The live connection's sender, if any; cloned for each call.
+    sender: Mutex<Option<SendRequest<Body>>>,
+    /// Held while connecting, so concurrent first calls share one attempt.
+    connecting: tokio::sync::Mutex<()>,
+}
+
+impl Connection {
+    pub(crate) fn new(authority: Authority) -> Connection {
+        Connection {
+            shared: Arc::new(Shared {
+                authority,
+                sender: Mutex::new(None),
+                connecting: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// A sender on a live connection, connecting first if there is none.
+    async fn sender(&self) -> Result<SendRequest<Body>, String> {
+        if let Some(sender) = self.live_sender() {
+            return Ok(sender);
+        }
+        let _connecting = self.shared.connecting.lock().await;
+        if let Some(sender) = self.live_sender() {
+            return Ok(sender);
+        }
+        let sender = self.connect().await?;
+        *self.lock_sender() = Some(sender.clone());
+        Ok(sender)
+    }
+
+    fn live_sender(&self) -> Option<SendRequest<Body>> {
+        self.lock_sender()
+            .as_ref()
+            .filter(|sender| !sender.is_closed())
+            .cloned()
+    }
+
+    fn lock_sender(&self) -> std::sync::MutexGuard<'_, Option<SendRequest<Body>>> {
+        // The guarded value is only ever replaced whole, so a poisoned lock still holds a
+        // consistent value.
+        self.shared
+            .sender
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Connects; an error says why, for [`unavailable`].
+    async fn connect(&self) -> Result<SendRequest<Body>, String> {
+        let address = self.shared.authority.as_str();
+        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await
+        {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(err)) => return Err(err.to_string()),
+            Err(_) => return Err(format!("no answer within {CONNECT_TIMEOUT:?}")),
+        };
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .keep_alive_interval(KEEP_ALIVE_INTERVAL)
+            .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|err| format!("HTTP/2 handshake failed: {err}"))?;
+        let address = address.to_owned();
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(%address, error = %err, "connection closed");
+            }
+        });
+        Ok(sender)
+    }
+
+    /// Points the request at this connection's peer: gRPC over h2c.
+    fn target(&self, request: &mut http::Request<Body>) -> Result<(), Status> {
+        let mut parts = request.uri().clone().into_parts();
+        parts.scheme = Some(Scheme::HTTP);
+        parts.authority = Some(self.shared.authority.clone());
+        *request.uri_mut() = http::Uri::from_parts(parts)
+            .map_err(|err| Status::internal(format!("cannot build the request URI: {err}")))?;
+        Ok(())
+    }
+}
+
+impl tower::Service<http::Request<Body>> for Connection {
+    type Response = http::Response<Body>;
+    type Error = Status;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Status>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        let connection = self.clone();
+        Box::pin(async move {
+            connection.target(&mut request)?;
+            let target = request.extensions().get::<CallTarget>().cloned();
+            let unavailable = |detail: String| connection.unavailable(target.as_ref(), detail);
+            let mut sender = connection.sender().await.map_err(unavailable)?;
+            sender
+                .ready()
+                .await
+                .map_err(|err| unavailable(err.to_string()))?;
+            let response = sender.send_request(request).await;
+            let response = response.map_err(|err| unavailable(err.to_string()))?;
+            Ok(response.map(Body::new))
+        })
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("authority", &self.shared.authority)
+            .finish()
+    }
+}
+
+impl Connection {
+    /// `UNAVAILABLE`, naming the peer and, when known, the call.
+    fn unavailable(&self, target: Option<&CallTarget>, detail: String) -> Status {
+        let call = target
+            .map(|target| format!(" (calling {} {})", target.service, target.method.endpoint))
+            .unwrap_or_default();
+        Status::unavailable(format!(
+            "cannot reach {}{call}: {detail}",
+            self.shared.authority
+        ))
+    }
+}

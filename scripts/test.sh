@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Runs micro-rs's whole test suite on a fresh machine.
+#
+# It installs what the tests drive (idempotently and quietly): protoc from apt, Python grpcio in
+# a venv, buf from npm; tells the tests where they are through MICRO_TEST_* variables; and
+# makes a missing tool a failure (MICRO_TEST_REQUIRE_TOOLS=1) rather than a skipped test.
+#
+#   scripts/test.sh                 # everything
+#   scripts/test.sh -p micro        # extra arguments go to `cargo test`
+#
+# Caches live in $MICRO_CACHE_DIR (default ~/.cache/micro-rs): the cargo target dir, the venv
+# and node_modules, so a second run is fast.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache=${MICRO_CACHE_DIR:-$HOME/.cache/micro-rs}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$cache/target}
+mkdir -p "$cache"
+
+log() { printf '\033[1mtest.sh:\033[0m %s\n' "$*" >&2; }
+
+# Debian packages: protoc and the well-known-type protos (plugin tests drive real protoc).
+install_apt() {
+  local missing=()
+  command -v protoc >/dev/null || missing+=(protobuf-compiler)
+  [ -f /usr/include/google/protobuf/empty.proto ] || missing+=(libprotobuf-dev)
+  [ ${#missing[@]} -eq 0 ] && return
+  log "installing ${missing[*]} with apt"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Python grpcio, its code generator, health and reflection clients, pinned.
+install_python() {
+  local venv=$cache/venv
+  local want="grpcio==1.85.3 grpcio-tools==1.85.1 grpcio-health-checking==1.85.1 grpcio-reflection==1.85.1"
+  if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$want" ]; then
+    log "installing Python grpcio into $venv"
+    python3 -m venv "$venv"
+    # shellcheck disable=SC2086
+    "$venv/bin/pip" install --quiet --disable-pip-version-check $want
+    echo "$want" > "$venv/.installed"
+  fi
+  export MICRO_TEST_PYTHON=$venv/bin/python
+}
+
+# buf, for `buf generate` with our plugin and `buf curl` through reflection.
+install_node() {
+  local dir=$cache/node
+  local want="@bufbuild/buf@1.75.0"
+  if [ "$(cat "$dir/.installed" 2>/dev/null)" != "$want" ]; then
+    log "installing $want with npm"
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --silent --no-audit --no-fund --no-save "$want" >/dev/null
+    echo "$want" > "$dir/.installed"
+  fi
+  export MICRO_TEST_BUF=$dir/node_modules/.bin/buf
+}
+
+install_apt
+install_python
+install_node
+export MICRO_TEST_PROTOC=$(command -v protoc)
+export MICRO_TEST_REQUIRE_TOOLS=1
+
+cd "$root"
+log "cargo test (target dir $CARGO_TARGET_DIR)"
+cargo test --workspace --all-features --locked "$@"
