@@ -1,4 +1,4 @@
-//! The helloworld service: `Helloworld.Greeting` answers "Hello <name>".
+//! The helloworld service: `Helloworld.Greeting` answers `"Hello " + name`.
 //!
 //! Run it:
 //!
