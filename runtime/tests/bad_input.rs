@@ -194,6 +194,16 @@ async fn a_wrong_content_type_is_415_and_says_what_this_port_speaks() {
 }
 
 #[tokio::test]
+async fn grpc_over_http1_is_refused_with_a_hint() {
+    let (service, _, _) = support::start_kitchen().await;
+    let request = support::grpc_request(service.local_addr(), GET, &get_request("x"));
+    let response = support::send_raw(request, false).await;
+    assert_eq!(response.status, 505);
+    assert!(String::from_utf8_lossy(&response.body).contains("gRPC needs HTTP/2"));
+    service.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn grpc_over_get_is_405() {
     let (service, _, _) = support::start_kitchen().await;
     let request = http::Request::get(format!("http://{}{GET}", service.local_addr()))

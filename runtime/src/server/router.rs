@@ -82,6 +82,12 @@ impl Router {
         if !is_grpc(request.headers()) {
             return Ok(not_grpc(&request));
         }
+        if request.version() != http::Version::HTTP_2 {
+            return Ok(plain(
+                StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+                "gRPC needs HTTP/2: connect with HTTP/2 (h2c, prior knowledge) on this port\n",
+            ));
+        }
         if request.method() != Method::POST {
             return Ok(plain(
                 StatusCode::METHOD_NOT_ALLOWED,
