@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs micro-rs's whole test suite on a fresh machine.
 #
-# It installs what the tests drive (idempotently and quietly): protoc from apt, Python grpcio in
-# a venv, buf from npm; tells the tests where they are through MICRO_TEST_* variables; and
-# makes a missing tool a failure (MICRO_TEST_REQUIRE_TOOLS=1) rather than a skipped test.
+# It installs what the tests drive (idempotently and quietly): protoc and curl from apt, Python
+# grpcio in a venv, buf and Connect-ES from npm; tells the tests where they are through
+# MICRO_TEST_* variables; and makes a missing tool a failure (MICRO_TEST_REQUIRE_TOOLS=1)
+# rather than a skipped test.
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh -p micro        # extra arguments go to `cargo test`
@@ -19,11 +20,12 @@ mkdir -p "$cache"
 
 log() { printf '\033[1mtest.sh:\033[0m %s\n' "$*" >&2; }
 
-# Debian packages: protoc and the well-known-type protos (plugin tests drive real protoc).
+# Debian packages: protoc and the well-known-type protos (plugin tests drive real protoc), curl.
 install_apt() {
   local missing=()
   command -v protoc >/dev/null || missing+=(protobuf-compiler)
   [ -f /usr/include/google/protobuf/empty.proto ] || missing+=(libprotobuf-dev)
+  command -v curl >/dev/null || missing+=(curl)
   [ ${#missing[@]} -eq 0 ] && return
   log "installing ${missing[*]} with apt"
   local sudo=""
@@ -46,17 +48,20 @@ install_python() {
   export MICRO_TEST_PYTHON=$venv/bin/python
 }
 
-# buf, for `buf generate` with our plugin and `buf curl` through reflection.
+# buf (`buf generate` with our plugin, `buf curl`), and Connect-ES with its code generator.
 install_node() {
   local dir=$cache/node
-  local want="@bufbuild/buf@1.75.0"
+  local want="@bufbuild/buf@1.75.0 @bufbuild/protoc-gen-es@2.17.0 @bufbuild/protobuf@2.17.0 \
+@connectrpc/connect@2.2.0 @connectrpc/connect-node@2.2.0"
   if [ "$(cat "$dir/.installed" 2>/dev/null)" != "$want" ]; then
     log "installing $want with npm"
     mkdir -p "$dir"
-    npm install --prefix "$dir" --silent --no-audit --no-fund --no-save "$want" >/dev/null
+    # shellcheck disable=SC2086
+    npm install --prefix "$dir" --silent --no-audit --no-fund --no-save $want >/dev/null
     echo "$want" > "$dir/.installed"
   fi
   export MICRO_TEST_BUF=$dir/node_modules/.bin/buf
+  export MICRO_TEST_NODE_MODULES=$dir/node_modules
 }
 
 install_apt

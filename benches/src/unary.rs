@@ -8,13 +8,9 @@
 //! Both stacks run in this process on loopback, taking turns: rounds alternate tonic, micro,
 //! tonic, micro…, and each stack's median round is reported, with micro's ratio to tonic.
 
-use std::future::Future;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod load;
 
 use clap::Parser;
-use hdrhistogram::Histogram;
-use tokio::sync::Mutex;
 
 #[allow(dead_code, unreachable_pub, missing_docs)]
 mod micro_pb {
@@ -41,13 +37,6 @@ struct Args {
     /// Run one stack only (`micro` or `tonic`), e.g. to profile it.
     #[arg(long, value_parser = ["micro", "tonic"])]
     only: Option<String>,
-}
-
-/// One round's outcome.
-struct Round {
-    requests_per_second: f64,
-    p50: Duration,
-    p99: Duration,
 }
 
 struct MicroGreeter;
@@ -106,117 +95,68 @@ async fn main() -> anyhow::Result<()> {
         tonic_pb::helloworld_client::HelloworldClient::connect(format!("http://{tonic_addr}"))
             .await?;
 
-    let call_micro = move || {
+    let call_micro = |client: micro_pb::HelloworldClient| async move {
+        let reply = client
+            .greeting(micro_pb::Request {
+                name: "bench".into(),
+            })
+            .await;
+        assert_eq!(reply.expect("micro call").message, "Hello bench");
+        client
+    };
+    let call_tonic = |mut client: tonic_pb::helloworld_client::HelloworldClient<_>| async move {
+        let reply = client
+            .greeting(tonic_pb::Request {
+                name: "bench".into(),
+            })
+            .await;
+        assert_eq!(
+            reply.expect("tonic call").into_inner().message,
+            "Hello bench"
+        );
+        client
+    };
+    let micro_caller = || {
         let client = micro_client.clone();
-        async move {
-            let reply = client
-                .greeting(micro_pb::Request {
-                    name: "bench".into(),
-                })
-                .await;
-            assert_eq!(reply.expect("micro call").message, "Hello bench");
-        }
+        async move { client }
     };
-    let call_tonic = move || {
-        let mut client = tonic_client.clone();
-        async move {
-            let reply = client
-                .greeting(tonic_pb::Request {
-                    name: "bench".into(),
-                })
-                .await;
-            assert_eq!(
-                reply.expect("tonic call").into_inner().message,
-                "Hello bench"
-            );
-        }
+    let tonic_caller = || {
+        let client = tonic_client.clone();
+        async move { client }
     };
+    let (requests, concurrency) = (args.requests, args.concurrency);
 
     if let Some(only) = args.only.as_deref() {
         let round = match only {
-            "micro" => run_round(&args, args.requests, call_micro).await,
-            _ => run_round(&args, args.requests, call_tonic).await,
+            "micro" => load::round(requests, concurrency, micro_caller, call_micro).await,
+            _ => load::round(requests, concurrency, tonic_caller, call_tonic).await,
         };
         println!("{only}: {:.0} req/s", round.requests_per_second);
         return Ok(());
     }
 
     // Warm up both (connections, allocator, caches).
-    run_round(&args, args.requests / 10, call_tonic.clone()).await;
-    run_round(&args, args.requests / 10, call_micro.clone()).await;
+    load::round(requests / 10, concurrency, tonic_caller, call_tonic).await;
+    load::round(requests / 10, concurrency, micro_caller, call_micro).await;
 
     let (mut tonic_rounds, mut micro_rounds) = (Vec::new(), Vec::new());
     for _ in 0..args.rounds {
-        tonic_rounds.push(run_round(&args, args.requests, call_tonic.clone()).await);
-        micro_rounds.push(run_round(&args, args.requests, call_micro.clone()).await);
+        tonic_rounds.push(load::round(requests, concurrency, tonic_caller, call_tonic).await);
+        micro_rounds.push(load::round(requests, concurrency, micro_caller, call_micro).await);
     }
-    let tonic = median(tonic_rounds);
-    let micro = median(micro_rounds);
+    let tonic = load::median(tonic_rounds);
+    let micro = load::median(micro_rounds);
 
     println!(
-        "unary echo, {} requests x {} rounds, concurrency {} (median round)",
-        args.requests, args.rounds, args.concurrency
+        "unary echo, {requests} requests x {} rounds, concurrency {concurrency} (median round)",
+        args.rounds
     );
     println!(
-        "{:<12} {:>12} {:>10} {:>10}",
+        "{:<28} {:>10} {:>10} {:>10}  ratio",
         "stack", "req/s", "p50", "p99"
     );
-    for (name, round) in [("raw tonic", &tonic), ("micro", &micro)] {
-        println!(
-            "{name:<12} {:>12.0} {:>8.0}µs {:>8.0}µs",
-            round.requests_per_second,
-            round.p50.as_secs_f64() * 1e6,
-            round.p99.as_secs_f64() * 1e6
-        );
-    }
-    println!(
-        "ratio micro/tonic: throughput {:.3}x, p50 {:+.1}µs",
-        micro.requests_per_second / tonic.requests_per_second,
-        (micro.p50.as_secs_f64() - tonic.p50.as_secs_f64()) * 1e6
-    );
+    load::print_row("raw tonic", &tonic, None);
+    load::print_row("micro", &micro, Some(&tonic));
     micro_service.stop().await?;
     Ok(())
-}
-
-/// Sends `requests` calls from `concurrency` tasks and measures throughput and latency.
-async fn run_round<F, Fut>(args: &Args, requests: u64, call: F) -> Round
-where
-    F: Fn() -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = ()> + Send,
-{
-    let histogram = Arc::new(Mutex::new(Histogram::<u64>::new(3).expect("histogram")));
-    let per_task = requests / args.concurrency;
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..args.concurrency)
-        .map(|_| {
-            let call = call.clone();
-            let histogram = histogram.clone();
-            tokio::spawn(async move {
-                let mut local = Histogram::<u64>::new(3).expect("histogram");
-                for _ in 0..per_task {
-                    let sent = Instant::now();
-                    call().await;
-                    local
-                        .record(sent.elapsed().as_nanos() as u64)
-                        .expect("record");
-                }
-                histogram.lock().await.add(local).expect("merge");
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("caller task");
-    }
-    let elapsed = started.elapsed();
-    let histogram = histogram.lock().await;
-    Round {
-        requests_per_second: (per_task * args.concurrency) as f64 / elapsed.as_secs_f64(),
-        p50: Duration::from_nanos(histogram.value_at_quantile(0.50)),
-        p99: Duration::from_nanos(histogram.value_at_quantile(0.99)),
-    }
-}
-
-fn median(mut rounds: Vec<Round>) -> Round {
-    rounds.sort_by(|a, b| a.requests_per_second.total_cmp(&b.requests_per_second));
-    rounds.swap_remove(rounds.len() / 2)
 }

@@ -106,3 +106,58 @@ fn buf_sees_health_serving() {
     );
     assert_eq!(json(&reply), serde_json::json!({"status": "SERVING"}));
 }
+
+/// `buf curl` over the given protocol, with reflection over gRPC (reflection is a bidi stream).
+fn buf_curl_over(buf: &std::path::Path, protocol: &str, args: &[&str]) -> String {
+    let output = Command::new(buf)
+        .args([
+            "curl",
+            "--protocol",
+            protocol,
+            "--reflect-protocol",
+            "grpc-v1",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "buf curl --protocol {protocol} {args:?} failed: {stderr}"
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn buf_calls_over_connect_and_grpc_web_on_the_same_port() {
+    let Some(buf) = support::tool("MICRO_TEST_BUF", "buf") else {
+        return;
+    };
+    let server = Example::start(env!("CARGO_BIN_EXE_streaming"), &[]);
+    let ping = format!("{}/streaming.Streamer/Ping", server.url());
+    let count = format!("{}/streaming.Streamer/Count", server.url());
+    for protocol in ["connect", "grpcweb"] {
+        for http2 in [false, true] {
+            let mut args = vec!["-d", r#"{"text":"hey"}"#, ping.as_str()];
+            if http2 {
+                args.insert(0, "--http2-prior-knowledge");
+            }
+            let reply = buf_curl_over(&buf, protocol, &args);
+            assert_eq!(
+                json(&reply),
+                serde_json::json!({"text": "hey"}),
+                "{protocol} http2={http2}"
+            );
+        }
+        let counts = buf_curl_over(
+            &buf,
+            protocol,
+            &["--http2-prior-knowledge", "-d", r#"{"to":2}"#, &count],
+        );
+        let values: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&counts)
+            .into_iter()
+            .map(|value| value.unwrap())
+            .collect();
+        assert_eq!(values.len(), 2, "{protocol}: {counts}");
+    }
+}

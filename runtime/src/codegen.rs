@@ -5,7 +5,7 @@ pub use futures_core::Stream;
 pub use prost;
 pub use prost_types;
 
-pub use crate::client::{Call, Client};
+pub use crate::client::{Call, CallTarget, Client};
 pub use crate::server::{
     Handler, Incoming, MethodInfo, ResponseFuture, RpcKind, ServiceInfo, bidi_streaming,
     client_streaming, server_streaming, unary, unknown_method,

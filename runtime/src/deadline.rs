@@ -1,5 +1,5 @@
-//! Deadlines on the wire: `grpc-timeout` (written by clients, read by servers) and go-micro's
-//! `timeout` header (nanoseconds, read only).
+//! Deadlines on the wire: `grpc-timeout` (written by clients, read by servers), and, read only,
+//! Connect's `connect-timeout-ms` and go-micro's `timeout` (nanoseconds).
 
 use std::time::Duration;
 
@@ -9,6 +9,7 @@ use crate::Status;
 
 /// gRPC's deadline header.
 pub(crate) static GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+static CONNECT_TIMEOUT: HeaderName = HeaderName::from_static("connect-timeout-ms");
 static GO_MICRO_TIMEOUT: HeaderName = HeaderName::from_static("timeout");
 
 /// Encodes a timeout as `grpc-timeout` does: at most 8 digits, in the finest unit that fits,
@@ -33,29 +34,52 @@ pub(crate) fn encode(timeout: Duration) -> HeaderValue {
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("99999999H"))
 }
 
-/// The timeout the caller asked for, if any. A malformed header is the caller's error.
+/// The timeout the caller asked for, if any: `grpc-timeout`, Connect's `connect-timeout-ms`,
+/// or go-micro's `timeout` (nanoseconds). A malformed header is the caller's error.
 pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Option<Duration>, Status> {
-    if let Some(value) = headers.get(&GRPC_TIMEOUT) {
-        let text = value.to_str().unwrap_or_default();
+    // One pass over the headers rather than three lookups: this runs on every call.
+    let (mut grpc, mut connect, mut go_micro) = (None, None, None);
+    for (name, value) in headers {
+        if *name == GRPC_TIMEOUT {
+            grpc = Some(value);
+        } else if *name == CONNECT_TIMEOUT {
+            connect = Some(value);
+        } else if *name == GO_MICRO_TIMEOUT {
+            go_micro = Some(value);
+        }
+    }
+    if let Some(text) = grpc.map(|value| value.to_str().unwrap_or_default()) {
         return parse_grpc_timeout(text).map(Some).ok_or_else(|| {
-            Status::invalid_argument(format!(
-                "malformed grpc-timeout header `{text}`: expected up to 8 digits and a unit \
-                 (H, M, S, m, u, n), e.g. `500m`"
-            ))
+            malformed(
+                "grpc-timeout",
+                text,
+                "up to 8 digits and a unit (H, M, S, m, u, n), e.g. `500m`",
+            )
         });
     }
-    if let Some(value) = headers.get(&GO_MICRO_TIMEOUT) {
-        let text = value.to_str().unwrap_or_default();
-        return text
-            .parse::<u64>()
+    if let Some(text) = connect.map(|value| value.to_str().unwrap_or_default()) {
+        return parse_digits(text, 10)
+            .map(|ms| Some(Duration::from_millis(ms)))
+            .ok_or_else(|| malformed("connect-timeout-ms", text, "milliseconds, up to 10 digits"));
+    }
+    if let Some(text) = go_micro.map(|value| value.to_str().unwrap_or_default()) {
+        return parse_digits(text, 20)
             .map(|ns| Some(Duration::from_nanos(ns)))
-            .map_err(|_| {
-                Status::invalid_argument(format!(
-                    "malformed timeout header `{text}`: expected nanoseconds as a whole number"
-                ))
-            });
+            .ok_or_else(|| malformed("timeout", text, "nanoseconds as a whole number"));
     }
     Ok(None)
+}
+
+fn parse_digits(text: &str, max_digits: usize) -> Option<u64> {
+    let valid =
+        !text.is_empty() && text.len() <= max_digits && text.bytes().all(|b| b.is_ascii_digit());
+    valid.then(|| text.parse().ok()).flatten()
+}
+
+fn malformed(header: &str, text: &str, expected: &str) -> Status {
+    Status::invalid_argument(format!(
+        "malformed {header} header `{text}`: expected {expected}"
+    ))
 }
 
 /// Parses gRPC's `TimeoutValue TimeoutUnit`, e.g. `100m` for 100 ms.

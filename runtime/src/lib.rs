@@ -38,6 +38,7 @@
 //! ```
 
 pub mod client;
+pub mod codec;
 #[doc(hidden)]
 pub mod codegen;
 pub mod errors;
@@ -45,12 +46,12 @@ pub mod metadata;
 pub mod server;
 pub mod service;
 
-mod codec;
 mod context;
 mod deadline;
 mod flags;
 mod log;
 mod stream;
+mod transcode;
 
 pub use client::{Call, Client};
 pub use context::Context;
@@ -58,6 +59,7 @@ pub use flags::Flags;
 pub use service::{RunningService, Service};
 pub use stream::{Sender, Streaming};
 pub use tonic::{Code, Status};
+pub use transcode::JsonOptions;
 
 /// A boxed error, as tower layers pass them around.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -46,7 +46,7 @@ async fn unknown_method_lists_the_services_methods() {
     assert_eq!(
         response.grpc_message(),
         "unknown method `Cook` of service `fixtures.kitchen.Kitchen`; it has: Get, List, Put, \
-         Chat, Type, New, Old"
+         Chat, Echo, Type, New, Old"
     );
     service.stop().await.unwrap();
 }

@@ -66,7 +66,8 @@ fn client_method(service: &Service, index: usize, method: &Method) -> TokenStrea
     let info_static = names::service_info_static(service);
     let index = Literal::usize_unsuffixed(index);
     let (input, output) = (&method.input, &method.output);
-    let target = quote!(&self.service, &#info_static.methods[#index]);
+    let target = quote!(::micro::codegen::CallTarget::new(&self.service, &#info_static, #index));
+
     let body = match method.kind {
         RpcKind::Unary => quote! {
             pub fn #name(&self, request: #input) -> ::micro::codegen::Call<#output> {

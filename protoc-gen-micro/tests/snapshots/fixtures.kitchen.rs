@@ -30,6 +30,8 @@ pub const KITCHEN_LIST_ENDPOINT: &str = "Kitchen.List";
 pub const KITCHEN_PUT_ENDPOINT: &str = "Kitchen.Put";
 /// go-micro endpoint name of `fixtures.kitchen.Kitchen.Chat`.
 pub const KITCHEN_CHAT_ENDPOINT: &str = "Kitchen.Chat";
+/// go-micro endpoint name of `fixtures.kitchen.Kitchen.Echo`.
+pub const KITCHEN_ECHO_ENDPOINT: &str = "Kitchen.Echo";
 /// go-micro endpoint name of `fixtures.kitchen.Kitchen.Type`.
 pub const KITCHEN_TYPE_ENDPOINT: &str = "Kitchen.Type";
 /// go-micro endpoint name of `fixtures.kitchen.Kitchen.New`.
@@ -71,6 +73,14 @@ pub static KITCHEN_SERVICE_INFO: ::micro::codegen::ServiceInfo = ::micro::codege
             path: "/fixtures.kitchen.Kitchen/Chat",
             endpoint: KITCHEN_CHAT_ENDPOINT,
             kind: ::micro::codegen::RpcKind::BidiStreaming,
+            input: "fixtures.types.Item",
+            output: "fixtures.types.Item",
+        },
+        ::micro::codegen::MethodInfo {
+            name: "Echo",
+            path: "/fixtures.kitchen.Kitchen/Echo",
+            endpoint: KITCHEN_ECHO_ENDPOINT,
+            kind: ::micro::codegen::RpcKind::Unary,
             input: "fixtures.types.Item",
             output: "fixtures.types.Item",
         },
@@ -140,6 +150,14 @@ pub trait KitchenHandler: ::core::marker::Send + ::core::marker::Sync + 'static 
         responses: ::micro::codegen::Sender<super::types::Item>,
     ) -> impl ::core::future::Future<
         Output = ::core::result::Result<(), ::micro::codegen::Status>,
+    > + ::core::marker::Send;
+    /// Answers with the item it was sent.
+    fn echo(
+        &self,
+        ctx: ::micro::codegen::Context,
+        request: super::types::Item,
+    ) -> impl ::core::future::Future<
+        Output = ::core::result::Result<super::types::Item, ::micro::codegen::Status>,
     > + ::core::marker::Send;
     /// A Rust keyword as an RPC name.
     fn r#type(
@@ -245,8 +263,8 @@ impl<H: KitchenHandler> ::micro::codegen::Handler for KitchenServer<H> {
             4 => {
                 ::micro::codegen::unary(
                     call,
-                    move |ctx: ::micro::codegen::Context, request: ()| async move {
-                        handler.r#type(ctx, request).await
+                    move |ctx: ::micro::codegen::Context, request: super::types::Item| async move {
+                        handler.echo(ctx, request).await
                     },
                 )
             }
@@ -254,11 +272,19 @@ impl<H: KitchenHandler> ::micro::codegen::Handler for KitchenServer<H> {
                 ::micro::codegen::unary(
                     call,
                     move |ctx: ::micro::codegen::Context, request: ()| async move {
-                        handler.new(ctx, request).await
+                        handler.r#type(ctx, request).await
                     },
                 )
             }
             6 => {
+                ::micro::codegen::unary(
+                    call,
+                    move |ctx: ::micro::codegen::Context, request: ()| async move {
+                        handler.new(ctx, request).await
+                    },
+                )
+            }
+            7 => {
                 ::micro::codegen::unary(
                     call,
                     move |ctx: ::micro::codegen::Context, request: ()| async move {
@@ -301,7 +327,15 @@ impl KitchenClient {
         &self,
         request: GetRequest,
     ) -> ::micro::codegen::Call<super::types::Item> {
-        self.client.unary(&self.service, &KITCHEN_SERVICE_INFO.methods[0], request)
+        self.client
+            .unary(
+                ::micro::codegen::CallTarget::new(
+                    &self.service,
+                    &KITCHEN_SERVICE_INFO,
+                    0,
+                ),
+                request,
+            )
     }
     /// Streams every item of a kind.
     pub fn list(
@@ -309,7 +343,14 @@ impl KitchenClient {
         request: ListRequest,
     ) -> ::micro::codegen::Call<::micro::codegen::Streaming<super::types::Item>> {
         self.client
-            .server_streaming(&self.service, &KITCHEN_SERVICE_INFO.methods[1], request)
+            .server_streaming(
+                ::micro::codegen::CallTarget::new(
+                    &self.service,
+                    &KITCHEN_SERVICE_INFO,
+                    1,
+                ),
+                request,
+            )
     }
     /// Stores every item sent and says how many there were.
     pub fn put<S>(&self, requests: S) -> ::micro::codegen::Call<PutReply>
@@ -318,7 +359,14 @@ impl KitchenClient {
             + 'static,
     {
         self.client
-            .client_streaming(&self.service, &KITCHEN_SERVICE_INFO.methods[2], requests)
+            .client_streaming(
+                ::micro::codegen::CallTarget::new(
+                    &self.service,
+                    &KITCHEN_SERVICE_INFO,
+                    2,
+                ),
+                requests,
+            )
     }
     /// Echoes items back as they arrive.
     pub fn chat<S>(
@@ -330,20 +378,66 @@ impl KitchenClient {
             + 'static,
     {
         self.client
-            .bidi_streaming(&self.service, &KITCHEN_SERVICE_INFO.methods[3], requests)
+            .bidi_streaming(
+                ::micro::codegen::CallTarget::new(
+                    &self.service,
+                    &KITCHEN_SERVICE_INFO,
+                    3,
+                ),
+                requests,
+            )
+    }
+    /// Answers with the item it was sent.
+    pub fn echo(
+        &self,
+        request: super::types::Item,
+    ) -> ::micro::codegen::Call<super::types::Item> {
+        self.client
+            .unary(
+                ::micro::codegen::CallTarget::new(
+                    &self.service,
+                    &KITCHEN_SERVICE_INFO,
+                    4,
+                ),
+                request,
+            )
     }
     /// A Rust keyword as an RPC name.
     pub fn r#type(&self, request: ()) -> ::micro::codegen::Call<()> {
-        self.client.unary(&self.service, &KITCHEN_SERVICE_INFO.methods[4], request)
+        self.client
+            .unary(
+                ::micro::codegen::CallTarget::new(
+                    &self.service,
+                    &KITCHEN_SERVICE_INFO,
+                    5,
+                ),
+                request,
+            )
     }
     /// Would shadow the client's constructor, so the client method is `new_rpc`.
     pub fn new_rpc(&self, request: ()) -> ::micro::codegen::Call<()> {
-        self.client.unary(&self.service, &KITCHEN_SERVICE_INFO.methods[5], request)
+        self.client
+            .unary(
+                ::micro::codegen::CallTarget::new(
+                    &self.service,
+                    &KITCHEN_SERVICE_INFO,
+                    6,
+                ),
+                request,
+            )
     }
     /// Kept for old callers.
     #[deprecated]
     pub fn old(&self, request: ()) -> ::micro::codegen::Call<()> {
-        self.client.unary(&self.service, &KITCHEN_SERVICE_INFO.methods[6], request)
+        self.client
+            .unary(
+                ::micro::codegen::CallTarget::new(
+                    &self.service,
+                    &KITCHEN_SERVICE_INFO,
+                    7,
+                ),
+                request,
+            )
     }
 }
 /// Full proto name of the `fixtures.kitchen.Pantry` service.
@@ -456,9 +550,17 @@ impl PantryClient {
         &self.service
     }
     pub fn count(&self, request: ()) -> ::micro::codegen::Call<PutReply> {
-        self.client.unary(&self.service, &PANTRY_SERVICE_INFO.methods[0], request)
+        self.client
+            .unary(
+                ::micro::codegen::CallTarget::new(
+                    &self.service,
+                    &PANTRY_SERVICE_INFO,
+                    0,
+                ),
+                request,
+            )
     }
 }
 /// Encoded `FileDescriptorSet` of this package and its imports, for reflection and
 /// JSON transcoding.
-pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xBE\x01\n\x1Bgoogle/protobuf/empty.proto\x12\x0Fgoogle.protobuf\"\x07\n\x05EmptyB}\n\x13com.google.protobufB\nEmptyProtoP\x01Z.google.golang.org/protobuf/types/known/emptypb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\xFB\x01\n\x1Egoogle/protobuf/duration.proto\x12\x0Fgoogle.protobuf\":\n\x08Duration\x12\x18\n\x07seconds\x18\x01 \x01(\x03R\x07seconds\x12\x14\n\x05nanos\x18\x02 \x01(\x05R\x05nanosB\x83\x01\n\x13com.google.protobufB\rDurationProtoP\x01Z1google.golang.org/protobuf/types/known/durationpb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\xE2\x05\n\x1Cgoogle/protobuf/struct.proto\x12\x0Fgoogle.protobuf\"\x98\x01\n\x06Struct\x12;\n\x06fields\x18\x01 \x03(\x0B2#.google.protobuf.Struct.FieldsEntryR\x06fields\x1AQ\n\x0BFieldsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12,\n\x05value\x18\x02 \x01(\x0B2\x16.google.protobuf.ValueR\x05value:\x028\x01\"\xB2\x02\n\x05Value\x12;\n\nnull_value\x18\x01 \x01(\x0E2\x1A.google.protobuf.NullValueH\0R\tnullValue\x12#\n\x0Cnumber_value\x18\x02 \x01(\x01H\0R\x0BnumberValue\x12#\n\x0Cstring_value\x18\x03 \x01(\tH\0R\x0BstringValue\x12\x1F\n\nbool_value\x18\x04 \x01(\x08H\0R\tboolValue\x12<\n\x0Cstruct_value\x18\x05 \x01(\x0B2\x17.google.protobuf.StructH\0R\x0BstructValue\x12;\n\nlist_value\x18\x06 \x01(\x0B2\x1A.google.protobuf.ListValueH\0R\tlistValueB\x06\n\x04kind\";\n\tListValue\x12.\n\x06values\x18\x01 \x03(\x0B2\x16.google.protobuf.ValueR\x06values*\x1B\n\tNullValue\x12\x0E\n\nNULL_VALUE\x10\0B\x7F\n\x13com.google.protobufB\x0BStructProtoP\x01Z/google.golang.org/protobuf/types/known/structpb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\xFF\x01\n\x1Fgoogle/protobuf/timestamp.proto\x12\x0Fgoogle.protobuf\";\n\tTimestamp\x12\x18\n\x07seconds\x18\x01 \x01(\x03R\x07seconds\x12\x14\n\x05nanos\x18\x02 \x01(\x05R\x05nanosB\x85\x01\n\x13com.google.protobufB\x0ETimestampProtoP\x01Z2google.golang.org/protobuf/types/known/timestamppb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\xAA\x06\n\x14fixtures/types.proto\x12\x0Efixtures.types\x1A\x1Egoogle/protobuf/duration.proto\x1A\x1Cgoogle/protobuf/struct.proto\x1A\x1Fgoogle/protobuf/timestamp.proto\"\xDE\x04\n\x04Item\x12\x0E\n\x02id\x18\x01 \x01(\tR\x02id\x12(\n\x04kind\x18\x02 \x01(\x0E2\x14.fixtures.types.KindR\x04kind\x128\n\x06labels\x18\x03 \x03(\x0B2 .fixtures.types.Item.LabelsEntryR\x06labels\x12\x17\n\x04note\x18\x04 \x01(\tH\x01R\x04note\x88\x01\x01\x124\n\x07created\x18\x05 \x01(\x0B2\x1A.google.protobuf.TimestampR\x07created\x12+\n\x03ttl\x18\x06 \x01(\x0B2\x19.google.protobuf.DurationR\x03ttl\x127\n\nattributes\x18\x07 \x01(\x0B2\x17.google.protobuf.StructR\nattributes\x12\x14\n\x04text\x18\x08 \x01(\tH\0R\x04text\x12\x14\n\x04blob\x18\t \x01(\x0CH\0R\x04blob\x123\n\x06detail\x18\n \x01(\x0B2\x1B.fixtures.types.Item.DetailR\x06detail\x125\n\x07history\x18\x0B \x03(\x0B2\x1B.fixtures.types.Item.DetailR\x07history\x1AF\n\x06Detail\x12\x12\n\x04type\x18\x01 \x01(\tR\x04type\x12(\n\x04kind\x18\x02 \x01(\x0E2\x14.fixtures.types.KindR\x04kind\x1A9\n\x0BLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01B\t\n\x07payloadB\x07\n\x05_note*:\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\0\x12\r\n\tKIND_BOOK\x10\x01\x12\r\n\tKIND_FILM\x10\x02b\x06proto3\n\xF0\x05\n\x16fixtures/kitchen.proto\x12\x10fixtures.kitchen\x1A\x1Bgoogle/protobuf/empty.proto\x1A\x14fixtures/types.proto\"\x1C\n\nGetRequest\x12\x0E\n\x02id\x18\x01 \x01(\tR\x02id\"\\\n\x0BListRequest\x12(\n\x04kind\x18\x01 \x01(\x0E2\x14.fixtures.types.KindR\x04kind\x12\x19\n\x05limit\x18\x02 \x01(\rH\0R\x05limit\x88\x01\x01B\x08\n\x06_limit\"\"\n\x08PutReply\x12\x16\n\x06stored\x18\x01 \x01(\x04R\x06stored2\xA1\x03\n\x07Kitchen\x129\n\x03Get\x12\x1C.fixtures.kitchen.GetRequest\x1A\x14.fixtures.types.Item\x12=\n\x04List\x12\x1D.fixtures.kitchen.ListRequest\x1A\x14.fixtures.types.Item0\x01\x129\n\x03Put\x12\x14.fixtures.types.Item\x1A\x1A.fixtures.kitchen.PutReply(\x01\x126\n\x04Chat\x12\x14.fixtures.types.Item\x1A\x14.fixtures.types.Item(\x010\x01\x126\n\x04Type\x12\x16.google.protobuf.Empty\x1A\x16.google.protobuf.Empty\x125\n\x03New\x12\x16.google.protobuf.Empty\x1A\x16.google.protobuf.Empty\x12:\n\x03Old\x12\x16.google.protobuf.Empty\x1A\x16.google.protobuf.Empty\"\x03\x88\x02\x012E\n\x06Pantry\x12;\n\x05Count\x12\x16.google.protobuf.Empty\x1A\x1A.fixtures.kitchen.PutReplyb\x06proto3";
+pub const FILE_DESCRIPTOR_SET: &[u8] = b"\n\xBE\x01\n\x1Bgoogle/protobuf/empty.proto\x12\x0Fgoogle.protobuf\"\x07\n\x05EmptyB}\n\x13com.google.protobufB\nEmptyProtoP\x01Z.google.golang.org/protobuf/types/known/emptypb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\xE4\x01\n\x19google/protobuf/any.proto\x12\x0Fgoogle.protobuf\"6\n\x03Any\x12\x19\n\x08type_url\x18\x01 \x01(\tR\x07typeUrl\x12\x14\n\x05value\x18\x02 \x01(\x0CR\x05valueBv\n\x13com.google.protobufB\x08AnyProtoP\x01Z,google.golang.org/protobuf/types/known/anypb\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\xFB\x01\n\x1Egoogle/protobuf/duration.proto\x12\x0Fgoogle.protobuf\":\n\x08Duration\x12\x18\n\x07seconds\x18\x01 \x01(\x03R\x07seconds\x12\x14\n\x05nanos\x18\x02 \x01(\x05R\x05nanosB\x83\x01\n\x13com.google.protobufB\rDurationProtoP\x01Z1google.golang.org/protobuf/types/known/durationpb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\xE6\x01\n google/protobuf/field_mask.proto\x12\x0Fgoogle.protobuf\"!\n\tFieldMask\x12\x14\n\x05paths\x18\x01 \x03(\tR\x05pathsB\x85\x01\n\x13com.google.protobufB\x0EFieldMaskProtoP\x01Z2google.golang.org/protobuf/types/known/fieldmaskpb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\xE2\x05\n\x1Cgoogle/protobuf/struct.proto\x12\x0Fgoogle.protobuf\"\x98\x01\n\x06Struct\x12;\n\x06fields\x18\x01 \x03(\x0B2#.google.protobuf.Struct.FieldsEntryR\x06fields\x1AQ\n\x0BFieldsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12,\n\x05value\x18\x02 \x01(\x0B2\x16.google.protobuf.ValueR\x05value:\x028\x01\"\xB2\x02\n\x05Value\x12;\n\nnull_value\x18\x01 \x01(\x0E2\x1A.google.protobuf.NullValueH\0R\tnullValue\x12#\n\x0Cnumber_value\x18\x02 \x01(\x01H\0R\x0BnumberValue\x12#\n\x0Cstring_value\x18\x03 \x01(\tH\0R\x0BstringValue\x12\x1F\n\nbool_value\x18\x04 \x01(\x08H\0R\tboolValue\x12<\n\x0Cstruct_value\x18\x05 \x01(\x0B2\x17.google.protobuf.StructH\0R\x0BstructValue\x12;\n\nlist_value\x18\x06 \x01(\x0B2\x1A.google.protobuf.ListValueH\0R\tlistValueB\x06\n\x04kind\";\n\tListValue\x12.\n\x06values\x18\x01 \x03(\x0B2\x16.google.protobuf.ValueR\x06values*\x1B\n\tNullValue\x12\x0E\n\nNULL_VALUE\x10\0B\x7F\n\x13com.google.protobufB\x0BStructProtoP\x01Z/google.golang.org/protobuf/types/known/structpb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\xFF\x01\n\x1Fgoogle/protobuf/timestamp.proto\x12\x0Fgoogle.protobuf\";\n\tTimestamp\x12\x18\n\x07seconds\x18\x01 \x01(\x03R\x07seconds\x12\x14\n\x05nanos\x18\x02 \x01(\x05R\x05nanosB\x85\x01\n\x13com.google.protobufB\x0ETimestampProtoP\x01Z2google.golang.org/protobuf/types/known/timestamppb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\x86\x04\n\x1Egoogle/protobuf/wrappers.proto\x12\x0Fgoogle.protobuf\"#\n\x0BDoubleValue\x12\x14\n\x05value\x18\x01 \x01(\x01R\x05value\"\"\n\nFloatValue\x12\x14\n\x05value\x18\x01 \x01(\x02R\x05value\"\"\n\nInt64Value\x12\x14\n\x05value\x18\x01 \x01(\x03R\x05value\"#\n\x0BUInt64Value\x12\x14\n\x05value\x18\x01 \x01(\x04R\x05value\"\"\n\nInt32Value\x12\x14\n\x05value\x18\x01 \x01(\x05R\x05value\"#\n\x0BUInt32Value\x12\x14\n\x05value\x18\x01 \x01(\rR\x05value\"!\n\tBoolValue\x12\x14\n\x05value\x18\x01 \x01(\x08R\x05value\"#\n\x0BStringValue\x12\x14\n\x05value\x18\x01 \x01(\tR\x05value\"\"\n\nBytesValue\x12\x14\n\x05value\x18\x01 \x01(\x0CR\x05valueB\x83\x01\n\x13com.google.protobufB\rWrappersProtoP\x01Z1google.golang.org/protobuf/types/known/wrapperspb\xF8\x01\x01\xA2\x02\x03GPB\xAA\x02\x1EGoogle.Protobuf.WellKnownTypesb\x06proto3\n\xB3\x0C\n\x14fixtures/types.proto\x12\x0Efixtures.types\x1A\x19google/protobuf/any.proto\x1A\x1Egoogle/protobuf/duration.proto\x1A\x1Bgoogle/protobuf/empty.proto\x1A google/protobuf/field_mask.proto\x1A\x1Cgoogle/protobuf/struct.proto\x1A\x1Fgoogle/protobuf/timestamp.proto\x1A\x1Egoogle/protobuf/wrappers.proto\"\xED\t\n\x04Item\x12\x0E\n\x02id\x18\x01 \x01(\tR\x02id\x12(\n\x04kind\x18\x02 \x01(\x0E2\x14.fixtures.types.KindR\x04kind\x128\n\x06labels\x18\x03 \x03(\x0B2 .fixtures.types.Item.LabelsEntryR\x06labels\x12\x17\n\x04note\x18\x04 \x01(\tH\x01R\x04note\x88\x01\x01\x124\n\x07created\x18\x05 \x01(\x0B2\x1A.google.protobuf.TimestampR\x07created\x12+\n\x03ttl\x18\x06 \x01(\x0B2\x19.google.protobuf.DurationR\x03ttl\x127\n\nattributes\x18\x07 \x01(\x0B2\x17.google.protobuf.StructR\nattributes\x12\x14\n\x04text\x18\x08 \x01(\tH\0R\x04text\x12\x14\n\x04blob\x18\t \x01(\x0CH\0R\x04blob\x123\n\x06detail\x18\n \x01(\x0B2\x1B.fixtures.types.Item.DetailR\x06detail\x125\n\x07history\x18\x0B \x03(\x0B2\x1B.fixtures.types.Item.DetailR\x07history\x12\x14\n\x05count\x18\x0C \x01(\x03R\x05count\x12\x10\n\x03big\x18\r \x01(\x04R\x03big\x12\x14\n\x05ratio\x18\x0E \x01(\x01R\x05ratio\x12\x12\n\x04done\x18\x0F \x01(\x08R\x04done\x12\x12\n\x04tags\x18\x10 \x03(\tR\x04tags\x125\n\x05kinds\x18\x11 \x03(\x0B2\x1F.fixtures.types.Item.KindsEntryR\x05kinds\x12<\n\x0Bmaybe_count\x18\x12 \x01(\x0B2\x1B.google.protobuf.Int64ValueR\nmaybeCount\x12;\n\nmaybe_name\x18\x13 \x01(\x0B2\x1C.google.protobuf.StringValueR\tmaybeName\x129\n\nmaybe_done\x18\x14 \x01(\x0B2\x1A.google.protobuf.BoolValueR\tmaybeDone\x12.\n\x04mask\x18\x15 \x01(\x0B2\x1A.google.protobuf.FieldMaskR\x04mask\x12*\n\x05extra\x18\x16 \x01(\x0B2\x14.google.protobuf.AnyR\x05extra\x12,\n\x05value\x18\x17 \x01(\x0B2\x16.google.protobuf.ValueR\x05value\x12.\n\x04list\x18\x18 \x01(\x0B2\x1A.google.protobuf.ListValueR\x04list\x120\n\x07nothing\x18\x19 \x01(\x0B2\x16.google.protobuf.EmptyR\x07nothing\x1AF\n\x06Detail\x12\x12\n\x04type\x18\x01 \x01(\tR\x04type\x12(\n\x04kind\x18\x02 \x01(\x0E2\x14.fixtures.types.KindR\x04kind\x1A9\n\x0BLabelsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1AN\n\nKindsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12*\n\x05value\x18\x02 \x01(\x0E2\x14.fixtures.types.KindR\x05value:\x028\x01B\t\n\x07payloadB\x07\n\x05_note*:\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\0\x12\r\n\tKIND_BOOK\x10\x01\x12\r\n\tKIND_FILM\x10\x02b\x06proto3\n\xA4\x06\n\x16fixtures/kitchen.proto\x12\x10fixtures.kitchen\x1A\x1Bgoogle/protobuf/empty.proto\x1A\x14fixtures/types.proto\"\x1C\n\nGetRequest\x12\x0E\n\x02id\x18\x01 \x01(\tR\x02id\"\\\n\x0BListRequest\x12(\n\x04kind\x18\x01 \x01(\x0E2\x14.fixtures.types.KindR\x04kind\x12\x19\n\x05limit\x18\x02 \x01(\rH\0R\x05limit\x88\x01\x01B\x08\n\x06_limit\"\"\n\x08PutReply\x12\x16\n\x06stored\x18\x01 \x01(\x04R\x06stored2\xD5\x03\n\x07Kitchen\x129\n\x03Get\x12\x1C.fixtures.kitchen.GetRequest\x1A\x14.fixtures.types.Item\x12=\n\x04List\x12\x1D.fixtures.kitchen.ListRequest\x1A\x14.fixtures.types.Item0\x01\x129\n\x03Put\x12\x14.fixtures.types.Item\x1A\x1A.fixtures.kitchen.PutReply(\x01\x126\n\x04Chat\x12\x14.fixtures.types.Item\x1A\x14.fixtures.types.Item(\x010\x01\x122\n\x04Echo\x12\x14.fixtures.types.Item\x1A\x14.fixtures.types.Item\x126\n\x04Type\x12\x16.google.protobuf.Empty\x1A\x16.google.protobuf.Empty\x125\n\x03New\x12\x16.google.protobuf.Empty\x1A\x16.google.protobuf.Empty\x12:\n\x03Old\x12\x16.google.protobuf.Empty\x1A\x16.google.protobuf.Empty\"\x03\x88\x02\x012E\n\x06Pantry\x12;\n\x05Count\x12\x16.google.protobuf.Empty\x1A\x1A.fixtures.kitchen.PutReplyb\x06proto3";

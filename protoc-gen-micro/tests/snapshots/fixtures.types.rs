@@ -25,6 +25,43 @@ pub struct Item {
     pub detail: ::core::option::Option<item::Detail>,
     #[prost(message, repeated, tag = "11")]
     pub history: ::micro::codegen::prost::alloc::vec::Vec<item::Detail>,
+    /// Scalars whose JSON form differs from their Rust form.
+    #[prost(int64, tag = "12")]
+    pub count: i64,
+    #[prost(uint64, tag = "13")]
+    pub big: u64,
+    #[prost(double, tag = "14")]
+    pub ratio: f64,
+    #[prost(bool, tag = "15")]
+    pub done: bool,
+    #[prost(string, repeated, tag = "16")]
+    pub tags: ::micro::codegen::prost::alloc::vec::Vec<
+        ::micro::codegen::prost::alloc::string::String,
+    >,
+    #[prost(map = "string, enumeration(Kind)", tag = "17")]
+    pub kinds: ::std::collections::HashMap<
+        ::micro::codegen::prost::alloc::string::String,
+        i32,
+    >,
+    /// The remaining well-known types.
+    #[prost(message, optional, tag = "18")]
+    pub maybe_count: ::core::option::Option<i64>,
+    #[prost(message, optional, tag = "19")]
+    pub maybe_name: ::core::option::Option<
+        ::micro::codegen::prost::alloc::string::String,
+    >,
+    #[prost(message, optional, tag = "20")]
+    pub maybe_done: ::core::option::Option<bool>,
+    #[prost(message, optional, tag = "21")]
+    pub mask: ::core::option::Option<::micro::codegen::prost_types::FieldMask>,
+    #[prost(message, optional, tag = "22")]
+    pub extra: ::core::option::Option<::micro::codegen::prost_types::Any>,
+    #[prost(message, optional, tag = "23")]
+    pub value: ::core::option::Option<::micro::codegen::prost_types::Value>,
+    #[prost(message, optional, tag = "24")]
+    pub list: ::core::option::Option<::micro::codegen::prost_types::ListValue>,
+    #[prost(message, optional, tag = "25")]
+    pub nothing: ::core::option::Option<()>,
     #[prost(oneof = "item::Payload", tags = "8, 9")]
     pub payload: ::core::option::Option<item::Payload>,
 }

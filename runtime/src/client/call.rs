@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::Status;
 use crate::metadata::{MetadataKey, MetadataMap, MetadataValue};
-use crate::server::MethodInfo;
+use crate::server::{MethodInfo, ServiceInfo};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -46,8 +46,22 @@ pub(crate) struct CallOptions {
 pub struct CallTarget {
     /// The name of the service called, e.g. `helloworld`.
     pub service: Arc<str>,
+    /// The generated service the method belongs to.
+    pub info: &'static ServiceInfo,
     /// The method called.
     pub method: &'static MethodInfo,
+}
+
+impl CallTarget {
+    /// Method `index` of `info`, on the service named `service`; generated clients use it.
+    #[doc(hidden)]
+    pub fn new(service: &Arc<str>, info: &'static ServiceInfo, index: usize) -> CallTarget {
+        CallTarget {
+            service: service.clone(),
+            info,
+            method: &info.methods[index],
+        }
+    }
 }
 
 impl<T: Send + 'static> Call<T> {

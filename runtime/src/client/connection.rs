@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 
 use super::CallTarget;
 use crate::Status;
+use crate::codec::Codec;
 use crate::server::Body;
 
 /// How long connecting may take before calls fail with `UNAVAILABLE`, as in go-micro.
@@ -105,8 +106,15 @@ impl Connection {
         Ok(sender)
     }
 
-    /// Points the request at this connection's peer: gRPC over h2c.
+    /// Points the request at this connection's peer: gRPC over h2c, with JSON messages if the
+    /// call asked for them.
     fn target(&self, request: &mut http::Request<Body>) -> Result<(), Status> {
+        if request.extensions().get::<Codec>() == Some(&Codec::Json) {
+            let content_type = http::HeaderValue::from_static(Codec::Json.grpc_content_type());
+            request
+                .headers_mut()
+                .insert(http::header::CONTENT_TYPE, content_type);
+        }
         let mut parts = request.uri().clone().into_parts();
         parts.scheme = Some(Scheme::HTTP);
         parts.authority = Some(self.shared.authority.clone());

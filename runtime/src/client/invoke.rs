@@ -9,11 +9,12 @@ use futures_core::Stream;
 use http::uri::PathAndQuery;
 use prost::Message;
 use tokio::time::{Instant, Sleep};
-use tonic_prost::ProstCodec;
 
 use super::call::{CallOptions, CallTarget};
 use super::{Client, Transport};
+use crate::codec::{Codec, Direction, MessageCodec};
 use crate::metadata::MetadataMap;
+use crate::transcode::method_types;
 use crate::{Status, Streaming, deadline};
 
 /// Everything one call needs, resolved from the client and the call's options.
@@ -31,10 +32,10 @@ impl Invocation {
         Req: Message + Send + 'static,
         Resp: Message + Default + Send + 'static,
     {
+        let codec = self.codec()?;
         let (response, _) = self
-            .send(message, |mut grpc, request, path| async move {
-                grpc.unary(request, path, ProstCodec::<Req, Resp>::default())
-                    .await
+            .send(message, move |mut grpc, request, path| async move {
+                grpc.unary(request, path, codec).await
             })
             .await?;
         Ok(response.into_inner())
@@ -48,10 +49,10 @@ impl Invocation {
         Req: Message + Send + 'static,
         Resp: Message + Default + Send + 'static,
     {
+        let codec = self.codec()?;
         let (response, deadline) = self
-            .send(message, |mut grpc, request, path| async move {
-                grpc.server_streaming(request, path, ProstCodec::<Req, Resp>::default())
-                    .await
+            .send(message, move |mut grpc, request, path| async move {
+                grpc.server_streaming(request, path, codec).await
             })
             .await?;
         Ok(self.stream(deadline, response.into_inner()))
@@ -66,10 +67,10 @@ impl Invocation {
         Resp: Message + Default + Send + 'static,
         S: Stream<Item = Req> + Send + 'static,
     {
+        let codec = self.codec()?;
         let (response, _) = self
-            .send(messages, |mut grpc, request, path| async move {
-                grpc.client_streaming(request, path, ProstCodec::<Req, Resp>::default())
-                    .await
+            .send(messages, move |mut grpc, request, path| async move {
+                grpc.client_streaming(request, path, codec).await
             })
             .await?;
         Ok(response.into_inner())
@@ -84,13 +85,29 @@ impl Invocation {
         Resp: Message + Default + Send + 'static,
         S: Stream<Item = Req> + Send + 'static,
     {
+        let codec = self.codec()?;
         let (response, deadline) = self
-            .send(messages, |mut grpc, request, path| async move {
-                grpc.streaming(request, path, ProstCodec::<Req, Resp>::default())
-                    .await
+            .send(messages, move |mut grpc, request, path| async move {
+                grpc.streaming(request, path, codec).await
             })
             .await?;
         Ok(self.stream(deadline, response.into_inner()))
+    }
+
+    /// The message codec the client uses, with the method's descriptors for JSON.
+    fn codec<Req, Resp>(&self) -> Result<MessageCodec<Req, Resp>, Status> {
+        match self.client.options().codec {
+            Codec::Protobuf => Ok(MessageCodec::protobuf()),
+            Codec::Json => {
+                let types =
+                    method_types(self.target.info, self.target.method).map_err(Status::internal)?;
+                Ok(MessageCodec::json(
+                    &types,
+                    Direction::Client,
+                    &self.client.options().json,
+                ))
+            }
+        }
     }
 
     /// Sends the request once the transport is ready, all under the call's deadline; returns
@@ -127,6 +144,9 @@ impl Invocation {
         let mut request = tonic::Request::new(message);
         *request.metadata_mut() = MetadataMap::from_headers(metadata);
         request.extensions_mut().insert(self.target.clone());
+        if defaults.codec == Codec::Json {
+            request.extensions_mut().insert(Codec::Json);
+        }
         (request, Instant::now() + timeout)
     }
 

@@ -15,8 +15,10 @@ use tower::util::BoxCloneSyncService;
 
 pub use call::{Call, CallTarget};
 
-use crate::server::{Body, MethodInfo};
+use crate::codec::Codec;
+use crate::server::Body;
 use crate::service::DEFAULT_MAX_MESSAGE_SIZE;
+use crate::transcode::JsonOptions;
 use crate::{Status, Streaming};
 use invoke::Invocation;
 
@@ -57,6 +59,8 @@ pub(crate) struct Options {
     /// `timeout` as a `grpc-timeout` value, encoded once.
     pub(crate) timeout_header: http::HeaderValue,
     pub(crate) max_message_size: usize,
+    pub(crate) codec: Codec,
+    pub(crate) json: Arc<JsonOptions>,
 }
 
 impl Client {
@@ -74,6 +78,8 @@ impl Client {
                 timeout: DEFAULT_TIMEOUT,
                 timeout_header: crate::deadline::encode(DEFAULT_TIMEOUT),
                 max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+                codec: Codec::Protobuf,
+                json: Arc::new(JsonOptions::default()),
             },
         }
     }
@@ -94,45 +100,30 @@ impl Client {
             .max_encoding_message_size(limit)
     }
 
-    fn invocation(
-        &self,
-        service: &Arc<str>,
-        method: &'static MethodInfo,
-        options: call::CallOptions,
-    ) -> Invocation {
+    fn invocation(&self, target: CallTarget, options: call::CallOptions) -> Invocation {
         Invocation {
             client: self.clone(),
-            target: CallTarget {
-                service: service.clone(),
-                method,
-            },
+            target,
             options,
         }
     }
 
     /// A unary call; generated clients use it.
     #[doc(hidden)]
-    pub fn unary<Req, Resp>(
-        &self,
-        service: &Arc<str>,
-        method: &'static MethodInfo,
-        request: Req,
-    ) -> Call<Resp>
+    pub fn unary<Req, Resp>(&self, target: CallTarget, request: Req) -> Call<Resp>
     where
         Req: Message + Send + 'static,
         Resp: Message + Default + Send + 'static,
     {
         let client = self.clone();
-        let service = service.clone();
-        Call::new(move |options| client.invocation(&service, method, options).unary(request))
+        Call::new(move |options| client.invocation(target, options).unary(request))
     }
 
     /// A server-streaming call; generated clients use it.
     #[doc(hidden)]
     pub fn server_streaming<Req, Resp>(
         &self,
-        service: &Arc<str>,
-        method: &'static MethodInfo,
+        target: CallTarget,
         request: Req,
     ) -> Call<Streaming<Resp>>
     where
@@ -140,32 +131,21 @@ impl Client {
         Resp: Message + Default + Send + 'static,
     {
         let client = self.clone();
-        let service = service.clone();
-        Call::new(move |options| {
-            client
-                .invocation(&service, method, options)
-                .server_streaming(request)
-        })
+        Call::new(move |options| client.invocation(target, options).server_streaming(request))
     }
 
     /// A client-streaming call; generated clients use it.
     #[doc(hidden)]
-    pub fn client_streaming<Req, Resp, S>(
-        &self,
-        service: &Arc<str>,
-        method: &'static MethodInfo,
-        requests: S,
-    ) -> Call<Resp>
+    pub fn client_streaming<Req, Resp, S>(&self, target: CallTarget, requests: S) -> Call<Resp>
     where
         Req: Message + Send + 'static,
         Resp: Message + Default + Send + 'static,
         S: Stream<Item = Req> + Send + 'static,
     {
         let client = self.clone();
-        let service = service.clone();
         Call::new(move |options| {
             client
-                .invocation(&service, method, options)
+                .invocation(target, options)
                 .client_streaming(requests)
         })
     }
@@ -174,8 +154,7 @@ impl Client {
     #[doc(hidden)]
     pub fn bidi_streaming<Req, Resp, S>(
         &self,
-        service: &Arc<str>,
-        method: &'static MethodInfo,
+        target: CallTarget,
         requests: S,
     ) -> Call<Streaming<Resp>>
     where
@@ -184,12 +163,7 @@ impl Client {
         S: Stream<Item = Req> + Send + 'static,
     {
         let client = self.clone();
-        let service = service.clone();
-        Call::new(move |options| {
-            client
-                .invocation(&service, method, options)
-                .bidi_streaming(requests)
-        })
+        Call::new(move |options| client.invocation(target, options).bidi_streaming(requests))
     }
 }
 
@@ -226,6 +200,19 @@ impl ClientBuilder {
     /// Largest message sent or accepted, in bytes (default 4 MiB).
     pub fn max_message_size(mut self, bytes: usize) -> ClientBuilder {
         self.options.max_message_size = bytes;
+        self
+    }
+
+    /// Sends and receives messages as protobuf (the default) or as JSON
+    /// (`application/grpc+json`), which any micro service and many gRPC servers accept.
+    pub fn codec(mut self, codec: Codec) -> ClientBuilder {
+        self.options.codec = codec;
+        self
+    }
+
+    /// How JSON messages are written, with [`Codec::Json`].
+    pub fn json_options(mut self, options: JsonOptions) -> ClientBuilder {
+        self.options.json = Arc::new(options);
         self
     }
 

@@ -6,11 +6,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::time::Instant;
-use tonic::codec::{Codec, CompressionEncoding};
+use tonic::codec::CompressionEncoding;
 use tracing::{Instrument, Span};
 
 use super::MethodInfo;
+use crate::codec::{Codec, Direction, MessageCodec};
 use crate::context::ContextParts;
+use crate::metadata::MetadataMap;
+use crate::transcode::{JsonOptions, MethodTypes};
 use crate::{Code, Context, Status};
 
 /// Settings every call on a server shares.
@@ -20,12 +23,15 @@ pub(crate) struct CallSettings {
     pub(crate) service: Arc<str>,
     /// Largest message accepted or sent, in bytes.
     pub(crate) max_message_size: usize,
+    /// How JSON requests and responses are read and written.
+    pub(crate) json: Arc<JsonOptions>,
 }
 
 /// One call, as the router resolved it.
 pub(crate) struct CallMeta {
     pub(crate) settings: Arc<CallSettings>,
     pub(crate) method: &'static MethodInfo,
+    pub(crate) types: Arc<MethodTypes>,
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) deadline: Option<Instant>,
     pub(crate) started: Instant,
@@ -33,8 +39,16 @@ pub(crate) struct CallMeta {
 }
 
 impl CallMeta {
-    /// tonic's per-call protocol handler, configured with this server's limits.
-    pub(crate) fn grpc<C: Codec>(&self, codec: C) -> tonic::server::Grpc<C> {
+    /// tonic's per-call protocol handler for `codec`, configured with this server's limits.
+    pub(crate) fn grpc<Resp, Req>(
+        &self,
+        codec: Codec,
+    ) -> tonic::server::Grpc<MessageCodec<Resp, Req>>
+    where
+        Resp: prost::Message + Send + 'static,
+        Req: prost::Message + Default + Send + 'static,
+    {
+        let codec = MessageCodec::new(codec, &self.types, Direction::Server, &self.settings.json);
         tonic::server::Grpc::new(codec)
             .accept_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(self.settings.max_message_size)
@@ -44,15 +58,23 @@ impl CallMeta {
     /// Splits tonic's request into the handler's context and message.
     pub(crate) fn context<T>(&self, request: tonic::Request<T>) -> (Context, T) {
         let (metadata, extensions, message) = request.into_parts();
-        let ctx = Context::new(ContextParts {
+        (self.context_from(metadata, extensions), message)
+    }
+
+    /// The handler's context for a call with this metadata and these extensions.
+    pub(crate) fn context_from(
+        &self,
+        metadata: MetadataMap,
+        extensions: http::Extensions,
+    ) -> Context {
+        Context::new(ContextParts {
             service: self.settings.service.clone(),
             method: self.method,
             metadata,
             extensions,
             deadline: self.deadline,
             peer: self.peer,
-        });
-        (ctx, message)
+        })
     }
 
     /// Runs the handler's future under the call's deadline and span, then records the outcome.

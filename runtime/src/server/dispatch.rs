@@ -12,9 +12,10 @@ use futures_core::Stream;
 use futures_util::future::Either;
 use prost::Message;
 use tokio::sync::mpsc;
-use tonic_prost::ProstCodec;
 
-use super::{Incoming, ResponseFuture};
+use super::call::CallMeta;
+use super::{Body, Incoming, ResponseFuture, Wire, plain};
+use crate::codec::MessageCodec;
 use crate::{Context, Sender, Status, Streaming};
 
 /// How many responses a streaming handler may queue before `send` waits for the client.
@@ -30,8 +31,29 @@ where
     F: FnOnce(Context, Req) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
 {
-    let Incoming { request, meta } = call;
-    let mut grpc = meta.grpc(ProstCodec::<Resp, Req>::default());
+    let Incoming {
+        request,
+        meta,
+        wire,
+    } = call;
+    match wire {
+        Wire::Grpc(codec) => grpc_unary(meta.grpc(codec), meta, request, handler),
+        Wire::Plain(reply) => Box::pin(plain::unary(request, meta, reply, handler)),
+    }
+}
+
+fn grpc_unary<Req, Resp, F, Fut>(
+    mut grpc: tonic::server::Grpc<MessageCodec<Resp, Req>>,
+    meta: CallMeta,
+    request: http::Request<Body>,
+    handler: F,
+) -> ResponseFuture
+where
+    Req: Message + Default + Send + 'static,
+    Resp: Message + Send + 'static,
+    F: FnOnce(Context, Req) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
+{
     let service = Once::new(move |request: tonic::Request<Req>| {
         let (ctx, message) = meta.context(request);
         let response = meta.observe(handler(ctx, message));
@@ -48,8 +70,29 @@ where
     F: FnOnce(Context, Req, Sender<Resp>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
-    let Incoming { request, meta } = call;
-    let mut grpc = meta.grpc(ProstCodec::<Resp, Req>::default());
+    let Incoming {
+        request,
+        meta,
+        wire,
+    } = call;
+    let Wire::Grpc(codec) = wire else {
+        return not_plain(&meta);
+    };
+    grpc_server_streaming(meta.grpc(codec), meta, request, handler)
+}
+
+fn grpc_server_streaming<Req, Resp, F, Fut>(
+    mut grpc: tonic::server::Grpc<MessageCodec<Resp, Req>>,
+    meta: CallMeta,
+    request: http::Request<Body>,
+    handler: F,
+) -> ResponseFuture
+where
+    Req: Message + Default + Send + 'static,
+    Resp: Message + Send + 'static,
+    F: FnOnce(Context, Req, Sender<Resp>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), Status>> + Send + 'static,
+{
     let service = Once::new(move |request: tonic::Request<Req>| {
         let (ctx, message) = meta.context(request);
         let (sender, receiver) = Sender::channel(STREAM_BUFFER);
@@ -67,8 +110,29 @@ where
     F: FnOnce(Context, Streaming<Req>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
 {
-    let Incoming { request, meta } = call;
-    let mut grpc = meta.grpc(ProstCodec::<Resp, Req>::default());
+    let Incoming {
+        request,
+        meta,
+        wire,
+    } = call;
+    let Wire::Grpc(codec) = wire else {
+        return not_plain(&meta);
+    };
+    grpc_client_streaming(meta.grpc(codec), meta, request, handler)
+}
+
+fn grpc_client_streaming<Req, Resp, F, Fut>(
+    mut grpc: tonic::server::Grpc<MessageCodec<Resp, Req>>,
+    meta: CallMeta,
+    request: http::Request<Body>,
+    handler: F,
+) -> ResponseFuture
+where
+    Req: Message + Default + Send + 'static,
+    Resp: Message + Send + 'static,
+    F: FnOnce(Context, Streaming<Req>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
+{
     let service = Once::new(move |request: tonic::Request<tonic::Streaming<Req>>| {
         let (ctx, requests) = meta.context(request);
         let response = meta.observe(handler(ctx, Streaming::new(requests)));
@@ -85,8 +149,29 @@ where
     F: FnOnce(Context, Streaming<Req>, Sender<Resp>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
-    let Incoming { request, meta } = call;
-    let mut grpc = meta.grpc(ProstCodec::<Resp, Req>::default());
+    let Incoming {
+        request,
+        meta,
+        wire,
+    } = call;
+    let Wire::Grpc(codec) = wire else {
+        return not_plain(&meta);
+    };
+    grpc_bidi_streaming(meta.grpc(codec), meta, request, handler)
+}
+
+fn grpc_bidi_streaming<Req, Resp, F, Fut>(
+    mut grpc: tonic::server::Grpc<MessageCodec<Resp, Req>>,
+    meta: CallMeta,
+    request: http::Request<Body>,
+    handler: F,
+) -> ResponseFuture
+where
+    Req: Message + Default + Send + 'static,
+    Resp: Message + Send + 'static,
+    F: FnOnce(Context, Streaming<Req>, Sender<Resp>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), Status>> + Send + 'static,
+{
     let service = Once::new(move |request: tonic::Request<tonic::Streaming<Req>>| {
         let (ctx, requests) = meta.context(request);
         let (sender, receiver) = Sender::channel(STREAM_BUFFER);
@@ -100,6 +185,15 @@ where
 pub fn unknown_method(call: Incoming) -> ResponseFuture {
     let status = Status::unimplemented(format!("unknown method {}", call.meta.method.path));
     Box::pin(ready(status.into_http()))
+}
+
+/// Streaming methods only run over gRPC framing; the router checks before it gets here.
+fn not_plain(meta: &CallMeta) -> ResponseFuture {
+    let message = format!(
+        "{} streams; call it with gRPC or Connect streaming",
+        meta.method.endpoint
+    );
+    Box::pin(ready(Status::unimplemented(message).into_http()))
 }
 
 /// A tower service that runs its function for the one request tonic gives it per call.

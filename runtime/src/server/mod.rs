@@ -5,14 +5,18 @@
 
 mod builtin;
 pub(crate) mod call;
+mod cors;
 mod dispatch;
 mod info;
+mod plain;
+mod protocol;
 mod router;
 mod serve;
 
 use std::future::Future;
 use std::pin::Pin;
 
+pub use cors::Cors;
 pub use dispatch::{bidi_streaming, client_streaming, server_streaming, unary, unknown_method};
 pub use info::{MethodInfo, RpcKind, ServiceInfo};
 
@@ -45,6 +49,26 @@ pub trait Handler: Send + Sync + 'static {
 pub struct Incoming {
     request: http::Request<Body>,
     meta: CallMeta,
+    wire: Wire,
+}
+
+/// How a call's messages travel.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Wire {
+    /// gRPC framing (gRPC itself, and gRPC-Web and Connect streams translated to it).
+    Grpc(crate::codec::Codec),
+    /// The whole request body is the one request message (Connect unary, go-micro).
+    Plain(PlainReply),
+}
+
+/// How a plain-HTTP unary call is read and its reply written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PlainReply {
+    pub(crate) codec: crate::codec::Codec,
+    /// The reply's content type.
+    pub(crate) content_type: &'static str,
+    /// Whether to end the body with a newline (go-micro's JSON does).
+    pub(crate) newline: bool,
 }
 
 impl std::fmt::Debug for Incoming {

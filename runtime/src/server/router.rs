@@ -1,26 +1,31 @@
-//! Routes each request on the port: gRPC by path to a handler method or a built-in service;
-//! anything else gets an answer that says what this port speaks.
+//! Routes each request on the port: by protocol (content type and headers), then by method (the
+//! gRPC path or go-micro's `Micro-Endpoint`) to a handler, or to a built-in service.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
 use super::builtin::BuiltinService;
 use super::call::{CallMeta, CallSettings};
-use super::{Body, Builtins, Handler, Incoming};
-use crate::Status;
-use crate::codec::FrameLimit;
+use super::protocol::{Protocol, connect, grpc_web, micro};
+use super::{Body, Builtins, Handler, Incoming, MethodInfo, RpcKind, Wire};
+use crate::codec::{Codec, FrameLimit};
+use crate::service::Error;
+use crate::transcode::{MethodTypes, method_types};
+use crate::{BoxError, Status};
 
-/// Where a gRPC path leads: a handler and the index of one of its methods.
-#[derive(Debug, Clone, Copy)]
+/// Where a method leads: a handler, the index of one of its methods, and its message types.
+#[derive(Debug, Clone)]
 struct Route {
     handler: usize,
     method: usize,
+    types: Arc<MethodTypes>,
 }
 
 /// The port's request router. Built once at start, shared by every connection.
@@ -28,10 +33,10 @@ pub(crate) struct Router {
     handlers: Vec<Arc<dyn Handler>>,
     /// `/pkg.Svc/Method` → route.
     routes: HashMap<&'static str, Route>,
-    /// `Svc/Method` → route, for go-micro clients that put their own service name where the
-    /// package goes (`/helloworld.Helloworld/Call` and `/x.Helloworld/Call` alike). Only names
-    /// that identify one method are kept.
-    by_handler: HashMap<String, Route>,
+    /// `Svc.Method` (go-micro's endpoint name) → route. go-micro's gRPC clients put their own
+    /// service name where the package goes (`/helloworld.Helloworld/Call`), so gRPC paths fall
+    /// back to this too. Only names that identify one method are kept.
+    endpoints: HashMap<String, Route>,
     builtins: HashMap<&'static str, BuiltinService>,
     settings: Arc<CallSettings>,
 }
@@ -41,32 +46,36 @@ impl Router {
         handlers: Vec<Arc<dyn Handler>>,
         builtins: &Builtins,
         settings: CallSettings,
-    ) -> Router {
+    ) -> Result<Router, Error> {
         let mut routes = HashMap::new();
-        let mut by_handler: HashMap<String, Option<Route>> = HashMap::new();
+        let mut endpoints: HashMap<String, Option<Route>> = HashMap::new();
         for (handler, service) in handlers.iter().enumerate() {
             let info = service.info();
             for (method, method_info) in info.methods.iter().enumerate() {
-                let route = Route { handler, method };
-                routes.insert(method_info.path, route);
-                let short = format!("{}/{}", info.handler, method_info.name);
-                // A second method with the same short name makes it ambiguous: drop it.
-                by_handler
-                    .entry(short)
+                let types = method_types(info, method_info).map_err(Error::config)?;
+                let route = Route {
+                    handler,
+                    method,
+                    types,
+                };
+                routes.insert(method_info.path, route.clone());
+                // A second method with the same endpoint name makes it ambiguous: drop it.
+                endpoints
+                    .entry(method_info.endpoint.to_owned())
                     .and_modify(|existing| *existing = None)
                     .or_insert(Some(route));
             }
         }
-        Router {
+        Ok(Router {
             handlers,
             routes,
-            by_handler: by_handler
+            endpoints: endpoints
                 .into_iter()
                 .filter_map(|(k, v)| Some((k, v?)))
                 .collect(),
             builtins: builtins.services.iter().cloned().collect(),
             settings: Arc::new(settings),
-        }
+        })
     }
 
     /// Serves one request from `peer`.
@@ -76,27 +85,78 @@ impl Router {
         peer: Option<SocketAddr>,
     ) -> Result<http::Response<Body>, Infallible>
     where
-        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-        B::Error: Into<crate::BoxError>,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
     {
-        if !is_grpc(request.headers()) {
-            return Ok(not_grpc(&request));
-        }
+        let response = match Protocol::detect(request.headers()) {
+            Protocol::Grpc(codec) => self.grpc(request, peer, codec).await,
+            Protocol::GrpcWeb(codec) => self.grpc_web(request.map(Body::new), peer, codec).await,
+            Protocol::ConnectStream(codec) => {
+                self.connect_stream(request.map(Body::new), peer, codec)
+                    .await
+            }
+            Protocol::ConnectUnary(codec) => {
+                self.connect_unary(request.map(Body::new), peer, codec)
+                    .await
+            }
+            Protocol::Micro(codec) => self.micro(request.map(Body::new), peer, codec).await,
+            Protocol::Unsupported(message) => {
+                plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, &format!("{message}\n"))
+            }
+        };
+        Ok(response)
+    }
+
+    /// gRPC over HTTP/2.
+    async fn grpc<B>(
+        &self,
+        request: http::Request<B>,
+        peer: Option<SocketAddr>,
+        codec: Codec,
+    ) -> http::Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
         if request.version() != http::Version::HTTP_2 {
-            return Ok(plain(
+            return plain(
                 StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-                "gRPC needs HTTP/2: connect with HTTP/2 (h2c, prior knowledge) on this port\n",
-            ));
+                "gRPC needs HTTP/2: connect with HTTP/2 (h2c, prior knowledge) on this port, or \
+                 use gRPC-Web or Connect over HTTP/1.1\n",
+            );
         }
         if request.method() != Method::POST {
-            return Ok(plain(
+            return plain(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "gRPC calls must be HTTP POST requests\n",
-            ));
+            );
         }
+        let limit = self.settings.max_message_size;
+        let request = request.map(|body| Body::new(FrameLimit::new(body, limit)));
+        self.grpc_framed(request, peer, codec, &GRPC).await
+    }
+
+    /// A gRPC-framed call: gRPC, or translated from gRPC-Web or Connect streaming.
+    async fn grpc_framed(
+        &self,
+        request: http::Request<Body>,
+        peer: Option<SocketAddr>,
+        codec: Codec,
+        carrier: &Carrier,
+    ) -> http::Response<Body> {
         let path = request.uri().path();
-        if let Some(route) = self.find(path) {
-            return Ok(self.call(route, request, peer).await);
+        if let Some(route) = self.find_path(path) {
+            if !carrier.kinds.contains(&self.method(&route).kind) {
+                return self.wrong_kind(&route, carrier.name).into_http();
+            }
+            let mut response = self.call(&route, request, peer, Wire::Grpc(codec)).await;
+            if codec == Codec::Json {
+                let content_type = HeaderValue::from_static(codec.grpc_content_type());
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_TYPE, content_type);
+            }
+            return response;
         }
         let service = path
             .trim_start_matches('/')
@@ -104,33 +164,137 @@ impl Router {
             .next()
             .unwrap_or_default();
         if let Some(builtin) = self.builtins.get(service) {
-            return builtin.clone().oneshot(request.map(Body::new)).await;
+            return builtin
+                .clone()
+                .oneshot(request)
+                .await
+                .unwrap_or_else(|never| match never {});
         }
-        Ok(self.unknown(path).into_http())
+        self.unknown_path(path).into_http()
     }
 
-    fn find(&self, path: &str) -> Option<Route> {
+    /// gRPC-Web (unary and server streaming), translated to gRPC by tonic-web.
+    async fn grpc_web(
+        &self,
+        mut request: http::Request<Body>,
+        peer: Option<SocketAddr>,
+        codec: Codec,
+    ) -> http::Response<Body> {
+        grpc_web::before(&mut request, codec);
+        let limit = self.settings.max_message_size;
+        let inner = tower::service_fn(|request: http::Request<Body>| async move {
+            let codec = grpc_web::codec_after(&request);
+            let request = request.map(|body| Body::new(FrameLimit::new(body, limit)));
+            Ok::<_, Infallible>(self.grpc_framed(request, peer, codec, &GRPC_WEB).await)
+        });
+        let web = tower::Layer::layer(&tonic_web::GrpcWebLayer::new(), inner);
+        let response = web
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|never| match never {});
+        grpc_web::after(response, codec)
+    }
+
+    /// Connect streaming: envelopes over HTTP/2, or HTTP/1.1 for all but bidi streams.
+    async fn connect_stream(
+        &self,
+        mut request: http::Request<Body>,
+        peer: Option<SocketAddr>,
+        codec: Codec,
+    ) -> http::Response<Body> {
+        let carrier = match request.version() {
+            http::Version::HTTP_2 => &CONNECT_STREAM,
+            _ => &CONNECT_STREAM_HTTP1,
+        };
+        connect::stream_request(&mut request, codec);
+        let limit = self.settings.max_message_size;
+        let request = request.map(|body| Body::new(FrameLimit::new(body, limit)));
+        let response = self.grpc_framed(request, peer, codec, carrier).await;
+        connect::stream_response(response, codec)
+    }
+
+    /// Connect unary: `POST /pkg.Svc/Method`, the body one message.
+    async fn connect_unary(
+        &self,
+        request: http::Request<Body>,
+        peer: Option<SocketAddr>,
+        codec: Codec,
+    ) -> http::Response<Body> {
+        if request.method() != Method::POST {
+            let status = Status::unimplemented("Connect unary calls must be HTTP POST requests");
+            let mut response = connect::unary_error(&status);
+            *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+            return response;
+        }
+        let Some(route) = self.find_path(request.uri().path()) else {
+            let mut response = connect::unary_error(&self.unknown_path(request.uri().path()));
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            return response;
+        };
+        if self.method(&route).kind != RpcKind::Unary {
+            return connect::unary_error(
+                &self.wrong_kind(&route, "Connect unary (application/json)"),
+            );
+        }
+        let response = self
+            .call(&route, request, peer, Wire::Plain(connect::reply(codec)))
+            .await;
+        connect::unary_response(response)
+    }
+
+    /// go-micro: `Micro-Endpoint: Svc.Method`, any path, the body one message.
+    async fn micro(
+        &self,
+        request: http::Request<Body>,
+        peer: Option<SocketAddr>,
+        codec: Codec,
+    ) -> http::Response<Body> {
+        let caller = micro::Caller::of(request.headers());
+        let service = &self.settings.service;
+        let endpoint = caller.endpoint();
+        let route = match self.endpoints.get(endpoint) {
+            Some(route) if self.method(route).kind == RpcKind::Unary => route.clone(),
+            Some(route) => {
+                let status = self.wrong_kind(route, "go-micro's HTTP protocol");
+                return caller.error(&status, service);
+            }
+            None => {
+                let status = Status::not_found(format!(
+                    "unknown endpoint `{endpoint}`; this service has: {}",
+                    self.endpoint_names().join(", ")
+                ));
+                return caller.error(&status, service);
+            }
+        };
+        let response = self
+            .call(&route, request, peer, Wire::Plain(micro::reply(codec)))
+            .await;
+        caller.response(response, service)
+    }
+
+    fn find_path(&self, path: &str) -> Option<Route> {
         if let Some(route) = self.routes.get(path) {
-            return Some(*route);
+            return Some(route.clone());
         }
         let (service, method) = path.strip_prefix('/')?.split_once('/')?;
         let handler = service.rsplit('.').next()?;
-        self.by_handler.get(&format!("{handler}/{method}")).copied()
+        self.endpoints.get(&format!("{handler}.{method}")).cloned()
     }
 
-    async fn call<B>(
+    fn method(&self, route: &Route) -> &'static MethodInfo {
+        &self.handlers[route.handler].info().methods[route.method]
+    }
+
+    /// Runs the routed method's handler.
+    async fn call(
         &self,
-        route: Route,
-        request: http::Request<B>,
+        route: &Route,
+        request: http::Request<Body>,
         peer: Option<SocketAddr>,
-    ) -> http::Response<Body>
-    where
-        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-        B::Error: Into<crate::BoxError>,
-    {
+        wire: Wire,
+    ) -> http::Response<Body> {
         let started = Instant::now();
-        let handler = &self.handlers[route.handler];
-        let method = &handler.info().methods[route.method];
+        let method = self.method(route);
         let timeout = match crate::deadline::from_headers(request.headers()) {
             Ok(timeout) => timeout,
             Err(status) => return status.into_http(),
@@ -149,21 +313,29 @@ impl Router {
         let meta = CallMeta {
             settings: self.settings.clone(),
             method,
+            types: route.types.clone(),
             peer,
             deadline: timeout.map(|timeout| started + timeout),
             started,
             span,
         };
-        let limit = self.settings.max_message_size;
-        let request = request.map(|body| Body::new(FrameLimit::new(body, limit)));
-        handler.call(route.method, Incoming { request, meta }).await
+        self.handlers[route.handler]
+            .call(
+                route.method,
+                Incoming {
+                    request,
+                    meta,
+                    wire,
+                },
+            )
+            .await
     }
 
     /// `UNIMPLEMENTED`, naming what was asked for and what this server has.
-    fn unknown(&self, path: &str) -> Status {
+    fn unknown_path(&self, path: &str) -> Status {
         let Some((service, method)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
             return Status::unimplemented(format!(
-                "malformed gRPC path `{path}`: expected /package.Service/Method"
+                "malformed path `{path}`: expected /package.Service/Method"
             ));
         };
         if let Some(handler) = self.handlers.iter().find(|h| h.info().name == service) {
@@ -173,53 +345,92 @@ impl Router {
                 methods.join(", ")
             ));
         }
+        let mut names: Vec<&str> = self.handlers.iter().map(|h| h.info().name).collect();
+        names.extend(self.builtins.keys());
+        names.sort_unstable();
         Status::unimplemented(format!(
             "unknown service `{service}`; this server has: {}",
-            self.service_names().join(", ")
+            names.join(", ")
         ))
     }
 
-    fn service_names(&self) -> Vec<&'static str> {
-        let mut names: Vec<&str> = self.handlers.iter().map(|h| h.info().name).collect();
-        names.extend(self.builtins.keys());
+    /// `UNIMPLEMENTED` for a method whose kind `protocol` cannot carry, saying what can.
+    fn wrong_kind(&self, route: &Route, protocol: &str) -> Status {
+        let method = self.method(route);
+        let kind = match method.kind {
+            RpcKind::Unary => {
+                "a unary method; call it with gRPC, gRPC-Web, Connect unary \
+                               (application/json) or a Micro-Endpoint header"
+            }
+            RpcKind::ServerStreaming => {
+                "a server-streaming method; call it with gRPC, gRPC-Web \
+                                         or Connect streaming (application/connect+json)"
+            }
+            RpcKind::ClientStreaming => {
+                "a client-streaming method; call it with gRPC or Connect \
+                                         streaming (application/connect+json)"
+            }
+            RpcKind::BidiStreaming => {
+                "a bidirectional streaming method; call it with gRPC or \
+                                       Connect streaming over HTTP/2"
+            }
+        };
+        Status::unimplemented(format!(
+            "{} cannot be called over {protocol}: it is {kind}",
+            method.endpoint
+        ))
+    }
+
+    fn endpoint_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&str> = self
+            .handlers
+            .iter()
+            .flat_map(|h| h.info().methods.iter().map(|m| m.endpoint))
+            .collect();
         names.sort_unstable();
         names
     }
 }
 
-fn is_grpc(headers: &http::HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| {
-            value == "application/grpc"
-                || value.starts_with("application/grpc+")
-                || value.starts_with("application/grpc;")
-        })
+/// A protocol that carries gRPC-framed calls, and the kinds of call it can carry.
+struct Carrier {
+    name: &'static str,
+    kinds: &'static [RpcKind],
 }
 
-/// The answer to anything that is not gRPC: say what this port speaks.
-fn not_grpc<B>(request: &http::Request<B>) -> http::Response<Body> {
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-    let message = match content_type {
-        Some(content_type) => format!(
-            "unsupported content-type `{content_type}`: this port serves gRPC; send \
-             `content-type: application/grpc` over HTTP/2\n"
-        ),
-        None => "missing content-type: this port serves gRPC; send `content-type: \
-                 application/grpc` over HTTP/2\n"
-            .to_owned(),
-    };
-    plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, &message)
-}
+const ALL_KINDS: &[RpcKind] = &[
+    RpcKind::Unary,
+    RpcKind::ServerStreaming,
+    RpcKind::ClientStreaming,
+    RpcKind::BidiStreaming,
+];
+const GRPC: Carrier = Carrier {
+    name: "gRPC",
+    kinds: ALL_KINDS,
+};
+const GRPC_WEB: Carrier = Carrier {
+    name: "gRPC-Web",
+    kinds: &[RpcKind::Unary, RpcKind::ServerStreaming],
+};
+const CONNECT_STREAM: Carrier = Carrier {
+    name: "Connect streaming",
+    kinds: &[
+        RpcKind::ServerStreaming,
+        RpcKind::ClientStreaming,
+        RpcKind::BidiStreaming,
+    ],
+};
+const CONNECT_STREAM_HTTP1: Carrier = Carrier {
+    name: "Connect streaming over HTTP/1.1",
+    kinds: &[RpcKind::ServerStreaming, RpcKind::ClientStreaming],
+};
 
+/// A plain-text HTTP response, for clients that speak no protocol of this port.
 fn plain(status: StatusCode, message: &str) -> http::Response<Body> {
-    let mut response = http::Response::new(Body::new(http_body_util::Full::new(
-        bytes::Bytes::copy_from_slice(message.as_bytes()),
+    let body = Body::new(http_body_util::Full::new(Bytes::copy_from_slice(
+        message.as_bytes(),
     )));
+    let mut response = http::Response::new(body);
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

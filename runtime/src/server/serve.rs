@@ -10,6 +10,11 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
+use tower::{Layer, ServiceExt};
+use tower_http::cors::CorsLayer;
+
+use http::header;
+use hyper::body::Incoming;
 
 use super::Router;
 
@@ -18,6 +23,8 @@ use super::Router;
 pub(crate) struct ServeOptions {
     /// How long in-flight calls may take to finish once shutdown begins.
     pub(crate) drain_timeout: Duration,
+    /// CORS for browser requests (those with an `Origin` header), if enabled.
+    pub(crate) cors: Option<Arc<CorsLayer>>,
 }
 
 /// Serves `listener` until `shutdown` resolves, then lets in-flight calls finish for up to
@@ -36,7 +43,8 @@ pub(crate) async fn serve(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let connection = watch_connection(&builder, &graceful, stream, peer, &router);
+                    let connection =
+                        watch_connection(&builder, &graceful, stream, peer, &router, &options);
                     connections.spawn(connection);
                 }
                 Err(err) => accept_failed(err).await,
@@ -70,15 +78,30 @@ fn watch_connection(
     stream: TcpStream,
     peer: SocketAddr,
     router: &Arc<Router>,
+    options: &ServeOptions,
 ) -> impl Future<Output = ()> + Send + 'static {
     // gRPC is request/response over small frames: Nagle's delay only adds latency.
     if let Err(err) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %err, "cannot set TCP_NODELAY");
     }
     let router = router.clone();
-    let service = hyper::service::service_fn(move |request| {
+    let cors = options.cors.clone();
+    let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
         let router = router.clone();
-        async move { router.route(request, Some(peer)).await }
+        // Only browsers send Origin; everyone else skips the CORS layer (and its clone).
+        let cors = match request.headers().contains_key(header::ORIGIN) {
+            true => cors.clone(),
+            false => None,
+        };
+        async move {
+            match cors {
+                Some(cors) => {
+                    let route = tower::service_fn(|request| router.route(request, Some(peer)));
+                    cors.as_ref().layer(route).oneshot(request).await
+                }
+                None => router.route(request, Some(peer)).await,
+            }
+        }
     });
     let connection = builder
         .serve_connection(TokioIo::new(stream), service)

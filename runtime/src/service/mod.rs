@@ -14,7 +14,8 @@ pub use error::{Error, ErrorKind};
 pub use running::RunningService;
 
 use crate::flags::{Cli, Flags};
-use crate::server::Handler;
+use crate::server::{Cors, Handler};
+use crate::transcode::JsonOptions;
 
 /// Largest message accepted or sent unless configured: 4 MiB, as in gRPC and go-micro.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
@@ -56,6 +57,8 @@ pub(crate) struct Options {
     pub(crate) metadata: BTreeMap<String, String>,
     pub(crate) max_message_size: usize,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) json: JsonOptions,
+    pub(crate) cors: Cors,
 }
 
 impl Service {
@@ -70,6 +73,8 @@ impl Service {
                 metadata: BTreeMap::new(),
                 max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
                 shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+                json: JsonOptions::default(),
+                cors: Cors::default(),
             },
             handlers: Vec::new(),
             flags: None,
@@ -104,6 +109,19 @@ impl Service {
     /// Sets how long in-flight calls may take to finish on shutdown (default 10 s).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Service {
         self.options.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Sets how JSON requests and responses are read and written (field names, defaults,
+    /// unknown fields).
+    pub fn json_options(mut self, options: JsonOptions) -> Service {
+        self.options.json = options;
+        self
+    }
+
+    /// Sets which browser origins may call the service (default: any, without credentials).
+    pub fn cors(mut self, cors: Cors) -> Service {
+        self.options.cors = cors;
         self
     }
 

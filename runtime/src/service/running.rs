@@ -37,12 +37,14 @@ impl RunningService {
         let settings = CallSettings {
             service: Arc::from(options.name.as_str()),
             max_message_size: options.max_message_size,
+            json: Arc::new(options.json.clone()),
         };
         let services: Vec<&str> = handlers.iter().map(|h| h.info().name).collect();
-        let router = Arc::new(Router::new(handlers, &builtins, settings));
+        let router = Arc::new(Router::new(handlers, &builtins, settings)?);
         let (shutdown, signal) = oneshot::channel::<()>();
         let serve_options = ServeOptions {
             drain_timeout: options.shutdown_timeout,
+            cors: options.cors.layer()?.map(Arc::new),
         };
         let task = tokio::spawn(serve(listener, router, serve_options, async {
             // A dropped sender also means stop.
@@ -52,7 +54,8 @@ impl RunningService {
             service = %options.name,
             version = %options.version,
             id = %options.id,
-            "listening on {local_addr} (gRPC, reflection, health): {}",
+            "listening on {local_addr} (gRPC, gRPC-Web, Connect, JSON; reflection, health): {}",
+
             services.join(", ")
         );
         Ok(RunningService {

@@ -146,6 +146,10 @@ impl KitchenHandler for TestKitchen {
         Ok(())
     }
 
+    async fn echo(&self, _ctx: Context, item: Item) -> Result<Item, Status> {
+        Ok(item)
+    }
+
     async fn r#type(&self, _ctx: Context, _request: ()) -> Result<(), Status> {
         Ok(())
     }
@@ -255,4 +259,40 @@ pub fn frame(message: &[u8]) -> Vec<u8> {
     framed.extend_from_slice(&(message.len() as u32).to_be_bytes());
     framed.extend_from_slice(message);
     framed
+}
+
+/// A POST of `body` to `path` with these headers, over HTTP/2 or HTTP/1.1.
+pub async fn post(
+    addr: std::net::SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+    http2: bool,
+) -> RawResponse {
+    let mut request = http::Request::post(format!("http://{addr}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    send_raw(
+        request.body(Full::new(body.into())).expect("valid request"),
+        http2,
+    )
+    .await
+}
+
+impl RawResponse {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|err| {
+            panic!(
+                "body is not JSON ({err}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
 }

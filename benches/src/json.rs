@@ -1,0 +1,208 @@
+//! JSON over HTTP/1.1: micro's go-micro route (`Micro-Endpoint`) and Connect route
+//! (`POST /helloworld.Helloworld/Greeting`) vs a bare axum handler doing the same work.
+//!
+//! ```sh
+//! cargo run --release -p micro-benches --bin json        # or scripts/bench.sh
+//! ```
+//!
+//! The axum handler decodes `{"name":…}` with serde_json, formats the greeting and encodes
+//! `{"message":…}`: what a hand-written JSON endpoint does. Each caller owns one keep-alive
+//! HTTP/1.1 connection. Rounds alternate between the three targets; medians are reported.
+
+mod load;
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::serve::ListenerExt;
+use bytes::Bytes;
+use clap::Parser;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use serde::{Deserialize, Serialize};
+
+#[allow(dead_code, unreachable_pub, missing_docs)]
+mod micro_pb {
+    micro::include_proto!("micro/helloworld");
+}
+
+/// JSON benchmark: micro's JSON routes vs bare axum.
+#[derive(Parser)]
+struct Args {
+    /// Requests per round.
+    #[arg(long, default_value_t = 50_000)]
+    requests: u64,
+    /// Concurrent callers, each with its own connection.
+    #[arg(long, default_value_t = 32)]
+    concurrency: u64,
+    /// Rounds per target; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Run one target only (0 axum, 1 Micro-Endpoint, 2 Connect path), e.g. to profile it.
+    #[arg(long)]
+    only: Option<usize>,
+}
+
+struct Greeter;
+
+impl micro_pb::HelloworldHandler for Greeter {
+    async fn greeting(
+        &self,
+        _ctx: micro::Context,
+        request: micro_pb::Request,
+    ) -> Result<micro_pb::Response, micro::Status> {
+        Ok(micro_pb::Response {
+            message: format!("Hello {}", request.name),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct AxumRequest {
+    name: String,
+}
+
+#[derive(Serialize)]
+struct AxumResponse {
+    message: String,
+}
+
+async fn axum_greeting(Json(request): Json<AxumRequest>) -> Json<AxumResponse> {
+    Json(AxumResponse {
+        message: format!("Hello {}", request.name),
+    })
+}
+
+/// One HTTP request shape: where it goes and with which headers.
+#[derive(Clone)]
+struct Target {
+    addr: SocketAddr,
+    path: &'static str,
+    micro_endpoint: bool,
+}
+
+async fn connect(addr: SocketAddr) -> SendRequest<Full<Bytes>> {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let (sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(connection);
+    sender
+}
+
+async fn post(sender: &mut SendRequest<Full<Bytes>>, target: &Target) {
+    let mut request = http::Request::post(target.path)
+        .header("host", "bench")
+        .header("content-type", "application/json");
+    if target.micro_endpoint {
+        request = request.header("micro-endpoint", "Helloworld.Greeting");
+    }
+    let request = request
+        .body(Full::new(Bytes::from_static(br#"{"name":"bench"}"#)))
+        .expect("request");
+    sender.ready().await.expect("ready");
+    let response = sender.send_request(request).await.expect("response");
+    assert_eq!(response.status(), 200);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    assert!(
+        body.starts_with(br#"{"message":"Hello bench"}"#),
+        "{body:?}"
+    );
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let service = micro::Service::new("helloworld")
+        .address("127.0.0.1:0")
+        .handle(micro_pb::HelloworldServer::new(Greeter))
+        .start()
+        .await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let axum_addr = listener.local_addr()?;
+    let app = axum::Router::new().route("/greeting", axum::routing::post(axum_greeting));
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let targets = [
+        (
+            "bare axum (serde_json)",
+            Target {
+                addr: axum_addr,
+                path: "/greeting",
+                micro_endpoint: false,
+            },
+        ),
+        (
+            "micro, Micro-Endpoint",
+            Target {
+                addr: service.local_addr(),
+                path: "/",
+                micro_endpoint: true,
+            },
+        ),
+        (
+            "micro, POST /pkg.Svc/Method",
+            Target {
+                addr: service.local_addr(),
+                path: "/helloworld.Helloworld/Greeting",
+                micro_endpoint: false,
+            },
+        ),
+    ];
+    if let Some((name, target)) = args.only.and_then(|index| targets.get(index)) {
+        let round = one_round(target.clone(), args.requests, args.concurrency).await;
+        println!("{name}: {:.0} req/s", round.requests_per_second);
+        return Ok(());
+    }
+    let mut rounds: Vec<Vec<load::Round>> = targets.iter().map(|_| Vec::new()).collect();
+    for (_, target) in &targets {
+        one_round(target.clone(), args.requests / 10, args.concurrency).await;
+    }
+    for _ in 0..args.rounds {
+        for (index, (_, target)) in targets.iter().enumerate() {
+            rounds[index].push(one_round(target.clone(), args.requests, args.concurrency).await);
+        }
+    }
+    println!(
+        "JSON over HTTP/1.1, {} requests x {} rounds, concurrency {} (median round)",
+        args.requests, args.rounds, args.concurrency
+    );
+    println!(
+        "{:<28} {:>10} {:>10} {:>10}  ratio",
+        "target", "req/s", "p50", "p99"
+    );
+    let medians: Vec<load::Round> = rounds.into_iter().map(load::median).collect();
+    for ((name, _), round) in targets.iter().zip(&medians) {
+        let baseline = (!std::ptr::eq(round, &medians[0])).then_some(&medians[0]);
+        load::print_row(name, round, baseline);
+    }
+    service.stop().await?;
+    Ok(())
+}
+
+async fn one_round(target: Target, requests: u64, concurrency: u64) -> load::Round {
+    let addr = target.addr;
+    load::round(
+        requests,
+        concurrency,
+        move || connect(addr),
+        move |mut sender| {
+            let target = target.clone();
+            async move {
+                post(&mut sender, &target).await;
+                sender
+            }
+        },
+    )
+    .await
+}

@@ -1,0 +1,213 @@
+//! The protocols one port speaks, told apart by content type and headers.
+
+pub(super) mod connect;
+pub(super) mod grpc_web;
+pub(super) mod micro;
+
+use std::borrow::Cow;
+
+use http::{HeaderMap, HeaderName, header};
+
+use crate::codec::Codec;
+
+/// The status of a failed call answered trailers-only (as the plain unary path does); `None`
+/// for a success. The cheap `grpc-status` check comes first, as most calls succeed.
+pub(super) fn failure(response: &http::Response<crate::server::Body>) -> Option<crate::Status> {
+    static GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+    if !response.headers().contains_key(&GRPC_STATUS) {
+        return None;
+    }
+    crate::Status::from_header_map(response.headers())
+        .filter(|status| status.code() != crate::Code::Ok)
+}
+
+/// How a request wants to be served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Protocol {
+    /// gRPC over HTTP/2: `application/grpc[+proto|+json]`.
+    Grpc(Codec),
+    /// gRPC-Web: `application/grpc-web[-text][+proto|+json]`.
+    GrpcWeb(Codec),
+    /// Connect streaming: `application/connect+proto|json`.
+    ConnectStream(Codec),
+    /// Connect unary: `POST /pkg.Svc/Method` with `application/json` or `application/proto`.
+    ConnectUnary(Codec),
+    /// go-micro: a `Micro-Endpoint` (or `Micro-Method`) header; the path is ignored.
+    Micro(Codec),
+    /// Nothing this port speaks; the text says what to send instead.
+    Unsupported(String),
+}
+
+/// go-micro's request headers naming the endpoint, in the order go-micro reads them.
+pub(super) const MICRO_ENDPOINT_HEADERS: [HeaderName; 4] = [
+    HeaderName::from_static("micro-endpoint"),
+    HeaderName::from_static("x-micro-endpoint"),
+    HeaderName::from_static("micro-method"),
+    HeaderName::from_static("x-micro-method"),
+];
+
+impl Protocol {
+    pub(super) fn detect(headers: &HeaderMap) -> Protocol {
+        let content_type = headers.get(header::CONTENT_TYPE).map(|value| {
+            // Content types are almost always lowercase ASCII already; only allocate when not.
+            match value.to_str() {
+                Ok(text) if !text.bytes().any(|b| b.is_ascii_uppercase()) => Cow::Borrowed(text),
+                _ => Cow::Owned(String::from_utf8_lossy(value.as_bytes()).to_ascii_lowercase()),
+            }
+        });
+        let essence = content_type
+            .as_deref()
+            .map(|value| value.split(';').next().unwrap_or("").trim());
+        if headers
+            .keys()
+            .any(|name| MICRO_ENDPOINT_HEADERS.contains(name))
+        {
+            return micro_codec(essence).map_or_else(|| unsupported(essence), Protocol::Micro);
+        }
+        let Some(essence) = essence else {
+            return unsupported(None);
+        };
+        let suffixed = |prefix: &str| {
+            essence
+                .strip_prefix(prefix)
+                .map(|rest| rest.strip_prefix('+').unwrap_or(rest))
+        };
+        let framed = suffixed("application/grpc-web-text")
+            .or_else(|| suffixed("application/grpc-web"))
+            .map(|rest| (rest, Protocol::GrpcWeb as fn(Codec) -> Protocol))
+            .or_else(|| {
+                suffixed("application/grpc")
+                    .map(|rest| (rest, Protocol::Grpc as fn(Codec) -> Protocol))
+            })
+            .or_else(|| {
+                essence
+                    .strip_prefix("application/connect+")
+                    .map(|rest| (rest, Protocol::ConnectStream as fn(Codec) -> Protocol))
+            });
+        if let Some((suffix, protocol)) = framed {
+            return Codec::from_suffix(suffix).map_or_else(|| unsupported(Some(essence)), protocol);
+        }
+        match essence {
+            "application/json" => Protocol::ConnectUnary(Codec::Json),
+            "application/proto" | "application/protobuf" | "application/x-protobuf" => {
+                Protocol::ConnectUnary(Codec::Protobuf)
+            }
+            _ => unsupported(Some(essence)),
+        }
+    }
+}
+
+/// go-micro's codecs by content type; none means protobuf, as in go-micro.
+fn micro_codec(essence: Option<&str>) -> Option<Codec> {
+    match essence {
+        None
+        | Some("application/protobuf" | "application/proto" | "application/x-protobuf")
+        | Some("application/octet-stream") => Some(Codec::Protobuf),
+        Some("application/json") => Some(Codec::Json),
+        Some(_) => None,
+    }
+}
+
+const WHAT_TO_SEND: &str = "this port speaks gRPC (application/grpc[+json]), gRPC-Web \
+    (application/grpc-web[+json]), Connect (application/json or application/proto to \
+    /package.Service/Method, application/connect+json for streams) and go-micro's HTTP calls \
+    (application/json with a Micro-Endpoint: Service.Method header)";
+
+fn unsupported(essence: Option<&str>) -> Protocol {
+    match essence {
+        Some(content_type) => Protocol::Unsupported(format!(
+            "unsupported content-type `{content_type}`; {WHAT_TO_SEND}"
+        )),
+        None => Protocol::Unsupported(format!("missing content-type; {WHAT_TO_SEND}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detect(pairs: &[(&str, &str)]) -> Protocol {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        Protocol::detect(&headers)
+    }
+
+    #[test]
+    fn content_types_pick_protocol_and_codec() {
+        let ct = |value| detect(&[("content-type", value)]);
+        assert_eq!(ct("application/grpc"), Protocol::Grpc(Codec::Protobuf));
+        assert_eq!(
+            ct("application/grpc+proto"),
+            Protocol::Grpc(Codec::Protobuf)
+        );
+        assert_eq!(ct("application/grpc+json"), Protocol::Grpc(Codec::Json));
+        assert_eq!(
+            ct("application/grpc-web"),
+            Protocol::GrpcWeb(Codec::Protobuf)
+        );
+        assert_eq!(
+            ct("application/grpc-web-text+proto"),
+            Protocol::GrpcWeb(Codec::Protobuf)
+        );
+        assert_eq!(
+            ct("application/grpc-web+json"),
+            Protocol::GrpcWeb(Codec::Json)
+        );
+        assert_eq!(
+            ct("application/connect+json"),
+            Protocol::ConnectStream(Codec::Json)
+        );
+        assert_eq!(
+            ct("application/connect+proto"),
+            Protocol::ConnectStream(Codec::Protobuf)
+        );
+        assert_eq!(
+            ct("application/json; charset=utf-8"),
+            Protocol::ConnectUnary(Codec::Json)
+        );
+        assert_eq!(ct("Application/JSON"), Protocol::ConnectUnary(Codec::Json));
+        assert_eq!(
+            ct("application/proto"),
+            Protocol::ConnectUnary(Codec::Protobuf)
+        );
+        assert!(matches!(ct("text/plain"), Protocol::Unsupported(m) if m.contains("`text/plain`")));
+        assert!(matches!(
+            ct("application/grpc+xml"),
+            Protocol::Unsupported(_)
+        ));
+        assert!(
+            matches!(detect(&[]), Protocol::Unsupported(m) if m.starts_with("missing content-type"))
+        );
+    }
+
+    #[test]
+    fn micro_headers_win_over_the_path_and_default_to_protobuf() {
+        let micro = |extra: &[(&str, &str)]| {
+            let mut pairs = vec![("micro-endpoint", "Helloworld.Greeting")];
+            pairs.extend_from_slice(extra);
+            detect(&pairs)
+        };
+        assert_eq!(
+            micro(&[("content-type", "application/json")]),
+            Protocol::Micro(Codec::Json)
+        );
+        assert_eq!(micro(&[]), Protocol::Micro(Codec::Protobuf));
+        assert_eq!(
+            micro(&[("content-type", "application/protobuf")]),
+            Protocol::Micro(Codec::Protobuf)
+        );
+        assert_eq!(
+            detect(&[("x-micro-method", "A.B")]),
+            Protocol::Micro(Codec::Protobuf)
+        );
+        assert!(matches!(
+            micro(&[("content-type", "application/x-www-form-urlencoded")]),
+            Protocol::Unsupported(_)
+        ));
+    }
+}

@@ -1,0 +1,139 @@
+//! Canonical proto3 JSON for prost messages, through prost-reflect.
+
+use bytes::BufMut;
+use prost::Message;
+use prost_reflect::{DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions};
+
+use crate::Status;
+
+/// How messages are written and read as JSON. The defaults follow the proto3 JSON mapping:
+/// lowerCamelCase names out (both spellings accepted in), fields at their default values left
+/// out, unknown fields rejected.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JsonOptions {
+    /// Write field names as in the `.proto` (`user_id`) instead of lowerCamelCase (`userId`).
+    pub proto_field_names: bool,
+    /// Write fields that hold their default value (`0`, `""`, `false`, empty lists).
+    pub emit_defaults: bool,
+    /// Skip unknown fields in requests instead of rejecting them.
+    pub ignore_unknown_fields: bool,
+}
+
+impl JsonOptions {
+    /// Writes field names as in the `.proto` file.
+    pub fn proto_field_names(mut self, yes: bool) -> JsonOptions {
+        self.proto_field_names = yes;
+        self
+    }
+
+    /// Writes fields that hold their default value.
+    pub fn emit_defaults(mut self, yes: bool) -> JsonOptions {
+        self.emit_defaults = yes;
+        self
+    }
+
+    /// Skips unknown fields in requests instead of rejecting them.
+    pub fn ignore_unknown_fields(mut self, yes: bool) -> JsonOptions {
+        self.ignore_unknown_fields = yes;
+        self
+    }
+
+    fn serialize(&self) -> SerializeOptions {
+        SerializeOptions::new()
+            .use_proto_field_name(self.proto_field_names)
+            .skip_default_fields(!self.emit_defaults)
+    }
+
+    fn deserialize(&self) -> DeserializeOptions {
+        DeserializeOptions::new().deny_unknown_fields(!self.ignore_unknown_fields)
+    }
+}
+
+/// Reads a `T` from JSON. Errors are `INVALID_ARGUMENT`, naming the field and the problem.
+pub(crate) fn from_json<T: Message + Default>(
+    json: &[u8],
+    descriptor: &MessageDescriptor,
+    options: &JsonOptions,
+) -> Result<T, Status> {
+    let dynamic =
+        parse(json, descriptor, options).map_err(|_| explain(json, descriptor, options))?;
+    T::decode(dynamic.encode_to_vec().as_slice()).map_err(|err| {
+        Status::internal(format!(
+            "cannot convert {} from JSON: {err}",
+            descriptor.full_name()
+        ))
+    })
+}
+
+fn parse(
+    json: &[u8],
+    descriptor: &MessageDescriptor,
+    options: &JsonOptions,
+) -> Result<DynamicMessage, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    let dynamic = DynamicMessage::deserialize_with_options(
+        descriptor.clone(),
+        &mut deserializer,
+        &options.deserialize(),
+    )?;
+    deserializer.end()?;
+    Ok(dynamic)
+}
+
+/// Parses JSON that failed to parse again, this time tracking the path to the failing field to
+/// say where it is. Valid requests never pay for the tracking.
+fn explain(json: &[u8], descriptor: &MessageDescriptor, options: &JsonOptions) -> Status {
+    let mut deserializer = serde_json::Deserializer::from_slice(json);
+    let mut track = serde_path_to_error::Track::new();
+    let tracked = serde_path_to_error::Deserializer::new(&mut deserializer, &mut track);
+    match DynamicMessage::deserialize_with_options(
+        descriptor.clone(),
+        tracked,
+        &options.deserialize(),
+    ) {
+        Err(err) => invalid_json(descriptor, &track.path().to_string(), &err),
+        Ok(_) => match deserializer.end() {
+            Err(err) => invalid_json(descriptor, "", &err),
+            Ok(()) => {
+                Status::invalid_argument(format!("invalid JSON for {}", descriptor.full_name()))
+            }
+        },
+    }
+}
+
+/// Writes `message` as JSON into `out`.
+pub(crate) fn to_json<T: Message>(
+    message: &T,
+    descriptor: &MessageDescriptor,
+    options: &JsonOptions,
+    out: impl BufMut,
+) -> Result<(), Status> {
+    let dynamic = DynamicMessage::decode(descriptor.clone(), message.encode_to_vec().as_slice())
+        .map_err(|err| {
+            Status::internal(format!(
+                "cannot convert {} to JSON: {err}",
+                descriptor.full_name()
+            ))
+        })?;
+    let mut serializer = serde_json::Serializer::new(out.writer());
+    dynamic
+        .serialize_with_options(&mut serializer, &options.serialize())
+        .map_err(|err| {
+            Status::internal(format!(
+                "cannot write {} as JSON: {err}",
+                descriptor.full_name()
+            ))
+        })
+}
+
+fn invalid_json(descriptor: &MessageDescriptor, path: &str, err: &serde_json::Error) -> Status {
+    let at = match path {
+        "" | "." => String::new(),
+        path => format!(" at `{path}`"),
+    };
+    Status::invalid_argument(format!(
+        "invalid JSON for {}{at}: {err}",
+        descriptor.full_name()
+    ))
+}
