@@ -122,6 +122,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let service = micro::Service::new("helloworld")
         .address("127.0.0.1:0")
+        .registry(std::sync::Arc::new(micro::registry::MemoryRegistry::new()))
         .handle(micro_pb::HelloworldServer::new(Greeter))
         .start()
         .await?;

@@ -89,6 +89,48 @@ pub struct Flags {
         value_parser = parse_duration
     )]
     pub server_shutdown_timeout: Option<Duration>,
+
+    /// Address to register instead of the listen address, `host:port`.
+    #[arg(
+        long,
+        env = "MICRO_SERVER_ADVERTISE",
+        alias = "server_advertise",
+        value_name = "HOST:PORT"
+    )]
+    pub server_advertise: Option<String>,
+
+    /// Registry to register with and discover from.
+    #[arg(
+        long,
+        env = "MICRO_REGISTRY",
+        value_name = "NAME",
+        value_parser = ["mdns", "etcd", "memory"]
+    )]
+    pub registry: Option<String>,
+
+    /// Registry addresses, e.g. `127.0.0.1:2379` for etcd; comma-separated or repeated.
+    #[arg(
+        long,
+        env = "MICRO_REGISTRY_ADDRESS",
+        alias = "registry_address",
+        value_name = "HOST:PORT",
+        value_delimiter = ','
+    )]
+    pub registry_address: Vec<String>,
+
+    /// How long a registration lasts unless refreshed, e.g. `60s` (default) or `60`.
+    #[arg(long, env = "MICRO_REGISTER_TTL", alias = "register_ttl", value_name = "DURATION", value_parser = parse_duration)]
+    pub register_ttl: Option<Duration>,
+
+    /// How often the registration is refreshed, e.g. `30s` (default) or `30`.
+    #[arg(
+        long,
+        env = "MICRO_REGISTER_INTERVAL",
+        alias = "register_interval",
+        value_name = "DURATION",
+        value_parser = parse_duration
+    )]
+    pub register_interval: Option<Duration>,
 }
 
 /// The top-level parser [`Service::run`](crate::Service::run) uses when the program has none.

@@ -43,9 +43,11 @@ pub mod codec;
 pub mod codegen;
 pub mod errors;
 pub mod metadata;
+pub mod registry;
 pub mod server;
 pub mod service;
 
+mod backoff;
 mod context;
 mod deadline;
 mod flags;

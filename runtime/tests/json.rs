@@ -11,6 +11,7 @@ const ECHO: &str = "/fixtures.kitchen.Kitchen/Echo";
 async fn start(options: JsonOptions) -> RunningService {
     micro::Service::new("kitchen")
         .address("127.0.0.1:0")
+        .registry(support::memory_registry())
         .json_options(options)
         .handle(KitchenServer::new(support::TestKitchen::default()))
         .start()

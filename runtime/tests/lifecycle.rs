@@ -88,6 +88,7 @@ async fn flags_override_what_the_code_set() {
         flags
     };
     let service = micro::Service::new("kitchen")
+        .registry(support::memory_registry())
         .address("256.0.0.1:1")
         .handle(KitchenServer::new(support::TestKitchen::default()))
         .flags(flags)
@@ -112,6 +113,7 @@ async fn flags_override_what_the_code_set() {
 async fn configuration_errors_are_reported_before_binding() {
     let kitchen = || KitchenServer::new(support::TestKitchen::default());
     let twice = micro::Service::new("k")
+        .registry(support::memory_registry())
         .address("127.0.0.1:0")
         .handle(kitchen())
         .handle(kitchen());
@@ -124,6 +126,7 @@ async fn configuration_errors_are_reported_before_binding() {
     );
 
     let bad_address = micro::Service::new("k")
+        .registry(support::memory_registry())
         .address("no-port-here")
         .handle(kitchen());
     let err = bad_address.start().await.unwrap_err();
@@ -133,7 +136,9 @@ async fn configuration_errors_are_reported_before_binding() {
         "{err}"
     );
 
-    let unnamed = micro::Service::new("").address("127.0.0.1:0");
+    let unnamed = micro::Service::new("")
+        .address("127.0.0.1:0")
+        .registry(support::memory_registry());
     assert!(
         unnamed
             .start()

@@ -25,6 +25,8 @@ impl Example {
             .args(["--server-address", "127.0.0.1:0"])
             .args(args)
             .env("MICRO_LOG_LEVEL", "info")
+            // mDNS stays off the network in tests; tests that want a registry pass one.
+            .env("MICRO_REGISTRY", "memory")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

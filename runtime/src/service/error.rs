@@ -22,6 +22,8 @@ pub enum ErrorKind {
     Bind,
     /// The server failed while running.
     Serve,
+    /// The service could not register with its registry.
+    Registry,
 }
 
 impl Error {
@@ -47,9 +49,10 @@ impl Error {
         self.kind
     }
 
-    /// Whether trying again later may succeed (an address in use may be freed).
+    /// Whether trying again later may succeed (an address in use may be freed, a registry
+    /// come back).
     pub fn is_temporary(&self) -> bool {
-        self.kind == ErrorKind::Bind
+        matches!(self.kind, ErrorKind::Bind | ErrorKind::Registry)
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod address;
 mod error;
+mod registration;
 mod running;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ pub use error::{Error, ErrorKind};
 pub use running::RunningService;
 
 use crate::flags::{Cli, Flags};
+use crate::registry::{self, Registry};
 use crate::server::{Cors, Handler};
 use crate::transcode::JsonOptions;
 
@@ -22,6 +24,12 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 
 /// How long in-flight calls may take to finish on shutdown unless configured.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a registration lasts unless refreshed, as go-micro's flags set it.
+pub const DEFAULT_REGISTER_TTL: Duration = Duration::from_secs(60);
+
+/// How often the registration is refreshed, as in go-micro.
+pub const DEFAULT_REGISTER_INTERVAL: Duration = Duration::from_secs(30);
 
 /// A micro service: a name, a version, an address, and the handlers it serves.
 ///
@@ -59,6 +67,30 @@ pub(crate) struct Options {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) json: JsonOptions,
     pub(crate) cors: Cors,
+    pub(crate) registry: RegistryChoice,
+    pub(crate) register_ttl: Duration,
+    pub(crate) register_interval: Duration,
+    pub(crate) advertise: Option<String>,
+}
+
+/// Which registry a service uses.
+#[derive(Debug, Clone)]
+pub(crate) enum RegistryChoice {
+    /// By name and addresses (flags, or the default: mDNS).
+    Named(String, Vec<String>),
+    /// One the program built.
+    Instance(Arc<dyn Registry>),
+}
+
+impl RegistryChoice {
+    fn build(&self) -> Result<Arc<dyn Registry>, Error> {
+        match self {
+            RegistryChoice::Instance(registry) => Ok(registry.clone()),
+            RegistryChoice::Named(name, addresses) => {
+                registry::build(name, addresses).map_err(|err| Error::config(err.to_string()))
+            }
+        }
+    }
 }
 
 impl Service {
@@ -75,6 +107,10 @@ impl Service {
                 shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
                 json: JsonOptions::default(),
                 cors: Cors::default(),
+                registry: RegistryChoice::Named("mdns".to_owned(), Vec::new()),
+                register_ttl: DEFAULT_REGISTER_TTL,
+                register_interval: DEFAULT_REGISTER_INTERVAL,
+                advertise: None,
             },
             handlers: Vec::new(),
             flags: None,
@@ -116,6 +152,26 @@ impl Service {
     /// unknown fields).
     pub fn json_options(mut self, options: JsonOptions) -> Service {
         self.options.json = options;
+        self
+    }
+
+    /// Sets the registry to register with (default: mDNS), e.g. `registry::from_uri("etcd://…")`.
+    pub fn registry(mut self, registry: Arc<dyn Registry>) -> Service {
+        self.options.registry = RegistryChoice::Instance(registry);
+        self
+    }
+
+    /// Sets how long the registration lasts unless refreshed (default 60 s) and how often it
+    /// is refreshed (default 30 s).
+    pub fn register_ttl(mut self, ttl: Duration, interval: Duration) -> Service {
+        self.options.register_ttl = ttl;
+        self.options.register_interval = interval;
+        self
+    }
+
+    /// Registers this address instead of the listen address, e.g. behind NAT.
+    pub fn advertise(mut self, address: impl Into<String>) -> Service {
+        self.options.advertise = Some(address.into());
         self
     }
 
@@ -168,7 +224,8 @@ impl Service {
     /// and programs that manage the lifecycle themselves.
     pub async fn start(self) -> Result<RunningService, Error> {
         let options = self.options_with_flags()?;
-        RunningService::start(options, self.handlers).await
+        let registry = options.registry.build()?;
+        RunningService::start(options, self.handlers, registry).await
     }
 
     fn options_with_flags(&self) -> Result<Options, Error> {
@@ -191,6 +248,11 @@ impl Options {
             server_metadata,
             server_max_message_size,
             server_shutdown_timeout,
+            server_advertise,
+            registry,
+            registry_address,
+            register_ttl,
+            register_interval,
         } = flags.clone();
         self.name = server_name.unwrap_or(std::mem::take(&mut self.name));
         self.version = server_version.unwrap_or(std::mem::take(&mut self.version));
@@ -199,6 +261,16 @@ impl Options {
         self.metadata.extend(server_metadata);
         self.max_message_size = server_max_message_size.unwrap_or(self.max_message_size);
         self.shutdown_timeout = server_shutdown_timeout.unwrap_or(self.shutdown_timeout);
+        self.advertise = server_advertise.or(self.advertise.take());
+        self.register_ttl = register_ttl.unwrap_or(self.register_ttl);
+        self.register_interval = register_interval.unwrap_or(self.register_interval);
+        match (registry, &mut self.registry) {
+            (Some(name), _) => self.registry = RegistryChoice::Named(name, registry_address),
+            (None, RegistryChoice::Named(_, addresses)) if !registry_address.is_empty() => {
+                *addresses = registry_address;
+            }
+            (None, _) => {}
+        }
     }
 
     fn validate(&self, handlers: &[Arc<dyn Handler>]) -> Result<(), Error> {
@@ -209,6 +281,13 @@ impl Options {
         }
         if self.max_message_size == 0 {
             return Err(Error::config("the maximum message size must be above zero"));
+        }
+        if self.register_interval.is_zero() || self.register_interval >= self.register_ttl {
+            return Err(Error::config(format!(
+                "the register interval ({:?}) must be above zero and below the register TTL ({:?}), \
+                 or registrations lapse between refreshes",
+                self.register_interval, self.register_ttl
+            )));
         }
         let mut names: Vec<&str> = handlers.iter().map(|h| h.info().name).collect();
         names.sort_unstable();

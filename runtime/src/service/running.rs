@@ -7,7 +7,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic_health::ServingStatus;
 
+use super::registration::{Registration, advertised_address};
 use super::{Error, ErrorKind, Options, address};
+use crate::registry::{self, Registry};
 use crate::server::call::CallSettings;
 use crate::server::{Builtins, Handler, Router, ServeOptions, serve};
 
@@ -17,6 +19,7 @@ pub struct RunningService {
     options: Options,
     local_addr: SocketAddr,
     health: crate::server::Health,
+    registration: Option<Registration>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<usize>,
 }
@@ -25,6 +28,7 @@ impl RunningService {
     pub(super) async fn start(
         options: Options,
         handlers: Vec<Arc<dyn Handler>>,
+        registry: Arc<dyn Registry>,
     ) -> Result<RunningService, Error> {
         let builtins = Builtins::new(&options.name, &handlers).await?;
         let listener = address::bind(&options.address).await?;
@@ -34,6 +38,8 @@ impl RunningService {
                 format!("cannot read the listening address: {err}"),
             )
         })?;
+        let advertised = advertised_address(local_addr, options.advertise.as_deref());
+        let mut registration = Registration::new(registry, &options, &handlers, advertised);
         let settings = CallSettings {
             service: Arc::from(options.name.as_str()),
             max_message_size: options.max_message_size,
@@ -55,16 +61,25 @@ impl RunningService {
             version = %options.version,
             id = %options.id,
             "listening on {local_addr} (gRPC, gRPC-Web, Connect, JSON; reflection, health): {}",
-
             services.join(", ")
         );
-        Ok(RunningService {
+        let mut running = RunningService {
             options,
             local_addr,
             health: builtins.health(),
+            registration: None,
             shutdown: Some(shutdown),
             task,
-        })
+        };
+        // Register only once the port answers; a failure stops what was started.
+        registration.start().await?;
+        running.registration = Some(registration);
+        Ok(running)
+    }
+
+    /// The registry entry of this node: name, version, endpoints and the node's address.
+    pub fn registration(&self) -> Option<&registry::Service> {
+        self.registration.as_ref().map(Registration::entry)
     }
 
     /// The address the service listens on (with the real port when started on port 0).
@@ -82,10 +97,15 @@ impl RunningService {
         &self.options.id
     }
 
-    /// Stops gracefully: health turns `NOT_SERVING`, the listener closes, and in-flight calls
-    /// get the shutdown timeout to finish before their connections are closed.
+    /// Stops gracefully: health turns `NOT_SERVING`, the node leaves the registry, the listener
+    /// closes, and in-flight calls get the shutdown timeout to finish before their connections
+    /// are closed.
     pub async fn stop(mut self) -> Result<(), Error> {
         self.health.set(ServingStatus::NotServing).await;
+        // Leave the registry before draining, so no new callers find this node.
+        if let Some(registration) = self.registration.as_mut() {
+            registration.stop().await;
+        }
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }

@@ -6,8 +6,10 @@
 
 mod descriptors;
 mod json;
+mod shape;
 
 pub use json::JsonOptions;
 
 pub(crate) use descriptors::{MethodTypes, method_types};
 pub(crate) use json::{from_json, to_json};
+pub(crate) use shape::endpoint_values;

@@ -172,10 +172,16 @@ impl kitchen::PantryHandler for TestPantry {
     }
 }
 
+/// A fresh in-process registry, so tests never touch mDNS on the real network.
+pub fn memory_registry() -> std::sync::Arc<dyn micro::registry::Registry> {
+    std::sync::Arc::new(micro::registry::MemoryRegistry::new())
+}
+
 /// A kitchen service on a free loopback port.
 pub fn kitchen_service(handler: TestKitchen) -> Service {
     Service::new("kitchen")
         .address("127.0.0.1:0")
+        .registry(memory_registry())
         .handle(KitchenServer::new(handler))
         .handle(kitchen::PantryServer::new(TestPantry))
 }

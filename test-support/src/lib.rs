@@ -1,0 +1,38 @@
+//! What micro-rs's tests share: real servers started on loopback with temporary data, the
+//! third-party tools interop tests drive, and network namespaces that keep mDNS off the real
+//! network card.
+//!
+//! Servers and tools come from `scripts/test.sh`, which installs them and says where they are
+//! through `MICRO_TEST_*` variables. Without them a test that needs one is skipped with a note,
+//! unless `MICRO_TEST_REQUIRE_TOOLS=1` (which the script sets) makes that a failure.
+
+mod etcd;
+mod netns;
+mod tools;
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+pub use etcd::EtcdServer;
+pub use netns::{in_network_namespace, run_in_network_namespace};
+pub use tools::{require_or_skip, tool};
+
+/// A port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free loopback port")
+}
+
+/// Polls `done` every 10 ms until it holds, panicking with `what` after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -1,0 +1,36 @@
+//! Finding the programs tests drive.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The tool named by `env` (set by scripts/test.sh), else `name` from PATH; `None`, with a note
+/// on stderr, when neither has it and tools are not required.
+pub fn tool(env: &str, name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os(env).map(PathBuf::from).or_else(|| {
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(format!("command -v {name}"))
+            .output()
+            .ok()?;
+        output
+            .status
+            .success()
+            .then(|| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
+    });
+    if path.is_none() {
+        require_or_skip(&format!(
+            "{name} not found; set {env} or run scripts/test.sh"
+        ));
+    }
+    path
+}
+
+/// Fails the test when tools are required (`MICRO_TEST_REQUIRE_TOOLS`), otherwise notes on
+/// stderr that it was skipped and why.
+pub fn require_or_skip(why: &str) {
+    assert!(
+        std::env::var_os("MICRO_TEST_REQUIRE_TOOLS").is_none(),
+        "required by MICRO_TEST_REQUIRE_TOOLS: {why}"
+    );
+    eprintln!("SKIPPED: {why}");
+}
