@@ -42,11 +42,6 @@ impl Error {
         )
     }
 
-    pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Error {
-        self.source = Some(source.into());
-        self
-    }
-
     /// What kind of problem this is.
     pub fn kind(&self) -> ErrorKind {
         self.kind
