@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
-# Runs the benchmarks in release mode and prints their tables (see BENCHMARKS.md).
+# Runs the benchmarks in release mode and prints their results (see BENCHMARKS.md).
 #
-#   scripts/bench.sh                 # every benchmark, default sizes
-#   scripts/bench.sh --requests 100000 --concurrency 64
+#   scripts/bench.sh            # every benchmark
+#   scripts/bench.sh unary      # one of: unary, json, discovery
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${MICRO_CACHE_DIR:-$HOME/.cache/micro-rs}/target}
 cd "$root"
-cargo run --release --locked -p micro-benches --bin unary -- "$@"
+cargo build --release --locked -p micro-benches
+bin=$CARGO_TARGET_DIR/release
+which=${1:-all}
+if [ "$which" = all ] || [ "$which" = unary ]; then "$bin/unary"; fi
+if [ "$which" = all ] || [ "$which" = json ]; then "$bin/json"; fi
+if [ "$which" = all ] || [ "$which" = discovery ]; then
+  "$bin/discovery" --registry etcd
+  # mDNS inside a network namespace of its own, so nothing reaches the network card.
+  unshare --net --map-root-user sh -c \
+    "ip link set lo up && ip link set lo multicast on && exec $bin/discovery --registry mdns"
+fi

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs micro-rs's whole test suite on a fresh machine.
 #
-# It installs what the tests drive (idempotently and quietly): protoc and curl from apt, Python
-# grpcio in a venv, buf and Connect-ES from npm; tells the tests where they are through
+# It installs what the tests drive (idempotently and quietly): protoc, curl and etcd from apt,
+# Python grpcio in a venv, buf and Connect-ES from npm; tells the tests where they are through
 # MICRO_TEST_* variables; and makes a missing tool a failure (MICRO_TEST_REQUIRE_TOOLS=1)
 # rather than a skipped test.
 #
@@ -20,12 +20,16 @@ mkdir -p "$cache"
 
 log() { printf '\033[1mtest.sh:\033[0m %s\n' "$*" >&2; }
 
-# Debian packages: protoc and the well-known-type protos (plugin tests drive real protoc), curl.
+# Debian packages: protoc and the well-known-type protos (plugin tests drive real protoc; the
+# etcd client crate builds with them), curl, etcd, and unshare/ip for mDNS network namespaces.
 install_apt() {
   local missing=()
   command -v protoc >/dev/null || missing+=(protobuf-compiler)
   [ -f /usr/include/google/protobuf/empty.proto ] || missing+=(libprotobuf-dev)
   command -v curl >/dev/null || missing+=(curl)
+  command -v etcd >/dev/null || missing+=(etcd-server)
+  command -v unshare >/dev/null || missing+=(util-linux)
+  command -v ip >/dev/null || missing+=(iproute2)
   [ ${#missing[@]} -eq 0 ] && return
   log "installing ${missing[*]} with apt"
   local sudo=""
@@ -68,6 +72,7 @@ install_apt
 install_python
 install_node
 export MICRO_TEST_PROTOC=$(command -v protoc)
+export MICRO_TEST_ETCD_BIN=$(command -v etcd)
 export MICRO_TEST_REQUIRE_TOOLS=1
 
 cd "$root"

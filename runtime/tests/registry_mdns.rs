@@ -28,7 +28,11 @@ fn node_service(name: &str, id: &str, port: u16) -> Service {
     Service {
         name: name.into(),
         version: "1.2.3".into(),
-        nodes: vec![Node { id: id.into(), address: format!("127.0.0.1:{port}"), ..Node::default() }],
+        nodes: vec![Node {
+            id: id.into(),
+            address: format!("127.0.0.1:{port}"),
+            ..Node::default()
+        }],
         ..Service::default()
     }
 }
@@ -42,10 +46,21 @@ async fn one_host_finds_what_another_registered() {
     let mut watcher = finder.watch(Some("greeter")).await.unwrap();
     let service = node_service("greeter", "greeter-1", 4321);
     let registered = tokio::time::Instant::now();
-    publisher.register(&service, Some(Duration::from_secs(30))).await.unwrap();
-    let created = tokio::time::timeout(Duration::from_secs(5), watcher.next()).await.unwrap().unwrap().unwrap();
+    publisher
+        .register(&service, Some(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    let created = tokio::time::timeout(Duration::from_secs(5), watcher.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(created.action, Action::Create);
-    assert!(registered.elapsed() < Duration::from_secs(1), "seen after {:?}", registered.elapsed());
+    assert!(
+        registered.elapsed() < Duration::from_secs(1),
+        "seen after {:?}",
+        registered.elapsed()
+    );
     assert_eq!(created.service.nodes[0].address, "127.0.0.1:4321");
     let found = finder.get_service("greeter").await.unwrap();
     assert_eq!(found[0].version, "1.2.3");
@@ -54,8 +69,15 @@ async fn one_host_finds_what_another_registered() {
     assert!(listed.iter().any(|s| s.name == "greeter"), "{listed:?}");
 
     publisher.deregister(&service).await.unwrap();
-    let deleted = tokio::time::timeout(Duration::from_secs(5), watcher.next()).await.unwrap().unwrap().unwrap();
-    assert_eq!((deleted.action, deleted.service.nodes[0].id.as_str()), (Action::Delete, "greeter-1"));
+    let deleted = tokio::time::timeout(Duration::from_secs(5), watcher.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (deleted.action, deleted.service.nodes[0].id.as_str()),
+        (Action::Delete, "greeter-1")
+    );
     assert!(finder.get_service("greeter").await.is_err());
 }
 
@@ -70,13 +92,21 @@ async fn a_service_registers_over_mdns_and_is_called_by_what_was_found() {
     let finder = MdnsRegistry::new();
     let found = finder.get_service("kitchen").await.unwrap();
     let node = &found[0].nodes[0];
-    assert_eq!(node.metadata.get("registry").map(String::as_str), Some("mdns"));
+    assert_eq!(
+        node.metadata.get("registry").map(String::as_str),
+        Some("mdns")
+    );
     assert!(found[0].endpoints.iter().any(|e| e.name == "Kitchen.Get"));
     let client = micro::Client::connect(&node.address).unwrap();
     let kitchen = support::kitchen::KitchenClient::new(client);
-    let reply = kitchen.get(support::kitchen::GetRequest { id: "mdns".into() }).await.unwrap();
+    let reply = kitchen
+        .get(support::kitchen::GetRequest { id: "mdns".into() })
+        .await
+        .unwrap();
     assert_eq!(reply.id, "mdns");
     service.stop().await.unwrap();
-    assert!(finder.get_service("kitchen").await.is_err(), "the node is gone after stop");
+    assert!(
+        finder.get_service("kitchen").await.is_err(),
+        "the node is gone after stop"
+    );
 }
-

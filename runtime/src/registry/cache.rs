@@ -194,7 +194,9 @@ fn apply(entries: &mut HashMap<String, Entry>, name: &str, event: Event) {
         // A removal that does not say its version (an mDNS goodbye for an unknown node).
         (Action::Delete, None) if changed.version.is_empty() => {
             for service in &mut entry.services {
-                service.nodes.retain(|node| !changed.nodes.iter().any(|gone| gone.id == node.id));
+                service
+                    .nodes
+                    .retain(|node| !changed.nodes.iter().any(|gone| gone.id == node.id));
             }
             entry.services.retain(|service| !service.nodes.is_empty());
         }

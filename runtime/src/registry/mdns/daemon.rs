@@ -38,7 +38,11 @@ impl Entry {
             record.ttl = 0;
             record
         };
-        packet::response(0, vec![zero(self.ptr)], self.records.into_iter().map(zero).collect())
+        packet::response(
+            0,
+            vec![zero(self.ptr)],
+            self.records.into_iter().map(zero).collect(),
+        )
     }
 }
 
@@ -55,14 +59,20 @@ impl Daemon {
     pub(crate) fn start() -> std::io::Result<Arc<Daemon>> {
         let multicast = Multicast::open()?;
         let (heard, _) = broadcast::channel(HEARD_BUFFER);
-        let daemon = Arc::new(Daemon { multicast, zone: Mutex::new(BTreeMap::new()), heard });
+        let daemon = Arc::new(Daemon {
+            multicast,
+            zone: Mutex::new(BTreeMap::new()),
+            heard,
+        });
         tokio::spawn(receive(Arc::downgrade(&daemon)));
         tokio::spawn(expire(Arc::downgrade(&daemon)));
         Ok(daemon)
     }
 
     fn zone(&self) -> MutexGuard<'_, BTreeMap<String, Entry>> {
-        self.zone.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.zone
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Responses heard from now on, including answers to our own queries.
@@ -83,7 +93,14 @@ impl Daemon {
         let changed = {
             let mut zone = self.zone();
             let changed = zone.get(&key).is_none_or(|known| known.records != records);
-            zone.insert(key, Entry { ptr: ptr.clone(), records: records.clone(), expiry });
+            zone.insert(
+                key,
+                Entry {
+                    ptr: ptr.clone(),
+                    records: records.clone(),
+                    expiry,
+                },
+            );
             changed
         };
         if changed {
@@ -93,8 +110,12 @@ impl Daemon {
                     if announcement > 0 {
                         tokio::time::sleep(ANNOUNCE_GAP).await;
                     }
-                    let Some(daemon) = daemon.upgrade() else { return };
-                    daemon.send(&packet::response(0, vec![ptr.clone()], records.clone())).await;
+                    let Some(daemon) = daemon.upgrade() else {
+                        return;
+                    };
+                    daemon
+                        .send(&packet::response(0, vec![ptr.clone()], records.clone()))
+                        .await;
                 }
             });
         }
@@ -112,7 +133,9 @@ impl Daemon {
     /// Whether any instance of `service` is still published here.
     pub(crate) fn publishes(&self, service: &str) -> bool {
         let owner = packet::service_name(service).to_ascii_lowercase();
-        self.zone().values().any(|entry| entry.ptr.name.to_ascii().eq_ignore_ascii_case(&owner))
+        self.zone()
+            .values()
+            .any(|entry| entry.ptr.name.to_ascii().eq_ignore_ascii_case(&owner))
     }
 
     async fn goodbye(&self, entry: Entry) {
@@ -140,7 +163,10 @@ impl Daemon {
     fn answer(&self, query: &Message) -> Option<Message> {
         let zone = self.zone();
         let now = Instant::now();
-        let live = || zone.values().filter(|entry| entry.expiry.is_none_or(|at| at > now));
+        let live = || {
+            zone.values()
+                .filter(|entry| entry.expiry.is_none_or(|at| at > now))
+        };
         let mut answers = Vec::new();
         let mut additionals = Vec::new();
         for question in &query.queries {
@@ -170,7 +196,9 @@ impl Daemon {
     /// Replies to a query from `from`: by multicast, or to the sender alone when it asked for
     /// that (the QU bit) or is not a full mDNS responder (a "legacy" query from another port).
     async fn reply(&self, query: &Message, from: SocketAddr) {
-        let Some(mut response) = self.answer(query) else { return };
+        let Some(mut response) = self.answer(query) else {
+            return;
+        };
         let unicast = from.port() != PORT || query.queries.iter().any(|q| q.mdns_unicast_response);
         if !unicast {
             response.metadata.id = 0;
@@ -208,7 +236,9 @@ fn ptr_target(ptr: &Record) -> String {
 async fn receive(daemon: Weak<Daemon>) {
     let mut buffer = vec![0u8; 9000];
     loop {
-        let Some(strong) = daemon.upgrade() else { return };
+        let Some(strong) = daemon.upgrade() else {
+            return;
+        };
         let received = tokio::select! {
             received = strong.multicast.socket.recv_from(&mut buffer) => received,
             () = tokio::time::sleep(Duration::from_secs(1)) => continue,
@@ -238,7 +268,9 @@ async fn expire(daemon: Weak<Daemon>) {
     let mut ticker = tokio::time::interval(EXPIRY_CHECK);
     loop {
         ticker.tick().await;
-        let Some(daemon) = daemon.upgrade() else { return };
+        let Some(daemon) = daemon.upgrade() else {
+            return;
+        };
         let now = Instant::now();
         let lapsed: Vec<Entry> = {
             let mut zone = daemon.zone();

@@ -65,7 +65,9 @@ impl MdnsRegistry {
     async fn daemon(&self) -> Option<Arc<Daemon>> {
         self.daemon
             .get_or_init(|| async {
-                Daemon::start().map_err(|err| warn_once(&err.to_string())).ok()
+                Daemon::start()
+                    .map_err(|err| warn_once(&err.to_string()))
+                    .ok()
             })
             .await
             .clone()
@@ -86,17 +88,23 @@ impl MdnsRegistry {
         let daemon = self.require_daemon().await?;
         let query = packet::browse(service).map_err(|err| Error::new(ErrorKind::Config, err))?;
         let mut heard = daemon.listen();
-        daemon
-            .query(&query)
-            .await
-            .map_err(|err| Error::new(ErrorKind::Unavailable, format!("cannot send an mDNS query: {err}")))?;
+        daemon.query(&query).await.map_err(|err| {
+            Error::new(
+                ErrorKind::Unavailable,
+                format!("cannot send an mDNS query: {err}"),
+            )
+        })?;
         let mut collector = Collector::default();
         let deadline = Instant::now() + QUERY_TIMEOUT;
         while let Ok(Ok(message)) = tokio::time::timeout_at(deadline, heard.recv()).await {
             collector.read(&message);
         }
         let wanted = service.to_ascii_lowercase();
-        Ok(collector.instances.into_values().filter(|seen| seen.service == wanted && !seen.goodbye).collect())
+        Ok(collector
+            .instances
+            .into_values()
+            .filter(|seen| seen.service == wanted && !seen.goodbye)
+            .collect())
     }
 }
 
@@ -105,7 +113,10 @@ fn node_instance(service: &Service, node: &Node) -> Result<Instance, Error> {
     let (ip, port) = split_address(&node.address).ok_or_else(|| {
         Error::new(
             ErrorKind::Config,
-            format!("node {} of {} has address `{}`; mDNS needs ip:port", node.id, service.name, node.address),
+            format!(
+                "node {} of {} has address `{}`; mDNS needs ip:port",
+                node.id, service.name, node.address
+            ),
         )
     })?;
     let payload = txt::Txt {
@@ -146,22 +157,40 @@ fn seen_service(seen: &Seen) -> Option<Service> {
         version: payload.version,
         metadata: BTreeMap::new(),
         endpoints: payload.endpoints,
-        nodes: vec![Node { id: seen.instance.clone(), address, metadata: payload.metadata }],
+        nodes: vec![Node {
+            id: seen.instance.clone(),
+            address,
+            metadata: payload.metadata,
+        }],
     })
 }
 
 impl Registry for MdnsRegistry {
-    fn register<'a>(&'a self, service: &'a Service, ttl: Option<Duration>) -> BoxFuture<'a, Result<(), Error>> {
+    fn register<'a>(
+        &'a self,
+        service: &'a Service,
+        ttl: Option<Duration>,
+    ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             super::memory::validate(service)?;
-            let Some(daemon) = self.daemon().await else { return Ok(()) };
-            let record_ttl = ttl.map_or(DEFAULT_RECORD_TTL, |ttl| ttl.as_secs().clamp(1, u64::from(u32::MAX)) as u32);
+            let Some(daemon) = self.daemon().await else {
+                return Ok(());
+            };
+            let record_ttl = ttl.map_or(DEFAULT_RECORD_TTL, |ttl| {
+                ttl.as_secs().clamp(1, u64::from(u32::MAX)) as u32
+            });
             let expiry = ttl.map(|ttl| Instant::now() + ttl);
             let services = Instance::services_entry(&service.name);
-            daemon.publish(&services, record_ttl, expiry).await.map_err(|err| Error::new(ErrorKind::Config, err))?;
+            daemon
+                .publish(&services, record_ttl, expiry)
+                .await
+                .map_err(|err| Error::new(ErrorKind::Config, err))?;
             for node in &service.nodes {
                 let instance = node_instance(service, node)?;
-                daemon.publish(&instance, record_ttl, expiry).await.map_err(|err| Error::new(ErrorKind::Config, err))?;
+                daemon
+                    .publish(&instance, record_ttl, expiry)
+                    .await
+                    .map_err(|err| Error::new(ErrorKind::Config, err))?;
             }
             Ok(())
         })
@@ -169,12 +198,18 @@ impl Registry for MdnsRegistry {
 
     fn deregister<'a>(&'a self, service: &'a Service) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let Some(daemon) = self.daemon().await else { return Ok(()) };
+            let Some(daemon) = self.daemon().await else {
+                return Ok(());
+            };
             for node in &service.nodes {
-                daemon.retract(&packet::instance_name(&node.id, &service.name)).await;
+                daemon
+                    .retract(&packet::instance_name(&node.id, &service.name))
+                    .await;
             }
             if !daemon.publishes(&service.name) {
-                daemon.retract(&packet::instance_name(&service.name, packet::SERVICES)).await;
+                daemon
+                    .retract(&packet::instance_name(&service.name, packet::SERVICES))
+                    .await;
             }
             Ok(())
         })
@@ -186,7 +221,10 @@ impl Registry for MdnsRegistry {
             for found in self.browse(name).await?.iter().filter_map(seen_service) {
                 let entry = versions
                     .entry(found.version.clone())
-                    .or_insert_with(|| Service { nodes: Vec::new(), ..found.clone() });
+                    .or_insert_with(|| Service {
+                        nodes: Vec::new(),
+                        ..found.clone()
+                    });
                 entry.nodes.extend(found.nodes);
             }
             if versions.is_empty() {
@@ -198,10 +236,21 @@ impl Registry for MdnsRegistry {
 
     fn list_services(&self) -> BoxFuture<'_, Result<Vec<Service>, Error>> {
         Box::pin(async move {
-            let mut names: Vec<String> = self.browse(packet::SERVICES).await?.into_iter().map(|seen| seen.instance).collect();
+            let mut names: Vec<String> = self
+                .browse(packet::SERVICES)
+                .await?
+                .into_iter()
+                .map(|seen| seen.instance)
+                .collect();
             names.sort();
             names.dedup();
-            Ok(names.into_iter().map(|name| Service { name, ..Service::default() }).collect())
+            Ok(names
+                .into_iter()
+                .map(|name| Service {
+                    name,
+                    ..Service::default()
+                })
+                .collect())
         })
     }
 
@@ -212,7 +261,10 @@ impl Registry for MdnsRegistry {
             let mut known: HashMap<String, Service> = HashMap::new();
             let events = BroadcastStream::new(daemon.listen()).flat_map(move |heard| {
                 let events = match heard {
-                    Ok(message) => changes(&message, filter.as_deref(), &mut known).into_iter().map(Ok).collect(),
+                    Ok(message) => changes(&message, filter.as_deref(), &mut known)
+                        .into_iter()
+                        .map(Ok)
+                        .collect(),
                     Err(_) => vec![Err(Error::new(
                         ErrorKind::Unavailable,
                         "the mDNS watcher fell behind and missed responses; read events faster",
@@ -231,7 +283,11 @@ impl Registry for MdnsRegistry {
 
 /// The registry events one heard response means, given the nodes already `known` (by instance
 /// name): new nodes are created, changed ones updated, goodbyes deleted, repeats ignored.
-fn changes(message: &hickory_proto::op::Message, filter: Option<&str>, known: &mut HashMap<String, Service>) -> Vec<Event> {
+fn changes(
+    message: &hickory_proto::op::Message,
+    filter: Option<&str>,
+    known: &mut HashMap<String, Service>,
+) -> Vec<Event> {
     let mut collector = Collector::default();
     collector.read(message);
     let mut events = Vec::new();
@@ -241,15 +297,26 @@ fn changes(message: &hickory_proto::op::Message, filter: Option<&str>, known: &m
         }
         if seen.goodbye {
             // A node seen before, or as the goodbye describes it (possibly just its id).
-            let service = known.remove(&name).or_else(|| seen_service(&seen)).unwrap_or_else(|| Service {
-                name: seen.service.clone(),
-                nodes: vec![Node { id: seen.instance.clone(), ..Node::default() }],
-                ..Service::default()
+            let service = known
+                .remove(&name)
+                .or_else(|| seen_service(&seen))
+                .unwrap_or_else(|| Service {
+                    name: seen.service.clone(),
+                    nodes: vec![Node {
+                        id: seen.instance.clone(),
+                        ..Node::default()
+                    }],
+                    ..Service::default()
+                });
+            events.push(Event {
+                action: Action::Delete,
+                service,
             });
-            events.push(Event { action: Action::Delete, service });
             continue;
         }
-        let Some(service) = seen_service(&seen) else { continue };
+        let Some(service) = seen_service(&seen) else {
+            continue;
+        };
         let action = match known.get(&name) {
             None => Action::Create,
             Some(previous) if *previous != service => Action::Update,

@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 
 use hickory_proto::op::{Header, Message, MessageType, OpCode, Query};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 use hickory_proto::rr::rdata::{A, AAAA, PTR, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordData, RecordType};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 /// go-micro's mDNS domain.
 pub(crate) const DOMAIN: &str = "micro";
@@ -66,12 +66,18 @@ impl Instance {
         let host = dns_name(&self.host)?;
         let ptr = Record::from_rdata(service, ttl, RData::PTR(PTR(instance.clone())));
         let mut records = vec![
-            Record::from_rdata(instance.clone(), ttl, RData::SRV(SRV::new(0, 0, self.port, host.clone()))),
+            Record::from_rdata(
+                instance.clone(),
+                ttl,
+                RData::SRV(SRV::new(0, 0, self.port, host.clone())),
+            ),
             Record::from_rdata(instance, ttl, RData::TXT(TXT::new(self.txt.clone()))),
         ];
         match self.ip {
             Some(IpAddr::V4(ip)) => records.push(Record::from_rdata(host, ttl, RData::A(A(ip)))),
-            Some(IpAddr::V6(ip)) => records.push(Record::from_rdata(host, ttl, RData::AAAA(AAAA(ip)))),
+            Some(IpAddr::V6(ip)) => {
+                records.push(Record::from_rdata(host, ttl, RData::AAAA(AAAA(ip))))
+            }
             None => {}
         }
         Ok((ptr, records))
@@ -99,7 +105,11 @@ pub(crate) fn parse(bytes: &[u8]) -> Option<Message> {
     for _ in 0..header.counts.queries {
         message.queries.push(Query::read(&mut decoder).ok()?);
     }
-    let sections = [header.counts.answers, header.counts.authorities, header.counts.additionals];
+    let sections = [
+        header.counts.answers,
+        header.counts.authorities,
+        header.counts.additionals,
+    ];
     for (section, count) in sections.into_iter().enumerate() {
         for _ in 0..count {
             let record = Record::read(&mut decoder).ok()?;
@@ -119,7 +129,10 @@ pub(crate) fn parse(bytes: &[u8]) -> Option<Message> {
 /// A query for the instances of `service` (`_services` lists services).
 pub(crate) fn browse(service: &str) -> Result<Message, String> {
     let mut message = Message::new(0, MessageType::Query, OpCode::Query);
-    message.add_query(Query::query(dns_name(&service_name(service))?, RecordType::PTR));
+    message.add_query(Query::query(
+        dns_name(&service_name(service))?,
+        RecordType::PTR,
+    ));
     Ok(message)
 }
 
@@ -159,7 +172,12 @@ pub(crate) struct Collector {
 impl Collector {
     /// Reads one response message.
     pub(crate) fn read(&mut self, message: &Message) {
-        for record in message.answers.iter().chain(&message.additionals).chain(&message.authorities) {
+        for record in message
+            .answers
+            .iter()
+            .chain(&message.additionals)
+            .chain(&message.authorities)
+        {
             self.record(record);
         }
         self.resolve_hosts();
@@ -184,7 +202,11 @@ impl Collector {
             }
             RData::TXT(txt) => {
                 if let Some(seen) = self.instance(&owner, None) {
-                    let strings = txt.txt_data.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect();
+                    let strings = txt
+                        .txt_data
+                        .iter()
+                        .map(|s| String::from_utf8_lossy(s).into_owned())
+                        .collect();
                     seen.txt = Some(strings);
                     seen.goodbye |= goodbye;
                 }
@@ -254,7 +276,10 @@ mod tests {
     #[test]
     fn names_follow_go_micro() {
         assert_eq!(service_name("helloworld"), "helloworld.micro.");
-        assert_eq!(instance_name("helloworld-1", "helloworld"), "helloworld-1.helloworld.micro.");
+        assert_eq!(
+            instance_name("helloworld-1", "helloworld"),
+            "helloworld-1.helloworld.micro."
+        );
         let (ptr, records) = Instance::services_entry("helloworld").records(120).unwrap();
         assert_eq!(ptr.name.to_ascii(), "_services.micro.");
         assert_eq!(records[0].name.to_ascii(), "helloworld._services.micro.");
@@ -268,9 +293,15 @@ mod tests {
         let mut collector = Collector::default();
         collector.read(&Message::from_vec(&bytes).unwrap());
         let seen = &collector.instances["greeter-1.go.micro.srv.greeter.micro."];
-        assert_eq!((seen.service.as_str(), seen.instance.as_str()), ("go.micro.srv.greeter", "greeter-1"));
+        assert_eq!(
+            (seen.service.as_str(), seen.instance.as_str()),
+            ("go.micro.srv.greeter", "greeter-1")
+        );
         assert_eq!(seen.address().as_deref(), Some("10.0.0.7:8080"));
-        assert_eq!(seen.txt.as_deref(), Some(&["ab".to_owned(), "cd".to_owned()][..]));
+        assert_eq!(
+            seen.txt.as_deref(),
+            Some(&["ab".to_owned(), "cd".to_owned()][..])
+        );
         assert!(!seen.goodbye);
     }
 
@@ -289,10 +320,16 @@ mod tests {
         bytes.extend_from_slice(&tail);
         let additionals = u16::from_be_bytes([bytes[10], bytes[11]]) + 1;
         bytes[10..12].copy_from_slice(&additionals.to_be_bytes());
-        assert!(Message::from_vec(&bytes).is_err(), "a strict decoder rejects it");
+        assert!(
+            Message::from_vec(&bytes).is_err(),
+            "a strict decoder rejects it"
+        );
         let mut collector = Collector::default();
         collector.read(&parse(&bytes).expect("the lenient decoder keeps the rest"));
-        assert_eq!(collector.instances["greeter._services.micro."].instance, "greeter");
+        assert_eq!(
+            collector.instances["greeter._services.micro."].instance,
+            "greeter"
+        );
     }
 
     #[test]

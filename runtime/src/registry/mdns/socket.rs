@@ -39,7 +39,9 @@ impl Multicast {
             }
         }
         if interfaces.is_empty() {
-            return Err(last_error.unwrap_or_else(|| io::Error::other("no interface can carry multicast")));
+            return Err(
+                last_error.unwrap_or_else(|| io::Error::other("no interface can carry multicast"))
+            );
         }
         let socket = UdpSocket::from_std(socket.into())?;
         Ok(Multicast { socket, interfaces })

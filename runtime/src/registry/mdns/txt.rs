@@ -42,7 +42,10 @@ pub(crate) fn encode(txt: &Txt) -> Vec<String> {
     let json = serde_json::to_vec(txt).unwrap_or_default();
     let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
     // Writing to a Vec cannot fail.
-    let compressed = encoder.write_all(&json).and_then(|()| encoder.finish()).unwrap_or_default();
+    let compressed = encoder
+        .write_all(&json)
+        .and_then(|()| encoder.finish())
+        .unwrap_or_default();
     let hex = hex::encode(compressed);
     hex.as_bytes()
         .chunks(MAX_STRING)
@@ -72,7 +75,10 @@ mod tests {
         let mut encoder = ZlibEncoder::new(Vec::new(), Compression::default());
         encoder.write_all(json.as_bytes()).unwrap();
         let hex = hex::encode(encoder.finish().unwrap());
-        hex.as_bytes().chunks(255).map(|c| String::from_utf8(c.to_vec()).unwrap()).collect()
+        hex.as_bytes()
+            .chunks(255)
+            .map(|c| String::from_utf8(c.to_vec()).unwrap())
+            .collect()
     }
 
     #[test]
@@ -83,14 +89,17 @@ mod tests {
         assert_eq!(txt.version, "latest");
         assert_eq!(txt.metadata["protocol"], "mucp");
         assert_eq!(txt.endpoints[0].name, "Helloworld.Call");
-        let null_fields = go_micro_style(r#"{"Metadata":null,"Service":"s","Version":"1","Endpoints":null}"#);
+        let null_fields =
+            go_micro_style(r#"{"Metadata":null,"Service":"s","Version":"1","Endpoints":null}"#);
         assert_eq!(decode(&null_fields).unwrap().service, "s");
     }
 
     #[test]
     fn round_trips_and_splits_into_255_character_strings() {
         let txt = Txt {
-            metadata: (0..50).map(|n| (format!("key{n}"), format!("value {n} {}", "x".repeat(n)))).collect(),
+            metadata: (0..50)
+                .map(|n| (format!("key{n}"), format!("value {n} {}", "x".repeat(n))))
+                .collect(),
             service: "big".into(),
             version: "1".into(),
             endpoints: Vec::new(),
@@ -100,14 +109,25 @@ mod tests {
         assert!(strings.iter().all(|s| s.len() <= 255));
         assert!(strings[..strings.len() - 1].iter().all(|s| s.len() == 255));
         assert_eq!(decode(&strings).unwrap(), txt);
-        assert_eq!(decode(&go_micro_style(&serde_json::to_string(&txt).unwrap())).unwrap(), txt);
+        assert_eq!(
+            decode(&go_micro_style(&serde_json::to_string(&txt).unwrap())).unwrap(),
+            txt
+        );
     }
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(decode(&["zz".into()]).unwrap_err().starts_with("not hex"));
-        assert!(decode(&["0102".into()]).unwrap_err().starts_with("not zlib"));
+        assert!(
+            decode(&["0102".into()])
+                .unwrap_err()
+                .starts_with("not zlib")
+        );
         let not_json = go_micro_style("[1,2]");
-        assert!(decode(&not_json).unwrap_err().starts_with("not go-micro's JSON"));
+        assert!(
+            decode(&not_json)
+                .unwrap_err()
+                .starts_with("not go-micro's JSON")
+        );
     }
 }
