@@ -110,3 +110,111 @@ async fn a_service_registers_over_mdns_and_is_called_by_what_was_found() {
         "the node is gone after stop"
     );
 }
+
+#[tokio::test]
+async fn an_entry_with_a_corrupt_txt_record_is_skipped() {
+    in_namespace!("an_entry_with_a_corrupt_txt_record_is_skipped");
+    let publisher = MdnsRegistry::new();
+    publisher
+        .register(&node_service("greeter", "greeter-good", 4000), None)
+        .await
+        .unwrap();
+    // Another responder answers for greeter twice: once as go-micro would, once with a TXT
+    // that is not go-micro's.
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let finder = MdnsRegistry::new();
+    let lookup = tokio::spawn(async move { finder.get_service("greeter").await });
+    let go_micro_txt = go_micro_txt(
+        r#"{"Metadata":{"protocol":"grpc"},"Service":"greeter","Version":"1.2.3","Endpoints":null}"#,
+    );
+    for _ in 0..5 {
+        socket
+            .send_to(
+                &answer("greeter-raw", 4002, &go_micro_txt),
+                "224.0.0.251:5353",
+            )
+            .await
+            .unwrap();
+        socket
+            .send_to(
+                &answer("greeter-bad", 4003, &["not-hex-zz!".to_owned()]),
+                "224.0.0.251:5353",
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let found = lookup.await.unwrap().unwrap();
+    let mut ids: Vec<&str> = found
+        .iter()
+        .flat_map(|s| s.nodes.iter().map(|n| n.id.as_str()))
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["greeter-good", "greeter-raw"]);
+}
+
+/// go-micro's TXT encoding of a JSON payload: zlib, hex, 255-character strings.
+fn go_micro_txt(json: &str) -> Vec<String> {
+    use std::io::Write;
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(json.as_bytes()).unwrap();
+    let hex = hex::encode(encoder.finish().unwrap());
+    hex.as_bytes()
+        .chunks(255)
+        .map(|chunk| String::from_utf8(chunk.to_vec()).unwrap())
+        .collect()
+}
+
+/// A DNS response announcing `<id>.greeter.micro.` on 127.0.0.1:`port` with `txt`, written
+/// byte by byte as another implementation would send it.
+fn answer(id: &str, port: u16, txt: &[String]) -> Vec<u8> {
+    fn name(out: &mut Vec<u8>, text: &str) {
+        for label in text.trim_end_matches('.').split('.') {
+            out.push(label.len() as u8);
+            out.extend_from_slice(label.as_bytes());
+        }
+        out.push(0);
+    }
+    fn record(out: &mut Vec<u8>, owner: &str, kind: u16, data: &[u8]) {
+        name(out, owner);
+        out.extend_from_slice(&kind.to_be_bytes());
+        out.extend_from_slice(&1u16.to_be_bytes());
+        out.extend_from_slice(&120u32.to_be_bytes());
+        out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        out.extend_from_slice(data);
+    }
+    let instance = format!("{id}.greeter.micro.");
+    let host = format!("{id}.micro.");
+    let mut packet = vec![0, 0, 0x84, 0, 0, 0, 0, 4, 0, 0, 0, 0];
+    let mut ptr = Vec::new();
+    name(&mut ptr, &instance);
+    record(&mut packet, "greeter.micro.", 12, &ptr);
+    let mut srv = vec![0, 0, 0, 0];
+    srv.extend_from_slice(&port.to_be_bytes());
+    name(&mut srv, &host);
+    record(&mut packet, &instance, 33, &srv);
+    let strings: Vec<u8> = txt
+        .iter()
+        .flat_map(|s| std::iter::once(s.len() as u8).chain(s.bytes()))
+        .collect();
+    record(&mut packet, &instance, 16, &strings);
+    record(&mut packet, &host, 1, &[127, 0, 0, 1]);
+    packet
+}
+
+#[tokio::test]
+async fn without_multicast_registering_still_works_and_lookups_say_why_not() {
+    if !in_network_namespace() {
+        return micro_test_support::run_in_isolated_network_namespace(
+            "without_multicast_registering_still_works_and_lookups_say_why_not",
+        );
+    }
+    let registry = MdnsRegistry::new();
+    registry
+        .register(&node_service("lonely", "lonely-1", 4001), None)
+        .await
+        .unwrap();
+    let err = registry.get_service("lonely").await.unwrap_err();
+    assert_eq!(err.kind(), registry::ErrorKind::Unavailable);
+    assert!(err.to_string().contains("--registry etcd"), "{err}");
+}

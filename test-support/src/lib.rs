@@ -14,7 +14,9 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 pub use etcd::EtcdServer;
-pub use netns::{in_network_namespace, run_in_network_namespace};
+pub use netns::{
+    in_network_namespace, run_in_isolated_network_namespace, run_in_network_namespace,
+};
 pub use tools::{require_or_skip, tool};
 
 /// A port that was free a moment ago on 127.0.0.1.

@@ -18,9 +18,19 @@ pub fn in_network_namespace() -> bool {
 /// Returns without running it (noting why) when namespaces cannot be created here, unless
 /// tools are required (`MICRO_TEST_REQUIRE_TOOLS`).
 pub fn run_in_network_namespace(name: &str) {
+    run_in_namespace(name, "ip link set lo up && ip link set lo multicast on && ");
+}
+
+/// Like [`run_in_network_namespace`], but with no interface up at all: a host where multicast
+/// cannot work.
+pub fn run_in_isolated_network_namespace(name: &str) {
+    run_in_namespace(name, "");
+}
+
+fn run_in_namespace(name: &str, setup: &str) {
     let binary = std::env::current_exe().expect("the test binary's path");
     let script = format!(
-        "ip link set lo up && ip link set lo multicast on && exec {} --exact {name} --nocapture --test-threads=1",
+        "{setup}exec {} --exact {name} --nocapture --test-threads=1",
         binary.display()
     );
     let output = Command::new("unshare")
