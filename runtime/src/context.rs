@@ -1,6 +1,7 @@
 //! The per-call context every handler receives: who called what, with which metadata, by when.
 
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +27,33 @@ pub struct Context {
     inner: Arc<ContextParts>,
 }
 
+tokio::task_local! {
+    /// The call the current task is serving.
+    static CURRENT: Context;
+}
+
 impl Context {
+    /// The context of the call this task is serving, if any: what clients read to pass the
+    /// deadline and metadata on. Inside a handler it is set; in tasks the handler spawns it is
+    /// not, unless the task runs under [`scope`](Self::scope).
+    pub fn current() -> Option<Context> {
+        CURRENT.try_with(Context::clone).ok()
+    }
+
+    /// Runs `future` with this context as [`current`](Self::current), e.g. in a task a
+    /// handler spawns, so calls made there inherit the deadline and metadata.
+    ///
+    /// ```no_run
+    /// # async fn handler(ctx: micro::Context) {
+    /// tokio::spawn(ctx.scope(async {
+    ///     // calls made here carry the handler's deadline
+    /// }));
+    /// # }
+    /// ```
+    pub fn scope<F: Future>(self, future: F) -> impl Future<Output = F::Output> {
+        CURRENT.scope(self, future)
+    }
+
     pub(crate) fn new(parts: ContextParts) -> Context {
         Context {
             inner: Arc::new(parts),

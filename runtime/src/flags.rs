@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser};
 
+use crate::selector::Strategy;
+
 /// The flags every micro service understands. Each has a `MICRO_*` environment variable
 /// (`--server-address` ↔ `MICRO_SERVER_ADDRESS`); a flag beats its variable, and both beat
 /// what the code set.
@@ -131,6 +133,39 @@ pub struct Flags {
         value_parser = parse_duration
     )]
     pub register_interval: Option<Duration>,
+
+    /// How long a call may take, e.g. `30s` (default).
+    #[arg(
+        long,
+        env = "MICRO_CLIENT_REQUEST_TIMEOUT",
+        alias = "client_request_timeout",
+        value_name = "DURATION",
+        value_parser = parse_duration
+    )]
+    pub client_request_timeout: Option<Duration>,
+
+    /// How many times a failed call is retried on another node (default 3).
+    #[arg(
+        long,
+        env = "MICRO_CLIENT_RETRIES",
+        alias = "client_retries",
+        value_name = "N"
+    )]
+    pub client_retries: Option<u32>,
+
+    /// HTTP/2 connections per node (default 4).
+    #[arg(
+        long,
+        env = "MICRO_CLIENT_POOL_SIZE",
+        alias = "client_pool_size",
+        value_name = "N",
+        value_parser = parse_pool_size
+    )]
+    pub client_pool_size: Option<usize>,
+
+    /// How calls pick a node: `random` (default), `roundrobin` or `p2c` (least loaded).
+    #[arg(long, env = "MICRO_SELECTOR", value_name = "STRATEGY")]
+    pub selector: Option<Strategy>,
 }
 
 /// The top-level parser [`Service::run`](crate::Service::run) uses when the program has none.
@@ -157,6 +192,15 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|err| {
         format!("invalid duration `{text}`: {err}; use e.g. `30s`, `500ms`, `1m30s` or seconds")
     })
+}
+
+/// Connections per node: at least one.
+fn parse_pool_size(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("a node needs at least one connection".to_owned()),
+        Ok(size) => Ok(size),
+        Err(_) => Err(format!("`{text}` is not a number of connections")),
+    }
 }
 
 /// A size in bytes: a number, optionally with a unit (`4MiB`, `512KiB`, `1MB`).
@@ -205,12 +249,29 @@ mod tests {
     }
 
     #[test]
+    fn client_flags_parse() {
+        let flags = parse(&[
+            "--client_request_timeout=5s",
+            "--client-retries=0",
+            "--client-pool-size=2",
+            "--selector=roundrobin",
+        ])
+        .unwrap();
+        assert_eq!(flags.client_request_timeout, Some(Duration::from_secs(5)));
+        assert_eq!(flags.client_retries, Some(0));
+        assert_eq!(flags.client_pool_size, Some(2));
+        assert_eq!(flags.selector, Some(Strategy::RoundRobin));
+    }
+
+    #[test]
     fn bad_values_are_usage_errors_that_name_the_problem() {
         for (args, needle) in [
             (&["--server-metadata", "novalue"][..], "expected key=value"),
             (&["--server-max-message-size", "lots"], "invalid size"),
             (&["--server-shutdown-timeout", "soon"], "invalid duration"),
             (&["--no-such-flag"], "unexpected argument"),
+            (&["--selector", "fastest"], "use random, roundrobin or p2c"),
+            (&["--client-pool-size", "0"], "at least one connection"),
         ] {
             let err = parse(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");

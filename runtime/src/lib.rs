@@ -44,6 +44,7 @@ pub mod codegen;
 pub mod errors;
 pub mod metadata;
 pub mod registry;
+pub mod selector;
 pub mod server;
 pub mod service;
 

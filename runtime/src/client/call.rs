@@ -6,8 +6,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::address::authority;
+use super::route::Route;
 use crate::Status;
 use crate::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use crate::selector::Strategy;
 use crate::server::{MethodInfo, ServiceInfo};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -36,6 +39,8 @@ pub struct Call<T> {
 pub(crate) struct CallOptions {
     pub(crate) timeout: Option<Duration>,
     pub(crate) metadata: MetadataMap,
+    /// Routing overrides, if any were set.
+    pub(crate) route: Option<Route>,
     /// A bad option, reported when the call is awaited.
     pub(crate) invalid: Option<Status>,
 }
@@ -103,6 +108,39 @@ impl<T: Send + 'static> Call<T> {
             }
         }
         self
+    }
+}
+
+impl<T: Send + 'static> Call<T> {
+    /// Sends this call to `address` (`host:port` or `http://host:port`) instead of a node the
+    /// registry lists. An invalid address fails the call with `INVALID_ARGUMENT`.
+    pub fn address(mut self, address: &str) -> Call<T> {
+        match authority(address) {
+            Ok(address) => self.route().address = Some(address),
+            Err(err) => {
+                self.options
+                    .invalid
+                    .get_or_insert_with(|| Status::invalid_argument(err.to_string()));
+            }
+        }
+        self
+    }
+
+    /// Retries this call at most `retries` times (0 disables retries), instead of the
+    /// client's setting.
+    pub fn retries(mut self, retries: u32) -> Call<T> {
+        self.route().retries = Some(retries);
+        self
+    }
+
+    /// Picks the node for this call with `strategy` instead of the client's.
+    pub fn selector(mut self, strategy: Strategy) -> Call<T> {
+        self.route().strategy = Some(strategy);
+        self
+    }
+
+    fn route(&mut self) -> &mut Route {
+        self.options.route.get_or_insert_with(Route::default)
     }
 }
 

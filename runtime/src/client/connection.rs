@@ -2,10 +2,7 @@
 //! breaks, multiplexing every call.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::uri::{Authority, Scheme};
@@ -14,6 +11,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use super::CallTarget;
+use super::failure::Failure;
 use crate::Status;
 use crate::codec::Codec;
 use crate::server::Body;
@@ -25,7 +23,7 @@ const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a ping may go unanswered before the connection is considered dead.
 const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A lazily connected HTTP/2 (h2c) connection, as a tower service. Clones share it.
+/// A lazily connected HTTP/2 (h2c) connection. Clones share it.
 #[derive(Clone)]
 pub(crate) struct Connection {
     shared: Arc<Shared>,
@@ -124,30 +122,36 @@ impl Connection {
     }
 }
 
-impl tower::Service<http::Request<Body>> for Connection {
-    type Response = http::Response<Body>;
-    type Error = Status;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Status>> + Send>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Status>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
-        let connection = self.clone();
-        Box::pin(async move {
-            connection.target(&mut request)?;
-            let target = request.extensions().get::<CallTarget>().cloned();
-            let unavailable = |detail: String| connection.unavailable(target.as_ref(), detail);
-            let mut sender = connection.sender().await.map_err(unavailable)?;
-            sender
-                .ready()
-                .await
-                .map_err(|err| unavailable(err.to_string()))?;
-            let response = sender.send_request(request).await;
-            let response = response.map_err(|err| unavailable(err.to_string()))?;
-            Ok(response.map(Body::new))
-        })
+impl Connection {
+    /// Sends one request. A failure before the request is handed to the connection gives it
+    /// back, so it can go elsewhere.
+    pub(crate) async fn send(
+        &self,
+        mut request: http::Request<Body>,
+    ) -> Result<http::Response<Body>, Failure> {
+        if let Err(status) = self.target(&mut request) {
+            return Err(Failure::early(status));
+        }
+        let target = request.extensions().get::<CallTarget>().cloned();
+        let unavailable = |detail: String| self.unavailable(target.as_ref(), detail);
+        let mut sender = match self.sender().await {
+            Ok(sender) => sender,
+            Err(detail) => return Err(Failure::unreachable(unavailable(detail), request)),
+        };
+        if let Err(err) = sender.ready().await {
+            return Err(Failure::unreachable(unavailable(err.to_string()), request));
+        }
+        match sender.try_send_request(request).await {
+            Ok(response) => Ok(response.map(Body::new)),
+            Err(mut err) => {
+                let unsent = err.take_message();
+                let status = unavailable(err.into_error().to_string());
+                Err(match unsent {
+                    Some(request) => Failure::unreachable(status, request),
+                    None => Failure::broken(status),
+                })
+            }
+        }
     }
 }
 

@@ -11,11 +11,12 @@ use prost::Message;
 use tokio::time::{Instant, Sleep};
 
 use super::call::{CallOptions, CallTarget};
-use super::{Client, Transport};
+use super::route::CallDeadline;
+use super::{Client, Options, Transport};
 use crate::codec::{Codec, Direction, MessageCodec};
 use crate::metadata::MetadataMap;
 use crate::transcode::method_types;
-use crate::{Status, Streaming, deadline};
+use crate::{Context, Status, Streaming, deadline};
 
 /// Everything one call needs, resolved from the client and the call's options.
 pub(super) struct Invocation {
@@ -121,7 +122,7 @@ impl Invocation {
         F: FnOnce(Grpc, tonic::Request<T>, PathAndQuery) -> Fut,
         Fut: Future<Output = Result<tonic::Response<R>, Status>>,
     {
-        let (request, deadline) = self.request(message);
+        let (request, deadline) = self.request(message)?;
         let path = PathAndQuery::from_static(self.target.method.path);
         let mut grpc = self.client.grpc();
         let sent = async move {
@@ -132,22 +133,46 @@ impl Invocation {
         Ok((response, deadline))
     }
 
-    /// The tonic request: message, metadata, `grpc-timeout`, and the target for middleware.
-    fn request<T>(&mut self, message: T) -> (tonic::Request<T>, Instant) {
+    /// The tonic request: message, metadata (with what the current call passes on), the
+    /// deadline as `grpc-timeout`, and the target and routing for the layers below.
+    fn request<T>(&mut self, message: T) -> Result<(tonic::Request<T>, Instant), Status> {
         let defaults = self.client.options();
-        let (timeout, header) = match self.options.timeout {
+        let current = Context::current();
+        let (mut timeout, mut header) = match self.options.timeout {
             Some(timeout) => (timeout, deadline::encode(timeout)),
             None => (defaults.timeout, defaults.timeout_header.clone()),
         };
-        let mut metadata = std::mem::take(&mut self.options.metadata).into_headers();
-        metadata.insert(deadline::GRPC_TIMEOUT.clone(), header);
-        let mut request = tonic::Request::new(message);
-        *request.metadata_mut() = MetadataMap::from_headers(metadata);
-        request.extensions_mut().insert(self.target.clone());
-        if defaults.codec == Codec::Json {
-            request.extensions_mut().insert(Codec::Json);
+        if let Some(inherited) = current.as_ref().and_then(Context::remaining) {
+            if inherited.is_zero() {
+                return Err(self.inherited_deadline_passed());
+            }
+            if inherited < timeout {
+                (timeout, header) = (inherited, deadline::encode(inherited));
+            }
         }
-        (request, Instant::now() + timeout)
+        let mut headers = std::mem::take(&mut self.options.metadata).into_headers();
+        headers.insert(deadline::GRPC_TIMEOUT.clone(), header);
+        propagate(&mut headers, current.as_ref(), defaults);
+        let deadline = Instant::now() + timeout;
+        let mut request = tonic::Request::new(message);
+        *request.metadata_mut() = MetadataMap::from_headers(headers);
+        let extensions = request.extensions_mut();
+        extensions.insert(self.target.clone());
+        extensions.insert(CallDeadline(deadline));
+        if let Some(route) = self.options.route.take() {
+            extensions.insert(route);
+        }
+        if defaults.codec == Codec::Json {
+            extensions.insert(Codec::Json);
+        }
+        Ok((request, deadline))
+    }
+
+    fn inherited_deadline_passed(&self) -> Status {
+        Status::deadline_exceeded(format!(
+            "not calling {} {}: the deadline of the call being served has already passed",
+            self.target.service, self.target.method.endpoint
+        ))
     }
 
     /// Runs `call`, failing with `DEADLINE_EXCEEDED` at the deadline and naming the target in
@@ -177,6 +202,34 @@ impl Invocation {
             target: Some(self.target.clone()),
             started: Instant::now(),
         })
+    }
+}
+
+/// The header naming the calling service, as go-micro sets it.
+const FROM_SERVICE: http::HeaderName = http::HeaderName::from_static("micro-from-service");
+
+/// Copies the allow-listed metadata of the call being served, and names the caller, unless
+/// the call set them itself.
+fn propagate(headers: &mut http::HeaderMap, current: Option<&Context>, options: &Options) {
+    if let Some(ctx) = current {
+        for key in options.propagate.iter() {
+            if headers.contains_key(key) {
+                continue;
+            }
+            if let Some(value) = ctx.metadata().as_ref().get(key) {
+                headers.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    if headers.contains_key(&FROM_SERVICE) {
+        return;
+    }
+    let caller = current
+        .filter(|ctx| !ctx.service().is_empty())
+        .and_then(|ctx| http::HeaderValue::from_str(ctx.service()).ok())
+        .or_else(|| options.caller.clone());
+    if let Some(caller) = caller {
+        headers.insert(FROM_SERVICE, caller);
     }
 }
 

@@ -1,9 +1,21 @@
-//! [`Client`]: what generated clients call through, a tower stack ending in a transport.
+//! [`Client`]: what generated clients call through, a tower stack that resolves the service
+//! through the registry, picks a node, retries on another, and sends over pooled HTTP/2
+//! connections.
+//!
+//! The stack, top to bottom: layers added with [`ClientBuilder::layer`], the retry layer
+//! (buffers the request, retries connection failures and `UNAVAILABLE` on another node within
+//! the deadline and a retry budget), the balancer (registry cache → filter → strategy, outlier
+//! ejection) and the connection pool.
 
+mod address;
+mod balance;
 mod call;
 mod connection;
+mod failure;
 mod invoke;
-mod transport;
+mod pool;
+mod retry;
+mod route;
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,30 +23,70 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use prost::Message;
+use tower::Layer;
 use tower::util::BoxCloneSyncService;
 
 pub use call::{Call, CallTarget};
+pub use retry::DEFAULT_RETRIES;
 
 use crate::codec::Codec;
+use crate::flags::Flags;
+use crate::registry::{Cache, Registry};
+use crate::selector::{Ejection, Filter, Outliers, Strategy};
 use crate::server::Body;
 use crate::service::DEFAULT_MAX_MESSAGE_SIZE;
 use crate::transcode::JsonOptions;
 use crate::{Status, Streaming};
+use balance::{Balance, BalanceOptions, Destination};
 use invoke::Invocation;
+use pool::Pool;
+use retry::{Backoff, Retry, RetryPolicy};
 
 /// How long a call may take unless configured otherwise: 30 s, as in go-micro.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The tower service every call goes through: gRPC requests in, responses out. Failures to
-/// deliver a request are statuses too (`UNAVAILABLE` for a refused connection).
-pub(crate) type Transport = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Status>;
+/// Connections per node unless configured. More than one, because a single HTTP/2
+/// connection's stream handling becomes the bottleneck under load (hyperium/h2#531).
+pub const DEFAULT_POOL_SIZE: usize = 4;
+
+/// How long a node's connections stay open without calls, as go-micro's pool TTL.
+pub const DEFAULT_POOL_IDLE: Duration = Duration::from_secs(60);
+
+/// The share of calls that may be retried (over a 10 s window), so a fleet-wide outage cannot
+/// turn into a retry storm.
+pub const DEFAULT_RETRY_BUDGET: f32 = 0.2;
+
+/// Retries allowed per second whatever the budget, so a quiet client can still retry.
+const DEFAULT_RETRY_MIN_PER_SEC: u32 = 10;
+
+/// Metadata passed on from the call being served to the calls its handler makes.
+pub const DEFAULT_PROPAGATED_METADATA: [&str; 4] =
+    ["x-request-id", "traceparent", "tracestate", "baggage"];
+
+/// The tower service every call goes through, and what [`ClientBuilder::layer`] wraps: gRPC
+/// requests in, responses out. The request's extensions hold its [`CallTarget`]. Failures
+/// to deliver a request are statuses too (`UNAVAILABLE` for a refused connection).
+pub type Transport = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Status>;
+
+type LayerFn = Arc<dyn Fn(Transport) -> Transport + Send + Sync>;
 
 /// Makes calls for generated clients (`HelloworldClient::new(client)`). Cheap to clone; clones
-/// share connections.
+/// share connections, round-robin positions and the retry budget.
+///
+/// A client resolves services through a registry (the usual way; [`Service::client`]
+/// builds one on the service's registry) or sends everything to one address:
 ///
 /// ```no_run
+/// # use std::sync::Arc;
 /// # fn demo() -> Result<(), micro::client::Error> {
+/// // By service name, through the registry: random node, retries on another.
+/// let registry = Arc::new(micro::registry::MemoryRegistry::new());
 /// let client = micro::Client::builder()
+///     .registry(registry)
+///     .selector(micro::selector::Strategy::RoundRobin)
+///     .build()?;
+/// // To one address.
+/// let direct = micro::Client::builder()
 ///     .address("127.0.0.1:8080")
 ///     .timeout(std::time::Duration::from_secs(5))
 ///     .build()?;
@@ -42,6 +94,8 @@ pub(crate) type Transport = BoxCloneSyncService<http::Request<Body>, http::Respo
 /// # Ok(())
 /// # }
 /// ```
+///
+/// [`Service::client`]: crate::Service::client
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -49,7 +103,7 @@ pub struct Client {
 
 struct Inner {
     transport: Transport,
-    address: String,
+    destination: Destination,
     options: Options,
 }
 
@@ -61,6 +115,10 @@ pub(crate) struct Options {
     pub(crate) max_message_size: usize,
     pub(crate) codec: Codec,
     pub(crate) json: Arc<JsonOptions>,
+    /// Metadata keys passed on from the call being served.
+    pub(crate) propagate: Arc<[http::HeaderName]>,
+    /// `Micro-From-Service` for calls made outside a handler.
+    pub(crate) caller: Option<http::HeaderValue>,
 }
 
 impl Client {
@@ -70,23 +128,22 @@ impl Client {
         Client::builder().address(address).build()
     }
 
-    /// Configures a client.
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder {
-            address: None,
-            options: Options {
-                timeout: DEFAULT_TIMEOUT,
-                timeout_header: crate::deadline::encode(DEFAULT_TIMEOUT),
-                max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-                codec: Codec::Protobuf,
-                json: Arc::new(JsonOptions::default()),
-            },
-        }
+    /// A client that finds services in `registry`, with default options.
+    pub fn with_registry(registry: Arc<dyn Registry>) -> Result<Client, Error> {
+        Client::builder().registry(registry).build()
     }
 
-    /// Where calls go.
-    pub fn address(&self) -> &str {
-        &self.inner.address
+    /// Configures a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The address every call goes to, for a client built with one.
+    pub fn address(&self) -> Option<&str> {
+        match &self.inner.destination {
+            Destination::Address(address) => Some(address),
+            Destination::Registry(_) => None,
+        }
     }
 
     pub(crate) fn options(&self) -> &Options {
@@ -170,27 +227,141 @@ impl Client {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("address", &self.inner.address)
+            .field("destination", &self.inner.destination)
             .field("options", &self.inner.options)
             .finish_non_exhaustive()
     }
 }
 
 /// Configures a [`Client`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientBuilder {
     address: Option<String>,
+    registry: Option<Cache>,
+    strategy: Strategy,
+    filter: Filter,
+    retries: u32,
+    backoff: Backoff,
+    retry_budget: f32,
+    pool_size: usize,
+    pool_idle: Duration,
+    ejection: Ejection,
+    layers: Vec<LayerFn>,
     options: Options,
 }
 
+impl Default for ClientBuilder {
+    fn default() -> ClientBuilder {
+        ClientBuilder {
+            address: None,
+            registry: None,
+            strategy: Strategy::default(),
+            filter: Filter::default(),
+            retries: DEFAULT_RETRIES,
+            backoff: Arc::new(after_first_retry(crate::backoff::go_micro)),
+            retry_budget: DEFAULT_RETRY_BUDGET,
+            pool_size: DEFAULT_POOL_SIZE,
+            pool_idle: DEFAULT_POOL_IDLE,
+            ejection: Ejection::default(),
+            layers: Vec::new(),
+            options: Options {
+                timeout: DEFAULT_TIMEOUT,
+                timeout_header: crate::deadline::encode(DEFAULT_TIMEOUT),
+                max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+                codec: Codec::Protobuf,
+                json: Arc::new(JsonOptions::default()),
+                propagate: DEFAULT_PROPAGATED_METADATA
+                    .map(http::HeaderName::from_static)
+                    .into(),
+                caller: None,
+            },
+        }
+    }
+}
+
+/// Backoff before retry `n`: none before the first (it goes to another node), then `backoff`
+/// counted from one (go-micro's: 100 ms, 658 ms, 1.98 s…).
+fn after_first_retry(backoff: fn(u32) -> Duration) -> impl Fn(u32) -> Duration {
+    move |retry| backoff(retry.saturating_sub(1))
+}
+
 impl ClientBuilder {
-    /// Sends every call to this address: `host:port` or `http://host:port`.
+    /// Sends every call to this address (`host:port` or `http://host:port`) instead of
+    /// resolving services through a registry.
     pub fn address(mut self, address: impl Into<String>) -> ClientBuilder {
         self.address = Some(address.into());
         self
     }
 
-    /// How long a call may take unless it sets its own timeout (default 30 s).
+    /// Finds the nodes of called services in `registry`, through a cache that a watch keeps
+    /// current and that keeps answering with the last known nodes if the registry goes down.
+    pub fn registry(self, registry: Arc<dyn Registry>) -> ClientBuilder {
+        self.registry_cache(Cache::new(registry))
+    }
+
+    /// Like [`registry`](Self::registry), sharing a cache another component built.
+    pub fn registry_cache(mut self, cache: Cache) -> ClientBuilder {
+        self.registry = Some(cache);
+        self
+    }
+
+    /// How a node is picked: random (default), round robin, or the less loaded of two (p2c).
+    pub fn selector(mut self, strategy: Strategy) -> ClientBuilder {
+        self.strategy = strategy;
+        self
+    }
+
+    /// Calls only nodes this filter lets through (by version, node metadata).
+    pub fn filter(mut self, filter: Filter) -> ClientBuilder {
+        self.filter = filter;
+        self
+    }
+
+    /// How many times a failed call is retried on another node (default 3; 0 disables).
+    /// Only connection failures and `UNAVAILABLE` are retried.
+    pub fn retries(mut self, retries: u32) -> ClientBuilder {
+        self.retries = retries;
+        self
+    }
+
+    /// How long to wait before retry `n` (1-based). The default retries once at once, on
+    /// another node, then backs off as go-micro does (`n^e × 100 ms`).
+    pub fn backoff(mut self, backoff: impl Fn(u32) -> Duration + Send + Sync + 'static) -> Self {
+        self.backoff = Arc::new(backoff);
+        self
+    }
+
+    /// The share of calls that may be retried, over a 10 s window, e.g. `0.2` (the default)
+    /// for at most 20 % extra load; ten retries a second are always allowed.
+    pub fn retry_budget(mut self, share: f32) -> ClientBuilder {
+        self.retry_budget = share;
+        self
+    }
+
+    /// HTTP/2 connections per node (default 4), used in turn.
+    pub fn pool_size(mut self, connections: usize) -> ClientBuilder {
+        self.pool_size = connections;
+        self
+    }
+
+    /// How long a node's connections stay open without calls (default one minute).
+    pub fn pool_idle_timeout(mut self, idle: Duration) -> ClientBuilder {
+        self.pool_idle = idle;
+        self
+    }
+
+    /// Leaves a node out for `cool_down` after `failures` consecutive connection failures
+    /// (default 3 and 30 s), unless no other node is left.
+    pub fn outlier_ejection(mut self, failures: u32, cool_down: Duration) -> ClientBuilder {
+        self.ejection = Ejection {
+            failures: failures.max(1),
+            cool_down,
+        };
+        self
+    }
+
+    /// How long a call may take unless it sets its own timeout (default 30 s). Inside a
+    /// handler, calls also end by the served call's deadline, whichever is sooner.
     pub fn timeout(mut self, timeout: Duration) -> ClientBuilder {
         self.options.timeout = timeout;
         self.options.timeout_header = crate::deadline::encode(timeout);
@@ -216,19 +387,140 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client. It connects lazily, on the first call.
+    /// Metadata keys a handler's calls copy from the call it serves (default
+    /// [`DEFAULT_PROPAGATED_METADATA`]: request id and W3C trace context). Invalid keys are
+    /// an error at [`build`](Self::build).
+    pub fn propagate<I, K>(mut self, keys: I) -> Result<ClientBuilder, Error>
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<str>,
+    {
+        let keys = keys.into_iter().map(|key| {
+            let key = key.as_ref();
+            http::HeaderName::from_bytes(key.to_ascii_lowercase().as_bytes())
+                .map_err(|_| Error::new(format!("`{key}` is not a valid metadata key")))
+        });
+        self.options.propagate = keys.collect::<Result<Vec<_>, _>>()?.into();
+        Ok(self)
+    }
+
+    /// The name sent as `Micro-From-Service` on calls made outside a handler (inside one,
+    /// the served service's name is sent).
+    pub fn caller(mut self, service: &str) -> ClientBuilder {
+        self.options.caller = http::HeaderValue::from_str(service).ok();
+        self
+    }
+
+    /// Applies the `--client-*` and `--selector` flags that were given.
+    pub fn flags(mut self, flags: &Flags) -> ClientBuilder {
+        if let Some(timeout) = flags.client_request_timeout {
+            self = self.timeout(timeout);
+        }
+        self.retries = flags.client_retries.unwrap_or(self.retries);
+        self.pool_size = flags.client_pool_size.unwrap_or(self.pool_size);
+        self.strategy = flags.selector.unwrap_or(self.strategy);
+        self
+    }
+
+    /// Wraps every call in a tower layer, outermost last: logging, headers, rate limits,
+    /// anything that may `await`. The request's extensions hold its [`CallTarget`].
+    ///
+    /// ```
+    /// # fn demo() -> Result<(), micro::client::Error> {
+    /// use tower::ServiceExt;
+    ///
+    /// let client = micro::Client::builder()
+    ///     .address("127.0.0.1:8080")
+    ///     .layer(tower::layer::layer_fn(|next: micro::client::Transport| {
+    ///         tower::service_fn(move |mut request: http::Request<micro::server::Body>| {
+    ///             let next = next.clone();
+    ///             async move {
+    ///                 request.headers_mut().insert("x-team", "payments".parse().unwrap());
+    ///                 next.oneshot(request).await
+    ///             }
+    ///         })
+    ///     }));
+    /// # Ok(()) }
+    /// ```
+    pub fn layer<L>(mut self, layer: L) -> ClientBuilder
+    where
+        L: Layer<Transport> + Send + Sync + 'static,
+        L::Service: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Status>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<http::Request<Body>>>::Future: Send + 'static,
+    {
+        self.layers.push(Arc::new(move |inner| {
+            BoxCloneSyncService::new(layer.layer(inner))
+        }));
+        self
+    }
+
+    /// Builds the client. It connects lazily, on the first call, and must be built inside a
+    /// Tokio runtime.
     pub fn build(self) -> Result<Client, Error> {
-        let address = self
-            .address
-            .ok_or_else(|| Error::new("no address to call; set one with ClientBuilder::address"))?;
-        let transport = transport::direct(&address, self.options.max_message_size)?;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::new(
+                "a micro::Client must be built inside a Tokio runtime (e.g. in #[tokio::main])",
+            ));
+        }
+        let destination = match (&self.address, self.registry) {
+            (Some(address), _) => Destination::Address(address::authority(address)?.to_string()),
+            (None, Some(cache)) => Destination::Registry(cache),
+            (None, None) => {
+                return Err(Error::new(
+                    "the client has neither a registry nor an address to call; set one with                      ClientBuilder::registry or ClientBuilder::address (Service::client does)",
+                ));
+            }
+        };
+        if !(0.0..=1000.0).contains(&self.retry_budget) {
+            return Err(Error::new(format!(
+                "the retry budget must be a share of calls between 0 and 1000, not {}",
+                self.retry_budget
+            )));
+        }
+        let balance = Balance::new(BalanceOptions {
+            destination: destination.clone(),
+            strategy: self.strategy,
+            filter: self.filter,
+            outliers: Outliers::new(self.ejection),
+            pool: Pool::new(self.pool_size, self.pool_idle),
+            max_message_size: self.options.max_message_size,
+        });
+        let policy = RetryPolicy::new(
+            self.retries,
+            self.backoff,
+            self.retry_budget,
+            DEFAULT_RETRY_MIN_PER_SEC,
+        );
+        let mut transport = BoxCloneSyncService::new(Retry::new(balance, policy));
+        for layer in &self.layers {
+            transport = layer(transport);
+        }
         Ok(Client {
             inner: Arc::new(Inner {
                 transport,
-                address,
+                destination,
                 options: self.options,
             }),
         })
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("address", &self.address)
+            .field("registry", &self.registry)
+            .field("strategy", &self.strategy)
+            .field("filter", &self.filter)
+            .field("retries", &self.retries)
+            .field("pool_size", &self.pool_size)
+            .field("layers", &self.layers.len())
+            .field("options", &self.options)
+            .finish_non_exhaustive()
     }
 }
 

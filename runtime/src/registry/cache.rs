@@ -27,7 +27,8 @@ struct Inner {
 
 #[derive(Debug)]
 struct Entry {
-    services: Vec<Service>,
+    /// Shared with callers of [`Cache::nodes`]; changes replace it (copy on write).
+    services: Arc<Vec<Service>>,
     fetched: Instant,
     /// Whether a watch keeps this entry current.
     watched: bool,
@@ -59,6 +60,12 @@ impl Cache {
     /// the registry fails, the last known nodes are returned (with a warning) rather than the
     /// error, so callers keep working through a registry outage.
     pub async fn get_service(&self, name: &str) -> Result<Vec<Service>, Error> {
+        self.shared(name).await.map(Arc::unwrap_or_clone)
+    }
+
+    /// Like [`get_service`](Self::get_service), without copying: the same `Arc` until the
+    /// service changes, so callers can tell cheaply whether it did.
+    pub(crate) async fn shared(&self, name: &str) -> Result<Arc<Vec<Service>>, Error> {
         if let Some(services) = self.fresh(name) {
             return Ok(services);
         }
@@ -69,6 +76,7 @@ impl Cache {
         };
         match self.inner.registry.get_service(name).await {
             Ok(services) => {
+                let services = Arc::new(services);
                 self.store(name, services.clone(), watcher);
                 Ok(services)
             }
@@ -99,13 +107,13 @@ impl Cache {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn fresh(&self, name: &str) -> Option<Vec<Service>> {
+    fn fresh(&self, name: &str) -> Option<Arc<Vec<Service>>> {
         let entries = self.entries();
         let entry = entries.get(name)?;
         (entry.fetched.elapsed() < self.inner.ttl).then(|| entry.services.clone())
     }
 
-    fn stale(&self, name: &str) -> Option<(Vec<Service>, Duration)> {
+    fn stale(&self, name: &str) -> Option<(Arc<Vec<Service>>, Duration)> {
         let entries = self.entries();
         let entry = entries
             .get(name)
@@ -117,10 +125,10 @@ impl Cache {
         self.entries().get(name).is_some_and(|entry| entry.watched)
     }
 
-    fn store(&self, name: &str, services: Vec<Service>, watcher: Option<Watcher>) {
+    fn store(&self, name: &str, services: Arc<Vec<Service>>, watcher: Option<Watcher>) {
         let mut entries = self.entries();
         let entry = entries.entry(name.to_owned()).or_insert_with(|| Entry {
-            services: Vec::new(),
+            services: Arc::default(),
             fetched: Instant::now(),
             watched: false,
         });
@@ -167,13 +175,11 @@ fn apply(entries: &mut HashMap<String, Entry>, name: &str, event: Event) {
         return;
     };
     let changed = event.service;
-    let position = entry
-        .services
-        .iter()
-        .position(|s| s.version == changed.version);
+    let services = Arc::make_mut(&mut entry.services);
+    let position = services.iter().position(|s| s.version == changed.version);
     match (event.action, position) {
         (Action::Create | Action::Update, Some(index)) => {
-            let service = &mut entry.services[index];
+            let service = &mut services[index];
             for node in changed.nodes {
                 match service.nodes.iter_mut().find(|known| known.id == node.id) {
                     Some(known) => *known = node,
@@ -181,24 +187,24 @@ fn apply(entries: &mut HashMap<String, Entry>, name: &str, event: Event) {
                 }
             }
         }
-        (Action::Create | Action::Update, None) => entry.services.push(changed),
+        (Action::Create | Action::Update, None) => services.push(changed),
         (Action::Delete, Some(index)) => {
-            let service = &mut entry.services[index];
+            let service = &mut services[index];
             service
                 .nodes
                 .retain(|node| !changed.nodes.iter().any(|gone| gone.id == node.id));
             if service.nodes.is_empty() {
-                entry.services.remove(index);
+                services.remove(index);
             }
         }
         // A removal that does not say its version (an mDNS goodbye for an unknown node).
         (Action::Delete, None) if changed.version.is_empty() => {
-            for service in &mut entry.services {
+            for service in services.iter_mut() {
                 service
                     .nodes
                     .retain(|node| !changed.nodes.iter().any(|gone| gone.id == node.id));
             }
-            entry.services.retain(|service| !service.nodes.is_empty());
+            services.retain(|service| !service.nodes.is_empty());
         }
         (Action::Delete, None) => {}
     }
@@ -260,7 +266,7 @@ mod tests {
         let mut entries = HashMap::from([(
             "svc".to_owned(),
             Entry {
-                services: vec![service("1", &["a"])],
+                services: Arc::new(vec![service("1", &["a"])]),
                 fetched: Instant::now(),
                 watched: true,
             },

@@ -77,13 +77,15 @@ impl CallMeta {
         })
     }
 
-    /// Runs the handler's future under the call's deadline and span, then records the outcome.
+    /// Runs the handler's future under the call's deadline and span, with `ctx` as the task's
+    /// [`Context::current`], then records the outcome.
     pub(crate) fn observe<T>(
         self,
+        ctx: Context,
         handler: impl Future<Output = Result<T, Status>> + Send,
     ) -> impl Future<Output = Result<T, Status>> + Send {
         let span = self.span.clone();
-        async move {
+        let call = async move {
             let result = match self.deadline {
                 Some(deadline) => match tokio::time::timeout_at(deadline, handler).await {
                     Ok(result) => result,
@@ -93,8 +95,8 @@ impl CallMeta {
             };
             self.record(result.as_ref().err());
             result
-        }
-        .instrument(span)
+        };
+        ctx.scope(call).instrument(span)
     }
 
     fn deadline_exceeded(&self) -> Status {

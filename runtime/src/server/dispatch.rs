@@ -56,7 +56,7 @@ where
 {
     let service = Once::new(move |request: tonic::Request<Req>| {
         let (ctx, message) = meta.context(request);
-        let response = meta.observe(handler(ctx, message));
+        let response = meta.observe(ctx.clone(), handler(ctx, message));
         async move { response.await.map(tonic::Response::new) }
     });
     Box::pin(async move { grpc.unary(service, request).await })
@@ -96,7 +96,7 @@ where
     let service = Once::new(move |request: tonic::Request<Req>| {
         let (ctx, message) = meta.context(request);
         let (sender, receiver) = Sender::channel(STREAM_BUFFER);
-        let handler = meta.observe(handler(ctx, message, sender));
+        let handler = meta.observe(ctx.clone(), handler(ctx, message, sender));
         ready(Ok(tonic::Response::new(Responses::new(receiver, handler))))
     });
     Box::pin(async move { grpc.server_streaming(service, request).await })
@@ -135,7 +135,7 @@ where
 {
     let service = Once::new(move |request: tonic::Request<tonic::Streaming<Req>>| {
         let (ctx, requests) = meta.context(request);
-        let response = meta.observe(handler(ctx, Streaming::new(requests)));
+        let response = meta.observe(ctx.clone(), handler(ctx, Streaming::new(requests)));
         async move { response.await.map(tonic::Response::new) }
     });
     Box::pin(async move { grpc.client_streaming(service, request).await })
@@ -175,7 +175,7 @@ where
     let service = Once::new(move |request: tonic::Request<tonic::Streaming<Req>>| {
         let (ctx, requests) = meta.context(request);
         let (sender, receiver) = Sender::channel(STREAM_BUFFER);
-        let handler = meta.observe(handler(ctx, Streaming::new(requests), sender));
+        let handler = meta.observe(ctx.clone(), handler(ctx, Streaming::new(requests), sender));
         ready(Ok(tonic::Response::new(Responses::new(receiver, handler))))
     });
     Box::pin(async move { grpc.streaming(service, request).await })

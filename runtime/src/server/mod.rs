@@ -23,7 +23,8 @@ pub use info::{MethodInfo, RpcKind, ServiceInfo};
 pub(crate) use builtin::{Builtins, Health};
 pub(crate) use info::UNKNOWN_METHOD;
 pub(crate) use router::Router;
-pub(crate) use serve::{ServeOptions, serve};
+pub use serve::Stack;
+pub(crate) use serve::{Layers, ServeOptions, serve};
 
 use call::CallMeta;
 

@@ -44,7 +44,7 @@ where
     let ctx = meta.context_from(MetadataMap::from_headers(parts.headers), parts.extensions);
     let types = meta.types.clone();
     let json = meta.settings.json.clone();
-    let reply = match meta.observe(handler(ctx, message)).await {
+    let reply = match meta.observe(ctx.clone(), handler(ctx, message)).await {
         Ok(reply) => reply,
         Err(status) => return status.into_http(),
     };

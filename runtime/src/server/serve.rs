@@ -1,5 +1,6 @@
 //! Accepts connections and serves HTTP/1.1 and HTTP/2 (h2c) on one listener, until shutdown.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,13 +11,14 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
+use tower::util::BoxCloneSyncService;
 use tower::{Layer, ServiceExt};
 use tower_http::cors::CorsLayer;
 
 use http::header;
 use hyper::body::Incoming;
 
-use super::Router;
+use super::{Body, Router};
 
 /// How the accept loop behaves.
 #[derive(Debug, Clone)]
@@ -25,6 +27,23 @@ pub(crate) struct ServeOptions {
     pub(crate) drain_timeout: Duration,
     /// CORS for browser requests (those with an `Origin` header), if enabled.
     pub(crate) cors: Option<Arc<CorsLayer>>,
+    /// Layers the program wraps around every request, if any.
+    pub(crate) layers: Option<Layers>,
+}
+
+/// The tower service every request to a server goes through, and what
+/// [`Service::layer`](crate::Service::layer) wraps. To reject a call in a layer, answer
+/// `status.into_http()`.
+pub type Stack = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
+
+/// Wraps a connection's [`Stack`] in the program's layers.
+#[derive(Clone)]
+pub(crate) struct Layers(pub(crate) Arc<dyn Fn(Stack) -> Stack + Send + Sync>);
+
+impl std::fmt::Debug for Layers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Layers")
+    }
 }
 
 /// Serves `listener` until `shutdown` resolves, then lets in-flight calls finish for up to
@@ -86,22 +105,13 @@ fn watch_connection(
     }
     let router = router.clone();
     let cors = options.cors.clone();
+    let respond = move |request| respond(router.clone(), cors.clone(), request, peer);
+    let service = match &options.layers {
+        None => BoxCloneSyncService::new(tower::service_fn(respond)),
+        Some(layers) => (layers.0)(BoxCloneSyncService::new(tower::service_fn(respond))),
+    };
     let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
-        let router = router.clone();
-        // Only browsers send Origin; everyone else skips the CORS layer (and its clone).
-        let cors = match request.headers().contains_key(header::ORIGIN) {
-            true => cors.clone(),
-            false => None,
-        };
-        async move {
-            match cors {
-                Some(cors) => {
-                    let route = tower::service_fn(|request| router.route(request, Some(peer)));
-                    cors.as_ref().layer(route).oneshot(request).await
-                }
-                None => router.route(request, Some(peer)).await,
-            }
-        }
+        service.clone().oneshot(request.map(Body::new))
     });
     let connection = builder
         .serve_connection(TokioIo::new(stream), service)
@@ -111,6 +121,23 @@ fn watch_connection(
         if let Err(err) = watched.await {
             tracing::debug!(%peer, error = %err, "connection closed with an error");
         }
+    }
+}
+
+/// Routes one request, through CORS when a browser sent it.
+async fn respond(
+    router: Arc<Router>,
+    cors: Option<Arc<CorsLayer>>,
+    request: http::Request<Body>,
+    peer: SocketAddr,
+) -> Result<http::Response<Body>, Infallible> {
+    // Only browsers send Origin; everyone else skips the CORS layer.
+    match cors.filter(|_| request.headers().contains_key(header::ORIGIN)) {
+        Some(cors) => {
+            let route = tower::service_fn(|request| router.route(request, Some(peer)));
+            cors.as_ref().layer(route).oneshot(request).await
+        }
+        None => router.route(request, Some(peer)).await,
     }
 }
 

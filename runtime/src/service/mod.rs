@@ -6,7 +6,7 @@ mod registration;
 mod running;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Parser;
@@ -14,9 +14,10 @@ use clap::Parser;
 pub use error::{Error, ErrorKind};
 pub use running::RunningService;
 
+use crate::client::{self, Client};
 use crate::flags::{Cli, Flags};
 use crate::registry::{self, Registry};
-use crate::server::{Cors, Handler};
+use crate::server::{Body, Cors, Handler, Layers, Stack};
 use crate::transcode::JsonOptions;
 
 /// Largest message accepted or sent unless configured: 4 MiB, as in gRPC and go-micro.
@@ -53,6 +54,8 @@ pub struct Service {
     options: Options,
     handlers: Vec<Arc<dyn Handler>>,
     flags: Option<Flags>,
+    /// The registry once built, shared by the service and its clients (one mDNS daemon).
+    registry: Arc<Mutex<Option<Arc<dyn Registry>>>>,
 }
 
 /// What a [`Service`] was configured with, after flags were applied.
@@ -71,6 +74,7 @@ pub(crate) struct Options {
     pub(crate) register_ttl: Duration,
     pub(crate) register_interval: Duration,
     pub(crate) advertise: Option<String>,
+    pub(crate) layers: Option<Layers>,
 }
 
 /// Which registry a service uses.
@@ -111,9 +115,11 @@ impl Service {
                 register_ttl: DEFAULT_REGISTER_TTL,
                 register_interval: DEFAULT_REGISTER_INTERVAL,
                 advertise: None,
+                layers: None,
             },
             handlers: Vec::new(),
             flags: None,
+            registry: Arc::default(),
         }
     }
 
@@ -158,6 +164,7 @@ impl Service {
     /// Sets the registry to register with (default: mDNS), e.g. `registry::from_uri("etcd://…")`.
     pub fn registry(mut self, registry: Arc<dyn Registry>) -> Service {
         self.options.registry = RegistryChoice::Instance(registry);
+        self.registry = Arc::default();
         self
     }
 
@@ -188,10 +195,99 @@ impl Service {
         self
     }
 
+    /// Wraps every request the service receives in a tower layer, outermost last: logging,
+    /// headers, rate limits, anything that may `await`. To reject a call, answer
+    /// `status.into_http()`.
+    ///
+    /// ```
+    /// use micro::server::{Body, Stack};
+    /// use tower::ServiceExt;
+    ///
+    /// let service = micro::Service::new("greeter").layer(tower::layer::layer_fn(|next: Stack| {
+    ///     tower::service_fn(move |request: http::Request<Body>| {
+    ///         let next = next.clone();
+    ///         async move {
+    ///             if request.headers().contains_key("x-blocked") {
+    ///                 return Ok(micro::Status::permission_denied("blocked").into_http());
+    ///             }
+    ///             next.oneshot(request).await
+    ///         }
+    ///     })
+    /// }));
+    /// ```
+    pub fn layer<L>(mut self, layer: L) -> Service
+    where
+        L: tower::Layer<Stack> + Send + Sync + 'static,
+        L::Service: tower::Service<
+                http::Request<Body>,
+                Response = http::Response<Body>,
+                Error = std::convert::Infallible,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<http::Request<Body>>>::Future: Send + 'static,
+    {
+        let layer = Arc::new(layer);
+        let wrap = move |inner: Stack| Stack::new(layer.layer(inner));
+        self.options.layers = Some(Layers(Arc::new(match self.options.layers.take() {
+            None => Box::new(wrap) as Box<dyn Fn(Stack) -> Stack + Send + Sync>,
+            Some(previous) => Box::new(move |inner| wrap((previous.0)(inner))),
+        })));
+        self
+    }
+
     /// Applies flags parsed by the program's own parser; [`run`](Self::run) then parses none.
     pub fn flags(mut self, flags: Flags) -> Service {
         self.flags = Some(flags);
         self
+    }
+
+    /// Parses the command line and `MICRO_*` variables now, so [`client`](Self::client)
+    /// sees them too; `--help` prints the flags and exits 0, a bad value exits 2.
+    pub fn parse_flags(self) -> Service {
+        self.flags(Cli::parse().flags)
+    }
+
+    /// A client that finds services in this service's registry (the same instance, so one
+    /// mDNS daemon), configured by the `--client-*` and `--selector` flags, and naming this
+    /// service in `Micro-From-Service`. Handlers use it to call other services:
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), micro::service::Error> {
+    /// let service = micro::Service::new("frontend").parse_flags();
+    /// let client = service.client()?;
+    /// // let greeter = HelloworldClient::new(client);
+    /// // service.handle(FrontendServer::new(Frontend { greeter })).run().await
+    /// # Ok(()) }
+    /// ```
+    pub fn client(&self) -> Result<Client, Error> {
+        let options = self.options_with_flags()?;
+        let registry = self.shared_registry(&options)?;
+        let mut builder = Client::builder()
+            .registry(registry)
+            .max_message_size(options.max_message_size)
+            .json_options(options.json.clone())
+            .caller(&options.name);
+        if let Some(flags) = &self.flags {
+            builder = builder.flags(flags);
+        }
+        builder
+            .build()
+            .map_err(|err: client::Error| Error::config(err.to_string()))
+    }
+
+    fn shared_registry(&self, options: &Options) -> Result<Arc<dyn Registry>, Error> {
+        let mut shared = self
+            .registry
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(registry) = &*shared {
+            return Ok(registry.clone());
+        }
+        let registry = options.registry.build()?;
+        *shared = Some(registry.clone());
+        Ok(registry)
     }
 
     /// The service's name.
@@ -224,7 +320,7 @@ impl Service {
     /// and programs that manage the lifecycle themselves.
     pub async fn start(self) -> Result<RunningService, Error> {
         let options = self.options_with_flags()?;
-        let registry = options.registry.build()?;
+        let registry = self.shared_registry(&options)?;
         RunningService::start(options, self.handlers, registry).await
     }
 
@@ -253,6 +349,7 @@ impl Options {
             registry_address,
             register_ttl,
             register_interval,
+            ..
         } = flags.clone();
         self.name = server_name.unwrap_or(std::mem::take(&mut self.name));
         self.version = server_version.unwrap_or(std::mem::take(&mut self.version));

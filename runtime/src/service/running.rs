@@ -51,6 +51,7 @@ impl RunningService {
         let serve_options = ServeOptions {
             drain_timeout: options.shutdown_timeout,
             cors: options.cors.layer()?.map(Arc::new),
+            layers: options.layers.clone(),
         };
         let task = tokio::spawn(serve(listener, router, serve_options, async {
             // A dropped sender also means stop.

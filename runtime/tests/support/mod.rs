@@ -66,7 +66,7 @@ impl Drop for CancelGuard<'_> {
 }
 
 impl KitchenHandler for TestKitchen {
-    /// `id` picks the behaviour: `missing` → NOT_FOUND; `slow` → waits 10 s; `deadline` →
+    /// `id` picks the behaviour: `missing` → NOT_FOUND; `unavailable` → UNAVAILABLE; `slow` → waits 10 s; `deadline` →
     /// the remaining time in `note`; `big:<n>` → an item with an n-byte note; `meta:<key>` →
     /// the metadata value in `note`; `peer` → the peer address; anything else is echoed.
     async fn get(&self, ctx: Context, request: GetRequest) -> Result<Item, Status> {
@@ -74,6 +74,7 @@ impl KitchenHandler for TestKitchen {
         let id = request.id;
         let note = match id.as_str() {
             "missing" => return Err(Status::not_found("no item `missing`")),
+            "unavailable" => return Err(Status::unavailable("this node is draining")),
             "go-micro" => {
                 return Err(micro::errors::Error::not_found("kitchen", "no item").into());
             }

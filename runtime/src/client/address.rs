@@ -1,30 +1,9 @@
-//! Transports: the bottom of the client stack, where requests meet connections.
+//! Addresses a client can call: `host:port`, `http://host:port` or `:port`.
 
-use tower::ServiceExt;
-use tower::util::BoxCloneSyncService;
-
-use super::connection::Connection;
-use super::{Error, Transport};
-use crate::codec::FrameLimit;
-use crate::server::Body;
-
-/// A transport to one address over one lazily connected HTTP/2 connection.
-pub(super) fn direct(address: &str, max_message_size: usize) -> Result<Transport, Error> {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return Err(Error::new(
-            "a micro::Client must be built inside a Tokio runtime (e.g. in #[tokio::main])",
-        ));
-    }
-    let authority = authority(address)?;
-    let transport =
-        Connection::new(authority).map_response(move |response: http::Response<Body>| {
-            response.map(|body| Body::new(FrameLimit::new(body, max_message_size)))
-        });
-    Ok(BoxCloneSyncService::new(transport))
-}
+use super::Error;
 
 /// `host:port`, `http://host:port` or `:port` (this host) → the `host:port` to dial.
-fn authority(address: &str) -> Result<http::uri::Authority, Error> {
+pub(crate) fn authority(address: &str) -> Result<http::uri::Authority, Error> {
     let invalid = |detail: &str| Error::new(format!("invalid address `{address}`: {detail}"));
     let without_scheme = match address.split_once("://") {
         Some(("http", rest)) => rest,
@@ -68,11 +47,5 @@ mod tests {
             let err = authority(address).unwrap_err().to_string();
             assert!(err.contains(detail), "{address}: {err}");
         }
-    }
-
-    #[test]
-    fn building_outside_a_runtime_is_an_error_not_a_panic() {
-        let err = direct("127.0.0.1:1", 1024).unwrap_err();
-        assert!(err.to_string().contains("inside a Tokio runtime"), "{err}");
     }
 }

@@ -1,0 +1,263 @@
+//! The balancer: resolves the called service through the registry cache, filters its nodes,
+//! picks one with the selector strategy, and sends the request over that node's pooled
+//! connections.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+
+use http_body::{Body as HttpBody, Frame, SizeHint};
+
+use super::CallTarget;
+use super::failure::Failure;
+use super::pool::Pool;
+use super::route::{Route, Tried};
+use crate::Status;
+use crate::codec::FrameLimit;
+use crate::registry::{Cache, ErrorKind, Node, Service};
+use crate::selector::{Filter, LoadGuard, Outliers, Picker, Strategy};
+use crate::server::Body;
+
+/// Where calls go when they do not name an address.
+#[derive(Debug, Clone)]
+pub(crate) enum Destination {
+    /// Always this `host:port`.
+    Address(String),
+    /// The nodes the registry lists for the called service.
+    Registry(Cache),
+}
+
+/// How the balancer chooses and reaches nodes.
+#[derive(Debug)]
+pub(crate) struct BalanceOptions {
+    pub(crate) destination: Destination,
+    pub(crate) strategy: Strategy,
+    pub(crate) filter: Filter,
+    pub(crate) outliers: Outliers,
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) max_message_size: usize,
+}
+
+/// A tower service sending each request to one node; clones share state.
+#[derive(Debug, Clone)]
+pub(crate) struct Balance {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    options: BalanceOptions,
+    picker: Picker,
+    /// The nodes last seen per service, to close connections to nodes that leave.
+    seen: Mutex<HashMap<Arc<str>, Arc<Vec<Service>>>>,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl Balance {
+    pub(crate) fn new(options: BalanceOptions) -> Balance {
+        Balance {
+            shared: Arc::new(Shared {
+                options,
+                picker: Picker::default(),
+                seen: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+}
+
+impl tower::Service<http::Request<Body>> for Balance {
+    type Response = http::Response<Body>;
+    type Error = Failure;
+    type Future = BoxFuture<Result<http::Response<Body>, Failure>>;
+
+    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Failure>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let shared = self.shared.clone();
+        Box::pin(async move { shared.send(request).await })
+    }
+}
+
+impl Shared {
+    async fn send(&self, request: http::Request<Body>) -> Result<http::Response<Body>, Failure> {
+        let route = request.extensions().get::<Route>();
+        let strategy = route.and_then(|route| route.strategy);
+        let strategy = strategy.unwrap_or(self.options.strategy);
+        let chosen = route.and_then(|route| route.address.as_ref().map(ToString::to_string));
+        let tried = request.extensions().get::<Tried>().cloned();
+        let address = match (chosen, &self.options.destination) {
+            (Some(address), _) => address,
+            (None, Destination::Address(address)) => address.clone(),
+            (None, Destination::Registry(cache)) => {
+                let target = request.extensions().get::<CallTarget>().cloned();
+                self.pick(cache, strategy, target, tried.as_ref()).await?
+            }
+        };
+        if let Some(tried) = &tried {
+            tried.push(&address);
+        }
+        let connection = self
+            .options
+            .pool
+            .connection(&address)
+            .map_err(Failure::early)?;
+        let load = (strategy == Strategy::LeastLoaded).then(|| self.picker.load(&address).start());
+        match connection.send(request).await {
+            Ok(response) => {
+                self.options.outliers.succeeded(&address);
+                let limit = self.options.max_message_size;
+                Ok(response.map(|body| {
+                    let body = FrameLimit::new(body, limit);
+                    match load {
+                        Some(load) => Body::new(Loaded { body, _load: load }),
+                        None => Body::new(body),
+                    }
+                }))
+            }
+            Err(failure) => {
+                if failure.connection {
+                    self.options.outliers.failed(&address);
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    /// Resolves the called service and picks one of its nodes: one not yet tried by this call
+    /// and not ejected if there is one, else any.
+    async fn pick(
+        &self,
+        cache: &Cache,
+        strategy: Strategy,
+        target: Option<CallTarget>,
+        tried: Option<&Tried>,
+    ) -> Result<String, Failure> {
+        let target = target.ok_or_else(|| {
+            Failure::early(Status::internal(
+                "the request names no service; client layers must keep its extensions",
+            ))
+        })?;
+        let services = cache
+            .shared(&target.service)
+            .await
+            .map_err(|err| Failure::early(lookup_failed(cache, &target, &err)))?;
+        self.forget_departed(&target.service, &services);
+        let candidates = self.options.filter.nodes(&services);
+        if candidates.is_empty() {
+            return Err(Failure::early(self.none_match(cache, &target, &services)));
+        }
+        let untried = |node: &&Node| tried.is_none_or(|tried| !tried.contains(&node.address));
+        let outliers = &self.options.outliers;
+        let preferred: Vec<&Node> = candidates
+            .iter()
+            .copied()
+            .filter(|node| untried(node) && !outliers.is_ejected(&node.address))
+            .collect();
+        let fallback: Vec<&Node>;
+        let choice = match preferred.is_empty() {
+            false => &preferred,
+            true => {
+                fallback = candidates.iter().copied().filter(untried).collect();
+                if fallback.is_empty() {
+                    &candidates
+                } else {
+                    &fallback
+                }
+            }
+        };
+        let node = self.picker.pick(strategy, &target.service, choice);
+        Ok(node.address.clone())
+    }
+
+    /// Closes the connections of nodes that left `service` since the last call.
+    fn forget_departed(&self, service: &Arc<str>, services: &Arc<Vec<Service>>) {
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let previous = match seen.get(service) {
+            Some(previous) if Arc::ptr_eq(previous, services) => return,
+            Some(previous) => previous.clone(),
+            None => {
+                seen.insert(service.clone(), services.clone());
+                return;
+            }
+        };
+        seen.insert(service.clone(), services.clone());
+        drop(seen);
+        let current = addresses(services);
+        for gone in addresses(&previous)
+            .into_iter()
+            .filter(|a| !current.contains(a))
+        {
+            self.options.pool.remove(gone);
+        }
+    }
+
+    fn none_match(&self, cache: &Cache, target: &CallTarget, services: &[Service]) -> Status {
+        let registry = cache.registry().name();
+        let service = &target.service;
+        match services.iter().all(|service| service.nodes.is_empty()) {
+            true => Status::unavailable(format!(
+                "service `{service}` has no nodes in the {registry} registry; is it running?"
+            )),
+            false => Status::unavailable(format!(
+                "no node of `{service}` in the {registry} registry matches the client's filter {:?}",
+                self.options.filter
+            )),
+        }
+    }
+}
+
+fn addresses(services: &[Service]) -> Vec<&str> {
+    services
+        .iter()
+        .flat_map(|service| service.nodes.iter().map(|node| node.address.as_str()))
+        .collect()
+}
+
+/// The registry could not say where `target` runs.
+fn lookup_failed(cache: &Cache, target: &CallTarget, err: &crate::registry::Error) -> Status {
+    let registry = cache.registry().name();
+    let service = &target.service;
+    match err.kind() {
+        ErrorKind::NotFound => Status::not_found(format!(
+            "service `{service}` not found in the {registry} registry; is it running and \
+             registered with the same registry?"
+        )),
+        _ => Status::unavailable(format!(
+            "cannot look up service `{service}` in the {registry} registry: {err}"
+        )),
+    }
+}
+
+/// A response body that counts as one call in flight to its node until it ends.
+struct Loaded<B> {
+    body: B,
+    _load: LoadGuard,
+}
+
+impl<B: HttpBody + Unpin> HttpBody for Loaded<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}

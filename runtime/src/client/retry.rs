@@ -1,0 +1,281 @@
+//! Retries on another node: connection failures and `UNAVAILABLE`, with backoff, within the
+//! call's deadline and a fleet-wide retry budget.
+//!
+//! Unary and server-streaming requests are buffered so they can be sent again; a unary
+//! response is read whole, so a node dying mid-reply is retried too. Client and bidi streams
+//! are retried only when their request never left this process. Server streams are never
+//! retried once the response has started.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use tokio::time::Instant;
+use tower::ServiceExt;
+use tower::retry::budget::{Budget, TpsBudget};
+
+use super::CallTarget;
+use super::failure::Failure;
+use super::route::{CallDeadline, Route, Tried};
+use crate::server::{Body, RpcKind};
+use crate::{Code, Status, deadline};
+
+/// Retries a call gets unless configured: 3, so at most 4 attempts.
+pub const DEFAULT_RETRIES: u32 = 3;
+
+/// Waits before retry `n` (1-based).
+pub(crate) type Backoff = Arc<dyn Fn(u32) -> Duration + Send + Sync>;
+
+/// When to retry.
+pub(crate) struct RetryPolicy {
+    pub(crate) retries: u32,
+    pub(crate) backoff: Backoff,
+    pub(crate) budget: TpsBudget,
+}
+
+impl RetryPolicy {
+    /// At most `retries` per call, waiting `backoff(n)` before retry n, and retries at most
+    /// `percent` of calls (plus `min_per_sec` every second) over a 10 s window.
+    pub(crate) fn new(retries: u32, backoff: Backoff, percent: f32, min_per_sec: u32) -> Self {
+        RetryPolicy {
+            retries,
+            backoff,
+            budget: TpsBudget::new(Duration::from_secs(10), min_per_sec, percent),
+        }
+    }
+}
+
+impl fmt::Debug for RetryPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryPolicy")
+            .field("retries", &self.retries)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The retrying tower service, over a service that sends each attempt to one node.
+#[derive(Clone)]
+pub(crate) struct Retry<S> {
+    inner: S,
+    policy: Arc<RetryPolicy>,
+}
+
+impl<S> Retry<S> {
+    pub(crate) fn new(inner: S, policy: RetryPolicy) -> Retry<S> {
+        Retry {
+            inner,
+            policy: Arc::new(policy),
+        }
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S> tower::Service<http::Request<Body>> for Retry<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Failure>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    type Response = http::Response<Body>;
+    type Error = Status;
+    type Future = BoxFuture<Result<http::Response<Body>, Status>>;
+
+    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Status>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        let attempts = Attempts {
+            inner: self.inner.clone(),
+            policy: self.policy.clone(),
+        };
+        Box::pin(attempts.run(request))
+    }
+}
+
+/// One call's attempts.
+struct Attempts<S> {
+    inner: S,
+    policy: Arc<RetryPolicy>,
+}
+
+/// How an attempt ended.
+enum Outcome {
+    Done(http::Response<Body>),
+    Failed(Failure),
+}
+
+impl<S> Attempts<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Failure>
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    async fn run(self, mut request: http::Request<Body>) -> Result<http::Response<Body>, Status> {
+        let kind = request
+            .extensions()
+            .get::<CallTarget>()
+            .map(|t| t.method.kind);
+        let route = request.extensions().get::<Route>();
+        let retries = route
+            .and_then(|route| route.retries)
+            .unwrap_or(self.policy.retries);
+        let deadline = request.extensions().get::<CallDeadline>().map(|d| d.0);
+        let tried = Tried::default();
+        request.extensions_mut().insert(tried.clone());
+        self.policy.budget.deposit();
+        let replay = match (retries, kind) {
+            (0, _) | (_, None | Some(RpcKind::ClientStreaming | RpcKind::BidiStreaming)) => None,
+            _ => Some(Replay::buffer(&mut request).await?),
+        };
+        let whole_response = kind == Some(RpcKind::Unary) && replay.is_some();
+        let mut inner = self.inner;
+        let mut retry = 0;
+        loop {
+            let outcome = match inner.ready().await {
+                Ok(ready) => Self::attempt(ready.call(request), whole_response).await,
+                Err(failure) => Outcome::Failed(failure),
+            };
+            let mut failure = match outcome {
+                Outcome::Done(response) => return Ok(response),
+                Outcome::Failed(failure) => failure,
+            };
+            let again = failure
+                .unsent
+                .take()
+                .or_else(|| replay.as_ref().map(Replay::request));
+            let stop = match again {
+                _ if failure.status.code() != Code::Unavailable => Some("not retryable"),
+                None => Some("the request stream was already sent"),
+                Some(_) if retry >= retries => Some("no retries left"),
+                Some(_) if !self.policy.budget.withdraw() => Some("the retry budget is spent"),
+                Some(_) => None,
+            };
+            let Some(next) = again.filter(|_| stop.is_none()) else {
+                return Err(gave_up(
+                    failure.status,
+                    tried.len(),
+                    stop.unwrap_or_default(),
+                ));
+            };
+            retry += 1;
+            let wait = (self.policy.backoff)(retry - 1);
+            if deadline.is_some_and(|deadline| Instant::now() + wait >= deadline) {
+                return Err(gave_up(
+                    failure.status,
+                    tried.len(),
+                    "the deadline is too close",
+                ));
+            }
+            tracing::debug!(retry, ?wait, error = %failure.status.message(), "retrying on another node");
+            tokio::time::sleep(wait).await;
+            request = next;
+            if let Some(deadline) = deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                request
+                    .headers_mut()
+                    .insert(deadline::GRPC_TIMEOUT.clone(), deadline::encode(left));
+            }
+        }
+    }
+
+    async fn attempt(sent: S::Future, whole_response: bool) -> Outcome {
+        let response = match sent.await {
+            Ok(response) => response,
+            Err(failure) => return Outcome::Failed(failure),
+        };
+        if let Some(status) = unavailable_in(response.headers()) {
+            return Outcome::Failed(Failure::answered(status));
+        }
+        if !whole_response {
+            return Outcome::Done(response);
+        }
+        let (parts, body) = response.into_parts();
+        match body.collect().await {
+            Ok(collected) => {
+                if let Some(status) = collected.trailers().and_then(unavailable_in) {
+                    return Outcome::Failed(Failure::answered(status));
+                }
+                Outcome::Done(http::Response::from_parts(parts, Body::new(collected)))
+            }
+            Err(status) if status.code() == Code::ResourceExhausted => Outcome::Done(
+                http::Response::from_parts(parts, Body::new(Failed(Some(status)))),
+            ),
+            Err(status) => Outcome::Failed(Failure::broken(Status::unavailable(format!(
+                "the response was cut off: {}",
+                status.message()
+            )))),
+        }
+    }
+}
+
+/// An `UNAVAILABLE` status in these headers or trailers.
+fn unavailable_in(headers: &http::HeaderMap) -> Option<Status> {
+    let status = Status::from_header_map(headers)?;
+    (status.code() == Code::Unavailable).then_some(status)
+}
+
+/// The last attempt's status, saying how many attempts were made and why they stopped.
+fn gave_up(status: Status, attempts: usize, why: &str) -> Status {
+    if attempts <= 1 {
+        return status;
+    }
+    let message = format!("{} (after {attempts} attempts; {why})", status.message());
+    Status::with_metadata(status.code(), message, status.metadata().clone())
+}
+
+/// A buffered request that can be sent again.
+struct Replay {
+    parts: http::request::Parts,
+    body: Bytes,
+}
+
+impl Replay {
+    /// Reads the request body into memory, leaving a copy in `request`.
+    async fn buffer(request: &mut http::Request<Body>) -> Result<Replay, Status> {
+        let body = std::mem::replace(request.body_mut(), Body::empty());
+        let body = body.collect().await?.to_bytes();
+        *request.body_mut() = Body::new(Full::new(body.clone()));
+        let mut parts = http::Request::new(()).into_parts().0;
+        parts.method = request.method().clone();
+        parts.uri = request.uri().clone();
+        parts.version = request.version();
+        parts.headers = request.headers().clone();
+        parts.extensions = request.extensions().clone();
+        Ok(Replay { parts, body })
+    }
+
+    fn request(&self) -> http::Request<Body> {
+        let mut request = http::Request::new(Body::new(Full::new(self.body.clone())));
+        *request.method_mut() = self.parts.method.clone();
+        *request.uri_mut() = self.parts.uri.clone();
+        *request.version_mut() = self.parts.version;
+        *request.headers_mut() = self.parts.headers.clone();
+        *request.extensions_mut() = self.parts.extensions.clone();
+        request
+    }
+}
+
+/// A body that fails with a status: a collected response that broke a limit.
+struct Failed(Option<Status>);
+
+impl http_body::Body for Failed {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
+        Poll::Ready(self.0.take().map(Err))
+    }
+}
