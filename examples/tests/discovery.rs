@@ -65,6 +65,17 @@ fn helloworld_found_over_mdns_by_another_process() {
     let address = find_helloworld(&["--registry", "mdns"]);
     assert_eq!(address, server.addr.to_string());
     assert_eq!(greet(&address), "Hello discovery");
+    // The client resolves helloworld through mDNS itself.
+    let output = Command::new(CLIENT)
+        .args(["--registry", "mdns", "by name"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "Hello by name"
+    );
 }
 
 #[cfg(feature = "full")]
@@ -83,6 +94,57 @@ mod etcd {
         let address = find_helloworld(&registry);
         assert_eq!(address, server.addr.to_string());
         assert_eq!(greet(&address), "Hello discovery");
+    }
+
+    /// The failover drill: the load tool calls three helloworld processes through etcd while
+    /// one is killed (SIGKILL: no deregistration); no call fails.
+    #[tokio::test]
+    async fn the_load_tool_loses_no_call_when_a_node_is_killed() {
+        let Some(etcd) = EtcdServer::start() else {
+            return;
+        };
+        let registry = ["--registry", "etcd", "--registry-address", &etcd.address()];
+        let mut servers: Vec<Option<Example>> = (0..3)
+            .map(|_| Some(Example::start(env!("CARGO_BIN_EXE_helloworld"), &registry)))
+            .collect();
+        let etcd_registry = EtcdRegistry::new(EtcdOptions::from_addresses(&[etcd.address()]));
+        let started = tokio::time::Instant::now();
+        while etcd_registry
+            .get_service("helloworld")
+            .await
+            .map_or(0, |services| {
+                services.iter().map(|s| s.nodes.len()).sum::<usize>()
+            })
+            < 3
+        {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "never registered"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let mut client = std::process::Command::new(CLIENT)
+            .args(registry)
+            .args(["--requests", "30000", "--concurrency", "8", "drill"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+        assert!(
+            client.try_wait().unwrap().is_none(),
+            "the load ended before the kill"
+        );
+        drop(servers[1].take());
+        let output = client.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last = stdout.lines().last().unwrap_or_default();
+        assert!(
+            last.starts_with("ok=30000 failed=0 p50="),
+            "{stdout}\n{stderr}"
+        );
+        assert!(output.status.success());
     }
 
     #[tokio::test]
