@@ -5,8 +5,11 @@
 //! cargo run --release -p micro-benches --bin unary -- --requests 100000 --concurrency 32
 //! ```
 //!
-//! Both stacks run in this process on loopback, taking turns: rounds alternate tonic, micro,
-//! tonic, micro…, and each stack's median round is reported, with micro's ratio to tonic.
+//! The stacks run in this process on loopback, taking turns: rounds alternate tonic, micro
+//! direct, micro full stack…, and each stack's median round is reported, with its ratio to
+//! tonic. "micro direct" calls the address; "micro full stack" is the default client: it
+//! resolves `helloworld` through the registry (cache), picks a node at random, and has
+//! retries armed (buffered request, retry budget).
 
 mod load;
 
@@ -34,8 +37,14 @@ struct Args {
     /// Rounds per stack; the median is reported.
     #[arg(long, default_value_t = 5)]
     rounds: usize,
-    /// Run one stack only (`micro` or `tonic`), e.g. to profile it.
-    #[arg(long, value_parser = ["micro", "tonic"])]
+    /// HTTP/2 connections per node in micro's clients.
+    #[arg(long, default_value_t = micro::client::DEFAULT_POOL_SIZE)]
+    pool_size: usize,
+    /// Retries micro's clients may make (0 disarms the retry layer's buffering).
+    #[arg(long, default_value_t = micro::client::DEFAULT_RETRIES)]
+    retries: u32,
+    /// Run one stack only (`micro`, `stack` or `tonic`), e.g. to profile it.
+    #[arg(long, value_parser = ["micro", "stack", "tonic"])]
     only: Option<String>,
 }
 
@@ -72,15 +81,26 @@ impl tonic_pb::helloworld_server::Helloworld for TonicGreeter {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
 
+    let registry: std::sync::Arc<dyn micro::registry::Registry> =
+        std::sync::Arc::new(micro::registry::MemoryRegistry::new());
     let micro_service = micro::Service::new("helloworld")
         .address("127.0.0.1:0")
-        .registry(std::sync::Arc::new(micro::registry::MemoryRegistry::new()))
+        .registry(registry.clone())
         .handle(micro_pb::HelloworldServer::new(MicroGreeter))
         .start()
         .await?;
-    let micro_client = micro_pb::HelloworldClient::new(micro::Client::connect(
-        &micro_service.local_addr().to_string(),
-    )?);
+    let micro_client = micro::Client::builder()
+        .address(micro_service.local_addr().to_string())
+        .pool_size(args.pool_size)
+        .retries(args.retries)
+        .build()?;
+    let micro_client = micro_pb::HelloworldClient::new(micro_client);
+    let stack_client = micro::Client::builder()
+        .registry(registry)
+        .pool_size(args.pool_size)
+        .retries(args.retries)
+        .build()?;
+    let stack_client = micro_pb::HelloworldClient::new(stack_client);
 
     let incoming = tonic::transport::server::TcpIncoming::bind("127.0.0.1:0".parse()?)?
         .with_nodelay(Some(true));
@@ -121,6 +141,10 @@ async fn main() -> anyhow::Result<()> {
         let client = micro_client.clone();
         async move { client }
     };
+    let stack_caller = || {
+        let client = stack_client.clone();
+        async move { client }
+    };
     let tonic_caller = || {
         let client = tonic_client.clone();
         async move { client }
@@ -130,6 +154,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(only) = args.only.as_deref() {
         let round = match only {
             "micro" => load::round(requests, concurrency, micro_caller, call_micro).await,
+            "stack" => load::round(requests, concurrency, stack_caller, call_micro).await,
             _ => load::round(requests, concurrency, tonic_caller, call_tonic).await,
         };
         println!("{only}: {:.0} req/s", round.requests_per_second);
@@ -139,14 +164,18 @@ async fn main() -> anyhow::Result<()> {
     // Warm up both (connections, allocator, caches).
     load::round(requests / 10, concurrency, tonic_caller, call_tonic).await;
     load::round(requests / 10, concurrency, micro_caller, call_micro).await;
+    load::round(requests / 10, concurrency, stack_caller, call_micro).await;
 
-    let (mut tonic_rounds, mut micro_rounds) = (Vec::new(), Vec::new());
+    let (mut tonic_rounds, mut micro_rounds, mut stack_rounds) =
+        (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..args.rounds {
         tonic_rounds.push(load::round(requests, concurrency, tonic_caller, call_tonic).await);
         micro_rounds.push(load::round(requests, concurrency, micro_caller, call_micro).await);
+        stack_rounds.push(load::round(requests, concurrency, stack_caller, call_micro).await);
     }
     let tonic = load::median(tonic_rounds);
     let micro = load::median(micro_rounds);
+    let stack = load::median(stack_rounds);
 
     println!(
         "unary echo, {requests} requests x {} rounds, concurrency {concurrency} (median round)",
@@ -157,7 +186,8 @@ async fn main() -> anyhow::Result<()> {
         "stack", "req/s", "p50", "p99"
     );
     load::print_row("raw tonic", &tonic, None);
-    load::print_row("micro", &micro, Some(&tonic));
+    load::print_row("micro direct", &micro, Some(&tonic));
+    load::print_row("micro full stack (registry)", &stack, Some(&tonic));
     micro_service.stop().await?;
     Ok(())
 }

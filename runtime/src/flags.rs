@@ -153,7 +153,7 @@ pub struct Flags {
     )]
     pub client_retries: Option<u32>,
 
-    /// HTTP/2 connections per node (default 4).
+    /// HTTP/2 connections per node (default 2).
     #[arg(
         long,
         env = "MICRO_CLIENT_POOL_SIZE",

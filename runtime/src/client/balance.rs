@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::task::{Context as TaskContext, Poll};
 
 use http_body::{Body as HttpBody, Frame, SizeHint};
@@ -51,7 +51,7 @@ struct Shared {
     options: BalanceOptions,
     picker: Picker,
     /// The nodes last seen per service, to close connections to nodes that leave.
-    seen: Mutex<HashMap<Arc<str>, Arc<Vec<Service>>>>,
+    seen: RwLock<HashMap<Arc<str>, Arc<Vec<Service>>>>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -62,7 +62,7 @@ impl Balance {
             shared: Arc::new(Shared {
                 options,
                 picker: Picker::default(),
-                seen: Mutex::new(HashMap::new()),
+                seen: RwLock::new(HashMap::new()),
             }),
         }
     }
@@ -151,6 +151,24 @@ impl Shared {
         if candidates.is_empty() {
             return Err(Failure::early(self.none_match(cache, &target, &services)));
         }
+        let node = match tried.filter(|tried| !tried.is_empty()) {
+            None if !self.options.outliers.any_ejected() => {
+                self.picker.pick(strategy, &target.service, &candidates)
+            }
+            tried => self.pick_avoiding(strategy, &target.service, &candidates, tried),
+        };
+        Ok(node.address.clone())
+    }
+
+    /// Picks a node not yet tried by this call and not ejected if there is one, else one not
+    /// tried, else any.
+    fn pick_avoiding<'a>(
+        &self,
+        strategy: Strategy,
+        service: &str,
+        candidates: &[&'a Node],
+        tried: Option<&Tried>,
+    ) -> &'a Node {
         let untried = |node: &&Node| tried.is_none_or(|tried| !tried.contains(&node.address));
         let outliers = &self.options.outliers;
         let preferred: Vec<&Node> = candidates
@@ -158,27 +176,30 @@ impl Shared {
             .copied()
             .filter(|node| untried(node) && !outliers.is_ejected(&node.address))
             .collect();
-        let fallback: Vec<&Node>;
-        let choice = match preferred.is_empty() {
-            false => &preferred,
-            true => {
-                fallback = candidates.iter().copied().filter(untried).collect();
-                if fallback.is_empty() {
-                    &candidates
-                } else {
-                    &fallback
-                }
-            }
-        };
-        let node = self.picker.pick(strategy, &target.service, choice);
-        Ok(node.address.clone())
+        if !preferred.is_empty() {
+            return self.picker.pick(strategy, service, &preferred);
+        }
+        let untried: Vec<&Node> = candidates.iter().copied().filter(untried).collect();
+        match untried.is_empty() {
+            false => self.picker.pick(strategy, service, &untried),
+            true => self.picker.pick(strategy, service, candidates),
+        }
     }
 
     /// Closes the connections of nodes that left `service` since the last call.
     fn forget_departed(&self, service: &Arc<str>, services: &Arc<Vec<Service>>) {
+        let unchanged = self
+            .seen
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(service)
+            .is_some_and(|previous| Arc::ptr_eq(previous, services));
+        if unchanged {
+            return;
+        }
         let mut seen = self
             .seen
-            .lock()
+            .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let previous = match seen.get(service) {
             Some(previous) if Arc::ptr_eq(previous, services) => return,

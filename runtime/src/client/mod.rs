@@ -47,7 +47,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connections per node unless configured. More than one, because a single HTTP/2
 /// connection's stream handling becomes the bottleneck under load (hyperium/h2#531).
-pub const DEFAULT_POOL_SIZE: usize = 4;
+pub const DEFAULT_POOL_SIZE: usize = 2;
 
 /// How long a node's connections stay open without calls, as go-micro's pool TTL.
 pub const DEFAULT_POOL_IDLE: Duration = Duration::from_secs(60);
@@ -338,7 +338,7 @@ impl ClientBuilder {
         self
     }
 
-    /// HTTP/2 connections per node (default 4), used in turn.
+    /// HTTP/2 connections per node (default 2), used in turn.
     pub fn pool_size(mut self, connections: usize) -> ClientBuilder {
         self.pool_size = connections;
         self

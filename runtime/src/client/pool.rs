@@ -3,12 +3,11 @@
 //! the registry.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, RwLockWriteGuard, Weak};
 use std::time::Duration;
 
 use http::uri::Authority;
-use tokio::time::Instant;
 
 use super::connection::Connection;
 use crate::Status;
@@ -18,7 +17,8 @@ use crate::Status;
 struct Node {
     connections: Vec<Connection>,
     next: AtomicUsize,
-    last_used: Mutex<Instant>,
+    /// Whether a call used the node since the last sweep.
+    used: AtomicBool,
 }
 
 /// The connections of every node this client calls.
@@ -26,7 +26,7 @@ struct Node {
 pub(crate) struct Pool {
     size: usize,
     idle: Duration,
-    nodes: Mutex<HashMap<String, Arc<Node>>>,
+    nodes: RwLock<HashMap<String, Arc<Node>>>,
     sweeping: std::sync::Once,
 }
 
@@ -36,28 +36,32 @@ impl Pool {
         Arc::new(Pool {
             size: size.max(1),
             idle,
-            nodes: Mutex::new(HashMap::new()),
+            nodes: RwLock::new(HashMap::new()),
             sweeping: std::sync::Once::new(),
         })
     }
 
-    fn nodes(&self) -> MutexGuard<'_, HashMap<String, Arc<Node>>> {
+    fn nodes(&self) -> RwLockWriteGuard<'_, HashMap<String, Arc<Node>>> {
         self.nodes
-            .lock()
+            .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A connection to the node at `address` (`host:port`), opened on first use.
     pub(crate) fn connection(self: &Arc<Self>, address: &str) -> Result<Connection, Status> {
-        let known = self.nodes().get(address).cloned();
+        let nodes = self
+            .nodes
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let known = nodes.get(address).cloned();
+        drop(nodes);
         let node = match known {
             Some(node) => node,
             None => self.add(address)?,
         };
-        *node
-            .last_used
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Instant::now();
+        if !node.used.load(Ordering::Relaxed) {
+            node.used.store(true, Ordering::Relaxed);
+        }
         let index = node.next.fetch_add(1, Ordering::Relaxed) % node.connections.len();
         Ok(node.connections[index].clone())
     }
@@ -74,7 +78,7 @@ impl Pool {
                 .map(|_| Connection::new(authority.clone()))
                 .collect(),
             next: AtomicUsize::new(0),
-            last_used: Mutex::new(Instant::now()),
+            used: AtomicBool::new(true),
         });
         Ok(self
             .nodes()
@@ -96,28 +100,22 @@ impl Pool {
     /// How many nodes have connections, for tests.
     #[cfg(test)]
     fn len(&self) -> usize {
-        self.nodes().len()
+        self.nodes.read().unwrap().len()
     }
 }
 
-/// Closes the connections of nodes not called for the idle time.
+/// Closes the connections of nodes not called for the idle time (within twice that).
 async fn sweep(pool: Weak<Pool>) {
     let interval = match pool.upgrade() {
-        Some(pool) => (pool.idle / 2).max(Duration::from_millis(10)),
+        Some(pool) => pool.idle.max(Duration::from_millis(10)),
         None => return,
     };
     loop {
         tokio::time::sleep(interval).await;
         let Some(pool) = pool.upgrade() else { return };
-        let idle = pool.idle;
-        pool.nodes().retain(|_, node| {
-            *node
-                .last_used
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                + idle
-                > Instant::now()
-        });
+        // A node unused for a whole interval has been idle at least that long.
+        pool.nodes()
+            .retain(|_, node| node.used.swap(false, Ordering::Relaxed));
     }
 }
 

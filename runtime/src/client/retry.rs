@@ -130,8 +130,11 @@ where
             .and_then(|route| route.retries)
             .unwrap_or(self.policy.retries);
         let deadline = request.extensions().get::<CallDeadline>().map(|d| d.0);
-        let tried = Tried::default();
-        request.extensions_mut().insert(tried.clone());
+        // Which nodes were tried only matters to a retry.
+        let tried = (retries > 0).then(Tried::default);
+        if let Some(tried) = &tried {
+            request.extensions_mut().insert(tried.clone());
+        }
         self.policy.budget.deposit();
         let replay = match (retries, kind) {
             (0, _) | (_, None | Some(RpcKind::ClientStreaming | RpcKind::BidiStreaming)) => None,
@@ -163,7 +166,7 @@ where
             let Some(next) = again.filter(|_| stop.is_none()) else {
                 return Err(gave_up(
                     failure.status,
-                    tried.len(),
+                    attempts(&tried),
                     stop.unwrap_or_default(),
                 ));
             };
@@ -172,7 +175,7 @@ where
             if deadline.is_some_and(|deadline| Instant::now() + wait >= deadline) {
                 return Err(gave_up(
                     failure.status,
-                    tried.len(),
+                    attempts(&tried),
                     "the deadline is too close",
                 ));
             }
@@ -218,6 +221,11 @@ where
     }
 }
 
+/// How many attempts a call made.
+fn attempts(tried: &Option<Tried>) -> usize {
+    tried.as_ref().map_or(1, Tried::len)
+}
+
 /// An `UNAVAILABLE` status in these headers or trailers.
 fn unavailable_in(headers: &http::HeaderMap) -> Option<Status> {
     let status = Status::from_header_map(headers)?;
@@ -233,9 +241,16 @@ fn gave_up(status: Status, attempts: usize, why: &str) -> Status {
     Status::with_metadata(status.code(), message, status.metadata().clone())
 }
 
-/// A buffered request that can be sent again.
+/// A buffered request that can be sent again: its body, headers, and the extensions the
+/// layers below read (copied only when a retry happens).
 struct Replay {
-    parts: http::request::Parts,
+    uri: http::Uri,
+    headers: http::HeaderMap,
+    target: Option<CallTarget>,
+    deadline: Option<CallDeadline>,
+    route: Option<Route>,
+    tried: Option<Tried>,
+    codec: Option<crate::codec::Codec>,
     body: Bytes,
 }
 
@@ -245,22 +260,30 @@ impl Replay {
         let body = std::mem::replace(request.body_mut(), Body::empty());
         let body = body.collect().await?.to_bytes();
         *request.body_mut() = Body::new(Full::new(body.clone()));
-        let mut parts = http::Request::new(()).into_parts().0;
-        parts.method = request.method().clone();
-        parts.uri = request.uri().clone();
-        parts.version = request.version();
-        parts.headers = request.headers().clone();
-        parts.extensions = request.extensions().clone();
-        Ok(Replay { parts, body })
+        let extensions = request.extensions();
+        Ok(Replay {
+            uri: request.uri().clone(),
+            headers: request.headers().clone(),
+            target: extensions.get().cloned(),
+            deadline: extensions.get().copied(),
+            route: extensions.get().cloned(),
+            tried: extensions.get().cloned(),
+            codec: extensions.get().copied(),
+            body,
+        })
     }
 
     fn request(&self) -> http::Request<Body> {
         let mut request = http::Request::new(Body::new(Full::new(self.body.clone())));
-        *request.method_mut() = self.parts.method.clone();
-        *request.uri_mut() = self.parts.uri.clone();
-        *request.version_mut() = self.parts.version;
-        *request.headers_mut() = self.parts.headers.clone();
-        *request.extensions_mut() = self.parts.extensions.clone();
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = self.headers.clone();
+        let extensions = request.extensions_mut();
+        self.target.clone().map(|target| extensions.insert(target));
+        self.deadline.map(|deadline| extensions.insert(deadline));
+        self.route.clone().map(|route| extensions.insert(route));
+        self.tried.clone().map(|tried| extensions.insert(tried));
+        self.codec.map(|codec| extensions.insert(codec));
         request
     }
 }

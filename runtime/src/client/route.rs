@@ -43,6 +43,10 @@ impl Tried {
         self.addresses().iter().any(|tried| tried == address)
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.addresses().is_empty()
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.addresses().len()
     }

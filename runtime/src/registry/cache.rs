@@ -2,7 +2,7 @@
 //! and still answering with the last known nodes while the registry is failing.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -22,7 +22,7 @@ pub struct Cache {
 struct Inner {
     registry: Arc<dyn Registry>,
     ttl: Duration,
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: RwLock<HashMap<String, Entry>>,
 }
 
 #[derive(Debug)]
@@ -46,7 +46,7 @@ impl Cache {
             inner: Arc::new(Inner {
                 registry,
                 ttl,
-                entries: Mutex::new(HashMap::new()),
+                entries: RwLock::new(HashMap::new()),
             }),
         }
     }
@@ -100,21 +100,29 @@ impl Cache {
         }
     }
 
-    fn entries(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+    fn entries(&self) -> RwLockWriteGuard<'_, HashMap<String, Entry>> {
         self.inner
             .entries
-            .lock()
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Reads without blocking other readers: every call looks its service up here.
+    fn read_entries(&self) -> RwLockReadGuard<'_, HashMap<String, Entry>> {
+        self.inner
+            .entries
+            .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn fresh(&self, name: &str) -> Option<Arc<Vec<Service>>> {
-        let entries = self.entries();
+        let entries = self.read_entries();
         let entry = entries.get(name)?;
         (entry.fetched.elapsed() < self.inner.ttl).then(|| entry.services.clone())
     }
 
     fn stale(&self, name: &str) -> Option<(Arc<Vec<Service>>, Duration)> {
-        let entries = self.entries();
+        let entries = self.read_entries();
         let entry = entries
             .get(name)
             .filter(|entry| !entry.services.is_empty())?;
@@ -122,7 +130,9 @@ impl Cache {
     }
 
     fn watched(&self, name: &str) -> bool {
-        self.entries().get(name).is_some_and(|entry| entry.watched)
+        self.read_entries()
+            .get(name)
+            .is_some_and(|entry| entry.watched)
     }
 
     fn store(&self, name: &str, services: Arc<Vec<Service>>, watcher: Option<Watcher>) {

@@ -68,6 +68,11 @@ impl Outliers {
             .is_some_and(|until| until > now)
     }
 
+    /// Whether any node might be ejected: lets callers skip the per-node checks.
+    pub(crate) fn any_ejected(&self) -> bool {
+        self.any_failed.load(Ordering::Relaxed)
+    }
+
     /// A connection to `address` failed.
     pub(crate) fn failed(&self, address: &str) {
         let mut nodes = self.nodes();

@@ -106,12 +106,21 @@ fn watch_connection(
     let router = router.clone();
     let cors = options.cors.clone();
     let respond = move |request| respond(router.clone(), cors.clone(), request, peer);
-    let service = match &options.layers {
-        None => BoxCloneSyncService::new(tower::service_fn(respond)),
-        Some(layers) => (layers.0)(BoxCloneSyncService::new(tower::service_fn(respond))),
-    };
+    // Without layers, requests skip the boxed stack (an allocation and a copy per call).
+    let stack = options
+        .layers
+        .as_ref()
+        .map(|layers| (layers.0)(BoxCloneSyncService::new(tower::service_fn(respond.clone()))));
     let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
-        service.clone().oneshot(request.map(Body::new))
+        let request = request.map(Body::new);
+        let respond = respond.clone();
+        let stack = stack.clone();
+        async move {
+            match stack {
+                Some(stack) => stack.oneshot(request).await,
+                None => respond(request).await,
+            }
+        }
     });
     let connection = builder
         .serve_connection(TokioIo::new(stream), service)
