@@ -3,6 +3,7 @@
 #
 #   scripts/bench.sh            # every benchmark
 #   scripts/bench.sh unary      # one of: unary, json, discovery
+#   scripts/bench.sh unary --concurrency 1 --pool-size 1   # further arguments go to that one
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${MICRO_CACHE_DIR:-$HOME/.cache/micro-rs}/target}
@@ -10,8 +11,10 @@ cd "$root"
 cargo build --release --locked -p micro-benches
 bin=$CARGO_TARGET_DIR/release
 which=${1:-all}
-if [ "$which" = all ] || [ "$which" = unary ]; then "$bin/unary"; fi
-if [ "$which" = all ] || [ "$which" = json ]; then "$bin/json"; fi
+[ $# -gt 0 ] && shift
+case "$which" in all|unary|json|discovery) ;; *) echo "unknown benchmark: $which" >&2; exit 2 ;; esac
+if [ "$which" = all ] || [ "$which" = unary ]; then "$bin/unary" "$@"; fi
+if [ "$which" = all ] || [ "$which" = json ]; then "$bin/json" "$@"; fi
 if [ "$which" = all ] || [ "$which" = discovery ]; then
   "$bin/discovery" --registry etcd
   # mDNS inside a network namespace of its own, so nothing reaches the network card.
