@@ -279,8 +279,8 @@ impl Default for ClientBuilder {
     }
 }
 
-/// Backoff before retry `n`: none before the first (it goes to another node), then `backoff`
-/// counted from one (go-micro's: 100 ms, 658 ms, 1.98 s…).
+/// Backoff before retry `n` (1-based): none before the first (it goes to another node), then
+/// `backoff` counted from one (go-micro's: 100 ms, 658 ms, 1.98 s…).
 fn after_first_retry(backoff: fn(u32) -> Duration) -> impl Fn(u32) -> Duration {
     move |retry| backoff(retry.saturating_sub(1))
 }
@@ -545,3 +545,15 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_retry_is_immediate_then_go_micros_backoff() {
+        let backoff = after_first_retry(crate::backoff::go_micro);
+        let millis: Vec<u128> = (1..=4).map(|n| backoff(n).as_millis()).collect();
+        assert_eq!(millis, [0, 100, 658, 1981]);
+    }
+}

@@ -171,7 +171,7 @@ where
                 ));
             };
             retry += 1;
-            let wait = (self.policy.backoff)(retry - 1);
+            let wait = (self.policy.backoff)(retry);
             if deadline.is_some_and(|deadline| Instant::now() + wait >= deadline) {
                 return Err(gave_up(
                     failure.status,
