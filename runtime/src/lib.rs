@@ -52,6 +52,7 @@ mod backoff;
 mod context;
 mod deadline;
 mod flags;
+mod layers;
 mod log;
 mod stream;
 mod transcode;

@@ -31,6 +31,7 @@ pub use retry::DEFAULT_RETRIES;
 
 use crate::codec::Codec;
 use crate::flags::Flags;
+use crate::layers::Layers;
 use crate::registry::{Cache, Registry};
 use crate::selector::{Ejection, Filter, Outliers, Strategy};
 use crate::server::Body;
@@ -67,8 +68,6 @@ pub const DEFAULT_PROPAGATED_METADATA: [&str; 4] =
 /// requests in, responses out. The request's extensions hold its [`CallTarget`]. Failures
 /// to deliver a request are statuses too (`UNAVAILABLE` for a refused connection).
 pub type Transport = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Status>;
-
-type LayerFn = Arc<dyn Fn(Transport) -> Transport + Send + Sync>;
 
 /// Makes calls for generated clients (`HelloworldClient::new(client)`). Cheap to clone; clones
 /// share connections, round-robin positions and the retry budget.
@@ -246,7 +245,7 @@ pub struct ClientBuilder {
     pool_size: usize,
     pool_idle: Duration,
     ejection: Ejection,
-    layers: Vec<LayerFn>,
+    layers: Layers<Transport>,
     options: Options,
 }
 
@@ -263,7 +262,7 @@ impl Default for ClientBuilder {
             pool_size: DEFAULT_POOL_SIZE,
             pool_idle: DEFAULT_POOL_IDLE,
             ejection: Ejection::default(),
-            layers: Vec::new(),
+            layers: Layers::default(),
             options: Options {
                 timeout: DEFAULT_TIMEOUT,
                 timeout_header: crate::deadline::encode(DEFAULT_TIMEOUT),
@@ -452,9 +451,8 @@ impl ClientBuilder {
             + 'static,
         <L::Service as tower::Service<http::Request<Body>>>::Future: Send + 'static,
     {
-        self.layers.push(Arc::new(move |inner| {
-            BoxCloneSyncService::new(layer.layer(inner))
-        }));
+        self.layers
+            .push(move |inner| BoxCloneSyncService::new(layer.layer(inner)));
         self
     }
 
@@ -471,7 +469,8 @@ impl ClientBuilder {
             (None, Some(cache)) => Destination::Registry(cache),
             (None, None) => {
                 return Err(Error::new(
-                    "the client has neither a registry nor an address to call; set one with                      ClientBuilder::registry or ClientBuilder::address (Service::client does)",
+                    "the client has neither a registry nor an address to call; set one with \
+                     ClientBuilder::registry or ClientBuilder::address (Service::client does)",
                 ));
             }
         };
@@ -495,10 +494,9 @@ impl ClientBuilder {
             self.retry_budget,
             DEFAULT_RETRY_MIN_PER_SEC,
         );
-        let mut transport = BoxCloneSyncService::new(Retry::new(balance, policy));
-        for layer in &self.layers {
-            transport = layer(transport);
-        }
+        let transport = self
+            .layers
+            .apply(BoxCloneSyncService::new(Retry::new(balance, policy)));
         Ok(Client {
             inner: Arc::new(Inner {
                 transport,
@@ -518,7 +516,7 @@ impl fmt::Debug for ClientBuilder {
             .field("filter", &self.filter)
             .field("retries", &self.retries)
             .field("pool_size", &self.pool_size)
-            .field("layers", &self.layers.len())
+            .field("layers", &self.layers)
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
@@ -555,5 +553,16 @@ mod tests {
         let backoff = after_first_retry(crate::backoff::go_micro);
         let millis: Vec<u128> = (1..=4).map(|n| backoff(n).as_millis()).collect();
         assert_eq!(millis, [0, 100, 658, 1981]);
+    }
+
+    #[tokio::test]
+    async fn a_client_without_a_destination_says_how_to_give_it_one() {
+        let err = Client::builder().build().unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "neither a registry nor an address to call; set one with ClientBuilder::registry"
+            ),
+            "{err}"
+        );
     }
 }

@@ -27,7 +27,7 @@ struct Inner {
 
 #[derive(Debug)]
 struct Entry {
-    /// Shared with callers of [`Cache::nodes`]; changes replace it (copy on write).
+    /// Shared with callers of [`Cache::shared`]; changes replace it (copy on write).
     services: Arc<Vec<Service>>,
     fetched: Instant,
     /// Whether a watch keeps this entry current.

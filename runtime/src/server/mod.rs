@@ -24,7 +24,7 @@ pub(crate) use builtin::{Builtins, Health};
 pub(crate) use info::UNKNOWN_METHOD;
 pub(crate) use router::Router;
 pub use serve::Stack;
-pub(crate) use serve::{Layers, ServeOptions, serve};
+pub(crate) use serve::{ServeOptions, serve};
 
 use call::CallMeta;
 

@@ -19,6 +19,7 @@ use http::header;
 use hyper::body::Incoming;
 
 use super::{Body, Router};
+use crate::layers::Layers;
 
 /// How the accept loop behaves.
 #[derive(Debug, Clone)]
@@ -28,23 +29,13 @@ pub(crate) struct ServeOptions {
     /// CORS for browser requests (those with an `Origin` header), if enabled.
     pub(crate) cors: Option<Arc<CorsLayer>>,
     /// Layers the program wraps around every request, if any.
-    pub(crate) layers: Option<Layers>,
+    pub(crate) layers: Layers<Stack>,
 }
 
 /// The tower service every request to a server goes through, and what
 /// [`Service::layer`](crate::Service::layer) wraps. To reject a call in a layer, answer
 /// `status.into_http()`.
 pub type Stack = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
-
-/// Wraps a connection's [`Stack`] in the program's layers.
-#[derive(Clone)]
-pub(crate) struct Layers(pub(crate) Arc<dyn Fn(Stack) -> Stack + Send + Sync>);
-
-impl std::fmt::Debug for Layers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Layers")
-    }
-}
 
 /// Serves `listener` until `shutdown` resolves, then lets in-flight calls finish for up to
 /// `drain_timeout` before closing what remains. Returns how many connections were cut off.
@@ -107,10 +98,10 @@ fn watch_connection(
     let cors = options.cors.clone();
     let respond = move |request| respond(router.clone(), cors.clone(), request, peer);
     // Without layers, requests skip the boxed stack (an allocation and a copy per call).
-    let stack = options
-        .layers
-        .as_ref()
-        .map(|layers| (layers.0)(BoxCloneSyncService::new(tower::service_fn(respond.clone()))));
+    let stack = (!options.layers.is_empty()).then(|| {
+        let routes = BoxCloneSyncService::new(tower::service_fn(respond.clone()));
+        options.layers.apply(routes)
+    });
     let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
         let request = request.map(Body::new);
         let respond = respond.clone();

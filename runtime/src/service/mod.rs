@@ -16,8 +16,9 @@ pub use running::RunningService;
 
 use crate::client::{self, Client};
 use crate::flags::{Cli, Flags};
+use crate::layers::Layers;
 use crate::registry::{self, Registry};
-use crate::server::{Body, Cors, Handler, Layers, Stack};
+use crate::server::{Body, Cors, Handler, Stack};
 use crate::transcode::JsonOptions;
 
 /// Largest message accepted or sent unless configured: 4 MiB, as in gRPC and go-micro.
@@ -74,7 +75,7 @@ pub(crate) struct Options {
     pub(crate) register_ttl: Duration,
     pub(crate) register_interval: Duration,
     pub(crate) advertise: Option<String>,
-    pub(crate) layers: Option<Layers>,
+    pub(crate) layers: Layers<Stack>,
 }
 
 /// Which registry a service uses.
@@ -115,7 +116,7 @@ impl Service {
                 register_ttl: DEFAULT_REGISTER_TTL,
                 register_interval: DEFAULT_REGISTER_INTERVAL,
                 advertise: None,
-                layers: None,
+                layers: Layers::default(),
             },
             handlers: Vec::new(),
             flags: None,
@@ -228,12 +229,9 @@ impl Service {
             + 'static,
         <L::Service as tower::Service<http::Request<Body>>>::Future: Send + 'static,
     {
-        let layer = Arc::new(layer);
-        let wrap = move |inner: Stack| Stack::new(layer.layer(inner));
-        self.options.layers = Some(Layers(Arc::new(match self.options.layers.take() {
-            None => Box::new(wrap) as Box<dyn Fn(Stack) -> Stack + Send + Sync>,
-            Some(previous) => Box::new(move |inner| wrap((previous.0)(inner))),
-        })));
+        self.options
+            .layers
+            .push(move |inner| Stack::new(layer.layer(inner)));
         self
     }
 
