@@ -37,14 +37,17 @@ struct Args {
     /// Rounds per stack; the median is reported.
     #[arg(long, default_value_t = 5)]
     rounds: usize,
-    /// HTTP/2 connections per node in micro's clients.
+    /// HTTP/2 connections per node at most in micro's clients.
     #[arg(long, default_value_t = micro::client::DEFAULT_POOL_SIZE)]
     pool_size: usize,
+    /// Calls in flight on one of micro's connections before the next one opens.
+    #[arg(long, default_value_t = micro::client::DEFAULT_STREAMS_PER_CONNECTION)]
+    streams_per_connection: usize,
     /// Retries micro's clients may make (0 disarms the retry layer's buffering).
     #[arg(long, default_value_t = micro::client::DEFAULT_RETRIES)]
     retries: u32,
     /// Run one stack only (`micro`, `stack` or `tonic`), e.g. to profile it.
-    #[arg(long, value_parser = ["micro", "stack", "tonic"])]
+    #[arg(long, value_parser = ["micro", "stack", "tonic", "micro@tonic", "tonic@micro"])]
     only: Option<String>,
 }
 
@@ -92,12 +95,14 @@ async fn main() -> anyhow::Result<()> {
     let micro_client = micro::Client::builder()
         .address(micro_service.local_addr().to_string())
         .pool_size(args.pool_size)
+        .streams_per_connection(args.streams_per_connection)
         .retries(args.retries)
         .build()?;
     let micro_client = micro_pb::HelloworldClient::new(micro_client);
     let stack_client = micro::Client::builder()
         .registry(registry)
         .pool_size(args.pool_size)
+        .streams_per_connection(args.streams_per_connection)
         .retries(args.retries)
         .build()?;
     let stack_client = micro_pb::HelloworldClient::new(stack_client);
@@ -150,11 +155,39 @@ async fn main() -> anyhow::Result<()> {
         async move { client }
     };
     let (requests, concurrency) = (args.requests, args.concurrency);
+    let cross_micro = micro_pb::HelloworldClient::new(
+        micro::Client::builder()
+            .address(tonic_addr.to_string())
+            .pool_size(args.pool_size)
+            .streams_per_connection(args.streams_per_connection)
+            .streams_per_connection(args.streams_per_connection)
+            .retries(args.retries)
+            .build()?,
+    );
+    let cross_tonic = tonic_pb::helloworld_client::HelloworldClient::connect(format!(
+        "http://{}",
+        micro_service.local_addr()
+    ))
+    .await?;
 
     if let Some(only) = args.only.as_deref() {
         let round = match only {
             "micro" => load::round(requests, concurrency, micro_caller, call_micro).await,
             "stack" => load::round(requests, concurrency, stack_caller, call_micro).await,
+            "micro@tonic" => {
+                let caller = || {
+                    let client = cross_micro.clone();
+                    async move { client }
+                };
+                load::round(requests, concurrency, caller, call_micro).await
+            }
+            "tonic@micro" => {
+                let caller = || {
+                    let client = cross_tonic.clone();
+                    async move { client }
+                };
+                load::round(requests, concurrency, caller, call_tonic).await
+            }
             _ => load::round(requests, concurrency, tonic_caller, call_tonic).await,
         };
         println!("{only}: {:.0} req/s", round.requests_per_second);

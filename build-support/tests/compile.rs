@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 fn plugin_tests() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../protoc-gen-micro/tests")
+    Path::new(&manifest_dir()).join("../protoc-gen-micro/tests")
 }
 
 #[test]
@@ -96,4 +96,12 @@ fn a_generator_error_is_reported() {
         err.contains("`FooClient`, which clashes with message `FooClient`"),
         "{err}"
     );
+}
+
+/// The package's directory, read when the test runs: a path compiled in goes stale when a
+/// cached target dir outlives the checkout that built it (cargo does not rebuild for a move).
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .expect("cargo sets CARGO_MANIFEST_DIR when it runs tests")
+        .into()
 }

@@ -43,7 +43,7 @@ fn prepare(work: &Path, modules: &Path) {
         "buf generate: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/connect_client.mjs");
+    let script = Path::new(&manifest_dir()).join("tests/interop/connect_client.mjs");
     std::fs::copy(script, work.join("connect_client.mjs")).unwrap();
 }
 
@@ -89,4 +89,12 @@ fn connect_es_calls_over_connect_grpc_web_and_grpc() {
             "`{line}` missing from:\n{stdout}"
         );
     }
+}
+
+/// The package's directory, read when the test runs: a path compiled in goes stale when a
+/// cached target dir outlives the checkout that built it (cargo does not rebuild for a move).
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .expect("cargo sets CARGO_MANIFEST_DIR when it runs tests")
+        .into()
 }

@@ -10,7 +10,7 @@ use protoc_gen_micro::{GeneratedFile, Options, generate_from_descriptor_set};
 const FIXTURES: &[&str] = &["fixtures/types.proto", "fixtures/kitchen.proto"];
 
 fn tests_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests")
+    Path::new(&manifest_dir()).join("tests")
 }
 
 fn encoded_fixtures() -> Vec<u8> {
@@ -106,4 +106,12 @@ fn extern_path_points_at_another_crate() {
         "{}",
         out[0].content
     );
+}
+
+/// The package's directory, read when the test runs: a path compiled in goes stale when a
+/// cached target dir outlives the checkout that built it (cargo does not rebuild for a move).
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .expect("cargo sets CARGO_MANIFEST_DIR when it runs tests")
+        .into()
 }

@@ -16,7 +16,7 @@ const PLUGIN: &str = env!("CARGO_BIN_EXE_protoc-gen-micro");
 const SNAPSHOTS: [&str; 3] = ["_includes.rs", "fixtures.kitchen.rs", "fixtures.types.rs"];
 
 fn tests_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests")
+    Path::new(&manifest_dir()).join("tests")
 }
 
 /// The tool named by `env`, else found on PATH; `None` (with a note) if absent and optional.
@@ -189,4 +189,12 @@ fn an_invalid_attribute_option_is_an_error_not_a_crash() {
     };
     let error = run_binary(&request.encode_to_vec()).error.unwrap();
     assert!(error.contains("code generation failed"), "{error}");
+}
+
+/// The package's directory, read when the test runs: a path compiled in goes stale when a
+/// cached target dir outlives the checkout that built it (cargo does not rebuild for a move).
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .expect("cargo sets CARGO_MANIFEST_DIR when it runs tests")
+        .into()
 }

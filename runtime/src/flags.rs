@@ -153,7 +153,7 @@ pub struct Flags {
     )]
     pub client_retries: Option<u32>,
 
-    /// HTTP/2 connections per node (default 2).
+    /// HTTP/2 connections per node at most (default 4; the next opens when one carries 100 calls).
     #[arg(
         long,
         env = "MICRO_CLIENT_POOL_SIZE",

@@ -106,17 +106,18 @@ impl Shared {
             .pool
             .connection(&address)
             .map_err(Failure::early)?;
+        let stream = connection.start_stream();
         let load = (strategy == Strategy::LeastLoaded).then(|| self.picker.load(&address).start());
         match connection.send(request).await {
             Ok(response) => {
                 self.options.outliers.succeeded(&address);
                 let limit = self.options.max_message_size;
                 Ok(response.map(|body| {
-                    let body = FrameLimit::new(body, limit);
-                    match load {
-                        Some(load) => Body::new(Loaded { body, _load: load }),
-                        None => Body::new(body),
-                    }
+                    Body::new(InFlight {
+                        body: FrameLimit::new(body, limit),
+                        _stream: stream,
+                        _load: load,
+                    })
                 }))
             }
             Err(failure) => {
@@ -257,13 +258,15 @@ fn lookup_failed(cache: &Cache, target: &CallTarget, err: &crate::registry::Erro
     }
 }
 
-/// A response body that counts as one call in flight to its node until it ends.
-struct Loaded<B> {
+/// A response body that counts as one call in flight on its connection (and, for p2c, to its
+/// node) until it ends.
+struct InFlight<B> {
     body: B,
-    _load: LoadGuard,
+    _stream: LoadGuard,
+    _load: Option<LoadGuard>,
 }
 
-impl<B: HttpBody + Unpin> HttpBody for Loaded<B> {
+impl<B: HttpBody + Unpin> HttpBody for InFlight<B> {
     type Data = B::Data;
     type Error = B::Error;
 

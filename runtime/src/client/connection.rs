@@ -2,10 +2,11 @@
 //! breaks, multiplexing every call.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use http::uri::{Authority, Scheme};
+use hyper::body::Incoming;
 use hyper::client::conn::http2::{self, SendRequest};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
@@ -14,6 +15,7 @@ use super::CallTarget;
 use super::failure::Failure;
 use crate::Status;
 use crate::codec::Codec;
+use crate::selector::{Load, LoadGuard};
 use crate::server::Body;
 
 /// How long connecting may take before calls fail with `UNAVAILABLE`, as in go-micro.
@@ -32,7 +34,9 @@ pub(crate) struct Connection {
 struct Shared {
     authority: Authority,
     /// The live connection's sender, if any; cloned for each call.
-    sender: Mutex<Option<SendRequest<Body>>>,
+    sender: RwLock<Option<SendRequest<Body>>>,
+    /// Calls in flight: sent and not yet answered in full.
+    streams: Arc<Load>,
     /// Held while connecting, so concurrent first calls share one attempt.
     connecting: tokio::sync::Mutex<()>,
 }
@@ -42,7 +46,8 @@ impl Connection {
         Connection {
             shared: Arc::new(Shared {
                 authority,
-                sender: Mutex::new(None),
+                sender: RwLock::new(None),
+                streams: Arc::default(),
                 connecting: tokio::sync::Mutex::new(()),
             }),
         }
@@ -58,24 +63,46 @@ impl Connection {
             return Ok(sender);
         }
         let sender = self.connect().await?;
-        *self.lock_sender() = Some(sender.clone());
+        self.set_sender(sender.clone());
         Ok(sender)
     }
 
     fn live_sender(&self) -> Option<SendRequest<Body>> {
-        self.lock_sender()
+        // The guarded value is only ever replaced whole, so a poisoned lock still holds a
+        // consistent value.
+        let sender = self
+            .shared
+            .sender
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        sender
             .as_ref()
             .filter(|sender| !sender.is_closed())
             .cloned()
     }
 
-    fn lock_sender(&self) -> std::sync::MutexGuard<'_, Option<SendRequest<Body>>> {
-        // The guarded value is only ever replaced whole, so a poisoned lock still holds a
-        // consistent value.
-        self.shared
+    fn set_sender(&self, sender: SendRequest<Body>) {
+        *self
+            .shared
             .sender
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(sender);
+    }
+
+    /// How many calls are in flight on this connection.
+    pub(crate) fn streams(&self) -> usize {
+        self.shared.streams.current()
+    }
+
+    /// Whether both are the same connection.
+    #[cfg(test)]
+    pub(crate) fn is(&self, other: &Connection) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+
+    /// Counts one call in flight until the guard is dropped (when its response ends).
+    pub(crate) fn start_stream(&self) -> LoadGuard {
+        self.shared.streams.start()
     }
 
     /// Connects; an error says why, for [`unavailable`].
@@ -128,7 +155,7 @@ impl Connection {
     pub(crate) async fn send(
         &self,
         mut request: http::Request<Body>,
-    ) -> Result<http::Response<Body>, Failure> {
+    ) -> Result<http::Response<Incoming>, Failure> {
         if let Err(status) = self.target(&mut request) {
             return Err(Failure::early(status));
         }
@@ -142,7 +169,7 @@ impl Connection {
             return Err(Failure::unreachable(unavailable(err.to_string()), request));
         }
         match sender.try_send_request(request).await {
-            Ok(response) => Ok(response.map(Body::new)),
+            Ok(response) => Ok(response),
             Err(mut err) => {
                 let unsent = err.take_message();
                 let status = unavailable(err.into_error().to_string());

@@ -9,6 +9,7 @@
 
 mod address;
 mod balance;
+mod buffered;
 mod call;
 mod connection;
 mod failure;
@@ -46,9 +47,14 @@ use retry::{Backoff, Retry, RetryPolicy};
 /// How long a call may take unless configured otherwise: 30 s, as in go-micro.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Connections per node unless configured. More than one, because a single HTTP/2
-/// connection's stream handling becomes the bottleneck under load (hyperium/h2#531).
-pub const DEFAULT_POOL_SIZE: usize = 2;
+/// Connections per node at most, unless configured. More than one, because a single HTTP/2
+/// connection's stream handling becomes the bottleneck under load (hyperium/h2#531); the
+/// second is opened only when the first carries [`DEFAULT_STREAMS_PER_CONNECTION`] calls.
+pub const DEFAULT_POOL_SIZE: usize = 4;
+
+/// Calls in flight on a connection before the pool opens another to the same node: 100, the
+/// concurrent-stream limit many gRPC servers and proxies set.
+pub const DEFAULT_STREAMS_PER_CONNECTION: usize = 100;
 
 /// How long a node's connections stay open without calls, as go-micro's pool TTL.
 pub const DEFAULT_POOL_IDLE: Duration = Duration::from_secs(60);
@@ -243,6 +249,7 @@ pub struct ClientBuilder {
     backoff: Backoff,
     retry_budget: f32,
     pool_size: usize,
+    streams_per_connection: usize,
     pool_idle: Duration,
     ejection: Ejection,
     layers: Layers<Transport>,
@@ -260,6 +267,7 @@ impl Default for ClientBuilder {
             backoff: Arc::new(after_first_retry(crate::backoff::go_micro)),
             retry_budget: DEFAULT_RETRY_BUDGET,
             pool_size: DEFAULT_POOL_SIZE,
+            streams_per_connection: DEFAULT_STREAMS_PER_CONNECTION,
             pool_idle: DEFAULT_POOL_IDLE,
             ejection: Ejection::default(),
             layers: Layers::default(),
@@ -337,9 +345,18 @@ impl ClientBuilder {
         self
     }
 
-    /// HTTP/2 connections per node (default 2), used in turn.
+    /// HTTP/2 connections per node at most (default 4). Calls share the first until it
+    /// carries [`streams_per_connection`](Self::streams_per_connection) of them, then the next
+    /// one opens, and so on.
     pub fn pool_size(mut self, connections: usize) -> ClientBuilder {
         self.pool_size = connections;
+        self
+    }
+
+    /// Calls in flight on one connection before the pool opens another to that node (default
+    /// 100). Lower it to spread moderate load over several connections on many-core machines.
+    pub fn streams_per_connection(mut self, streams: usize) -> ClientBuilder {
+        self.streams_per_connection = streams;
         self
     }
 
@@ -485,7 +502,7 @@ impl ClientBuilder {
             strategy: self.strategy,
             filter: self.filter,
             outliers: Outliers::new(self.ejection),
-            pool: Pool::new(self.pool_size, self.pool_idle),
+            pool: Pool::new(self.pool_size, self.streams_per_connection, self.pool_idle),
             max_message_size: self.options.max_message_size,
         });
         let policy = RetryPolicy::new(
@@ -516,6 +533,7 @@ impl fmt::Debug for ClientBuilder {
             .field("filter", &self.filter)
             .field("retries", &self.retries)
             .field("pool_size", &self.pool_size)
+            .field("streams_per_connection", &self.streams_per_connection)
             .field("layers", &self.layers)
             .field("options", &self.options)
             .finish_non_exhaustive()

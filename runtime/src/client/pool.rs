@@ -1,9 +1,10 @@
-//! Connections per node: several HTTP/2 connections each (one connection's stream handling
-//! becomes the bottleneck under load, hyperium/h2#531), closed when idle or when the node leaves
-//! the registry.
+//! Connections per node: up to several HTTP/2 connections each, the next one opened only when
+//! those open are busy (one connection's stream handling becomes the bottleneck under load,
+//! hyperium/h2#531, while on a lightly loaded or small machine one connection batches best);
+//! closed when idle or when the node leaves the registry.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock, RwLockWriteGuard, Weak};
 use std::time::Duration;
 
@@ -12,11 +13,10 @@ use http::uri::Authority;
 use super::connection::Connection;
 use crate::Status;
 
-/// A node's connections, used in turn.
+/// A node's connections, each connecting on first use.
 #[derive(Debug)]
 struct Node {
     connections: Vec<Connection>,
-    next: AtomicUsize,
     /// Whether a call used the node since the last sweep.
     used: AtomicBool,
 }
@@ -25,16 +25,19 @@ struct Node {
 #[derive(Debug)]
 pub(crate) struct Pool {
     size: usize,
+    streams_per_connection: usize,
     idle: Duration,
     nodes: RwLock<HashMap<String, Arc<Node>>>,
     sweeping: std::sync::Once,
 }
 
 impl Pool {
-    /// `size` connections per node, closed after `idle` without calls.
-    pub(crate) fn new(size: usize, idle: Duration) -> Arc<Pool> {
+    /// Up to `size` connections per node, the next one used once each open one carries
+    /// `streams_per_connection` calls; closed after `idle` without calls.
+    pub(crate) fn new(size: usize, streams_per_connection: usize, idle: Duration) -> Arc<Pool> {
         Arc::new(Pool {
             size: size.max(1),
+            streams_per_connection: streams_per_connection.max(1),
             idle,
             nodes: RwLock::new(HashMap::new()),
             sweeping: std::sync::Once::new(),
@@ -62,8 +65,24 @@ impl Pool {
         if !node.used.load(Ordering::Relaxed) {
             node.used.store(true, Ordering::Relaxed);
         }
-        let index = node.next.fetch_add(1, Ordering::Relaxed) % node.connections.len();
-        Ok(node.connections[index].clone())
+        Ok(self.least_busy(&node.connections).clone())
+    }
+
+    /// The first connection with room for another call, else the one with the fewest calls:
+    /// calls share one connection until it is busy.
+    fn least_busy<'a>(&self, connections: &'a [Connection]) -> &'a Connection {
+        let mut least = &connections[0];
+        let mut least_streams = usize::MAX;
+        for connection in connections {
+            let streams = connection.streams();
+            if streams < self.streams_per_connection {
+                return connection;
+            }
+            if streams < least_streams {
+                (least, least_streams) = (connection, streams);
+            }
+        }
+        least
     }
 
     fn add(self: &Arc<Self>, address: &str) -> Result<Arc<Node>, Status> {
@@ -77,7 +96,6 @@ impl Pool {
             connections: (0..self.size)
                 .map(|_| Connection::new(authority.clone()))
                 .collect(),
-            next: AtomicUsize::new(0),
             used: AtomicBool::new(true),
         });
         Ok(self
@@ -125,7 +143,7 @@ mod tests {
 
     #[tokio::test]
     async fn idle_nodes_are_closed_and_removed_nodes_forgotten() {
-        let pool = Pool::new(2, Duration::from_millis(40));
+        let pool = Pool::new(2, 100, Duration::from_millis(40));
         pool.connection("127.0.0.1:1").unwrap();
         pool.connection("127.0.0.1:2").unwrap();
         assert_eq!(pool.len(), 2);
@@ -136,8 +154,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_connection_is_added_only_when_the_open_ones_are_busy() {
+        let pool = Pool::new(3, 2, Duration::from_secs(60));
+        let first = pool.connection("127.0.0.1:1").unwrap();
+        let _calls = [first.start_stream(), first.start_stream()];
+        let second = pool.connection("127.0.0.1:1").unwrap();
+        assert!(!first.is(&second), "a busy connection gets company");
+        let _more = [
+            second.start_stream(),
+            second.start_stream(),
+            second.start_stream(),
+        ];
+        let third = pool.connection("127.0.0.1:1").unwrap();
+        let _last = [third.start_stream(), third.start_stream()];
+        let least = pool.connection("127.0.0.1:1").unwrap();
+        assert!(least.is(&first), "all busy: the least busy one");
+        drop(_calls);
+        let again = pool.connection("127.0.0.1:1").unwrap();
+        assert!(again.is(&first), "the first one again once idle");
+    }
+
+    #[tokio::test]
     async fn a_bad_address_is_an_error() {
-        let err = Pool::new(1, Duration::from_secs(1))
+        let err = Pool::new(1, 100, Duration::from_secs(1))
             .connection("not an address")
             .unwrap_err();
         assert!(err.message().contains("expected host:port"));

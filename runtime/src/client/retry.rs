@@ -13,13 +13,12 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use tokio::time::Instant;
 use tower::ServiceExt;
 use tower::retry::budget::{Budget, TpsBudget};
 
 use super::CallTarget;
+use super::buffered::{Replay, Whole};
 use super::failure::Failure;
 use super::route::{CallDeadline, Route, Tried};
 use crate::server::{Body, RpcKind};
@@ -203,15 +202,13 @@ where
             return Outcome::Done(response);
         }
         let (parts, body) = response.into_parts();
-        match body.collect().await {
-            Ok(collected) => {
-                if let Some(status) = collected.trailers().and_then(unavailable_in) {
-                    return Outcome::Failed(Failure::answered(status));
-                }
-                Outcome::Done(http::Response::from_parts(parts, Body::new(collected)))
-            }
+        match Whole::read(body).await {
+            Ok(whole) => match whole.trailers().and_then(unavailable_in) {
+                Some(status) => Outcome::Failed(Failure::answered(status)),
+                None => Outcome::Done(http::Response::from_parts(parts, Body::new(whole))),
+            },
             Err(status) if status.code() == Code::ResourceExhausted => Outcome::Done(
-                http::Response::from_parts(parts, Body::new(Failed(Some(status)))),
+                http::Response::from_parts(parts, Body::new(Whole::failed(status))),
             ),
             Err(status) => Outcome::Failed(Failure::broken(Status::unavailable(format!(
                 "the response was cut off: {}",
@@ -228,8 +225,12 @@ fn attempts(tried: &Option<Tried>) -> usize {
 
 /// An `UNAVAILABLE` status in these headers or trailers.
 fn unavailable_in(headers: &http::HeaderMap) -> Option<Status> {
-    let status = Status::from_header_map(headers)?;
-    (status.code() == Code::Unavailable).then_some(status)
+    // Checked before parsing: nearly every response is not one.
+    let code = headers.get("grpc-status")?;
+    if code.as_bytes() != b"14" {
+        return None;
+    }
+    Status::from_header_map(headers)
 }
 
 /// The last attempt's status, saying how many attempts were made and why they stopped.
@@ -239,66 +240,4 @@ fn gave_up(status: Status, attempts: usize, why: &str) -> Status {
     }
     let message = format!("{} (after {attempts} attempts; {why})", status.message());
     Status::with_metadata(status.code(), message, status.metadata().clone())
-}
-
-/// A buffered request that can be sent again: its body, headers, and the extensions the
-/// layers below read (copied only when a retry happens).
-struct Replay {
-    uri: http::Uri,
-    headers: http::HeaderMap,
-    target: Option<CallTarget>,
-    deadline: Option<CallDeadline>,
-    route: Option<Route>,
-    tried: Option<Tried>,
-    codec: Option<crate::codec::Codec>,
-    body: Bytes,
-}
-
-impl Replay {
-    /// Reads the request body into memory, leaving a copy in `request`.
-    async fn buffer(request: &mut http::Request<Body>) -> Result<Replay, Status> {
-        let body = std::mem::replace(request.body_mut(), Body::empty());
-        let body = body.collect().await?.to_bytes();
-        *request.body_mut() = Body::new(Full::new(body.clone()));
-        let extensions = request.extensions();
-        Ok(Replay {
-            uri: request.uri().clone(),
-            headers: request.headers().clone(),
-            target: extensions.get().cloned(),
-            deadline: extensions.get().copied(),
-            route: extensions.get().cloned(),
-            tried: extensions.get().cloned(),
-            codec: extensions.get().copied(),
-            body,
-        })
-    }
-
-    fn request(&self) -> http::Request<Body> {
-        let mut request = http::Request::new(Body::new(Full::new(self.body.clone())));
-        *request.method_mut() = http::Method::POST;
-        *request.uri_mut() = self.uri.clone();
-        *request.headers_mut() = self.headers.clone();
-        let extensions = request.extensions_mut();
-        self.target.clone().map(|target| extensions.insert(target));
-        self.deadline.map(|deadline| extensions.insert(deadline));
-        self.route.clone().map(|route| extensions.insert(route));
-        self.tried.clone().map(|tried| extensions.insert(tried));
-        self.codec.map(|codec| extensions.insert(codec));
-        request
-    }
-}
-
-/// A body that fails with a status: a collected response that broke a limit.
-struct Failed(Option<Status>);
-
-impl http_body::Body for Failed {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut TaskContext<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Status>>> {
-        Poll::Ready(self.0.take().map(Err))
-    }
 }

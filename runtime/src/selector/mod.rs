@@ -96,7 +96,7 @@ impl Filter {
     }
 }
 
-/// Calls in flight to one node; a guard holds one until the call ends.
+/// Calls in flight (to a node, or on a connection); a guard holds one until the call ends.
 #[derive(Debug, Default)]
 pub(crate) struct Load(AtomicUsize);
 
@@ -106,7 +106,7 @@ impl Load {
         LoadGuard(self.clone())
     }
 
-    fn current(&self) -> usize {
+    pub(crate) fn current(&self) -> usize {
         self.0.load(Ordering::Relaxed)
     }
 }

@@ -3,6 +3,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -106,12 +107,14 @@ fn watch_connection(
         let request = request.map(Body::new);
         let respond = respond.clone();
         let stack = stack.clone();
-        async move {
+        // Boxed: hyper moves the future into a task of its own per request, and copying a
+        // pointer is cheaper than copying the routing future.
+        Box::pin(async move {
             match stack {
                 Some(stack) => stack.oneshot(request).await,
                 None => respond(request).await,
             }
-        }
+        }) as Pin<Box<dyn Future<Output = _> + Send>>
     });
     let connection = builder
         .serve_connection(TokioIo::new(stream), service)
