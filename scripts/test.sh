@@ -21,7 +21,8 @@ mkdir -p "$cache"
 log() { printf '\033[1mtest.sh:\033[0m %s\n' "$*" >&2; }
 
 # Debian packages: protoc and the well-known-type protos (plugin tests drive real protoc; the
-# etcd client crate builds with them), curl, etcd, and unshare/ip for mDNS network namespaces.
+# etcd client crate builds with them), curl, etcd, unshare/ip for mDNS network namespaces, and
+# openssl (auth tests use keys it makes).
 install_apt() {
   local missing=()
   command -v protoc >/dev/null || missing+=(protobuf-compiler)
@@ -30,6 +31,7 @@ install_apt() {
   command -v etcd >/dev/null || missing+=(etcd-server)
   command -v unshare >/dev/null || missing+=(util-linux)
   command -v ip >/dev/null || missing+=(iproute2)
+  command -v openssl >/dev/null || missing+=(openssl)
   [ ${#missing[@]} -eq 0 ] && return
   log "installing ${missing[*]} with apt"
   local sudo=""

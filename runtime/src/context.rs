@@ -122,6 +122,12 @@ impl Context {
     pub fn extensions(&self) -> &http::Extensions {
         &self.inner.extensions
     }
+
+    /// The caller's account, when the service checks auth
+    /// ([`Service::auth`](crate::Service::auth)) and the call carried a valid token.
+    pub fn account(&self) -> Option<&crate::auth::Account> {
+        self.inner.extensions.get()
+    }
 }
 
 impl Default for Context {

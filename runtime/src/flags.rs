@@ -166,6 +166,60 @@ pub struct Flags {
     /// How calls pick a node: `random` (default), `roundrobin` or `p2c` (least loaded).
     #[arg(long, env = "MICRO_SELECTOR", value_name = "STRATEGY")]
     pub selector: Option<Strategy>,
+
+    /// Auth backend: `noop` (default: nothing checked) or `jwt` (tokens and rules enforced).
+    #[arg(long, env = "MICRO_AUTH", value_name = "NAME", value_parser = ["noop", "jwt"])]
+    pub auth: Option<String>,
+
+    /// Namespace accounts are issued in (default `micro`).
+    #[arg(long, env = "MICRO_AUTH_NAMESPACE", value_name = "NAME")]
+    pub auth_namespace: Option<String>,
+
+    /// RSA public key that verifies tokens: base64 of the PEM, as go-micro (a PEM works too).
+    #[arg(
+        long,
+        env = "MICRO_AUTH_PUBLIC_KEY",
+        alias = "auth_public_key",
+        value_name = "BASE64",
+        hide_env_values = true
+    )]
+    pub auth_public_key: Option<String>,
+
+    /// RSA private key that signs tokens: base64 of the PEM (a PEM works too).
+    #[arg(
+        long,
+        env = "MICRO_AUTH_PRIVATE_KEY",
+        alias = "auth_private_key",
+        value_name = "BASE64",
+        hide_env_values = true
+    )]
+    pub auth_private_key: Option<String>,
+
+    /// This service's account id, for the tokens on its outgoing calls.
+    #[arg(
+        long,
+        env = "MICRO_AUTH_ID",
+        alias = "auth_id",
+        value_name = "ID",
+        requires = "auth_secret"
+    )]
+    pub auth_id: Option<String>,
+
+    /// This service's account secret.
+    #[arg(
+        long,
+        env = "MICRO_AUTH_SECRET",
+        alias = "auth_secret",
+        value_name = "SECRET",
+        requires = "auth_id",
+        hide_env_values = true
+    )]
+    pub auth_secret: Option<String>,
+
+    /// JSON file of access rules (go-micro's `Rule` fields); default: any account may call
+    /// anything.
+    #[arg(long, env = "MICRO_AUTH_RULES", value_name = "FILE")]
+    pub auth_rules: Option<std::path::PathBuf>,
 }
 
 /// The top-level parser [`Service::run`](crate::Service::run) uses when the program has none.

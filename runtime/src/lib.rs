@@ -10,8 +10,14 @@
 //!   request; streams arrive as [`Streaming`] and leave through a [`Sender`].
 //! - **Generated clients** run on a tower stack ([`Client`]) with per-call deadlines
 //!   and metadata.
+//! - **Auth** ([`auth`]): JWT accounts and go-micro's rules, checked on every protocol.
 //! - **go-micro's conventions**: flags and `MICRO_*` variables ([`Flags`]), endpoint names
 //!   (`Helloworld.Greeting`), and its error JSON ([`errors`]).
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `auth-jwt` | yes | [`auth::JwtAuth`]: RS256 tokens, `--auth jwt` |
+//! | `registry-etcd` | no | [`registry::EtcdRegistry`]: `--registry etcd` (building it needs `protoc`) |
 //!
 //! ```ignore
 //! // build.rs: micro_build::compile_protos(&["proto/helloworld.proto"], &["proto"])?;
@@ -37,6 +43,7 @@
 //! }
 //! ```
 
+pub mod auth;
 pub mod client;
 pub mod codec;
 #[doc(hidden)]

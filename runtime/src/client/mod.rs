@@ -30,12 +30,14 @@ use tower::util::BoxCloneSyncService;
 pub use call::{Call, CallTarget};
 pub use retry::DEFAULT_RETRIES;
 
+use crate::auth::{BearerLayer, TokenSource};
 use crate::codec::Codec;
 use crate::flags::Flags;
 use crate::layers::Layers;
 use crate::registry::{Cache, Registry};
 use crate::selector::{Ejection, Filter, Outliers, Strategy};
 use crate::server::Body;
+use crate::service::AuthOptions;
 use crate::service::DEFAULT_MAX_MESSAGE_SIZE;
 use crate::transcode::JsonOptions;
 use crate::{Status, Streaming};
@@ -254,6 +256,8 @@ pub struct ClientBuilder {
     ejection: Ejection,
     layers: Layers<Transport>,
     options: Options,
+    /// A problem found while configuring, reported by `build`.
+    invalid: Option<Error>,
 }
 
 impl Default for ClientBuilder {
@@ -282,6 +286,7 @@ impl Default for ClientBuilder {
                     .into(),
                 caller: None,
             },
+            invalid: None,
         }
     }
 }
@@ -427,8 +432,27 @@ impl ClientBuilder {
         self
     }
 
-    /// Applies the `--client-*` and `--selector` flags that were given.
-    pub fn flags(mut self, flags: &Flags) -> ClientBuilder {
+    /// Applies the `--client-*` and `--selector` flags that were given, and with `--auth jwt`
+    /// and `--auth-id`/`--auth-secret`, puts that account's tokens on every call.
+    pub fn flags(self, flags: &Flags) -> ClientBuilder {
+        let mut builder = self.client_flags(flags);
+        if flags.auth_id.is_none() {
+            return builder;
+        }
+        match AuthOptions::from_flags(flags).resolve() {
+            Ok(auth) => match auth.account {
+                Some(account) => builder.token_source(account),
+                None => builder,
+            },
+            Err(err) => {
+                builder.invalid = Some(Error::new(err.to_string()));
+                builder
+            }
+        }
+    }
+
+    /// The `--client-*` and `--selector` flags only.
+    pub(crate) fn client_flags(mut self, flags: &Flags) -> ClientBuilder {
         if let Some(timeout) = flags.client_request_timeout {
             self = self.timeout(timeout);
         }
@@ -473,9 +497,18 @@ impl ClientBuilder {
         self
     }
 
+    /// Puts a token from `source` on every call that carries no `Authorization` of its own
+    /// ([`Service::client`](crate::Service::client) does this for `--auth-id`/`--auth-secret`).
+    pub fn token_source(self, source: Arc<TokenSource>) -> ClientBuilder {
+        self.layer(BearerLayer::new(source))
+    }
+
     /// Builds the client. It connects lazily, on the first call, and must be built inside a
     /// Tokio runtime.
     pub fn build(self) -> Result<Client, Error> {
+        if let Some(invalid) = self.invalid {
+            return Err(invalid);
+        }
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(Error::new(
                 "a micro::Client must be built inside a Tokio runtime (e.g. in #[tokio::main])",

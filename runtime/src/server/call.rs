@@ -10,6 +10,7 @@ use tonic::codec::CompressionEncoding;
 use tracing::{Instrument, Span};
 
 use super::MethodInfo;
+use crate::auth::Guard;
 use crate::codec::{Codec, Direction, MessageCodec};
 use crate::context::ContextParts;
 use crate::metadata::MetadataMap;
@@ -25,6 +26,8 @@ pub(crate) struct CallSettings {
     pub(crate) max_message_size: usize,
     /// How JSON requests and responses are read and written.
     pub(crate) json: Arc<JsonOptions>,
+    /// Who may call what, if the service checks auth.
+    pub(crate) guard: Option<Guard>,
 }
 
 /// One call, as the router resolved it.

@@ -164,6 +164,12 @@ impl Router {
             .next()
             .unwrap_or_default();
         if let Some(builtin) = self.builtins.get(service) {
+            if let Some(guard) = self.settings.guard.as_ref().filter(|g| g.guards_builtins()) {
+                let endpoint = builtin_endpoint(path);
+                if let Err(status) = guard.check(request.headers(), &endpoint).await {
+                    return refused(status, &endpoint);
+                }
+            }
             return builtin
                 .clone()
                 .oneshot(request)
@@ -299,6 +305,16 @@ impl Router {
             Ok(timeout) => timeout,
             Err(status) => return status.into_http(),
         };
+        let mut request = request;
+        if let Some(guard) = &self.settings.guard {
+            match guard.check(request.headers(), method.endpoint).await {
+                Ok(Some(account)) => {
+                    request.extensions_mut().insert(account);
+                }
+                Ok(None) => {}
+                Err(status) => return refused(status, method.endpoint),
+            }
+        }
         let span = tracing::info_span!(
             "rpc",
             service = %self.settings.service,
@@ -424,6 +440,21 @@ const CONNECT_STREAM_HTTP1: Carrier = Carrier {
     name: "Connect streaming over HTTP/1.1",
     kinds: &[RpcKind::ServerStreaming, RpcKind::ClientStreaming],
 };
+
+/// The response to a call auth refused, logged as such.
+fn refused(status: Status, endpoint: &str) -> http::Response<Body> {
+    tracing::debug!(endpoint, code = ?status.code(), message = status.message(), "call refused");
+    status.into_http()
+}
+
+/// A built-in method's endpoint as rules name it: `/grpc.health.v1.Health/Check` → `Health.Check`.
+fn builtin_endpoint(path: &str) -> String {
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    let service = parts.next().unwrap_or_default();
+    let method = parts.next().unwrap_or_default();
+    let handler = service.rsplit('.').next().unwrap_or(service);
+    format!("{handler}.{method}")
+}
 
 /// A plain-text HTTP response, for clients that speak no protocol of this port.
 fn plain(status: StatusCode, message: &str) -> http::Response<Body> {

@@ -1,6 +1,7 @@
 //! [`Service`]: a named, versioned micro service that serves handlers on one port.
 
 mod address;
+mod auth;
 mod error;
 mod registration;
 mod running;
@@ -14,12 +15,15 @@ use clap::Parser;
 pub use error::{Error, ErrorKind};
 pub use running::RunningService;
 
+use crate::auth::ServerAuth;
 use crate::client::{self, Client};
 use crate::flags::{Cli, Flags};
 use crate::layers::Layers;
 use crate::registry::{self, Registry};
 use crate::server::{Body, Cors, Handler, Stack};
 use crate::transcode::JsonOptions;
+pub(crate) use auth::AuthOptions;
+use auth::ResolvedAuth;
 
 /// Largest message accepted or sent unless configured: 4 MiB, as in gRPC and go-micro.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
@@ -57,6 +61,8 @@ pub struct Service {
     flags: Option<Flags>,
     /// The registry once built, shared by the service and its clients (one mDNS daemon).
     registry: Arc<Mutex<Option<Arc<dyn Registry>>>>,
+    /// The auth once built, shared likewise (development keys are generated once).
+    auth: Arc<Mutex<Option<ResolvedAuth>>>,
 }
 
 /// What a [`Service`] was configured with, after flags were applied.
@@ -76,6 +82,7 @@ pub(crate) struct Options {
     pub(crate) register_interval: Duration,
     pub(crate) advertise: Option<String>,
     pub(crate) layers: Layers<Stack>,
+    pub(crate) auth: AuthOptions,
 }
 
 /// Which registry a service uses.
@@ -117,10 +124,12 @@ impl Service {
                 register_interval: DEFAULT_REGISTER_INTERVAL,
                 advertise: None,
                 layers: Layers::default(),
+                auth: AuthOptions::default(),
             },
             handlers: Vec::new(),
             flags: None,
             registry: Arc::default(),
+            auth: Arc::default(),
         }
     }
 
@@ -235,6 +244,21 @@ impl Service {
         self
     }
 
+    /// Checks every call this service serves: tokens inspected by the [`Auth`](crate::auth::Auth),
+    /// access decided by the [`Rules`](crate::auth::Rules) (see [`auth`](crate::auth)). Beats
+    /// `--auth`.
+    pub fn auth(mut self, auth: ServerAuth) -> Service {
+        self.options.auth.set_server(auth);
+        self
+    }
+
+    /// The service's own account (`--auth-id`/`--auth-secret`): its clients get tokens with
+    /// it, refresh them before they expire, and send them on every call.
+    pub fn account(mut self, id: &str, secret: &str) -> Service {
+        self.options.auth.set_account(id, secret);
+        self
+    }
+
     /// Applies flags parsed by the program's own parser; [`run`](Self::run) then parses none.
     pub fn flags(mut self, flags: Flags) -> Service {
         self.flags = Some(flags);
@@ -268,7 +292,10 @@ impl Service {
             .json_options(options.json.clone())
             .caller(&options.name);
         if let Some(flags) = &self.flags {
-            builder = builder.flags(flags);
+            builder = builder.client_flags(flags);
+        }
+        if let Some(account) = self.shared_auth(&options)?.account {
+            builder = builder.token_source(account);
         }
         builder
             .build()
@@ -286,6 +313,19 @@ impl Service {
         let registry = options.registry.build()?;
         *shared = Some(registry.clone());
         Ok(registry)
+    }
+
+    fn shared_auth(&self, options: &Options) -> Result<ResolvedAuth, Error> {
+        let mut shared = self
+            .auth
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(auth) = &*shared {
+            return Ok(auth.clone());
+        }
+        let auth = options.auth.resolve()?;
+        *shared = Some(auth.clone());
+        Ok(auth)
     }
 
     /// The service's name.
@@ -319,7 +359,8 @@ impl Service {
     pub async fn start(self) -> Result<RunningService, Error> {
         let options = self.options_with_flags()?;
         let registry = self.shared_registry(&options)?;
-        RunningService::start(options, self.handlers, registry).await
+        let auth = self.shared_auth(&options)?;
+        RunningService::start(options, self.handlers, registry, auth.server).await
     }
 
     fn options_with_flags(&self) -> Result<Options, Error> {
@@ -359,6 +400,7 @@ impl Options {
         self.advertise = server_advertise.or(self.advertise.take());
         self.register_ttl = register_ttl.unwrap_or(self.register_ttl);
         self.register_interval = register_interval.unwrap_or(self.register_interval);
+        self.auth.apply(flags);
         match (registry, &mut self.registry) {
             (Some(name), _) => self.registry = RegistryChoice::Named(name, registry_address),
             (None, RegistryChoice::Named(_, addresses)) if !registry_address.is_empty() => {

@@ -9,6 +9,7 @@ use tonic_health::ServingStatus;
 
 use super::registration::{Registration, advertised_address};
 use super::{Error, ErrorKind, Options, address};
+use crate::auth::{Guard, ServerAuth};
 use crate::registry::{self, Registry};
 use crate::server::call::CallSettings;
 use crate::server::{Builtins, Handler, Router, ServeOptions, serve};
@@ -29,6 +30,7 @@ impl RunningService {
         options: Options,
         handlers: Vec<Arc<dyn Handler>>,
         registry: Arc<dyn Registry>,
+        guard: Option<ServerAuth>,
     ) -> Result<RunningService, Error> {
         let builtins = Builtins::new(&options.name, &handlers).await?;
         let listener = address::bind(&options.address).await?;
@@ -44,6 +46,7 @@ impl RunningService {
             service: Arc::from(options.name.as_str()),
             max_message_size: options.max_message_size,
             json: Arc::new(options.json.clone()),
+            guard: guard.map(|auth| Guard::new(auth, Arc::from(options.name.as_str()))),
         };
         let services: Vec<&str> = handlers.iter().map(|h| h.info().name).collect();
         let router = Arc::new(Router::new(handlers, &builtins, settings)?);

@@ -68,7 +68,8 @@ impl Drop for CancelGuard<'_> {
 impl KitchenHandler for TestKitchen {
     /// `id` picks the behaviour: `missing` → NOT_FOUND; `unavailable` → UNAVAILABLE; `slow` → waits 10 s; `deadline` →
     /// the remaining time in `note`; `big:<n>` → an item with an n-byte note; `meta:<key>` →
-    /// the metadata value in `note`; `peer` → the peer address; anything else is echoed.
+    /// the metadata value in `note`; `peer` → the peer address; `account` → the caller's account
+    /// id and scopes; anything else is echoed.
     async fn get(&self, ctx: Context, request: GetRequest) -> Result<Item, Status> {
         let guard = CancelGuard::new(&self.counters);
         let id = request.id;
@@ -85,6 +86,9 @@ impl KitchenHandler for TestKitchen {
             "deadline" => ctx.remaining().map(|left| left.as_millis().to_string()),
             "peer" => ctx.peer_addr().map(|addr| addr.to_string()),
             "endpoint" => Some(format!("{} {}", ctx.service(), ctx.endpoint())),
+            "account" => ctx
+                .account()
+                .map(|account| format!("{} {}", account.id, account.scopes.join(","))),
             _ => match id.split_once(':') {
                 Some(("big", size)) => Some("x".repeat(size.parse().unwrap_or(0))),
                 Some(("meta", key)) => ctx.get(key).map(str::to_owned),

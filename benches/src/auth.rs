@@ -1,0 +1,127 @@
+//! What auth costs on unary calls: the same service and client, without auth and with JWT auth
+//! (the server inspects an RS256 token and verifies the rules on every call; the client sends
+//! a token from its account, refreshed in the background).
+//!
+//! ```sh
+//! cargo run --release -p micro-benches --bin auth                  # or scripts/bench.sh auth
+//! cargo run --release -p micro-benches --bin auth -- --concurrency 1 --requests 20000
+//! ```
+
+mod load;
+
+use std::sync::Arc;
+
+use clap::Parser;
+use micro::auth::{Auth, GenerateOptions, JwtAuth, MemoryRules, ServerAuth, TokenSource};
+
+#[allow(dead_code, unreachable_pub, missing_docs)]
+mod pb {
+    micro::include_proto!("micro/helloworld");
+}
+
+/// Auth cost benchmark: JWT auth vs none, same stack.
+#[derive(Parser)]
+struct Args {
+    /// Requests per round.
+    #[arg(long, default_value_t = 50_000)]
+    requests: u64,
+    /// Concurrent callers.
+    #[arg(long, default_value_t = 32)]
+    concurrency: u64,
+    /// Rounds per stack; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+}
+
+struct Greeter;
+
+impl pb::HelloworldHandler for Greeter {
+    async fn greeting(
+        &self,
+        _ctx: micro::Context,
+        request: pb::Request,
+    ) -> Result<pb::Response, micro::Status> {
+        Ok(pb::Response {
+            message: format!("Hello {}", request.name),
+        })
+    }
+}
+
+async fn serve(auth: Option<ServerAuth>) -> anyhow::Result<micro::RunningService> {
+    let mut service = micro::Service::new("helloworld")
+        .address("127.0.0.1:0")
+        .registry(Arc::new(micro::registry::MemoryRegistry::new()))
+        .handle(pb::HelloworldServer::new(Greeter));
+    if let Some(auth) = auth {
+        service = service.auth(auth);
+    }
+    Ok(service.start().await?)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let jwt = Arc::new(JwtAuth::generate_keys("micro")?);
+    let account = jwt.generate("bench", GenerateOptions::service()).await?;
+
+    let plain = serve(None).await?;
+    let guarded = serve(Some(ServerAuth::new(
+        jwt.clone(),
+        Arc::new(MemoryRules::any_account()),
+    )))
+    .await?;
+    let plain_client = pb::HelloworldClient::new(
+        micro::Client::builder()
+            .address(plain.local_addr().to_string())
+            .build()?,
+    );
+    let source = Arc::new(TokenSource::new(jwt.clone(), "bench", &account.secret));
+    let jwt_client = pb::HelloworldClient::new(
+        micro::Client::builder()
+            .address(guarded.local_addr().to_string())
+            .token_source(source)
+            .build()?,
+    );
+
+    let call = |client: pb::HelloworldClient| async move {
+        let reply = client
+            .greeting(pb::Request {
+                name: "bench".into(),
+            })
+            .await;
+        assert_eq!(reply.expect("call").message, "Hello bench");
+        client
+    };
+    let plain_caller = || {
+        let client = plain_client.clone();
+        async move { client }
+    };
+    let jwt_caller = || {
+        let client = jwt_client.clone();
+        async move { client }
+    };
+    let (requests, concurrency) = (args.requests, args.concurrency);
+    load::round(requests / 10, concurrency, plain_caller, call).await;
+    load::round(requests / 10, concurrency, jwt_caller, call).await;
+    let (mut plain_rounds, mut jwt_rounds) = (Vec::new(), Vec::new());
+    for _ in 0..args.rounds {
+        plain_rounds.push(load::round(requests, concurrency, plain_caller, call).await);
+        jwt_rounds.push(load::round(requests, concurrency, jwt_caller, call).await);
+    }
+    let plain_round = load::median(plain_rounds);
+    let jwt_round = load::median(jwt_rounds);
+    println!(
+        "unary echo with and without auth, {requests} requests x {} rounds, concurrency \
+         {concurrency} (median round)",
+        args.rounds
+    );
+    println!(
+        "{:<28} {:>10} {:>10} {:>10}  ratio",
+        "stack", "req/s", "p50", "p99"
+    );
+    load::print_row("micro, no auth", &plain_round, None);
+    load::print_row("micro, JWT auth", &jwt_round, Some(&plain_round));
+    plain.stop().await?;
+    guarded.stop().await?;
+    Ok(())
+}

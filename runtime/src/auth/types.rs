@@ -1,0 +1,230 @@
+//! The accounts and tokens auth deals in, with go-micro's JSON keys.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+/// Who a token speaks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Account {
+    /// The account's id: a user name, or a service's name.
+    pub id: String,
+    /// What kind of account: `user`, `service`…
+    #[serde(rename = "type")]
+    pub account_type: String,
+    /// Who issued it: the namespace of the auth that generated it.
+    pub issuer: String,
+    /// Anything else worth knowing about it.
+    pub metadata: HashMap<String, String>,
+    /// What it may do, matched by rules.
+    pub scopes: Vec<String>,
+    /// The credential that gets the account tokens; only set on a newly generated account.
+    pub secret: String,
+}
+
+/// An access token, and the refresh token that gets the next one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    /// What calls carry: `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Trades for a new token; lives longer than the access token.
+    pub refresh_token: String,
+    /// When the token was issued.
+    #[serde(with = "rfc3339")]
+    pub created: SystemTime,
+    /// When the access token stops being accepted.
+    #[serde(with = "rfc3339")]
+    pub expiry: SystemTime,
+}
+
+impl Token {
+    /// How long the access token is still good for (zero once it has expired).
+    pub fn remaining(&self) -> Duration {
+        self.expiry
+            .duration_since(SystemTime::now())
+            .unwrap_or_default()
+    }
+}
+
+/// What a generated account is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerateOptions {
+    /// The account's type (default `user`).
+    pub account_type: String,
+    /// The account's scopes.
+    pub scopes: Vec<String>,
+    /// The account's metadata.
+    pub metadata: HashMap<String, String>,
+    /// How long its secret stays valid (default 15 minutes, as go-micro; services that restart
+    /// later need a longer one).
+    pub expiry: Duration,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions {
+            account_type: "user".into(),
+            scopes: Vec::new(),
+            metadata: HashMap::new(),
+            expiry: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl GenerateOptions {
+    /// A `service` account with the scope `service`.
+    pub fn service() -> GenerateOptions {
+        GenerateOptions {
+            account_type: "service".into(),
+            scopes: vec!["service".into()],
+            ..GenerateOptions::default()
+        }
+    }
+
+    /// With these scopes.
+    pub fn scopes<I, S>(mut self, scopes: I) -> GenerateOptions
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// With this secret lifetime.
+    pub fn expiry(mut self, expiry: Duration) -> GenerateOptions {
+        self.expiry = expiry;
+        self
+    }
+}
+
+/// What to trade for a token: an account's credentials or a refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRequest {
+    pub(crate) grant: Grant,
+    pub(crate) expiry: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Grant {
+    Credentials { id: String, secret: String },
+    Refresh(String),
+}
+
+/// How long access tokens live unless asked otherwise: one minute, as go-micro.
+pub const DEFAULT_TOKEN_EXPIRY: Duration = Duration::from_secs(60);
+
+impl TokenRequest {
+    /// A token for the account `id`, proven by its `secret`.
+    pub fn credentials(id: &str, secret: &str) -> TokenRequest {
+        TokenRequest {
+            grant: Grant::Credentials {
+                id: id.to_owned(),
+                secret: secret.to_owned(),
+            },
+            expiry: DEFAULT_TOKEN_EXPIRY,
+        }
+    }
+
+    /// A new token for the holder of `refresh_token`.
+    pub fn refresh(refresh_token: &str) -> TokenRequest {
+        TokenRequest {
+            grant: Grant::Refresh(refresh_token.to_owned()),
+            expiry: DEFAULT_TOKEN_EXPIRY,
+        }
+    }
+
+    /// An access token living this long (default one minute; the refresh token one hour more).
+    pub fn expiry(mut self, expiry: Duration) -> TokenRequest {
+        self.expiry = expiry;
+        self
+    }
+}
+
+/// RFC 3339 timestamps, as Go's `time.Time` marshals to JSON (with any UTC offset).
+mod rfc3339 {
+    use std::time::{Duration, SystemTime};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_rfc3339_nanos(*time))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+
+    /// humantime reads UTC (`Z`) only: an offset such as `+01:00` is applied here.
+    pub(super) fn parse(text: &str) -> Result<SystemTime, String> {
+        let invalid = |err: &dyn std::fmt::Display| format!("invalid timestamp `{text}`: {err}");
+        let bytes = text.as_bytes();
+        let offset_at = text.len().saturating_sub(6);
+        let has_offset = text.len() > 6
+            && matches!(bytes[offset_at], b'+' | b'-')
+            && bytes[offset_at + 3] == b':';
+        if !has_offset {
+            return humantime::parse_rfc3339_weak(text).map_err(|err| invalid(&err));
+        }
+        let local = humantime::parse_rfc3339_weak(&format!("{}Z", &text[..offset_at]))
+            .map_err(|err| invalid(&err))?;
+        let number = |range: std::ops::Range<usize>| {
+            text.get(range)
+                .and_then(|digits| digits.parse::<u64>().ok())
+                .ok_or_else(|| invalid(&"bad UTC offset"))
+        };
+        let offset = Duration::from_secs(
+            number(offset_at + 1..offset_at + 3)? * 3600 + number(offset_at + 4..text.len())? * 60,
+        );
+        let utc = match bytes[offset_at] {
+            b'+' => local.checked_sub(offset),
+            _ => local.checked_add(offset),
+        };
+        utc.ok_or_else(|| invalid(&"out of range"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_and_tokens_use_go_micros_json_keys() {
+        let account = Account {
+            id: "billing".into(),
+            account_type: "service".into(),
+            scopes: vec!["service".into()],
+            ..Account::default()
+        };
+        let json = serde_json::to_value(&account).unwrap();
+        assert_eq!(json["type"], "service");
+        assert_eq!(json["scopes"][0], "service");
+        for key in ["id", "issuer", "metadata", "secret"] {
+            assert!(json.get(key).is_some(), "{key} missing from {json}");
+        }
+        let token: Token = serde_json::from_str(
+            r#"{"access_token":"a","refresh_token":"r",
+                "created":"2026-01-02T03:04:05Z","expiry":"2026-01-02T03:05:05.5+00:00"}"#,
+        )
+        .unwrap();
+        let lifetime = token.expiry.duration_since(token.created).unwrap();
+        assert_eq!(lifetime, Duration::from_millis(60_500));
+        let json = serde_json::to_value(&token).unwrap();
+        assert_eq!(json["created"], "2026-01-02T03:04:05.000000000Z");
+    }
+
+    #[test]
+    fn go_timestamps_with_offsets_are_read_as_utc() {
+        let utc = rfc3339::parse("2026-01-02T03:04:05Z").unwrap();
+        assert_eq!(rfc3339::parse("2026-01-02T04:34:05+01:30").unwrap(), utc);
+        assert_eq!(rfc3339::parse("2026-01-01T22:04:05-05:00").unwrap(), utc);
+        assert!(
+            rfc3339::parse("yesterday")
+                .unwrap_err()
+                .contains("yesterday")
+        );
+    }
+}

@@ -1,0 +1,154 @@
+//! A service's auth, from code ([`Service::auth`](super::Service::auth)) or flags (`--auth`,
+//! keys, rules file, the service's own account).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::Error;
+use crate::auth::{Auth, MemoryRules, Rules, ServerAuth, TokenSource};
+use crate::flags::Flags;
+
+/// The namespace accounts are issued in unless `--auth-namespace` says otherwise.
+pub(crate) const DEFAULT_NAMESPACE: &str = "micro";
+
+/// How the service's auth is configured.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthOptions {
+    /// Set in code; flags then only add the account.
+    server: Option<ServerAuth>,
+    backend: Option<String>,
+    namespace: String,
+    public_key: Option<String>,
+    private_key: Option<String>,
+    rules_file: Option<PathBuf>,
+    account: Option<(String, String)>,
+}
+
+/// What the running service and its clients use.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ResolvedAuth {
+    /// Checks served calls; `None` with the noop backend.
+    pub(crate) server: Option<ServerAuth>,
+    /// Tokens for the service's outgoing calls.
+    pub(crate) account: Option<Arc<TokenSource>>,
+}
+
+impl Default for AuthOptions {
+    fn default() -> Self {
+        AuthOptions {
+            server: None,
+            backend: None,
+            namespace: DEFAULT_NAMESPACE.into(),
+            public_key: None,
+            private_key: None,
+            rules_file: None,
+            account: None,
+        }
+    }
+}
+
+impl AuthOptions {
+    /// What the flags alone configure.
+    pub(crate) fn from_flags(flags: &Flags) -> AuthOptions {
+        let mut options = AuthOptions::default();
+        options.apply(flags);
+        options
+    }
+
+    pub(crate) fn set_server(&mut self, server: ServerAuth) {
+        self.server = Some(server);
+    }
+
+    pub(crate) fn set_account(&mut self, id: &str, secret: &str) {
+        self.account = Some((id.into(), secret.into()));
+    }
+
+    pub(crate) fn apply(&mut self, flags: &Flags) {
+        let or = |flag: &Option<String>, current: &mut Option<String>| {
+            if flag.is_some() {
+                *current = flag.clone();
+            }
+        };
+        or(&flags.auth, &mut self.backend);
+        or(&flags.auth_public_key, &mut self.public_key);
+        or(&flags.auth_private_key, &mut self.private_key);
+        if let Some(namespace) = &flags.auth_namespace {
+            self.namespace = namespace.clone();
+        }
+        if let Some(rules) = &flags.auth_rules {
+            self.rules_file = Some(rules.clone());
+        }
+        if let (Some(id), Some(secret)) = (&flags.auth_id, &flags.auth_secret) {
+            self.account = Some((id.clone(), secret.clone()));
+        }
+    }
+
+    /// Builds the auth: keys parsed (or generated for development), rules loaded.
+    pub(crate) fn resolve(&self) -> Result<ResolvedAuth, Error> {
+        let server = match (&self.server, self.backend.as_deref()) {
+            (Some(server), _) => Some(server.clone()),
+            (None, None | Some("noop")) => None,
+            (None, Some("jwt")) => Some(ServerAuth::new(self.jwt()?, self.rules()?)),
+            (None, Some(other)) => {
+                return Err(Error::config(format!(
+                    "unknown auth `{other}`: use --auth jwt or --auth noop"
+                )));
+            }
+        };
+        let account = match (&self.account, &server) {
+            (Some((id, secret)), Some(server)) => Some(Arc::new(TokenSource::new(
+                server.auth().clone(),
+                id,
+                secret,
+            ))),
+            (Some((id, _)), None) => {
+                tracing::warn!(
+                    account = %id,
+                    "an auth account is set but auth is noop, so calls carry no token; pass --auth jwt"
+                );
+                None
+            }
+            (None, _) => None,
+        };
+        Ok(ResolvedAuth { server, account })
+    }
+
+    fn rules(&self) -> Result<Arc<dyn Rules>, Error> {
+        match &self.rules_file {
+            Some(path) => MemoryRules::from_file(path)
+                .map(|rules| Arc::new(rules) as Arc<dyn Rules>)
+                .map_err(|err| Error::config(err.to_string())),
+            None => Ok(Arc::new(MemoryRules::any_account())),
+        }
+    }
+
+    #[cfg(feature = "auth-jwt")]
+    fn jwt(&self) -> Result<Arc<dyn Auth>, Error> {
+        use crate::auth::JwtAuth;
+
+        let auth = match (&self.public_key, &self.private_key) {
+            (Some(public), private) => JwtAuth::new(&self.namespace, public, private.as_deref()),
+            (None, Some(_)) => {
+                return Err(Error::config(
+                    "--auth-private-key needs --auth-public-key too (both base64 PEM)",
+                ));
+            }
+            (None, None) => {
+                tracing::warn!(
+                    "no --auth-public-key/--auth-private-key: generated a development key pair, \
+                     so only this process accepts the tokens it issues"
+                );
+                JwtAuth::generate_keys(&self.namespace)
+            }
+        };
+        auth.map(|auth| Arc::new(auth) as Arc<dyn Auth>)
+            .map_err(|err| Error::config(err.to_string()))
+    }
+
+    #[cfg(not(feature = "auth-jwt"))]
+    fn jwt(&self) -> Result<Arc<dyn Auth>, Error> {
+        Err(Error::config(
+            "--auth jwt needs micro built with the `auth-jwt` feature",
+        ))
+    }
+}
