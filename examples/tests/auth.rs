@@ -12,41 +12,6 @@ const SERVER: &str = env!("CARGO_BIN_EXE_helloworld");
 const CLIENT: &str = env!("CARGO_BIN_EXE_helloworld-client");
 const ACCOUNT: &str = env!("CARGO_BIN_EXE_auth-account");
 
-/// The shared keys, base64 PEM as the flags take them, made by openssl.
-fn keys(dir: &std::path::Path) -> (String, String) {
-    let key = dir.join("auth.key");
-    let public = dir.join("auth.pub");
-    let openssl = |args: &[&str]| {
-        let output = Command::new("openssl")
-            .args(args)
-            .output()
-            .expect("openssl runs");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    };
-    openssl(&["genrsa", "-out", key.to_str().unwrap(), "2048"]);
-    openssl(&[
-        "rsa",
-        "-in",
-        key.to_str().unwrap(),
-        "-pubout",
-        "-out",
-        public.to_str().unwrap(),
-    ]);
-    let base64 = |path: &std::path::Path| {
-        let output = Command::new("base64")
-            .args(["-w0"])
-            .arg(path)
-            .output()
-            .unwrap();
-        String::from_utf8(output.stdout).unwrap()
-    };
-    (base64(&public), base64(&key))
-}
-
 fn curl(url: &str, token: Option<&str>) -> (String, String) {
     let mut command = Command::new("curl");
     command.args([
@@ -75,7 +40,7 @@ fn curl(url: &str, token: Option<&str>) -> (String, String) {
 #[test]
 fn two_services_with_jwt_auth() {
     let dir = tempfile::tempdir().unwrap();
-    let (public, private) = keys(dir.path());
+    let (public, private) = micro_test_support::rsa_key_pair(dir.path());
     let auth = [
         "--auth",
         "jwt",

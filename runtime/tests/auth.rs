@@ -209,26 +209,15 @@ async fn public_endpoints_and_builtins_need_no_token() {
     kitchen.r#type(()).await.expect("Kitchen.Type is public");
 
     // Health is public by default, and checked once protected.
-    let addr = format!("http://{}", service.local_addr());
-    let channel = tonic::transport::Channel::from_shared(addr)
-        .unwrap()
-        .connect()
+    health(&service)
         .await
-        .unwrap();
-    HealthClient::new(channel)
         .check(HealthCheckRequest::default())
         .await
         .expect("health is public");
 
     let guarded = start(&auth, ServerAuth::protect_builtins).await;
-    let addr = format!("http://{}", guarded.local_addr());
-    let channel = tonic::transport::Channel::from_shared(addr)
-        .unwrap()
-        .connect()
+    let refused = health(&guarded)
         .await
-        .unwrap();
-    let mut health = HealthClient::new(channel);
-    let refused = health
         .check(HealthCheckRequest::default())
         .await
         .unwrap_err();
@@ -250,16 +239,18 @@ async fn public_endpoints_and_builtins_need_no_token() {
         ServerAuth::new(auth.clone(), Arc::new(rules)).protect_builtins()
     })
     .await;
-    let addr = format!("http://{}", allowed.local_addr());
-    let channel = tonic::transport::Channel::from_shared(addr)
-        .unwrap()
-        .connect()
+    health(&allowed)
         .await
-        .unwrap();
-    HealthClient::new(channel)
         .check(request)
         .await
         .expect("granted by the Health.* rule");
+}
+
+/// A health client of `service`, over tonic's own channel.
+async fn health(service: &RunningService) -> HealthClient<tonic::transport::Channel> {
+    let addr = format!("http://{}", service.local_addr());
+    let channel = tonic::transport::Channel::from_shared(addr).unwrap();
+    HealthClient::new(channel.connect().await.unwrap())
 }
 
 /// curl on go-micro's JSON path gets go-micro's error JSON with 401 and 403.
@@ -432,7 +423,8 @@ async fn flags_configure_auth() {
         r#"[{"ID":"kitchen","Scope":"service","Resource":{"Type":"service","Name":"kitchen","Endpoint":"*"},"Access":0}]"#,
     )
     .unwrap();
-    let (public, private) = key_pair();
+    let keys = tempfile::tempdir().unwrap();
+    let (public, private) = micro_test_support::rsa_key_pair(keys.path());
     let signer = JwtAuth::new("micro", &public, Some(&private)).unwrap();
     let account = signer
         .generate("frontend", GenerateOptions::service())
@@ -496,32 +488,4 @@ async fn flags_configure_auth() {
         .await
         .unwrap_err();
     assert!(broken.to_string().contains("public key"), "{broken}");
-}
-
-/// A base64 PEM key pair, as the flags take them.
-fn key_pair() -> (String, String) {
-    use base64::Engine;
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("key.pem");
-    let run = |args: &[&str]| {
-        let status = Command::new("openssl")
-            .args(args)
-            .status()
-            .expect("openssl runs");
-        assert!(status.success());
-    };
-    run(&["genrsa", "-out", key.to_str().unwrap(), "2048"]);
-    run(&[
-        "rsa",
-        "-in",
-        key.to_str().unwrap(),
-        "-pubout",
-        "-out",
-        dir.path().join("pub.pem").to_str().unwrap(),
-    ]);
-    let encode = |name: &str| {
-        base64::engine::general_purpose::STANDARD
-            .encode(std::fs::read(dir.path().join(name)).unwrap())
-    };
-    (encode("pub.pem"), encode("key.pem"))
 }

@@ -1,5 +1,5 @@
 //! What micro-rs's tests share: real servers started on loopback with temporary data, the
-//! third-party tools interop tests drive, and network namespaces that keep mDNS off the real
+//! third-party tools interop tests drive, auth keys made by openssl, and network namespaces that keep mDNS off the real
 //! network card.
 //!
 //! Servers and tools come from `scripts/test.sh`, which installs them and says where they are
@@ -7,6 +7,7 @@
 //! unless `MICRO_TEST_REQUIRE_TOOLS=1` (which the script sets) makes that a failure.
 
 mod etcd;
+mod keys;
 mod netns;
 mod tools;
 
@@ -14,6 +15,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 pub use etcd::EtcdServer;
+pub use keys::rsa_key_pair;
 pub use netns::{
     in_network_namespace, run_in_isolated_network_namespace, run_in_network_namespace,
 };

@@ -153,15 +153,9 @@ impl Auth for JwtAuth {
         options: GenerateOptions,
     ) -> BoxFuture<'a, Result<Account, Error>> {
         Box::pin(async move {
-            let mut account = Account {
-                id: id.into(),
-                account_type: options.account_type,
-                issuer: self.namespace.clone(),
-                metadata: options.metadata,
-                scopes: options.scopes,
-                secret: String::new(),
-            };
-            account.secret = self.sign(&account, options.expiry)?.0;
+            let expiry = options.expiry;
+            let mut account = Account::generated(id, &self.namespace, options);
+            account.secret = self.sign(&account, expiry)?.0;
             Ok(account)
         })
     }

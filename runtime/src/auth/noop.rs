@@ -26,16 +26,7 @@ impl Auth for NoopAuth {
         id: &'a str,
         options: GenerateOptions,
     ) -> BoxFuture<'a, Result<Account, Error>> {
-        Box::pin(async move {
-            Ok(Account {
-                id: id.into(),
-                account_type: options.account_type,
-                issuer: self.namespace.clone(),
-                metadata: options.metadata,
-                scopes: options.scopes,
-                secret: String::new(),
-            })
-        })
+        Box::pin(async move { Ok(Account::generated(id, &self.namespace, options)) })
     }
 
     fn inspect<'a>(&'a self, _token: &'a str) -> BoxFuture<'a, Result<Account, Error>> {

@@ -24,6 +24,20 @@ pub struct Account {
     pub secret: String,
 }
 
+impl Account {
+    /// A new account `id` issued in `namespace`, as `options` describe it, without a secret.
+    pub(crate) fn generated(id: &str, namespace: &str, options: GenerateOptions) -> Account {
+        Account {
+            id: id.into(),
+            account_type: options.account_type,
+            issuer: namespace.into(),
+            metadata: options.metadata,
+            scopes: options.scopes,
+            secret: String::new(),
+        }
+    }
+}
+
 /// An access token, and the refresh token that gets the next one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Token {

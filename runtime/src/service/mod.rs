@@ -303,29 +303,11 @@ impl Service {
     }
 
     fn shared_registry(&self, options: &Options) -> Result<Arc<dyn Registry>, Error> {
-        let mut shared = self
-            .registry
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(registry) = &*shared {
-            return Ok(registry.clone());
-        }
-        let registry = options.registry.build()?;
-        *shared = Some(registry.clone());
-        Ok(registry)
+        built_once(&self.registry, || options.registry.build())
     }
 
     fn shared_auth(&self, options: &Options) -> Result<ResolvedAuth, Error> {
-        let mut shared = self
-            .auth
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(auth) = &*shared {
-            return Ok(auth.clone());
-        }
-        let auth = options.auth.resolve()?;
-        *shared = Some(auth.clone());
-        Ok(auth)
+        built_once(&self.auth, || options.auth.resolve())
     }
 
     /// The service's name.
@@ -371,6 +353,20 @@ impl Service {
         options.validate(&self.handlers)?;
         Ok(options)
     }
+}
+
+/// The value in `cell`, built by `build` the first time.
+fn built_once<T: Clone>(
+    cell: &Mutex<Option<T>>,
+    build: impl FnOnce() -> Result<T, Error>,
+) -> Result<T, Error> {
+    let mut shared = cell.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(value) = &*shared {
+        return Ok(value.clone());
+    }
+    let value = build()?;
+    *shared = Some(value.clone());
+    Ok(value)
 }
 
 impl Options {
