@@ -27,6 +27,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "auth-tls")]
+mod ca;
 mod error;
 #[cfg(feature = "auth-jwt")]
 mod jwt;
@@ -42,6 +44,8 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 
+#[cfg(feature = "auth-tls")]
+pub use ca::{CertificateAuthority, Identity, ServiceCertificate};
 pub use error::{Error, ErrorKind};
 #[cfg(feature = "auth-jwt")]
 pub use jwt::JwtAuth;
