@@ -1,6 +1,7 @@
-//! What auth costs on unary calls: the same service and client, without auth and with JWT auth
+//! What auth costs on unary calls: the same service and client, without auth, with JWT auth
 //! (the server inspects an RS256 token and verifies the rules on every call; the client sends
-//! a token from its account, refreshed in the background).
+//! a token from its account, refreshed in the background), and over mTLS (certificates from
+//! the built-in CA; the client checks the server's identity).
 //!
 //! ```sh
 //! cargo run --release -p micro-benches --bin auth                  # or scripts/bench.sh auth
@@ -12,7 +13,10 @@ mod load;
 use std::sync::Arc;
 
 use clap::Parser;
-use micro::auth::{Auth, GenerateOptions, JwtAuth, MemoryRules, ServerAuth, TokenSource};
+use micro::auth::{
+    Auth, CertificateAuthority, GenerateOptions, JwtAuth, MemoryRules, ServerAuth, ServiceTls,
+    TokenSource,
+};
 
 #[allow(dead_code, unreachable_pub, missing_docs)]
 mod pb {
@@ -47,13 +51,19 @@ impl pb::HelloworldHandler for Greeter {
     }
 }
 
-async fn serve(auth: Option<ServerAuth>) -> anyhow::Result<micro::RunningService> {
+async fn serve(
+    auth: Option<ServerAuth>,
+    tls: Option<ServiceTls>,
+) -> anyhow::Result<micro::RunningService> {
     let mut service = micro::Service::new("helloworld")
         .address("127.0.0.1:0")
         .registry(Arc::new(micro::registry::MemoryRegistry::new()))
         .handle(pb::HelloworldServer::new(Greeter));
     if let Some(auth) = auth {
         service = service.auth(auth);
+    }
+    if let Some(tls) = tls {
+        service = service.tls(tls);
     }
     Ok(service.start().await?)
 }
@@ -64,12 +74,24 @@ async fn main() -> anyhow::Result<()> {
     let jwt = Arc::new(JwtAuth::generate_keys("micro")?);
     let account = jwt.generate("bench", GenerateOptions::service()).await?;
 
-    let plain = serve(None).await?;
-    let guarded = serve(Some(ServerAuth::new(
-        jwt.clone(),
-        Arc::new(MemoryRules::any_account()),
-    )))
+    let plain = serve(None, None).await?;
+    let guarded = serve(
+        Some(ServerAuth::new(
+            jwt.clone(),
+            Arc::new(MemoryRules::any_account()),
+        )),
+        None,
+    )
     .await?;
+    let tls = ServiceTls::new(Arc::new(CertificateAuthority::generate("micro")?));
+    let mtls = serve(None, Some(tls.clone())).await?;
+    let mtls_client = pb::HelloworldClient::new(
+        micro::Client::builder()
+            .address(mtls.local_addr().to_string())
+            .tls(&tls, "bench")
+            .build()?,
+    )
+    .with_service("helloworld");
     let plain_client = pb::HelloworldClient::new(
         micro::Client::builder()
             .address(plain.local_addr().to_string())
@@ -100,16 +122,23 @@ async fn main() -> anyhow::Result<()> {
         let client = jwt_client.clone();
         async move { client }
     };
+    let mtls_caller = || {
+        let client = mtls_client.clone();
+        async move { client }
+    };
     let (requests, concurrency) = (args.requests, args.concurrency);
     load::round(requests / 10, concurrency, plain_caller, call).await;
     load::round(requests / 10, concurrency, jwt_caller, call).await;
-    let (mut plain_rounds, mut jwt_rounds) = (Vec::new(), Vec::new());
+    load::round(requests / 10, concurrency, mtls_caller, call).await;
+    let (mut plain_rounds, mut jwt_rounds, mut mtls_rounds) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..args.rounds {
         plain_rounds.push(load::round(requests, concurrency, plain_caller, call).await);
         jwt_rounds.push(load::round(requests, concurrency, jwt_caller, call).await);
+        mtls_rounds.push(load::round(requests, concurrency, mtls_caller, call).await);
     }
     let plain_round = load::median(plain_rounds);
     let jwt_round = load::median(jwt_rounds);
+    let mtls_round = load::median(mtls_rounds);
     println!(
         "unary echo with and without auth, {requests} requests x {} rounds, concurrency \
          {concurrency} (median round)",
@@ -121,7 +150,9 @@ async fn main() -> anyhow::Result<()> {
     );
     load::print_row("micro, no auth", &plain_round, None);
     load::print_row("micro, JWT auth", &jwt_round, Some(&plain_round));
+    load::print_row("micro, mTLS", &mtls_round, Some(&plain_round));
     plain.stop().await?;
     guarded.stop().await?;
+    mtls.stop().await?;
     Ok(())
 }

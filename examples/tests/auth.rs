@@ -6,7 +6,7 @@ mod support;
 
 use std::process::Command;
 
-use support::Example;
+use support::{Example, assert_all_failed, assert_all_ok, load};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_helloworld");
 const CLIENT: &str = env!("CARGO_BIN_EXE_helloworld-client");
@@ -82,39 +82,8 @@ fn two_services_with_jwt_auth() {
     );
 
     let address = server.addr.to_string();
-    let call = |extra: &[&str]| {
-        Command::new(CLIENT)
-            .args([
-                "--address",
-                &address,
-                "--requests",
-                "200",
-                "--concurrency",
-                "4",
-            ])
-            .args(extra)
-            .env("MICRO_REGISTRY", "memory")
-            .output()
-            .unwrap()
-    };
     let (id, secret) = (value("MICRO_AUTH_ID"), value("MICRO_AUTH_SECRET"));
-    let output = call(&[&auth[..], &["--auth-id", &id, "--auth-secret", &secret]].concat());
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        stdout
-            .lines()
-            .last()
-            .unwrap()
-            .starts_with("ok=200 failed=0"),
-        "{stdout}"
-    );
-
-    let anonymous = call(&[]);
-    assert!(!anonymous.status.success());
-    assert!(String::from_utf8_lossy(&anonymous.stdout).contains("ok=0 failed=200"));
+    let account = [&auth[..], &["--auth-id", &id, "--auth-secret", &secret]].concat();
+    assert_all_ok(&load(CLIENT, &address, 200, &account), 200);
+    assert_all_failed(&load(CLIENT, &address, 200, &[]), 200);
 }

@@ -216,6 +216,15 @@ pub struct Flags {
     )]
     pub auth_secret: Option<String>,
 
+    /// Serve and call over TLS with certificates from the CA in this directory (`ca.pem`,
+    /// `ca.key`; created there if missing). Every service sharing the CA trusts the others.
+    #[arg(long, env = "MICRO_TLS_CA_DIR", value_name = "DIR")]
+    pub tls_ca_dir: Option<std::path::PathBuf>,
+
+    /// Whether callers must present a certificate: `required` (default, mTLS) or `optional`.
+    #[arg(long, env = "MICRO_TLS_CLIENT_AUTH", value_name = "WHEN", value_parser = ["required", "optional"])]
+    pub tls_client_auth: Option<String>,
+
     /// JSON file of access rules (go-micro's `Rule` fields); default: any account may call
     /// anything.
     #[arg(long, env = "MICRO_AUTH_RULES", value_name = "FILE")]

@@ -150,3 +150,37 @@ pub fn python_with_grpc() -> Option<PathBuf> {
 pub fn proto_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto")
 }
+
+/// Runs the helloworld-client load tool (`binary`) against `address`: `requests` calls, four at
+/// a time, with `extra` flags; its output.
+pub fn load(binary: &str, address: &str, requests: u64, extra: &[&str]) -> std::process::Output {
+    Command::new(binary)
+        .args(["--address", address, "--concurrency", "4"])
+        .args(["--requests", &requests.to_string()])
+        .args(extra)
+        .env("MICRO_REGISTRY", "memory")
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {binary}: {err}"))
+}
+
+/// The load tool made every call and failed none.
+pub fn assert_all_ok(output: &std::process::Output, requests: u64) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!("ok={requests} failed=0")),
+        "{stdout}"
+    );
+}
+
+/// The load tool failed every call.
+pub fn assert_all_failed(output: &std::process::Output, requests: u64) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("ok=0 failed={requests}")),
+        "{stdout}"
+    );
+}

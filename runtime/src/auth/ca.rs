@@ -9,71 +9,14 @@ use std::fmt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use super::{Error, Identity};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, SanType,
 };
-use x509_parser::extensions::GeneralName;
-
-use super::Error;
 
 /// How long a generated CA is valid.
 const CA_LIFETIME: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
-
-/// The URI scheme of service identities.
-const SCHEME: &str = "micro://";
-
-/// Who a certificate says its holder is: service `service` in `namespace`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Identity {
-    /// The namespace (as `--auth-namespace`).
-    pub namespace: String,
-    /// The service's name.
-    pub service: String,
-}
-
-impl Identity {
-    /// Service `service` in `namespace`.
-    pub fn new(namespace: &str, service: &str) -> Identity {
-        Identity {
-            namespace: namespace.into(),
-            service: service.into(),
-        }
-    }
-
-    /// `micro://<namespace>/<service>`, as it appears in certificates.
-    pub fn uri(&self) -> String {
-        format!("{SCHEME}{}/{}", self.namespace, self.service)
-    }
-
-    /// The identity a `micro://` URI names.
-    pub fn from_uri(uri: &str) -> Option<Identity> {
-        let (namespace, service) = uri.strip_prefix(SCHEME)?.split_once('/')?;
-        let valid = |part: &str| !part.is_empty() && !part.contains('/');
-        (valid(namespace) && valid(service)).then(|| Identity::new(namespace, service))
-    }
-
-    /// The identity in a DER certificate's URI subject alternative names, if it has one.
-    /// This only reads the certificate: whether to trust it is the TLS handshake's business.
-    pub fn from_certificate_der(der: &[u8]) -> Option<Identity> {
-        let (_, certificate) = x509_parser::parse_x509_certificate(der).ok()?;
-        let names = certificate.subject_alternative_name().ok()??;
-        names
-            .value
-            .general_names
-            .iter()
-            .find_map(|name| match name {
-                GeneralName::URI(uri) => Identity::from_uri(uri),
-                _ => None,
-            })
-    }
-}
-
-impl fmt::Display for Identity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.uri())
-    }
-}
 
 /// A service's certificate and key, PEM encoded, with its expiry.
 #[derive(Clone)]
@@ -166,6 +109,11 @@ impl CertificateAuthority {
         Ok(ca)
     }
 
+    /// The namespace identities are issued in.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
     /// The CA certificate, PEM encoded: what peers trust.
     pub fn certificate_pem(&self) -> &str {
         &self.cert_pem
@@ -255,6 +203,7 @@ fn write_file(path: &Path, text: &str, private: bool) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use x509_parser::extensions::GeneralName;
 
     fn der(pem: &str) -> Vec<u8> {
         x509_parser::pem::parse_x509_pem(pem.as_bytes())
@@ -331,21 +280,5 @@ mod tests {
         std::fs::write(dir.path().join("ca.key"), "not a key").unwrap();
         let err = CertificateAuthority::load_or_create("micro", dir.path()).unwrap_err();
         assert!(err.to_string().contains("CA key"), "{err}");
-    }
-
-    #[test]
-    fn identities_parse_only_micro_uris() {
-        let identity = Identity::new("prod", "billing");
-        assert_eq!(identity.uri(), "micro://prod/billing");
-        assert_eq!(Identity::from_uri(&identity.uri()), Some(identity));
-        for bad in [
-            "https://prod/billing",
-            "micro://prod",
-            "micro:///billing",
-            "micro://a/b/c",
-        ] {
-            assert_eq!(Identity::from_uri(bad), None, "{bad}");
-        }
-        assert_eq!(Identity::from_certificate_der(b"not a certificate"), None);
     }
 }

@@ -30,11 +30,14 @@
 #[cfg(feature = "auth-tls")]
 mod ca;
 mod error;
+mod identity;
 #[cfg(feature = "auth-jwt")]
 mod jwt;
 mod noop;
 mod rules;
 mod server;
+#[cfg(feature = "auth-tls")]
+mod tls;
 mod token;
 mod types;
 #[cfg(feature = "auth-jwt")]
@@ -45,14 +48,19 @@ use std::future::Future;
 use std::pin::Pin;
 
 #[cfg(feature = "auth-tls")]
-pub use ca::{CertificateAuthority, Identity, ServiceCertificate};
+pub use ca::{CertificateAuthority, ServiceCertificate};
 pub use error::{Error, ErrorKind};
+pub use identity::Identity;
 #[cfg(feature = "auth-jwt")]
 pub use jwt::JwtAuth;
 pub use noop::NoopAuth;
 pub use rules::{Access, MemoryRules, Resource, Rule, verify};
 pub(crate) use server::Guard;
 pub use server::ServerAuth;
+#[cfg(feature = "auth-tls")]
+pub use tls::{ClientAuth, DEFAULT_CERTIFICATE_LIFETIME, ServiceTls};
+#[cfg(feature = "auth-tls")]
+pub(crate) use tls::{ClientTls, ServerTls};
 pub use token::{Bearer, BearerLayer, TokenSource};
 pub use types::{Account, DEFAULT_TOKEN_EXPIRY, GenerateOptions, Token, TokenRequest};
 

@@ -3,12 +3,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{Account, Auth, Error, ErrorKind, Resource, Rules};
+use super::{Account, Auth, Error, ErrorKind, Identity, Resource, Rules};
 use crate::Status;
 
 /// How a service checks the calls it serves: [`Service::auth`](crate::Service::auth).
 ///
-/// Every routed call, whatever its protocol, must carry a token the [`Auth`] accepts unless the
+/// Every routed call, whatever its protocol, must carry a token (or, over mTLS, a certificate
+/// naming a service, which counts as that service's account) the [`Auth`] accepts unless the
 /// [`Rules`] grant the endpoint to everyone (scope `""`) or it is listed as public here; the
 /// caller's account then reaches the handler as
 /// [`Context::account`](crate::Context::account). Health and reflection are public unless
@@ -91,6 +92,7 @@ impl Guard {
     pub(crate) async fn check(
         &self,
         headers: &http::HeaderMap,
+        identity: Option<&Identity>,
         endpoint: &str,
     ) -> Result<Option<Account>, Status> {
         let public = self
@@ -99,7 +101,7 @@ impl Guard {
             .iter()
             .any(|public| public.eq_ignore_ascii_case(endpoint));
         let account = match bearer(headers) {
-            Ok(None) => None,
+            Ok(None) => identity.map(Identity::account),
             Ok(Some(token)) => match self.options.auth.inspect(token).await {
                 Ok(account) => Some(account),
                 Err(_) if public => None,

@@ -33,6 +33,9 @@ pub(crate) struct Connection {
 
 struct Shared {
     authority: Authority,
+    /// TLS with service identities, if the client has it.
+    #[cfg(feature = "auth-tls")]
+    tls: Option<crate::auth::ClientTls>,
     /// The live connection's sender, if any; cloned for each call.
     sender: RwLock<Option<SendRequest<Body>>>,
     /// Calls in flight: sent and not yet answered in full.
@@ -42,10 +45,14 @@ struct Shared {
 }
 
 impl Connection {
-    pub(crate) fn new(authority: Authority) -> Connection {
+    pub(crate) fn new(authority: Authority, tls: &Tls) -> Connection {
+        #[cfg(not(feature = "auth-tls"))]
+        let () = tls;
         Connection {
             shared: Arc::new(Shared {
                 authority,
+                #[cfg(feature = "auth-tls")]
+                tls: tls.clone(),
                 sender: RwLock::new(None),
                 streams: Arc::default(),
                 connecting: tokio::sync::Mutex::new(()),
@@ -53,8 +60,9 @@ impl Connection {
         }
     }
 
-    /// A sender on a live connection, connecting first if there is none.
-    async fn sender(&self) -> Result<SendRequest<Body>, String> {
+    /// A sender on a live connection, connecting first if there is none; a new connection
+    /// must be to `service` (with TLS, its certificate must say so).
+    async fn sender(&self, service: &str) -> Result<SendRequest<Body>, String> {
         if let Some(sender) = self.live_sender() {
             return Ok(sender);
         }
@@ -62,7 +70,7 @@ impl Connection {
         if let Some(sender) = self.live_sender() {
             return Ok(sender);
         }
-        let sender = self.connect().await?;
+        let sender = self.connect(service).await?;
         self.set_sender(sender.clone());
         Ok(sender)
     }
@@ -106,7 +114,7 @@ impl Connection {
     }
 
     /// Connects; an error says why, for [`unavailable`].
-    async fn connect(&self) -> Result<SendRequest<Body>, String> {
+    async fn connect(&self, service: &str) -> Result<SendRequest<Body>, String> {
         let address = self.shared.authority.as_str();
         let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await
         {
@@ -115,14 +123,35 @@ impl Connection {
             Err(_) => return Err(format!("no answer within {CONNECT_TIMEOUT:?}")),
         };
         let _ = stream.set_nodelay(true);
+        #[cfg(feature = "auth-tls")]
+        if let Some(tls) = &self.shared.tls {
+            let name = crate::auth::ClientTls::server_name(self.shared.authority.host())?;
+            let handshake = tls.connector(service).connect(name, stream);
+            let stream = match tokio::time::timeout(CONNECT_TIMEOUT, handshake).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(err)) => return Err(format!("TLS handshake failed: {err}")),
+                Err(_) => return Err(format!("no TLS handshake within {CONNECT_TIMEOUT:?}")),
+            };
+            return self.handshake(stream).await;
+        }
+        #[cfg(not(feature = "auth-tls"))]
+        let _ = service;
+        self.handshake(stream).await
+    }
+
+    /// Starts HTTP/2 on `io` and drives the connection in a task of its own.
+    async fn handshake<I>(&self, io: I) -> Result<SendRequest<Body>, String>
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let (sender, connection) = http2::Builder::new(TokioExecutor::new())
             .timer(TokioTimer::new())
             .keep_alive_interval(KEEP_ALIVE_INTERVAL)
             .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
-            .handshake(TokioIo::new(stream))
+            .handshake(TokioIo::new(io))
             .await
             .map_err(|err| format!("HTTP/2 handshake failed: {err}"))?;
-        let address = address.to_owned();
+        let address = self.shared.authority.as_str().to_owned();
         tokio::spawn(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(%address, error = %err, "connection closed");
@@ -141,7 +170,10 @@ impl Connection {
                 .insert(http::header::CONTENT_TYPE, content_type);
         }
         let mut parts = request.uri().clone().into_parts();
-        parts.scheme = Some(Scheme::HTTP);
+        parts.scheme = Some(match self.is_tls() {
+            true => Scheme::HTTPS,
+            false => Scheme::HTTP,
+        });
         parts.authority = Some(self.shared.authority.clone());
         *request.uri_mut() = http::Uri::from_parts(parts)
             .map_err(|err| Status::internal(format!("cannot build the request URI: {err}")))?;
@@ -161,7 +193,8 @@ impl Connection {
         }
         let target = request.extensions().get::<CallTarget>().cloned();
         let unavailable = |detail: String| self.unavailable(target.as_ref(), detail);
-        let mut sender = match self.sender().await {
+        let service = target.as_ref().map_or("", |target| &target.service);
+        let mut sender = match self.sender(service).await {
             Ok(sender) => sender,
             Err(detail) => return Err(Failure::unreachable(unavailable(detail), request)),
         };
@@ -181,6 +214,22 @@ impl Connection {
         }
     }
 }
+
+impl Connection {
+    fn is_tls(&self) -> bool {
+        #[cfg(feature = "auth-tls")]
+        return self.shared.tls.is_some();
+        #[cfg(not(feature = "auth-tls"))]
+        false
+    }
+}
+
+/// TLS settings for new connections: service identities with the `auth-tls` feature.
+#[cfg(feature = "auth-tls")]
+pub(crate) type Tls = Option<crate::auth::ClientTls>;
+/// TLS settings for new connections: none without the `auth-tls` feature.
+#[cfg(not(feature = "auth-tls"))]
+pub(crate) type Tls = ();
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

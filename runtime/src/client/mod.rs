@@ -258,6 +258,7 @@ pub struct ClientBuilder {
     options: Options,
     /// A problem found while configuring, reported by `build`.
     invalid: Option<Error>,
+    tls: connection::Tls,
 }
 
 impl Default for ClientBuilder {
@@ -287,6 +288,7 @@ impl Default for ClientBuilder {
                 caller: None,
             },
             invalid: None,
+            tls: connection::Tls::default(),
         }
     }
 }
@@ -432,10 +434,22 @@ impl ClientBuilder {
         self
     }
 
-    /// Applies the `--client-*` and `--selector` flags that were given, and with `--auth jwt`
-    /// and `--auth-id`/`--auth-secret`, puts that account's tokens on every call.
+    /// Applies the `--client-*` and `--selector` flags that were given; with `--auth jwt`
+    /// and `--auth-id`/`--auth-secret`, puts that account's tokens on every call; with
+    /// `--tls-ca-dir`, calls over mTLS as `--server-name` (default `client`).
     pub fn flags(self, flags: &Flags) -> ClientBuilder {
         let mut builder = self.client_flags(flags);
+        #[cfg(feature = "auth-tls")]
+        if let Some(tls) = crate::service::tls_from_flags(
+            flags,
+            flags.auth_namespace.as_deref().unwrap_or("micro"),
+        ) {
+            let identity = flags.server_name.as_deref().unwrap_or("client");
+            match tls {
+                Ok(tls) => builder = builder.tls(&tls, identity),
+                Err(err) => builder.invalid = Some(Error::new(err.to_string())),
+            }
+        }
         if flags.auth_id.is_none() {
             return builder;
         }
@@ -503,6 +517,18 @@ impl ClientBuilder {
         self.layer(BearerLayer::new(source))
     }
 
+    /// Calls over TLS as `identity` (the calling service's name): presents a certificate from
+    /// `tls`'s CA naming it, and accepts only servers whose certificate names the service
+    /// called ([`Service::client`](crate::Service::client) does this for a service with TLS).
+    #[cfg(feature = "auth-tls")]
+    pub fn tls(mut self, tls: &crate::auth::ServiceTls, identity: &str) -> ClientBuilder {
+        match tls.client(identity) {
+            Ok(tls) => self.tls = Some(tls),
+            Err(err) => self.invalid = Some(Error::new(err.to_string())),
+        }
+        self
+    }
+
     /// Builds the client. It connects lazily, on the first call, and must be built inside a
     /// Tokio runtime.
     pub fn build(self) -> Result<Client, Error> {
@@ -535,7 +561,12 @@ impl ClientBuilder {
             strategy: self.strategy,
             filter: self.filter,
             outliers: Outliers::new(self.ejection),
-            pool: Pool::new(self.pool_size, self.streams_per_connection, self.pool_idle),
+            pool: Pool::new(
+                self.pool_size,
+                self.streams_per_connection,
+                self.pool_idle,
+                self.tls,
+            ),
             max_message_size: self.options.max_message_size,
         });
         let policy = RetryPolicy::new(

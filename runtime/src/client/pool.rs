@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use http::uri::Authority;
 
-use super::connection::Connection;
+use super::connection::{Connection, Tls};
 use crate::Status;
 
 /// A node's connections, each connecting on first use.
@@ -27,6 +27,7 @@ pub(crate) struct Pool {
     size: usize,
     streams_per_connection: usize,
     idle: Duration,
+    tls: Tls,
     nodes: RwLock<HashMap<String, Arc<Node>>>,
     sweeping: std::sync::Once,
 }
@@ -34,11 +35,17 @@ pub(crate) struct Pool {
 impl Pool {
     /// Up to `size` connections per node, the next one used once each open one carries
     /// `streams_per_connection` calls; closed after `idle` without calls.
-    pub(crate) fn new(size: usize, streams_per_connection: usize, idle: Duration) -> Arc<Pool> {
+    pub(crate) fn new(
+        size: usize,
+        streams_per_connection: usize,
+        idle: Duration,
+        tls: Tls,
+    ) -> Arc<Pool> {
         Arc::new(Pool {
             size: size.max(1),
             streams_per_connection: streams_per_connection.max(1),
             idle,
+            tls,
             nodes: RwLock::new(HashMap::new()),
             sweeping: std::sync::Once::new(),
         })
@@ -94,7 +101,7 @@ impl Pool {
         });
         let node = Arc::new(Node {
             connections: (0..self.size)
-                .map(|_| Connection::new(authority.clone()))
+                .map(|_| Connection::new(authority.clone(), &self.tls))
                 .collect(),
             used: AtomicBool::new(true),
         });
@@ -143,7 +150,7 @@ mod tests {
 
     #[tokio::test]
     async fn idle_nodes_are_closed_and_removed_nodes_forgotten() {
-        let pool = Pool::new(2, 100, Duration::from_millis(40));
+        let pool = Pool::new(2, 100, Duration::from_millis(40), Tls::default());
         pool.connection("127.0.0.1:1").unwrap();
         pool.connection("127.0.0.1:2").unwrap();
         assert_eq!(pool.len(), 2);
@@ -155,7 +162,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_is_added_only_when_the_open_ones_are_busy() {
-        let pool = Pool::new(3, 2, Duration::from_secs(60));
+        let pool = Pool::new(3, 2, Duration::from_secs(60), Tls::default());
         let first = pool.connection("127.0.0.1:1").unwrap();
         let _calls = [first.start_stream(), first.start_stream()];
         let second = pool.connection("127.0.0.1:1").unwrap();
@@ -176,7 +183,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_bad_address_is_an_error() {
-        let err = Pool::new(1, 100, Duration::from_secs(1))
+        let err = Pool::new(1, 100, Duration::from_secs(1), Tls::default())
             .connection("not an address")
             .unwrap_err();
         assert!(err.message().contains("expected host:port"));

@@ -15,6 +15,7 @@ use super::builtin::BuiltinService;
 use super::call::{CallMeta, CallSettings};
 use super::protocol::{Protocol, connect, grpc_web, micro};
 use super::{Body, Builtins, Handler, Incoming, MethodInfo, RpcKind, Wire};
+use crate::auth::Identity;
 use crate::codec::{Codec, FrameLimit};
 use crate::service::Error;
 use crate::transcode::{MethodTypes, method_types};
@@ -166,7 +167,8 @@ impl Router {
         if let Some(builtin) = self.builtins.get(service) {
             if let Some(guard) = self.settings.guard.as_ref().filter(|g| g.guards_builtins()) {
                 let endpoint = builtin_endpoint(path);
-                if let Err(status) = guard.check(request.headers(), &endpoint).await {
+                let identity = request.extensions().get::<Identity>();
+                if let Err(status) = guard.check(request.headers(), identity, &endpoint).await {
                     return refused(status, &endpoint);
                 }
             }
@@ -307,7 +309,11 @@ impl Router {
         };
         let mut request = request;
         if let Some(guard) = &self.settings.guard {
-            match guard.check(request.headers(), method.endpoint).await {
+            let identity = request.extensions().get::<Identity>();
+            match guard
+                .check(request.headers(), identity, method.endpoint)
+                .await
+            {
                 Ok(Some(account)) => {
                     request.extensions_mut().insert(account);
                 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tower::util::BoxCloneSyncService;
@@ -20,6 +20,7 @@ use http::header;
 use hyper::body::Incoming;
 
 use super::{Body, Router};
+use crate::auth::Identity;
 use crate::layers::Layers;
 
 /// How the accept loop behaves.
@@ -31,6 +32,9 @@ pub(crate) struct ServeOptions {
     pub(crate) cors: Option<Arc<CorsLayer>>,
     /// Layers the program wraps around every request, if any.
     pub(crate) layers: Layers<Stack>,
+    /// TLS for every connection, if the service has it.
+    #[cfg(feature = "auth-tls")]
+    pub(crate) tls: Option<crate::auth::ServerTls>,
 }
 
 /// The tower service every request to a server goes through, and what
@@ -54,9 +58,19 @@ pub(crate) async fn serve(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let connection =
-                        watch_connection(&builder, &graceful, stream, peer, &router, &options);
-                    connections.spawn(connection);
+                    // gRPC is request/response over small frames: Nagle's delay only adds
+                    // latency.
+                    if let Err(err) = stream.set_nodelay(true) {
+                        tracing::debug!(%peer, error = %err, "cannot set TCP_NODELAY");
+                    }
+                    let connection = Connection {
+                        builder: builder.clone(),
+                        watcher: graceful.watcher(),
+                        peer,
+                        router: router.clone(),
+                        options: options.clone(),
+                    };
+                    connections.spawn(connection.serve(stream));
                 }
                 Err(err) => accept_failed(err).await,
             },
@@ -82,46 +96,71 @@ pub(crate) async fn serve(
     open
 }
 
-/// Serves one connection, watched so shutdown can drain it.
-fn watch_connection(
-    builder: &auto::Builder<TokioExecutor>,
-    graceful: &GracefulShutdown,
-    stream: TcpStream,
+/// One accepted connection, and what serving it needs.
+struct Connection {
+    builder: auto::Builder<TokioExecutor>,
+    watcher: Watcher,
     peer: SocketAddr,
-    router: &Arc<Router>,
-    options: &ServeOptions,
-) -> impl Future<Output = ()> + Send + 'static {
-    // gRPC is request/response over small frames: Nagle's delay only adds latency.
-    if let Err(err) = stream.set_nodelay(true) {
-        tracing::debug!(%peer, error = %err, "cannot set TCP_NODELAY");
-    }
-    let router = router.clone();
-    let cors = options.cors.clone();
-    let respond = move |request| respond(router.clone(), cors.clone(), request, peer);
-    // Without layers, requests skip the boxed stack (an allocation and a copy per call).
-    let stack = (!options.layers.is_empty()).then(|| {
-        let routes = BoxCloneSyncService::new(tower::service_fn(respond.clone()));
-        options.layers.apply(routes)
-    });
-    let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
-        let request = request.map(Body::new);
-        let respond = respond.clone();
-        let stack = stack.clone();
-        // Boxed: hyper moves the future into a task of its own per request, and copying a
-        // pointer is cheaper than copying the routing future.
-        Box::pin(async move {
-            match stack {
-                Some(stack) => stack.oneshot(request).await,
-                None => respond(request).await,
+    router: Arc<Router>,
+    options: ServeOptions,
+}
+
+impl Connection {
+    /// Serves the connection, after a TLS handshake if the service has TLS.
+    async fn serve(self, stream: TcpStream) {
+        #[cfg(feature = "auth-tls")]
+        if let Some(tls) = self.options.tls.clone() {
+            match tls.accept(stream).await {
+                Ok((stream, identity)) => self.watch(stream, identity.map(Arc::new)).await,
+                Err(err) => {
+                    tracing::debug!(peer = %self.peer, error = %err, "TLS handshake failed");
+                }
             }
-        }) as Pin<Box<dyn Future<Output = _> + Send>>
-    });
-    let connection = builder
-        .serve_connection(TokioIo::new(stream), service)
-        .into_owned();
-    let watched = graceful.watch(connection);
-    async move {
-        if let Err(err) = watched.await {
+            return;
+        }
+        self.watch(stream, None).await;
+    }
+
+    /// Serves HTTP on `io`, watched so shutdown can drain it; requests carry the caller's
+    /// certificate identity, if any.
+    async fn watch<I>(self, io: I, identity: Option<Arc<Identity>>)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Connection {
+            builder,
+            watcher,
+            peer,
+            router,
+            options,
+        } = self;
+        let cors = options.cors.clone();
+        let respond = move |request| respond(router.clone(), cors.clone(), request, peer);
+        // Without layers, requests skip the boxed stack (an allocation and a copy per call).
+        let stack = (!options.layers.is_empty()).then(|| {
+            let routes = BoxCloneSyncService::new(tower::service_fn(respond.clone()));
+            options.layers.apply(routes)
+        });
+        let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+            let mut request = request.map(Body::new);
+            if let Some(identity) = &identity {
+                request.extensions_mut().insert(Identity::clone(identity));
+            }
+            let respond = respond.clone();
+            let stack = stack.clone();
+            // Boxed: hyper moves the future into a task of its own per request, and copying a
+            // pointer is cheaper than copying the routing future.
+            Box::pin(async move {
+                match stack {
+                    Some(stack) => stack.oneshot(request).await,
+                    None => respond(request).await,
+                }
+            }) as Pin<Box<dyn Future<Output = _> + Send>>
+        });
+        let connection = builder
+            .serve_connection(TokioIo::new(io), service)
+            .into_owned();
+        if let Err(err) = watcher.watch(connection).await {
             tracing::debug!(%peer, error = %err, "connection closed with an error");
         }
     }

@@ -55,6 +55,12 @@ impl AuthOptions {
         options
     }
 
+    /// The namespace accounts and certificates are issued in.
+    #[cfg(feature = "auth-tls")]
+    pub(crate) fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
     pub(crate) fn set_server(&mut self, server: ServerAuth) {
         self.server = Some(server);
     }

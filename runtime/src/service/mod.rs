@@ -83,6 +83,8 @@ pub(crate) struct Options {
     pub(crate) advertise: Option<String>,
     pub(crate) layers: Layers<Stack>,
     pub(crate) auth: AuthOptions,
+    #[cfg(feature = "auth-tls")]
+    pub(crate) tls: Option<crate::auth::ServiceTls>,
 }
 
 /// Which registry a service uses.
@@ -125,6 +127,8 @@ impl Service {
                 advertise: None,
                 layers: Layers::default(),
                 auth: AuthOptions::default(),
+                #[cfg(feature = "auth-tls")]
+                tls: None,
             },
             handlers: Vec::new(),
             flags: None,
@@ -259,6 +263,16 @@ impl Service {
         self
     }
 
+    /// Serves the port over TLS with a certificate naming this service, issued by the CA and
+    /// renewed before it expires; callers must present one too unless the options say
+    /// otherwise. The service's clients ([`client`](Self::client)) present theirs and accept
+    /// only servers whose certificate names the service they call.
+    #[cfg(feature = "auth-tls")]
+    pub fn tls(mut self, tls: crate::auth::ServiceTls) -> Service {
+        self.options.tls = Some(tls);
+        self
+    }
+
     /// Applies flags parsed by the program's own parser; [`run`](Self::run) then parses none.
     pub fn flags(mut self, flags: Flags) -> Service {
         self.flags = Some(flags);
@@ -296,6 +310,10 @@ impl Service {
         }
         if let Some(account) = self.shared_auth(&options)?.account {
             builder = builder.token_source(account);
+        }
+        #[cfg(feature = "auth-tls")]
+        if let Some(tls) = &options.tls {
+            builder = builder.tls(tls, &options.name);
         }
         builder
             .build()
@@ -348,11 +366,32 @@ impl Service {
     fn options_with_flags(&self) -> Result<Options, Error> {
         let mut options = self.options.clone();
         if let Some(flags) = &self.flags {
-            options.apply(flags);
+            options.apply(flags)?;
         }
         options.validate(&self.handlers)?;
         Ok(options)
     }
+}
+
+/// TLS from `--tls-ca-dir` and `--tls-client-auth`; a CA that cannot be loaded or created is
+/// reported when the service starts.
+#[cfg(feature = "auth-tls")]
+pub(crate) fn tls_from_flags(
+    flags: &Flags,
+    namespace: &str,
+) -> Option<Result<crate::auth::ServiceTls, Error>> {
+    use crate::auth::{CertificateAuthority, ClientAuth, ServiceTls};
+
+    let dir = flags.tls_ca_dir.as_ref()?;
+    let client_auth = match flags.tls_client_auth.as_deref() {
+        Some("optional") => ClientAuth::Optional,
+        _ => ClientAuth::Required,
+    };
+    Some(
+        CertificateAuthority::load_or_create(namespace, dir)
+            .map(|ca| ServiceTls::new(Arc::new(ca)).client_auth(client_auth))
+            .map_err(|err| Error::config(format!("--tls-ca-dir: {err}"))),
+    )
 }
 
 /// The value in `cell`, built by `build` the first time.
@@ -370,7 +409,7 @@ fn built_once<T: Clone>(
 }
 
 impl Options {
-    fn apply(&mut self, flags: &Flags) {
+    fn apply(&mut self, flags: &Flags) -> Result<(), Error> {
         let Flags {
             server_name,
             server_version,
@@ -397,6 +436,10 @@ impl Options {
         self.register_ttl = register_ttl.unwrap_or(self.register_ttl);
         self.register_interval = register_interval.unwrap_or(self.register_interval);
         self.auth.apply(flags);
+        #[cfg(feature = "auth-tls")]
+        if let Some(tls) = tls_from_flags(flags, self.auth.namespace()) {
+            self.tls = Some(tls?);
+        }
         match (registry, &mut self.registry) {
             (Some(name), _) => self.registry = RegistryChoice::Named(name, registry_address),
             (None, RegistryChoice::Named(_, addresses)) if !registry_address.is_empty() => {
@@ -404,6 +447,7 @@ impl Options {
             }
             (None, _) => {}
         }
+        Ok(())
     }
 
     fn validate(&self, handlers: &[Arc<dyn Handler>]) -> Result<(), Error> {

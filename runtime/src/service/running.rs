@@ -55,6 +55,13 @@ impl RunningService {
             drain_timeout: options.shutdown_timeout,
             cors: options.cors.layer()?.map(Arc::new),
             layers: options.layers.clone(),
+            #[cfg(feature = "auth-tls")]
+            tls: options
+                .tls
+                .as_ref()
+                .map(|tls| tls.server(&options.name))
+                .transpose()
+                .map_err(|err| Error::config(err.to_string()))?,
         };
         let task = tokio::spawn(serve(listener, router, serve_options, async {
             // A dropped sender also means stop.

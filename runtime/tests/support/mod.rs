@@ -69,7 +69,7 @@ impl KitchenHandler for TestKitchen {
     /// `id` picks the behaviour: `missing` → NOT_FOUND; `unavailable` → UNAVAILABLE; `slow` → waits 10 s; `deadline` →
     /// the remaining time in `note`; `big:<n>` → an item with an n-byte note; `meta:<key>` →
     /// the metadata value in `note`; `peer` → the peer address; `account` → the caller's account
-    /// id and scopes; anything else is echoed.
+    /// id and scopes; `identity` → the caller's certificate identity; anything else is echoed.
     async fn get(&self, ctx: Context, request: GetRequest) -> Result<Item, Status> {
         let guard = CancelGuard::new(&self.counters);
         let id = request.id;
@@ -86,6 +86,10 @@ impl KitchenHandler for TestKitchen {
             "deadline" => ctx.remaining().map(|left| left.as_millis().to_string()),
             "peer" => ctx.peer_addr().map(|addr| addr.to_string()),
             "endpoint" => Some(format!("{} {}", ctx.service(), ctx.endpoint())),
+            "identity" => ctx
+                .extensions()
+                .get::<micro::auth::Identity>()
+                .map(|identity| identity.uri()),
             "account" => ctx
                 .account()
                 .map(|account| format!("{} {}", account.id, account.scopes.join(","))),
