@@ -1,9 +1,7 @@
 //! A built-in certificate authority giving each service an identity: a certificate naming
 //! `micro://<namespace>/<service>` in a URI subject alternative name, good for both ends of a
-//! TLS connection (server and client auth).
-//!
-//! This is the first part of mTLS: issuing and reading identities. Serving and calling over
-//! TLS with them is not wired into services yet.
+//! TLS connection (server and client auth). [`ServiceTls`](super::ServiceTls) serves and calls
+//! with them.
 
 use std::fmt;
 use std::path::Path;
