@@ -37,8 +37,8 @@ use crate::layers::Layers;
 use crate::registry::{Cache, Registry};
 use crate::selector::{Ejection, Filter, Outliers, Strategy};
 use crate::server::Body;
-use crate::service::AuthOptions;
 use crate::service::DEFAULT_MAX_MESSAGE_SIZE;
+use crate::service::{AuthOptions, ResolvedAuth};
 use crate::transcode::JsonOptions;
 use crate::{Status, Streaming};
 use balance::{Balance, BalanceOptions, Destination};
@@ -438,31 +438,35 @@ impl ClientBuilder {
     /// and `--auth-id`/`--auth-secret`, puts that account's tokens on every call; with
     /// `--tls-ca-dir`, calls over mTLS as `--server-name` (default `client`).
     pub fn flags(self, flags: &Flags) -> ClientBuilder {
-        let mut builder = self.client_flags(flags);
-        #[cfg(feature = "auth-tls")]
-        if let Some(tls) = crate::service::tls_from_flags(
-            flags,
-            flags.auth_namespace.as_deref().unwrap_or("micro"),
-        ) {
-            let identity = flags.server_name.as_deref().unwrap_or("client");
-            match tls {
-                Ok(tls) => builder = builder.tls(&tls, identity),
-                Err(err) => builder.invalid = Some(Error::new(err.to_string())),
-            }
-        }
-        if flags.auth_id.is_none() {
+        let builder = self.client_flags(flags);
+        if flags.auth_id.is_none() && flags.tls_ca_dir.is_none() {
             return builder;
         }
+        let identity = flags.server_name.as_deref().unwrap_or("client");
         match AuthOptions::from_flags(flags).resolve() {
-            Ok(auth) => match auth.account {
-                Some(account) => builder.token_source(account),
-                None => builder,
-            },
-            Err(err) => {
-                builder.invalid = Some(Error::new(err.to_string()));
-                builder
-            }
+            Ok(auth) => builder.auth(auth, identity),
+            Err(err) => builder.invalid(Error::new(err.to_string())),
         }
+    }
+
+    /// Uses a service's resolved auth: its account's tokens, and TLS as `identity`.
+    pub(crate) fn auth(mut self, auth: ResolvedAuth, identity: &str) -> ClientBuilder {
+        if let Some(account) = auth.account {
+            self = self.token_source(account);
+        }
+        #[cfg(feature = "auth-tls")]
+        if let Some(tls) = &auth.tls {
+            self = self.tls(tls, identity);
+        }
+        #[cfg(not(feature = "auth-tls"))]
+        let _ = identity;
+        self
+    }
+
+    /// Reports `error` when the client is built.
+    fn invalid(mut self, error: Error) -> ClientBuilder {
+        self.invalid.get_or_insert(error);
+        self
     }
 
     /// The `--client-*` and `--selector` flags only.
@@ -523,10 +527,12 @@ impl ClientBuilder {
     #[cfg(feature = "auth-tls")]
     pub fn tls(mut self, tls: &crate::auth::ServiceTls, identity: &str) -> ClientBuilder {
         match tls.client(identity) {
-            Ok(tls) => self.tls = Some(tls),
-            Err(err) => self.invalid = Some(Error::new(err.to_string())),
+            Ok(tls) => {
+                self.tls = Some(tls);
+                self
+            }
+            Err(err) => self.invalid(Error::new(err.to_string())),
         }
-        self
     }
 
     /// Builds the client. It connects lazily, on the first call, and must be built inside a

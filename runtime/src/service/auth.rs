@@ -1,10 +1,13 @@
-//! A service's auth, from code ([`Service::auth`](super::Service::auth)) or flags (`--auth`,
-//! keys, rules file, the service's own account).
+//! A service's auth, from code ([`Service::auth`](super::Service::auth),
+//! [`Service::tls`](super::Service::tls)) or flags (`--auth`, keys, rules file, the service's
+//! own account, `--tls-ca-dir`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::Error;
+#[cfg(feature = "auth-tls")]
+use crate::auth::ServiceTls;
 use crate::auth::{Auth, MemoryRules, Rules, ServerAuth, TokenSource};
 use crate::flags::Flags;
 
@@ -22,6 +25,11 @@ pub(crate) struct AuthOptions {
     private_key: Option<String>,
     rules_file: Option<PathBuf>,
     account: Option<(String, String)>,
+    /// Set in code; `--tls-ca-dir` beats it.
+    #[cfg(feature = "auth-tls")]
+    tls: Option<ServiceTls>,
+    tls_ca_dir: Option<PathBuf>,
+    tls_client_auth: Option<String>,
 }
 
 /// What the running service and its clients use.
@@ -31,6 +39,9 @@ pub(crate) struct ResolvedAuth {
     pub(crate) server: Option<ServerAuth>,
     /// Tokens for the service's outgoing calls.
     pub(crate) account: Option<Arc<TokenSource>>,
+    /// Certificates for serving and calling, if TLS is on.
+    #[cfg(feature = "auth-tls")]
+    pub(crate) tls: Option<ServiceTls>,
 }
 
 impl Default for AuthOptions {
@@ -43,6 +54,10 @@ impl Default for AuthOptions {
             private_key: None,
             rules_file: None,
             account: None,
+            #[cfg(feature = "auth-tls")]
+            tls: None,
+            tls_ca_dir: None,
+            tls_client_auth: None,
         }
     }
 }
@@ -55,18 +70,17 @@ impl AuthOptions {
         options
     }
 
-    /// The namespace accounts and certificates are issued in.
-    #[cfg(feature = "auth-tls")]
-    pub(crate) fn namespace(&self) -> &str {
-        &self.namespace
-    }
-
     pub(crate) fn set_server(&mut self, server: ServerAuth) {
         self.server = Some(server);
     }
 
     pub(crate) fn set_account(&mut self, id: &str, secret: &str) {
         self.account = Some((id.into(), secret.into()));
+    }
+
+    #[cfg(feature = "auth-tls")]
+    pub(crate) fn set_tls(&mut self, tls: ServiceTls) {
+        self.tls = Some(tls);
     }
 
     pub(crate) fn apply(&mut self, flags: &Flags) {
@@ -87,9 +101,14 @@ impl AuthOptions {
         if let (Some(id), Some(secret)) = (&flags.auth_id, &flags.auth_secret) {
             self.account = Some((id.clone(), secret.clone()));
         }
+        if let Some(dir) = &flags.tls_ca_dir {
+            self.tls_ca_dir = Some(dir.clone());
+        }
+        or(&flags.tls_client_auth, &mut self.tls_client_auth);
     }
 
-    /// Builds the auth: keys parsed (or generated for development), rules loaded.
+    /// Builds the auth: keys parsed (or generated for development), rules loaded, the CA
+    /// loaded or created.
     pub(crate) fn resolve(&self) -> Result<ResolvedAuth, Error> {
         let server = match (&self.server, self.backend.as_deref()) {
             (Some(server), _) => Some(server.clone()),
@@ -116,7 +135,29 @@ impl AuthOptions {
             }
             (None, _) => None,
         };
-        Ok(ResolvedAuth { server, account })
+        Ok(ResolvedAuth {
+            server,
+            account,
+            #[cfg(feature = "auth-tls")]
+            tls: self.tls()?,
+        })
+    }
+
+    /// TLS from `--tls-ca-dir` and `--tls-client-auth`, else as set in code.
+    #[cfg(feature = "auth-tls")]
+    fn tls(&self) -> Result<Option<ServiceTls>, Error> {
+        use crate::auth::{CertificateAuthority, ClientAuth};
+
+        let Some(dir) = &self.tls_ca_dir else {
+            return Ok(self.tls.clone());
+        };
+        let client_auth = match self.tls_client_auth.as_deref() {
+            Some("optional") => ClientAuth::Optional,
+            _ => ClientAuth::Required,
+        };
+        let ca = CertificateAuthority::load_or_create(&self.namespace, dir)
+            .map_err(|err| Error::config(format!("--tls-ca-dir: {err}")))?;
+        Ok(Some(ServiceTls::new(Arc::new(ca)).client_auth(client_auth)))
     }
 
     fn rules(&self) -> Result<Arc<dyn Rules>, Error> {

@@ -22,8 +22,7 @@ use crate::layers::Layers;
 use crate::registry::{self, Registry};
 use crate::server::{Body, Cors, Handler, Stack};
 use crate::transcode::JsonOptions;
-pub(crate) use auth::AuthOptions;
-use auth::ResolvedAuth;
+pub(crate) use auth::{AuthOptions, ResolvedAuth};
 
 /// Largest message accepted or sent unless configured: 4 MiB, as in gRPC and go-micro.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
@@ -83,8 +82,6 @@ pub(crate) struct Options {
     pub(crate) advertise: Option<String>,
     pub(crate) layers: Layers<Stack>,
     pub(crate) auth: AuthOptions,
-    #[cfg(feature = "auth-tls")]
-    pub(crate) tls: Option<crate::auth::ServiceTls>,
 }
 
 /// Which registry a service uses.
@@ -127,8 +124,6 @@ impl Service {
                 advertise: None,
                 layers: Layers::default(),
                 auth: AuthOptions::default(),
-                #[cfg(feature = "auth-tls")]
-                tls: None,
             },
             handlers: Vec::new(),
             flags: None,
@@ -269,7 +264,7 @@ impl Service {
     /// only servers whose certificate names the service they call.
     #[cfg(feature = "auth-tls")]
     pub fn tls(mut self, tls: crate::auth::ServiceTls) -> Service {
-        self.options.tls = Some(tls);
+        self.options.auth.set_tls(tls);
         self
     }
 
@@ -308,13 +303,7 @@ impl Service {
         if let Some(flags) = &self.flags {
             builder = builder.client_flags(flags);
         }
-        if let Some(account) = self.shared_auth(&options)?.account {
-            builder = builder.token_source(account);
-        }
-        #[cfg(feature = "auth-tls")]
-        if let Some(tls) = &options.tls {
-            builder = builder.tls(tls, &options.name);
-        }
+        builder = builder.auth(self.shared_auth(&options)?, &options.name);
         builder
             .build()
             .map_err(|err: client::Error| Error::config(err.to_string()))
@@ -360,38 +349,17 @@ impl Service {
         let options = self.options_with_flags()?;
         let registry = self.shared_registry(&options)?;
         let auth = self.shared_auth(&options)?;
-        RunningService::start(options, self.handlers, registry, auth.server).await
+        RunningService::start(options, self.handlers, registry, auth).await
     }
 
     fn options_with_flags(&self) -> Result<Options, Error> {
         let mut options = self.options.clone();
         if let Some(flags) = &self.flags {
-            options.apply(flags)?;
+            options.apply(flags);
         }
         options.validate(&self.handlers)?;
         Ok(options)
     }
-}
-
-/// TLS from `--tls-ca-dir` and `--tls-client-auth`; a CA that cannot be loaded or created is
-/// reported when the service starts.
-#[cfg(feature = "auth-tls")]
-pub(crate) fn tls_from_flags(
-    flags: &Flags,
-    namespace: &str,
-) -> Option<Result<crate::auth::ServiceTls, Error>> {
-    use crate::auth::{CertificateAuthority, ClientAuth, ServiceTls};
-
-    let dir = flags.tls_ca_dir.as_ref()?;
-    let client_auth = match flags.tls_client_auth.as_deref() {
-        Some("optional") => ClientAuth::Optional,
-        _ => ClientAuth::Required,
-    };
-    Some(
-        CertificateAuthority::load_or_create(namespace, dir)
-            .map(|ca| ServiceTls::new(Arc::new(ca)).client_auth(client_auth))
-            .map_err(|err| Error::config(format!("--tls-ca-dir: {err}"))),
-    )
 }
 
 /// The value in `cell`, built by `build` the first time.
@@ -409,7 +377,7 @@ fn built_once<T: Clone>(
 }
 
 impl Options {
-    fn apply(&mut self, flags: &Flags) -> Result<(), Error> {
+    fn apply(&mut self, flags: &Flags) {
         let Flags {
             server_name,
             server_version,
@@ -436,10 +404,6 @@ impl Options {
         self.register_ttl = register_ttl.unwrap_or(self.register_ttl);
         self.register_interval = register_interval.unwrap_or(self.register_interval);
         self.auth.apply(flags);
-        #[cfg(feature = "auth-tls")]
-        if let Some(tls) = tls_from_flags(flags, self.auth.namespace()) {
-            self.tls = Some(tls?);
-        }
         match (registry, &mut self.registry) {
             (Some(name), _) => self.registry = RegistryChoice::Named(name, registry_address),
             (None, RegistryChoice::Named(_, addresses)) if !registry_address.is_empty() => {
@@ -447,7 +411,6 @@ impl Options {
             }
             (None, _) => {}
         }
-        Ok(())
     }
 
     fn validate(&self, handlers: &[Arc<dyn Handler>]) -> Result<(), Error> {

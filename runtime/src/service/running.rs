@@ -7,9 +7,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic_health::ServingStatus;
 
+use super::ResolvedAuth;
 use super::registration::{Registration, advertised_address};
 use super::{Error, ErrorKind, Options, address};
-use crate::auth::{Guard, ServerAuth};
+use crate::auth::Guard;
 use crate::registry::{self, Registry};
 use crate::server::call::CallSettings;
 use crate::server::{Builtins, Handler, Router, ServeOptions, serve};
@@ -30,7 +31,7 @@ impl RunningService {
         options: Options,
         handlers: Vec<Arc<dyn Handler>>,
         registry: Arc<dyn Registry>,
-        guard: Option<ServerAuth>,
+        auth: ResolvedAuth,
     ) -> Result<RunningService, Error> {
         let builtins = Builtins::new(&options.name, &handlers).await?;
         let listener = address::bind(&options.address).await?;
@@ -46,7 +47,9 @@ impl RunningService {
             service: Arc::from(options.name.as_str()),
             max_message_size: options.max_message_size,
             json: Arc::new(options.json.clone()),
-            guard: guard.map(|auth| Guard::new(auth, Arc::from(options.name.as_str()))),
+            guard: auth
+                .server
+                .map(|server| Guard::new(server, Arc::from(options.name.as_str()))),
         };
         let services: Vec<&str> = handlers.iter().map(|h| h.info().name).collect();
         let router = Arc::new(Router::new(handlers, &builtins, settings)?);
@@ -56,7 +59,7 @@ impl RunningService {
             cors: options.cors.layer()?.map(Arc::new),
             layers: options.layers.clone(),
             #[cfg(feature = "auth-tls")]
-            tls: options
+            tls: auth
                 .tls
                 .as_ref()
                 .map(|tls| tls.server(&options.name))
