@@ -8,20 +8,17 @@
 //! cargo run --release -p micro-benches --bin auth -- --concurrency 1 --requests 20000
 //! ```
 
+mod greeter;
 mod load;
 
 use std::sync::Arc;
 
 use clap::Parser;
+use greeter::{Greeter, caller, greet, pb};
 use micro::auth::{
     Auth, CertificateAuthority, GenerateOptions, JwtAuth, MemoryRules, ServerAuth, ServiceTls,
     TokenSource,
 };
-
-#[allow(dead_code, unreachable_pub, missing_docs)]
-mod pb {
-    micro::include_proto!("micro/helloworld");
-}
 
 /// Auth cost benchmark: JWT auth vs none, same stack.
 #[derive(Parser)]
@@ -35,20 +32,6 @@ struct Args {
     /// Rounds per stack; the median is reported.
     #[arg(long, default_value_t = 5)]
     rounds: usize,
-}
-
-struct Greeter;
-
-impl pb::HelloworldHandler for Greeter {
-    async fn greeting(
-        &self,
-        _ctx: micro::Context,
-        request: pb::Request,
-    ) -> Result<pb::Response, micro::Status> {
-        Ok(pb::Response {
-            message: format!("Hello {}", request.name),
-        })
-    }
 }
 
 async fn serve(
@@ -105,27 +88,12 @@ async fn main() -> anyhow::Result<()> {
             .build()?,
     );
 
-    let call = |client: pb::HelloworldClient| async move {
-        let reply = client
-            .greeting(pb::Request {
-                name: "bench".into(),
-            })
-            .await;
-        assert_eq!(reply.expect("call").message, "Hello bench");
-        client
-    };
-    let plain_caller = || {
-        let client = plain_client.clone();
-        async move { client }
-    };
-    let jwt_caller = || {
-        let client = jwt_client.clone();
-        async move { client }
-    };
-    let mtls_caller = || {
-        let client = mtls_client.clone();
-        async move { client }
-    };
+    let (plain_caller, jwt_caller, mtls_caller) = (
+        caller(&plain_client),
+        caller(&jwt_client),
+        caller(&mtls_client),
+    );
+    let call = greet;
     let (requests, concurrency) = (args.requests, args.concurrency);
     load::round(requests / 10, concurrency, plain_caller, call).await;
     load::round(requests / 10, concurrency, jwt_caller, call).await;

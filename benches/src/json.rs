@@ -9,6 +9,7 @@
 //! `{"message":…}`: what a hand-written JSON endpoint does. Each caller owns one keep-alive
 //! HTTP/1.1 connection. Rounds alternate between the three targets; medians are reported.
 
+mod greeter;
 mod load;
 
 use std::net::SocketAddr;
@@ -17,15 +18,11 @@ use axum::Json;
 use axum::serve::ListenerExt;
 use bytes::Bytes;
 use clap::Parser;
+use greeter::{Greeter, pb as micro_pb};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
-
-#[allow(dead_code, unreachable_pub, missing_docs)]
-mod micro_pb {
-    micro::include_proto!("micro/helloworld");
-}
 
 /// JSON benchmark: micro's JSON routes vs bare axum.
 #[derive(Parser)]
@@ -42,20 +39,6 @@ struct Args {
     /// Run one target only (0 axum, 1 Micro-Endpoint, 2 Connect path), e.g. to profile it.
     #[arg(long)]
     only: Option<usize>,
-}
-
-struct Greeter;
-
-impl micro_pb::HelloworldHandler for Greeter {
-    async fn greeting(
-        &self,
-        _ctx: micro::Context,
-        request: micro_pb::Request,
-    ) -> Result<micro_pb::Response, micro::Status> {
-        Ok(micro_pb::Response {
-            message: format!("Hello {}", request.name),
-        })
-    }
 }
 
 #[derive(Deserialize)]

@@ -11,14 +11,11 @@
 //! resolves `helloworld` through the registry (cache), picks a node at random, and has
 //! retries armed (buffered request, retry budget).
 
+mod greeter;
 mod load;
 
 use clap::Parser;
-
-#[allow(dead_code, unreachable_pub, missing_docs)]
-mod micro_pb {
-    micro::include_proto!("micro/helloworld");
-}
+use greeter::{Greeter as MicroGreeter, caller, greet, pb as micro_pb};
 
 #[allow(dead_code, unreachable_pub, missing_docs)]
 mod tonic_pb {
@@ -49,20 +46,6 @@ struct Args {
     /// Run one stack only (`micro`, `stack` or `tonic`), e.g. to profile it.
     #[arg(long, value_parser = ["micro", "stack", "tonic", "micro@tonic", "tonic@micro"])]
     only: Option<String>,
-}
-
-struct MicroGreeter;
-
-impl micro_pb::HelloworldHandler for MicroGreeter {
-    async fn greeting(
-        &self,
-        _ctx: micro::Context,
-        request: micro_pb::Request,
-    ) -> Result<micro_pb::Response, micro::Status> {
-        Ok(micro_pb::Response {
-            message: format!("Hello {}", request.name),
-        })
-    }
 }
 
 struct TonicGreeter;
@@ -121,15 +104,7 @@ async fn main() -> anyhow::Result<()> {
         tonic_pb::helloworld_client::HelloworldClient::connect(format!("http://{tonic_addr}"))
             .await?;
 
-    let call_micro = |client: micro_pb::HelloworldClient| async move {
-        let reply = client
-            .greeting(micro_pb::Request {
-                name: "bench".into(),
-            })
-            .await;
-        assert_eq!(reply.expect("micro call").message, "Hello bench");
-        client
-    };
+    let call_micro = greet;
     let call_tonic = |mut client: tonic_pb::helloworld_client::HelloworldClient<_>| async move {
         let reply = client
             .greeting(tonic_pb::Request {
@@ -142,14 +117,8 @@ async fn main() -> anyhow::Result<()> {
         );
         client
     };
-    let micro_caller = || {
-        let client = micro_client.clone();
-        async move { client }
-    };
-    let stack_caller = || {
-        let client = stack_client.clone();
-        async move { client }
-    };
+    let micro_caller = caller(&micro_client);
+    let stack_caller = caller(&stack_client);
     let tonic_caller = || {
         let client = tonic_client.clone();
         async move { client }
@@ -175,11 +144,7 @@ async fn main() -> anyhow::Result<()> {
             "micro" => load::round(requests, concurrency, micro_caller, call_micro).await,
             "stack" => load::round(requests, concurrency, stack_caller, call_micro).await,
             "micro@tonic" => {
-                let caller = || {
-                    let client = cross_micro.clone();
-                    async move { client }
-                };
-                load::round(requests, concurrency, caller, call_micro).await
+                load::round(requests, concurrency, caller(&cross_micro), call_micro).await
             }
             "tonic@micro" => {
                 let caller = || {
