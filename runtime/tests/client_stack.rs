@@ -116,6 +116,36 @@ async fn spread(registry: Arc<dyn Registry>) {
     assert_eq!(after, [100, 100, 100]);
 }
 
+/// p2c goes by the calls this client has in flight on each node's connections: with five
+/// slow calls held on node 0, every new call goes to node 1.
+#[tokio::test]
+async fn least_loaded_avoids_the_node_with_calls_in_flight() {
+    let registry = memory_registry();
+    let fleet = Fleet::start(&registry, 2).await;
+    let client = Client::builder()
+        .registry(registry)
+        .selector(Strategy::LeastLoaded)
+        .build()
+        .unwrap();
+    let kitchen = kitchen_client(client);
+    let busy = fleet.nodes[0].as_ref().unwrap().local_addr().to_string();
+    let mut slow = JoinSet::new();
+    for _ in 0..5 {
+        let (kitchen, busy) = (kitchen.clone(), busy.clone());
+        slow.spawn(async move { kitchen.get(get("slow")).address(&busy).await });
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while fleet.served()[0] < 5 {
+        assert!(Instant::now() < deadline, "the slow calls never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for _ in 0..20 {
+        kitchen.get(get("a")).await.unwrap();
+    }
+    assert_eq!(fleet.served(), [5, 20]);
+    slow.abort_all();
+}
+
 #[tokio::test]
 async fn random_spread_passes_chi_squared_and_round_robin_is_exact_memory() {
     spread(memory_registry()).await;

@@ -107,7 +107,6 @@ impl Shared {
             .connection(&address)
             .map_err(Failure::early)?;
         let stream = connection.start_stream();
-        let load = (strategy == Strategy::LeastLoaded).then(|| self.picker.load(&address).start());
         match connection.send(request).await {
             Ok(response) => {
                 self.options.outliers.succeeded(&address);
@@ -116,7 +115,6 @@ impl Shared {
                     Body::new(InFlight {
                         body: FrameLimit::new(body, limit),
                         _stream: stream,
-                        _load: load,
                     })
                 }))
             }
@@ -154,7 +152,7 @@ impl Shared {
         }
         let node = match tried.filter(|tried| !tried.is_empty()) {
             None if !self.options.outliers.any_ejected() => {
-                self.picker.pick(strategy, &target.service, &candidates)
+                self.choose(strategy, &target.service, &candidates)
             }
             tried => self.pick_avoiding(strategy, &target.service, &candidates, tried),
         };
@@ -178,13 +176,21 @@ impl Shared {
             .filter(|node| untried(node) && !outliers.is_ejected(&node.address))
             .collect();
         if !preferred.is_empty() {
-            return self.picker.pick(strategy, service, &preferred);
+            return self.choose(strategy, service, &preferred);
         }
         let untried: Vec<&Node> = candidates.iter().copied().filter(untried).collect();
         match untried.is_empty() {
-            false => self.picker.pick(strategy, service, &untried),
-            true => self.picker.pick(strategy, service, candidates),
+            false => self.choose(strategy, service, &untried),
+            true => self.choose(strategy, service, candidates),
         }
+    }
+
+    /// One of `candidates` by `strategy`; least-loaded counts the calls in flight on each
+    /// node's pooled connections.
+    fn choose<'a>(&self, strategy: Strategy, service: &str, candidates: &[&'a Node]) -> &'a Node {
+        let pool = &self.options.pool;
+        let in_flight = |address: &str| pool.in_flight(address);
+        self.picker.pick(strategy, service, candidates, &in_flight)
     }
 
     /// Closes the connections of nodes that left `service` since the last call.
@@ -258,12 +264,11 @@ fn lookup_failed(cache: &Cache, target: &CallTarget, err: &crate::registry::Erro
     }
 }
 
-/// A response body that counts as one call in flight on its connection (and, for p2c, to its
-/// node) until it ends.
+/// A response body that counts as one call in flight on its connection (what least-loaded
+/// picking and the pool's growth go by) until it ends.
 struct InFlight<B> {
     body: B,
     _stream: LoadGuard,
-    _load: Option<LoadGuard>,
 }
 
 impl<B: HttpBody + Unpin> HttpBody for InFlight<B> {

@@ -112,6 +112,17 @@ impl Pool {
             .clone())
     }
 
+    /// Calls in flight to the node at `address`, over all its connections.
+    pub(crate) fn in_flight(&self, address: &str) -> usize {
+        let nodes = self
+            .nodes
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        nodes.get(address).map_or(0, |node| {
+            node.connections.iter().map(Connection::streams).sum()
+        })
+    }
+
     /// Closes the connections to a node that left the registry.
     pub(crate) fn remove(&self, address: &str) {
         if self.nodes().remove(address).is_some() {
@@ -174,6 +185,12 @@ mod tests {
         ];
         let third = pool.connection("127.0.0.1:1").unwrap();
         let _last = [third.start_stream(), third.start_stream()];
+        assert_eq!(
+            pool.in_flight("127.0.0.1:1"),
+            7,
+            "summed over the node's connections"
+        );
+        assert_eq!(pool.in_flight("127.0.0.1:2"), 0);
         let least = pool.connection("127.0.0.1:1").unwrap();
         assert!(least.is(&first), "all busy: the least busy one");
         drop(_calls);

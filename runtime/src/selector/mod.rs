@@ -96,7 +96,7 @@ impl Filter {
     }
 }
 
-/// Calls in flight (to a node, or on a connection); a guard holds one until the call ends.
+/// Calls in flight on a connection; a guard holds one until the call ends.
 #[derive(Debug, Default)]
 pub(crate) struct Load(AtomicUsize);
 
@@ -121,20 +121,21 @@ impl Drop for LoadGuard {
     }
 }
 
-/// What the strategies remember: round-robin positions per service, loads per node address.
+/// What the strategies remember: round-robin positions per service.
 #[derive(Debug, Default)]
 pub(crate) struct Picker {
     positions: Mutex<HashMap<String, Arc<AtomicUsize>>>,
-    loads: Mutex<HashMap<String, Arc<Load>>>,
 }
 
 impl Picker {
-    /// Picks one of `candidates` (not empty) for a call to `service`.
+    /// Picks one of `candidates` (not empty) for a call to `service`; `load` says how many
+    /// calls are in flight to a node address (for least-loaded).
     pub(crate) fn pick<'a>(
         &self,
         strategy: Strategy,
         service: &str,
         candidates: &[&'a Node],
+        load: &dyn Fn(&str) -> usize,
     ) -> &'a Node {
         match candidates {
             [only] => only,
@@ -153,7 +154,7 @@ impl Picker {
                         second += 1;
                     }
                     let (a, b) = (candidates[first], candidates[second]);
-                    if self.load(&b.address).current() < self.load(&a.address).current() {
+                    if load(&b.address) < load(&a.address) {
                         b
                     } else {
                         a
@@ -169,18 +170,6 @@ impl Picker {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         positions.entry(service.to_owned()).or_default().clone()
-    }
-
-    /// The in-flight counter of the node at `address`.
-    pub(crate) fn load(&self, address: &str) -> Arc<Load> {
-        let mut loads = self
-            .loads
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match loads.get(address) {
-            Some(load) => load.clone(),
-            None => loads.entry(address.to_owned()).or_default().clone(),
-        }
     }
 }
 
@@ -208,7 +197,7 @@ mod tests {
             *counts
                 .entry(
                     picker
-                        .pick(Strategy::RoundRobin, "svc", &candidates)
+                        .pick(Strategy::RoundRobin, "svc", &candidates, &|_| 0)
                         .id
                         .clone(),
                 )
@@ -222,10 +211,13 @@ mod tests {
         let picker = Picker::default();
         let nodes = nodes(2);
         let candidates: Vec<&Node> = nodes.iter().collect();
-        let _busy: Vec<LoadGuard> = (0..5).map(|_| picker.load("10.0.0.0:1").start()).collect();
+        // Five calls in flight to n0, none to n1.
+        let load = |address: &str| if address == "10.0.0.0:1" { 5 } else { 0 };
         for _ in 0..50 {
             assert_eq!(
-                picker.pick(Strategy::LeastLoaded, "svc", &candidates).id,
+                picker
+                    .pick(Strategy::LeastLoaded, "svc", &candidates, &load)
+                    .id,
                 "n1"
             );
         }
