@@ -1,6 +1,9 @@
 //! Generates the examples' services from `proto/` with micro-build (no protoc needed).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    micro_build::compile_protos(&["helloworld.proto", "streaming.proto"], &["../proto"])?;
+    micro_build::compile_protos(
+        &["helloworld.proto", "streaming.proto", "pubsub.proto"],
+        &["../proto"],
+    )?;
     Ok(())
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs micro-rs's whole test suite on a fresh machine.
 #
-# It installs what the tests drive (idempotently and quietly): protoc, curl and etcd from apt,
-# Python grpcio in a venv, buf and Connect-ES from npm; tells the tests where they are through
-# MICRO_TEST_* variables; and makes a missing tool a failure (MICRO_TEST_REQUIRE_TOOLS=1)
-# rather than a skipped test.
+# It installs what the tests drive (idempotently and quietly): protoc, curl, etcd, nats-server
+# and redis-server from apt, Python grpcio in a venv, buf and Connect-ES from npm; tells the
+# tests where they are through MICRO_TEST_* variables; and makes a missing tool a failure
+# (MICRO_TEST_REQUIRE_TOOLS=1) rather than a skipped test.
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh -p micro        # extra arguments go to `cargo test`
@@ -21,8 +21,9 @@ mkdir -p "$cache"
 log() { printf '\033[1mtest.sh:\033[0m %s\n' "$*" >&2; }
 
 # Debian packages: protoc and the well-known-type protos (plugin tests drive real protoc; the
-# etcd client crate builds with them), curl, etcd, unshare/ip for mDNS network namespaces, and
-# openssl (auth tests use keys it makes).
+# etcd client crate builds with them), curl, etcd, unshare/ip for mDNS network namespaces,
+# openssl (auth tests use keys it makes), and nats-server and redis-server (broker and events
+# backends; tests start their own on loopback with temporary data).
 install_apt() {
   local missing=()
   command -v protoc >/dev/null || missing+=(protobuf-compiler)
@@ -32,6 +33,8 @@ install_apt() {
   command -v unshare >/dev/null || missing+=(util-linux)
   command -v ip >/dev/null || missing+=(iproute2)
   command -v openssl >/dev/null || missing+=(openssl)
+  command -v nats-server >/dev/null || missing+=(nats-server)
+  command -v redis-server >/dev/null || missing+=(redis-server)
   [ ${#missing[@]} -eq 0 ] && return
   log "installing ${missing[*]} with apt"
   local sudo=""
@@ -75,6 +78,8 @@ install_python
 install_node
 export MICRO_TEST_PROTOC=$(command -v protoc)
 export MICRO_TEST_ETCD_BIN=$(command -v etcd)
+export MICRO_TEST_NATS_BIN=$(command -v nats-server)
+export MICRO_TEST_REDIS_BIN=$(command -v redis-server)
 export MICRO_TEST_REQUIRE_TOOLS=1
 
 cd "$root"

@@ -13,3 +13,9 @@ pub mod helloworld {
 pub mod streaming {
     micro::include_proto!("streaming");
 }
+
+/// Generated from `proto/pubsub.proto`.
+#[allow(missing_docs)]
+pub mod pubsub {
+    micro::include_proto!("pubsub");
+}

@@ -60,6 +60,25 @@ impl Context {
         }
     }
 
+    /// The context of a subscriber handling a message: its headers as metadata.
+    pub(crate) fn for_message(
+        service: Arc<str>,
+        headers: &std::collections::BTreeMap<String, String>,
+    ) -> Context {
+        let mut metadata = MetadataMap::new();
+        for (key, value) in headers {
+            let key = crate::metadata::MetadataKey::from_bytes(key.to_ascii_lowercase().as_bytes());
+            if let (Ok(key), Ok(value)) = (key, value.parse()) {
+                metadata.insert(key, value);
+            }
+        }
+        Context::new(ContextParts {
+            service,
+            metadata,
+            ..Arc::unwrap_or_clone(Context::default().inner)
+        })
+    }
+
     /// A copy with this metadata, for unit tests of handlers.
     pub fn with_metadata(self, metadata: MetadataMap) -> Context {
         self.map(|parts| parts.metadata = metadata)

@@ -120,6 +120,44 @@ pub struct Flags {
     )]
     pub registry_address: Vec<String>,
 
+    /// Broker for publish/subscribe: `http` (default; go-micro's), `nats` or `memory`.
+    #[arg(
+        long,
+        env = "MICRO_BROKER",
+        value_name = "NAME",
+        value_parser = ["http", "nats", "memory"]
+    )]
+    pub broker: Option<String>,
+
+    /// Broker addresses: NATS servers (`127.0.0.1:4222`), or where the HTTP broker listens.
+    #[arg(
+        long,
+        env = "MICRO_BROKER_ADDRESS",
+        alias = "broker_address",
+        value_name = "HOST:PORT",
+        value_delimiter = ','
+    )]
+    pub broker_address: Vec<String>,
+
+    /// Event stream backend: `memory` (default), `nats` (JetStream) or `redis`.
+    #[arg(
+        long,
+        env = "MICRO_EVENTS",
+        value_name = "NAME",
+        value_parser = ["memory", "nats", "redis"]
+    )]
+    pub events: Option<String>,
+
+    /// Event stream addresses, e.g. `127.0.0.1:4222` (NATS) or `127.0.0.1:6379` (Redis).
+    #[arg(
+        long,
+        env = "MICRO_EVENTS_ADDRESS",
+        alias = "events_address",
+        value_name = "HOST:PORT",
+        value_delimiter = ','
+    )]
+    pub events_address: Vec<String>,
+
     /// How long a registration lasts unless refreshed, e.g. `60s` (default) or `60`.
     #[arg(long, env = "MICRO_REGISTER_TTL", alias = "register_ttl", value_name = "DURATION", value_parser = parse_duration)]
     pub register_ttl: Option<Duration>,

@@ -11,6 +11,8 @@
 //! - **Generated clients** run on a tower stack ([`Client`]) with per-call deadlines
 //!   and metadata.
 //! - **Auth** ([`auth`]): JWT accounts and go-micro's rules, checked on every protocol.
+//! - **Pub/sub** ([`broker`]) with typed subscribers ([`Service::subscribe`]) and **event
+//!   streaming** ([`events`]): consumer groups, offsets, ack/nack, at-least-once delivery.
 //! - **go-micro's conventions**: flags and `MICRO_*` variables ([`Flags`]), endpoint names
 //!   (`Helloworld.Greeting`), and its error JSON ([`errors`]).
 //!
@@ -18,6 +20,9 @@
 //! |---|---|---|
 //! | `auth-jwt` | yes | [`auth::JwtAuth`]: RS256 tokens, `--auth jwt` |
 //! | `registry-etcd` | no | [`registry::EtcdRegistry`]: `--registry etcd` (building it needs `protoc`) |
+//! | `broker-nats` | no | `broker::NatsBroker`: `--broker nats` |
+//! | `events-nats` | no | `events::JetStream`: `--events nats` (NATS JetStream) |
+//! | `events-redis` | no | `events::RedisStream`: `--events redis` (Redis streams) |
 //!
 //! ```ignore
 //! // build.rs: micro_build::compile_protos(&["proto/helloworld.proto"], &["proto"])?;
@@ -44,11 +49,13 @@
 //! ```
 
 pub mod auth;
+pub mod broker;
 pub mod client;
 pub mod codec;
 #[doc(hidden)]
 pub mod codegen;
 pub mod errors;
+pub mod events;
 pub mod metadata;
 pub mod registry;
 pub mod selector;
@@ -61,6 +68,7 @@ mod deadline;
 mod flags;
 mod layers;
 mod log;
+mod rfc3339;
 mod stream;
 mod transcode;
 

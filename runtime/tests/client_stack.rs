@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use micro::registry::{Cache, Registry};
+#[cfg(feature = "registry-etcd")]
+use micro::registry::Cache;
+use micro::registry::Registry;
 use micro::selector::Strategy;
 use micro::{Client, Code, Context, RunningService, Service, Status};
 use support::kitchen::{

@@ -8,7 +8,9 @@
 
 mod etcd;
 mod keys;
+mod nats;
 mod netns;
+mod redis;
 mod tools;
 
 use std::net::TcpListener;
@@ -16,9 +18,11 @@ use std::time::{Duration, Instant};
 
 pub use etcd::EtcdServer;
 pub use keys::rsa_key_pair;
+pub use nats::NatsServer;
 pub use netns::{
     in_network_namespace, run_in_isolated_network_namespace, run_in_network_namespace,
 };
+pub use redis::RedisServer;
 pub use tools::{require_or_skip, tool};
 
 /// A port that was free a moment ago on 127.0.0.1.

@@ -46,10 +46,10 @@ pub struct Token {
     /// Trades for a new token; lives longer than the access token.
     pub refresh_token: String,
     /// When the token was issued.
-    #[serde(with = "rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub created: SystemTime,
     /// When the access token stops being accepted.
-    #[serde(with = "rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub expiry: SystemTime,
 }
 
@@ -157,50 +157,6 @@ impl TokenRequest {
     }
 }
 
-/// RFC 3339 timestamps, as Go's `time.Time` marshals to JSON (with any UTC offset).
-mod rfc3339 {
-    use std::time::{Duration, SystemTime};
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(time: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_rfc3339_nanos(*time))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
-        let text = String::deserialize(d)?;
-        parse(&text).map_err(serde::de::Error::custom)
-    }
-
-    /// humantime reads UTC (`Z`) only: an offset such as `+01:00` is applied here.
-    pub(super) fn parse(text: &str) -> Result<SystemTime, String> {
-        let invalid = |err: &dyn std::fmt::Display| format!("invalid timestamp `{text}`: {err}");
-        let bytes = text.as_bytes();
-        let offset_at = text.len().saturating_sub(6);
-        let has_offset = text.len() > 6
-            && matches!(bytes[offset_at], b'+' | b'-')
-            && bytes[offset_at + 3] == b':';
-        if !has_offset {
-            return humantime::parse_rfc3339_weak(text).map_err(|err| invalid(&err));
-        }
-        let local = humantime::parse_rfc3339_weak(&format!("{}Z", &text[..offset_at]))
-            .map_err(|err| invalid(&err))?;
-        let number = |range: std::ops::Range<usize>| {
-            text.get(range)
-                .and_then(|digits| digits.parse::<u64>().ok())
-                .ok_or_else(|| invalid(&"bad UTC offset"))
-        };
-        let offset = Duration::from_secs(
-            number(offset_at + 1..offset_at + 3)? * 3600 + number(offset_at + 4..text.len())? * 60,
-        );
-        let utc = match bytes[offset_at] {
-            b'+' => local.checked_sub(offset),
-            _ => local.checked_add(offset),
-        };
-        utc.ok_or_else(|| invalid(&"out of range"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,11 +188,17 @@ mod tests {
 
     #[test]
     fn go_timestamps_with_offsets_are_read_as_utc() {
-        let utc = rfc3339::parse("2026-01-02T03:04:05Z").unwrap();
-        assert_eq!(rfc3339::parse("2026-01-02T04:34:05+01:30").unwrap(), utc);
-        assert_eq!(rfc3339::parse("2026-01-01T22:04:05-05:00").unwrap(), utc);
+        let utc = crate::rfc3339::parse("2026-01-02T03:04:05Z").unwrap();
+        assert_eq!(
+            crate::rfc3339::parse("2026-01-02T04:34:05+01:30").unwrap(),
+            utc
+        );
+        assert_eq!(
+            crate::rfc3339::parse("2026-01-01T22:04:05-05:00").unwrap(),
+            utc
+        );
         assert!(
-            rfc3339::parse("yesterday")
+            crate::rfc3339::parse("yesterday")
                 .unwrap_err()
                 .contains("yesterday")
         );

@@ -210,7 +210,11 @@ const FROM_SERVICE: http::HeaderName = http::HeaderName::from_static("micro-from
 
 /// Copies the allow-listed metadata of the call being served, and names the caller, unless
 /// the call set them itself.
-fn propagate(headers: &mut http::HeaderMap, current: Option<&Context>, options: &Options) {
+pub(super) fn propagate(
+    headers: &mut http::HeaderMap,
+    current: Option<&Context>,
+    options: &Options,
+) {
     if let Some(ctx) = current {
         for key in options.propagate.iter() {
             if headers.contains_key(key) {

@@ -15,6 +15,7 @@ mod connection;
 mod failure;
 mod invoke;
 mod pool;
+mod publish;
 mod retry;
 mod route;
 
@@ -126,6 +127,8 @@ pub(crate) struct Options {
     pub(crate) propagate: Arc<[http::HeaderName]>,
     /// `Micro-From-Service` for calls made outside a handler.
     pub(crate) caller: Option<http::HeaderValue>,
+    /// Where [`Client::publish`] sends messages.
+    pub(crate) broker: Option<Arc<dyn crate::broker::Broker>>,
 }
 
 impl Client {
@@ -286,6 +289,7 @@ impl Default for ClientBuilder {
                     .map(http::HeaderName::from_static)
                     .into(),
                 caller: None,
+                broker: None,
             },
             invalid: None,
             tls: connection::Tls::default(),
@@ -425,6 +429,12 @@ impl ClientBuilder {
         });
         self.options.propagate = keys.collect::<Result<Vec<_>, _>>()?.into();
         Ok(self)
+    }
+
+    /// Publishes with `broker` ([`Client::publish`]).
+    pub fn broker(mut self, broker: Arc<dyn crate::broker::Broker>) -> ClientBuilder {
+        self.options.broker = Some(broker);
+        self
     }
 
     /// The name sent as `Micro-From-Service` on calls made outside a handler (inside one,

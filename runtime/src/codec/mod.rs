@@ -1,11 +1,14 @@
-//! How messages travel: protobuf or JSON, inside gRPC framing or whole HTTP bodies.
+//! How messages travel: protobuf or JSON, inside gRPC framing, whole HTTP bodies or broker
+//! messages.
 
 mod json;
 mod limit;
 mod message;
+mod payload;
 
 pub(crate) use limit::FrameLimit;
 pub(crate) use message::{Direction, MessageCodec};
+pub use payload::{JSON, Json, PROTOBUF, Payload};
 
 /// A message encoding, chosen by content type: go-micro's codecs for protobuf and JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -24,6 +24,8 @@ pub enum ErrorKind {
     Serve,
     /// The service could not register with its registry.
     Registry,
+    /// The service could not subscribe with its broker.
+    Broker,
 }
 
 impl Error {

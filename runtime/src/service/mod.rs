@@ -1,9 +1,11 @@
 //! [`Service`]: a named, versioned micro service that serves handlers on one port.
 
-mod address;
+pub(crate) mod address;
 mod auth;
 mod error;
+mod pubsub;
 mod registration;
+pub(crate) use registration::advertised_address;
 mod running;
 
 use std::collections::BTreeMap;
@@ -16,7 +18,9 @@ pub use error::{Error, ErrorKind};
 pub use running::RunningService;
 
 use crate::auth::ServerAuth;
+use crate::broker::Broker;
 use crate::client::{self, Client};
+use crate::events;
 use crate::flags::{Cli, Flags};
 use crate::layers::Layers;
 use crate::registry::{self, Registry};
@@ -62,6 +66,10 @@ pub struct Service {
     registry: Arc<Mutex<Option<Arc<dyn Registry>>>>,
     /// The auth once built, shared likewise (development keys are generated once).
     auth: Arc<Mutex<Option<ResolvedAuth>>>,
+    /// The broker and event stream once built, shared likewise.
+    broker: Arc<Mutex<Option<Arc<dyn Broker>>>>,
+    events: Arc<Mutex<Option<Arc<dyn events::Stream>>>>,
+    subscriptions: Vec<pubsub::Subscription>,
 }
 
 /// What a [`Service`] was configured with, after flags were applied.
@@ -76,30 +84,48 @@ pub(crate) struct Options {
     pub(crate) shutdown_timeout: Duration,
     pub(crate) json: JsonOptions,
     pub(crate) cors: Cors,
-    pub(crate) registry: RegistryChoice,
+    pub(crate) registry: Choice<Arc<dyn Registry>>,
+    pub(crate) broker: Choice<Arc<dyn Broker>>,
+    pub(crate) events: Choice<Arc<dyn events::Stream>>,
     pub(crate) register_ttl: Duration,
     pub(crate) register_interval: Duration,
     pub(crate) advertise: Option<String>,
     pub(crate) layers: Layers<Stack>,
     pub(crate) auth: AuthOptions,
+    /// The registry endpoints of the service's subscribers.
+    pub(crate) subscriber_endpoints: Vec<registry::Endpoint>,
 }
 
-/// Which registry a service uses.
+/// Which backend (registry, broker, events) a service uses.
 #[derive(Debug, Clone)]
-pub(crate) enum RegistryChoice {
-    /// By name and addresses (flags, or the default: mDNS).
+pub(crate) enum Choice<T> {
+    /// By name and addresses (flags, or the default).
     Named(String, Vec<String>),
     /// One the program built.
-    Instance(Arc<dyn Registry>),
+    Instance(T),
 }
 
-impl RegistryChoice {
-    fn build(&self) -> Result<Arc<dyn Registry>, Error> {
+impl<T: Clone> Choice<T> {
+    /// The backend: the instance, or `build(name, addresses)`.
+    fn build<E: std::fmt::Display>(
+        &self,
+        build: impl FnOnce(&str, &[String]) -> Result<T, E>,
+    ) -> Result<T, Error> {
         match self {
-            RegistryChoice::Instance(registry) => Ok(registry.clone()),
-            RegistryChoice::Named(name, addresses) => {
-                registry::build(name, addresses).map_err(|err| Error::config(err.to_string()))
+            Choice::Instance(backend) => Ok(backend.clone()),
+            Choice::Named(name, addresses) => {
+                build(name, addresses).map_err(|err| Error::config(err.to_string()))
             }
+        }
+    }
+
+    /// Applies `--<backend>` and `--<backend>-address`: a name replaces the choice; addresses
+    /// alone change those of a named one.
+    fn apply(&mut self, name: Option<String>, addresses: Vec<String>) {
+        match (name, &mut *self) {
+            (Some(name), _) => *self = Choice::Named(name, addresses),
+            (None, Choice::Named(_, current)) if !addresses.is_empty() => *current = addresses,
+            (None, _) => {}
         }
     }
 }
@@ -118,17 +144,23 @@ impl Service {
                 shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
                 json: JsonOptions::default(),
                 cors: Cors::default(),
-                registry: RegistryChoice::Named("mdns".to_owned(), Vec::new()),
+                registry: Choice::Named("mdns".to_owned(), Vec::new()),
+                broker: Choice::Named("http".to_owned(), Vec::new()),
+                events: Choice::Named("memory".to_owned(), Vec::new()),
                 register_ttl: DEFAULT_REGISTER_TTL,
                 register_interval: DEFAULT_REGISTER_INTERVAL,
                 advertise: None,
                 layers: Layers::default(),
                 auth: AuthOptions::default(),
+                subscriber_endpoints: Vec::new(),
             },
             handlers: Vec::new(),
             flags: None,
             registry: Arc::default(),
             auth: Arc::default(),
+            broker: Arc::default(),
+            events: Arc::default(),
+            subscriptions: Vec::new(),
         }
     }
 
@@ -172,7 +204,7 @@ impl Service {
 
     /// Sets the registry to register with (default: mDNS), e.g. `registry::from_uri("etcd://…")`.
     pub fn registry(mut self, registry: Arc<dyn Registry>) -> Service {
-        self.options.registry = RegistryChoice::Instance(registry);
+        self.options.registry = Choice::Instance(registry);
         self.registry = Arc::default();
         self
     }
@@ -304,13 +336,14 @@ impl Service {
             builder = builder.client_flags(flags);
         }
         builder = builder.auth(self.shared_auth(&options)?, &options.name);
+        builder = builder.broker(self.shared_broker(&options)?);
         builder
             .build()
             .map_err(|err: client::Error| Error::config(err.to_string()))
     }
 
     fn shared_registry(&self, options: &Options) -> Result<Arc<dyn Registry>, Error> {
-        built_once(&self.registry, || options.registry.build())
+        built_once(&self.registry, || options.registry.build(registry::build))
     }
 
     fn shared_auth(&self, options: &Options) -> Result<ResolvedAuth, Error> {
@@ -349,7 +382,16 @@ impl Service {
         let options = self.options_with_flags()?;
         let registry = self.shared_registry(&options)?;
         let auth = self.shared_auth(&options)?;
-        RunningService::start(options, self.handlers, registry, auth).await
+        let broker = match self.subscriptions.is_empty() {
+            true => None,
+            false => Some(self.shared_broker(&options)?),
+        };
+        let name = options.name.clone();
+        let mut running = RunningService::start(options, self.handlers, registry, auth).await?;
+        if let Some(broker) = broker {
+            running.hold(pubsub::start(&broker, &self.subscriptions, &name).await?);
+        }
+        Ok(running)
     }
 
     fn options_with_flags(&self) -> Result<Options, Error> {
@@ -358,6 +400,7 @@ impl Service {
             options.apply(flags);
         }
         options.validate(&self.handlers)?;
+        options.subscriber_endpoints = self.subscriber_endpoints();
         Ok(options)
     }
 }
@@ -389,6 +432,10 @@ impl Options {
             server_advertise,
             registry,
             registry_address,
+            broker,
+            broker_address,
+            events,
+            events_address,
             register_ttl,
             register_interval,
             ..
@@ -404,13 +451,9 @@ impl Options {
         self.register_ttl = register_ttl.unwrap_or(self.register_ttl);
         self.register_interval = register_interval.unwrap_or(self.register_interval);
         self.auth.apply(flags);
-        match (registry, &mut self.registry) {
-            (Some(name), _) => self.registry = RegistryChoice::Named(name, registry_address),
-            (None, RegistryChoice::Named(_, addresses)) if !registry_address.is_empty() => {
-                *addresses = registry_address;
-            }
-            (None, _) => {}
-        }
+        self.registry.apply(registry, registry_address);
+        self.broker.apply(broker, broker_address);
+        self.events.apply(events, events_address);
     }
 
     fn validate(&self, handlers: &[Arc<dyn Handler>]) -> Result<(), Error> {

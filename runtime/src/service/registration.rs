@@ -54,7 +54,10 @@ impl Registration {
             name: options.name.clone(),
             version: options.version.clone(),
             metadata: BTreeMap::new(),
-            endpoints: endpoints(handlers),
+            endpoints: endpoints(handlers)
+                .into_iter()
+                .chain(options.subscriber_endpoints.iter().cloned())
+                .collect(),
             nodes: vec![node],
         };
         Registration {

@@ -24,6 +24,7 @@ pub struct RunningService {
     registration: Option<Registration>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<usize>,
+    subscribers: Vec<crate::broker::Subscriber>,
 }
 
 impl RunningService {
@@ -84,11 +85,17 @@ impl RunningService {
             registration: None,
             shutdown: Some(shutdown),
             task,
+            subscribers: Vec::new(),
         };
         // Register only once the port answers; a failure stops what was started.
         registration.start().await?;
         running.registration = Some(registration);
         Ok(running)
+    }
+
+    /// Runs the service's subscribers until it stops.
+    pub(super) fn hold(&mut self, subscribers: Vec<crate::broker::Subscriber>) {
+        self.subscribers = subscribers;
     }
 
     /// The registry entry of this node: name, version, endpoints and the node's address.
@@ -116,6 +123,12 @@ impl RunningService {
     /// are closed.
     pub async fn stop(mut self) -> Result<(), Error> {
         self.health.set(ServingStatus::NotServing).await;
+        for subscriber in self.subscribers.drain(..) {
+            let topic = subscriber.topic().to_owned();
+            if let Err(err) = subscriber.unsubscribe().await {
+                tracing::warn!(%topic, error = %err, "unsubscribing failed");
+            }
+        }
         // Leave the registry before draining, so no new callers find this node.
         if let Some(registration) = self.registration.as_mut() {
             registration.stop().await;
