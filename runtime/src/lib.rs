@@ -68,6 +68,8 @@ mod deadline;
 mod flags;
 mod layers;
 mod log;
+#[cfg(any(feature = "broker-nats", feature = "events-nats"))]
+mod nats;
 mod rfc3339;
 mod stream;
 mod transcode;

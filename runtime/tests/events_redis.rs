@@ -4,16 +4,18 @@
 
 #![cfg(feature = "events-redis")]
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use micro::events::{
-    self, ConsumeOptions, Consumer, ErrorKind, Event, Offset, PublishOptions, ReadOptions,
-    RedisStream, Store, Stream, WriteOptions,
+    self, ConsumeOptions, ErrorKind, Event, Offset, PublishOptions, ReadOptions, RedisStream,
+    Store, Stream, WriteOptions,
 };
 use micro_test_support::RedisServer;
+use support::events::{Logs, next, text};
 
 fn stream(server: &RedisServer) -> RedisStream {
     RedisStream::new(&[server.address()]).unwrap()
@@ -22,50 +24,6 @@ fn stream(server: &RedisServer) -> RedisStream {
 async fn raw(server: &RedisServer) -> redis::aio::MultiplexedConnection {
     let client = redis::Client::open(format!("redis://{}", server.address())).unwrap();
     client.get_multiplexed_async_connection().await.unwrap()
-}
-
-/// The next event within `within`, panicking with `what` otherwise.
-async fn next(consumer: &mut Consumer, within: Duration, what: &str) -> Event {
-    match tokio::time::timeout(within, consumer.next()).await {
-        Ok(Some(event)) => event,
-        Ok(None) => panic!("the consumer ended while waiting for {what}"),
-        Err(_) => panic!("{what} did not arrive within {within:?}"),
-    }
-}
-
-fn text(event: &Event) -> String {
-    String::from_utf8_lossy(&event.payload).into_owned()
-}
-
-/// Log lines, as `tracing`'s formatter writes them, for assertions about warnings.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Logs {
-    /// Captures this thread's logs (a `#[tokio::test]` runs its tasks on it) while the guard lives.
-    fn capture(&self) -> tracing::subscriber::DefaultGuard {
-        let logs = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || logs.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test]

@@ -1,21 +1,21 @@
 //! A real etcd on loopback, with a temporary data directory, that a test can kill and restart.
 
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use tempfile::TempDir;
 
-use crate::{free_port, tool, wait_until};
+use crate::process::Process;
+use crate::{free_port, tool};
 
 /// An etcd server this test owns. Killed when dropped.
 pub struct EtcdServer {
     binary: PathBuf,
-    data: TempDir,
     client_port: u16,
     peer_port: u16,
-    child: Option<Child>,
+    process: Process,
+    _data: TempDir,
 }
 
 impl EtcdServer {
@@ -23,16 +23,15 @@ impl EtcdServer {
     /// and tools are not required.
     pub fn start() -> Option<EtcdServer> {
         let binary = tool("MICRO_TEST_ETCD_BIN", "etcd")?;
-        let data = tempfile::tempdir().expect("a temporary directory");
-        let mut server = EtcdServer {
+        let (client_port, peer_port) = (free_port(), free_port());
+        let (data, process) = launch(&binary, client_port, peer_port);
+        Some(EtcdServer {
             binary,
-            data,
-            client_port: free_port(),
-            peer_port: free_port(),
-            child: None,
-        };
-        server.launch();
-        Some(server)
+            client_port,
+            peer_port,
+            process,
+            _data: data,
+        })
     }
 
     /// `127.0.0.1:PORT`, for `--registry-address`.
@@ -42,52 +41,41 @@ impl EtcdServer {
 
     /// Kills etcd abruptly (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.kill();
     }
 
     /// Starts etcd again on the same port; with `wipe`, from an empty data directory (every
     /// registration and lease lost).
     pub fn restart(&mut self, wipe: bool) {
-        self.kill();
-        if wipe {
-            self.data = tempfile::tempdir().expect("a temporary directory");
+        if !wipe {
+            return self.process.restart();
         }
-        self.launch();
+        self.process.kill();
+        let (data, process) = launch(&self.binary, self.client_port, self.peer_port);
+        (self._data, self.process) = (data, process);
     }
+}
 
-    fn launch(&mut self) {
-        let client = format!("http://127.0.0.1:{}", self.client_port);
-        let peer = format!("http://127.0.0.1:{}", self.peer_port);
-        let child = Command::new(&self.binary)
+/// Starts etcd on the ports with a new data directory.
+fn launch(binary: &Path, client_port: u16, peer_port: u16) -> (TempDir, Process) {
+    let data = tempfile::tempdir().expect("a temporary directory");
+    let data_dir = data.path().join("etcd");
+    let binary = binary.to_owned();
+    let client = format!("http://127.0.0.1:{client_port}");
+    let peer = format!("http://127.0.0.1:{peer_port}");
+    let command = move || {
+        let mut command = Command::new(&binary);
+        command
             .arg("--name=test")
-            .arg(format!(
-                "--data-dir={}",
-                self.data.path().join("etcd").display()
-            ))
+            .arg(format!("--data-dir={}", data_dir.display()))
             .arg(format!("--listen-client-urls={client}"))
             .arg(format!("--advertise-client-urls={client}"))
             .arg(format!("--listen-peer-urls={peer}"))
             .arg(format!("--initial-advertise-peer-urls={peer}"))
-            .arg(format!("--initial-cluster=test={peer}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("etcd starts");
-        self.child = Some(child);
-        let address = self.address();
-        wait_until(
-            "etcd to accept connections",
-            Duration::from_secs(20),
-            || TcpStream::connect(&address).is_ok(),
-        );
-    }
-}
-
-impl Drop for EtcdServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
+            .arg(format!("--initial-cluster=test={peer}"));
+        command
+    };
+    let address = format!("127.0.0.1:{client_port}");
+    let ready = move || TcpStream::connect(&address).is_ok();
+    (data, Process::start("etcd", command, ready))
 }

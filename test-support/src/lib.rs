@@ -10,6 +10,7 @@ mod etcd;
 mod keys;
 mod nats;
 mod netns;
+mod process;
 mod redis;
 mod tools;
 

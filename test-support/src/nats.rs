@@ -2,20 +2,18 @@
 //! can kill and restart.
 
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use tempfile::TempDir;
 
-use crate::{free_port, tool, wait_until};
+use crate::process::Process;
+use crate::{free_port, tool};
 
 /// A nats-server (JetStream enabled) this test owns. Killed when dropped.
 pub struct NatsServer {
-    binary: PathBuf,
-    store: TempDir,
     port: u16,
-    child: Option<Child>,
+    process: Process,
+    _store: TempDir,
 }
 
 impl NatsServer {
@@ -24,14 +22,22 @@ impl NatsServer {
     pub fn start() -> Option<NatsServer> {
         let binary = tool("MICRO_TEST_NATS_BIN", "nats-server")?;
         let store = tempfile::tempdir().expect("a temporary directory");
-        let mut server = NatsServer {
-            binary,
-            store,
-            port: free_port(),
-            child: None,
+        let port = free_port();
+        let store_path = store.path().to_owned();
+        let command = move || {
+            let mut command = Command::new(&binary);
+            command
+                .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+                .arg(&store_path);
+            command
         };
-        server.launch();
-        Some(server)
+        let address = format!("127.0.0.1:{port}");
+        let ready = move || TcpStream::connect(&address).is_ok();
+        Some(NatsServer {
+            port,
+            process: Process::start("nats-server", command, ready),
+            _store: store,
+        })
     }
 
     /// `127.0.0.1:PORT`, for `--broker-address` and `--events-address`.
@@ -41,46 +47,12 @@ impl NatsServer {
 
     /// Kills nats-server abruptly (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.kill();
     }
 
     /// Starts nats-server again on the same port with the same store directory, so JetStream
     /// streams, consumers and messages survive.
     pub fn restart(&mut self) {
-        self.kill();
-        self.launch();
-    }
-
-    fn launch(&mut self) {
-        let child = Command::new(&self.binary)
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(self.store.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server starts");
-        self.child = Some(child);
-        let address = self.address();
-        wait_until(
-            "nats-server to accept connections",
-            Duration::from_secs(20),
-            || TcpStream::connect(&address).is_ok(),
-        );
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        self.kill();
+        self.process.restart();
     }
 }

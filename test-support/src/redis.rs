@@ -3,20 +3,19 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use tempfile::TempDir;
 
-use crate::{free_port, tool, wait_until};
+use crate::process::Process;
+use crate::{free_port, tool};
 
 /// A redis-server this test owns. Killed when dropped.
 pub struct RedisServer {
-    binary: PathBuf,
-    data: TempDir,
     port: u16,
-    child: Option<Child>,
+    process: Process,
+    _data: TempDir,
 }
 
 impl RedisServer {
@@ -26,14 +25,30 @@ impl RedisServer {
     pub fn start() -> Option<RedisServer> {
         let binary = tool("MICRO_TEST_REDIS_BIN", "redis-server")?;
         let data = tempfile::tempdir().expect("a temporary directory");
-        let mut server = RedisServer {
-            binary,
-            data,
-            port: free_port(),
-            child: None,
+        let port = free_port();
+        let data_path = data.path().to_owned();
+        let command = move || {
+            let mut command = Command::new(&binary);
+            command
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                ])
+                .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+                .arg(&data_path);
+            command
         };
-        server.launch();
-        Some(server)
+        let address = format!("127.0.0.1:{port}");
+        let ready = move || answers_ping(&address);
+        Some(RedisServer {
+            port,
+            process: Process::start("redis-server", command, ready),
+            _data: data,
+        })
     }
 
     /// `127.0.0.1:PORT`, for `--events-address`.
@@ -43,38 +58,12 @@ impl RedisServer {
 
     /// Kills redis-server abruptly (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.kill();
     }
 
-    /// Starts redis-server again on the same port and data directory: everything written
-    /// before the kill is still there.
+    /// Starts redis-server again on the same port and directory; what was synced survives.
     pub fn restart(&mut self) {
-        self.kill();
-        self.launch();
-    }
-
-    fn launch(&mut self) {
-        let child = Command::new(&self.binary)
-            .arg("--port")
-            .arg(self.port.to_string())
-            .args(["--bind", "127.0.0.1", "--save", ""])
-            .args(["--appendonly", "yes", "--appendfsync", "always"])
-            .arg("--dir")
-            .arg(self.data.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server starts");
-        self.child = Some(child);
-        let address = self.address();
-        wait_until(
-            "redis-server to answer PING",
-            Duration::from_secs(20),
-            || answers_ping(&address),
-        );
+        self.process.restart();
     }
 }
 
@@ -88,10 +77,4 @@ fn answers_ping(address: &str) -> bool {
     stream.write_all(b"PING\r\n").is_ok()
         && stream.read_exact(&mut reply).is_ok()
         && &reply == b"+PONG\r\n"
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }

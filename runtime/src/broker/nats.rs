@@ -1,20 +1,17 @@
 //! The NATS broker: go-micro's JSON messages on core NATS, subject = topic, queue groups for
 //! `queue`.
 
-use std::time::Duration;
-
+use async_nats::Client;
 use async_nats::client::PublishErrorKind;
-use async_nats::{Client, ConnectOptions, ServerAddr};
 use futures_util::StreamExt;
-use tokio::sync::{Mutex, oneshot};
+use tokio::sync::oneshot;
+
+use crate::nats::{ConnectError, Connector, TIMEOUT};
 
 use super::{
     BoxFuture, Broker, Error, ErrorKind, Handler, Message, SubscribeOptions, Subscriber,
     TOPIC_HEADER, deliver,
 };
-
-/// How long connecting, or handing a message to the server, may take.
-const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A broker on core NATS, wire-compatible with go-micro's `nats` broker.
 ///
@@ -25,62 +22,28 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// logged). Use [`events`](crate::events) on JetStream for redelivery.
 #[derive(Debug)]
 pub struct NatsBroker {
-    servers: Vec<String>,
-    address: String,
-    client: Mutex<Option<Client>>,
+    connector: Connector,
 }
 
 impl NatsBroker {
     /// A broker for the NATS servers at `addresses` (`host:port` or `nats://host:port`; none:
     /// `127.0.0.1:4222`). Nothing is contacted until first use.
     pub fn new(addresses: &[String]) -> NatsBroker {
-        let mut servers: Vec<String> = addresses.to_vec();
-        if servers.is_empty() {
-            servers.push("127.0.0.1:4222".to_owned());
-        }
-        let address = servers
-            .iter()
-            .map(|s| s.strip_prefix("nats://").unwrap_or(s))
-            .collect::<Vec<_>>()
-            .join(",");
         NatsBroker {
-            servers,
-            address,
-            client: Mutex::new(None),
+            connector: Connector::new(addresses),
         }
     }
 
     /// The connected client, connecting first if needed.
     async fn client(&self) -> Result<Client, Error> {
-        let mut client = self.client.lock().await;
-        if let Some(client) = client.as_ref() {
-            return Ok(client.clone());
-        }
-        let servers = self
-            .servers
-            .iter()
-            .map(|server| server.parse::<ServerAddr>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|err| {
-                Error::new(
-                    ErrorKind::Config,
-                    format!("bad NATS address {}: {err}", self.address),
-                )
-            })?;
-        let connect = ConnectOptions::new()
-            .name("micro")
-            .connection_timeout(TIMEOUT)
-            .connect(servers);
-        let connected = tokio::time::timeout(TIMEOUT, connect)
-            .await
-            .map_err(|_| self.unavailable("timed out connecting"))?
-            .map_err(|err| self.unavailable(err))?;
-        *client = Some(connected.clone());
-        Ok(connected)
+        self.connector.client().await.map_err(|err| match err {
+            ConnectError::Config(message) => Error::new(ErrorKind::Config, message),
+            ConnectError::Unavailable(err) => self.unavailable(err),
+        })
     }
 
     fn unavailable(&self, err: impl Into<crate::BoxError>) -> Error {
-        Error::unavailable("nats", &self.address, err)
+        Error::unavailable("nats", self.connector.address(), err)
     }
 }
 
@@ -91,7 +54,7 @@ impl Broker for NatsBroker {
 
     fn disconnect(&self) -> BoxFuture<'_, Result<(), Error>> {
         Box::pin(async move {
-            let Some(client) = self.client.lock().await.take() else {
+            let Some(client) = self.connector.take().await else {
                 return Ok(());
             };
             // Draining ends every subscription (their tasks stop) and closes the connection.
@@ -177,7 +140,7 @@ impl Broker for NatsBroker {
     }
 
     fn address(&self) -> String {
-        self.address.clone()
+        self.connector.address().to_owned()
     }
 
     fn name(&self) -> &'static str {

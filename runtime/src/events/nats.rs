@@ -10,18 +10,16 @@ use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::context::{GetStreamByNameErrorKind, PublishErrorKind};
 use async_nats::jetstream::message::Acker;
 use async_nats::jetstream::{self, AckKind, stream};
-use async_nats::{ConnectOptions, ServerAddr};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use tokio::sync::Mutex;
+
+use crate::nats::{ConnectError, Connector, TIMEOUT};
 
 use super::{
     Acknowledge, BoxFuture, ConsumeOptions, Consumer, Error, ErrorKind, Event, Offset,
     PublishOptions, ReadOptions, Store, Stream, WriteOptions,
 };
 
-/// How long connecting, or one JetStream request (publish ack, stream lookup, ack), may take.
-const TIMEOUT: Duration = Duration::from_secs(5);
 /// Events pulled per request; what a consumer may hold unacked without handing out.
 const BATCH: usize = 64;
 /// Unacked events a group may have out at once.
@@ -42,9 +40,8 @@ const ORPHANED_AFTER: Duration = Duration::from_secs(3600);
 /// JetStream enabled (`nats-server -js`).
 #[derive(Debug)]
 pub struct JetStream {
-    servers: Vec<String>,
+    connector: Connector,
     address: Arc<str>,
-    context: Mutex<Option<jetstream::Context>>,
     /// Topics known to have a stream, so publishing does not look it up each time.
     streams: StdMutex<HashSet<String>>,
 }
@@ -53,52 +50,23 @@ impl JetStream {
     /// JetStream on the NATS servers at `addresses` (`host:port` or `nats://host:port`; none:
     /// `127.0.0.1:4222`). Nothing is contacted until first use.
     pub fn new(addresses: &[String]) -> JetStream {
-        let mut servers: Vec<String> = addresses.to_vec();
-        if servers.is_empty() {
-            servers.push("127.0.0.1:4222".to_owned());
-        }
-        let address = servers
-            .iter()
-            .map(|s| s.strip_prefix("nats://").unwrap_or(s))
-            .collect::<Vec<_>>()
-            .join(",");
+        let connector = Connector::new(addresses);
         JetStream {
-            servers,
-            address: address.into(),
-            context: Mutex::new(None),
+            address: connector.address().into(),
+            connector,
             streams: StdMutex::default(),
         }
     }
 
     /// The JetStream context, connecting first if needed.
     async fn context(&self) -> Result<jetstream::Context, Error> {
-        let mut context = self.context.lock().await;
-        if let Some(context) = context.as_ref() {
-            return Ok(context.clone());
-        }
-        let servers = self
-            .servers
-            .iter()
-            .map(|server| server.parse::<ServerAddr>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|err| {
-                Error::new(
-                    ErrorKind::Config,
-                    format!("bad NATS address {}: {err}", self.address),
-                )
-            })?;
-        let connect = ConnectOptions::new()
-            .name("micro")
-            .connection_timeout(TIMEOUT)
-            .connect(servers);
-        let client = tokio::time::timeout(TIMEOUT, connect)
-            .await
-            .map_err(|_| unavailable(&self.address, "timed out connecting"))?
-            .map_err(|err| unavailable(&self.address, err))?;
-        let mut connected = jetstream::new(client);
-        connected.set_timeout(TIMEOUT);
-        *context = Some(connected.clone());
-        Ok(connected)
+        let client = self.connector.client().await.map_err(|err| match err {
+            ConnectError::Config(message) => Error::new(ErrorKind::Config, message),
+            ConnectError::Unavailable(err) => unavailable(&self.address, err),
+        })?;
+        let mut context = jetstream::new(client);
+        context.set_timeout(TIMEOUT);
+        Ok(context)
     }
 
     /// Stores `data` on `topic`, creating the topic's stream first if needed.
