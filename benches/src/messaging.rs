@@ -1,8 +1,9 @@
 //! Messaging throughput, each measured beside its baseline in the same run:
 //!
 //! - **events**: publish + consume + ack through `micro::events` on NATS JetStream and Redis
-//!   streams, vs the raw `async-nats` / `redis` crates doing the same work (stored publishes
-//!   awaited, one durable group, explicit acks);
+//!   streams, vs the raw `async-nats` / `redis` crates doing the same work (the same go-micro
+//!   event JSON stored and decoded, publishes awaited, one durable group, explicit acks), also
+//!   split into a publish phase and a consume phase for JetStream;
 //! - **broker**: publish → handled through `micro::broker` (HTTP, NATS, memory), vs raw
 //!   `async-nats` core publish/subscribe.
 //!
@@ -67,6 +68,35 @@ async fn main() -> anyhow::Result<()> {
     .await;
     report("raw async-nats JetStream", raw_js, raw_js);
     report("micro events on JetStream", micro_js, raw_js);
+    // The same work in two phases: publish everything, then a new group reads it all back.
+    let raw_publish = median(&args, |round| {
+        raw_jetstream_publish(raw_nats.clone(), format!("bench-raw-split-{round}"), &args)
+    })
+    .await;
+    let micro_publish = median(&args, |round| {
+        events_publish(
+            jetstream.clone(),
+            format!("bench-micro-split-{round}"),
+            &args,
+        )
+    })
+    .await;
+    report("  publish only, raw", raw_publish, raw_publish);
+    report("  publish only, micro", micro_publish, raw_publish);
+    let raw_consume = median(&args, |round| {
+        raw_jetstream_consume(raw_nats.clone(), format!("bench-raw-split-{round}"), &args)
+    })
+    .await;
+    let micro_consume = median(&args, |round| {
+        events_consume(
+            jetstream.clone(),
+            format!("bench-micro-split-{round}"),
+            &args,
+        )
+    })
+    .await;
+    report("  consume only, raw", raw_consume, raw_consume);
+    report("  consume only, micro", micro_consume, raw_consume);
 
     let redis_stream = micro::events::from_uri(&format!("redis://{}", redis.address()))?;
     let raw_redis = redis::Client::open(format!("redis://{}", redis.address()))?;
@@ -154,6 +184,17 @@ where
     }
 }
 
+/// What a raw consumer must do with each stored event to use it: read go-micro's JSON (with
+/// the same function micro uses, so the ratio measures the rest of micro's consumer).
+fn decode(json: &[u8]) {
+    std::hint::black_box(micro::events::Event::from_json(json).expect("an event"));
+}
+
+/// What micro stores per event: go-micro's event JSON around the payload.
+fn event_json(topic: &str, args: &Args) -> Bytes {
+    Bytes::from(micro::events::Event::new(topic, vec![b'x'; args.payload]).to_json())
+}
+
 fn total(args: &Args) -> u64 {
     args.messages / args.publishers * args.publishers
 }
@@ -236,11 +277,12 @@ async fn raw_jetstream_round(client: async_nats::Client, topic: String, args: &A
     let handled = counter.clone();
     let consuming = tokio::spawn(async move {
         while let Some(Ok(message)) = messages.next().await {
+            decode(&message.payload);
             message.ack().await.expect("ack");
             handled.handled(target);
         }
     });
-    let payload = Bytes::from(vec![b'x'; args.payload]);
+    let payload = event_json(&topic, args);
     let started = Instant::now();
     publish_all(args, move |_| {
         let (js, topic, payload) = (js.clone(), topic.clone(), payload.clone());
@@ -299,6 +341,8 @@ async fn raw_redis_round(client: redis::Client, topic: String, args: &Args) -> f
                 .await
                 .expect("xreadgroup");
             for entry in reply.keys.into_iter().flat_map(|key| key.ids) {
+                let event: Vec<u8> = entry.get("event").expect("an event field");
+                decode(&event);
                 let _: i64 = redis::cmd("XACK")
                     .arg(&read_key)
                     .arg("bench")
@@ -310,7 +354,7 @@ async fn raw_redis_round(client: redis::Client, topic: String, args: &Args) -> f
             }
         }
     });
-    let payload = Bytes::from(vec![b'x'; args.payload]);
+    let payload = event_json(&topic, args);
     let started = Instant::now();
     publish_all(args, move |_| {
         let (mut writer, key, payload) = (writer.clone(), key.clone(), payload.clone());
@@ -378,4 +422,81 @@ async fn broker_round(broker: Arc<dyn Broker>, topic: String, args: &Args) -> f6
     let rate = counter.wait(target, started).await;
     subscriber.unsubscribe().await.expect("unsubscribe");
     rate
+}
+
+async fn events_publish(stream: Arc<dyn Stream>, topic: String, args: &Args) -> f64 {
+    let payload = Bytes::from(vec![b'x'; args.payload]);
+    let started = Instant::now();
+    publish_all(args, move |_| {
+        let (stream, topic, payload) = (stream.clone(), topic.clone(), payload.clone());
+        async move {
+            stream
+                .publish(&topic, payload, PublishOptions::default())
+                .await
+                .expect("publish")
+        }
+    })
+    .await;
+    total(args) as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn events_consume(stream: Arc<dyn Stream>, topic: String, args: &Args) -> f64 {
+    let options = ConsumeOptions::default()
+        .group("replay")
+        .offset(micro::events::Offset::Start)
+        .manual_ack();
+    let started = Instant::now();
+    let mut consumer = stream.consume(&topic, options).await.expect("consume");
+    for _ in 0..total(args) {
+        let event = consumer.next().await.expect("an event");
+        event.ack().await.expect("ack");
+    }
+    total(args) as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn raw_jetstream_publish(client: async_nats::Client, topic: String, args: &Args) -> f64 {
+    use async_nats::jetstream::{self, stream};
+    let js = jetstream::new(client);
+    let config = stream::Config {
+        name: topic.clone(),
+        subjects: vec![topic.clone()],
+        ..Default::default()
+    };
+    js.get_or_create_stream(config).await.expect("stream");
+    let payload = event_json(&topic, args);
+    let started = Instant::now();
+    publish_all(args, move |_| {
+        let (js, topic, payload) = (js.clone(), topic.clone(), payload.clone());
+        async move {
+            js.publish(topic, payload)
+                .await
+                .expect("publish")
+                .await
+                .expect("stored");
+        }
+    })
+    .await;
+    total(args) as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn raw_jetstream_consume(client: async_nats::Client, topic: String, args: &Args) -> f64 {
+    use async_nats::jetstream::{self, consumer::pull};
+    let js = jetstream::new(client);
+    let started = Instant::now();
+    let stream = js.get_stream(&topic).await.expect("stream");
+    let config = pull::Config {
+        durable_name: Some("replay".into()),
+        ..Default::default()
+    };
+    let consumer = stream.create_consumer(config).await.expect("consumer");
+    let mut messages = consumer.messages().await.expect("messages");
+    for _ in 0..total(args) {
+        let message = messages
+            .next()
+            .await
+            .expect("a message")
+            .expect("a message");
+        message.ack().await.expect("ack");
+    }
+    total(args) as f64 / started.elapsed().as_secs_f64()
 }

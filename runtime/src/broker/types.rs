@@ -78,10 +78,11 @@ pub(crate) mod base64_bytes {
         s.serialize_str(&STANDARD.encode(bytes))
     }
 
+    /// Borrows the text when it can (base64 has nothing to unescape): one copy, not two.
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
-        let text = Option::<String>::deserialize(d)?.unwrap_or_default();
+        let text = Option::<std::borrow::Cow<'de, str>>::deserialize(d)?.unwrap_or_default();
         STANDARD
-            .decode(text)
+            .decode(text.as_bytes())
             .map(Bytes::from)
             .map_err(serde::de::Error::custom)
     }

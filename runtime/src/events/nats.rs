@@ -20,10 +20,11 @@ use super::{
     PublishOptions, ReadOptions, Store, Stream, WriteOptions,
 };
 
-/// Events pulled per request; what a consumer may hold unacked without handing out.
-const BATCH: usize = 64;
-/// Unacked events a group may have out at once.
-const MAX_ACK_PENDING: i64 = 256;
+/// Events pulled per request (async-nats's default): what a consumer may hold unacked without
+/// handing out; if it dies, they go to the group's other members after `ack_wait`.
+const BATCH: usize = 200;
+/// Unacked events a group may have out at once (JetStream's default).
+const MAX_ACK_PENDING: i64 = 1000;
 /// How long one pull request waits on the server, and the heartbeat that shows it is alive.
 const EXPIRES: Duration = Duration::from_secs(10);
 const HEARTBEAT: Duration = Duration::from_secs(3);
@@ -41,6 +42,8 @@ const ORPHANED_AFTER: Duration = Duration::from_secs(3600);
 #[derive(Debug)]
 pub struct JetStream {
     connector: Connector,
+    /// The JetStream context, made once connected.
+    context: tokio::sync::OnceCell<jetstream::Context>,
     address: Arc<str>,
     /// Topics known to have a stream, so publishing does not look it up each time.
     streams: StdMutex<HashSet<String>>,
@@ -54,19 +57,23 @@ impl JetStream {
         JetStream {
             address: connector.address().into(),
             connector,
+            context: tokio::sync::OnceCell::new(),
             streams: StdMutex::default(),
         }
     }
 
     /// The JetStream context, connecting first if needed.
     async fn context(&self) -> Result<jetstream::Context, Error> {
-        let client = self.connector.client().await.map_err(|err| match err {
-            ConnectError::Config(message) => Error::new(ErrorKind::Config, message),
-            ConnectError::Unavailable(err) => unavailable(&self.address, err),
-        })?;
-        let mut context = jetstream::new(client);
-        context.set_timeout(TIMEOUT);
-        Ok(context)
+        let context = self.context.get_or_try_init(|| async {
+            let client = self.connector.client().await.map_err(|err| match err {
+                ConnectError::Config(message) => Error::new(ErrorKind::Config, message),
+                ConnectError::Unavailable(err) => unavailable(&self.address, err),
+            })?;
+            let mut context = jetstream::new(client);
+            context.set_timeout(TIMEOUT);
+            Ok::<_, Error>(context)
+        });
+        context.await.cloned()
     }
 
     /// Stores `data` on `topic`, creating the topic's stream first if needed.
@@ -364,12 +371,14 @@ struct NatsAck {
 }
 
 impl Acknowledge for NatsAck {
-    /// Acks and waits for the server to confirm it.
+    /// Acks without waiting for the server to confirm (a round trip per event would cap a
+    /// consumer at one event per round trip); an ack lost on the way only means the event is
+    /// delivered again, which at-least-once allows.
     fn ack(&self) -> BoxFuture<'static, Result<(), Error>> {
         let (acker, address) = (self.acker.clone(), self.address.clone());
         Box::pin(async move {
             acker
-                .double_ack()
+                .ack()
                 .await
                 .map_err(|err| unavailable(&address, format!("acking: {err}")))
         })
