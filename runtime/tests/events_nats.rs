@@ -34,6 +34,7 @@ async fn jetstream_conformance() {
         return;
     };
     events::conformance::run(Arc::new(stream(&server))).await;
+    events::conformance::run_store(Arc::new(stream(&server))).await;
 }
 
 #[tokio::test]

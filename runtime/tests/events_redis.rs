@@ -32,6 +32,7 @@ async fn redis_stream_conformance() {
         return;
     };
     events::conformance::run(Arc::new(stream(&server))).await;
+    events::conformance::run_store(Arc::new(stream(&server))).await;
 }
 
 #[tokio::test]

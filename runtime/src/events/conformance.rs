@@ -16,7 +16,10 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
-use super::{ConsumeOptions, Consumer, ErrorKind, Event, Offset, PublishOptions, Stream};
+use super::{
+    ConsumeOptions, Consumer, ErrorKind, Event, Offset, PublishOptions, ReadOptions, Store, Stream,
+    WriteOptions,
+};
 
 /// How long a backend may take to deliver an event that is due.
 const DELIVERY: Duration = Duration::from_secs(10);
@@ -44,6 +47,68 @@ pub async fn run(stream: Arc<dyn Stream>) {
     run.one_group_splits_the_work_without_duplicates().await;
     run.consumer_dropped_mid_batch_loses_nothing().await;
     run.bad_options_are_refused().await;
+}
+
+/// Runs every check of the history contract against `store`: what is written is read back in
+/// order, with its id, timestamp, metadata and payload, a page at a time, per topic.
+pub async fn run_store(store: Arc<dyn Store>) {
+    let topic = format!(
+        "conformance-store-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let read = |topic: String, limit, offset| {
+        let store = store.clone();
+        async move {
+            match store.read(&topic, ReadOptions { limit, offset }).await {
+                Ok(events) => events,
+                Err(err) => panic!("events store conformance: reading {topic} failed: {err}"),
+            }
+        }
+    };
+    assert!(
+        read(topic.clone(), 10, 0).await.is_empty(),
+        "events store conformance: an unknown topic has events"
+    );
+    let mut written = Vec::new();
+    for n in 0..5 {
+        let mut event = PublishOptions::default()
+            .metadata("n", n.to_string())
+            .event(&topic, Bytes::from(n.to_string()));
+        event.timestamp -= Duration::from_secs(10 - n);
+        if let Err(err) = store.write(&event, WriteOptions::default()).await {
+            panic!("events store conformance: writing to {topic} failed: {err}");
+        }
+        written.push(event);
+    }
+    let all = read(topic.clone(), 250, 0).await;
+    let fields = |e: &Event| {
+        (
+            e.id.clone(),
+            e.topic.clone(),
+            e.timestamp,
+            e.metadata.clone(),
+            e.payload.clone(),
+        )
+    };
+    assert_eq!(
+        all.iter().map(fields).collect::<Vec<_>>(),
+        written.iter().map(fields).collect::<Vec<_>>(),
+        "events store conformance: events read back differ from those written"
+    );
+    let page: Vec<String> = read(topic.clone(), 2, 1)
+        .await
+        .iter()
+        .map(payload)
+        .collect();
+    assert_eq!(
+        page,
+        ["1", "2"],
+        "events store conformance: limit 2, offset 1"
+    );
+    assert!(
+        read(format!("{topic}-other"), 10, 0).await.is_empty(),
+        "events store conformance: topics are not separate"
+    );
 }
 
 struct Run {

@@ -62,6 +62,19 @@ impl Event {
         }
     }
 
+    /// A copy of the event's data, without its acknowledgement.
+    pub(crate) fn detached(&self) -> Event {
+        Event {
+            id: self.id.clone(),
+            topic: self.topic.clone(),
+            timestamp: self.timestamp,
+            metadata: self.metadata.clone(),
+            payload: self.payload.clone(),
+            acknowledgement: None,
+            attempt: 0,
+        }
+    }
+
     /// The event as go-micro's JSON.
     pub fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).unwrap_or_default()
