@@ -61,6 +61,7 @@ pub mod registry;
 pub mod selector;
 pub mod server;
 pub mod service;
+pub mod store;
 
 mod backoff;
 mod context;

@@ -1,0 +1,71 @@
+//! Key-value storage: records scoped to a database and table, read exactly or by prefix or
+//! suffix, with time to live and metadata.
+//!
+//! | backend | URI | notes |
+//! |---|---|---|
+//! | memory | `memory://` | one process; for tests and embedding |
+//!
+//! ```
+//! # async fn demo() -> Result<(), micro::store::Error> {
+//! use micro::store::{self, ReadOptions, Record, Store};
+//!
+//! let store = store::memory();
+//! store.write(&Record::new("user/1", "ada"), Default::default()).await?;
+//! store.write(&Record::new("user/2", "grace"), Default::default()).await?;
+//! let users = store.read("user/", ReadOptions::prefix()).await?;
+//! assert_eq!(users.len(), 2);
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod conformance;
+mod error;
+mod memory;
+mod types;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use error::{Error, ErrorKind};
+pub use memory::MemoryStore;
+pub use types::{
+    DEFAULT_NAME, ListOptions, Match, ReadOptions, Record, Scope, WriteOptions, validate_key,
+    validate_ttl,
+};
+
+/// A boxed future, as store methods return them so that `dyn Store` works.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Stores records. Hold one as `Arc<dyn Store>`.
+pub trait Store: Send + Sync + fmt::Debug + 'static {
+    /// The records matching `key` (see [`Match`]), in key order; an exact read of a missing
+    /// key is [`ErrorKind::NotFound`]. Expired records are never returned.
+    fn read<'a>(
+        &'a self,
+        key: &'a str,
+        options: ReadOptions,
+    ) -> BoxFuture<'a, Result<Vec<Record>, Error>>;
+
+    /// Writes `record`, replacing any with its key; `record.expiry` is its time to live.
+    fn write<'a>(
+        &'a self,
+        record: &'a Record,
+        options: WriteOptions,
+    ) -> BoxFuture<'a, Result<(), Error>>;
+
+    /// Deletes the record `key` of `scope`; deleting a missing key is not an error.
+    fn delete<'a>(&'a self, key: &'a str, scope: &'a Scope) -> BoxFuture<'a, Result<(), Error>>;
+
+    /// The keys matching `options`, in key order.
+    fn list(&self, options: ListOptions) -> BoxFuture<'_, Result<Vec<String>, Error>>;
+
+    /// The backend's name (`memory`, `file`, `postgres`).
+    fn name(&self) -> &'static str;
+}
+
+/// A new in-process store.
+pub fn memory() -> Arc<dyn Store> {
+    Arc::new(MemoryStore::new())
+}
