@@ -3,6 +3,7 @@
 //!
 //! | backend | URI | notes |
 //! |---|---|---|
+//! | file (default) | `file://<dir>` | embedded (redb), crash-safe; one file per database |
 //! | memory | `memory://` | one process; for tests and embedding |
 //!
 //! ```
@@ -20,6 +21,7 @@
 
 pub mod conformance;
 mod error;
+mod file;
 mod memory;
 mod types;
 
@@ -29,6 +31,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 pub use error::{Error, ErrorKind};
+pub use file::FileStore;
 pub use memory::MemoryStore;
 pub use types::{
     DEFAULT_NAME, ListOptions, Match, ReadOptions, Record, Scope, WriteOptions, validate_key,
