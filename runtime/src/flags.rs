@@ -158,6 +158,19 @@ pub struct Flags {
     )]
     pub events_address: Vec<String>,
 
+    /// Store backend: `file` (default; embedded, crash-safe) or `memory`.
+    #[arg(long, env = "MICRO_STORE", value_name = "NAME", value_parser = ["file", "memory"])]
+    pub store: Option<String>,
+
+    /// Where the store keeps its data: the file store's directory (default `~/micro/store`).
+    #[arg(
+        long,
+        env = "MICRO_STORE_ADDRESS",
+        alias = "store_address",
+        value_name = "ADDRESS"
+    )]
+    pub store_address: Option<String>,
+
     /// How long a registration lasts unless refreshed, e.g. `60s` (default) or `60`.
     #[arg(long, env = "MICRO_REGISTER_TTL", alias = "register_ttl", value_name = "DURATION", value_parser = parse_duration)]
     pub register_ttl: Option<Duration>,

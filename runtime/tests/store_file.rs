@@ -83,3 +83,44 @@ fn a_killed_writer_loses_no_acknowledged_write() {
         }
     });
 }
+
+/// `--store file --store-address <dir>` gives a service a file store scoped to its name.
+#[tokio::test]
+async fn a_service_store_comes_from_flags_and_is_scoped_to_the_service() {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        micro: micro::Flags,
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let address = dir.path().to_str().unwrap();
+    let flags = Cli::parse_from(["billing", "--store", "file", "--store-address", address]).micro;
+    let service = micro::Service::new("billing").flags(flags);
+    let store = service.store().unwrap();
+    assert_eq!(store.name(), "file");
+    assert_eq!(store.scope(), &Scope::new("billing", "micro"));
+    store
+        .write(&Record::new("invoice/7", "paid"), WriteOptions::default())
+        .await
+        .unwrap();
+
+    assert!(
+        dir.path().join("billing.db").exists(),
+        "one file per database, named after the service"
+    );
+    let raw = FileStore::new(dir.path());
+    let read = raw
+        .read(
+            "invoice/7",
+            ReadOptions::default().scope(Scope::new("billing", "micro")),
+        )
+        .await;
+    assert_eq!(read.unwrap()[0].value, "paid");
+    assert!(
+        raw.read("invoice/7", ReadOptions::default()).await.is_err(),
+        "not in micro/micro"
+    );
+}

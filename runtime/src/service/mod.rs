@@ -69,6 +69,7 @@ pub struct Service {
     /// The broker and event stream once built, shared likewise.
     broker: Arc<Mutex<Option<Arc<dyn Broker>>>>,
     events: Arc<Mutex<Option<Arc<dyn events::Stream>>>>,
+    store: Arc<Mutex<Option<Arc<dyn crate::store::Store>>>>,
     subscriptions: Vec<pubsub::Subscription>,
 }
 
@@ -87,6 +88,7 @@ pub(crate) struct Options {
     pub(crate) registry: Choice<Arc<dyn Registry>>,
     pub(crate) broker: Choice<Arc<dyn Broker>>,
     pub(crate) events: Choice<Arc<dyn events::Stream>>,
+    pub(crate) store: Choice<Arc<dyn crate::store::Store>>,
     pub(crate) register_ttl: Duration,
     pub(crate) register_interval: Duration,
     pub(crate) advertise: Option<String>,
@@ -147,6 +149,7 @@ impl Service {
                 registry: Choice::Named("mdns".to_owned(), Vec::new()),
                 broker: Choice::Named("http".to_owned(), Vec::new()),
                 events: Choice::Named("memory".to_owned(), Vec::new()),
+                store: Choice::Named("file".to_owned(), Vec::new()),
                 register_ttl: DEFAULT_REGISTER_TTL,
                 register_interval: DEFAULT_REGISTER_INTERVAL,
                 advertise: None,
@@ -160,6 +163,7 @@ impl Service {
             auth: Arc::default(),
             broker: Arc::default(),
             events: Arc::default(),
+            store: Arc::default(),
             subscriptions: Vec::new(),
         }
     }
@@ -350,6 +354,30 @@ impl Service {
         built_once(&self.auth, || options.auth.resolve())
     }
 
+    /// Uses `store` instead of the one `--store` names (default: the file store).
+    pub fn store_backend(mut self, store: Arc<dyn crate::store::Store>) -> Service {
+        self.options.store = Choice::Instance(store);
+        self
+    }
+
+    /// The service's store (built once from `--store`/`--store-address`), scoped to a database
+    /// named after the service, as go-micro v6 scopes `service.Store()`:
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use micro::store::{Record, Store};
+    ///
+    /// let store = micro::Service::new("billing").parse_flags().store()?;
+    /// store.write(&Record::new("invoice/7", "paid"), Default::default()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn store(&self) -> Result<crate::store::Scoped, Error> {
+        let options = self.options_with_flags()?;
+        let store = built_once(&self.store, || options.store.build(crate::store::build))?;
+        let scope = crate::store::Scope::new(options.name.clone(), crate::store::DEFAULT_NAME);
+        Ok(crate::store::Scoped::new(store, scope))
+    }
+
     /// The service's name.
     pub fn name(&self) -> &str {
         &self.options.name
@@ -436,6 +464,8 @@ impl Options {
             broker_address,
             events,
             events_address,
+            store,
+            store_address,
             register_ttl,
             register_interval,
             ..
@@ -454,6 +484,7 @@ impl Options {
         self.registry.apply(registry, registry_address);
         self.broker.apply(broker, broker_address);
         self.events.apply(events, events_address);
+        self.store.apply(store, store_address.into_iter().collect());
     }
 
     fn validate(&self, handlers: &[Arc<dyn Handler>]) -> Result<(), Error> {

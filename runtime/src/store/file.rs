@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -83,8 +83,17 @@ impl FileStore {
         let path = self.dir.join(format!("{name}.db"));
         std::fs::create_dir_all(&self.dir)
             .map_err(|err| self.failed(&path, "create the directory of", err))?;
-        let database =
-            Arc::new(Database::create(&path).map_err(|err| self.failed(&path, "open", err))?);
+        let database = open_shared(&path).map_err(|err| match err {
+            redb::DatabaseError::DatabaseAlreadyOpen => Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "file store: {} is in use by another process; give each process its own \
+                     --store-address",
+                    path.display()
+                ),
+            ),
+            err => self.failed(&path, "open", err),
+        })?;
         databases.insert(name, database.clone());
         Ok(database)
     }
@@ -114,6 +123,24 @@ impl FileStore {
                 )
             })?
     }
+}
+
+/// The database at `path`, shared by every [`FileStore`] of this process (redb locks a file to
+/// one opener).
+fn open_shared(path: &Path) -> Result<Arc<Database>, redb::DatabaseError> {
+    static OPEN: OnceLock<Mutex<HashMap<PathBuf, Weak<Database>>>> = OnceLock::new();
+    let key = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut open = OPEN
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(database) = open.get(&key).and_then(Weak::upgrade) {
+        return Ok(database);
+    }
+    let database = Arc::new(Database::create(path)?);
+    open.retain(|_, weak| weak.strong_count() > 0);
+    open.insert(key, Arc::downgrade(&database));
+    Ok(database)
 }
 
 /// A database name as a file name: letters, digits, `-`, `_` and `.` (not leading).

@@ -23,6 +23,7 @@ pub mod conformance;
 mod error;
 mod file;
 mod memory;
+mod scoped;
 mod types;
 
 use std::fmt;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 pub use error::{Error, ErrorKind};
 pub use file::FileStore;
 pub use memory::MemoryStore;
+pub use scoped::Scoped;
 pub use types::{
     DEFAULT_NAME, ListOptions, Match, ReadOptions, Record, Scope, WriteOptions, validate_key,
     validate_ttl,
@@ -71,4 +73,32 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 /// A new in-process store.
 pub fn memory() -> Arc<dyn Store> {
     Arc::new(MemoryStore::new())
+}
+
+/// A store by name and addresses, as the `--store` and `--store-address` flags give them:
+/// `file` (the address is the data directory; default `~/micro/store`) or `memory`.
+pub fn build(name: &str, addresses: &[String]) -> Result<Arc<dyn Store>, Error> {
+    match name {
+        "memory" => Ok(memory()),
+        "file" => {
+            let dir = addresses.first().map(std::path::PathBuf::from);
+            Ok(Arc::new(FileStore::new(
+                dir.unwrap_or_else(FileStore::default_dir),
+            )))
+        }
+        other => Err(Error::new(
+            ErrorKind::Config,
+            format!("unknown store `{other}`; use file or memory"),
+        )),
+    }
+}
+
+/// A store from a URI: `file:///path/to/dir`, `file://` (the default directory), `memory://`.
+pub fn from_uri(uri: &str) -> Result<Arc<dyn Store>, Error> {
+    let (scheme, rest) = uri.split_once("://").unwrap_or((uri, ""));
+    let addresses: Vec<String> = (!rest.is_empty())
+        .then(|| rest.to_owned())
+        .into_iter()
+        .collect();
+    build(scheme, &addresses)
 }
