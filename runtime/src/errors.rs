@@ -99,6 +99,16 @@ impl Error {
         }
     }
 
+    /// The HTTP status to answer with: the error's code when it is an error status (4xx, 5xx),
+    /// else 500.
+    pub fn http_status(&self) -> StatusCode {
+        u16::try_from(self.code)
+            .ok()
+            .and_then(|code| StatusCode::from_u16(code).ok())
+            .filter(|code| code.as_u16() >= 400)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
     /// The error JSON, as go-micro's `Error()` returns it.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()

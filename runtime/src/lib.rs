@@ -66,7 +66,9 @@ pub mod store;
 mod backoff;
 mod context;
 mod deadline;
+mod error_shape;
 mod flags;
+mod go_json;
 mod layers;
 mod log;
 #[cfg(any(feature = "broker-nats", feature = "events-nats"))]

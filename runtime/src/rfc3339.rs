@@ -40,3 +40,28 @@ pub(crate) fn parse(text: &str) -> Result<SystemTime, String> {
     };
     utc.ok_or_else(|| invalid(&"out of range"))
 }
+
+/// An optional RFC 3339 time (`null` or absent: none).
+pub(crate) mod option {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(
+        time: &Option<SystemTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match time {
+            Some(time) => super::serialize(time, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SystemTime>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        text.map(|text| super::parse(&text).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}

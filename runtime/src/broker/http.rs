@@ -467,11 +467,8 @@ async fn receive(
 }
 
 fn error(err: crate::errors::Error) -> Response<Full<Bytes>> {
-    let status = u16::try_from(err.code)
-        .ok()
-        .and_then(|c| StatusCode::from_u16(c).ok());
     let mut response = Response::new(Full::new(Bytes::from(err.to_json())));
-    *response.status_mut() = status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() = err.http_status();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/json"),

@@ -50,8 +50,8 @@ pub use http::{HTTP_BROADCAST_VERSION, HTTP_SERVICE, HttpBroker, HttpOptions};
 pub use memory::MemoryBroker;
 #[cfg(feature = "broker-nats")]
 pub use nats::NatsBroker;
+pub(crate) use types::deliver;
 pub use types::{Event, Handler, Message, SubscribeOptions, Subscriber, TOPIC_HEADER, handler};
-pub(crate) use types::{base64_bytes, deliver};
 
 use crate::registry::Registry;
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use super::{BoxFuture, Error, ErrorKind};
 use crate::BoxError;
@@ -22,10 +22,14 @@ pub const TOPIC_HEADER: &str = "Micro-Topic";
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// Headers, e.g. `Content-Type`, `Micro-Topic`, `Micro-Id`.
-    #[serde(rename = "Header", default, deserialize_with = "null_as_empty")]
+    #[serde(
+        rename = "Header",
+        default,
+        deserialize_with = "crate::go_json::null_as_default"
+    )]
     pub header: BTreeMap<String, String>,
     /// The encoded payload.
-    #[serde(rename = "Body", with = "base64_bytes")]
+    #[serde(rename = "Body", with = "crate::go_json::base64_bytes")]
     pub body: Bytes,
 }
 
@@ -59,32 +63,6 @@ impl Message {
                 ),
             )
         })
-    }
-}
-
-/// Go marshals a nil map as `null`.
-fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
-    Ok(Option::deserialize(d)?.unwrap_or_default())
-}
-
-/// Bytes as standard base64, as Go's `encoding/json` writes `[]byte`.
-pub(crate) mod base64_bytes {
-    use base64::Engine;
-    use base64::engine::general_purpose::STANDARD;
-    use bytes::Bytes;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(crate) fn serialize<S: Serializer>(bytes: &Bytes, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(bytes))
-    }
-
-    /// Borrows the text when it can (base64 has nothing to unescape): one copy, not two.
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
-        let text = Option::<std::borrow::Cow<'de, str>>::deserialize(d)?.unwrap_or_default();
-        STANDARD
-            .decode(text.as_bytes())
-            .map(Bytes::from)
-            .map_err(serde::de::Error::custom)
     }
 }
 

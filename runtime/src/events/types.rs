@@ -31,21 +31,19 @@ pub struct Event {
     #[serde(rename = "Timestamp", with = "crate::rfc3339")]
     pub timestamp: SystemTime,
     /// Publisher-chosen metadata.
-    #[serde(rename = "Metadata", default, deserialize_with = "null_as_empty")]
+    #[serde(
+        rename = "Metadata",
+        default,
+        deserialize_with = "crate::go_json::null_as_default"
+    )]
     pub metadata: BTreeMap<String, String>,
     /// The payload, as published.
-    #[serde(rename = "Payload", with = "crate::broker::base64_bytes")]
+    #[serde(rename = "Payload", with = "crate::go_json::base64_bytes")]
     pub payload: Bytes,
     #[serde(skip)]
     acknowledgement: Option<Acknowledgement>,
     #[serde(skip)]
     attempt: u32,
-}
-
-fn null_as_empty<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<BTreeMap<String, String>, D::Error> {
-    Ok(Option::deserialize(d)?.unwrap_or_default())
 }
 
 impl Event {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 /// A service as the registry knows it: one version of it, with the nodes that run it.
 ///
@@ -12,16 +12,16 @@ pub struct Service {
     /// The service name, e.g. `helloworld`.
     pub name: String,
     /// The version these nodes run, e.g. `latest`.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "crate::go_json::null_as_default")]
     pub version: String,
     /// Service-level metadata.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "crate::go_json::null_as_default")]
     pub metadata: BTreeMap<String, String>,
     /// What the service can be called with, e.g. `Helloworld.Greeting`.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "crate::go_json::null_as_default")]
     pub endpoints: Vec<Endpoint>,
     /// The running instances.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "crate::go_json::null_as_default")]
     pub nodes: Vec<Node>,
 }
 
@@ -31,10 +31,10 @@ pub struct Node {
     /// Unique id, `<service>-<uuid>` by convention.
     pub id: String,
     /// Where to reach it, `host:port`.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "crate::go_json::null_as_default")]
     pub address: String,
     /// Instance metadata, e.g. `protocol=grpc`.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "crate::go_json::null_as_default")]
     pub metadata: BTreeMap<String, String>,
 }
 
@@ -50,7 +50,7 @@ pub struct Endpoint {
     #[serde(default)]
     pub response: Option<Value>,
     /// e.g. `stream=true` for streaming endpoints.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "crate::go_json::null_as_default")]
     pub metadata: BTreeMap<String, String>,
 }
 
@@ -58,23 +58,18 @@ pub struct Endpoint {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Value {
     /// Field or message name.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "crate::go_json::null_as_default")]
     pub name: String,
     /// Type name, e.g. `string`, `int64`, `Request`, `[]Item`.
-    #[serde(rename = "type", default, deserialize_with = "null_as_default")]
+    #[serde(
+        rename = "type",
+        default,
+        deserialize_with = "crate::go_json::null_as_default"
+    )]
     pub kind: String,
     /// Nested fields of a message type.
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "crate::go_json::null_as_default")]
     pub values: Vec<Value>,
-}
-
-/// Go writes nil maps and slices as `null`; read them as empty.
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 impl Service {

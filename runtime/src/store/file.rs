@@ -10,6 +10,7 @@ use bytes::Bytes;
 use redb::{Database, ReadableDatabase, TableDefinition, TableError};
 use serde::{Deserialize, Serialize};
 
+use super::types::page;
 use super::{
     BoxFuture, Error, ErrorKind, ListOptions, Match, ReadOptions, Record, Scope, Store,
     WriteOptions, validate_key, validate_ttl,
@@ -25,11 +26,11 @@ pub struct FileStore {
 /// A record as stored: go-micro's file store fields, the value in base64.
 #[derive(Serialize, Deserialize)]
 struct Stored {
-    #[serde(rename = "Value", with = "crate::broker::base64_bytes")]
+    #[serde(rename = "Value", with = "crate::go_json::base64_bytes")]
     value: Bytes,
     #[serde(rename = "Metadata", default)]
     metadata: BTreeMap<String, serde_json::Value>,
-    #[serde(rename = "ExpiresAt", default, with = "optional_time")]
+    #[serde(rename = "ExpiresAt", default, with = "crate::rfc3339::option")]
     expires_at: Option<SystemTime>,
 }
 
@@ -201,14 +202,6 @@ fn scan(
     Ok(found)
 }
 
-fn page<T>(items: Vec<T>, limit: Option<usize>, offset: usize) -> Vec<T> {
-    items
-        .into_iter()
-        .skip(offset)
-        .take(limit.unwrap_or(usize::MAX))
-        .collect()
-}
-
 impl Store for FileStore {
     fn read<'a>(
         &'a self,
@@ -315,31 +308,6 @@ impl Store for FileStore {
 
     fn name(&self) -> &'static str {
         "file"
-    }
-}
-
-/// An optional RFC 3339 time (`null` or absent: none).
-mod optional_time {
-    use std::time::SystemTime;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(
-        time: &Option<SystemTime>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        match time {
-            Some(time) => s.collect_str(&humantime::format_rfc3339_nanos(*time)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<SystemTime>, D::Error> {
-        let text = Option::<String>::deserialize(d)?;
-        text.map(|text| crate::rfc3339::parse(&text).map_err(serde::de::Error::custom))
-            .transpose()
     }
 }
 

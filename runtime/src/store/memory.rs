@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use super::types::page;
 use super::{
     BoxFuture, Error, ListOptions, Match, ReadOptions, Record, Scope, Store, WriteOptions,
     validate_key, validate_ttl,
@@ -62,15 +63,6 @@ impl MemoryStore {
             .filter_map(|(key, entry)| keep(key, entry, now))
             .collect()
     }
-}
-
-/// `items` from `offset`, at most `limit` of them.
-fn page<T>(items: Vec<T>, limit: Option<usize>, offset: usize) -> Vec<T> {
-    items
-        .into_iter()
-        .skip(offset)
-        .take(limit.unwrap_or(usize::MAX))
-        .collect()
 }
 
 impl Store for MemoryStore {

@@ -199,3 +199,12 @@ pub fn validate_ttl(ttl: Option<Duration>) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// `items` from `offset`, at most `limit` of them: a page of a read or list.
+pub(crate) fn page<T>(items: Vec<T>, limit: Option<usize>, offset: usize) -> Vec<T> {
+    items
+        .into_iter()
+        .skip(offset)
+        .take(limit.unwrap_or(usize::MAX))
+        .collect()
+}

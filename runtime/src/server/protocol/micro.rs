@@ -7,7 +7,7 @@
 //! get the header. Responses echo the request's `Micro-*` headers, as go-micro's do.
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 use http_body_util::Full;
 
 use super::MICRO_ENDPOINT_HEADERS;
@@ -111,11 +111,7 @@ impl Caller {
         } else {
             let body = Body::new(Full::new(Bytes::from(format!("{json}\n"))));
             let mut response = http::Response::new(body);
-            *response.status_mut() = u16::try_from(error.code)
-                .ok()
-                .and_then(|code| StatusCode::from_u16(code).ok())
-                .filter(|code| code.as_u16() >= 400)
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            *response.status_mut() = error.http_status();
             let content_type = HeaderValue::from_static("application/json");
             response
                 .headers_mut()

@@ -1,0 +1,55 @@
+//! The shape the local error types share (broker, events, store, service): a kind, a message
+//! that says what happened, and the underlying cause.
+
+/// Defines `Error` for the calling module's `ErrorKind`: `new` and `with_source` at `$vis`,
+/// `kind()`, `Display` (the message) and `std::error::Error::source`. The module adds its own
+/// constructors and `is_temporary`.
+macro_rules! error_type {
+    ($(#[$doc:meta])* $vis:vis) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct Error {
+            kind: ErrorKind,
+            message: String,
+            source: Option<$crate::BoxError>,
+        }
+
+        impl Error {
+            /// An error of `kind` saying `message`.
+            $vis fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+                Error {
+                    kind,
+                    message: message.into(),
+                    source: None,
+                }
+            }
+
+            /// Attaches the underlying cause.
+            $vis fn with_source(mut self, source: impl Into<$crate::BoxError>) -> Error {
+                self.source = Some(source.into());
+                self
+            }
+
+            /// What kind of problem this is.
+            pub fn kind(&self) -> ErrorKind {
+                self.kind
+            }
+        }
+
+        impl std::fmt::Display for Error {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.message)
+            }
+        }
+
+        impl std::error::Error for Error {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.source
+                    .as_deref()
+                    .map(|source| source as &(dyn std::error::Error + 'static))
+            }
+        }
+    };
+}
+
+pub(crate) use error_type;
