@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs micro-rs's whole test suite on a fresh machine.
 #
-# It installs what the tests drive (idempotently and quietly): protoc, curl, etcd, nats-server
-# and redis-server from apt, Python grpcio in a venv, buf and Connect-ES from npm; tells the
+# It installs what the tests drive (idempotently and quietly): protoc, curl, etcd, nats-server,
+# redis-server and PostgreSQL from apt, Python grpcio in a venv, buf and Connect-ES from npm; tells the
 # tests where they are through MICRO_TEST_* variables; and makes a missing tool a failure
 # (MICRO_TEST_REQUIRE_TOOLS=1) rather than a skipped test.
 #
@@ -22,8 +22,8 @@ log() { printf '\033[1mtest.sh:\033[0m %s\n' "$*" >&2; }
 
 # Debian packages: protoc and the well-known-type protos (plugin tests drive real protoc; the
 # etcd client crate builds with them), curl, etcd, unshare/ip for mDNS network namespaces,
-# openssl (auth tests use keys it makes), and nats-server and redis-server (broker and events
-# backends; tests start their own on loopback with temporary data).
+# openssl (auth tests use keys it makes), and nats-server, redis-server and PostgreSQL (broker,
+# events and store backends; tests start their own on loopback with temporary data).
 install_apt() {
   local missing=()
   command -v protoc >/dev/null || missing+=(protobuf-compiler)
@@ -35,12 +35,19 @@ install_apt() {
   command -v openssl >/dev/null || missing+=(openssl)
   command -v nats-server >/dev/null || missing+=(nats-server)
   command -v redis-server >/dev/null || missing+=(redis-server)
+  postgres_bin >/dev/null || missing+=(postgresql)
   [ ${#missing[@]} -eq 0 ] && return
   log "installing ${missing[*]} with apt"
   local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The newest installed PostgreSQL server binary (Debian keeps it off PATH).
+postgres_bin() {
+  command -v postgres 2>/dev/null && return
+  ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sort -V | tail -1 | grep .
 }
 
 # Python grpcio, its code generator, health and reflection clients, pinned.
@@ -80,6 +87,7 @@ export MICRO_TEST_PROTOC=$(command -v protoc)
 export MICRO_TEST_ETCD_BIN=$(command -v etcd)
 export MICRO_TEST_NATS_BIN=$(command -v nats-server)
 export MICRO_TEST_REDIS_BIN=$(command -v redis-server)
+export MICRO_TEST_POSTGRES_BIN=$(postgres_bin)
 export MICRO_TEST_REQUIRE_TOOLS=1
 
 cd "$root"

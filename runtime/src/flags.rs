@@ -158,11 +158,13 @@ pub struct Flags {
     )]
     pub events_address: Vec<String>,
 
-    /// Store backend: `file` (default; embedded, crash-safe) or `memory`.
-    #[arg(long, env = "MICRO_STORE", value_name = "NAME", value_parser = ["file", "memory"])]
+    /// Store backend: `file` (default; embedded, crash-safe), `memory`, or `postgres`
+    /// (PostgreSQL or CockroachDB; feature `store-postgres`).
+    #[arg(long, env = "MICRO_STORE", value_name = "NAME", value_parser = ["file", "memory", "postgres", "cockroach"])]
     pub store: Option<String>,
 
-    /// Where the store keeps its data: the file store's directory (default `~/micro/store`).
+    /// Where the store keeps its data: the file store's directory (default `~/micro/store`),
+    /// or a connection string (`postgresql://user:password@host:5432/database`).
     #[arg(
         long,
         env = "MICRO_STORE_ADDRESS",

@@ -23,6 +23,7 @@
 //! | `broker-nats` | no | `broker::NatsBroker`: `--broker nats` |
 //! | `events-nats` | no | `events::JetStream`: `--events nats` (NATS JetStream) |
 //! | `events-redis` | no | `events::RedisStream`: `--events redis` (Redis streams) |
+//! | `store-postgres` | no | `store::PostgresStore`: `--store postgres` (PostgreSQL, CockroachDB) |
 //!
 //! ```ignore
 //! // build.rs: micro_build::compile_protos(&["proto/helloworld.proto"], &["proto"])?;

@@ -10,6 +10,7 @@ mod etcd;
 mod keys;
 mod nats;
 mod netns;
+mod postgres;
 mod process;
 mod redis;
 mod tools;
@@ -23,6 +24,7 @@ pub use nats::NatsServer;
 pub use netns::{
     in_network_namespace, run_in_isolated_network_namespace, run_in_network_namespace,
 };
+pub use postgres::PostgresServer;
 pub use redis::RedisServer;
 pub use tools::{require_or_skip, tool};
 

@@ -29,6 +29,7 @@ pub async fn run(store: Arc<dyn Store>) {
     run.write_read_overwrite_delete().await;
     run.prefix_suffix_limit_offset().await;
     run.list_filters_and_pages().await;
+    run.keys_are_literal_and_byte_ordered().await;
     run.scopes_are_separate().await;
     run.records_expire_after_their_ttl().await;
     run.large_values_and_metadata_survive().await;
@@ -167,6 +168,32 @@ impl Run {
             ..all
         };
         assert_eq!(self.list(page).await, ["b", "c/1"]);
+    }
+
+    async fn keys_are_literal_and_byte_ordered(&self) {
+        let scope = self.scope("literal");
+        for key in ["a_1", "ab", "a%", "a\\b", "é", "B", "Z/50%"] {
+            self.write(&scope, Record::new(key, "x")).await;
+        }
+        let prefix = ReadOptions::prefix().scope(scope.clone());
+        assert_eq!(
+            self.keys("a_", prefix.clone()).await,
+            ["a_1"],
+            "store conformance: `_` in a prefix is a character, not a wildcard"
+        );
+        assert_eq!(self.keys("a%", prefix.clone()).await, ["a%"]);
+        assert_eq!(self.keys("a\\", prefix).await, ["a\\b"]);
+        let suffix = ReadOptions::suffix().scope(scope.clone());
+        assert_eq!(self.keys("%", suffix).await, ["Z/50%", "a%"]);
+        let all = ListOptions {
+            scope,
+            ..ListOptions::default()
+        };
+        assert_eq!(
+            self.list(all).await,
+            ["B", "Z/50%", "a%", "a\\b", "a_1", "ab", "é"],
+            "store conformance: keys are listed in byte order"
+        );
     }
 
     async fn scopes_are_separate(&self) {

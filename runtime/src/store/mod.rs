@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | file (default) | `file://<dir>` | embedded (redb), crash-safe; one file per database |
 //! | memory | `memory://` | one process; for tests and embedding |
+//! | postgres (feature `store-postgres`) | `postgres://user:pass@host:5432/db` | PostgreSQL or CockroachDB, go-micro's schema |
 //!
 //! ```
 //! # async fn demo() -> Result<(), micro::store::Error> {
@@ -23,6 +24,8 @@ pub mod conformance;
 mod error;
 mod file;
 mod memory;
+#[cfg(feature = "store-postgres")]
+mod postgres;
 mod scoped;
 mod types;
 
@@ -34,6 +37,8 @@ use std::sync::Arc;
 pub use error::{Error, ErrorKind};
 pub use file::FileStore;
 pub use memory::MemoryStore;
+#[cfg(feature = "store-postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use scoped::Scoped;
 pub use types::{
     DEFAULT_NAME, ListOptions, Match, ReadOptions, Record, Scope, WriteOptions, validate_key,
@@ -76,7 +81,8 @@ pub fn memory() -> Arc<dyn Store> {
 }
 
 /// A store by name and addresses, as the `--store` and `--store-address` flags give them:
-/// `file` (the address is the data directory; default `~/micro/store`) or `memory`.
+/// `file` (the address is the data directory; default `~/micro/store`), `memory`, or
+/// `postgres`/`cockroach` (the address is a connection string; feature `store-postgres`).
 pub fn build(name: &str, addresses: &[String]) -> Result<Arc<dyn Store>, Error> {
     match name {
         "memory" => Ok(memory()),
@@ -86,18 +92,39 @@ pub fn build(name: &str, addresses: &[String]) -> Result<Arc<dyn Store>, Error> 
                 dir.unwrap_or_else(FileStore::default_dir),
             )))
         }
+        "postgres" | "postgresql" | "cockroach" | "cockroachdb" => sql(name, addresses),
         other => Err(Error::new(
             ErrorKind::Config,
-            format!("unknown store `{other}`; use file or memory"),
+            format!("unknown store `{other}`; use file, memory or postgres"),
         )),
     }
 }
 
-/// A store from a URI: `file:///path/to/dir`, `file://` (the default directory), `memory://`.
+#[cfg(feature = "store-postgres")]
+fn sql(_name: &str, addresses: &[String]) -> Result<Arc<dyn Store>, Error> {
+    let address = addresses.first().map_or("", String::as_str);
+    Ok(Arc::new(PostgresStore::new(PostgresOptions::new(address))?))
+}
+
+#[cfg(not(feature = "store-postgres"))]
+fn sql(name: &str, _addresses: &[String]) -> Result<Arc<dyn Store>, Error> {
+    Err(Error::new(
+        ErrorKind::Config,
+        format!("the `{name}` store is not built in; enable micro's `store-postgres` feature"),
+    ))
+}
+
+/// A store from a URI: `file:///path/to/dir`, `file://` (the default directory), `memory://`,
+/// `postgres://user:password@host:5432/database` (the whole URI is the connection string).
 pub fn from_uri(uri: &str) -> Result<Arc<dyn Store>, Error> {
     let (scheme, rest) = uri.split_once("://").unwrap_or((uri, ""));
-    let addresses: Vec<String> = (!rest.is_empty())
-        .then(|| rest.to_owned())
+    let address = match scheme {
+        "postgres" | "postgresql" => uri,
+        "cockroach" | "cockroachdb" => &format!("postgresql://{rest}"),
+        _ => rest,
+    };
+    let addresses: Vec<String> = (!address.is_empty())
+        .then(|| address.to_owned())
         .into_iter()
         .collect();
     build(scheme, &addresses)

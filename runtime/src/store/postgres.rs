@@ -1,0 +1,552 @@
+//! Records in PostgreSQL or CockroachDB, in go-micro's schema: a schema per database and a
+//! table per table, `key text` primary key, `value bytea`, `metadata jsonb`,
+//! `expiry timestamptz`. Expiry is the database's clock: enforced on every read and swept.
+
+use std::collections::{BTreeMap, HashSet};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Json;
+use tokio_postgres::{NoTls, Row};
+
+use super::{
+    BoxFuture, Error, ErrorKind, ListOptions, Match, ReadOptions, Record, Scope, Store,
+    WriteOptions, validate_key, validate_ttl,
+};
+
+/// How long connecting, or waiting for a pooled connection, may take.
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// The address used when none is given.
+const DEFAULT_ADDRESS: &str = "postgresql://postgres@127.0.0.1:5432/postgres";
+
+/// Where the database is and how to use it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PostgresOptions {
+    /// A connection string, as a URL (`postgresql://user:pass@host:5432/db`) or as
+    /// `host=… port=… user=…` pairs. TLS is not supported yet (`sslmode=disable|prefer`).
+    pub address: String,
+    /// The most connections held open (default 16).
+    pub max_connections: usize,
+    /// How often expired records are deleted (default one minute).
+    pub sweep_interval: Duration,
+}
+
+impl PostgresOptions {
+    /// Options for `address` (empty means `postgresql://postgres@127.0.0.1:5432/postgres`).
+    pub fn new(address: &str) -> PostgresOptions {
+        let address = if address.is_empty() {
+            DEFAULT_ADDRESS
+        } else {
+            address
+        };
+        PostgresOptions {
+            address: address.to_owned(),
+            max_connections: 16,
+            sweep_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A [`Store`] in PostgreSQL or CockroachDB. Connects on first use; tables are created when
+/// first used (`CREATE … IF NOT EXISTS`), so tables go-micro made are shared.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: Pool,
+    /// `host:port/database`, for errors (never the password).
+    address: String,
+    sweep_interval: Duration,
+    /// The tables known to exist; the sweeper's list.
+    tables: Mutex<HashSet<Table>>,
+    /// Held while creating a table, so concurrent first writes create it once.
+    creating: tokio::sync::Mutex<()>,
+}
+
+/// A scope's table, as quoted SQL identifiers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Table {
+    schema: String,
+    name: String,
+}
+
+impl Table {
+    fn new(scope: &Scope) -> Result<Table, Error> {
+        scope.validate()?;
+        Ok(Table {
+            schema: identifier(&scope.database),
+            name: identifier(&scope.table),
+        })
+    }
+
+    /// `"schema"."table"`.
+    fn qualified(&self) -> String {
+        format!("\"{}\".\"{}\"", self.schema, self.name)
+    }
+
+    /// go-micro's DDL, minus its redundant index on the primary key.
+    fn create_statements(&self) -> [String; 3] {
+        let table = self.qualified();
+        [
+            format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", self.schema),
+            format!(
+                "CREATE TABLE IF NOT EXISTS {table} (key text NOT NULL, value bytea, \
+                 metadata jsonb, expiry timestamp with time zone, \
+                 CONSTRAINT \"{}_pkey\" PRIMARY KEY (key))",
+                self.name
+            ),
+            format!(
+                "CREATE INDEX IF NOT EXISTS \"metadata_index_{}\" ON {table} USING GIN (metadata)",
+                self.name
+            ),
+        ]
+    }
+}
+
+/// A name as go-micro makes it: characters outside `[a-zA-Z0-9]` become `_`, and (as an
+/// unquoted SQL name would be) lowercased.
+fn identifier(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `text` with `LIKE`'s wildcards and escape character taken literally.
+fn like_literal(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// The columns every read selects: the time left is computed by the database.
+const COLUMNS: &str = "key, value, metadata, EXTRACT(EPOCH FROM (expiry - now()))::float8";
+/// Rows that have not expired.
+const LIVE: &str = "(expiry IS NULL OR expiry > now())";
+/// Byte order, as the other backends list keys (the database's collation may differ).
+const KEY_ORDER: &str = "ORDER BY key COLLATE \"C\"";
+
+impl PostgresStore {
+    /// A store for `options`; fails only on a malformed connection string.
+    pub fn new(options: PostgresOptions) -> Result<PostgresStore, Error> {
+        let mut config = tokio_postgres::Config::from_str(&options.address).map_err(|err| {
+            Error::new(
+                ErrorKind::Config,
+                format!(
+                    "postgres store: invalid address: {err}; use \
+                     postgresql://user:password@host:5432/database"
+                ),
+            )
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(TIMEOUT);
+        }
+        let address = describe(&config);
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.max_connections.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(TIMEOUT))
+            .create_timeout(Some(TIMEOUT))
+            .build()
+            .map_err(|err| Error::new(ErrorKind::Config, format!("postgres store: {err}")))?;
+        Ok(PostgresStore {
+            inner: Arc::new(Inner {
+                pool,
+                address,
+                sweep_interval: options.sweep_interval,
+                tables: Mutex::default(),
+                creating: tokio::sync::Mutex::default(),
+            }),
+        })
+    }
+
+    /// `host:port/database`, as errors name it.
+    pub fn address(&self) -> &str {
+        &self.inner.address
+    }
+
+    /// Deletes the expired records of every table this store has used; returns how many.
+    pub async fn sweep(&self) -> Result<u64, Error> {
+        self.inner.sweep().await
+    }
+
+    async fn rows(
+        &self,
+        table: &Table,
+        sql: String,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        let client = self.inner.connection(table).await?;
+        let statement = client
+            .prepare_cached(&sql)
+            .await
+            .map_err(|err| self.inner.failed("prepare a query", err))?;
+        client
+            .query(&statement, params)
+            .await
+            .map_err(|err| self.inner.failed("query", err))
+    }
+
+    async fn execute(
+        &self,
+        table: &Table,
+        sql: String,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, Error> {
+        let client = self.inner.connection(table).await?;
+        let statement = client
+            .prepare_cached(&sql)
+            .await
+            .map_err(|err| self.inner.failed("prepare a statement", err))?;
+        client
+            .execute(&statement, params)
+            .await
+            .map_err(|err| self.inner.failed("write", err))
+    }
+
+    async fn read_records(&self, key: &str, options: ReadOptions) -> Result<Vec<Record>, Error> {
+        let table = Table::new(&options.scope)?;
+        let name = table.qualified();
+        if options.matching == Match::Exact {
+            let sql = format!("SELECT {COLUMNS} FROM {name} WHERE key = $1 AND {LIVE}");
+            let rows = self.rows(&table, sql, &[&key]).await?;
+            if rows.is_empty() {
+                return Err(Error::not_found(key, &options.scope.to_string()));
+            }
+            return rows.iter().map(record).collect();
+        }
+        let pattern = match options.matching {
+            Match::Suffix => format!("%{}", like_literal(key)),
+            _ => format!("{}%", like_literal(key)),
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {name} WHERE key LIKE $1 ESCAPE '\\' AND {LIVE} \
+             {KEY_ORDER} LIMIT $2 OFFSET $3"
+        );
+        let (limit, offset) = page(options.limit, options.offset);
+        let rows = self.rows(&table, sql, &[&pattern, &limit, &offset]).await?;
+        rows.iter().map(record).collect()
+    }
+
+    async fn write_record(&self, record: &Record, options: WriteOptions) -> Result<(), Error> {
+        validate_key(&record.key)?;
+        validate_ttl(record.expiry)?;
+        let table = Table::new(&options.scope)?;
+        let sql = format!(
+            "INSERT INTO {} (key, value, metadata, expiry) \
+             VALUES ($1, $2, $3, now() + $4::float8 * interval '1 second') \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
+             metadata = excluded.metadata, expiry = excluded.expiry",
+            table.qualified()
+        );
+        let ttl = record.expiry.map(|ttl| ttl.as_secs_f64());
+        let metadata = Json(&record.metadata);
+        let value: &[u8] = &record.value;
+        self.execute(&table, sql, &[&record.key, &value, &metadata, &ttl])
+            .await?;
+        Ok(())
+    }
+
+    async fn list_keys(&self, options: ListOptions) -> Result<Vec<String>, Error> {
+        let table = Table::new(&options.scope)?;
+        let prefix = format!("{}%", like_literal(options.prefix.as_deref().unwrap_or("")));
+        let suffix = format!("%{}", like_literal(options.suffix.as_deref().unwrap_or("")));
+        let sql = format!(
+            "SELECT key FROM {} WHERE key LIKE $1 ESCAPE '\\' AND key LIKE $2 ESCAPE '\\' \
+             AND {LIVE} {KEY_ORDER} LIMIT $3 OFFSET $4",
+            table.qualified()
+        );
+        let (limit, offset) = page(options.limit, options.offset);
+        let rows = self
+            .rows(&table, sql, &[&prefix, &suffix, &limit, &offset])
+            .await?;
+        rows.iter()
+            .map(|row| row.try_get(0).map_err(|err| invalid_row(&err)))
+            .collect()
+    }
+}
+
+impl Inner {
+    /// A pooled connection, with `table` created first if this store has not yet used it.
+    async fn connection(
+        self: &Arc<Self>,
+        table: &Table,
+    ) -> Result<deadpool_postgres::Object, Error> {
+        let client = self.pool.get().await.map_err(|err| self.unreachable(err))?;
+        if !self.knows(table) {
+            let _creating = self.creating.lock().await;
+            if !self.knows(table) {
+                self.create(&client, table).await?;
+            }
+        }
+        Ok(client)
+    }
+
+    fn knows(&self, table: &Table) -> bool {
+        self.tables_known().contains(table)
+    }
+
+    fn tables_known(&self) -> std::sync::MutexGuard<'_, HashSet<Table>> {
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn create(
+        self: &Arc<Self>,
+        client: &tokio_postgres::Client,
+        table: &Table,
+    ) -> Result<(), Error> {
+        for statement in table.create_statements() {
+            match client.batch_execute(&statement).await {
+                Ok(()) => {}
+                // Another process created it a moment ago.
+                Err(err) if already_exists(&err) => {}
+                Err(err) => return Err(self.failed("create the table", err)),
+            }
+        }
+        let mut tables = self.tables_known();
+        if tables.is_empty() {
+            self.start_sweeper();
+        }
+        tables.insert(table.clone());
+        Ok(())
+    }
+
+    fn start_sweeper(self: &Arc<Self>) {
+        let (inner, interval) = (Arc::downgrade(self), self.sweep_interval);
+        tokio::spawn(sweep_every(inner, interval));
+    }
+
+    async fn sweep(&self) -> Result<u64, Error> {
+        let tables: Vec<Table> = self.tables_known().iter().cloned().collect();
+        let client = self.pool.get().await.map_err(|err| self.unreachable(err))?;
+        let mut deleted = 0;
+        for table in tables {
+            let sql = format!(
+                "DELETE FROM {} WHERE expiry IS NOT NULL AND expiry <= now()",
+                table.qualified()
+            );
+            deleted += client
+                .execute(&sql, &[])
+                .await
+                .map_err(|err| self.failed("delete expired records", err))?;
+        }
+        Ok(deleted)
+    }
+
+    fn unreachable(&self, err: PoolError) -> Error {
+        let message = match &err {
+            PoolError::Timeout(_) => format!("no connection within {TIMEOUT:?}"),
+            PoolError::Backend(err) => describe_error(err),
+            other => other.to_string(),
+        };
+        Error::new(
+            ErrorKind::Unavailable,
+            format!(
+                "postgres at {} unavailable: {message}; start the database or pass another \
+                 --store-address",
+                self.address
+            ),
+        )
+        .with_source(err)
+    }
+
+    fn failed(&self, doing: &str, err: tokio_postgres::Error) -> Error {
+        let kind = if is_temporary(&err) {
+            ErrorKind::Unavailable
+        } else {
+            ErrorKind::InvalidData
+        };
+        Error::new(
+            kind,
+            format!(
+                "postgres at {}: cannot {doing}: {}",
+                self.address,
+                describe_error(&err)
+            ),
+        )
+        .with_source(err)
+    }
+}
+
+/// Deletes expired records every `interval` until the store is dropped.
+async fn sweep_every(inner: Weak<Inner>, interval: Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        let Some(inner) = inner.upgrade() else { return };
+        if let Err(err) = inner.sweep().await {
+            tracing::warn!("postgres store: sweeping expired records failed: {err}");
+        }
+    }
+}
+
+/// `LIMIT` and `OFFSET` parameters.
+fn page(limit: Option<usize>, offset: usize) -> (i64, i64) {
+    let clamp = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    (limit.map_or(i64::MAX, clamp), clamp(offset))
+}
+
+fn record(row: &Row) -> Result<Record, Error> {
+    let key: String = row.try_get(0).map_err(|err| invalid_row(&err))?;
+    let value: Option<Vec<u8>> = row.try_get(1).map_err(|err| invalid_row(&err))?;
+    let metadata: Option<Json<BTreeMap<String, serde_json::Value>>> =
+        row.try_get(2).map_err(|err| invalid_row(&err))?;
+    let left: Option<f64> = row.try_get(3).map_err(|err| invalid_row(&err))?;
+    Ok(Record {
+        key,
+        value: value.map(Bytes::from).unwrap_or_default(),
+        metadata: metadata.map(|Json(m)| m).unwrap_or_default(),
+        expiry: left.map(|secs| Duration::try_from_secs_f64(secs).unwrap_or(Duration::ZERO)),
+    })
+}
+
+fn invalid_row(err: &tokio_postgres::Error) -> Error {
+    Error::new(
+        ErrorKind::InvalidData,
+        format!(
+            "postgres store: a row is not a go-micro record (key, value, metadata, expiry): {err}"
+        ),
+    )
+}
+
+fn already_exists(err: &tokio_postgres::Error) -> bool {
+    [
+        SqlState::UNIQUE_VIOLATION,
+        SqlState::DUPLICATE_TABLE,
+        SqlState::DUPLICATE_SCHEMA,
+        SqlState::DUPLICATE_OBJECT,
+    ]
+    .iter()
+    .any(|state| err.code() == Some(state))
+}
+
+/// Lost connections, shutdowns, overload and serialization conflicts.
+fn is_temporary(err: &tokio_postgres::Error) -> bool {
+    match err.code() {
+        None => err.is_closed() || err.as_db_error().is_none(),
+        Some(code) => ["08", "53", "57", "40"]
+            .iter()
+            .any(|class| code.code().starts_with(class)),
+    }
+}
+
+/// The server's message when there is one (tokio-postgres's `Display` says only "db error").
+fn describe_error(err: &tokio_postgres::Error) -> String {
+    match err.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => match std::error::Error::source(err) {
+            Some(source) => format!("{err}: {source}"),
+            None => err.to_string(),
+        },
+    }
+}
+
+/// `host:port[,host:port]/database`.
+fn describe(config: &tokio_postgres::Config) -> String {
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let host = match host {
+                tokio_postgres::config::Host::Tcp(host) => host.clone(),
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            };
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            format!("{host}:{port}")
+        })
+        .collect();
+    let hosts = if hosts.is_empty() {
+        "localhost:5432".to_owned()
+    } else {
+        hosts.join(",")
+    };
+    format!("{hosts}/{}", config.get_dbname().unwrap_or("postgres"))
+}
+
+impl Store for PostgresStore {
+    fn read<'a>(
+        &'a self,
+        key: &'a str,
+        options: ReadOptions,
+    ) -> BoxFuture<'a, Result<Vec<Record>, Error>> {
+        Box::pin(self.read_records(key, options))
+    }
+
+    fn write<'a>(
+        &'a self,
+        record: &'a Record,
+        options: WriteOptions,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(self.write_record(record, options))
+    }
+
+    fn delete<'a>(&'a self, key: &'a str, scope: &'a Scope) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let table = Table::new(scope)?;
+            let sql = format!("DELETE FROM {} WHERE key = $1", table.qualified());
+            self.execute(&table, sql, &[&key]).await.map(drop)
+        })
+    }
+
+    fn list(&self, options: ListOptions) -> BoxFuture<'_, Result<Vec<String>, Error>> {
+        Box::pin(self.list_keys(options))
+    }
+
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_become_go_micro_identifiers() {
+        assert_eq!(identifier("My-Service.v2"), "my_service_v2");
+        assert_eq!(identifier("users"), "users");
+        assert_eq!(identifier("a\"; DROP"), "a___drop");
+    }
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(like_literal("50%_off\\"), "50\\%\\_off\\\\");
+    }
+
+    #[test]
+    fn errors_name_the_server_without_the_password() {
+        let store = PostgresStore::new(PostgresOptions::new(
+            "postgresql://app:secret@db.internal:6432/orders",
+        ))
+        .unwrap();
+        assert_eq!(store.address(), "db.internal:6432/orders");
+        let bad = PostgresStore::new(PostgresOptions::new("postgresql://a:b@h:notaport/x"));
+        assert_eq!(bad.unwrap_err().kind(), ErrorKind::Config);
+    }
+}

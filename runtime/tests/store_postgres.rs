@@ -1,0 +1,157 @@
+//! The Postgres store against a real PostgreSQL: the store conformance suite, go-micro's table
+//! layout, sweeping, and a server that is down or restarted.
+#![cfg(feature = "store-postgres")]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use micro::store::{
+    self, ErrorKind, PostgresOptions, PostgresStore, ReadOptions, Record, Scope, Store,
+    WriteOptions,
+};
+use micro_test_support::{PostgresServer, free_port};
+
+fn store(server: &PostgresServer) -> PostgresStore {
+    PostgresStore::new(PostgresOptions::new(&server.url())).expect("a valid address")
+}
+
+#[tokio::test]
+async fn passes_the_store_conformance_suite() {
+    let Some(server) = PostgresServer::start() else {
+        return;
+    };
+    store::conformance::run(Arc::new(store(&server))).await;
+}
+
+#[tokio::test]
+async fn from_uri_builds_a_postgres_store() {
+    let Some(server) = PostgresServer::start() else {
+        return;
+    };
+    let store = store::from_uri(&server.url()).expect("a postgres URI");
+    assert_eq!(store.name(), "postgres");
+    store
+        .write(&Record::new("k", "v"), WriteOptions::default())
+        .await
+        .expect("write");
+}
+
+#[tokio::test]
+async fn records_are_in_go_micro_tables() {
+    let Some(server) = PostgresServer::start() else {
+        return;
+    };
+    let store = store(&server);
+    let scope = Scope::new("Order-Service", "line.items");
+    let record = Record::new("order/1", "raw bytes")
+        .metadata("currency", "EUR")
+        .ttl(Duration::from_secs(3600));
+    store
+        .write(&record, WriteOptions { scope })
+        .await
+        .expect("write");
+    let row = sql(
+        &server,
+        "SELECT key, convert_from(value, 'UTF8'), metadata->>'currency', expiry > now() + interval '59 minutes' \
+         FROM order_service.line_items",
+    )
+    .await;
+    assert_eq!(row, "order/1|raw bytes|EUR|t");
+}
+
+#[tokio::test]
+async fn sweeping_deletes_expired_rows() {
+    let Some(server) = PostgresServer::start() else {
+        return;
+    };
+    let store = store(&server);
+    let scope = Scope::new("sweep", "t");
+    for (key, ttl) in [("brief", Some(200)), ("kept", None)] {
+        let mut record = Record::new(key, "x");
+        record.expiry = ttl.map(Duration::from_millis);
+        store
+            .write(
+                &record,
+                WriteOptions {
+                    scope: scope.clone(),
+                },
+            )
+            .await
+            .expect("write");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(store.sweep().await.expect("sweep"), 1);
+    assert_eq!(sql(&server, "SELECT key FROM sweep.t").await, "kept");
+}
+
+#[tokio::test]
+async fn a_server_that_is_down_is_named_and_a_restart_is_survived() {
+    let Some(mut server) = PostgresServer::start() else {
+        return;
+    };
+    let store = store(&server);
+    store
+        .write(&Record::new("before", "1"), WriteOptions::default())
+        .await
+        .expect("write");
+    server.kill();
+    let started = Instant::now();
+    let err = store
+        .write(&Record::new("during", "1"), WriteOptions::default())
+        .await
+        .expect_err("the server is down");
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(err.is_temporary());
+    assert!(
+        err.to_string().contains(&server.address()),
+        "the error names the server: {err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+    server.restart();
+    // Pooled connections died with the server; the pool replaces them.
+    let mut read = store.read("before", ReadOptions::default()).await;
+    for _ in 0..20 {
+        if read.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        read = store.read("before", ReadOptions::default()).await;
+    }
+    assert_eq!(read.expect("read after the restart")[0].value, "1");
+}
+
+#[tokio::test]
+async fn nothing_listening_is_a_clear_error() {
+    let address = format!("postgresql://postgres@127.0.0.1:{}/postgres", free_port());
+    let store = PostgresStore::new(PostgresOptions::new(&address)).expect("a valid address");
+    let err = store
+        .read("k", ReadOptions::default())
+        .await
+        .expect_err("nothing listens");
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    let message = err.to_string();
+    assert!(
+        message.starts_with("postgres at 127.0.0.1:") && message.contains("--store-address"),
+        "{message}"
+    );
+}
+
+/// One row of `query` as `a|b|c`, through psql-free tokio-postgres.
+async fn sql(server: &PostgresServer, query: &str) -> String {
+    let (client, connection) = tokio_postgres::connect(&server.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let rows = client.simple_query(query).await.expect("query");
+    rows.iter()
+        .find_map(|message| match message {
+            tokio_postgres::SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).unwrap_or("NULL"))
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            ),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
