@@ -173,6 +173,24 @@ pub struct Flags {
     )]
     pub store_address: Option<String>,
 
+    /// The database of `Service::store()` (default: the service's name).
+    #[arg(
+        long,
+        env = "MICRO_STORE_DATABASE",
+        alias = "store_database",
+        value_name = "NAME"
+    )]
+    pub store_database: Option<String>,
+
+    /// The table of `Service::store()` (default `micro`).
+    #[arg(
+        long,
+        env = "MICRO_STORE_TABLE",
+        alias = "store_table",
+        value_name = "NAME"
+    )]
+    pub store_table: Option<String>,
+
     /// How long a registration lasts unless refreshed, e.g. `60s` (default) or `60`.
     #[arg(long, env = "MICRO_REGISTER_TTL", alias = "register_ttl", value_name = "DURATION", value_parser = parse_duration)]
     pub register_ttl: Option<Duration>,

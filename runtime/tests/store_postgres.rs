@@ -155,3 +155,33 @@ async fn sql(server: &PostgresServer, query: &str) -> String {
         })
         .unwrap_or_default()
 }
+
+/// `--store postgres --store-address <url> --store-table invoices` gives a service its table.
+#[tokio::test]
+async fn a_service_store_comes_from_flags() {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        micro: micro::Flags,
+    }
+
+    let Some(server) = PostgresServer::start() else {
+        return;
+    };
+    let url = server.url();
+    let args = ["billing", "--store", "postgres", "--store-address", &url];
+    let flags = Cli::parse_from(args.into_iter().chain(["--store-table", "invoices"])).micro;
+    let store = micro::Service::new("billing").flags(flags).store().unwrap();
+    assert_eq!(store.name(), "postgres");
+    assert_eq!(store.scope(), &Scope::new("billing", "invoices"));
+    store
+        .write(&Record::new("invoice/7", "paid"), WriteOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        sql(&server, "SELECT key FROM billing.invoices").await,
+        "invoice/7"
+    );
+}

@@ -89,6 +89,8 @@ pub(crate) struct Options {
     pub(crate) broker: Choice<Arc<dyn Broker>>,
     pub(crate) events: Choice<Arc<dyn events::Stream>>,
     pub(crate) store: Choice<Arc<dyn crate::store::Store>>,
+    /// `--store-database` and `--store-table`.
+    pub(crate) store_scope: (Option<String>, Option<String>),
     pub(crate) register_ttl: Duration,
     pub(crate) register_interval: Duration,
     pub(crate) advertise: Option<String>,
@@ -150,6 +152,7 @@ impl Service {
                 broker: Choice::Named("http".to_owned(), Vec::new()),
                 events: Choice::Named("memory".to_owned(), Vec::new()),
                 store: Choice::Named("file".to_owned(), Vec::new()),
+                store_scope: (None, None),
                 register_ttl: DEFAULT_REGISTER_TTL,
                 register_interval: DEFAULT_REGISTER_INTERVAL,
                 advertise: None,
@@ -361,7 +364,8 @@ impl Service {
     }
 
     /// The service's store (built once from `--store`/`--store-address`), scoped to a database
-    /// named after the service, as go-micro v6 scopes `service.Store()`:
+    /// named after the service (or `--store-database`) and table `micro` (or `--store-table`),
+    /// as go-micro v6 scopes `service.Store()`:
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -374,7 +378,11 @@ impl Service {
     pub fn store(&self) -> Result<crate::store::Scoped, Error> {
         let options = self.options_with_flags()?;
         let store = built_once(&self.store, || options.store.build(crate::store::build))?;
-        let scope = crate::store::Scope::new(options.name.clone(), crate::store::DEFAULT_NAME);
+        let (database, table) = options.store_scope.clone();
+        let scope = crate::store::Scope::new(
+            database.unwrap_or_else(|| options.name.clone()),
+            table.unwrap_or_else(|| crate::store::DEFAULT_NAME.to_owned()),
+        );
         Ok(crate::store::Scoped::new(store, scope))
     }
 
@@ -466,6 +474,8 @@ impl Options {
             events_address,
             store,
             store_address,
+            store_database,
+            store_table,
             register_ttl,
             register_interval,
             ..
@@ -485,6 +495,10 @@ impl Options {
         self.broker.apply(broker, broker_address);
         self.events.apply(events, events_address);
         self.store.apply(store, store_address.into_iter().collect());
+        self.store_scope = (
+            store_database.or(self.store_scope.0.take()),
+            store_table.or(self.store_scope.1.take()),
+        );
     }
 
     fn validate(&self, handlers: &[Arc<dyn Handler>]) -> Result<(), Error> {
