@@ -69,6 +69,8 @@ struct Inner {
     tables: Mutex<HashSet<Table>>,
     /// Held while creating a table, so concurrent first writes create it once.
     creating: tokio::sync::Mutex<()>,
+    /// Learnt from `version()` on first use.
+    dialect: std::sync::OnceLock<Dialect>,
 }
 
 /// A scope's table, as quoted SQL identifiers.
@@ -141,8 +143,24 @@ fn like_literal(text: &str) -> String {
 const COLUMNS: &str = "key, value, metadata, EXTRACT(EPOCH FROM (expiry - now()))::float8";
 /// Rows that have not expired.
 const LIVE: &str = "(expiry IS NULL OR expiry > now())";
-/// Byte order, as the other backends list keys (the database's collation may differ).
-const KEY_ORDER: &str = "ORDER BY key COLLATE \"C\"";
+/// Which server speaks the protocol: their SQL differs in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Postgres,
+    CockroachDb,
+}
+
+impl Dialect {
+    /// Keys in byte order, as the other backends list them. PostgreSQL needs the `C`
+    /// collation for that (its default may be a locale's); CockroachDB always compares bytes
+    /// and (up to 22.1) rejects `COLLATE "C"`.
+    fn key_order(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "ORDER BY key COLLATE \"C\"",
+            Dialect::CockroachDb => "ORDER BY key",
+        }
+    }
+}
 
 impl PostgresStore {
     /// A store for `options`; fails only on a malformed connection string.
@@ -181,6 +199,7 @@ impl PostgresStore {
                 sweep_interval: options.sweep_interval,
                 tables: Mutex::default(),
                 creating: tokio::sync::Mutex::default(),
+                dialect: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -195,13 +214,15 @@ impl PostgresStore {
         self.inner.sweep().await
     }
 
+    /// The rows of the query `sql` makes for the server's dialect.
     async fn rows(
         &self,
         table: &Table,
-        sql: String,
+        sql: impl FnOnce(Dialect) -> String,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
         let client = self.inner.connection(table).await?;
+        let sql = sql(self.inner.dialect());
         let statement = client
             .prepare_cached(&sql)
             .await
@@ -233,7 +254,7 @@ impl PostgresStore {
         let table = Table::new(&options.scope)?;
         let name = table.qualified();
         if options.matching == Match::Exact {
-            let sql = format!("SELECT {COLUMNS} FROM {name} WHERE key = $1 AND {LIVE}");
+            let sql = |_| format!("SELECT {COLUMNS} FROM {name} WHERE key = $1 AND {LIVE}");
             let rows = self.rows(&table, sql, &[&key]).await?;
             if rows.is_empty() {
                 return Err(Error::not_found(key, &options.scope.to_string()));
@@ -244,10 +265,13 @@ impl PostgresStore {
             Match::Suffix => format!("%{}", like_literal(key)),
             _ => format!("{}%", like_literal(key)),
         };
-        let sql = format!(
-            "SELECT {COLUMNS} FROM {name} WHERE key LIKE $1 ESCAPE '\\' AND {LIVE} \
-             {KEY_ORDER} LIMIT $2 OFFSET $3"
-        );
+        let sql = |dialect: Dialect| {
+            format!(
+                "SELECT {COLUMNS} FROM {name} WHERE key LIKE $1 ESCAPE '\\' AND {LIVE} {} \
+                 LIMIT $2 OFFSET $3",
+                dialect.key_order()
+            )
+        };
         let (limit, offset) = page(options.limit, options.offset);
         let rows = self.rows(&table, sql, &[&pattern, &limit, &offset]).await?;
         rows.iter().map(record).collect()
@@ -276,11 +300,14 @@ impl PostgresStore {
         let table = Table::new(&options.scope)?;
         let prefix = format!("{}%", like_literal(options.prefix.as_deref().unwrap_or("")));
         let suffix = format!("%{}", like_literal(options.suffix.as_deref().unwrap_or("")));
-        let sql = format!(
-            "SELECT key FROM {} WHERE key LIKE $1 ESCAPE '\\' AND key LIKE $2 ESCAPE '\\' \
-             AND {LIVE} {KEY_ORDER} LIMIT $3 OFFSET $4",
-            table.qualified()
-        );
+        let name = table.qualified();
+        let sql = |dialect: Dialect| {
+            format!(
+                "SELECT key FROM {name} WHERE key LIKE $1 ESCAPE '\\' AND key LIKE $2 \
+                 ESCAPE '\\' AND {LIVE} {} LIMIT $3 OFFSET $4",
+                dialect.key_order()
+            )
+        };
         let (limit, offset) = page(options.limit, options.offset);
         let rows = self
             .rows(&table, sql, &[&prefix, &suffix, &limit, &offset])
@@ -298,6 +325,18 @@ impl Inner {
         table: &Table,
     ) -> Result<deadpool_postgres::Object, Error> {
         let client = self.pool.get().await.map_err(|err| self.unreachable(err))?;
+        if self.dialect.get().is_none() {
+            let version: String = client
+                .query_one("SELECT version()", &[])
+                .await
+                .and_then(|row| row.try_get(0))
+                .map_err(|err| self.failed("read the server version", err))?;
+            let _ = self.dialect.set(if version.contains("CockroachDB") {
+                Dialect::CockroachDb
+            } else {
+                Dialect::Postgres
+            });
+        }
         if !self.knows(table) {
             let _creating = self.creating.lock().await;
             if !self.knows(table) {
@@ -305,6 +344,10 @@ impl Inner {
             }
         }
         Ok(client)
+    }
+
+    fn dialect(&self) -> Dialect {
+        self.dialect.get().copied().unwrap_or(Dialect::Postgres)
     }
 
     fn knows(&self, table: &Table) -> bool {
