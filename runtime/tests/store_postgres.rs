@@ -131,7 +131,7 @@ async fn nothing_listening_is_a_clear_error() {
     assert_eq!(err.kind(), ErrorKind::Unavailable);
     let message = err.to_string();
     assert!(
-        message.starts_with("postgres at 127.0.0.1:") && message.contains("--store-address"),
+        message.starts_with("postgres at 127.0.0.1:") && message.contains("start the database"),
         "{message}"
     );
 }
@@ -184,4 +184,94 @@ async fn a_service_store_comes_from_flags() {
         sql(&server, "SELECT key FROM billing.invoices").await,
         "invoice/7"
     );
+}
+
+/// TLS follows libpq's `sslmode`, against a server that refuses unencrypted connections.
+#[tokio::test]
+async fn tls_follows_libpq_sslmode() {
+    let Some(server) = PostgresServer::start_tls() else {
+        return;
+    };
+    let ca = server.ca().display().to_string();
+    let other_dir = tempfile::tempdir().unwrap();
+    let other_ca = other_dir.path().join("other-ca.crt").display().to_string();
+    let key = other_dir.path().join("other-ca.key").display().to_string();
+    let status = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args([
+            "-subj",
+            "/CN=another CA",
+            "-keyout",
+            &key,
+            "-out",
+            &other_ca,
+        ])
+        .output()
+        .unwrap()
+        .status;
+    assert!(status.success());
+    let port = server.address().rsplit(':').next().unwrap().to_owned();
+    let pairs = |host: &str, tls: &str| {
+        format!("host={host} hostaddr=127.0.0.1 port={port} user=postgres dbname=postgres {tls}")
+    };
+    let works = [
+        (pairs("127.0.0.1", ""), "prefer (the default) encrypts"),
+        (pairs("127.0.0.1", "sslmode=require"), "require"),
+        (
+            pairs(
+                "127.0.0.1",
+                &format!("sslmode=verify-full sslrootcert={ca}"),
+            ),
+            "verify-full with the CA",
+        ),
+        (
+            pairs(
+                "elsewhere.example",
+                &format!("sslmode=verify-ca sslrootcert={ca}"),
+            ),
+            "verify-ca does not check the name",
+        ),
+        (
+            format!("{}?sslmode=verify-full&sslrootcert={ca}", server.url()),
+            "a URL with verify-full",
+        ),
+    ];
+    for (address, what) in works {
+        let store = PostgresStore::new(PostgresOptions::new(&address)).expect(what);
+        let written = store
+            .write(&Record::new("k", "v"), WriteOptions::default())
+            .await;
+        assert!(written.is_ok(), "{what}: {}", written.unwrap_err());
+    }
+    let fails = [
+        (pairs("127.0.0.1", "sslmode=disable"), "no encryption"),
+        (
+            pairs(
+                "elsewhere.example",
+                &format!("sslmode=verify-full sslrootcert={ca}"),
+            ),
+            "certificate",
+        ),
+        (
+            pairs(
+                "127.0.0.1",
+                &format!("sslmode=verify-ca sslrootcert={other_ca}"),
+            ),
+            "certificate",
+        ),
+    ];
+    for (address, expected) in fails {
+        let store = PostgresStore::new(PostgresOptions::new(&address)).expect("valid");
+        let err = store
+            .read("k", ReadOptions::default())
+            .await
+            .expect_err(&address);
+        assert_eq!(err.kind(), ErrorKind::Config, "refused, not down: {err}");
+        assert!(!err.is_temporary());
+        assert!(
+            err.to_string().contains(expected),
+            "{address}: `{err}` should mention {expected}"
+        );
+    }
 }

@@ -2,8 +2,8 @@
 //! and restart.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::Path;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -16,7 +16,8 @@ use crate::{free_port, tool};
 pub struct PostgresServer {
     port: u16,
     process: Process,
-    _data: TempDir,
+    tls: bool,
+    data: TempDir,
 }
 
 impl PostgresServer {
@@ -24,11 +25,25 @@ impl PostgresServer {
     /// `postgres` on PATH; initdb is beside it) with fsync off; `None` when it is not installed
     /// and tools are not required. As root, both run as the `postgres` user (they refuse root).
     pub fn start() -> Option<PostgresServer> {
+        PostgresServer::start_with(false)
+    }
+
+    /// As [`start`](Self::start), but the server accepts only TLS connections, with a
+    /// certificate for `localhost` and `127.0.0.1` signed by [`ca`](Self::ca).
+    pub fn start_tls() -> Option<PostgresServer> {
+        PostgresServer::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Option<PostgresServer> {
         let binary = tool("MICRO_TEST_POSTGRES_BIN", "postgres")?;
         let data = tempfile::tempdir().expect("a temporary directory");
-        let cluster = data.path().to_owned();
-        init_cluster(&binary, &cluster);
+        let cluster = data.path().join("cluster");
+        init_cluster(&binary, data.path(), &cluster);
+        if tls {
+            require_tls(data.path(), &cluster);
+        }
         let port = free_port();
+        let socket_dir = cluster.clone();
         let command = move || {
             let mut command = as_postgres_user(&binary);
             command
@@ -42,9 +57,18 @@ impl PostgresServer {
         };
         Some(PostgresServer {
             port,
-            process: Process::start("postgres", command, move || accepts_logins(port)),
-            _data: data,
+            process: Process::start("postgres", command, move || {
+                accepts_logins(&socket_dir, port)
+            }),
+            tls,
+            data,
         })
+    }
+
+    /// The PEM certificate of the CA that signed a TLS server's certificate.
+    pub fn ca(&self) -> PathBuf {
+        assert!(self.tls, "a server started with start_tls has a CA");
+        self.data.path().join("ca.crt")
     }
 
     /// `postgresql://postgres@127.0.0.1:PORT/postgres`, for `--store-address`.
@@ -68,16 +92,10 @@ impl PostgresServer {
     }
 }
 
-/// Runs initdb (beside `postgres`) into `cluster`, owned by the user that will run the server.
-fn init_cluster(postgres: &Path, cluster: &Path) {
-    if is_root() {
-        let status = Command::new("chown")
-            .args(["postgres:postgres"])
-            .arg(cluster)
-            .status()
-            .expect("chown runs");
-        assert!(status.success(), "chown of the postgres cluster failed");
-    }
+/// Runs initdb (beside `postgres`) into `cluster`, in `data` (given to the user that will run
+/// the server).
+fn init_cluster(postgres: &Path, data: &Path, cluster: &Path) {
+    give_to_postgres(data);
     // Debian links `postgres` onto PATH but keeps initdb beside the real binary.
     let postgres = std::fs::canonicalize(postgres).unwrap_or_else(|_| postgres.to_owned());
     let initdb = postgres.with_file_name("initdb");
@@ -113,6 +131,107 @@ fn as_postgres_user(program: &Path) -> Command {
     command
 }
 
+/// Makes `path` the `postgres` user's when we are root.
+fn give_to_postgres(path: &Path) {
+    if !is_root() {
+        return;
+    }
+    let status = Command::new("chown")
+        .args(["postgres:postgres"])
+        .arg(path)
+        .status()
+        .expect("chown runs");
+    assert!(status.success(), "chown of {} failed", path.display());
+}
+
+/// A CA (`data/ca.crt`) and a server certificate it signed, `ssl = on`, and a pg_hba.conf that
+/// refuses connections without TLS.
+fn require_tls(data: &Path, cluster: &Path) {
+    let path = |name: &str| data.join(name).to_string_lossy().into_owned();
+    let openssl = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl runs (scripts/test.sh installs it)");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"],
+            &ec[..],
+            &["-keyout", &path("ca.key"), "-out", &path("ca.crt")],
+            &["-days", "2", "-subj", "/CN=micro test CA"],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"],
+            &ec[..],
+            &["-keyout", &path("server.key"), "-out", &path("server.csr")],
+            &["-subj", "/CN=localhost"],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        data.join("server.ext"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )
+    .expect("write the extensions");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &path("server.csr"),
+        "-CA",
+        &path("ca.crt"),
+        "-CAkey",
+        &path("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &path("server.ext"),
+        "-out",
+        &path("server.crt"),
+    ]);
+    for file in ["server.crt", "server.key"] {
+        let target = cluster.join(file);
+        std::fs::copy(data.join(file), &target).expect("copy a certificate file");
+        give_to_postgres(&target);
+    }
+    std::fs::set_permissions(
+        cluster.join("server.key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("chmod the key");
+    let append = |file: &str, text: &str| {
+        use std::io::Write as _;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(cluster.join(file))
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .expect("append to the cluster's configuration");
+    };
+    append("postgresql.conf", "\nssl = on\n");
+    std::fs::write(
+        cluster.join("pg_hba.conf"),
+        "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+    )
+    .expect("write pg_hba.conf");
+}
+
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -120,10 +239,12 @@ fn is_root() -> bool {
         .is_ok_and(|out| out.stdout.trim_ascii() == b"0")
 }
 
-/// Whether the server at `port` lets `postgres` log in (not "the database system is starting
-/// up"): a protocol 3.0 startup message answered by an authentication message.
-fn accepts_logins(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+/// Whether the server lets `postgres` log in (not "the database system is starting up"): a
+/// protocol 3.0 startup message on its Unix socket in `cluster`, answered by an authentication
+/// message. (The socket works for TLS-only servers too.)
+fn accepts_logins(cluster: &Path, port: u16) -> bool {
+    let socket = cluster.join(format!(".s.PGSQL.{port}"));
+    let Ok(mut stream) = UnixStream::connect(socket) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));

@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Json;
-use tokio_postgres::{NoTls, Row};
+
+mod tls;
 
 use super::{
     BoxFuture, Error, ErrorKind, ListOptions, Match, ReadOptions, Record, Scope, Store,
@@ -27,8 +29,10 @@ const DEFAULT_ADDRESS: &str = "postgresql://postgres@127.0.0.1:5432/postgres";
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct PostgresOptions {
-    /// A connection string, as a URL (`postgresql://user:pass@host:5432/db`) or as
-    /// `host=… port=… user=…` pairs. TLS is not supported yet (`sslmode=disable|prefer`).
+    /// A connection string, as a URL (`postgresql://user:pass@host:5432/db?sslmode=…`) or as
+    /// `host=… port=… user=…` pairs. TLS follows libpq's `sslmode` (`disable`, `prefer` (the
+    /// default), `require`, `verify-ca`, `verify-full`) and `sslrootcert` (a PEM file; the
+    /// system's roots otherwise).
     pub address: String,
     /// The most connections held open (default 16).
     pub max_connections: usize,
@@ -165,7 +169,8 @@ impl Dialect {
 impl PostgresStore {
     /// A store for `options`; fails only on a malformed connection string.
     pub fn new(options: PostgresOptions) -> Result<PostgresStore, Error> {
-        let mut config = tokio_postgres::Config::from_str(&options.address).map_err(|err| {
+        let connection = tls::connection(&options.address)?;
+        let mut config = tokio_postgres::Config::from_str(&connection.address).map_err(|err| {
             Error::new(
                 ErrorKind::Config,
                 format!(
@@ -180,7 +185,7 @@ impl PostgresStore {
         let address = describe(&config);
         let manager = Manager::from_config(
             config,
-            NoTls,
+            connection.tls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -401,17 +406,38 @@ impl Inner {
         Ok(deleted)
     }
 
+    /// Connecting failed: the server is down (temporary), or refused us (configuration).
     fn unreachable(&self, err: PoolError) -> Error {
-        let message = match &err {
-            PoolError::Timeout(_) => format!("no connection within {TIMEOUT:?}"),
-            PoolError::Backend(err) => describe_error(err),
-            other => other.to_string(),
+        let (kind, message, hint) = match &err {
+            PoolError::Timeout(_) => (
+                ErrorKind::Unavailable,
+                format!("no connection within {TIMEOUT:?}"),
+                "start the database or pass another --store-address",
+            ),
+            PoolError::Backend(err) if err.as_db_error().is_some() => (
+                ErrorKind::Config,
+                describe_error(err),
+                "check the user, password and database in --store-address and the server's \
+                 pg_hba.conf",
+            ),
+            PoolError::Backend(err) if is_tls_failure(err) => (
+                ErrorKind::Config,
+                describe_error(err),
+                "check sslmode and sslrootcert in --store-address",
+            ),
+            other => (
+                ErrorKind::Unavailable,
+                match other {
+                    PoolError::Backend(err) => describe_error(err),
+                    other => other.to_string(),
+                },
+                "start the database or pass another --store-address",
+            ),
         };
         Error::new(
-            ErrorKind::Unavailable,
+            kind,
             format!(
-                "postgres at {} unavailable: {message}; start the database or pass another \
-                 --store-address",
+                "postgres at {} refused or unreachable: {message}; {hint}",
                 self.address
             ),
         )
@@ -485,6 +511,21 @@ fn already_exists(err: &tokio_postgres::Error) -> bool {
     ]
     .iter()
     .any(|state| err.code() == Some(state))
+}
+
+/// Whether a TLS handshake failed (a certificate not trusted, a name not matching).
+fn is_tls_failure(err: &tokio_postgres::Error) -> bool {
+    let mut source = std::error::Error::source(err);
+    while let Some(err) = source {
+        let io_inner = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref());
+        if err.is::<rustls::Error>() || io_inner.is_some_and(|inner| inner.is::<rustls::Error>()) {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// Lost connections, shutdowns, overload and serialization conflicts.

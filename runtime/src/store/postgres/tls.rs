@@ -1,0 +1,306 @@
+//! TLS for the Postgres store, with libpq's `sslmode` meanings (rustls, no OpenSSL):
+//!
+//! | `sslmode` | encrypted | certificate checked |
+//! |---|---|---|
+//! | `disable` | no | — |
+//! | `prefer` (default) | if the server offers it | no |
+//! | `require` | yes | no, unless `sslrootcert` is given (then as `verify-ca`) |
+//! | `verify-ca` | yes | chains to `sslrootcert` (default: the system's roots) |
+//! | `verify-full` | yes | as `verify-ca`, and names the host |
+
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::super::{Error, ErrorKind};
+
+/// How much of the server's certificate is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// Encrypt, trust any certificate (libpq's `prefer` and `require`).
+    Nothing,
+    /// The chain, not the host name.
+    Chain,
+    /// The chain and the host name.
+    Full,
+}
+
+/// A connection string split into what tokio-postgres reads and the TLS it needs.
+pub(super) struct Connection {
+    /// The connection string without the parameters tokio-postgres does not know.
+    pub(super) address: String,
+    pub(super) tls: MakeRustlsConnect,
+}
+
+/// Reads `sslmode` and `sslrootcert` out of `address` (a URL or `key=value` pairs).
+pub(super) fn connection(address: &str) -> Result<Connection, Error> {
+    let mut mode = None;
+    let mut root_cert = None;
+    let address = rewrite_parameters(address, |key, value| match key {
+        "sslrootcert" => {
+            root_cert = Some(value.to_owned());
+            None
+        }
+        "sslmode" => {
+            mode = Some(value.to_owned());
+            // tokio-postgres knows only disable, prefer and require.
+            Some(match value {
+                "verify-ca" | "verify-full" => "require".to_owned(),
+                other => other.to_owned(),
+            })
+        }
+        _ => Some(value.to_owned()),
+    });
+    let check = match (mode.as_deref(), &root_cert) {
+        (Some("verify-full"), _) => Check::Full,
+        (Some("verify-ca"), _) | (Some("require"), Some(_)) => Check::Chain,
+        _ => Check::Nothing,
+    };
+    let tls = MakeRustlsConnect::new(client_config(check, root_cert.as_deref())?);
+    Ok(Connection { address, tls })
+}
+
+/// `address` with each parameter's value replaced by `rewrite(key, value)` (`None` drops it).
+fn rewrite_parameters(
+    address: &str,
+    mut rewrite: impl FnMut(&str, &str) -> Option<String>,
+) -> String {
+    if let Some((base, query)) = address.split_once('?') {
+        let kept: Vec<String> = query
+            .split('&')
+            .filter_map(|pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                let decoded = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+                let rewritten = rewrite(key, &decoded)?;
+                Some(if rewritten == decoded {
+                    pair.to_owned()
+                } else {
+                    format!("{key}={rewritten}")
+                })
+            })
+            .collect();
+        return if kept.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+    }
+    if address.contains("://") {
+        return address.to_owned();
+    }
+    address
+        .split_whitespace()
+        .filter_map(|pair| match pair.split_once('=') {
+            Some((key, value)) => rewrite(key, value).map(|value| format!("{key}={value}")),
+            None => Some(pair.to_owned()),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn client_config(check: Check, root_cert: Option<&str>) -> Result<ClientConfig, Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|err| invalid(format!("TLS setup failed: {err}")))?;
+    let config = if check == Check::Nothing {
+        let verifier = AnyCertificate(provider.signature_verification_algorithms);
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth()
+    } else {
+        let roots = Arc::new(roots(root_cert)?);
+        let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
+            .build()
+            .map_err(|err| invalid(format!("TLS setup failed: {err}")))?;
+        let verifier: Arc<dyn ServerCertVerifier> = if check == Check::Chain {
+            Arc::new(ChainOnly(webpki))
+        } else {
+            webpki
+        };
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth()
+    };
+    Ok(config)
+}
+
+/// The certificates of the PEM file `path`, else the system's roots.
+fn roots(path: Option<&str>) -> Result<RootCertStore, Error> {
+    let mut roots = RootCertStore::empty();
+    let Some(path) = path else {
+        let found = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(found.certs);
+        if roots.is_empty() {
+            return Err(invalid(
+                "sslmode verify-ca/verify-full: no system root certificates found; pass \
+                 sslrootcert=<path to the server's CA, PEM>"
+                    .to_owned(),
+            ));
+        }
+        return Ok(roots);
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|err| invalid(format!("sslrootcert {path}: {err}")))?;
+    let (added, _) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(invalid(format!(
+            "sslrootcert {path}: no certificates in it; give the CA certificate in PEM"
+        )));
+    }
+    Ok(roots)
+}
+
+fn invalid(message: String) -> Error {
+    Error::new(ErrorKind::Config, format!("postgres store: {message}"))
+}
+
+/// libpq's `prefer`/`require`: the connection is encrypted, the certificate not checked (the
+/// handshake's signatures still are).
+#[derive(Debug)]
+struct AnyCertificate(WebPkiSupportedAlgorithms);
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+/// libpq's `verify-ca`: the chain is checked, the host name is not.
+#[derive(Debug)]
+struct ChainOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        // webpki checks the chain before the name, so a name mismatch means the chain is good.
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rewritten(address: &str) -> (String, Option<String>, Option<String>) {
+        let (mut mode, mut root) = (None, None);
+        let address = rewrite_parameters(address, |key, value| match key {
+            "sslrootcert" => {
+                root = Some(value.to_owned());
+                None
+            }
+            "sslmode" => {
+                mode = Some(value.to_owned());
+                Some("require".to_owned())
+            }
+            _ => Some(value.to_owned()),
+        });
+        (address, mode, root)
+    }
+
+    #[test]
+    fn tls_parameters_are_taken_out_of_urls_and_pairs() {
+        assert_eq!(
+            rewritten("postgresql://u@h/db?sslmode=verify-full&sslrootcert=%2Fca.pem&x=1"),
+            (
+                "postgresql://u@h/db?sslmode=require&x=1".to_owned(),
+                Some("verify-full".to_owned()),
+                Some("/ca.pem".to_owned())
+            )
+        );
+        assert_eq!(
+            rewritten("host=h sslrootcert=/ca.pem sslmode=verify-ca user=u"),
+            (
+                "host=h sslmode=require user=u".to_owned(),
+                Some("verify-ca".to_owned()),
+                Some("/ca.pem".to_owned())
+            )
+        );
+        assert_eq!(rewritten("postgresql://u@h/db").0, "postgresql://u@h/db");
+    }
+
+    #[test]
+    fn a_missing_root_certificate_file_is_a_config_error() {
+        let err = connection("postgresql://u@h/db?sslmode=verify-full&sslrootcert=/nonexistent")
+            .err()
+            .expect("no such file");
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains("/nonexistent"), "{err}");
+    }
+}
