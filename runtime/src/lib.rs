@@ -23,6 +23,7 @@
 //! | `broker-nats` | no | `broker::NatsBroker`: `--broker nats` |
 //! | `events-nats` | no | `events::JetStream`: `--events nats` (NATS JetStream) |
 //! | `events-redis` | no | `events::RedisStream`: `--events redis` (Redis streams) |
+//! | `sync-etcd` | no | `sync::EtcdSync`: locks and leader election in etcd |
 //!
 //! ```ignore
 //! // build.rs: micro_build::compile_protos(&["proto/helloworld.proto"], &["proto"])?;
@@ -62,6 +63,7 @@ pub mod selector;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod sync;
 
 mod backoff;
 mod context;
