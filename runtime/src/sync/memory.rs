@@ -9,15 +9,21 @@ use std::time::Duration;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
-use super::types::validate;
+use super::types::{validate, validate_id};
 use super::{BoxFuture, Coordinator, Error, Leader, LeaderOptions, LockOptions};
 
 /// A [`Coordinator`] for one process. Each `MemorySync` is a node; [`MemorySync::node`] makes
 /// more nodes sharing its locks, as processes share an etcd. A node dropped while holding
 /// locks keeps them for their TTL, as a process that died would.
 pub struct MemorySync {
+    node: Arc<Node>,
+}
+
+/// A node's identity; when the last handle on it goes (the coordinator and its leaders), its
+/// holds start to lapse.
+struct Node {
     shared: Arc<Shared>,
-    node: u64,
+    id: u64,
 }
 
 #[derive(Default)]
@@ -40,17 +46,18 @@ struct Hold {
 impl MemorySync {
     /// A coordinator with no locks held.
     pub fn new() -> MemorySync {
-        let shared = Arc::new(Shared::default());
-        let node = shared.next.fetch_add(1, Ordering::Relaxed);
-        MemorySync { shared, node }
+        MemorySync::joining(Arc::new(Shared::default()))
     }
 
     /// Another node sharing this one's locks and elections.
     pub fn node(&self) -> MemorySync {
-        let node = self.shared.next.fetch_add(1, Ordering::Relaxed);
+        MemorySync::joining(self.node.shared.clone())
+    }
+
+    fn joining(shared: Arc<Shared>) -> MemorySync {
+        let id = shared.next.fetch_add(1, Ordering::Relaxed);
         MemorySync {
-            shared: self.shared.clone(),
-            node,
+            node: Arc::new(Node { shared, id }),
         }
     }
 
@@ -64,10 +71,11 @@ impl MemorySync {
         validate(id, &options)?;
         let deadline = options.wait.map(|wait| (Instant::now() + wait, wait));
         loop {
-            let released = self.shared.released.notified();
+            let released = self.node.shared.released.notified();
             tokio::pin!(released);
             released.as_mut().enable();
-            let lapses = match self.shared.try_take(id, self.node, options.ttl, &status) {
+            let taken = self.node.shared.try_take(id, self.node.id, options.ttl, &status);
+            let lapses = match taken {
                 Ok(token) => return Ok(token),
                 Err(lapses) => lapses,
             };
@@ -158,9 +166,10 @@ impl Coordinator for MemorySync {
 
     fn unlock<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let node = self.node;
+            validate_id(id)?;
+            let node = self.node.id;
             let mine = |hold: &Hold| hold.node == node && hold.expires.is_none();
-            match self.shared.release(id, mine) {
+            match self.node.shared.release(id, mine) {
                 true => Ok(()),
                 false => Err(Error::not_held(id)),
             }
@@ -176,10 +185,11 @@ impl Coordinator for MemorySync {
             let (status, receiver) = watch::channel(true);
             let status = Arc::new(status);
             let token = self.acquire(id, options, Some(status.clone())).await?;
-            let (shared, key) = (self.shared.clone(), id.to_owned());
+            // The leadership keeps its node alive: leading is not dying.
+            let (node, key) = (self.node.clone(), id.to_owned());
             let resign: super::Resign = Box::new(move || {
                 Box::pin(async move {
-                    shared.release(&key, |hold| hold.token == token);
+                    node.shared.release(&key, |hold| hold.token == token);
                     status.send_replace(false);
                     Ok(())
                 })
@@ -193,12 +203,12 @@ impl Coordinator for MemorySync {
     }
 }
 
-impl Drop for MemorySync {
-    /// The node is gone: its holds lapse after their TTL, and its leaders stop leading.
+impl Drop for Node {
+    /// The node is gone: its holds lapse after their TTL.
     fn drop(&mut self) {
         let now = Instant::now();
         for hold in self.shared.holds().values_mut() {
-            if hold.node == self.node && hold.expires.is_none() {
+            if hold.node == self.id && hold.expires.is_none() {
                 hold.expires = Some(now + hold.ttl);
                 hold.lost();
             }
@@ -210,8 +220,36 @@ impl Drop for MemorySync {
 impl fmt::Debug for MemorySync {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemorySync")
-            .field("node", &self.node)
-            .field("held", &self.shared.holds().len())
+            .field("node", &self.node.id)
+            .field("held", &self.node.shared.holds().len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_conformance() {
+        let memory = MemorySync::new();
+        super::super::conformance::run(|| Arc::new(memory.node())).await;
+    }
+
+    #[tokio::test]
+    async fn a_waiter_gets_a_lapsed_lock_without_polling() {
+        let dead = MemorySync::new();
+        let alive = dead.node();
+        let ttl = Duration::from_secs(1);
+        dead.lock("job", LockOptions::default().ttl(ttl)).await.unwrap();
+        let waiter = tokio::spawn(async move {
+            let started = Instant::now();
+            alive.lock("job", LockOptions::default()).await.map(|()| started.elapsed())
+        });
+        tokio::task::yield_now().await;
+        drop(dead);
+        let waited = waiter.await.unwrap().unwrap();
+        assert!(waited >= ttl, "a lapsed after {waited:?}, not its TTL");
+        assert!(waited < ttl * 3, "a waiter without a deadline woke {waited:?} late");
     }
 }
