@@ -168,18 +168,18 @@ async fn revoke(connection: &Connection, id: i64) -> Result<(), Error> {
 async fn keep_alive(mut client: Client, id: i64, ttl: Duration, alive: watch::Sender<bool>) {
     let mut confirmed = Instant::now();
     let mut stream = None;
+    let mut pause = ttl / 3;
     loop {
+        tokio::time::sleep(pause).await;
         let sent = Instant::now();
         let Some(left) = ttl.checked_sub(sent - confirmed).filter(|left| !left.is_zero()) else {
             break;
         };
         match tokio::time::timeout(left, refresh(&mut client, id, &mut stream)).await {
-            Ok(Ok(true)) => confirmed = sent,
+            Ok(Ok(true)) => (confirmed, pause) = (sent, ttl / 3),
             Ok(Ok(false)) => break,
-            Ok(Err(_)) | Err(_) => stream = None,
+            Ok(Err(_)) | Err(_) => (stream, pause) = (None, RETRY),
         }
-        let pause = if confirmed == sent { ttl / 3 } else { RETRY };
-        tokio::time::sleep(pause).await;
     }
     alive.send_replace(false);
 }
