@@ -124,7 +124,10 @@ impl Child {
                 assert!(status.success(), "a child failed: {status}");
                 return;
             }
-            assert!(Instant::now() < deadline, "a child still runs after {timeout:?}");
+            assert!(
+                Instant::now() < deadline,
+                "a child still runs after {timeout:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -163,15 +166,23 @@ async fn keys_follow_go_micros_layout() {
     };
     let sync = EtcdSync::new(&[server.address()]).with_prefix("billing/");
     assert_eq!(sync.key("invoices/7"), "/micro/sync/billing-invoices-7");
-    sync.lock("invoices/7", LockOptions::default()).await.unwrap();
-    let mut client = etcd_client::Client::connect([server.address()], None).await.unwrap();
+    sync.lock("invoices/7", LockOptions::default())
+        .await
+        .unwrap();
+    let mut client = etcd_client::Client::connect([server.address()], None)
+        .await
+        .unwrap();
     let prefix = etcd_client::GetOptions::new().with_prefix();
     let stored = client
         .get("/micro/sync/billing-invoices-7/", Some(prefix.clone()))
         .await
         .unwrap();
     assert_eq!(stored.kvs().len(), 1, "one owner key under the lock's name");
-    assert_ne!(stored.kvs()[0].lease(), 0, "the owner key is bound to a lease");
+    assert_ne!(
+        stored.kvs()[0].lease(),
+        0,
+        "the owner key is bound to a lease"
+    );
     sync.unlock("invoices/7").await.unwrap();
     let stored = client.get("/micro/sync/", Some(prefix)).await.unwrap();
     assert!(stored.kvs().is_empty(), "unlock leaves nothing behind");
@@ -192,7 +203,11 @@ fn five_processes_lose_no_update() {
         child.expect_success(Duration::from_secs(120));
     }
     let count = std::fs::read_to_string(&file).unwrap();
-    assert_eq!(count, (PROCESSES * INCREMENTS).to_string(), "updates were lost");
+    assert_eq!(
+        count,
+        (PROCESSES * INCREMENTS).to_string(),
+        "updates were lost"
+    );
 }
 
 #[test]
@@ -212,7 +227,10 @@ fn a_killed_holders_lock_is_released_after_its_ttl() {
     let killed = Instant::now();
     let taken = runtime.block_on(sync.lock("held", options.wait(TTL + MARGIN)));
     let waited = killed.elapsed();
-    assert!(taken.is_ok(), "the dead holder's lock was not released: {taken:?}");
+    assert!(
+        taken.is_ok(),
+        "the dead holder's lock was not released: {taken:?}"
+    );
     assert!(
         waited >= TTL / 3,
         "released {waited:?} after the kill: before its lease could expire"
@@ -231,7 +249,10 @@ fn a_killed_leader_is_replaced_within_its_ttl() {
     let runtime = runtime();
     let options = LockOptions::default().ttl(TTL);
     let second = runtime.block_on(sync.leader("lead", options.wait(Duration::from_millis(300))));
-    assert_eq!(second.map_err(|err| err.kind()).err(), Some(ErrorKind::LockTimeout));
+    assert_eq!(
+        second.map_err(|err| err.kind()).err(),
+        Some(ErrorKind::LockTimeout)
+    );
 
     drop(leader); // SIGKILL
     let killed = Instant::now();
@@ -270,12 +291,19 @@ async fn a_leader_whose_etcd_dies_learns_that_it_lost() {
         return;
     };
     let sync = etcd(&server.address());
-    let leader = sync.leader("lead", LockOptions::default().ttl(TTL)).await.unwrap();
+    let leader = sync
+        .leader("lead", LockOptions::default().ttl(TTL))
+        .await
+        .unwrap();
     assert!(leader.is_leader());
     server.kill();
     let killed = Instant::now();
     let lost = tokio::time::timeout(TTL + MARGIN, leader.lost()).await;
-    assert!(lost.is_ok(), "status still says leading {:?} after etcd died", killed.elapsed());
+    assert!(
+        lost.is_ok(),
+        "status still says leading {:?} after etcd died",
+        killed.elapsed()
+    );
     assert!(!leader.is_leader());
 }
 
@@ -286,11 +314,21 @@ async fn an_unreachable_etcd_is_named_promptly() {
     assert_eq!(sync.name(), "etcd");
     let started = Instant::now();
     let err = sync.lock("job", LockOptions::default()).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(6), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(err.kind(), ErrorKind::Unavailable);
     assert!(err.is_temporary());
     let message = err.to_string();
-    assert!(message.contains(&format!("etcd at {address} unreachable")), "{message}");
-    let err = sync.leader("job", LockOptions::default()).await.unwrap_err();
+    assert!(
+        message.contains(&format!("etcd at {address} unreachable")),
+        "{message}"
+    );
+    let err = sync
+        .leader("job", LockOptions::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
 }

@@ -28,7 +28,10 @@ const TTL: Duration = Duration::from_secs(2);
 
 /// Runs every check, with nodes made by `new`.
 pub async fn run(new: impl Fn() -> Arc<dyn Coordinator>) {
-    let run = format!("conformance-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let run = format!(
+        "conformance-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
     let id = |check: &str| format!("{run}/{check}");
     bad_input_is_refused(&*new()).await;
     locks_exclude_each_other(&new, &id("exclusion")).await;
@@ -46,17 +49,37 @@ async fn bad_input_is_refused(node: &dyn Coordinator) {
     let cases = [
         ("", LockOptions::default(), "an empty id"),
         ("a\nb", LockOptions::default(), "an id with a newline"),
-        ("ok", LockOptions::default().ttl(Duration::ZERO), "a zero TTL"),
-        ("ok", LockOptions::default().ttl(Duration::from_millis(500)), "a 500 ms TTL"),
+        (
+            "ok",
+            LockOptions::default().ttl(Duration::ZERO),
+            "a zero TTL",
+        ),
+        (
+            "ok",
+            LockOptions::default().ttl(Duration::from_millis(500)),
+            "a 500 ms TTL",
+        ),
     ];
     for (id, options, what) in cases {
         let kind = node.lock(id, options).await.map_err(|err| err.kind());
-        assert_eq!(kind, Err(ErrorKind::InvalidInput), "sync conformance: lock with {what}");
+        assert_eq!(
+            kind,
+            Err(ErrorKind::InvalidInput),
+            "sync conformance: lock with {what}"
+        );
         let kind = node.leader(id, options).await.map_err(|err| err.kind());
-        assert_eq!(kind.err(), Some(ErrorKind::InvalidInput), "sync conformance: leader with {what}");
+        assert_eq!(
+            kind.err(),
+            Some(ErrorKind::InvalidInput),
+            "sync conformance: leader with {what}"
+        );
     }
     let kind = node.unlock("").await.map_err(|err| err.kind());
-    assert_eq!(kind, Err(ErrorKind::InvalidInput), "sync conformance: unlock of an empty id");
+    assert_eq!(
+        kind,
+        Err(ErrorKind::InvalidInput),
+        "sync conformance: unlock of an empty id"
+    );
 }
 
 /// 4 nodes × 4 tasks × 5 read-pause-write increments under one lock: none is lost, and no two
@@ -76,7 +99,10 @@ async fn locks_exclude_each_other(new: &impl Fn() -> Arc<dyn Coordinator>, id: &
                         panic!("sync conformance: lock {id} failed: {err}");
                     }
                     let overlapping = inside.fetch_add(1, Ordering::SeqCst);
-                    assert_eq!(overlapping, 0, "sync conformance: two holders of {id} at once");
+                    assert_eq!(
+                        overlapping, 0,
+                        "sync conformance: two holders of {id} at once"
+                    );
                     let read = counter.load(Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(1)).await;
                     counter.store(read + 1, Ordering::SeqCst);
@@ -94,17 +120,29 @@ async fn locks_exclude_each_other(new: &impl Fn() -> Arc<dyn Coordinator>, id: &
         }
     }
     let total = counter.load(Ordering::SeqCst);
-    assert_eq!(total, 80, "sync conformance: {} increments lost under the lock", 80 - total);
+    assert_eq!(
+        total,
+        80,
+        "sync conformance: {} increments lost under the lock",
+        80 - total
+    );
 }
 
 async fn unlock_lets_a_waiter_in(a: &dyn Coordinator, b: &dyn Coordinator, id: &str) {
     a.lock(id, options()).await.expect("sync conformance: lock");
     let kind = b.unlock(id).await.map_err(|err| err.kind());
-    assert_eq!(kind, Err(ErrorKind::NotHeld), "sync conformance: unlock by a non-holder");
+    assert_eq!(
+        kind,
+        Err(ErrorKind::NotHeld),
+        "sync conformance: unlock by a non-holder"
+    );
     let waiter = b.lock(id, options());
     tokio::pin!(waiter);
     let early = tokio::time::timeout(A_WHILE, waiter.as_mut()).await;
-    assert!(early.is_err(), "sync conformance: a waiter got {id} while it was held");
+    assert!(
+        early.is_err(),
+        "sync conformance: a waiter got {id} while it was held"
+    );
     let unlocked = Instant::now();
     a.unlock(id).await.expect("sync conformance: unlock");
     let after = tokio::time::timeout(PROMPTLY, waiter).await;
@@ -113,9 +151,15 @@ async fn unlock_lets_a_waiter_in(a: &dyn Coordinator, b: &dyn Coordinator, id: &
         "sync conformance: the waiter did not get {id} promptly after unlock: {after:?}"
     );
     assert!(unlocked.elapsed() < PROMPTLY);
-    b.unlock(id).await.expect("sync conformance: unlock by the new holder");
+    b.unlock(id)
+        .await
+        .expect("sync conformance: unlock by the new holder");
     let kind = b.unlock(id).await.map_err(|err| err.kind());
-    assert_eq!(kind, Err(ErrorKind::NotHeld), "sync conformance: a second unlock");
+    assert_eq!(
+        kind,
+        Err(ErrorKind::NotHeld),
+        "sync conformance: a second unlock"
+    );
 }
 
 async fn waiting_times_out(a: &dyn Coordinator, b: &dyn Coordinator, id: &str) {
@@ -127,7 +171,11 @@ async fn waiting_times_out(a: &dyn Coordinator, b: &dyn Coordinator, id: &str) {
         Err(err) => err,
     };
     let took = started.elapsed();
-    assert_eq!(err.kind(), ErrorKind::LockTimeout, "sync conformance: {err}");
+    assert_eq!(
+        err.kind(),
+        ErrorKind::LockTimeout,
+        "sync conformance: {err}"
+    );
     let message = err.to_string();
     assert!(
         message.starts_with("lock timeout") && message.contains(id),
@@ -138,7 +186,9 @@ async fn waiting_times_out(a: &dyn Coordinator, b: &dyn Coordinator, id: &str) {
         "sync conformance: a {wait:?} wait took {took:?}"
     );
     a.unlock(id).await.expect("sync conformance: unlock");
-    b.lock(id, options()).await.expect("sync conformance: lock after the timeout");
+    b.lock(id, options())
+        .await
+        .expect("sync conformance: lock after the timeout");
     b.unlock(id).await.expect("sync conformance: unlock");
 }
 
@@ -148,11 +198,16 @@ async fn a_dead_holders_lock_lapses_after_its_ttl(
     id: &str,
 ) {
     let dead = new();
-    dead.lock(id, options()).await.expect("sync conformance: lock");
+    dead.lock(id, options())
+        .await
+        .expect("sync conformance: lock");
     drop(dead);
     let died = Instant::now();
     let other = new();
-    let soon = other.lock(id, options().wait(A_WHILE)).await.map_err(|err| err.kind());
+    let soon = other
+        .lock(id, options().wait(A_WHILE))
+        .await
+        .map_err(|err| err.kind());
     assert_eq!(
         soon,
         Err(ErrorKind::LockTimeout),
@@ -178,27 +233,47 @@ async fn one_leader_at_a_time(new: &impl Fn() -> Arc<dyn Coordinator>, id: &str)
         candidates.spawn(async move { node.leader(&id, options().wait(TTL * 10)).await });
     }
     let first = elected(&mut candidates, id).await;
-    let kind = new().leader(id, options().wait(A_WHILE)).await.map_err(|err| err.kind());
-    assert_eq!(kind.err(), Some(ErrorKind::LockTimeout), "sync conformance: a second leader");
+    let kind = new()
+        .leader(id, options().wait(A_WHILE))
+        .await
+        .map_err(|err| err.kind());
+    assert_eq!(
+        kind.err(),
+        Some(ErrorKind::LockTimeout),
+        "sync conformance: a second leader"
+    );
     let none = tokio::time::timeout(A_WHILE, candidates.join_next()).await;
-    assert!(none.is_err(), "sync conformance: two candidates lead {id} at once");
+    assert!(
+        none.is_err(),
+        "sync conformance: two candidates lead {id} at once"
+    );
 
     let status = first.status();
-    assert!(*status.borrow(), "sync conformance: a new leader's status says not leading");
+    assert!(
+        *status.borrow(),
+        "sync conformance: a new leader's status says not leading"
+    );
     first.resign().await.expect("sync conformance: resign");
-    assert!(!*status.borrow(), "sync conformance: a resigned leader's status says leading");
+    assert!(
+        !*status.borrow(),
+        "sync conformance: a resigned leader's status says leading"
+    );
     let second = elected(&mut candidates, id).await;
     assert!(second.is_leader());
     let none = tokio::time::timeout(A_WHILE, candidates.join_next()).await;
-    assert!(none.is_err(), "sync conformance: resigning elected two leaders of {id}");
+    assert!(
+        none.is_err(),
+        "sync conformance: resigning elected two leaders of {id}"
+    );
     second.resign().await.expect("sync conformance: resign");
-    elected(&mut candidates, id).await.resign().await.expect("sync conformance: resign");
+    elected(&mut candidates, id)
+        .await
+        .resign()
+        .await
+        .expect("sync conformance: resign");
 }
 
-async fn elected(
-    candidates: &mut JoinSet<Result<Leader, super::Error>>,
-    id: &str,
-) -> Leader {
+async fn elected(candidates: &mut JoinSet<Result<Leader, super::Error>>, id: &str) -> Leader {
     match tokio::time::timeout(PROMPTLY, candidates.join_next()).await {
         Ok(Some(Ok(Ok(leader)))) => leader,
         other => panic!("sync conformance: no leader of {id} elected promptly: {other:?}"),

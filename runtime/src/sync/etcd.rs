@@ -67,7 +67,10 @@ impl EtcdSync {
 
     /// The etcd key of lock or election `id`.
     pub fn key(&self, id: &str) -> String {
-        format!("{PREFIX}{}", format!("{}{id}", self.prefix).replace('/', "-"))
+        format!(
+            "{PREFIX}{}",
+            format!("{}{id}", self.prefix).replace('/', "-")
+        )
     }
 
     fn held(&self) -> MutexGuard<'_, HashMap<String, Lease>> {
@@ -153,7 +156,11 @@ impl Coordinator for EtcdSync {
                 .await?;
             let Some(elected) = response.leader().cloned() else {
                 let message = "etcd answered a campaign without a leader key";
-                return Err(Error::unavailable("etcd", &self.connection.addresses(), message));
+                return Err(Error::unavailable(
+                    "etcd",
+                    &self.connection.addresses(),
+                    message,
+                ));
             };
             let (status, receiver) = watch::channel(true);
             let status = Arc::new(status);
@@ -199,7 +206,10 @@ async fn watch_leadership(
         };
         while let Ok(Some(response)) = events.message().await {
             let events = response.events();
-            if events.iter().any(|event| event.event_type() == EventType::Delete) {
+            if events
+                .iter()
+                .any(|event| event.event_type() == EventType::Delete)
+            {
                 return;
             }
         }

@@ -86,7 +86,6 @@ impl Connection {
     }
 }
 
-
 /// A lease this node keeps alive. Dropping it stops the keep-alives, and revokes the lease
 /// unless [`Lease::hold`] was called (then it expires after its TTL, as if the process died).
 pub(super) struct Lease {
@@ -172,7 +171,10 @@ async fn keep_alive(mut client: Client, id: i64, ttl: Duration, alive: watch::Se
     loop {
         tokio::time::sleep(pause).await;
         let sent = Instant::now();
-        let Some(left) = ttl.checked_sub(sent - confirmed).filter(|left| !left.is_zero()) else {
+        let Some(left) = ttl
+            .checked_sub(sent - confirmed)
+            .filter(|left| !left.is_zero())
+        else {
             break;
         };
         match tokio::time::timeout(left, refresh(&mut client, id, &mut stream)).await {
@@ -209,6 +211,8 @@ async fn refresh(
     keeper.keep_alive().await?;
     match responses.message().await? {
         Some(response) => Ok(response.ttl() > 0),
-        None => Err(etcd_client::Error::WatchError("keep-alive stream closed".into())),
+        None => Err(etcd_client::Error::WatchError(
+            "keep-alive stream closed".into(),
+        )),
     }
 }

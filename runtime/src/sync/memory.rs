@@ -74,15 +74,18 @@ impl MemorySync {
             let released = self.node.shared.released.notified();
             tokio::pin!(released);
             released.as_mut().enable();
-            let taken = self.node.shared.try_take(id, self.node.id, options.ttl, &status);
+            let taken = self
+                .node
+                .shared
+                .try_take(id, self.node.id, options.ttl, &status);
             let lapses = match taken {
                 Ok(token) => return Ok(token),
                 Err(lapses) => lapses,
             };
-            if let Some((deadline, wait)) = deadline {
-                if Instant::now() >= deadline {
-                    return Err(Error::lock_timeout(id, wait));
-                }
+            if let Some((deadline, wait)) = deadline
+                && Instant::now() >= deadline
+            {
+                return Err(Error::lock_timeout(id, wait));
             }
             match lapses.into_iter().chain(deadline.map(|(at, _)| at)).min() {
                 Some(at) => {
@@ -241,15 +244,23 @@ mod tests {
         let dead = MemorySync::new();
         let alive = dead.node();
         let ttl = Duration::from_secs(1);
-        dead.lock("job", LockOptions::default().ttl(ttl)).await.unwrap();
+        dead.lock("job", LockOptions::default().ttl(ttl))
+            .await
+            .unwrap();
         let waiter = tokio::spawn(async move {
             let started = Instant::now();
-            alive.lock("job", LockOptions::default()).await.map(|()| started.elapsed())
+            alive
+                .lock("job", LockOptions::default())
+                .await
+                .map(|()| started.elapsed())
         });
         tokio::task::yield_now().await;
         drop(dead);
         let waited = waiter.await.unwrap().unwrap();
         assert!(waited >= ttl, "a lapsed after {waited:?}, not its TTL");
-        assert!(waited < ttl * 3, "a waiter without a deadline woke {waited:?} late");
+        assert!(
+            waited < ttl * 3,
+            "a waiter without a deadline woke {waited:?} late"
+        );
     }
 }

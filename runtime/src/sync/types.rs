@@ -135,7 +135,9 @@ impl fmt::Debug for Leader {
 /// Checks a lock or leader id: not empty, at most 1024 bytes, no control characters.
 pub fn validate_id(id: &str) -> Result<(), Error> {
     if id.is_empty() {
-        return Err(Error::invalid("invalid id: a lock or leader id cannot be empty"));
+        return Err(Error::invalid(
+            "invalid id: a lock or leader id cannot be empty",
+        ));
     }
     if id.len() > 1024 {
         return Err(Error::invalid(format!(
