@@ -19,7 +19,7 @@
 //! | feature | default | adds |
 //! |---|---|---|
 //! | `auth-jwt` | yes | [`auth::JwtAuth`]: RS256 tokens, `--auth jwt` |
-//! | `registry-etcd` | no | [`registry::EtcdRegistry`]: `--registry etcd` (building it needs `protoc`) |
+//! | `registry-etcd` | no | `registry::EtcdRegistry`: `--registry etcd` (building it needs `protoc`) |
 //! | `broker-nats` | no | `broker::NatsBroker`: `--broker nats` |
 //! | `events-nats` | no | `events::JetStream`: `--events nats` (NATS JetStream) |
 //! | `events-redis` | no | `events::RedisStream`: `--events redis` (Redis streams) |
