@@ -68,7 +68,7 @@ pub trait Coordinator: Send + Sync + fmt::Debug + 'static {
     fn unlock<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), Error>>;
 
     /// Runs for leader of `id` and resolves once elected (or [`ErrorKind::LockTimeout`] after
-    /// `options.wait`). Candidates are elected in the order they ran.
+    /// `options.wait`). On etcd, candidates are elected in the order they ran.
     fn leader<'a>(
         &'a self,
         id: &'a str,
