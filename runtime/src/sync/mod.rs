@@ -32,6 +32,7 @@ pub mod conformance;
 mod error;
 #[cfg(feature = "sync-etcd")]
 mod etcd;
+mod guard;
 #[cfg(feature = "sync-etcd")]
 mod lease;
 mod memory;
@@ -45,6 +46,7 @@ use std::sync::Arc;
 pub use error::{Error, ErrorKind};
 #[cfg(feature = "sync-etcd")]
 pub use etcd::EtcdSync;
+pub use guard::Guard;
 pub use memory::MemorySync;
 pub use types::{
     DEFAULT_TTL, Leader, LeaderOptions, LockOptions, MIN_TTL, Resign, validate_id, validate_ttl,
@@ -57,7 +59,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// [`std::marker::Sync`]). Hold one as `Arc<dyn Coordinator>`.
 ///
 /// A coordinator is one participant (a node): locks it takes are its own until it unlocks
-/// them. Ids name locks and elections in one namespace, as in go-micro.
+/// them ([`Guard`] unlocks on drop). Ids name locks and elections in one namespace, as in
+/// go-micro.
 pub trait Coordinator: Send + Sync + fmt::Debug + 'static {
     /// Takes the lock `id`, waiting up to `options.wait` while another holder has it
     /// ([`ErrorKind::LockTimeout`] after that). Not reentrant: locking an id this node holds
