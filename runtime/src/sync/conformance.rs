@@ -143,14 +143,12 @@ async fn unlock_lets_a_waiter_in(a: &dyn Coordinator, b: &dyn Coordinator, id: &
         early.is_err(),
         "sync conformance: a waiter got {id} while it was held"
     );
-    let unlocked = Instant::now();
     a.unlock(id).await.expect("sync conformance: unlock");
     let after = tokio::time::timeout(PROMPTLY, waiter).await;
     assert!(
         matches!(after, Ok(Ok(()))),
         "sync conformance: the waiter did not get {id} promptly after unlock: {after:?}"
     );
-    assert!(unlocked.elapsed() < PROMPTLY);
     b.unlock(id)
         .await
         .expect("sync conformance: unlock by the new holder");

@@ -67,10 +67,8 @@ impl EtcdSync {
 
     /// The etcd key of lock or election `id`.
     pub fn key(&self, id: &str) -> String {
-        format!(
-            "{PREFIX}{}",
-            format!("{}{id}", self.prefix).replace('/', "-")
-        )
+        let name = format!("{}{id}", self.prefix);
+        format!("{PREFIX}{}", name.replace('/', "-"))
     }
 
     fn held(&self) -> MutexGuard<'_, HashMap<String, Lease>> {

@@ -257,7 +257,10 @@ mod tests {
         tokio::task::yield_now().await;
         drop(dead);
         let waited = waiter.await.unwrap().unwrap();
-        assert!(waited >= ttl, "a lapsed after {waited:?}, not its TTL");
+        assert!(
+            waited >= ttl,
+            "the lock lapsed {waited:?} after its holder died, not after its TTL"
+        );
         assert!(
             waited < ttl * 3,
             "a waiter without a deadline woke {waited:?} late"
