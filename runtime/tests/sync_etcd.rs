@@ -307,6 +307,42 @@ async fn a_leader_whose_etcd_dies_learns_that_it_lost() {
     assert!(!leader.is_leader());
 }
 
+/// etcd restarted empty: leadership is lost, and unlock says the lock was lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn etcd_losing_its_data_ends_locks_and_leadership() {
+    let Some(mut server) = EtcdServer::start() else {
+        return;
+    };
+    let sync = etcd(&server.address());
+    let options = LockOptions::default().ttl(TTL);
+    sync.lock("job", options).await.unwrap();
+    let leader = sync.leader("lead", options).await.unwrap();
+    server.restart(true);
+    let lost = tokio::time::timeout(TTL + MARGIN, leader.lost()).await;
+    assert!(
+        lost.is_ok(),
+        "status still says leading after etcd lost its data"
+    );
+
+    // The client reconnects to the new etcd: unlock may first find it unreachable.
+    let deadline = Instant::now() + MARGIN;
+    let err = loop {
+        match sync.unlock("job").await {
+            Err(err) if err.kind() == ErrorKind::Unavailable && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Ok(()) => panic!("unlock of a lock etcd forgot succeeded"),
+            Err(err) => break err,
+        }
+    };
+    assert_eq!(err.kind(), ErrorKind::NotHeld, "{err}");
+    assert!(err.to_string().contains("lost before unlock"), "{err}");
+    etcd(&server.address())
+        .lock("job", options.wait(MARGIN))
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn an_unreachable_etcd_is_named_promptly() {
     let address = format!("127.0.0.1:{}", free_port());

@@ -123,16 +123,26 @@ impl Coordinator for EtcdSync {
     fn unlock<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             validate_id(id)?;
-            let lease = self.held().remove(id).ok_or_else(|| Error::not_held(id))?;
-            let alive = *lease.alive().borrow();
-            lease.revoke().await?;
-            match alive {
+            let mut lease = self.held().remove(id).ok_or_else(|| Error::not_held(id))?;
+            let kept = *lease.alive().borrow();
+            let existed = match lease.revoke().await {
+                Ok(existed) => existed,
+                Err(err) => {
+                    // Still ours to unlock later, unless this node took the lock again since.
+                    self.held().entry(id.to_owned()).or_insert(lease);
+                    return Err(err);
+                }
+            };
+            match kept && existed {
                 true => Ok(()),
                 false => Err(Error::new(
                     ErrorKind::NotHeld,
                     format!(
-                        "not held: lock `{id}` may have been lost before unlock, its lease could \
-                         not be kept alive for its TTL (etcd at {} unreachable or paused)",
+                        "not held: lock `{id}` was lost before unlock: its lease {} (etcd at {})",
+                        match existed {
+                            true => "could not be kept alive for its TTL",
+                            false => "had expired or etcd lost it",
+                        },
                         self.connection.addresses()
                     ),
                 )),
@@ -170,9 +180,10 @@ impl Coordinator for EtcdSync {
             ));
             let resign: Resign = Box::new(move || {
                 Box::pin(async move {
+                    let mut lease = lease;
                     watcher.abort();
                     status.send_replace(false);
-                    lease.revoke().await
+                    lease.revoke().await.map(drop)
                 })
             });
             Ok(Leader::new(id, receiver, resign))

@@ -126,11 +126,13 @@ impl Lease {
         self.revoke_on_drop = false;
     }
 
-    /// Stops the keep-alives and revokes the lease, deleting the keys attached to it.
-    pub(super) async fn revoke(mut self) -> Result<(), Error> {
+    /// Revokes the lease, deleting the keys bound to it, and stops the keep-alives; whether
+    /// etcd still had it (`false`: it expired, or etcd lost it).
+    pub(super) async fn revoke(&mut self) -> Result<bool, Error> {
+        let existed = revoke(&self.connection, self.id).await?;
         self.revoke_on_drop = false;
         self.keeper.abort();
-        revoke(&self.connection, self.id).await
+        Ok(existed)
     }
 }
 
@@ -151,14 +153,15 @@ impl Drop for Lease {
     }
 }
 
-/// Revokes lease `id`; one that is already gone is not an error.
-async fn revoke(connection: &Connection, id: i64) -> Result<(), Error> {
+/// Revokes lease `id`; whether it existed.
+async fn revoke(connection: &Connection, id: i64) -> Result<bool, Error> {
     let revoked = connection
         .call(|mut client| async move { client.lease_revoke(id).await })
         .await;
     match revoked {
-        Err(err) if err.to_string().contains("lease not found") => Ok(()),
-        result => result.map(drop),
+        Ok(_) => Ok(true),
+        Err(err) if err.to_string().contains("lease not found") => Ok(false),
+        Err(err) => Err(err),
     }
 }
 

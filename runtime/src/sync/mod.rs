@@ -119,3 +119,22 @@ pub fn from_uri(uri: &str) -> Result<Arc<dyn Coordinator>, Error> {
         .collect();
     build(scheme, &addresses)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_come_from_names_and_uris() {
+        assert_eq!(from_uri("memory://").unwrap().name(), "memory");
+        assert_eq!(build("memory", &[]).unwrap().name(), "memory");
+        let err = from_uri("zookeeper://127.0.0.1:2181").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains("use etcd or memory"), "{err}");
+        let etcd = from_uri("etcd://127.0.0.1:1,127.0.0.1:2");
+        #[cfg(feature = "sync-etcd")]
+        assert_eq!(etcd.unwrap().name(), "etcd");
+        #[cfg(not(feature = "sync-etcd"))]
+        assert_eq!(etcd.unwrap_err().kind(), ErrorKind::Config);
+    }
+}
