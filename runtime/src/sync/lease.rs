@@ -101,12 +101,13 @@ impl Lease {
     pub(super) async fn grant(connection: &Arc<Connection>, ttl: Duration) -> Result<Lease, Error> {
         let seconds = ttl.as_secs() + u64::from(ttl.subsec_nanos() > 0);
         let ttl = Duration::from_secs(seconds);
+        let asked = Instant::now();
         let granted = connection
             .call(|mut client| async move { client.lease_grant(seconds as i64, None).await })
             .await?;
         let client = connection.client().await?;
         let (alive, receiver) = watch::channel(true);
-        let keeper = tokio::spawn(keep_alive(client, granted.id(), ttl, alive));
+        let keeper = tokio::spawn(keep_alive(client, granted.id(), ttl, asked, alive));
         Ok(Lease {
             id: granted.id(),
             connection: connection.clone(),
@@ -155,20 +156,31 @@ impl Drop for Lease {
 
 /// Revokes lease `id`; whether it existed.
 async fn revoke(connection: &Connection, id: i64) -> Result<bool, Error> {
-    let revoked = connection
-        .call(|mut client| async move { client.lease_revoke(id).await })
-        .await;
-    match revoked {
-        Ok(_) => Ok(true),
-        Err(err) if err.to_string().contains("lease not found") => Ok(false),
-        Err(err) => Err(err),
-    }
+    connection
+        .call(|mut client| async move {
+            match client.lease_revoke(id).await {
+                Ok(_) => Ok(true),
+                Err(etcd_client::Error::GRpcStatus(status))
+                    if status.message().contains("lease not found") =>
+                {
+                    Ok(false)
+                }
+                Err(err) => Err(err),
+            }
+        })
+        .await
 }
 
 /// Refreshes lease `id` every third of its `ttl` until etcd says it is gone or no refresh has
-/// been confirmed for a whole `ttl` (etcd may have expired it), then reports it dead.
-async fn keep_alive(mut client: Client, id: i64, ttl: Duration, alive: watch::Sender<bool>) {
-    let mut confirmed = Instant::now();
+/// been confirmed for a whole `ttl` (etcd may have expired it), then reports it dead. The
+/// clock starts when the grant was asked for, and each refresh counts from when it was sent.
+async fn keep_alive(
+    mut client: Client,
+    id: i64,
+    ttl: Duration,
+    mut confirmed: Instant,
+    alive: watch::Sender<bool>,
+) {
     let mut stream = None;
     let mut pause = ttl / 3;
     loop {
