@@ -38,6 +38,17 @@ impl Error {
         )
     }
 
+    /// Another candidate still led `id` when `wait` ran out.
+    pub fn leader_timeout(id: &str, wait: Duration) -> Error {
+        Error::new(
+            ErrorKind::LockTimeout,
+            format!(
+                "lock timeout: leadership of `{id}` still held by another candidate after {}",
+                humantime::format_duration(wait)
+            ),
+        )
+    }
+
     /// `unlock(id)` on a node that does not hold `id`.
     pub fn not_held(id: &str) -> Error {
         Error::new(
@@ -67,5 +78,13 @@ impl Error {
     /// Whether trying again later may succeed.
     pub fn is_temporary(&self) -> bool {
         matches!(self.kind, ErrorKind::Unavailable | ErrorKind::LockTimeout)
+    }
+
+    /// A lock timeout reworded for a campaign for leader.
+    pub(super) fn for_leader(self, id: &str, options: &super::LockOptions) -> Error {
+        match (self.kind, options.wait) {
+            (ErrorKind::LockTimeout, Some(wait)) => Error::leader_timeout(id, wait),
+            _ => self,
+        }
     }
 }

@@ -161,7 +161,8 @@ impl Coordinator for EtcdSync {
                 .with_lease(id, &options, |mut client, lease| async move {
                     client.campaign(key, value, lease).await
                 })
-                .await?;
+                .await
+                .map_err(|err| err.for_leader(id, &options))?;
             let Some(elected) = response.leader().cloned() else {
                 let message = "etcd answered a campaign without a leader key";
                 return Err(Error::unavailable(

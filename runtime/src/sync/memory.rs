@@ -187,7 +187,10 @@ impl Coordinator for MemorySync {
         Box::pin(async move {
             let (status, receiver) = watch::channel(true);
             let status = Arc::new(status);
-            let token = self.acquire(id, options, Some(status.clone())).await?;
+            let token = self
+                .acquire(id, options, Some(status.clone()))
+                .await
+                .map_err(|err| err.for_leader(id, &options))?;
             // The leadership keeps its node alive: leading is not dying.
             let (node, key) = (self.node.clone(), id.to_owned());
             let resign: super::Resign = Box::new(move || {

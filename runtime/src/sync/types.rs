@@ -23,7 +23,8 @@ pub struct LockOptions {
     /// etcd rounds up to whole seconds). A live holder keeps the lock until it unlocks.
     pub ttl: Duration,
     /// How long to wait for a lock another holder has; `None` waits for ever. When it runs
-    /// out, the error is [`ErrorKind::LockTimeout`](super::ErrorKind::LockTimeout).
+    /// out, the error is [`ErrorKind::LockTimeout`](super::ErrorKind::LockTimeout). On etcd a
+    /// wait shorter than a round trip always times out.
     pub wait: Option<Duration>,
 }
 
