@@ -9,7 +9,7 @@
 //!
 //! `new` makes a node: each call another participant (another process, for a real backend)
 //! sharing the same locks. The suite panics with a description of the first behaviour that is
-//! wrong. Its ids are its own, so runs may share a server. It takes a few seconds (TTLs).
+//! wrong. Its ids are its own, so runs may share a server. It takes about 10 s (TTLs).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +37,7 @@ pub async fn run(new: impl Fn() -> Arc<dyn Coordinator>) {
     locks_exclude_each_other(&new, &id("exclusion")).await;
     unlock_lets_a_waiter_in(&*new(), &*new(), &id("handover")).await;
     waiting_times_out(&*new(), &*new(), &id("timeout")).await;
+    a_live_holder_keeps_its_lock_past_its_ttl(&*new(), &*new(), &id("kept")).await;
     a_dead_holders_lock_lapses_after_its_ttl(&new, &id("ttl")).await;
     one_leader_at_a_time(&new, &id("leader")).await;
 }
@@ -188,6 +189,27 @@ async fn waiting_times_out(a: &dyn Coordinator, b: &dyn Coordinator, id: &str) {
         .await
         .expect("sync conformance: lock after the timeout");
     b.unlock(id).await.expect("sync conformance: unlock");
+}
+
+/// The TTL bounds only a dead holder: a live one keeps its lock (etcd: keep-alives).
+async fn a_live_holder_keeps_its_lock_past_its_ttl(
+    a: &dyn Coordinator,
+    b: &dyn Coordinator,
+    id: &str,
+) {
+    a.lock(id, options()).await.expect("sync conformance: lock");
+    let kind = b
+        .lock(id, options().wait(TTL * 2 + A_WHILE))
+        .await
+        .map_err(|err| err.kind());
+    assert_eq!(
+        kind,
+        Err(ErrorKind::LockTimeout),
+        "sync conformance: a live holder lost {id} after its TTL"
+    );
+    if let Err(err) = a.unlock(id).await {
+        panic!("sync conformance: unlock after twice the TTL: {err}");
+    }
 }
 
 /// A node that goes away holding a lock (dropped, as a process dies) keeps it about its TTL.
