@@ -188,6 +188,55 @@ async fn keys_follow_go_micros_layout() {
     assert!(stored.kvs().is_empty(), "unlock leaves nothing behind");
 }
 
+/// go-micro's etcd sync locks with a client-side `concurrency.Mutex`: it puts
+/// `<name>/<lease in hex>` and owns the lock when its key has the lowest create revision under
+/// `<name>/`. Doing exactly that here, each side waits for the other.
+#[tokio::test]
+async fn excludes_go_micros_mutex_both_ways() {
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    let mut client = etcd_client::Client::connect([server.address()], None)
+        .await
+        .unwrap();
+    let go_mutex = |lease: i64| format!("/micro/sync/job/{lease:x}");
+    let lease = client.lease_grant(30, None).await.unwrap().id();
+    let put = etcd_client::PutOptions::new().with_lease(lease);
+    client.put(go_mutex(lease), "", Some(put)).await.unwrap();
+
+    let sync = etcd(&server.address());
+    let options = LockOptions::default().ttl(TTL);
+    let busy = sync
+        .lock("job", options.wait(Duration::from_millis(300)))
+        .await;
+    assert_eq!(busy.map_err(|err| err.kind()), Err(ErrorKind::LockTimeout));
+    client.delete(go_mutex(lease), None).await.unwrap(); // go-micro's Unlock
+    sync.lock("job", options.wait(Duration::from_secs(5)))
+        .await
+        .unwrap();
+
+    // go-micro's side: its key is not the first under the prefix, so it waits.
+    let other = client.lease_grant(30, None).await.unwrap().id();
+    let put = etcd_client::PutOptions::new().with_lease(other);
+    client.put(go_mutex(other), "", Some(put)).await.unwrap();
+    let first = etcd_client::GetOptions::new()
+        .with_prefix()
+        .with_sort(
+            etcd_client::SortTarget::Create,
+            etcd_client::SortOrder::Ascend,
+        )
+        .with_limit(1);
+    let owner = client
+        .get("/micro/sync/job/", Some(first.clone()))
+        .await
+        .unwrap();
+    let owner = owner.kvs()[0].key_str().unwrap().to_owned();
+    assert_ne!(owner, go_mutex(other), "go-micro would take a held lock");
+    sync.unlock("job").await.unwrap();
+    let owner = client.get("/micro/sync/job/", Some(first)).await.unwrap();
+    assert_eq!(owner.kvs()[0].key_str().unwrap(), go_mutex(other));
+}
+
 #[test]
 fn five_processes_lose_no_update() {
     let Some(server) = EtcdServer::start() else {
