@@ -19,11 +19,12 @@
 //! | feature | default | adds |
 //! |---|---|---|
 //! | `auth-jwt` | yes | [`auth::JwtAuth`]: RS256 tokens, `--auth jwt` |
-//! | `registry-etcd` | no | [`registry::EtcdRegistry`]: `--registry etcd` (building it needs `protoc`) |
+//! | `registry-etcd` | no | `registry::EtcdRegistry`: `--registry etcd` (building it needs `protoc`) |
 //! | `broker-nats` | no | `broker::NatsBroker`: `--broker nats` |
 //! | `events-nats` | no | `events::JetStream`: `--events nats` (NATS JetStream) |
 //! | `events-redis` | no | `events::RedisStream`: `--events redis` (Redis streams) |
 //! | `store-postgres` | no | `store::PostgresStore`: `--store postgres` (PostgreSQL, CockroachDB) |
+//! | `sync-etcd` | no | `sync::EtcdSync`: locks and leader election in etcd |
 //!
 //! ```ignore
 //! // build.rs: micro_build::compile_protos(&["proto/helloworld.proto"], &["proto"])?;
@@ -63,6 +64,7 @@ pub mod selector;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod sync;
 
 mod backoff;
 mod context;

@@ -1,0 +1,243 @@
+//! The etcd coordinator, in go-micro's layout: lock and election `id` live under
+//! `/micro/sync/<prefix + id, "/" → "-">`, as etcd's lock and election services (and go-micro's
+//! `concurrency` mutexes and elections) lay them out, each owner's key bound to a lease.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use etcd_client::{EventType, LeaderKey, WatchOptions};
+use tokio::sync::watch;
+
+use super::lease::{Connection, Lease};
+use super::types::{validate, validate_id};
+use super::{BoxFuture, Coordinator, Error, ErrorKind, Leader, LeaderOptions, LockOptions, Resign};
+
+/// Every go-micro sync key starts with this.
+const PREFIX: &str = "/micro/sync/";
+
+/// A [`Coordinator`] in etcd, compatible with go-micro's. Connects on first use.
+///
+/// Each lock or leadership holds an etcd lease of its TTL, kept alive while held. Dropping the
+/// coordinator stops the keep-alives without unlocking: its locks expire after their TTL, as
+/// a crashed process's would.
+pub struct EtcdSync {
+    connection: Arc<Connection>,
+    prefix: String,
+    held: Mutex<HashMap<String, Lease>>,
+}
+
+impl EtcdSync {
+    /// A coordinator on the etcd at `addresses` (`host:port`; none means `127.0.0.1:2379`, a
+    /// missing port 2379), logging in with `ETCD_USERNAME`/`ETCD_PASSWORD` if they are set.
+    pub fn new(addresses: &[String]) -> EtcdSync {
+        let mut addresses: Vec<String> = addresses
+            .iter()
+            .map(|address| {
+                let address = address.trim_start_matches("http://");
+                match address.contains(':') {
+                    true => address.to_owned(),
+                    false => format!("{address}:2379"),
+                }
+            })
+            .collect();
+        if addresses.is_empty() {
+            addresses.push("127.0.0.1:2379".to_owned());
+        }
+        let auth = match (
+            std::env::var("ETCD_USERNAME"),
+            std::env::var("ETCD_PASSWORD"),
+        ) {
+            (Ok(user), Ok(password)) if !user.is_empty() => Some((user, password)),
+            _ => None,
+        };
+        EtcdSync {
+            connection: Arc::new(Connection::new(addresses, auth)),
+            prefix: String::new(),
+            held: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Puts `prefix` before every id (go-micro's `sync.Prefix`).
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> EtcdSync {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The etcd key of lock or election `id`.
+    pub fn key(&self, id: &str) -> String {
+        let name = format!("{}{id}", self.prefix);
+        format!("{PREFIX}{}", name.replace('/', "-"))
+    }
+
+    fn held(&self) -> MutexGuard<'_, HashMap<String, Lease>> {
+        self.held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Grants a lease of the options' TTL and runs `request` with it within the options' wait;
+    /// the lease is revoked if that fails or times out.
+    async fn with_lease<T, Fut>(
+        &self,
+        id: &str,
+        options: &LockOptions,
+        request: impl FnOnce(etcd_client::Client, i64) -> Fut,
+    ) -> Result<(T, Lease), Error>
+    where
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        validate(id, options)?;
+        let lease = Lease::grant(&self.connection, options.ttl).await?;
+        let lease_id = lease.id;
+        let attempt = self
+            .connection
+            .unbounded(|client| request(client, lease_id));
+        let value = match options.wait {
+            Some(wait) => tokio::time::timeout(wait, attempt)
+                .await
+                .map_err(|_| Error::lock_timeout(id, wait))??,
+            None => attempt.await?,
+        };
+        Ok((value, lease))
+    }
+}
+
+impl Coordinator for EtcdSync {
+    fn lock<'a>(&'a self, id: &'a str, options: LockOptions) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let key = self.key(id);
+            let lock = etcd_client::LockOptions::new();
+            let (_, mut lease) = self
+                .with_lease(id, &options, |mut client, lease| async move {
+                    client.lock(key, Some(lock.with_lease(lease))).await
+                })
+                .await?;
+            lease.hold();
+            self.held().insert(id.to_owned(), lease);
+            Ok(())
+        })
+    }
+
+    fn unlock<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            validate_id(id)?;
+            let mut lease = self.held().remove(id).ok_or_else(|| Error::not_held(id))?;
+            let kept = *lease.alive().borrow();
+            let existed = match lease.revoke().await {
+                Ok(existed) => existed,
+                Err(err) => {
+                    // Still ours to unlock later, unless this node took the lock again since.
+                    self.held().entry(id.to_owned()).or_insert(lease);
+                    return Err(err);
+                }
+            };
+            match kept && existed {
+                true => Ok(()),
+                false => Err(Error::new(
+                    ErrorKind::NotHeld,
+                    format!(
+                        "not held: lock `{id}` was lost before unlock: its lease {} (etcd at {})",
+                        match existed {
+                            true => "could not be kept alive for its TTL",
+                            false => "had expired or etcd lost it",
+                        },
+                        self.connection.addresses()
+                    ),
+                )),
+            }
+        })
+    }
+
+    fn leader<'a>(
+        &'a self,
+        id: &'a str,
+        options: LeaderOptions,
+    ) -> BoxFuture<'a, Result<Leader, Error>> {
+        Box::pin(async move {
+            let (key, value) = (self.key(id), id.to_owned());
+            let (response, lease) = self
+                .with_lease(id, &options, |mut client, lease| async move {
+                    client.campaign(key, value, lease).await
+                })
+                .await
+                .map_err(|err| err.for_leader(id, &options))?;
+            let Some(elected) = response.leader().cloned() else {
+                let message = "etcd answered a campaign without a leader key";
+                return Err(Error::unavailable(
+                    "etcd",
+                    &self.connection.addresses(),
+                    message,
+                ));
+            };
+            let (status, receiver) = watch::channel(true);
+            let status = Arc::new(status);
+            let watcher = tokio::spawn(watch_leadership(
+                self.connection.clone(),
+                elected,
+                lease.alive(),
+                status.clone(),
+            ));
+            let resign: Resign = Box::new(move || {
+                Box::pin(async move {
+                    let mut lease = lease;
+                    watcher.abort();
+                    status.send_replace(false);
+                    lease.revoke().await.map(drop)
+                })
+            });
+            Ok(Leader::new(id, receiver, resign))
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        "etcd"
+    }
+}
+
+/// Reports leadership lost (`status` → `false`) when the elected key is deleted (revoked, or
+/// its lease expired) or the lease can no longer be kept alive.
+async fn watch_leadership(
+    connection: Arc<Connection>,
+    elected: LeaderKey,
+    mut alive: watch::Receiver<bool>,
+    status: Arc<watch::Sender<bool>>,
+) {
+    let deleted = async {
+        let (key, revision) = (elected.key().to_vec(), elected.rev());
+        let options = WatchOptions::new().with_start_revision(revision);
+        let watch = connection
+            .unbounded(|mut client| async move { client.watch(key, Some(options)).await })
+            .await;
+        // Without a watch, the lease's keep-alives still tell.
+        let Ok(mut events) = watch else {
+            return std::future::pending().await;
+        };
+        while let Ok(Some(response)) = events.message().await {
+            let events = response.events();
+            if events
+                .iter()
+                .any(|event| event.event_type() == EventType::Delete)
+            {
+                return;
+            }
+        }
+        std::future::pending().await
+    };
+    tokio::select! {
+        () = deleted => {}
+        _ = alive.wait_for(|alive| !alive) => {}
+    }
+    status.send_replace(false);
+}
+
+impl fmt::Debug for EtcdSync {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EtcdSync")
+            .field("addresses", &self.connection.addresses())
+            .field("prefix", &self.prefix)
+            .field("held", &self.held().keys().collect::<Vec<_>>())
+            .finish()
+    }
+}

@@ -1,0 +1,140 @@
+//! Distributed locks and leader election (go-micro's `sync`): one holder of an id at a time,
+//! held until unlocked or until the holder has been dead for the lock's TTL.
+//!
+//! | backend | URI | notes |
+//! |---|---|---|
+//! | memory | `memory://` | one process; for tests and embedding |
+//! | etcd | `etcd://host:2379[,host:2379…]` | feature `sync-etcd`; go-micro's key layout |
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), micro::sync::Error> {
+//! use std::time::Duration;
+//! use micro::sync::{self, ErrorKind, LockOptions};
+//!
+//! let sync = sync::memory();
+//! let options = LockOptions::default().ttl(Duration::from_secs(10));
+//! sync.lock("invoice/7", options).await?;
+//! let busy = sync.lock("invoice/7", options.wait(Duration::from_millis(10))).await;
+//! assert_eq!(busy.unwrap_err().kind(), ErrorKind::LockTimeout);
+//! sync.unlock("invoice/7").await?;
+//!
+//! let leader = sync.leader("billing", LockOptions::default()).await?;
+//! assert!(leader.is_leader());
+//! leader.resign().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The guide is `docs/sync.md`.
+
+pub mod conformance;
+mod error;
+#[cfg(feature = "sync-etcd")]
+mod etcd;
+mod guard;
+#[cfg(feature = "sync-etcd")]
+mod lease;
+mod memory;
+mod types;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use error::{Error, ErrorKind};
+#[cfg(feature = "sync-etcd")]
+pub use etcd::EtcdSync;
+pub use guard::Guard;
+pub use memory::MemorySync;
+pub use types::{
+    DEFAULT_TTL, Leader, LeaderOptions, LockOptions, MIN_TTL, Resign, validate_id, validate_ttl,
+};
+
+/// A boxed future, as coordinator methods return them so that `dyn Coordinator` works.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Locks and leader election; go-micro's `sync.Sync` (renamed so as not to shadow
+/// [`std::marker::Sync`]). Hold one as `Arc<dyn Coordinator>`.
+///
+/// A coordinator is one participant (a node): locks it takes are its own until it unlocks
+/// them ([`Guard`] unlocks on drop). Ids name locks and elections in one namespace, as in
+/// go-micro.
+pub trait Coordinator: Send + Sync + fmt::Debug + 'static {
+    /// Takes the lock `id`, waiting up to `options.wait` while another holder has it
+    /// ([`ErrorKind::LockTimeout`] after that). Not reentrant: locking an id this node holds
+    /// waits too.
+    fn lock<'a>(&'a self, id: &'a str, options: LockOptions) -> BoxFuture<'a, Result<(), Error>>;
+
+    /// Releases the lock `id` this node holds ([`ErrorKind::NotHeld`] if it holds none).
+    fn unlock<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), Error>>;
+
+    /// Runs for leader of `id` and resolves once elected (or [`ErrorKind::LockTimeout`] after
+    /// `options.wait`). On etcd, candidates are elected in the order they ran.
+    fn leader<'a>(
+        &'a self,
+        id: &'a str,
+        options: LeaderOptions,
+    ) -> BoxFuture<'a, Result<Leader, Error>>;
+
+    /// The backend's name (`memory`, `etcd`).
+    fn name(&self) -> &'static str;
+}
+
+/// A new in-process coordinator.
+pub fn memory() -> Arc<dyn Coordinator> {
+    Arc::new(MemorySync::new())
+}
+
+/// A coordinator by name and addresses, as `--sync`-style flags give them: `memory`, or `etcd`
+/// (addresses `host:port`; none means `127.0.0.1:2379`).
+pub fn build(name: &str, addresses: &[String]) -> Result<Arc<dyn Coordinator>, Error> {
+    match name {
+        "memory" => Ok(memory()),
+        #[cfg(feature = "sync-etcd")]
+        "etcd" => Ok(Arc::new(EtcdSync::new(addresses))),
+        #[cfg(not(feature = "sync-etcd"))]
+        "etcd" => {
+            let _ = addresses;
+            Err(Error::new(
+                ErrorKind::Config,
+                "this build has no etcd sync: enable the `sync-etcd` feature of `micro`",
+            ))
+        }
+        other => Err(Error::new(
+            ErrorKind::Config,
+            format!("unknown sync backend `{other}`; use etcd or memory"),
+        )),
+    }
+}
+
+/// A coordinator from a URI: `memory://`, `etcd://host:port[,host:port…]`, or a bare name.
+pub fn from_uri(uri: &str) -> Result<Arc<dyn Coordinator>, Error> {
+    let (scheme, rest) = uri.split_once("://").unwrap_or((uri, ""));
+    let addresses: Vec<String> = rest
+        .split(',')
+        .filter(|address| !address.is_empty())
+        .map(str::to_owned)
+        .collect();
+    build(scheme, &addresses)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_come_from_names_and_uris() {
+        assert_eq!(from_uri("memory://").unwrap().name(), "memory");
+        assert_eq!(build("memory", &[]).unwrap().name(), "memory");
+        let err = from_uri("zookeeper://127.0.0.1:2181").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains("use etcd or memory"), "{err}");
+        let etcd = from_uri("etcd://127.0.0.1:1,127.0.0.1:2");
+        #[cfg(feature = "sync-etcd")]
+        assert_eq!(etcd.unwrap().name(), "etcd");
+        #[cfg(not(feature = "sync-etcd"))]
+        assert_eq!(etcd.unwrap_err().kind(), ErrorKind::Config);
+    }
+}

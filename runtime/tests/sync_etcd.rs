@@ -1,0 +1,419 @@
+//! The etcd coordinator against a real etcd: conformance, go-micro's key layout, processes
+//! sharing one lock, a holder and a leader SIGKILLed or paused (SIGSTOP), and an unreachable
+//! etcd. Processes are this test binary run again in a child role.
+
+#![cfg(feature = "sync-etcd")]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use micro::sync::{self, Coordinator, ErrorKind, EtcdSync, LockOptions};
+use micro_test_support::{EtcdServer, free_port};
+
+/// The test a child process runs; it does nothing unless [`ROLE`] is set.
+const CHILD: &str = "child_process";
+const ROLE: &str = "MICRO_TEST_SYNC_ROLE";
+const ETCD: &str = "MICRO_TEST_SYNC_ETCD";
+const FILE: &str = "MICRO_TEST_SYNC_FILE";
+/// The TTL of children's locks and leaderships (etcd's minimum is about 2 s).
+const TTL: Duration = Duration::from_secs(2);
+/// Slack for etcd to notice an expired lease (it checks every 500 ms) and tell waiters.
+const MARGIN: Duration = Duration::from_secs(3);
+const PROCESSES: u64 = 5;
+const INCREMENTS: u64 = 20;
+
+fn etcd(address: &str) -> Arc<dyn Coordinator> {
+    Arc::new(EtcdSync::new(&[address.to_owned()]))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().unwrap()
+}
+
+/// In a child: plays [`ROLE`] against the etcd at [`ETCD`].
+#[test]
+fn child_process() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let sync = etcd(&std::env::var(ETCD).unwrap());
+    let held = LockOptions::default().ttl(TTL);
+    runtime().block_on(async {
+        match role.as_str() {
+            "counter" => {
+                let file = std::env::var(FILE).unwrap();
+                for _ in 0..INCREMENTS {
+                    sync.lock("counter", held.wait(Duration::from_secs(60)))
+                        .await
+                        .unwrap();
+                    let count: u64 = std::fs::read_to_string(&file).unwrap().parse().unwrap();
+                    tokio::time::sleep(Duration::from_millis(3)).await;
+                    std::fs::write(&file, (count + 1).to_string()).unwrap();
+                    sync.unlock("counter").await.unwrap();
+                }
+            }
+            "holder" => {
+                sync.lock("held", held).await.unwrap();
+                println!("locked");
+                tokio::time::sleep(Duration::from_secs(120)).await;
+            }
+            "leader" => {
+                let leader = sync.leader("lead", held).await.unwrap();
+                println!("leading");
+                leader.lost().await;
+                println!("lost");
+            }
+            other => panic!("unknown role {other}"),
+        }
+    });
+}
+
+/// A child process in `role`, its stdout lines forwarded; killed when dropped.
+struct Child {
+    process: std::process::Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Child {
+    fn spawn(role: &str, etcd: &str, file: Option<&Path>) -> Child {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command
+            .args(["--exact", CHILD, "--nocapture", "--test-threads=1"])
+            .env(ROLE, role)
+            .env(ETCD, etcd)
+            .stdout(Stdio::piped());
+        if let Some(file) = file {
+            command.env(FILE, file);
+        }
+        let mut process = command.spawn().unwrap();
+        let stdout = BufReader::new(process.stdout.take().unwrap());
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Child { process, lines }
+    }
+
+    /// Waits up to `timeout` for the child to print `want`.
+    fn expect_line(&self, want: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                // libtest's `test child_process ... ` may start the line.
+                Ok(line) if line == want || line.ends_with(&format!(" {want}")) => return,
+                Ok(_) => continue,
+                Err(err) => panic!("the child did not print {want:?} within {timeout:?}: {err}"),
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for the child to exit successfully.
+    fn expect_success(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.process.try_wait().unwrap() {
+                assert!(status.success(), "a child failed: {status}");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a child still runs after {timeout:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`) to the child.
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.process.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} failed");
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+#[tokio::test]
+async fn etcd_conformance() {
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    let address = server.address();
+    sync::conformance::run(|| etcd(&address)).await;
+}
+
+#[tokio::test]
+async fn keys_follow_go_micros_layout() {
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    let sync = EtcdSync::new(&[server.address()]).with_prefix("billing/");
+    assert_eq!(sync.key("invoices/7"), "/micro/sync/billing-invoices-7");
+    sync.lock("invoices/7", LockOptions::default())
+        .await
+        .unwrap();
+    let mut client = etcd_client::Client::connect([server.address()], None)
+        .await
+        .unwrap();
+    let prefix = etcd_client::GetOptions::new().with_prefix();
+    let stored = client
+        .get("/micro/sync/billing-invoices-7/", Some(prefix.clone()))
+        .await
+        .unwrap();
+    assert_eq!(stored.kvs().len(), 1, "one owner key under the lock's name");
+    assert_ne!(
+        stored.kvs()[0].lease(),
+        0,
+        "the owner key is bound to a lease"
+    );
+    sync.unlock("invoices/7").await.unwrap();
+    let stored = client.get("/micro/sync/", Some(prefix)).await.unwrap();
+    assert!(stored.kvs().is_empty(), "unlock leaves nothing behind");
+}
+
+/// go-micro's etcd sync locks with a client-side `concurrency.Mutex`: it puts
+/// `<name>/<lease in hex>` and owns the lock when its key has the lowest create revision under
+/// `<name>/`. Doing exactly that here, each side waits for the other.
+#[tokio::test]
+async fn excludes_go_micros_mutex_both_ways() {
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    let mut client = etcd_client::Client::connect([server.address()], None)
+        .await
+        .unwrap();
+    let go_mutex = |lease: i64| format!("/micro/sync/job/{lease:x}");
+    let lease = client.lease_grant(30, None).await.unwrap().id();
+    let put = etcd_client::PutOptions::new().with_lease(lease);
+    client.put(go_mutex(lease), "", Some(put)).await.unwrap();
+
+    let sync = etcd(&server.address());
+    let options = LockOptions::default().ttl(TTL);
+    let busy = sync
+        .lock("job", options.wait(Duration::from_millis(300)))
+        .await;
+    assert_eq!(busy.map_err(|err| err.kind()), Err(ErrorKind::LockTimeout));
+    client.delete(go_mutex(lease), None).await.unwrap(); // go-micro's Unlock
+    sync.lock("job", options.wait(Duration::from_secs(5)))
+        .await
+        .unwrap();
+
+    // go-micro's side: its key is not the first under the prefix, so it waits.
+    let other = client.lease_grant(30, None).await.unwrap().id();
+    let put = etcd_client::PutOptions::new().with_lease(other);
+    client.put(go_mutex(other), "", Some(put)).await.unwrap();
+    let first = etcd_client::GetOptions::new()
+        .with_prefix()
+        .with_sort(
+            etcd_client::SortTarget::Create,
+            etcd_client::SortOrder::Ascend,
+        )
+        .with_limit(1);
+    let owner = client
+        .get("/micro/sync/job/", Some(first.clone()))
+        .await
+        .unwrap();
+    let owner = owner.kvs()[0].key_str().unwrap().to_owned();
+    assert_ne!(owner, go_mutex(other), "go-micro would take a held lock");
+    sync.unlock("job").await.unwrap();
+    let owner = client.get("/micro/sync/job/", Some(first)).await.unwrap();
+    assert_eq!(owner.kvs()[0].key_str().unwrap(), go_mutex(other));
+}
+
+#[test]
+fn five_processes_lose_no_update() {
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("counter");
+    std::fs::write(&file, "0").unwrap();
+    let mut children: Vec<Child> = (0..PROCESSES)
+        .map(|_| Child::spawn("counter", &server.address(), Some(&file)))
+        .collect();
+    for child in &mut children {
+        child.expect_success(Duration::from_secs(120));
+    }
+    let count = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        count,
+        (PROCESSES * INCREMENTS).to_string(),
+        "updates were lost"
+    );
+}
+
+#[test]
+fn a_killed_holders_lock_is_released_after_its_ttl() {
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    let holder = Child::spawn("holder", &server.address(), None);
+    holder.expect_line("locked", Duration::from_secs(30));
+    let sync = etcd(&server.address());
+    let runtime = runtime();
+    let options = LockOptions::default().ttl(TTL);
+    let busy = runtime.block_on(sync.lock("held", options.wait(Duration::from_millis(300))));
+    assert_eq!(busy.map_err(|err| err.kind()), Err(ErrorKind::LockTimeout));
+
+    drop(holder); // SIGKILL
+    let killed = Instant::now();
+    let taken = runtime.block_on(sync.lock("held", options.wait(TTL + MARGIN)));
+    let waited = killed.elapsed();
+    assert!(
+        taken.is_ok(),
+        "the dead holder's lock was not released: {taken:?}"
+    );
+    assert!(
+        waited >= TTL / 3,
+        "released {waited:?} after the kill: before its lease could expire"
+    );
+    runtime.block_on(sync.unlock("held")).unwrap();
+}
+
+#[test]
+fn a_killed_leader_is_replaced_within_its_ttl() {
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    let leader = Child::spawn("leader", &server.address(), None);
+    leader.expect_line("leading", Duration::from_secs(30));
+    let sync = etcd(&server.address());
+    let runtime = runtime();
+    let options = LockOptions::default().ttl(TTL);
+    let second = runtime.block_on(sync.leader("lead", options.wait(Duration::from_millis(300))));
+    assert_eq!(
+        second.map_err(|err| err.kind()).err(),
+        Some(ErrorKind::LockTimeout)
+    );
+
+    drop(leader); // SIGKILL
+    let killed = Instant::now();
+    let elected = runtime.block_on(sync.leader("lead", options.wait(TTL + MARGIN)));
+    let waited = killed.elapsed();
+    let elected = elected.unwrap_or_else(|err| panic!("no new leader within TTL + margin: {err}"));
+    assert!(elected.is_leader());
+    assert!(waited >= TTL / 3, "a new leader {waited:?} after the kill");
+    runtime.block_on(elected.resign()).unwrap();
+}
+
+/// A leader paused past its TTL has lost: another node leads, and once it runs again its
+/// status says so.
+#[test]
+fn a_paused_leader_learns_that_it_lost() {
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    let leader = Child::spawn("leader", &server.address(), None);
+    leader.expect_line("leading", Duration::from_secs(30));
+    leader.signal("STOP");
+    let sync = etcd(&server.address());
+    let runtime = runtime();
+    let options = LockOptions::default().ttl(TTL).wait(TTL + MARGIN);
+    let elected = runtime.block_on(sync.leader("lead", options));
+    let elected = elected.unwrap_or_else(|err| panic!("the paused leader kept leading: {err}"));
+    leader.signal("CONT");
+    leader.expect_line("lost", Duration::from_secs(5));
+    assert!(elected.is_leader(), "the new leader lost too");
+    runtime.block_on(elected.resign()).unwrap();
+}
+
+#[tokio::test]
+async fn a_leader_whose_etcd_dies_learns_that_it_lost() {
+    let Some(mut server) = EtcdServer::start() else {
+        return;
+    };
+    let sync = etcd(&server.address());
+    let leader = sync
+        .leader("lead", LockOptions::default().ttl(TTL))
+        .await
+        .unwrap();
+    assert!(leader.is_leader());
+    server.kill();
+    let killed = Instant::now();
+    let lost = tokio::time::timeout(TTL + MARGIN, leader.lost()).await;
+    assert!(
+        lost.is_ok(),
+        "status still says leading {:?} after etcd died",
+        killed.elapsed()
+    );
+    assert!(!leader.is_leader());
+}
+
+/// etcd restarted empty: leadership is lost, and unlock says the lock was lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn etcd_losing_its_data_ends_locks_and_leadership() {
+    let Some(mut server) = EtcdServer::start() else {
+        return;
+    };
+    let sync = etcd(&server.address());
+    let options = LockOptions::default().ttl(TTL);
+    sync.lock("job", options).await.unwrap();
+    let leader = sync.leader("lead", options).await.unwrap();
+    server.restart(true);
+    let lost = tokio::time::timeout(TTL + MARGIN, leader.lost()).await;
+    assert!(
+        lost.is_ok(),
+        "status still says leading after etcd lost its data"
+    );
+
+    // The client reconnects to the new etcd: unlock may first find it unreachable.
+    let deadline = Instant::now() + MARGIN;
+    let err = loop {
+        match sync.unlock("job").await {
+            Err(err) if err.kind() == ErrorKind::Unavailable && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Ok(()) => panic!("unlock of a lock etcd forgot succeeded"),
+            Err(err) => break err,
+        }
+    };
+    assert_eq!(err.kind(), ErrorKind::NotHeld, "{err}");
+    assert!(err.to_string().contains("lost before unlock"), "{err}");
+    etcd(&server.address())
+        .lock("job", options.wait(MARGIN))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_etcd_is_named_promptly() {
+    let address = format!("127.0.0.1:{}", free_port());
+    let sync = sync::from_uri(&format!("etcd://{address}")).unwrap();
+    assert_eq!(sync.name(), "etcd");
+    let started = Instant::now();
+    let err = sync.lock("job", LockOptions::default()).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert!(err.is_temporary());
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("etcd at {address} unreachable")),
+        "{message}"
+    );
+    let err = sync
+        .leader("job", LockOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+}
