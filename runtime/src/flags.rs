@@ -191,6 +191,21 @@ pub struct Flags {
     )]
     pub store_table: Option<String>,
 
+    /// Locks and leader election: `memory` (default; one process) or `etcd` (feature
+    /// `sync-etcd`).
+    #[arg(long, env = "MICRO_SYNC", value_name = "NAME", value_parser = ["memory", "etcd"])]
+    pub sync: Option<String>,
+
+    /// Where the sync backend is: etcd endpoints, `host:port` (comma-separated).
+    #[arg(
+        long,
+        env = "MICRO_SYNC_ADDRESS",
+        alias = "sync_address",
+        value_name = "HOST:PORT",
+        value_delimiter = ','
+    )]
+    pub sync_address: Vec<String>,
+
     /// How long a registration lasts unless refreshed, e.g. `60s` (default) or `60`.
     #[arg(long, env = "MICRO_REGISTER_TTL", alias = "register_ttl", value_name = "DURATION", value_parser = parse_duration)]
     pub register_ttl: Option<Duration>,

@@ -417,3 +417,39 @@ async fn an_unreachable_etcd_is_named_promptly() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
 }
+
+/// `--sync etcd --sync-address …` gives a service an etcd coordinator, shared with other
+/// processes' coordinators.
+#[tokio::test]
+async fn a_service_coordinator_comes_from_flags() {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        micro: micro::Flags,
+    }
+
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    let address = server.address();
+    let args = ["billing", "--sync", "etcd", "--sync-address", &address];
+    let service = micro::Service::new("billing").flags(Cli::parse_from(args).micro);
+    let coordinator = service.sync().unwrap();
+    assert_eq!(coordinator.name(), "etcd");
+    assert!(
+        Arc::ptr_eq(&coordinator, &service.sync().unwrap()),
+        "built once"
+    );
+    coordinator
+        .lock("invoice/7", LockOptions::default())
+        .await
+        .unwrap();
+    let other = etcd(&address);
+    let wait = LockOptions::default().wait(Duration::from_millis(300));
+    let err = other.lock("invoice/7", wait).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::LockTimeout, "{err}");
+    coordinator.unlock("invoice/7").await.unwrap();
+    other.lock("invoice/7", wait).await.unwrap();
+}

@@ -2,6 +2,7 @@
 
 pub(crate) mod address;
 mod auth;
+mod data;
 mod error;
 mod pubsub;
 mod registration;
@@ -70,6 +71,7 @@ pub struct Service {
     broker: Arc<Mutex<Option<Arc<dyn Broker>>>>,
     events: Arc<Mutex<Option<Arc<dyn events::Stream>>>>,
     store: Arc<Mutex<Option<Arc<dyn crate::store::Store>>>>,
+    sync: Arc<Mutex<Option<Arc<dyn crate::sync::Coordinator>>>>,
     subscriptions: Vec<pubsub::Subscription>,
 }
 
@@ -91,6 +93,7 @@ pub(crate) struct Options {
     pub(crate) store: Choice<Arc<dyn crate::store::Store>>,
     /// `--store-database` and `--store-table`.
     pub(crate) store_scope: (Option<String>, Option<String>),
+    pub(crate) sync: Choice<Arc<dyn crate::sync::Coordinator>>,
     pub(crate) register_ttl: Duration,
     pub(crate) register_interval: Duration,
     pub(crate) advertise: Option<String>,
@@ -153,6 +156,7 @@ impl Service {
                 events: Choice::Named("memory".to_owned(), Vec::new()),
                 store: Choice::Named("file".to_owned(), Vec::new()),
                 store_scope: (None, None),
+                sync: Choice::Named("memory".to_owned(), Vec::new()),
                 register_ttl: DEFAULT_REGISTER_TTL,
                 register_interval: DEFAULT_REGISTER_INTERVAL,
                 advertise: None,
@@ -167,6 +171,7 @@ impl Service {
             broker: Arc::default(),
             events: Arc::default(),
             store: Arc::default(),
+            sync: Arc::default(),
             subscriptions: Vec::new(),
         }
     }
@@ -357,35 +362,6 @@ impl Service {
         built_once(&self.auth, || options.auth.resolve())
     }
 
-    /// Uses `store` instead of the one `--store` names (default: the file store).
-    pub fn store_backend(mut self, store: Arc<dyn crate::store::Store>) -> Service {
-        self.options.store = Choice::Instance(store);
-        self
-    }
-
-    /// The service's store (built once from `--store`/`--store-address`), scoped to a database
-    /// named after the service (or `--store-database`) and table `micro` (or `--store-table`),
-    /// as go-micro v6 scopes `service.Store()`:
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-    /// use micro::store::{Record, Store};
-    ///
-    /// let store = micro::Service::new("billing").parse_flags().store()?;
-    /// store.write(&Record::new("invoice/7", "paid"), Default::default()).await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn store(&self) -> Result<crate::store::Scoped, Error> {
-        let options = self.options_with_flags()?;
-        let store = built_once(&self.store, || options.store.build(crate::store::build))?;
-        let (database, table) = options.store_scope.clone();
-        let scope = crate::store::Scope::new(
-            database.unwrap_or_else(|| options.name.clone()),
-            table.unwrap_or_else(|| crate::store::DEFAULT_NAME.to_owned()),
-        );
-        Ok(crate::store::Scoped::new(store, scope))
-    }
-
     /// The service's name.
     pub fn name(&self) -> &str {
         &self.options.name
@@ -476,6 +452,8 @@ impl Options {
             store_address,
             store_database,
             store_table,
+            sync,
+            sync_address,
             register_ttl,
             register_interval,
             ..
@@ -495,6 +473,7 @@ impl Options {
         self.broker.apply(broker, broker_address);
         self.events.apply(events, events_address);
         self.store.apply(store, store_address.into_iter().collect());
+        self.sync.apply(sync, sync_address);
         self.store_scope = (
             store_database.or(self.store_scope.0.take()),
             store_table.or(self.store_scope.1.take()),

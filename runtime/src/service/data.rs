@@ -1,0 +1,61 @@
+//! The service's data backends: its store (scoped to the service) and its sync coordinator.
+
+use std::sync::Arc;
+
+use super::{Choice, Error, Service, built_once};
+use crate::store;
+use crate::sync::{self, Coordinator};
+
+impl Service {
+    /// Uses `store` instead of the one `--store` names (default: the file store).
+    pub fn store_backend(mut self, store: Arc<dyn store::Store>) -> Service {
+        self.options.store = Choice::Instance(store);
+        self
+    }
+
+    /// The service's store (built once from `--store`/`--store-address`), scoped to a database
+    /// named after the service (or `--store-database`) and table `micro` (or `--store-table`),
+    /// as go-micro v6 scopes `service.Store()`:
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use micro::store::{Record, Store};
+    ///
+    /// let store = micro::Service::new("billing").parse_flags().store()?;
+    /// store.write(&Record::new("invoice/7", "paid"), Default::default()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn store(&self) -> Result<store::Scoped, Error> {
+        let options = self.options_with_flags()?;
+        let store = built_once(&self.store, || options.store.build(store::build))?;
+        let (database, table) = options.store_scope.clone();
+        let scope = store::Scope::new(
+            database.unwrap_or_else(|| options.name.clone()),
+            table.unwrap_or_else(|| store::DEFAULT_NAME.to_owned()),
+        );
+        Ok(store::Scoped::new(store, scope))
+    }
+
+    /// Uses `coordinator` instead of the one `--sync` names (default: memory).
+    pub fn sync_backend(mut self, coordinator: Arc<dyn Coordinator>) -> Service {
+        self.options.sync = Choice::Instance(coordinator);
+        self
+    }
+
+    /// The service's locks and leader election (built once from `--sync`/`--sync-address`):
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use micro::sync::LockOptions;
+    ///
+    /// let sync = micro::Service::new("billing").parse_flags().sync()?;
+    /// let guard = micro::sync::Guard::lock(sync, "invoice/7", LockOptions::default()).await?;
+    /// // … one process at a time here …
+    /// guard.unlock().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn sync(&self) -> Result<Arc<dyn Coordinator>, Error> {
+        let options = self.options_with_flags()?;
+        built_once(&self.sync, || options.sync.build(sync::build))
+    }
+}
