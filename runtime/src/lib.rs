@@ -23,6 +23,7 @@
 //! | `broker-nats` | no | `broker::NatsBroker`: `--broker nats` |
 //! | `events-nats` | no | `events::JetStream`: `--events nats` (NATS JetStream) |
 //! | `events-redis` | no | `events::RedisStream`: `--events redis` (Redis streams) |
+//! | `config-etcd` | no | [`config::Etcd`]: config from etcd keys under `/micro/config/` (building it needs `protoc`) |
 //!
 //! ```ignore
 //! // build.rs: micro_build::compile_protos(&["proto/helloworld.proto"], &["proto"])?;
@@ -54,6 +55,7 @@ pub mod client;
 pub mod codec;
 #[doc(hidden)]
 pub mod codegen;
+pub mod config;
 pub mod errors;
 pub mod events;
 pub mod metadata;
