@@ -187,10 +187,11 @@ impl Etcd {
             Err(err) => return Some(err),
         };
         *entries = read;
+        // The tree first: a good tree clears the config's last error, these set it again.
+        changes.send(Ok(self.tree(entries))).await.ok()?;
         for err in errors {
             changes.send(Err(err)).await.ok()?;
         }
-        changes.send(Ok(self.tree(entries))).await.ok()?;
         let prefix = self.prefix.clone();
         let options = WatchOptions::new()
             .with_prefix()
@@ -209,22 +210,24 @@ impl Etcd {
                 Ok(_) => return Some(self.unreachable("the watch ended")),
                 Err(err) => return Some(self.unreachable(err)),
             };
+            let (mut changed, mut errors) = (false, Vec::new());
             for event in response.events() {
                 let Some(kv) = event.kv() else { continue };
                 let key = String::from_utf8_lossy(kv.key()).into_owned();
                 match event.event_type() {
-                    EventType::Delete => {
-                        entries.remove(&key);
-                    }
+                    EventType::Delete => changed |= entries.remove(&key).is_some(),
                     EventType::Put => match parse_value(&key, kv.value()) {
-                        Ok(value) => {
-                            entries.insert(key, value);
-                        }
-                        Err(err) => changes.send(Err(err)).await.ok()?,
+                        Ok(value) => changed |= entries.insert(key, value.clone()) != Some(value),
+                        Err(err) => errors.push(err),
                     },
                 }
             }
-            changes.send(Ok(self.tree(entries))).await.ok()?;
+            if changed {
+                changes.send(Ok(self.tree(entries))).await.ok()?;
+            }
+            for err in errors {
+                changes.send(Err(err)).await.ok()?;
+            }
         }
     }
 }
