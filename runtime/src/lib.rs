@@ -23,7 +23,7 @@
 //! | `broker-nats` | no | `broker::NatsBroker`: `--broker nats` |
 //! | `events-nats` | no | `events::JetStream`: `--events nats` (NATS JetStream) |
 //! | `events-redis` | no | `events::RedisStream`: `--events redis` (Redis streams) |
-//! | `config-etcd` | no | [`config::Etcd`]: config from etcd keys under `/micro/config/` (building it needs `protoc`) |
+//! | `config-etcd` | no | `config::Etcd`: config from etcd keys under `/micro/config/` (building it needs `protoc`) |
 //!
 //! ```ignore
 //! // build.rs: micro_build::compile_protos(&["proto/helloworld.proto"], &["proto"])?;

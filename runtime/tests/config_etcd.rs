@@ -29,7 +29,9 @@ struct EtcdFixture {
 
 impl EtcdFixture {
     async fn client(&self) -> Client {
-        Client::connect([self.address.as_str()], None).await.unwrap()
+        Client::connect([self.address.as_str()], None)
+            .await
+            .unwrap()
     }
 }
 
@@ -56,7 +58,10 @@ impl Fixture for EtcdFixture {
             let mut wanted = Vec::new();
             leaves("/micro/config/", tree, &mut wanted);
             let stored = client
-                .get("/micro/config/", Some(etcd_client::GetOptions::new().with_prefix()))
+                .get(
+                    "/micro/config/",
+                    Some(etcd_client::GetOptions::new().with_prefix()),
+                )
                 .await
                 .unwrap();
             for kv in stored.kvs() {
@@ -74,7 +79,10 @@ impl Fixture for EtcdFixture {
     fn corrupt(&self) -> BoxFuture<'_, bool> {
         Box::pin(async move {
             let mut client = self.client().await;
-            client.put("/micro/config/server/name", "{\"broken", None).await.unwrap();
+            client
+                .put("/micro/config/server/name", "{\"broken", None)
+                .await
+                .unwrap();
             true
         })
     }
@@ -82,21 +90,42 @@ impl Fixture for EtcdFixture {
 
 #[tokio::test]
 async fn etcd_keeps_the_reload_contract() {
-    let Some(server) = EtcdServer::start() else { return };
-    conformance::run(&EtcdFixture { address: server.address() }).await;
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    conformance::run(&EtcdFixture {
+        address: server.address(),
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn keys_nest_values_are_json_or_plain_and_merge_over_defaults() {
-    let Some(server) = EtcdServer::start() else { return };
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
     let mut etcd = client(&server).await;
-    etcd.put("/micro/config/database", r#"{"address": "db:5432", "pool": 4}"#, None).await.unwrap();
-    etcd.put("/micro/config/database/pool", "8", None).await.unwrap();
-    etcd.put("/micro/config/greeting", "hello there", None).await.unwrap();
-    etcd.put("/micro/registry/greeter/1", "not config", None).await.unwrap();
+    etcd.put(
+        "/micro/config/database",
+        r#"{"address": "db:5432", "pool": 4}"#,
+        None,
+    )
+    .await
+    .unwrap();
+    etcd.put("/micro/config/database/pool", "8", None)
+        .await
+        .unwrap();
+    etcd.put("/micro/config/greeting", "hello there", None)
+        .await
+        .unwrap();
+    etcd.put("/micro/registry/greeter/1", "not config", None)
+        .await
+        .unwrap();
 
     let config = Config::builder()
-        .source(Memory::new(json!({"database": {"timeout": 5, "pool": 1}, "greeting": "hi"})))
+        .source(Memory::new(
+            json!({"database": {"timeout": 5, "pool": 1}, "greeting": "hi"}),
+        ))
         .source(source(&server))
         .build()
         .await
@@ -109,17 +138,33 @@ async fn keys_nest_values_are_json_or_plain_and_merge_over_defaults() {
         timeout: u64,
     }
     let database: Database = config.get("database").unwrap();
-    assert_eq!(database, Database { address: "db:5432".into(), pool: 8, timeout: 5 });
+    assert_eq!(
+        database,
+        Database {
+            address: "db:5432".into(),
+            pool: 8,
+            timeout: 5
+        }
+    );
     assert_eq!(config.get::<String>("greeting").unwrap(), "hello there");
-    assert!(config.get::<Value>("registry").is_err(), "only keys under /micro/config/");
+    assert!(
+        config.get::<Value>("registry").is_err(),
+        "only keys under /micro/config/"
+    );
 }
 
 #[tokio::test]
 async fn puts_and_deletes_reload_and_a_broken_value_keeps_the_last_good() {
-    let Some(server) = EtcdServer::start() else { return };
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
     let mut etcd = client(&server).await;
-    etcd.put("/micro/config/server/port", "8080", None).await.unwrap();
-    etcd.put("/micro/config/feature", "true", None).await.unwrap();
+    etcd.put("/micro/config/server/port", "8080", None)
+        .await
+        .unwrap();
+    etcd.put("/micro/config/feature", "true", None)
+        .await
+        .unwrap();
     let config = Config::builder()
         .source(Memory::new(json!({"server": {"port": 1}})))
         .source(source(&server))
@@ -129,45 +174,103 @@ async fn puts_and_deletes_reload_and_a_broken_value_keeps_the_last_good() {
     let mut port = config.watch("server.port");
     let mut feature = config.watch("feature");
 
-    etcd.put("/micro/config/server/port", "9090", None).await.unwrap();
+    etcd.put("/micro/config/server/port", "9090", None)
+        .await
+        .unwrap();
     assert_eq!(next(&mut port).await, json!(9090), "a put reloads");
 
-    etcd.put("/micro/config/server/port", "{\"oops", None).await.unwrap();
-    poll(|| config.last_error().is_some(), "the broken value was not reported").await;
+    etcd.put("/micro/config/server/port", "{\"oops", None)
+        .await
+        .unwrap();
+    poll(
+        || config.last_error().is_some(),
+        "the broken value was not reported",
+    )
+    .await;
     let error = config.last_error().unwrap();
     assert!(error.contains("/micro/config/server/port"), "{error}");
-    assert_eq!(config.get::<u16>("server.port").unwrap(), 9090, "the last good stays");
+    assert_eq!(
+        config.get::<u16>("server.port").unwrap(),
+        9090,
+        "the last good stays"
+    );
 
     // Another key still reloads while that one is broken; the broken one keeps its last good.
-    etcd.put("/micro/config/feature", "false", None).await.unwrap();
+    etcd.put("/micro/config/feature", "false", None)
+        .await
+        .unwrap();
     assert_eq!(next(&mut feature).await, json!(false));
     assert_eq!(config.get::<u16>("server.port").unwrap(), 9090);
 
-    etcd.put("/micro/config/server/port", "7070", None).await.unwrap();
-    assert_eq!(next(&mut port).await, json!(7070), "the next good value applies");
+    etcd.put("/micro/config/server/port", "7070", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut port).await,
+        json!(7070),
+        "the next good value applies"
+    );
 
-    etcd.delete("/micro/config/server/port", None).await.unwrap();
-    assert_eq!(next(&mut port).await, json!(1), "a delete falls back to the defaults");
-    etcd.delete("/micro/config/", Some(DeleteOptions::new().with_prefix())).await.unwrap();
-    assert_eq!(next(&mut feature).await, Value::Null, "a deleted key is gone");
+    etcd.delete("/micro/config/server/port", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut port).await,
+        json!(1),
+        "a delete falls back to the defaults"
+    );
+    etcd.delete("/micro/config/", Some(DeleteOptions::new().with_prefix()))
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut feature).await,
+        Value::Null,
+        "a deleted key is gone"
+    );
 }
 
 #[tokio::test]
 async fn the_watch_survives_etcd_restarting() {
-    let Some(mut server) = EtcdServer::start() else { return };
-    client(&server).await.put("/micro/config/level", "1", None).await.unwrap();
-    let config = Config::builder().source(source(&server)).build().await.unwrap();
+    let Some(mut server) = EtcdServer::start() else {
+        return;
+    };
+    client(&server)
+        .await
+        .put("/micro/config/level", "1", None)
+        .await
+        .unwrap();
+    let config = Config::builder()
+        .source(source(&server))
+        .build()
+        .await
+        .unwrap();
     let mut level = config.watch("level");
 
     server.kill();
-    poll(|| config.last_error().is_some(), "losing etcd was not reported").await;
+    poll(
+        || config.last_error().is_some(),
+        "losing etcd was not reported",
+    )
+    .await;
     let error = config.last_error().unwrap();
     assert!(error.contains(&server.address()), "{error}");
-    assert_eq!(config.get::<u32>("level").unwrap(), 1, "the last good stays while etcd is down");
+    assert_eq!(
+        config.get::<u32>("level").unwrap(),
+        1,
+        "the last good stays while etcd is down"
+    );
 
     server.restart(false);
-    client(&server).await.put("/micro/config/level", "2", None).await.unwrap();
-    assert_eq!(next(&mut level).await, json!(2), "changes arrive again after etcd is back");
+    client(&server)
+        .await
+        .put("/micro/config/level", "2", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        next(&mut level).await,
+        json!(2),
+        "changes arrive again after etcd is back"
+    );
 }
 
 #[tokio::test]
@@ -180,11 +283,18 @@ async fn an_unreachable_etcd_is_a_clear_error_in_bounded_time() {
         .build()
         .await
         .unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(12), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(err.kind(), ErrorKind::Unavailable);
     assert!(err.is_temporary());
     let message = err.to_string();
-    assert!(message.contains(&format!("etcd at {address} unreachable")), "{message}");
+    assert!(
+        message.contains(&format!("etcd at {address} unreachable")),
+        "{message}"
+    );
 }
 
 async fn next(watcher: &mut micro::config::Watcher) -> Value {
@@ -198,7 +308,10 @@ async fn next(watcher: &mut micro::config::Watcher) -> Value {
 async fn poll(mut done: impl FnMut() -> bool, what: &str) {
     let deadline = tokio::time::Instant::now() + DEADLINE;
     while !done() {
-        assert!(tokio::time::Instant::now() < deadline, "{what} within {DEADLINE:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} within {DEADLINE:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

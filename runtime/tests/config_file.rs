@@ -25,7 +25,11 @@ impl FileFixture {
     fn new(dir: &Path, name: &str, replace: bool) -> FileFixture {
         let path = dir.join(name);
         let format = Format::from_path(&path).unwrap();
-        FileFixture { path, format, replace }
+        FileFixture {
+            path,
+            format,
+            replace,
+        }
     }
 
     fn write(&self, text: &str) {
@@ -100,7 +104,8 @@ async fn toml_keeps_the_reload_contract() {
 }
 
 const DEFAULTS: &str = r#"{"server": {"port": 8080, "name": "default", "timeout": 30}}"#;
-const FILE: &str = r#"{"server": {"port": 8081, "name": "from-file"}, "database": {"address": "file-db"}}"#;
+const FILE: &str =
+    r#"{"server": {"port": 8081, "name": "from-file"}, "database": {"address": "file-db"}}"#;
 
 #[tokio::test]
 async fn defaults_then_file_then_env_later_wins() {
@@ -123,9 +128,16 @@ async fn defaults_then_file_then_env_later_wins() {
         .unwrap();
     assert_eq!(config.get::<u16>("server.port").unwrap(), 9090, "env wins");
     assert_eq!(config.get::<String>("server.name").unwrap(), "from-file");
-    assert_eq!(config.get::<u64>("server.timeout").unwrap(), 30, "defaults fill in");
+    assert_eq!(
+        config.get::<u64>("server.timeout").unwrap(),
+        30,
+        "defaults fill in"
+    );
     assert_eq!(config.get::<String>("database.address").unwrap(), "file-db");
-    assert!(config.get::<Value>("other").is_err(), "the prefix filter drops OTHER_*");
+    assert!(
+        config.get::<Value>("other").is_err(),
+        "the prefix filter drops OTHER_*"
+    );
 
     #[derive(Deserialize, Debug, PartialEq)]
     struct Server {
@@ -137,7 +149,11 @@ async fn defaults_then_file_then_env_later_wins() {
     struct All {
         server: Server,
     }
-    let expected = Server { port: 9090, name: "from-file".into(), timeout: 30 };
+    let expected = Server {
+        port: 9090,
+        name: "from-file".into(),
+        timeout: 30,
+    };
     assert_eq!(config.scan::<All>().unwrap().server, expected);
     assert_eq!(config.get::<Server>("server").unwrap(), expected);
 
@@ -148,7 +164,11 @@ async fn defaults_then_file_then_env_later_wins() {
         .build()
         .await
         .unwrap();
-    assert_eq!(reversed.get::<u16>("server.port").unwrap(), 8081, "the file now wins");
+    assert_eq!(
+        reversed.get::<u16>("server.port").unwrap(),
+        8081,
+        "the file now wins"
+    );
 }
 
 /// The environment of a real process: this test runs itself again with variables set.
@@ -157,7 +177,11 @@ fn env_of_the_process_is_read() {
     if std::env::var_os("MICRO_CONFIG_TEST_CHILD").is_some() {
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let config = runtime
-            .block_on(Config::builder().source(Env::new().strip_prefix("MICRO")).build())
+            .block_on(
+                Config::builder()
+                    .source(Env::new().strip_prefix("MICRO"))
+                    .build(),
+            )
             .unwrap();
         assert_eq!(config.get::<u16>("server.port").unwrap(), 9191);
         assert!(config.get::<bool>("database.tls").unwrap());
@@ -174,24 +198,39 @@ fn env_of_the_process_is_read() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "the child test failed: {stdout}");
-    assert!(stdout.contains("1 passed"), "the child ran no test: {stdout}");
+    assert!(
+        stdout.contains("1 passed"),
+        "the child ran no test: {stdout}"
+    );
 }
 
 #[tokio::test]
 async fn typed_access_errors_name_the_path_and_type() {
     let config = Config::builder()
-        .source(Memory::new(json!({"server": {"port": "http", "host": "h"}})))
+        .source(Memory::new(
+            json!({"server": {"port": "http", "host": "h"}}),
+        ))
         .build()
         .await
         .unwrap();
     let missing = config.get::<u16>("server.timeout").unwrap_err();
     assert_eq!(missing.kind(), ErrorKind::NotFound);
-    assert!(missing.to_string().contains("\"server.timeout\""), "{missing}");
+    assert!(
+        missing.to_string().contains("\"server.timeout\""),
+        "{missing}"
+    );
     let wrong = config.get::<u16>("server.port").unwrap_err();
     assert_eq!(wrong.kind(), ErrorKind::WrongType);
-    assert!(wrong.to_string().contains("\"server.port\"") && wrong.to_string().contains("u16"), "{wrong}");
+    assert!(
+        wrong.to_string().contains("\"server.port\"") && wrong.to_string().contains("u16"),
+        "{wrong}"
+    );
     assert_eq!(config.get_or("server.timeout", 30u32), 30);
-    assert_eq!(config.get_or("server.port", 8080u16), 8080, "wrong type falls back too");
+    assert_eq!(
+        config.get_or("server.port", 8080u16),
+        8080,
+        "wrong type falls back too"
+    );
     assert_eq!(config.get_or("server.host", String::new()), "h");
 }
 
@@ -199,13 +238,24 @@ async fn typed_access_errors_name_the_path_and_type() {
 async fn missing_and_unknown_files_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("absent.yaml");
-    let err = Config::builder().source(File::new(&missing)).build().await.unwrap_err();
+    let err = Config::builder()
+        .source(File::new(&missing))
+        .build()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
-    assert!(err.to_string().contains(&missing.display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&missing.display().to_string()),
+        "{err}"
+    );
 
     let ini = dir.path().join("config.ini");
     std::fs::write(&ini, "a=1").unwrap();
-    let err = Config::builder().source(File::new(&ini)).build().await.unwrap_err();
+    let err = Config::builder()
+        .source(File::new(&ini))
+        .build()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert!(err.to_string().contains(".yaml"), "{err}");
     let config = Config::builder()
@@ -213,13 +263,24 @@ async fn missing_and_unknown_files_are_clear_errors() {
         .build()
         .await
         .unwrap();
-    assert_eq!(config.get::<i64>("a").unwrap(), 1, "an explicit format wins");
+    assert_eq!(
+        config.get::<i64>("a").unwrap(),
+        1,
+        "an explicit format wins"
+    );
 
     let broken = dir.path().join("broken.json");
     std::fs::write(&broken, "{\"a\": [1,").unwrap();
-    let err = Config::builder().source(File::new(&broken)).build().await.unwrap_err();
+    let err = Config::builder()
+        .source(File::new(&broken))
+        .build()
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidData);
-    assert!(err.to_string().contains("broken.json") && err.to_string().contains("JSON"), "{err}");
+    assert!(
+        err.to_string().contains("broken.json") && err.to_string().contains("JSON"),
+        "{err}"
+    );
 }
 
 /// Every log line of this test binary (a global subscriber: a scoped one misses events whose
@@ -250,24 +311,45 @@ async fn a_broken_file_is_logged_with_its_name_and_error_and_the_last_good_stays
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.yaml");
     std::fs::write(&path, "server:\n  port: 1\n").unwrap();
-    let config = Config::builder().source(File::new(&path)).build().await.unwrap();
+    let config = Config::builder()
+        .source(File::new(&path))
+        .build()
+        .await
+        .unwrap();
     let mut port = config.watch("server.port");
 
     write_by_rename(&path, "server:\n  port: [oops\n");
     let deadline = tokio::time::Instant::now() + DEADLINE;
     while config.last_error().is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "the broken file was not noticed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the broken file was not noticed"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(config.get::<u16>("server.port").unwrap(), 1, "the last good config stays");
+    assert_eq!(
+        config.get::<u16>("server.port").unwrap(),
+        1,
+        "the last good config stays"
+    );
     let logs = String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned();
-    let logged = logs.lines().find(|line| line.contains("app.yaml")).unwrap_or_default();
-    assert!(logged.contains("ERROR") && logged.contains("YAML"), "{logs}");
+    let logged = logs
+        .lines()
+        .find(|line| line.contains("app.yaml"))
+        .unwrap_or_default();
+    assert!(
+        logged.contains("ERROR") && logged.contains("YAML"),
+        "{logs}"
+    );
     assert!(logged.contains("keeping the last good config"), "{logs}");
 
     write_by_rename(&path, "server:\n  port: 2\n");
     let next = tokio::time::timeout(DEADLINE, port.next_as::<u16>()).await;
-    assert_eq!(next.unwrap().unwrap(), 2, "the next good change is applied, and nothing before it");
+    assert_eq!(
+        next.unwrap().unwrap(),
+        2,
+        "the next good change is applied, and nothing before it"
+    );
     assert_eq!(config.last_error(), None);
 }
 
@@ -276,12 +358,19 @@ async fn a_deleted_file_keeps_the_last_good_until_it_comes_back() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.toml");
     std::fs::write(&path, "port = 1\n").unwrap();
-    let config = Config::builder().source(File::new(&path)).build().await.unwrap();
+    let config = Config::builder()
+        .source(File::new(&path))
+        .build()
+        .await
+        .unwrap();
     let mut port = config.watch("port");
     std::fs::remove_file(&path).unwrap();
     let deadline = tokio::time::Instant::now() + DEADLINE;
     while config.last_error().is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "the deletion was not noticed");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the deletion was not noticed"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(config.last_error().unwrap().contains("config.toml"));
@@ -296,12 +385,24 @@ async fn without_watching_changes_apply_only_on_reload() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.json");
     std::fs::write(&path, r#"{"port": 1}"#).unwrap();
-    let config = Config::builder().source(File::new(&path)).watch(false).build().await.unwrap();
+    let config = Config::builder()
+        .source(File::new(&path))
+        .watch(false)
+        .build()
+        .await
+        .unwrap();
     std::fs::write(&path, r#"{"port": 2}"#).unwrap();
     assert_eq!(config.get::<u16>("port").unwrap(), 1);
     config.reload().await.unwrap();
     assert_eq!(config.get::<u16>("port").unwrap(), 2);
     std::fs::write(&path, "{").unwrap();
-    assert_eq!(config.reload().await.unwrap_err().kind(), ErrorKind::InvalidData);
-    assert_eq!(config.get::<u16>("port").unwrap(), 2, "a failed reload keeps the last good");
+    assert_eq!(
+        config.reload().await.unwrap_err().kind(),
+        ErrorKind::InvalidData
+    );
+    assert_eq!(
+        config.get::<u16>("port").unwrap(),
+        2,
+        "a failed reload keeps the last good"
+    );
 }

@@ -28,7 +28,9 @@ pub trait Fixture: Send + Sync {
 /// Runs every check against the source `fixture` makes.
 pub async fn run(fixture: &dyn Fixture) {
     let name = fixture.source().describe();
-    fixture.set(&json!({"server": {"port": 1, "name": "a"}})).await;
+    fixture
+        .set(&json!({"server": {"port": 1, "name": "a"}}))
+        .await;
     let config = Config::builder()
         .source(Memory::new(json!({"server": {"port": 0, "timeout": 5}})))
         .boxed_source(fixture.source())
@@ -36,31 +38,99 @@ pub async fn run(fixture: &dyn Fixture) {
         .await
         .unwrap_or_else(|err| panic!("config conformance ({name}): build failed: {err}"));
     let get = |path: &str| config.get::<Value>(path).unwrap_or(Value::Null);
-    assert_eq!(get("server.port"), json!(1), "{name}: the source overrides the defaults");
-    assert_eq!(get("server.timeout"), json!(5), "{name}: defaults fill what the source lacks");
+    assert_eq!(
+        get("server.port"),
+        json!(1),
+        "{name}: the source overrides the defaults"
+    );
+    assert_eq!(
+        get("server.timeout"),
+        json!(5),
+        "{name}: defaults fill what the source lacks"
+    );
 
     let mut port = config.watch("server.port");
     let mut all = config.watch("");
     let version = config.version();
-    fixture.set(&json!({"server": {"port": 2, "name": "a"}})).await;
-    wait_for(&mut port, json!(2), &name, "a changed value reaches a watcher").await;
+    fixture
+        .set(&json!({"server": {"port": 2, "name": "a"}}))
+        .await;
+    wait_for(
+        &mut port,
+        json!(2),
+        &name,
+        "a changed value reaches a watcher",
+    )
+    .await;
     let whole = json!({"server": {"port": 2, "name": "a", "timeout": 5}});
-    wait_for(&mut all, whole, &name, "the whole-config watcher sees the change").await;
-    assert!(config.version() > version, "{name}: a change bumps the version");
-    assert_eq!(get("server.timeout"), json!(5), "{name}: a reload keeps the other sources");
+    wait_for(
+        &mut all,
+        whole,
+        &name,
+        "the whole-config watcher sees the change",
+    )
+    .await;
+    assert!(
+        config.version() > version,
+        "{name}: a change bumps the version"
+    );
+    assert_eq!(
+        get("server.timeout"),
+        json!(5),
+        "{name}: a reload keeps the other sources"
+    );
 
     fixture.set(&json!({"server": {"name": "a"}})).await;
-    wait_for(&mut port, json!(0), &name, "a removed value falls back to the defaults").await;
+    wait_for(
+        &mut port,
+        json!(0),
+        &name,
+        "a removed value falls back to the defaults",
+    )
+    .await;
 
-    fixture.set(&json!({"server": {"port": 3, "name": "b"}})).await;
-    wait_for(&mut port, json!(3), &name, "a value set again reaches the watcher").await;
+    fixture
+        .set(&json!({"server": {"port": 3, "name": "b"}}))
+        .await;
+    wait_for(
+        &mut port,
+        json!(3),
+        &name,
+        "a value set again reaches the watcher",
+    )
+    .await;
     if fixture.corrupt().await {
-        wait_until(|| async { config.last_error().is_some() }, &name, "a broken change is reported by last_error").await;
-        assert_eq!(get("server.port"), json!(3), "{name}: a broken change keeps the last good config");
-        assert_eq!(get("server.name"), json!("b"), "{name}: a broken change keeps the last good config");
-        fixture.set(&json!({"server": {"port": 4, "name": "b"}})).await;
-        wait_for(&mut port, json!(4), &name, "the next good change after a broken one is applied").await;
-        assert_eq!(config.last_error(), None, "{name}: a good change clears last_error");
+        wait_until(
+            || async { config.last_error().is_some() },
+            &name,
+            "a broken change is reported by last_error",
+        )
+        .await;
+        assert_eq!(
+            get("server.port"),
+            json!(3),
+            "{name}: a broken change keeps the last good config"
+        );
+        assert_eq!(
+            get("server.name"),
+            json!("b"),
+            "{name}: a broken change keeps the last good config"
+        );
+        fixture
+            .set(&json!({"server": {"port": 4, "name": "b"}}))
+            .await;
+        wait_for(
+            &mut port,
+            json!(4),
+            &name,
+            "the next good change after a broken one is applied",
+        )
+        .await;
+        assert_eq!(
+            config.last_error(),
+            None,
+            "{name}: a good change clears last_error"
+        );
     }
 
     drop(config);
@@ -73,7 +143,11 @@ pub async fn run(fixture: &dyn Fixture) {
         }
     })
     .await;
-    assert_eq!(closed.ok(), Some(ErrorKind::Closed), "{name}: a watcher ends when its config is dropped");
+    assert_eq!(
+        closed.ok(),
+        Some(ErrorKind::Closed),
+        "{name}: a watcher ends when its config is dropped"
+    );
 }
 
 /// Waits until the watcher yields `expected` (values on the way are skipped).
@@ -92,14 +166,25 @@ async fn wait_for(watcher: &mut Watcher, expected: Value, name: &str, what: &str
         }
     })
     .await;
-    assert!(found == Ok(true), "config conformance ({name}): {what}: expected {expected} at {}, saw {seen:?}", watcher.path());
+    assert!(
+        found == Ok(true),
+        "config conformance ({name}): {what}: expected {expected} at {}, saw {seen:?}",
+        watcher.path()
+    );
 }
 
 /// Polls `check` until it holds.
-async fn wait_until<F: Future<Output = bool>>(mut check: impl FnMut() -> F, name: &str, what: &str) {
+async fn wait_until<F: Future<Output = bool>>(
+    mut check: impl FnMut() -> F,
+    name: &str,
+    what: &str,
+) {
     let deadline = tokio::time::Instant::now() + DEADLINE;
     while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "config conformance ({name}): {what}: not within {DEADLINE:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "config conformance ({name}): {what}: not within {DEADLINE:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

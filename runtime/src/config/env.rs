@@ -53,7 +53,11 @@ impl Env {
         if self.prefixes.is_empty() && self.stripped.is_empty() {
             return Some(name);
         }
-        if let Some(rest) = self.stripped.iter().find_map(|p| name.strip_prefix(p.as_str())) {
+        if let Some(rest) = self
+            .stripped
+            .iter()
+            .find_map(|p| name.strip_prefix(p.as_str()))
+        {
             return Some(rest);
         }
         self.prefixes
@@ -75,10 +79,16 @@ impl Env {
         vars.sort();
         let mut tree = Value::Object(Map::new());
         for (name, value) in &vars {
-            let Some(name) = self.key_name(name) else { continue };
+            let Some(name) = self.key_name(name) else {
+                continue;
+            };
             let keys = name_to_keys(name, &['_']);
             if !keys.is_empty() {
-                insert(&mut tree, keys.iter().map(String::as_str), typed_scalar(value));
+                insert(
+                    &mut tree,
+                    keys.iter().map(String::as_str),
+                    typed_scalar(value),
+                );
             }
         }
         tree
@@ -133,10 +143,17 @@ mod tests {
     #[test]
     fn prefixes_filter_and_stripped_prefixes_also_drop_it() {
         let kept = Env::new().prefix("MICRO").vars(VARS).tree();
-        assert_eq!(kept, json!({"micro": {"server": {"port": 9090}, "debug": true}}));
+        assert_eq!(
+            kept,
+            json!({"micro": {"server": {"port": 9090}, "debug": true}})
+        );
         let stripped = Env::new().strip_prefix("MICRO_").vars(VARS).tree();
         assert_eq!(stripped, json!({"server": {"port": 9090}, "debug": true}));
-        let both = Env::new().strip_prefix("MICRO").prefix("DATABASE").vars(VARS).tree();
+        let both = Env::new()
+            .strip_prefix("MICRO")
+            .prefix("DATABASE")
+            .vars(VARS)
+            .tree();
         assert_eq!(both["server"]["port"], json!(9090));
         assert_eq!(both["database"]["address"], json!("db:5432"));
         assert!(both.get("path").is_none());

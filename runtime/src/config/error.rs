@@ -30,7 +30,9 @@ impl Error {
     pub(crate) fn not_found(path: &str) -> Error {
         Error::new(
             ErrorKind::NotFound,
-            format!("config path {path:?} not found; set it in a source or use get_or for a default"),
+            format!(
+                "config path {path:?} not found; set it in a source or use get_or for a default"
+            ),
         )
     }
 

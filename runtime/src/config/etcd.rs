@@ -50,7 +50,10 @@ impl Etcd {
         if addresses.is_empty() {
             addresses.push("127.0.0.1:2379".to_owned());
         }
-        let auth = match (std::env::var("ETCD_USERNAME"), std::env::var("ETCD_PASSWORD")) {
+        let auth = match (
+            std::env::var("ETCD_USERNAME"),
+            std::env::var("ETCD_PASSWORD"),
+        ) {
             (Ok(user), Ok(password)) if !user.is_empty() => Some((user, password)),
             _ => None,
         };
@@ -148,7 +151,11 @@ impl Etcd {
         let mut tree = Value::Object(Map::new());
         for (key, value) in entries {
             let rest = key.strip_prefix(self.prefix.as_str()).unwrap_or(key);
-            insert(&mut tree, rest.split('/').filter(|k| !k.is_empty()), value.clone());
+            insert(
+                &mut tree,
+                rest.split('/').filter(|k| !k.is_empty()),
+                value.clone(),
+            );
         }
         tree
     }

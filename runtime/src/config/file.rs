@@ -102,7 +102,9 @@ impl File {
             let path = self.path.clone();
             move || std::fs::read(path)
         });
-        let read = read.await.unwrap_or_else(|err| Err(std::io::Error::other(err)));
+        let read = read
+            .await
+            .unwrap_or_else(|err| Err(std::io::Error::other(err)));
         let bytes = read.map_err(|err| {
             let kind = match err.kind() {
                 std::io::ErrorKind::NotFound => ErrorKind::NotFound,
@@ -142,7 +144,10 @@ impl File {
         let (events_tx, mut events) = mpsc::unbounded_channel();
         let handler = move |event: notify::Result<notify::Event>| {
             let ours = match event {
-                Ok(event) => relevant(&event.kind) && event.paths.iter().any(|p| p.file_name() == Some(&name)),
+                Ok(event) => {
+                    relevant(&event.kind)
+                        && event.paths.iter().any(|p| p.file_name() == Some(&name))
+                }
                 // The watcher lost events (queue overflow): read the file to be sure.
                 Err(_) => true,
             };
@@ -157,8 +162,11 @@ impl File {
             )
             .with_source(err)
         };
-        let mut watcher = RecommendedWatcher::new(handler, notify::Config::default()).map_err(unwatchable)?;
-        watcher.watch(&dir, RecursiveMode::NonRecursive).map_err(unwatchable)?;
+        let mut watcher =
+            RecommendedWatcher::new(handler, notify::Config::default()).map_err(unwatchable)?;
+        watcher
+            .watch(&dir, RecursiveMode::NonRecursive)
+            .map_err(unwatchable)?;
 
         let (changes_tx, changes) = mpsc::channel(1);
         let file = self.clone();
@@ -216,10 +224,19 @@ mod tests {
     fn formats_by_extension_parse_to_the_same_tree() {
         let expected = json!({"server": {"port": 8080, "tags": ["a", "b"]}, "debug": true});
         let inputs = [
-            ("c.json", r#"{"server": {"port": 8080, "tags": ["a", "b"]}, "debug": true}"#),
-            ("c.YAML", "server:\n  port: 8080\n  tags: [a, b]\ndebug: true\n"),
+            (
+                "c.json",
+                r#"{"server": {"port": 8080, "tags": ["a", "b"]}, "debug": true}"#,
+            ),
+            (
+                "c.YAML",
+                "server:\n  port: 8080\n  tags: [a, b]\ndebug: true\n",
+            ),
             ("c.yml", "server: {port: 8080, tags: [a, b]}\ndebug: true\n"),
-            ("c.toml", "debug = true\n[server]\nport = 8080\ntags = [\"a\", \"b\"]\n"),
+            (
+                "c.toml",
+                "debug = true\n[server]\nport = 8080\ntags = [\"a\", \"b\"]\n",
+            ),
         ];
         for (name, text) in inputs {
             let format = Format::from_path(Path::new(name)).unwrap();
@@ -237,7 +254,10 @@ mod tests {
             (Format::Toml, "a = = 1"),
             (Format::Toml, "\u{0}\u{ff}"),
         ] {
-            assert!(format.parse(text.as_bytes()).is_err(), "{format:?} {text:?}");
+            assert!(
+                format.parse(text.as_bytes()).is_err(),
+                "{format:?} {text:?}"
+            );
         }
         assert!(Format::Toml.parse(&[0xff, 0xfe]).is_err());
     }

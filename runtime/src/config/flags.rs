@@ -37,10 +37,10 @@ impl Flags {
                 matches.value_source(id.as_str()),
                 Some(ValueSource::CommandLine | ValueSource::EnvVariable)
             );
-            let Ok(Some(raw)) = matches.try_get_raw(id.as_str()) else {
+            let Ok(Some(mut raw)) = matches.try_get_raw(id.as_str()) else {
                 continue;
             };
-            let last = raw.last().and_then(|value| value.to_str());
+            let last = raw.next_back().and_then(|value| value.to_str());
             if let (true, Some(value)) = (given, last) {
                 values.push((id.to_string(), value.to_owned()));
             }
@@ -53,7 +53,11 @@ impl Flags {
         for (name, value) in &self.values {
             let keys = name_to_keys(name.trim_start_matches('-'), &['-', '_']);
             if !keys.is_empty() {
-                insert(&mut tree, keys.iter().map(String::as_str), typed_scalar(value));
+                insert(
+                    &mut tree,
+                    keys.iter().map(String::as_str),
+                    typed_scalar(value),
+                );
             }
         }
         tree
@@ -94,7 +98,11 @@ mod tests {
     fn clap_matches_give_only_what_the_user_set() {
         let command = Command::new("app")
             .arg(Arg::new("server-port").long("server-port"))
-            .arg(Arg::new("log-level").long("log-level").default_value("info"));
+            .arg(
+                Arg::new("log-level")
+                    .long("log-level")
+                    .default_value("info"),
+            );
         let matches = command.get_matches_from(["app", "--server-port", "9090"]);
         assert_eq!(
             Flags::from_matches(&matches).tree(),

@@ -13,7 +13,8 @@
 //! | etcd | `Etcd::new` (feature `config-etcd`; keys under `/micro/config/`) | yes |
 //!
 //! ```
-//! # async fn demo() -> Result<(), micro::config::Error> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), micro::config::Error> {
 //! use micro::config::{Config, Env, Memory};
 //! use serde_json::json;
 //!

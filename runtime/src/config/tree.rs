@@ -109,7 +109,10 @@ pub(crate) fn decode<T: DeserializeOwned>(path: &str, value: &Value) -> Result<T
         }
         converted.push((at, err.inner().to_string()));
     }
-    Err(Error::wrong_type::<T>(path, "too many values of the wrong type"))
+    Err(Error::wrong_type::<T>(
+        path,
+        "too many values of the wrong type",
+    ))
 }
 
 /// `path` and a path inside it, as one dotted path.
@@ -148,7 +151,10 @@ mod tests {
     fn later_wins_and_objects_merge_deeply() {
         let mut tree = json!({"server": {"port": 1, "name": "a"}, "list": [1, 2]});
         merge(&mut tree, json!({"server": {"port": 2}, "list": [3]}));
-        assert_eq!(tree, json!({"server": {"port": 2, "name": "a"}, "list": [3]}));
+        assert_eq!(
+            tree,
+            json!({"server": {"port": 2, "name": "a"}, "list": [3]})
+        );
         merge(&mut tree, json!({"server": "flat"}));
         assert_eq!(tree["server"], "flat");
     }
@@ -166,9 +172,13 @@ mod tests {
     #[test]
     fn names_nest_and_scalars_are_typed() {
         let mut tree = json!({});
-        insert(&mut tree, ["database"].into_iter(), json!("flat"));
+        insert(&mut tree, ["database"], json!("flat"));
         let keys = name_to_keys("DATABASE_ADDRESS", &['_']);
-        insert(&mut tree, keys.iter().map(String::as_str), typed_scalar("10.0.0.1"));
+        insert(
+            &mut tree,
+            keys.iter().map(String::as_str),
+            typed_scalar("10.0.0.1"),
+        );
         insert(&mut tree, ["database", "port"], typed_scalar("5432"));
         insert(&mut tree, ["debug"], typed_scalar("true"));
         assert_eq!(
@@ -192,7 +202,11 @@ mod tests {
         let server: Server = decode("server", lookup(&tree, "server").unwrap()).unwrap();
         assert_eq!(
             server,
-            Server { port: 8080, version: "2".into(), rate: 0.5 }
+            Server {
+                port: 8080,
+                version: "2".into(),
+                rate: 0.5
+            }
         );
 
         let tree = json!({"server": {"port": "http", "version": "1", "rate": 1}});
