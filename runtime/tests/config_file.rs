@@ -406,3 +406,53 @@ async fn without_watching_changes_apply_only_on_reload() {
         "a failed reload keeps the last good"
     );
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_symlinked_file_reloads_when_its_target_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    std::fs::write(real.join("config.json"), r#"{"port": 1}"#).unwrap();
+    let link = dir.path().join("config.json");
+    std::os::unix::fs::symlink(real.join("config.json"), &link).unwrap();
+    let config = Config::builder()
+        .source(File::new(&link))
+        .build()
+        .await
+        .unwrap();
+    let mut port = config.watch("port");
+    write_by_rename(&real.join("config.json"), r#"{"port": 2}"#);
+    let next = tokio::time::timeout(DEADLINE, port.next()).await;
+    assert_eq!(next.unwrap().unwrap(), json!(2));
+}
+
+/// A Kubernetes ConfigMap volume: `config.yaml -> ..data/config.yaml`, `..data -> ..v1`, and an
+/// update swaps `..data` to a new directory by renaming a new link over it.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_kubernetes_style_volume_reloads_when_data_is_swapped() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let version = |name: &str, text: &str| {
+        std::fs::create_dir(dir.path().join(name)).unwrap();
+        std::fs::write(dir.path().join(name).join("config.yaml"), text).unwrap();
+    };
+    version("..v1", "port: 1\n");
+    symlink("..v1", dir.path().join("..data")).unwrap();
+    symlink("..data/config.yaml", dir.path().join("config.yaml")).unwrap();
+    let path = dir.path().join("config.yaml");
+    let config = Config::builder()
+        .source(File::new(&path))
+        .build()
+        .await
+        .unwrap();
+    let mut port = config.watch("port");
+
+    version("..v2", "port: 2\n");
+    symlink("..v2", dir.path().join("..data_tmp")).unwrap();
+    std::fs::rename(dir.path().join("..data_tmp"), dir.path().join("..data")).unwrap();
+    std::fs::remove_dir_all(dir.path().join("..v1")).unwrap();
+    let next = tokio::time::timeout(DEADLINE, port.next()).await;
+    assert_eq!(next.unwrap().unwrap(), json!(2));
+}

@@ -32,6 +32,9 @@ pub struct Etcd {
 /// The keys under the prefix with their values, in key order.
 type Entries = BTreeMap<String, Value>;
 
+/// What one read of the prefix gives: the entries, the revision, the values that did not parse.
+type Read = (Entries, i64, Vec<Error>);
+
 impl Etcd {
     /// The etcd cluster at `addresses` (`host:port`; none means `127.0.0.1:2379`, a missing port
     /// means 2379), with credentials from `ETCD_USERNAME`/`ETCD_PASSWORD` if set.
@@ -121,7 +124,7 @@ impl Etcd {
 
     /// Every key under the prefix and the revision read at. A value that does not parse keeps
     /// its entry in `last_good` (if any) and is returned among the errors.
-    async fn entries(&self, last_good: &Entries) -> Result<(Entries, i64, Vec<Error>), Error> {
+    async fn entries(&self, last_good: &Entries) -> Result<Read, Error> {
         let prefix = self.prefix.clone();
         let options = GetOptions::new().with_prefix();
         let response = self
@@ -162,12 +165,12 @@ impl Etcd {
 
     /// Follows the prefix until `changes` closes: the current tree, then one per watch
     /// response; after a failure, reads everything again and watches from there.
-    async fn follow(self, changes: mpsc::Sender<Result<Value, Error>>) {
+    async fn follow(self, changes: mpsc::Sender<Result<Value, Error>>, mut read: Option<Read>) {
         let mut entries = Entries::new();
         let mut backoff = Duration::from_millis(250);
         loop {
             let failure = tokio::select! {
-                failure = self.follow_once(&mut entries, &changes, &mut backoff) => failure,
+                failure = self.follow_once(&mut entries, read.take(), &changes, &mut backoff) => failure,
                 () = changes.closed() => return,
             };
             let Some(failure) = failure else { return };
@@ -182,17 +185,23 @@ impl Etcd {
         }
     }
 
-    /// One read and watch; `Some(error)` when etcd failed, `None` when `changes` closed.
+    /// One read (unless given) and watch; `Some(error)` when etcd failed, `None` when
+    /// `changes` closed.
     async fn follow_once(
         &self,
         entries: &mut Entries,
+        read: Option<Read>,
         changes: &mpsc::Sender<Result<Value, Error>>,
         backoff: &mut Duration,
     ) -> Option<Error> {
-        let (read, revision, errors) = match self.entries(entries).await {
-            Ok(read) => read,
-            Err(err) => return Some(err),
+        let read = match read {
+            Some(read) => read,
+            None => match self.entries(entries).await {
+                Ok(read) => read,
+                Err(err) => return Some(err),
+            },
         };
+        let (read, revision, errors) = read;
         *entries = read;
         // The tree first: a good tree clears the config's last error, these set it again.
         changes.send(Ok(self.tree(entries))).await.ok()?;
@@ -275,9 +284,10 @@ impl Source for Etcd {
 
     fn watch(&self) -> BoxFuture<'_, Result<Option<Changes>, Error>> {
         Box::pin(async move {
-            self.client().await?;
+            // Read before returning, so that every later change is seen by the watch.
+            let read = self.entries(&Entries::new()).await?;
             let (changes_tx, changes) = mpsc::channel(16);
-            tokio::spawn(self.clone().follow(changes_tx));
+            tokio::spawn(self.clone().follow(changes_tx, Some(read)));
             Ok(Some(Box::pin(ReceiverStream::new(changes)) as Changes))
         })
     }

@@ -128,25 +128,42 @@ impl File {
         }
     }
 
-    /// Watches the file's directory; the returned task reads the file after each burst of
-    /// changes to it and sends the result, until the receiver is dropped.
-    fn start_watch(&self) -> Result<Changes, Error> {
-        let name: OsString = self.path.file_name().map(Into::into).ok_or_else(|| {
+    /// The directories to watch and the file names in them that matter: the file's own, and
+    /// its target's when it is a symlink.
+    fn watched(&self) -> Result<Vec<(PathBuf, OsString)>, Error> {
+        let split = |path: &Path| {
+            let name: OsString = path.file_name()?.into();
+            let dir = match path.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+                _ => PathBuf::from("."),
+            };
+            Some((dir, name))
+        };
+        let own = split(&self.path).ok_or_else(|| {
             Error::new(
                 ErrorKind::InvalidInput,
                 format!("config file {} has no file name", self.path.display()),
             )
         })?;
-        let dir = match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-            _ => PathBuf::from("."),
-        };
+        let target = std::fs::canonicalize(&self.path).ok();
+        let target = target.as_deref().and_then(split);
+        let distinct = target.filter(|target| {
+            std::fs::canonicalize(&own.0).ok().as_ref() != Some(&target.0) || *target.1 != *own.1
+        });
+        Ok([Some(own), distinct].into_iter().flatten().collect())
+    }
+
+    /// Watches the file's directory (and its symlink target's); the returned task reads the
+    /// file after each burst of changes to it and sends the result, until the receiver is
+    /// dropped.
+    async fn start_watch(&self) -> Result<Changes, Error> {
+        let watched = self.watched()?;
+        let names: Vec<OsString> = watched.iter().map(|(_, name)| name.clone()).collect();
         let (events_tx, mut events) = mpsc::unbounded_channel();
         let handler = move |event: notify::Result<notify::Event>| {
             let ours = match event {
                 Ok(event) => {
-                    relevant(&event.kind)
-                        && event.paths.iter().any(|p| p.file_name() == Some(&name))
+                    relevant(&event.kind) && event.paths.iter().any(|path| matters(path, &names))
                 }
                 // The watcher lost events (queue overflow): read the file to be sure.
                 Err(_) => true,
@@ -155,27 +172,28 @@ impl File {
                 let _ = events_tx.send(());
             }
         };
-        let unwatchable = |err: notify::Error| {
+        let unwatchable = |dir: &Path, err: notify::Error| {
             Error::new(
                 ErrorKind::Unavailable,
                 format!("cannot watch {} for config changes: {err}", dir.display()),
             )
             .with_source(err)
         };
-        let mut watcher =
-            RecommendedWatcher::new(handler, notify::Config::default()).map_err(unwatchable)?;
-        watcher
-            .watch(&dir, RecursiveMode::NonRecursive)
-            .map_err(unwatchable)?;
+        let mut watcher = RecommendedWatcher::new(handler, notify::Config::default())
+            .map_err(|err| unwatchable(&watched[0].0, err))?;
+        for (dir, _) in &watched {
+            watcher
+                .watch(dir, RecursiveMode::NonRecursive)
+                .map_err(|err| unwatchable(dir, err))?;
+        }
 
+        // The current content first, read once the watch is in place: a change between
+        // read() and watch() is not lost.
         let (changes_tx, changes) = mpsc::channel(1);
+        let _ = changes_tx.try_send(self.load().await);
         let file = self.clone();
         tokio::spawn(async move {
             let _watcher = watcher;
-            // The current content first: a change between read() and watch() is not lost.
-            if changes_tx.send(file.load().await).await.is_err() {
-                return;
-            }
             loop {
                 tokio::select! {
                     event = events.recv() => if event.is_none() { return },
@@ -189,6 +207,16 @@ impl File {
         });
         Ok(Box::pin(ReceiverStream::new(changes)))
     }
+}
+
+/// Whether a changed path may change the file: one of its `names`, or a name starting with `..`
+/// (Kubernetes volumes switch a `..data` symlink to publish new content).
+fn matters(path: &Path, names: &[OsString]) -> bool {
+    let Some(name) = path.file_name() else {
+        return false;
+    };
+    names.iter().any(|ours| ours == name)
+        || name.to_str().is_some_and(|name| name.starts_with(".."))
 }
 
 /// Whether an event may have changed a file's content (our own reads do not count).
@@ -206,7 +234,7 @@ impl Source for File {
     }
 
     fn watch(&self) -> BoxFuture<'_, Result<Option<Changes>, Error>> {
-        Box::pin(async move { self.start_watch().map(Some) })
+        Box::pin(async move { self.start_watch().await.map(Some) })
     }
 
     fn describe(&self) -> String {
