@@ -69,6 +69,50 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// could not be read (the [`Config`] then keeps the last good tree and logs the error).
 pub type Changes = Pin<Box<dyn Stream<Item = Result<Value, Error>> + Send>>;
 
+/// A source from a URI, as a `--config` flag might give it: `file:///etc/app.yaml` (or just a
+/// path ending in `.json`, `.yaml`, `.yml` or `.toml`), `env://` (every variable),
+/// `env://MICRO` (`MICRO_*`, prefix stripped), `etcd://host:2379[,host:2379…]` (feature
+/// `config-etcd`) or `memory://` (empty).
+pub fn from_uri(uri: &str) -> Result<Box<dyn Source>, Error> {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        if file::Format::from_path(std::path::Path::new(uri)).is_some() {
+            return Ok(Box::new(File::new(uri)));
+        }
+        return Err(unknown_uri(uri));
+    };
+    match scheme {
+        "file" if !rest.is_empty() => Ok(Box::new(File::new(rest))),
+        "env" if rest.is_empty() => Ok(Box::new(Env::new())),
+        "env" => Ok(Box::new(Env::new().strip_prefix(rest))),
+        "memory" => Ok(Box::new(Memory::new(Value::Null))),
+        #[cfg(feature = "config-etcd")]
+        "etcd" => {
+            let addresses: Vec<String> = rest
+                .split(',')
+                .filter(|address| !address.is_empty())
+                .map(str::to_owned)
+                .collect();
+            Ok(Box::new(Etcd::new(&addresses)))
+        }
+        #[cfg(not(feature = "config-etcd"))]
+        "etcd" => Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("config source {uri} needs micro built with the config-etcd feature"),
+        )),
+        _ => Err(unknown_uri(uri)),
+    }
+}
+
+fn unknown_uri(uri: &str) -> Error {
+    Error::new(
+        ErrorKind::InvalidInput,
+        format!(
+            "unknown config source {uri:?}; use file:///path.(json|yaml|toml), env://[PREFIX], \
+             etcd://host:2379 or memory://"
+        ),
+    )
+}
+
 /// Where config comes from. Hold one as `Box<dyn Source>`.
 pub trait Source: Send + Sync + fmt::Debug + 'static {
     /// The source's tree now: a JSON object.
@@ -80,4 +124,30 @@ pub trait Source: Send + Sync + fmt::Debug + 'static {
 
     /// What the source is, for logs and errors (`file /etc/app.yaml`, `etcd at 127.0.0.1:2379`).
     fn describe(&self) -> String;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_name_sources() {
+        let describe = |uri: &str| from_uri(uri).map(|source| source.describe());
+        assert_eq!(
+            describe("file:///etc/app.yaml").unwrap(),
+            "file /etc/app.yaml"
+        );
+        assert_eq!(describe("config.toml").unwrap(), "file config.toml");
+        assert_eq!(describe("env://MICRO").unwrap(), "environment");
+        assert_eq!(describe("memory://").unwrap(), "memory");
+        for bad in ["config", "ftp://x", "file://", ""] {
+            let err = describe(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad}");
+        }
+        #[cfg(feature = "config-etcd")]
+        assert_eq!(
+            describe("etcd://10.0.0.1,10.0.0.2:2380").unwrap(),
+            "etcd at 10.0.0.1:2379,10.0.0.2:2380 (/micro/config/)"
+        );
+    }
 }
