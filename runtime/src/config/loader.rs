@@ -31,7 +31,8 @@ struct Shared {
     /// The last good tree of each source, in load order.
     trees: Mutex<Vec<Value>>,
     state: watch::Sender<Snapshot>,
-    last_error: Mutex<Option<String>>,
+    /// Each source's pending error: why its newest change was rejected, numbered in order.
+    errors: Mutex<(u64, Vec<Option<(u64, String)>>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -84,7 +85,7 @@ impl Builder {
                 version: 1,
                 tree: Arc::new(tree),
             }),
-            last_error: Mutex::new(None),
+            errors: Mutex::new((0, Vec::new())),
         });
         let mut tasks = Vec::new();
         if self.watch {
@@ -124,11 +125,11 @@ impl Shared {
             Ok(new) => new,
             Err(err) => {
                 tracing::error!(%source, error = %err, "config change rejected; keeping the last good config");
-                *lock(&self.last_error) = Some(err.to_string());
+                self.set_error(index, Some(err.to_string()));
                 return;
             }
         };
-        *lock(&self.last_error) = None;
+        self.set_error(index, None);
         let mut trees = lock(&self.trees);
         if trees[index] == new {
             return;
@@ -147,6 +148,18 @@ impl Shared {
         if changed {
             tracing::info!(%source, "config reloaded");
         }
+    }
+}
+
+impl Shared {
+    fn set_error(&self, index: usize, error: Option<String>) {
+        let mut errors = lock(&self.errors);
+        let (counter, by_source) = &mut *errors;
+        *counter += 1;
+        if by_source.len() <= index {
+            by_source.resize(index + 1, None);
+        }
+        by_source[index] = error.map(|error| (*counter, error));
     }
 }
 
@@ -200,10 +213,12 @@ impl Config {
         self.shared.state.borrow().version
     }
 
-    /// The newest rejected change (a file or key that does not parse, an unreachable source),
-    /// until a source next changes successfully.
+    /// Why the newest rejected change was rejected (a file or key that does not parse, an
+    /// unreachable source), until that source next changes successfully.
     pub fn last_error(&self) -> Option<String> {
-        lock(&self.shared.last_error).clone()
+        let errors = lock(&self.shared.errors);
+        let newest = errors.1.iter().flatten().max_by_key(|(order, _)| *order);
+        newest.map(|(_, error)| error.clone())
     }
 
     /// Follows the value at `path` (`""` for the whole config).
@@ -274,5 +289,44 @@ impl Watcher {
     /// The path followed.
     pub fn path(&self) -> &str {
         &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::Memory;
+
+    async fn eventually(config: &Config, what: &str, check: impl Fn(&Config) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !check(config) {
+            assert!(tokio::time::Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn an_error_stays_until_its_own_source_recovers() {
+        let (a, b) = (Memory::new(json!({"a": 1})), Memory::new(json!({"b": 1})));
+        let config = Config::builder()
+            .source(a.clone())
+            .source(b.clone())
+            .build()
+            .await
+            .unwrap();
+        a.set(json!("broken"));
+        eventually(&config, "a's error", |c| c.last_error().is_some()).await;
+        b.set(json!({"b": 2}));
+        eventually(&config, "b's change", |c| c.get::<u8>("b").ok() == Some(2)).await;
+        assert!(config.last_error().is_some(), "b's success does not hide a's error");
+        assert_eq!(config.get::<u8>("a").unwrap(), 1);
+        a.set(json!({"a": 3}));
+        eventually(&config, "a recovers", |c| c.get::<u8>("a").ok() == Some(3)).await;
+        assert_eq!(config.last_error(), None);
+        assert_eq!(config.version(), 3, "two merges changed the tree");
     }
 }
