@@ -25,6 +25,7 @@
 //! | `events-redis` | no | `events::RedisStream`: `--events redis` (Redis streams) |
 //! | `store-postgres` | no | `store::PostgresStore`: `--store postgres` (PostgreSQL, CockroachDB) |
 //! | `sync-etcd` | no | `sync::EtcdSync`: locks and leader election in etcd |
+//! | `config-etcd` | no | `config::Etcd`: config from etcd keys under `/micro/config/` (building it needs `protoc`) |
 //!
 //! ```ignore
 //! // build.rs: micro_build::compile_protos(&["proto/helloworld.proto"], &["proto"])?;
@@ -56,6 +57,7 @@ pub mod client;
 pub mod codec;
 #[doc(hidden)]
 pub mod codegen;
+pub mod config;
 pub mod errors;
 pub mod events;
 pub mod metadata;
