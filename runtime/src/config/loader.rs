@@ -87,7 +87,8 @@ impl Builder {
             }),
             errors: Mutex::new((0, Vec::new())),
         });
-        let mut tasks = Vec::new();
+        // Held from the start, so that a source failing to watch stops the ones started.
+        let mut tasks = Tasks(Vec::new());
         if self.watch {
             for index in 0..shared.sources.len() {
                 let Some(mut changes) = shared.sources[index].watch().await? else {
@@ -99,12 +100,12 @@ impl Builder {
                         shared.apply(index, change);
                     }
                 });
-                tasks.push(task.abort_handle());
+                tasks.0.push(task.abort_handle());
             }
         }
         Ok(Config {
             shared,
-            _tasks: Arc::new(Tasks(tasks)),
+            _tasks: Arc::new(tasks),
         })
     }
 }
