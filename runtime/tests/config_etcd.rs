@@ -274,6 +274,42 @@ async fn the_watch_survives_etcd_restarting() {
 }
 
 #[tokio::test]
+async fn a_broken_value_at_start_fails_the_build_naming_the_key() {
+    let Some(server) = EtcdServer::start() else {
+        return;
+    };
+    let mut etcd = client(&server).await;
+    etcd.put("/micro/config/app/name", "\"greeter\"", None)
+        .await
+        .unwrap();
+    let uri = format!("etcd://{}", server.address());
+    let config = Config::builder()
+        .boxed_source(micro::config::from_uri(&uri).unwrap())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(
+        config.get::<String>("app.name").unwrap(),
+        "greeter",
+        "a quoted JSON string"
+    );
+
+    etcd.put("/micro/config/app/limits", "{\"rps\": ", None)
+        .await
+        .unwrap();
+    let err = Config::builder()
+        .source(source(&server))
+        .build()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidData);
+    assert!(
+        err.to_string().contains("/micro/config/app/limits"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn an_unreachable_etcd_is_a_clear_error_in_bounded_time() {
     let port = micro_test_support::free_port();
     let address = format!("127.0.0.1:{port}");

@@ -456,3 +456,36 @@ async fn a_kubernetes_style_volume_reloads_when_data_is_swapped() {
     let next = tokio::time::timeout(DEADLINE, port.next()).await;
     assert_eq!(next.unwrap().unwrap(), json!(2));
 }
+
+/// 40 writes 5 ms apart are one burst: read once it is quiet, not once per write.
+#[tokio::test]
+async fn a_burst_of_writes_is_read_once_it_settles() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    std::fs::write(&path, r#"{"port": 0}"#).unwrap();
+    let config = Config::builder()
+        .source(File::new(&path))
+        .build()
+        .await
+        .unwrap();
+    let mut port = config.watch("port");
+    let before = config.version();
+    for value in 1..=40 {
+        std::fs::write(&path, format!(r#"{{"port": {value}}}"#)).unwrap();
+        // Pacing the writes, well under the quiet period; not waiting for anything.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while port.current() != Some(json!(40)) {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        assert!(
+            tokio::time::timeout(left, port.next()).await.is_ok(),
+            "40 never arrived"
+        );
+    }
+    let reloads = config.version() - before;
+    assert!(
+        reloads <= 10,
+        "{reloads} reloads for one burst of 40 writes"
+    );
+}

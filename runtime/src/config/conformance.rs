@@ -37,117 +37,119 @@ pub async fn run(fixture: &dyn Fixture) {
         .build()
         .await
         .unwrap_or_else(|err| panic!("config conformance ({name}): build failed: {err}"));
-    let get = |path: &str| config.get::<Value>(path).unwrap_or(Value::Null);
-    assert_eq!(
-        get("server.port"),
-        json!(1),
-        "{name}: the source overrides the defaults"
-    );
-    assert_eq!(
-        get("server.timeout"),
-        json!(5),
-        "{name}: defaults fill what the source lacks"
-    );
+    let mut run = Run {
+        fixture,
+        port: config.watch("server.port"),
+        config,
+        name,
+    };
+    run.sources_merge_over_defaults();
+    run.changes_reach_watchers().await;
+    run.broken_changes_keep_the_last_good().await;
+    run.watchers_end_with_their_config().await;
+}
 
-    let mut port = config.watch("server.port");
-    let mut all = config.watch("");
-    let version = config.version();
-    fixture
-        .set(&json!({"server": {"port": 2, "name": "a"}}))
-        .await;
-    wait_for(
-        &mut port,
-        json!(2),
-        &name,
-        "a changed value reaches a watcher",
-    )
-    .await;
-    let whole = json!({"server": {"port": 2, "name": "a", "timeout": 5}});
-    wait_for(
-        &mut all,
-        whole,
-        &name,
-        "the whole-config watcher sees the change",
-    )
-    .await;
-    assert!(
-        config.version() > version,
-        "{name}: a change bumps the version"
-    );
-    assert_eq!(
-        get("server.timeout"),
-        json!(5),
-        "{name}: a reload keeps the other sources"
-    );
+struct Run<'a> {
+    fixture: &'a dyn Fixture,
+    config: Config,
+    port: Watcher,
+    name: String,
+}
 
-    fixture.set(&json!({"server": {"name": "a"}})).await;
-    wait_for(
-        &mut port,
-        json!(0),
-        &name,
-        "a removed value falls back to the defaults",
-    )
-    .await;
+impl Run<'_> {
+    fn get(&self, path: &str) -> Value {
+        self.config.get::<Value>(path).unwrap_or(Value::Null)
+    }
 
-    fixture
-        .set(&json!({"server": {"port": 3, "name": "b"}}))
-        .await;
-    wait_for(
-        &mut port,
-        json!(3),
-        &name,
-        "a value set again reaches the watcher",
-    )
-    .await;
-    if fixture.corrupt().await {
-        wait_until(
-            || async { config.last_error().is_some() },
-            &name,
-            "a broken change is reported by last_error",
-        )
-        .await;
+    /// Sets `tree` and waits for `server.port` to become `port`.
+    async fn set_and_wait(&mut self, tree: Value, port: Value, what: &str) {
+        self.fixture.set(&tree).await;
+        wait_for(&mut self.port, port, &self.name, what).await;
+    }
+
+    fn sources_merge_over_defaults(&self) {
+        let name = &self.name;
+        let (port, timeout) = (self.get("server.port"), self.get("server.timeout"));
+        assert_eq!(port, json!(1), "{name}: the source overrides the defaults");
         assert_eq!(
-            get("server.port"),
-            json!(3),
-            "{name}: a broken change keeps the last good config"
-        );
-        assert_eq!(
-            get("server.name"),
-            json!("b"),
-            "{name}: a broken change keeps the last good config"
-        );
-        fixture
-            .set(&json!({"server": {"port": 4, "name": "b"}}))
-            .await;
-        wait_for(
-            &mut port,
-            json!(4),
-            &name,
-            "the next good change after a broken one is applied",
-        )
-        .await;
-        assert_eq!(
-            config.last_error(),
-            None,
-            "{name}: a good change clears last_error"
+            timeout,
+            json!(5),
+            "{name}: defaults fill what the source lacks"
         );
     }
 
-    drop(config);
-    let closed = tokio::time::timeout(DEADLINE, async {
-        loop {
-            match port.next().await {
-                Err(err) => return err.kind(),
-                Ok(_) => continue,
-            }
+    async fn changes_reach_watchers(&mut self) {
+        let mut all = self.config.watch("");
+        let version = self.config.version();
+        let changed = json!({"server": {"port": 2, "name": "a"}});
+        self.set_and_wait(changed, json!(2), "a changed value reaches a watcher")
+            .await;
+        let whole = json!({"server": {"port": 2, "name": "a", "timeout": 5}});
+        let what = "the whole-config watcher sees the change";
+        wait_for(&mut all, whole, &self.name, what).await;
+        let name = &self.name;
+        assert!(
+            self.config.version() > version,
+            "{name}: a change bumps the version"
+        );
+
+        let removed = json!({"server": {"name": "a"}});
+        self.set_and_wait(
+            removed,
+            json!(0),
+            "a removed value falls back to the defaults",
+        )
+        .await;
+        let again = json!({"server": {"port": 3, "name": "b"}});
+        self.set_and_wait(again, json!(3), "a value set again reaches the watcher")
+            .await;
+    }
+
+    async fn broken_changes_keep_the_last_good(&mut self) {
+        if !self.fixture.corrupt().await {
+            return;
         }
-    })
-    .await;
-    assert_eq!(
-        closed.ok(),
-        Some(ErrorKind::Closed),
-        "{name}: a watcher ends when its config is dropped"
-    );
+        let config = &self.config;
+        let what = "a broken change is reported by last_error";
+        wait_until(|| async { config.last_error().is_some() }, &self.name, what).await;
+        let name = &self.name;
+        let last_good = (self.get("server.port"), self.get("server.name"));
+        assert_eq!(
+            last_good,
+            (json!(3), json!("b")),
+            "{name}: a broken change keeps the last good config"
+        );
+        let good = json!({"server": {"port": 4, "name": "b"}});
+        let what = "the next good change after a broken one is applied";
+        self.set_and_wait(good, json!(4), what).await;
+        let name = &self.name;
+        let error = self.config.last_error();
+        assert_eq!(error, None, "{name}: a good change clears last_error");
+    }
+
+    async fn watchers_end_with_their_config(self) {
+        let Run {
+            config,
+            mut port,
+            name,
+            ..
+        } = self;
+        drop(config);
+        let closed = tokio::time::timeout(DEADLINE, async {
+            loop {
+                if let Err(err) = port.next().await {
+                    return err.kind();
+                }
+            }
+        })
+        .await;
+        let closed = closed.ok();
+        let expected = Some(ErrorKind::Closed);
+        assert_eq!(
+            closed, expected,
+            "{name}: a watcher ends when its config is dropped"
+        );
+    }
 }
 
 /// Waits until the watcher yields `expected` (values on the way are skipped).

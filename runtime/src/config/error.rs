@@ -50,7 +50,7 @@ impl Error {
         let cause = cause.into();
         Error::new(
             ErrorKind::InvalidData,
-            format!("cannot parse {source}: {cause}; fix it and the next change is applied"),
+            format!("cannot parse {source}: {cause}; fix it (while running, the last good config stays in use)"),
         )
         .with_source(cause)
     }

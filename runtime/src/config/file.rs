@@ -106,11 +106,12 @@ impl File {
             .await
             .unwrap_or_else(|err| Err(std::io::Error::other(err)));
         let bytes = read.map_err(|err| {
-            let kind = match err.kind() {
-                std::io::ErrorKind::NotFound => ErrorKind::NotFound,
-                _ => ErrorKind::Unavailable,
+            let (kind, hint) = match err.kind() {
+                std::io::ErrorKind::NotFound => (ErrorKind::NotFound, "create it or fix the path"),
+                _ => (ErrorKind::Unavailable, "check its permissions"),
             };
-            Error::new(kind, format!("cannot read config file {path}: {err}")).with_source(err)
+            let message = format!("cannot read config file {path}: {err}; {hint}");
+            Error::new(kind, message).with_source(err)
         })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             // Also what a reader sees between an in-place writer's truncate and its write.

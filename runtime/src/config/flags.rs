@@ -33,6 +33,10 @@ impl Flags {
     pub fn from_matches(matches: &ArgMatches) -> Flags {
         let mut values = Vec::new();
         for id in matches.ids() {
+            // Argument groups (clap derive makes one per struct) hold the ids of their members.
+            if matches!(matches.try_get_many::<clap::Id>(id.as_str()), Ok(Some(_))) {
+                continue;
+            }
             let given = matches!(
                 matches.value_source(id.as_str()),
                 Some(ValueSource::CommandLine | ValueSource::EnvVariable)
@@ -91,6 +95,36 @@ mod tests {
         assert_eq!(
             flags.tree(),
             json!({"server": {"port": 9090, "name": "greeter"}})
+        );
+    }
+
+    #[test]
+    fn derived_parsers_with_groups_and_switches() {
+        use clap::{Args, Parser};
+
+        #[derive(Args)]
+        struct Server {
+            #[arg(long)]
+            server_port: Option<u16>,
+            #[arg(long, default_value = "greeter")]
+            server_name: String,
+        }
+        #[derive(Parser)]
+        struct Cli {
+            #[arg(long)]
+            debug: bool,
+            #[command(flatten)]
+            server: Server,
+        }
+        let matches = <Cli as clap::CommandFactory>::command().get_matches_from([
+            "app",
+            "--server-port",
+            "9090",
+            "--debug",
+        ]);
+        assert_eq!(
+            Flags::from_matches(&matches).tree(),
+            json!({"server": {"port": 9090}, "debug": true})
         );
     }
 

@@ -31,8 +31,14 @@ struct Shared {
     /// The last good tree of each source, in load order.
     trees: Mutex<Vec<Value>>,
     state: watch::Sender<Snapshot>,
-    /// Each source's pending error: why its newest change was rejected, numbered in order.
-    errors: Mutex<(u64, Vec<Option<(u64, String)>>)>,
+    errors: Mutex<Errors>,
+}
+
+/// Each source's pending error: why its newest change was rejected, numbered in order.
+#[derive(Debug, Default)]
+struct Errors {
+    counter: u64,
+    by_source: Vec<Option<(u64, String)>>,
 }
 
 #[derive(Debug, Clone)]
@@ -85,9 +91,10 @@ impl Builder {
                 version: 1,
                 tree: Arc::new(tree),
             }),
-            errors: Mutex::new((0, Vec::new())),
+            errors: Mutex::new(Errors::default()),
         });
-        let mut tasks = Vec::new();
+        // Held from the start, so that a source failing to watch stops the ones started.
+        let mut tasks = Tasks(Vec::new());
         if self.watch {
             for index in 0..shared.sources.len() {
                 let Some(mut changes) = shared.sources[index].watch().await? else {
@@ -99,12 +106,12 @@ impl Builder {
                         shared.apply(index, change);
                     }
                 });
-                tasks.push(task.abort_handle());
+                tasks.0.push(task.abort_handle());
             }
         }
         Ok(Config {
             shared,
-            _tasks: Arc::new(Tasks(tasks)),
+            _tasks: Arc::new(tasks),
         })
     }
 }
@@ -154,12 +161,12 @@ impl Shared {
 impl Shared {
     fn set_error(&self, index: usize, error: Option<String>) {
         let mut errors = lock(&self.errors);
-        let (counter, by_source) = &mut *errors;
-        *counter += 1;
-        if by_source.len() <= index {
-            by_source.resize(index + 1, None);
+        errors.counter += 1;
+        let order = errors.counter;
+        if errors.by_source.len() <= index {
+            errors.by_source.resize(index + 1, None);
         }
-        by_source[index] = error.map(|error| (*counter, error));
+        errors.by_source[index] = error.map(|error| (order, error));
     }
 }
 
@@ -217,7 +224,8 @@ impl Config {
     /// unreachable source), until that source next changes successfully.
     pub fn last_error(&self) -> Option<String> {
         let errors = lock(&self.shared.errors);
-        let newest = errors.1.iter().flatten().max_by_key(|(order, _)| *order);
+        let newest = errors.by_source.iter().flatten();
+        let newest = newest.max_by_key(|(order, _)| *order);
         newest.map(|(_, error)| error.clone())
     }
 
@@ -322,7 +330,10 @@ mod tests {
         eventually(&config, "a's error", |c| c.last_error().is_some()).await;
         b.set(json!({"b": 2}));
         eventually(&config, "b's change", |c| c.get::<u8>("b").ok() == Some(2)).await;
-        assert!(config.last_error().is_some(), "b's success does not hide a's error");
+        assert!(
+            config.last_error().is_some(),
+            "b's success does not hide a's error"
+        );
         assert_eq!(config.get::<u8>("a").unwrap(), 1);
         a.set(json!({"a": 3}));
         eventually(&config, "a recovers", |c| c.get::<u8>("a").ok() == Some(3)).await;

@@ -12,6 +12,8 @@
 //! | flags | [`Flags::new`], [`Flags::from_matches`] | no |
 //! | etcd | `Etcd::new` (feature `config-etcd`; keys under `/micro/config/`) | yes |
 //!
+//! [`from_uri`] picks one from a URI (`file:///etc/app.yaml`, `env://MICRO`, `etcd://host:2379`).
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), micro::config::Error> {
