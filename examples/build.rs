@@ -2,7 +2,12 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     micro_build::compile_protos(
-        &["helloworld.proto", "streaming.proto", "pubsub.proto"],
+        &[
+            "helloworld.proto",
+            "streaming.proto",
+            "pubsub.proto",
+            "inventory.proto",
+        ],
         &["../proto"],
     )?;
     Ok(())

@@ -19,3 +19,9 @@ pub mod streaming {
 pub mod pubsub {
     micro::include_proto!("pubsub");
 }
+
+/// Generated from `proto/inventory.proto`.
+#[allow(missing_docs)]
+pub mod inventory {
+    micro::include_proto!("inventory");
+}

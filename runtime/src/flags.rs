@@ -206,6 +206,11 @@ pub struct Flags {
     )]
     pub sync_address: Vec<String>,
 
+    /// A config source for `Service::config()`, in load order (later wins; repeatable): a
+    /// file (`app.yaml`, `file:///etc/app.toml`), `env://PREFIX`, or `etcd://host:2379`.
+    #[arg(long, env = "MICRO_CONFIG", value_name = "SOURCE")]
+    pub config: Vec<String>,
+
     /// How long a registration lasts unless refreshed, e.g. `60s` (default) or `60`.
     #[arg(long, env = "MICRO_REGISTER_TTL", alias = "register_ttl", value_name = "DURATION", value_parser = parse_duration)]
     pub register_ttl: Option<Duration>,

@@ -13,6 +13,8 @@
 //! - **Auth** ([`auth`]): JWT accounts and go-micro's rules, checked on every protocol.
 //! - **Pub/sub** ([`broker`]) with typed subscribers ([`Service::subscribe`]) and **event
 //!   streaming** ([`events`]): consumer groups, offsets, ack/nack, at-least-once delivery.
+//! - **Data**: a key-value [`store`] (file, Postgres, memory), dynamic [`config`] with hot
+//!   reload, and [`sync`]: distributed locks and leader election.
 //! - **go-micro's conventions**: flags and `MICRO_*` variables ([`Flags`]), endpoint names
 //!   (`Helloworld.Greeting`), and its error JSON ([`errors`]).
 //!
@@ -72,6 +74,12 @@ mod backoff;
 mod context;
 mod deadline;
 mod error_shape;
+#[cfg(any(
+    feature = "registry-etcd",
+    feature = "config-etcd",
+    feature = "sync-etcd"
+))]
+mod etcd;
 mod flags;
 mod go_json;
 mod layers;

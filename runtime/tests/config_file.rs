@@ -489,3 +489,37 @@ async fn a_burst_of_writes_is_read_once_it_settles() {
         "{reloads} reloads for one burst of 40 writes"
     );
 }
+
+/// A service's config: its defaults, then each `--config` source in order; a bad source is a
+/// clear error naming it.
+#[tokio::test]
+async fn a_service_config_comes_from_defaults_and_config_flags() {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        micro: micro::Flags,
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let (base, local) = (dir.path().join("base.yaml"), dir.path().join("local.toml"));
+    std::fs::write(&base, "db:\n  host: db.internal\n  port: 5432\n").unwrap();
+    std::fs::write(&local, "[db]\nport = 6432\n").unwrap();
+    let (base, local) = (base.to_str().unwrap(), local.to_str().unwrap());
+    let args = ["billing", "--config", base, "--config", local];
+    let service = micro::Service::new("billing")
+        .config_defaults(json!({"db": {"host": "localhost", "pool": 8}}))
+        .flags(Cli::parse_from(args).micro);
+    let config = service.config().await.unwrap();
+    assert_eq!(
+        config.get::<Value>("db").unwrap(),
+        json!({"host": "db.internal", "port": 6432, "pool": 8})
+    );
+
+    let missing = dir.path().join("missing.json");
+    let args = ["billing", "--config", missing.to_str().unwrap()];
+    let service = micro::Service::new("billing").flags(Cli::parse_from(args).micro);
+    let err = service.config().await.unwrap_err().to_string();
+    assert!(err.contains("missing.json"), "{err}");
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use etcd_client::{Client, ConnectOptions, EventType, GetOptions, WatchOptions};
+use etcd_client::{Client, EventType, GetOptions, WatchOptions};
 use serde_json::{Map, Value};
 use tokio::sync::{OnceCell, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -39,27 +39,10 @@ impl Etcd {
     /// The etcd cluster at `addresses` (`host:port`; none means `127.0.0.1:2379`, a missing port
     /// means 2379), with credentials from `ETCD_USERNAME`/`ETCD_PASSWORD` if set.
     pub fn new(addresses: &[String]) -> Etcd {
-        let mut addresses: Vec<String> = addresses
-            .iter()
-            .map(|address| {
-                let address = address.trim_start_matches("http://");
-                if address.contains(':') {
-                    address.to_owned()
-                } else {
-                    format!("{address}:2379")
-                }
-            })
-            .collect();
-        if addresses.is_empty() {
-            addresses.push("127.0.0.1:2379".to_owned());
-        }
-        let auth = match (
-            std::env::var("ETCD_USERNAME"),
-            std::env::var("ETCD_PASSWORD"),
-        ) {
-            (Ok(user), Ok(password)) if !user.is_empty() => Some((user, password)),
-            _ => None,
-        };
+        let (addresses, auth) = (
+            crate::etcd::endpoints(addresses),
+            crate::etcd::credentials(),
+        );
         Etcd {
             addresses,
             auth,
@@ -92,18 +75,9 @@ impl Etcd {
         let client = self
             .client
             .get_or_try_init(|| async {
-                let mut options = ConnectOptions::new()
-                    .with_connect_timeout(TIMEOUT)
-                    .with_timeout(TIMEOUT);
-                if let Some((user, password)) = &self.auth {
-                    options = options.with_user(user, password);
-                }
-                let connect = Client::connect(&self.addresses, Some(options));
-                match tokio::time::timeout(TIMEOUT, connect).await {
-                    Ok(Ok(client)) => Ok(client),
-                    Ok(Err(err)) => Err(self.unreachable(err)),
-                    Err(_) => Err(self.unreachable(format!("no answer within {TIMEOUT:?}"))),
-                }
+                crate::etcd::connect(&self.addresses, self.auth.as_ref(), Some(TIMEOUT))
+                    .await
+                    .map_err(|err| self.unreachable(err))
             })
             .await?;
         Ok(client.clone())

@@ -6,9 +6,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use etcd_client::{
-    Client, ConnectOptions, EventType, GetOptions, KeyValue, PutOptions, WatchOptions,
-};
+use etcd_client::{Client, EventType, GetOptions, KeyValue, PutOptions, WatchOptions};
 use tokio::sync::OnceCell;
 
 use super::{Action, BoxFuture, Error, ErrorKind, Event, Registry, Service, Watcher};
@@ -32,28 +30,10 @@ impl EtcdOptions {
     /// Options for these addresses (none means `127.0.0.1:2379`; a missing port means 2379),
     /// with credentials from `ETCD_USERNAME`/`ETCD_PASSWORD` if set.
     pub fn from_addresses(addresses: &[String]) -> EtcdOptions {
-        let mut addresses: Vec<String> = addresses
-            .iter()
-            .map(|address| {
-                let address = address.trim_start_matches("http://");
-                if address.contains(':') {
-                    address.to_owned()
-                } else {
-                    format!("{address}:2379")
-                }
-            })
-            .collect();
-        if addresses.is_empty() {
-            addresses.push("127.0.0.1:2379".to_owned());
+        EtcdOptions {
+            addresses: crate::etcd::endpoints(addresses),
+            auth: crate::etcd::credentials(),
         }
-        let auth = match (
-            std::env::var("ETCD_USERNAME"),
-            std::env::var("ETCD_PASSWORD"),
-        ) {
-            (Ok(user), Ok(password)) if !user.is_empty() => Some((user, password)),
-            _ => None,
-        };
-        EtcdOptions { addresses, auth }
     }
 }
 
@@ -95,18 +75,10 @@ impl EtcdRegistry {
         let client = self
             .client
             .get_or_try_init(|| async {
-                let mut options = ConnectOptions::new()
-                    .with_connect_timeout(TIMEOUT)
-                    .with_timeout(TIMEOUT);
-                if let Some((user, password)) = &self.options.auth {
-                    options = options.with_user(user, password);
-                }
-                let connect = Client::connect(&self.options.addresses, Some(options));
-                match tokio::time::timeout(TIMEOUT, connect).await {
-                    Ok(Ok(client)) => Ok(client),
-                    Ok(Err(err)) => Err(self.unreachable(err)),
-                    Err(_) => Err(self.unreachable(format!("no answer within {TIMEOUT:?}"))),
-                }
+                let auth = self.options.auth.as_ref();
+                crate::etcd::connect(&self.options.addresses, auth, Some(TIMEOUT))
+                    .await
+                    .map_err(|err| self.unreachable(err))
             })
             .await?;
         Ok(client.clone())

@@ -1,8 +1,10 @@
-//! The service's data backends: its store (scoped to the service) and its sync coordinator.
+//! The service's data backends: its store (scoped to the service), its sync coordinator and
+//! its config.
 
 use std::sync::Arc;
 
 use super::{Choice, Error, Service, built_once};
+use crate::config::{self, Config};
 use crate::store;
 use crate::sync::{self, Coordinator};
 
@@ -57,5 +59,43 @@ impl Service {
     pub fn sync(&self) -> Result<Arc<dyn Coordinator>, Error> {
         let options = self.options_with_flags()?;
         built_once(&self.sync, || options.sync.build(sync::build))
+    }
+
+    /// Config defaults: the first source of [`config`](Self::config), under every `--config`.
+    pub fn config_defaults(mut self, defaults: serde_json::Value) -> Service {
+        self.options.config_defaults = defaults;
+        self
+    }
+
+    /// The service's config (loaded once, then kept up to date): the
+    /// [defaults](Self::config_defaults), then each `--config` source in order, later ones
+    /// winning. Files and etcd keys are watched; a change that does not parse keeps the last
+    /// good config.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// // billing --config /etc/billing.yaml --config env://BILLING
+    /// let service = micro::Service::new("billing")
+    ///     .config_defaults(serde_json::json!({"invoice": {"due_days": 30}}))
+    ///     .parse_flags();
+    /// let config = service.config().await?;
+    /// let due_days: u32 = config.get("invoice.due_days")?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn config(&self) -> Result<Config, Error> {
+        let options = self.options_with_flags()?;
+        let config = self
+            .config
+            .get_or_try_init(|| async {
+                let mut builder =
+                    Config::builder().source(config::Memory::new(options.config_defaults.clone()));
+                for uri in &options.config_sources {
+                    builder = builder.boxed_source(config::from_uri(uri)?);
+                }
+                builder.build().await
+            })
+            .await
+            .map_err(|err| Error::config(format!("config: {err}")))?;
+        Ok(config.clone())
     }
 }

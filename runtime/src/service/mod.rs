@@ -72,6 +72,8 @@ pub struct Service {
     events: Arc<Mutex<Option<Arc<dyn events::Stream>>>>,
     store: Arc<Mutex<Option<Arc<dyn crate::store::Store>>>>,
     sync: Arc<Mutex<Option<Arc<dyn crate::sync::Coordinator>>>>,
+    /// The config once loaded, shared likewise.
+    config: Arc<tokio::sync::OnceCell<crate::config::Config>>,
     subscriptions: Vec<pubsub::Subscription>,
 }
 
@@ -94,6 +96,10 @@ pub(crate) struct Options {
     /// `--store-database` and `--store-table`.
     pub(crate) store_scope: (Option<String>, Option<String>),
     pub(crate) sync: Choice<Arc<dyn crate::sync::Coordinator>>,
+    /// The first config source: defaults the program gave.
+    pub(crate) config_defaults: serde_json::Value,
+    /// `--config`: the config sources after the defaults, in load order.
+    pub(crate) config_sources: Vec<String>,
     pub(crate) register_ttl: Duration,
     pub(crate) register_interval: Duration,
     pub(crate) advertise: Option<String>,
@@ -157,6 +163,8 @@ impl Service {
                 store: Choice::Named("file".to_owned(), Vec::new()),
                 store_scope: (None, None),
                 sync: Choice::Named("memory".to_owned(), Vec::new()),
+                config_defaults: serde_json::Value::Null,
+                config_sources: Vec::new(),
                 register_ttl: DEFAULT_REGISTER_TTL,
                 register_interval: DEFAULT_REGISTER_INTERVAL,
                 advertise: None,
@@ -172,6 +180,7 @@ impl Service {
             events: Arc::default(),
             store: Arc::default(),
             sync: Arc::default(),
+            config: Arc::default(),
             subscriptions: Vec::new(),
         }
     }
@@ -367,6 +376,12 @@ impl Service {
         &self.options.name
     }
 
+    /// This instance's id (`--server-id`, else a UUID made by [`new`](Self::new)).
+    pub fn id(&self) -> String {
+        self.options_with_flags()
+            .map_or_else(|_| self.options.id.clone(), |options| options.id)
+    }
+
     /// Runs until SIGINT or SIGTERM, then stops gracefully: health turns `NOT_SERVING`, new
     /// connections are refused, and in-flight calls get the shutdown timeout to finish.
     ///
@@ -454,6 +469,7 @@ impl Options {
             store_table,
             sync,
             sync_address,
+            config,
             register_ttl,
             register_interval,
             ..
@@ -474,6 +490,9 @@ impl Options {
         self.events.apply(events, events_address);
         self.store.apply(store, store_address.into_iter().collect());
         self.sync.apply(sync, sync_address);
+        if !config.is_empty() {
+            self.config_sources = config;
+        }
         self.store_scope = (
             store_database.or(self.store_scope.0.take()),
             store_table.or(self.store_scope.1.take()),

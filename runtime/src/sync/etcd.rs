@@ -32,26 +32,10 @@ impl EtcdSync {
     /// A coordinator on the etcd at `addresses` (`host:port`; none means `127.0.0.1:2379`, a
     /// missing port 2379), logging in with `ETCD_USERNAME`/`ETCD_PASSWORD` if they are set.
     pub fn new(addresses: &[String]) -> EtcdSync {
-        let mut addresses: Vec<String> = addresses
-            .iter()
-            .map(|address| {
-                let address = address.trim_start_matches("http://");
-                match address.contains(':') {
-                    true => address.to_owned(),
-                    false => format!("{address}:2379"),
-                }
-            })
-            .collect();
-        if addresses.is_empty() {
-            addresses.push("127.0.0.1:2379".to_owned());
-        }
-        let auth = match (
-            std::env::var("ETCD_USERNAME"),
-            std::env::var("ETCD_PASSWORD"),
-        ) {
-            (Ok(user), Ok(password)) if !user.is_empty() => Some((user, password)),
-            _ => None,
-        };
+        let (addresses, auth) = (
+            crate::etcd::endpoints(addresses),
+            crate::etcd::credentials(),
+        );
         EtcdSync {
             connection: Arc::new(Connection::new(addresses, auth)),
             prefix: String::new(),

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use etcd_client::{Client, ConnectOptions, LeaseKeepAliveStream, LeaseKeeper};
+use etcd_client::{Client, LeaseKeepAliveStream, LeaseKeeper};
 use tokio::sync::{OnceCell, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -47,16 +47,9 @@ impl Connection {
         let client = self
             .client
             .get_or_try_init(|| async {
-                let mut options = ConnectOptions::new().with_connect_timeout(TIMEOUT);
-                if let Some((user, password)) = &self.auth {
-                    options = options.with_user(user, password);
-                }
-                let connect = Client::connect(&self.addresses, Some(options));
-                match tokio::time::timeout(TIMEOUT, connect).await {
-                    Ok(Ok(client)) => Ok(client),
-                    Ok(Err(err)) => Err(self.unreachable(err)),
-                    Err(_) => Err(self.unreachable(format!("no answer within {TIMEOUT:?}"))),
-                }
+                crate::etcd::connect(&self.addresses, self.auth.as_ref(), None)
+                    .await
+                    .map_err(|err| self.unreachable(err))
             })
             .await?;
         Ok(client.clone())

@@ -1,0 +1,72 @@
+//! What the etcd backends (registry, config, sync) share: endpoints as go-micro takes them,
+//! credentials from the environment, and connecting within a bounded time.
+
+use std::time::Duration;
+
+use etcd_client::{Client, ConnectOptions};
+
+/// How long connecting, or one request, may take, as in go-micro.
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `host:port` endpoints: `http://` dropped, port 2379 when missing, `127.0.0.1:2379` when
+/// none are given.
+pub(crate) fn endpoints(addresses: &[String]) -> Vec<String> {
+    let mut endpoints: Vec<String> = addresses
+        .iter()
+        .map(|address| {
+            let address = address.trim_start_matches("http://");
+            if address.contains(':') {
+                address.to_owned()
+            } else {
+                format!("{address}:2379")
+            }
+        })
+        .collect();
+    if endpoints.is_empty() {
+        endpoints.push("127.0.0.1:2379".to_owned());
+    }
+    endpoints
+}
+
+/// User and password from `ETCD_USERNAME` and `ETCD_PASSWORD`, when set.
+pub(crate) fn credentials() -> Option<(String, String)> {
+    match (
+        std::env::var("ETCD_USERNAME"),
+        std::env::var("ETCD_PASSWORD"),
+    ) {
+        (Ok(user), Ok(password)) if !user.is_empty() => Some((user, password)),
+        _ => None,
+    }
+}
+
+/// Connects to `endpoints` within [`TIMEOUT`]; every request then times out after
+/// `request_timeout` (`None`: requests may wait, as lock and campaign calls do). The error
+/// says why, for the caller's own error type.
+pub(crate) async fn connect(
+    endpoints: &[String],
+    auth: Option<&(String, String)>,
+    request_timeout: Option<Duration>,
+) -> Result<Client, String> {
+    let mut options = ConnectOptions::new().with_connect_timeout(TIMEOUT);
+    if let Some(timeout) = request_timeout {
+        options = options.with_timeout(timeout);
+    }
+    if let Some((user, password)) = auth {
+        options = options.with_user(user, password);
+    }
+    match tokio::time::timeout(TIMEOUT, Client::connect(endpoints, Some(options))).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(_) => Err(format!("no answer within {TIMEOUT:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn endpoints_are_normalized_like_go_micros() {
+        let given = ["http://a".to_owned(), "b:2380".to_owned()];
+        assert_eq!(super::endpoints(&given), ["a:2379", "b:2380"]);
+        assert_eq!(super::endpoints(&[]), ["127.0.0.1:2379"]);
+    }
+}
