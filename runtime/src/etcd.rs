@@ -1,6 +1,7 @@
 //! What the etcd backends (registry, config, sync) share: endpoints as go-micro takes them,
 //! credentials from the environment, and connecting within a bounded time.
 
+use std::future::Future;
 use std::time::Duration;
 
 use etcd_client::{Client, ConnectOptions};
@@ -56,6 +57,17 @@ pub(crate) async fn connect(
     }
     match tokio::time::timeout(TIMEOUT, Client::connect(endpoints, Some(options))).await {
         Ok(Ok(client)) => Ok(client),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(_) => Err(format!("no answer within {TIMEOUT:?}")),
+    }
+}
+
+/// `request`'s result within [`TIMEOUT`]; the error says why, for the caller's own error type.
+pub(crate) async fn bounded<T>(
+    request: impl Future<Output = Result<T, etcd_client::Error>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(TIMEOUT, request).await {
+        Ok(Ok(value)) => Ok(value),
         Ok(Err(err)) => Err(err.to_string()),
         Err(_) => Err(format!("no answer within {TIMEOUT:?}")),
     }

@@ -89,11 +89,9 @@ impl Etcd {
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
         let client = self.client().await?;
-        match tokio::time::timeout(TIMEOUT, request(client)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(self.unreachable(err)),
-            Err(_) => Err(self.unreachable(format!("no answer within {TIMEOUT:?}"))),
-        }
+        crate::etcd::bounded(request(client))
+            .await
+            .map_err(|err| self.unreachable(err))
     }
 
     /// Every key under the prefix and the revision read at. A value that does not parse keeps

@@ -90,11 +90,9 @@ impl EtcdRegistry {
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
         let client = self.client().await?;
-        match tokio::time::timeout(TIMEOUT, request(client)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(self.unreachable(err)),
-            Err(_) => Err(self.unreachable(format!("no answer within {TIMEOUT:?}"))),
-        }
+        crate::etcd::bounded(request(client))
+            .await
+            .map_err(|err| self.unreachable(err))
     }
 
     fn leases(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, String)>> {
