@@ -85,7 +85,9 @@ async fn instances_never_oversell_and_follow_config() {
         Example::start(INVENTORY, &args),
         Example::start(INVENTORY, &args),
     ];
-    let registry = EtcdRegistry::new(EtcdOptions::from_addresses(std::slice::from_ref(&etcd_address)));
+    let registry = EtcdRegistry::new(EtcdOptions::from_addresses(std::slice::from_ref(
+        &etcd_address,
+    )));
     let inventory = InventoryClient::new(Client::with_registry(Arc::new(registry)).unwrap());
 
     let restocked = inventory
