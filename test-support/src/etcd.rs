@@ -7,7 +7,7 @@ use std::process::Command;
 use tempfile::TempDir;
 
 use crate::process::Process;
-use crate::{free_port, tool};
+use crate::{free_port, on_free_ports, tool};
 
 /// An etcd server this test owns. Killed when dropped.
 pub struct EtcdServer {
@@ -23,8 +23,10 @@ impl EtcdServer {
     /// and tools are not required.
     pub fn start() -> Option<EtcdServer> {
         let binary = tool("MICRO_TEST_ETCD_BIN", "etcd")?;
-        let (client_port, peer_port) = (free_port(), free_port());
-        let (data, process) = launch(&binary, client_port, peer_port);
+        let (client_port, peer_port, (data, process)) = on_free_ports("etcd", || {
+            let (client_port, peer_port) = (free_port(), free_port());
+            launch(&binary, client_port, peer_port).map(|up| (client_port, peer_port, up))
+        });
         Some(EtcdServer {
             binary,
             client_port,
@@ -51,13 +53,14 @@ impl EtcdServer {
             return self.process.restart();
         }
         self.process.kill();
-        let (data, process) = launch(&self.binary, self.client_port, self.peer_port);
+        let (data, process) = launch(&self.binary, self.client_port, self.peer_port)
+            .expect("etcd restarts on its ports");
         (self._data, self.process) = (data, process);
     }
 }
 
-/// Starts etcd on the ports with a new data directory.
-fn launch(binary: &Path, client_port: u16, peer_port: u16) -> (TempDir, Process) {
+/// Starts etcd on the ports with a new data directory; `None` if it exited first.
+fn launch(binary: &Path, client_port: u16, peer_port: u16) -> Option<(TempDir, Process)> {
     let data = tempfile::tempdir().expect("a temporary directory");
     let data_dir = data.path().join("etcd");
     let binary = binary.to_owned();
@@ -77,5 +80,5 @@ fn launch(binary: &Path, client_port: u16, peer_port: u16) -> (TempDir, Process)
     };
     let address = format!("127.0.0.1:{client_port}");
     let ready = move || TcpStream::connect(&address).is_ok();
-    (data, Process::start("etcd", command, ready))
+    Process::try_start("etcd", command, ready).map(|process| (data, process))
 }

@@ -36,6 +36,18 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// Runs `start` until it gives a server, at most three times: `start` picks free ports and
+/// returns `None` when the server exited before it was ready, because another process took a
+/// port between our choosing it and the server binding it.
+pub(crate) fn on_free_ports<T>(name: &str, mut start: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..3 {
+        if let Some(server) = start() {
+            return server;
+        }
+    }
+    panic!("{name} exited before it was ready, three times (on other free ports each time)")
+}
+
 /// Polls `done` every 10 ms until it holds, panicking with `what` after `timeout`.
 pub fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use crate::process::Process;
-use crate::{free_port, tool};
+use crate::{free_port, on_free_ports, tool};
 
 /// A PostgreSQL server this test owns, user `postgres` with trust auth. Killed when dropped.
 pub struct PostgresServer {
@@ -42,24 +42,27 @@ impl PostgresServer {
         if tls {
             require_tls(data.path(), &cluster);
         }
-        let port = free_port();
-        let socket_dir = cluster.clone();
-        let command = move || {
-            let mut command = as_postgres_user(&binary);
-            command
-                .arg("-D")
-                .arg(&cluster)
-                .arg("-k")
-                .arg(&cluster)
-                .args(["-p", &port.to_string()])
-                .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]);
-            command
-        };
+        let (port, process) = on_free_ports("postgres", || {
+            let port = free_port();
+            let (binary, cluster) = (binary.clone(), cluster.clone());
+            let socket_dir = cluster.clone();
+            let command = move || {
+                let mut command = as_postgres_user(&binary);
+                command
+                    .arg("-D")
+                    .arg(&cluster)
+                    .arg("-k")
+                    .arg(&cluster)
+                    .args(["-p", &port.to_string()])
+                    .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]);
+                command
+            };
+            let ready = move || accepts_logins(&socket_dir, port);
+            Process::try_start("postgres", command, ready).map(|process| (port, process))
+        });
         Some(PostgresServer {
             port,
-            process: Process::start("postgres", command, move || {
-                accepts_logins(&socket_dir, port)
-            }),
+            process,
             tls,
             data,
         })

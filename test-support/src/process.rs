@@ -18,20 +18,20 @@ pub(crate) struct Process {
 }
 
 impl Process {
-    /// Runs `command` (output discarded) and waits until `ready` holds.
-    pub(crate) fn start(
+    /// Runs `command` (output discarded) and waits until `ready` holds; `None` if the process
+    /// exited first (say, another process took its port between our choosing and its binding).
+    pub(crate) fn try_start(
         name: &'static str,
         command: impl Fn() -> Command + 'static,
         ready: impl Fn() -> bool + 'static,
-    ) -> Process {
+    ) -> Option<Process> {
         let mut process = Process {
             name,
             command: Box::new(command),
             ready: Box::new(ready),
             child: None,
         };
-        process.launch();
-        process
+        process.launch().then_some(process)
     }
 
     /// Kills the process abruptly (SIGKILL).
@@ -45,21 +45,26 @@ impl Process {
     /// Kills the process if it runs, then starts it again with the same command.
     pub(crate) fn restart(&mut self) {
         self.kill();
-        self.launch();
+        assert!(self.launch(), "{} exited while restarting", self.name);
     }
 
-    fn launch(&mut self) {
+    /// Starts the process and waits until it is ready (`true`) or has exited (`false`).
+    fn launch(&mut self) -> bool {
         let child = (self.command)()
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|err| panic!("{} does not start: {err}", self.name));
         self.child = Some(child);
-        wait_until(
-            &format!("{} to be ready", self.name),
-            READY_WITHIN,
-            &self.ready,
-        );
+        let mut exited = false;
+        wait_until(&format!("{} to be ready", self.name), READY_WITHIN, || {
+            exited = self
+                .child
+                .as_mut()
+                .is_none_or(|child| child.try_wait().is_ok_and(|status| status.is_some()));
+            exited || (self.ready)()
+        });
+        !exited
     }
 }
 

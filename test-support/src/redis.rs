@@ -9,7 +9,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use crate::process::Process;
-use crate::{free_port, tool};
+use crate::{free_port, on_free_ports, tool};
 
 /// A redis-server this test owns. Killed when dropped.
 pub struct RedisServer {
@@ -25,28 +25,33 @@ impl RedisServer {
     pub fn start() -> Option<RedisServer> {
         let binary = tool("MICRO_TEST_REDIS_BIN", "redis-server")?;
         let data = tempfile::tempdir().expect("a temporary directory");
-        let port = free_port();
         let data_path = data.path().to_owned();
-        let command = move || {
-            let mut command = Command::new(&binary);
-            command
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                ])
-                .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
-                .arg(&data_path);
-            command
-        };
-        let address = format!("127.0.0.1:{port}");
-        let ready = move || answers_ping(&address);
+        let (port, process) = on_free_ports("redis-server", || {
+            let port = free_port();
+            let (binary, data_path) = (binary.clone(), data_path.clone());
+            let command = move || {
+                let mut command = Command::new(&binary);
+                command
+                    .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                    .args([
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "yes",
+                        "--appendfsync",
+                        "always",
+                    ])
+                    .arg("--dir")
+                    .arg(&data_path);
+                command
+            };
+            let address = format!("127.0.0.1:{port}");
+            let ready = move || answers_ping(&address);
+            Process::try_start("redis-server", command, ready).map(|process| (port, process))
+        });
         Some(RedisServer {
             port,
-            process: Process::start("redis-server", command, ready),
+            process,
             _data: data,
         })
     }
