@@ -300,6 +300,10 @@ pub struct Flags {
     /// anything.
     #[arg(long, env = "MICRO_AUTH_RULES", value_name = "FILE")]
     pub auth_rules: Option<std::path::PathBuf>,
+
+    /// Count calls and serve them as Prometheus metrics at `GET /metrics` (default true).
+    #[arg(long, env = "MICRO_METRICS", value_name = "BOOL")]
+    pub metrics: Option<bool>,
 }
 
 /// The top-level parser [`Service::run`](crate::Service::run) uses when the program has none.

@@ -15,6 +15,9 @@
 //!   streaming** ([`events`]): consumer groups, offsets, ack/nack, at-least-once delivery.
 //! - **go-micro's conventions**: flags and `MICRO_*` variables ([`Flags`]), endpoint names
 //!   (`Helloworld.Greeting`), and its error JSON ([`errors`]).
+//! - **Observability**: Prometheus [`metrics`] at `GET /metrics` on the same port, and W3C
+//!   [`trace`] context (`traceparent`) carried through calls, publishes and events; every call
+//!   is a `tracing` span with its trace id.
 //!
 //! | feature | default | adds |
 //! |---|---|---|
@@ -58,11 +61,13 @@ pub mod codegen;
 pub mod errors;
 pub mod events;
 pub mod metadata;
+pub mod metrics;
 pub mod registry;
 pub mod selector;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod trace;
 
 mod backoff;
 mod context;

@@ -205,17 +205,27 @@ impl Invocation {
     }
 }
 
+/// W3C trace context's header.
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static(crate::trace::TRACEPARENT);
+
 /// The header naming the calling service, as go-micro sets it.
 const FROM_SERVICE: http::HeaderName = http::HeaderName::from_static("micro-from-service");
 
-/// Copies the allow-listed metadata of the call being served, and names the caller, unless
-/// the call set them itself.
+/// Copies the allow-listed metadata of the call being served, passes its trace on (as the
+/// parent of this call) and names the caller, unless the call set them itself.
 pub(super) fn propagate(
     headers: &mut http::HeaderMap,
     current: Option<&Context>,
     options: &Options,
 ) {
     if let Some(ctx) = current {
+        // The call being served is the parent of this one, whatever the caller sent.
+        if let Some(trace) = ctx.trace()
+            && !headers.contains_key(&TRACEPARENT)
+            && let Ok(value) = http::HeaderValue::try_from(trace.traceparent())
+        {
+            headers.insert(TRACEPARENT, value);
+        }
         for key in options.propagate.iter() {
             if headers.contains_key(key) {
                 continue;
