@@ -61,7 +61,10 @@ fn key(name: &str, labels: &[(&str, &str)]) -> String {
 /// values without escapes, one sample per line, comments skipped.
 fn parse(text: &str) -> HashMap<String, f64> {
     let mut samples = HashMap::new();
-    for line in text.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let (series, value) = line.rsplit_once(' ').expect("`series value`");
         let value: f64 = value.parse().expect("a numeric value");
         let (name, labels) = match series.split_once('{') {
@@ -102,9 +105,16 @@ async fn calls_of_every_protocol_are_counted_by_endpoint_and_status() {
 
     // gRPC: 3 successes and a handler error.
     for _ in 0..3 {
-        kitchen.get(GetRequest { id: "apple".into() }).await.unwrap();
+        kitchen
+            .get(GetRequest { id: "apple".into() })
+            .await
+            .unwrap();
     }
-    let missing = kitchen.get(GetRequest { id: "missing".into() }).await;
+    let missing = kitchen
+        .get(GetRequest {
+            id: "missing".into(),
+        })
+        .await;
     assert_eq!(missing.unwrap_err().code(), Code::NotFound);
     // A server stream.
     let mut stream = kitchen
@@ -171,7 +181,10 @@ async fn calls_of_every_protocol_are_counted_by_endpoint_and_status() {
         previous = count;
     }
     let in_flight = [("service", "kitchen"), ("endpoint", "Kitchen.Get")];
-    assert_eq!(scrape.value("micro_requests_in_flight", &in_flight), Some(0.0));
+    assert_eq!(
+        scrape.value("micro_requests_in_flight", &in_flight),
+        Some(0.0)
+    );
     assert_eq!(scrape.value("kitchen_orders_total", &[]), Some(7.0));
 
     running.stop().await.unwrap();

@@ -29,7 +29,12 @@ async fn note(addr: std::net::SocketAddr, id: &str, headers: &[(&str, &str)]) ->
     all.extend_from_slice(headers);
     let body = serde_json::json!({ "id": id }).to_string();
     let reply = support::post(addr, "/", &all, body, false).await;
-    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
     let note = reply.json()["note"].as_str().unwrap_or_default().to_owned();
     note.split(' ').map(str::to_owned).collect()
 }
@@ -42,8 +47,14 @@ fn is_hex_id(id: &str, len: usize) -> bool {
 
 #[tokio::test]
 async fn a_trace_id_crosses_two_services() {
-    let b = support::kitchen_service(TestKitchen::default()).start().await.unwrap();
-    let a = support::kitchen_service(TestKitchen::default()).start().await.unwrap();
+    let b = support::kitchen_service(TestKitchen::default())
+        .start()
+        .await
+        .unwrap();
+    let a = support::kitchen_service(TestKitchen::default())
+        .start()
+        .await
+        .unwrap();
 
     let relay = format!("relay:{}", b.local_addr());
     let fields = note(a.local_addr(), &relay, &[("traceparent", CALLER)]).await;
@@ -52,7 +63,10 @@ async fn a_trace_id_crosses_two_services() {
     };
     assert_eq!(b_trace, CALLER_TRACE, "B continues the caller's trace");
     assert_eq!(b_parent, a_span, "B's parent is A's span");
-    assert_ne!(a_span, CALLER_SPAN, "A served the call in a span of its own");
+    assert_ne!(
+        a_span, CALLER_SPAN,
+        "A served the call in a span of its own"
+    );
     assert_ne!(b_span, a_span);
     assert!(is_hex_id(a_span, 16) && is_hex_id(b_span, 16), "{fields:?}");
 
@@ -67,7 +81,10 @@ async fn a_trace_id_crosses_two_services() {
     let [a_span, b_trace, _, b_parent] = fields.as_slice() else {
         panic!("unexpected note {fields:?}");
     };
-    assert!(is_hex_id(b_trace, 32) && *b_trace != CALLER_TRACE, "{fields:?}");
+    assert!(
+        is_hex_id(b_trace, 32) && *b_trace != CALLER_TRACE,
+        "{fields:?}"
+    );
     assert_eq!(b_parent, a_span);
 
     a.stop().await.unwrap();
@@ -76,7 +93,10 @@ async fn a_trace_id_crosses_two_services() {
 
 #[tokio::test]
 async fn calls_without_a_valid_traceparent_start_a_new_trace() {
-    let service = support::kitchen_service(TestKitchen::default()).start().await.unwrap();
+    let service = support::kitchen_service(TestKitchen::default())
+        .start()
+        .await
+        .unwrap();
     let addr = service.local_addr();
     let invalid = [
         None,
@@ -103,7 +123,11 @@ async fn calls_without_a_valid_traceparent_start_a_new_trace() {
     }
     traces.sort();
     traces.dedup();
-    assert_eq!(traces.len(), invalid.len(), "each call starts its own trace");
+    assert_eq!(
+        traces.len(),
+        invalid.len(),
+        "each call starts its own trace"
+    );
     service.stop().await.unwrap();
 }
 
@@ -135,27 +159,40 @@ async fn messages_and_events_carry_the_trace_to_subscribers() {
     let client = relay.client().unwrap();
     let events = relay.stream().unwrap();
     let (orders_tx, mut orders) = mpsc::unbounded_channel();
-    let relay = relay.subscribe("orders", move |ctx: Context, order: Json<serde_json::Value>| {
-        let (client, events, orders_tx) = (client.clone(), events.clone(), orders_tx.clone());
-        async move {
-            client.publish("shipments", &order).await.map_err(|e| Status::internal(e.to_string()))?;
-            let payload = serde_json::to_vec(&order.0).unwrap_or_default();
-            events
-                .publish("audit", payload.into(), PublishOptions::default())
-                .await
-                .map_err(|e| Status::internal(e.to_string()))?;
-            orders_tx.send(ctx).map_err(|_| Status::internal("inbox gone"))
-        }
-    });
+    let relay = relay.subscribe(
+        "orders",
+        move |ctx: Context, order: Json<serde_json::Value>| {
+            let (client, events, orders_tx) = (client.clone(), events.clone(), orders_tx.clone());
+            async move {
+                client
+                    .publish("shipments", &order)
+                    .await
+                    .map_err(|e| Status::internal(e.to_string()))?;
+                let payload = serde_json::to_vec(&order.0).unwrap_or_default();
+                events
+                    .publish("audit", payload.into(), PublishOptions::default())
+                    .await
+                    .map_err(|e| Status::internal(e.to_string()))?;
+                orders_tx
+                    .send(ctx)
+                    .map_err(|_| Status::internal("inbox gone"))
+            }
+        },
+    );
     let (shipments_tx, mut shipments) = mpsc::unbounded_channel();
     let shipper = Service::new("shipper")
         .address("127.0.0.1:0")
         .registry(registry.clone())
         .broker(broker.clone())
-        .subscribe("shipments", move |ctx: Context, _: Json<serde_json::Value>| {
-            let sent = shipments_tx.send(ctx).map_err(|_| Status::internal("inbox gone"));
-            async move { sent }
-        });
+        .subscribe(
+            "shipments",
+            move |ctx: Context, _: Json<serde_json::Value>| {
+                let sent = shipments_tx
+                    .send(ctx)
+                    .map_err(|_| Status::internal("inbox gone"));
+                async move { sent }
+            },
+        );
     let relay = relay.start().await.unwrap();
     let shipper = shipper.start().await.unwrap();
 
@@ -167,18 +204,33 @@ async fn messages_and_events_carry_the_trace_to_subscribers() {
     let handled = recv(&mut orders).await;
     let trace = *handled.trace().expect("a subscriber's context has a trace");
     assert_eq!(trace.trace_id().to_string(), CALLER_TRACE);
-    assert_eq!(trace.parent_id().map(|id| id.to_string()).as_deref(), Some(CALLER_SPAN));
-    assert_eq!(handled.get("traceparent"), Some(CALLER), "the header is metadata");
+    assert_eq!(
+        trace.parent_id().map(|id| id.to_string()).as_deref(),
+        Some(CALLER_SPAN)
+    );
+    assert_eq!(
+        handled.get("traceparent"),
+        Some(CALLER),
+        "the header is metadata"
+    );
 
     let shipped = recv(&mut shipments).await;
     let next = shipped.trace().expect("the shipment's trace");
-    assert_eq!(next.trace_id(), trace.trace_id(), "the trace crosses a second hop");
+    assert_eq!(
+        next.trace_id(),
+        trace.trace_id(),
+        "the trace crosses a second hop"
+    );
     assert_eq!(next.parent_id(), Some(trace.span_id()));
 
     let event = support::events::next(&mut audit, Duration::from_secs(10), "the audit event").await;
     let published_by = event.trace().expect("the event carries traceparent");
     assert_eq!(published_by.trace_id(), trace.trace_id());
-    assert_eq!(published_by.span_id(), trace.span_id(), "published by the handling span");
+    assert_eq!(
+        published_by.span_id(),
+        trace.span_id(),
+        "published by the handling span"
+    );
 
     relay.stop().await.unwrap();
     shipper.stop().await.unwrap();

@@ -79,5 +79,8 @@ async fn each_call_records_a_span_with_its_outcome() {
             "{span:?}"
         );
     }
-    assert_ne!(fields[0]["trace_id"], fields[1]["trace_id"], "each call starts a trace");
+    assert_ne!(
+        fields[0]["trace_id"], fields[1]["trace_id"],
+        "each call starts a trace"
+    );
 }

@@ -16,7 +16,9 @@ mod endpoint;
 use std::sync::Arc;
 
 pub use prometheus;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
 
 pub(crate) use endpoint::{CallMetrics, EndpointMetrics};
 
@@ -49,7 +51,10 @@ impl Metrics {
         const VALID: &str = "the server's metric definitions are valid";
         let labels = &["service", "endpoint", "status"];
         let requests = IntCounterVec::new(
-            Opts::new("micro_request_total", "Calls served, by endpoint and status."),
+            Opts::new(
+                "micro_request_total",
+                "Calls served, by endpoint and status.",
+            ),
             labels,
         )
         .expect(VALID);
@@ -89,7 +94,8 @@ impl Metrics {
     /// Everything in the registry, in the text exposition format.
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut text = Vec::with_capacity(4096);
-        if let Err(err) = prometheus::TextEncoder::new().encode(&self.inner.registry.gather(), &mut text)
+        if let Err(err) =
+            prometheus::TextEncoder::new().encode(&self.inner.registry.gather(), &mut text)
         {
             tracing::warn!(error = %err, "cannot encode the metrics");
         }

@@ -112,7 +112,11 @@ impl KitchenHandler for TestKitchen {
                         .get(GetRequest { id: "trace".into() })
                         .await?;
                     let mine = ctx.trace().map(|trace| trace.span_id().to_string());
-                    Some(format!("{} {}", mine.unwrap_or_default(), reply.note.unwrap_or_default()))
+                    Some(format!(
+                        "{} {}",
+                        mine.unwrap_or_default(),
+                        reply.note.unwrap_or_default()
+                    ))
                 }
                 _ => None,
             },
