@@ -418,6 +418,14 @@ mod tests {
     }
 
     #[test]
+    fn metrics_turn_off_with_a_value() {
+        assert_eq!(parse(&[]).unwrap().metrics, None);
+        assert_eq!(parse(&["--metrics", "false"]).unwrap().metrics, Some(false));
+        assert_eq!(parse(&["--metrics=true"]).unwrap().metrics, Some(true));
+        assert!(parse(&["--metrics", "maybe"]).is_err());
+    }
+
+    #[test]
     fn durations_accept_plain_seconds() {
         assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));

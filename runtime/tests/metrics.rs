@@ -208,4 +208,15 @@ async fn metrics_off_means_404_and_calls_still_work() {
     let body = String::from_utf8_lossy(&response.body);
     assert!(body.contains("metrics are off"), "{body}");
     running.stop().await.unwrap();
+
+    // The same through flags (`--metrics false`, `MICRO_METRICS=false`).
+    let mut flags = micro::Flags::default();
+    flags.metrics = Some(false);
+    let running = support::kitchen_service(TestKitchen::default())
+        .flags(flags)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(Scrape::get(running.local_addr()).await.status, 404);
+    running.stop().await.unwrap();
 }
