@@ -220,3 +220,58 @@ async fn metrics_off_means_404_and_calls_still_work() {
     assert_eq!(Scrape::get(running.local_addr()).await.status, 404);
     running.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_services_client_counts_its_calls_by_target() {
+    let registry = support::memory_registry();
+    let kitchen = micro::Service::new("kitchen")
+        .address("127.0.0.1:0")
+        .registry(registry.clone())
+        .handle(support::kitchen::KitchenServer::new(TestKitchen::default()))
+        .start()
+        .await
+        .unwrap();
+    let caller = micro::Service::new("caller").registry(registry.clone());
+    let client = KitchenClient::new(caller.client().unwrap()).with_service("kitchen");
+    for _ in 0..2 {
+        client.get(GetRequest { id: "apple".into() }).await.unwrap();
+    }
+    let missing = client
+        .get(GetRequest {
+            id: "missing".into(),
+        })
+        .await;
+    assert_eq!(missing.unwrap_err().code(), Code::NotFound);
+
+    let mut text = Vec::new();
+    let families = caller.metrics_registry().gather();
+    micro::metrics::prometheus::Encoder::encode(
+        &micro::metrics::prometheus::TextEncoder::new(),
+        &families,
+        &mut text,
+    )
+    .unwrap();
+    let samples = parse(&String::from_utf8(text).unwrap());
+    let labels = |status| {
+        key(
+            "micro_client_request_total",
+            &[
+                ("service", "kitchen"),
+                ("endpoint", "Kitchen.Get"),
+                ("status", status),
+            ],
+        )
+    };
+    assert_eq!(samples.get(&labels("OK")), Some(&2.0), "{samples:?}");
+    assert_eq!(samples.get(&labels("NotFound")), Some(&1.0));
+    let count = key(
+        "micro_client_request_duration_seconds_count",
+        &[
+            ("service", "kitchen"),
+            ("endpoint", "Kitchen.Get"),
+            ("status", "OK"),
+        ],
+    );
+    assert_eq!(samples.get(&count), Some(&2.0));
+    kitchen.stop().await.unwrap();
+}

@@ -129,8 +129,22 @@ impl Invocation {
             grpc.ready().await?;
             call(grpc, request, path).await
         };
-        let response = self.within(deadline, sent).await?;
-        Ok((response, deadline))
+        let started = Instant::now();
+        let response = self.within(deadline, sent).await;
+        if let Some(metrics) = &self.client.options().metrics {
+            let code = response
+                .as_ref()
+                .err()
+                .map_or(crate::Code::Ok, Status::code);
+            let target = &self.target;
+            metrics.client_call(
+                &target.service,
+                target.method.endpoint,
+                code,
+                started.elapsed(),
+            );
+        }
+        Ok((response?, deadline))
     }
 
     /// The tonic request: message, metadata (with what the current call passes on), the

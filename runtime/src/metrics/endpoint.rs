@@ -30,6 +30,11 @@ const STATUS: [&str; 17] = [
     "Unauthenticated",
 ];
 
+/// Go's name of `code`, as the `status` label shows it.
+pub(super) fn status_name(code: Code) -> &'static str {
+    STATUS.get(code as usize).copied().unwrap_or("Unknown")
+}
+
 /// The metrics of one endpoint of a server.
 pub(crate) struct EndpointMetrics {
     metrics: Metrics,

@@ -6,6 +6,8 @@
 //! | `micro_request_total` | counter | `service`, `endpoint`, `status` |
 //! | `micro_request_duration_seconds` | histogram | `service`, `endpoint`, `status` |
 //! | `micro_requests_in_flight` | gauge | `service`, `endpoint` |
+//! | `micro_client_request_total` | counter | `service`, `endpoint`, `status` (of the target) |
+//! | `micro_client_request_duration_seconds` | histogram | the same |
 //!
 //! `status` is the gRPC code's name as go-micro's Go clients print it (`OK`, `NotFound`,
 //! `DeadlineExceeded`…), whichever protocol carried the call. Add metrics of your own to
@@ -41,6 +43,8 @@ struct Inner {
     requests: IntCounterVec,
     durations: HistogramVec,
     in_flight: IntGaugeVec,
+    client_requests: IntCounterVec,
+    client_durations: HistogramVec,
 }
 
 impl Metrics {
@@ -72,16 +76,41 @@ impl Metrics {
             &["service", "endpoint"],
         )
         .expect(VALID);
+        let client_requests = IntCounterVec::new(
+            Opts::new(
+                "micro_client_request_total",
+                "Calls made by the service's client, by target service, endpoint and status.",
+            ),
+            labels,
+        )
+        .expect(VALID);
+        let client_durations = HistogramVec::new(
+            HistogramOpts::new(
+                "micro_client_request_duration_seconds",
+                "Time until a call's reply (a stream's first response), by target and status.",
+            )
+            .buckets(BUCKETS.to_vec()),
+            labels,
+        )
+        .expect(VALID);
         let registry = Registry::new();
         registry.register(Box::new(requests.clone())).expect(VALID);
         registry.register(Box::new(durations.clone())).expect(VALID);
         registry.register(Box::new(in_flight.clone())).expect(VALID);
+        registry
+            .register(Box::new(client_requests.clone()))
+            .expect(VALID);
+        registry
+            .register(Box::new(client_durations.clone()))
+            .expect(VALID);
         Metrics {
             inner: Arc::new(Inner {
                 registry,
                 requests,
                 durations,
                 in_flight,
+                client_requests,
+                client_durations,
             }),
         }
     }
@@ -89,6 +118,23 @@ impl Metrics {
     /// The registry, for users' own metrics.
     pub(crate) fn registry(&self) -> &Registry {
         &self.inner.registry
+    }
+
+    /// Counts a call the service's client made to `service`'s `endpoint`. Targets are only
+    /// known per call, so this looks the series up by label (a hash lookup, no allocation once
+    /// the series exists).
+    pub(crate) fn client_call(
+        &self,
+        service: &str,
+        endpoint: &str,
+        code: crate::Code,
+        elapsed: std::time::Duration,
+    ) {
+        let labels = [service, endpoint, endpoint::status_name(code)];
+        let inner = &self.inner;
+        inner.client_requests.with_label_values(&labels).inc();
+        let duration = inner.client_durations.with_label_values(&labels);
+        duration.observe(elapsed.as_secs_f64());
     }
 
     /// Everything in the registry, in the text exposition format.

@@ -371,6 +371,9 @@ impl Service {
         }
         builder = builder.auth(self.shared_auth(&options)?, &options.name);
         builder = builder.broker(self.shared_broker(&options)?);
+        if options.metrics_on {
+            builder = builder.metrics(options.metrics.clone());
+        }
         builder
             .build()
             .map_err(|err: client::Error| Error::config(err.to_string()))
