@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use crate::metadata::MetadataMap;
 use crate::server::{MethodInfo, UNKNOWN_METHOD};
+use crate::trace::{TRACEPARENT, TraceContext, TraceId};
 
 /// What a handler knows about the call it serves. Cheap to clone.
 ///
@@ -65,6 +66,10 @@ impl Context {
         service: Arc<str>,
         headers: &std::collections::BTreeMap<String, String>,
     ) -> Context {
+        let traceparent = headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(TRACEPARENT))
+            .map(|(_, value)| value.as_str());
         let mut metadata = MetadataMap::new();
         for (key, value) in headers {
             let key = crate::metadata::MetadataKey::from_bytes(key.to_ascii_lowercase().as_bytes());
@@ -75,6 +80,7 @@ impl Context {
         Context::new(ContextParts {
             service,
             metadata,
+            trace: Some(TraceContext::continue_from(traceparent)),
             ..Arc::unwrap_or_clone(Context::default().inner)
         })
     }
@@ -142,6 +148,18 @@ impl Context {
         &self.inner.extensions
     }
 
+    /// This call's span in its distributed trace: continued from the caller's `traceparent`,
+    /// or started here. Outgoing calls, publishes and events carry it on. `None` only for
+    /// contexts made outside a call ([`Context::default`]).
+    pub fn trace(&self) -> Option<&TraceContext> {
+        self.inner.trace.as_ref()
+    }
+
+    /// The id of the trace this call belongs to, as logs and trace backends show it.
+    pub fn trace_id(&self) -> Option<TraceId> {
+        self.inner.trace.as_ref().map(TraceContext::trace_id)
+    }
+
     /// The caller's account, when the service checks auth
     /// ([`Service::auth`](crate::Service::auth)) and the call carried a valid token.
     pub fn account(&self) -> Option<&crate::auth::Account> {
@@ -159,6 +177,7 @@ impl Default for Context {
             extensions: http::Extensions::new(),
             deadline: None,
             peer: None,
+            trace: None,
         })
     }
 }
@@ -183,6 +202,7 @@ pub(crate) struct ContextParts {
     pub(crate) extensions: http::Extensions,
     pub(crate) deadline: Option<Instant>,
     pub(crate) peer: Option<SocketAddr>,
+    pub(crate) trace: Option<TraceContext>,
 }
 
 #[cfg(test)]

@@ -320,6 +320,10 @@ pub struct Flags {
     /// anything.
     #[arg(long, env = "MICRO_AUTH_RULES", value_name = "FILE")]
     pub auth_rules: Option<std::path::PathBuf>,
+
+    /// Count calls and serve them as Prometheus metrics at `GET /metrics` (default true).
+    #[arg(long, env = "MICRO_METRICS", value_name = "BOOL")]
+    pub metrics: Option<bool>,
 }
 
 /// The top-level parser [`Service::run`](crate::Service::run) uses when the program has none.
@@ -431,6 +435,14 @@ mod tests {
             assert_eq!(err.exit_code(), 2, "{args:?}");
             assert!(err.to_string().contains(needle), "{args:?}: {err}");
         }
+    }
+
+    #[test]
+    fn metrics_turn_off_with_a_value() {
+        assert_eq!(parse(&[]).unwrap().metrics, None);
+        assert_eq!(parse(&["--metrics", "false"]).unwrap().metrics, Some(false));
+        assert_eq!(parse(&["--metrics=true"]).unwrap().metrics, Some(true));
+        assert!(parse(&["--metrics", "maybe"]).is_err());
     }
 
     #[test]

@@ -17,6 +17,9 @@
 //!   reload, and [`sync`]: distributed locks and leader election.
 //! - **go-micro's conventions**: flags and `MICRO_*` variables ([`Flags`]), endpoint names
 //!   (`Helloworld.Greeting`), and its error JSON ([`errors`]).
+//! - **Observability**: Prometheus [`metrics`] at `GET /metrics` on the same port, and W3C
+//!   [`trace`] context (`traceparent`) carried through calls, publishes and events; every call
+//!   is a `tracing` span with its trace id.
 //!
 //! | feature | default | adds |
 //! |---|---|---|
@@ -63,12 +66,14 @@ pub mod config;
 pub mod errors;
 pub mod events;
 pub mod metadata;
+pub mod metrics;
 pub mod registry;
 pub mod selector;
 pub mod server;
 pub mod service;
 pub mod store;
 pub mod sync;
+pub mod trace;
 
 mod backoff;
 mod context;

@@ -1,4 +1,5 @@
-//! Every call gets a tracing span with its service, endpoint, peer, status and latency.
+//! Every call gets a tracing span with its service, endpoint, peer, trace id, status and
+//! latency.
 
 mod support;
 
@@ -72,5 +73,14 @@ async fn each_call_records_a_span_with_its_outcome() {
         assert_eq!(span["status"], status);
         assert!(span["peer"].starts_with("127.0.0.1:"), "{span:?}");
         assert!(span["latency_us"].parse::<u64>().is_ok(), "{span:?}");
+        let trace_id = &span["trace_id"];
+        assert!(
+            trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{span:?}"
+        );
     }
+    assert_ne!(
+        fields[0]["trace_id"], fields[1]["trace_id"],
+        "each call starts a trace"
+    );
 }

@@ -129,8 +129,22 @@ impl Invocation {
             grpc.ready().await?;
             call(grpc, request, path).await
         };
-        let response = self.within(deadline, sent).await?;
-        Ok((response, deadline))
+        let started = Instant::now();
+        let response = self.within(deadline, sent).await;
+        if let Some(metrics) = &self.client.options().metrics {
+            let code = response
+                .as_ref()
+                .err()
+                .map_or(crate::Code::Ok, Status::code);
+            let target = &self.target;
+            metrics.client_call(
+                &target.service,
+                target.method.endpoint,
+                code,
+                started.elapsed(),
+            );
+        }
+        Ok((response?, deadline))
     }
 
     /// The tonic request: message, metadata (with what the current call passes on), the
@@ -205,17 +219,27 @@ impl Invocation {
     }
 }
 
+/// W3C trace context's header.
+const TRACEPARENT: http::HeaderName = http::HeaderName::from_static(crate::trace::TRACEPARENT);
+
 /// The header naming the calling service, as go-micro sets it.
 const FROM_SERVICE: http::HeaderName = http::HeaderName::from_static("micro-from-service");
 
-/// Copies the allow-listed metadata of the call being served, and names the caller, unless
-/// the call set them itself.
+/// Copies the allow-listed metadata of the call being served, passes its trace on (as the
+/// parent of this call) and names the caller, unless the call set them itself.
 pub(super) fn propagate(
     headers: &mut http::HeaderMap,
     current: Option<&Context>,
     options: &Options,
 ) {
     if let Some(ctx) = current {
+        // The call being served is the parent of this one, whatever the caller sent.
+        if let Some(trace) = ctx.trace()
+            && !headers.contains_key(&TRACEPARENT)
+            && let Ok(value) = http::HeaderValue::try_from(trace.traceparent())
+        {
+            headers.insert(TRACEPARENT, value);
+        }
         for key in options.propagate.iter() {
             if headers.contains_key(key) {
                 continue;

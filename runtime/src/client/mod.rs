@@ -129,6 +129,8 @@ pub(crate) struct Options {
     pub(crate) caller: Option<http::HeaderValue>,
     /// Where [`Client::publish`] sends messages.
     pub(crate) broker: Option<Arc<dyn crate::broker::Broker>>,
+    /// Where calls are counted (`micro_client_request_total`), for a service's client.
+    pub(crate) metrics: Option<crate::metrics::Metrics>,
 }
 
 impl Client {
@@ -290,6 +292,7 @@ impl Default for ClientBuilder {
                     .into(),
                 caller: None,
                 broker: None,
+                metrics: None,
             },
             invalid: None,
             tls: connection::Tls::default(),
@@ -434,6 +437,12 @@ impl ClientBuilder {
     /// Publishes with `broker` ([`Client::publish`]).
     pub fn broker(mut self, broker: Arc<dyn crate::broker::Broker>) -> ClientBuilder {
         self.options.broker = Some(broker);
+        self
+    }
+
+    /// Counts calls in `metrics` (a service's registry).
+    pub(crate) fn metrics(mut self, metrics: crate::metrics::Metrics) -> ClientBuilder {
+        self.options.metrics = Some(metrics);
         self
     }
 

@@ -7,6 +7,7 @@ use super::invoke::propagate;
 use crate::broker::{self, Message, TOPIC_HEADER};
 use crate::codec::Payload;
 use crate::context::Context;
+use crate::trace::TraceContext;
 
 impl Client {
     /// Publishes `message` on `topic` through the client's broker (the service's, for
@@ -14,7 +15,8 @@ impl Client {
     /// [`Json<T>`](crate::codec::Json).
     ///
     /// Headers are go-micro's (`Content-Type`, `Micro-Topic`, `Micro-Id`), plus
-    /// `Micro-From-Service` and, inside a handler, the call's allow-listed metadata.
+    /// `Micro-From-Service`, W3C `traceparent` (the call being served as the parent, or a new
+    /// trace) and, inside a handler, the call's allow-listed metadata.
     ///
     /// ```no_run
     /// # async fn demo(client: micro::Client) -> Result<(), micro::broker::Error> {
@@ -46,6 +48,12 @@ impl Client {
             Context::current().as_ref(),
             &self.inner.options,
         );
+        // A publish outside any call starts the trace its subscribers continue.
+        if !headers.contains_key(crate::trace::TRACEPARENT)
+            && let Ok(value) = http::HeaderValue::try_from(TraceContext::start().traceparent())
+        {
+            headers.insert(crate::trace::TRACEPARENT, value);
+        }
         headers
             .iter()
             .filter_map(|(key, value)| {

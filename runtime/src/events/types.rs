@@ -47,6 +47,12 @@ pub struct Event {
 }
 
 impl Event {
+    /// The span that published this event (its `traceparent` metadata), if valid: consumers
+    /// continue the trace with [`TraceContext::child`](crate::trace::TraceContext::child).
+    pub fn trace(&self) -> Option<crate::trace::TraceContext> {
+        crate::trace::TraceContext::parse(self.metadata.get(crate::trace::TRACEPARENT)?)
+    }
+
     /// A new event on `topic` with a fresh id, stamped now.
     pub fn new(topic: impl Into<String>, payload: impl Into<Bytes>) -> Event {
         Event {
@@ -219,10 +225,18 @@ impl PublishOptions {
         self
     }
 
-    /// The event these options make for `topic` and `payload`.
+    /// The event these options make for `topic` and `payload`. Published while a call is
+    /// served, it carries the call's trace as `traceparent` metadata (unless set already).
     pub fn event(self, topic: &str, payload: Bytes) -> Event {
         let mut event = Event::new(topic, payload);
         event.metadata = self.metadata;
+        if !event.metadata.contains_key(crate::trace::TRACEPARENT)
+            && let Some(trace) = crate::Context::current().and_then(|ctx| ctx.trace().copied())
+        {
+            event
+                .metadata
+                .insert(crate::trace::TRACEPARENT.to_owned(), trace.traceparent());
+        }
         if let Some(timestamp) = self.timestamp {
             event.timestamp = timestamp;
         }

@@ -14,6 +14,8 @@ use crate::auth::Guard;
 use crate::codec::{Codec, Direction, MessageCodec};
 use crate::context::ContextParts;
 use crate::metadata::MetadataMap;
+use crate::metrics::CallMetrics;
+use crate::trace::TraceContext;
 use crate::transcode::{JsonOptions, MethodTypes};
 use crate::{Code, Context, Status};
 
@@ -28,6 +30,8 @@ pub(crate) struct CallSettings {
     pub(crate) json: Arc<JsonOptions>,
     /// Who may call what, if the service checks auth.
     pub(crate) guard: Option<Guard>,
+    /// Where calls are counted, unless metrics are off.
+    pub(crate) metrics: Option<crate::metrics::Metrics>,
 }
 
 /// One call, as the router resolved it.
@@ -39,6 +43,10 @@ pub(crate) struct CallMeta {
     pub(crate) deadline: Option<Instant>,
     pub(crate) started: Instant,
     pub(crate) span: Span,
+    /// This call's span in its trace.
+    pub(crate) trace: TraceContext,
+    /// The call's count and duration, if the server keeps metrics.
+    pub(crate) metrics: Option<CallMetrics>,
 }
 
 impl CallMeta {
@@ -77,6 +85,7 @@ impl CallMeta {
             extensions,
             deadline: self.deadline,
             peer: self.peer,
+            trace: Some(self.trace),
         })
     }
 
@@ -88,15 +97,16 @@ impl CallMeta {
         handler: impl Future<Output = Result<T, Status>> + Send,
     ) -> impl Future<Output = Result<T, Status>> + Send {
         let span = self.span.clone();
+        let mut this = self;
         let call = async move {
-            let result = match self.deadline {
+            let result = match this.deadline {
                 Some(deadline) => match tokio::time::timeout_at(deadline, handler).await {
                     Ok(result) => result,
-                    Err(_) => Err(self.deadline_exceeded()),
+                    Err(_) => Err(this.deadline_exceeded()),
                 },
                 None => handler.await,
             };
-            self.record(result.as_ref().err());
+            this.record(result.as_ref().err());
             result
         };
         ctx.scope(call).instrument(span)
@@ -110,8 +120,18 @@ impl CallMeta {
         ))
     }
 
-    fn record(&self, error: Option<&Status>) {
+    /// Counts a call that failed before its handler ran (a request that did not decode).
+    pub(crate) fn reject(&mut self, status: &Status) {
+        if let Some(metrics) = &mut self.metrics {
+            metrics.finish(status.code());
+        }
+    }
+
+    fn record(&mut self, error: Option<&Status>) {
         let code = error.map_or(Code::Ok, Status::code);
+        if let Some(metrics) = &mut self.metrics {
+            metrics.finish(code);
+        }
         let latency_us = self.started.elapsed().as_micros() as u64;
         self.span.record("status", tracing::field::debug(code));
         self.span.record("latency_us", latency_us);

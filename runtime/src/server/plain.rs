@@ -21,7 +21,7 @@ use crate::{Context, Status};
 /// Reads the request, runs the handler and writes its reply as `reply_as` says.
 pub(super) async fn unary<Req, Resp, F, Fut>(
     request: http::Request<Body>,
-    meta: CallMeta,
+    mut meta: CallMeta,
     reply_as: PlainReply,
     handler: F,
 ) -> http::Response<Body>
@@ -39,7 +39,10 @@ where
         .and_then(|bytes| decode(&meta, codec, &bytes))
     {
         Ok(message) => message,
-        Err(status) => return status.into_http(),
+        Err(status) => {
+            meta.reject(&status);
+            return status.into_http();
+        }
     };
     let ctx = meta.context_from(MetadataMap::from_headers(parts.headers), parts.extensions);
     let types = meta.types.clone();

@@ -17,7 +17,9 @@ use super::protocol::{Protocol, connect, grpc_web, micro};
 use super::{Body, Builtins, Handler, Incoming, MethodInfo, RpcKind, Wire};
 use crate::auth::Identity;
 use crate::codec::{Codec, FrameLimit};
+use crate::metrics::EndpointMetrics;
 use crate::service::Error;
+use crate::trace::{TRACEPARENT, TraceContext};
 use crate::transcode::{MethodTypes, method_types};
 use crate::{BoxError, Status};
 
@@ -27,6 +29,8 @@ struct Route {
     handler: usize,
     method: usize,
     types: Arc<MethodTypes>,
+    /// The method's metrics, if the server keeps them.
+    metrics: Option<Arc<EndpointMetrics>>,
 }
 
 /// The port's request router. Built once at start, shared by every connection.
@@ -54,10 +58,15 @@ impl Router {
             let info = service.info();
             for (method, method_info) in info.methods.iter().enumerate() {
                 let types = method_types(info, method_info).map_err(Error::config)?;
+                let metrics = settings.metrics.as_ref().map(|metrics| {
+                    let service = settings.service.clone();
+                    Arc::new(EndpointMetrics::new(metrics, service, method_info.endpoint))
+                });
                 let route = Route {
                     handler,
                     method,
                     types,
+                    metrics,
                 };
                 routes.insert(method_info.path, route.clone());
                 // A second method with the same endpoint name makes it ambiguous: drop it.
@@ -89,6 +98,9 @@ impl Router {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
+        if request.method() == Method::GET && request.uri().path() == METRICS_PATH {
+            return Ok(self.metrics_page());
+        }
         let response = match Protocol::detect(request.headers()) {
             Protocol::Grpc(codec) => self.grpc(request, peer, codec).await,
             Protocol::GrpcWeb(codec) => self.grpc_web(request.map(Body::new), peer, codec).await,
@@ -280,6 +292,25 @@ impl Router {
         caller.response(response, service)
     }
 
+    /// `GET /metrics`: the registry in Prometheus' text format, or 404 with metrics off.
+    fn metrics_page(&self) -> http::Response<Body> {
+        let Some(metrics) = &self.settings.metrics else {
+            return plain(
+                StatusCode::NOT_FOUND,
+                "metrics are off for this service (Service::metrics(false), --metrics false or \
+                 MICRO_METRICS=false)\n",
+            );
+        };
+        let mut response = http::Response::new(Body::new(http_body_util::Full::new(Bytes::from(
+            metrics.encode(),
+        ))));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(crate::metrics::CONTENT_TYPE),
+        );
+        response
+    }
+
     fn find_path(&self, path: &str) -> Option<Route> {
         if let Some(route) = self.routes.get(path) {
             return Some(route.clone());
@@ -303,9 +334,18 @@ impl Router {
     ) -> http::Response<Body> {
         let started = Instant::now();
         let method = self.method(route);
+        let mut metrics = route.metrics.as_ref().map(|metrics| metrics.start(started));
+        let mut early = |status: &Status| {
+            if let Some(metrics) = &mut metrics {
+                metrics.finish(status.code());
+            }
+        };
         let timeout = match crate::deadline::from_headers(request.headers()) {
             Ok(timeout) => timeout,
-            Err(status) => return status.into_http(),
+            Err(status) => {
+                early(&status);
+                return status.into_http();
+            }
         };
         let mut request = request;
         if let Some(guard) = &self.settings.guard {
@@ -318,13 +358,23 @@ impl Router {
                     request.extensions_mut().insert(account);
                 }
                 Ok(None) => {}
-                Err(status) => return refused(status, method.endpoint),
+                Err(status) => {
+                    early(&status);
+                    return refused(status, method.endpoint);
+                }
             }
         }
+        let trace = TraceContext::continue_from(
+            request
+                .headers()
+                .get(TRACEPARENT)
+                .and_then(|value| value.to_str().ok()),
+        );
         let span = tracing::info_span!(
             "rpc",
             service = %self.settings.service,
             endpoint = method.endpoint,
+            trace_id = %trace.trace_id(),
             peer = tracing::field::Empty,
             status = tracing::field::Empty,
             latency_us = tracing::field::Empty,
@@ -340,6 +390,8 @@ impl Router {
             deadline: timeout.map(|timeout| started + timeout),
             started,
             span,
+            trace,
+            metrics,
         };
         self.handlers[route.handler]
             .call(
@@ -413,6 +465,9 @@ impl Router {
         names
     }
 }
+
+/// Where the port serves its metrics.
+const METRICS_PATH: &str = "/metrics";
 
 /// A protocol that carries gRPC-framed calls, and the kinds of call it can carry.
 struct Carrier {

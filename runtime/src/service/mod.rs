@@ -107,6 +107,9 @@ pub(crate) struct Options {
     pub(crate) auth: AuthOptions,
     /// The registry endpoints of the service's subscribers.
     pub(crate) subscriber_endpoints: Vec<registry::Endpoint>,
+    /// The service's metrics registry, and whether the server records and serves it.
+    pub(crate) metrics: crate::metrics::Metrics,
+    pub(crate) metrics_on: bool,
 }
 
 /// Which backend (registry, broker, events) a service uses.
@@ -171,6 +174,8 @@ impl Service {
                 layers: Layers::default(),
                 auth: AuthOptions::default(),
                 subscriber_endpoints: Vec::new(),
+                metrics: crate::metrics::Metrics::new(),
+                metrics_on: true,
             },
             handlers: Vec::new(),
             flags: None,
@@ -201,6 +206,28 @@ impl Service {
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Service {
         self.options.metadata.insert(key.into(), value.into());
         self
+    }
+
+    /// Turns the server's metrics on or off (default on, or `--metrics`/`MICRO_METRICS`). Off,
+    /// calls are not counted and `GET /metrics` answers 404.
+    pub fn metrics(mut self, on: bool) -> Service {
+        self.options.metrics_on = on;
+        self
+    }
+
+    /// The Prometheus registry `GET /metrics` serves: register your own metrics here to serve
+    /// them beside the server's (see [`metrics`](crate::metrics)).
+    ///
+    /// ```
+    /// use micro::metrics::prometheus::{IntCounter, Registry};
+    ///
+    /// let service = micro::Service::new("billing");
+    /// let invoices = IntCounter::new("billing_invoices_total", "Invoices sent.").unwrap();
+    /// service.metrics_registry().register(Box::new(invoices.clone())).unwrap();
+    /// invoices.inc();
+    /// ```
+    pub fn metrics_registry(&self) -> &crate::metrics::prometheus::Registry {
+        self.options.metrics.registry()
     }
 
     /// Sets the largest message accepted or sent, in bytes (default 4 MiB). Larger messages
@@ -358,6 +385,9 @@ impl Service {
         }
         builder = builder.auth(self.shared_auth(&options)?, &options.name);
         builder = builder.broker(self.shared_broker(&options)?);
+        if options.metrics_on {
+            builder = builder.metrics(options.metrics.clone());
+        }
         builder
             .build()
             .map_err(|err: client::Error| Error::config(err.to_string()))
@@ -472,6 +502,7 @@ impl Options {
             config,
             register_ttl,
             register_interval,
+            metrics,
             ..
         } = flags.clone();
         self.name = server_name.unwrap_or(std::mem::take(&mut self.name));
@@ -484,6 +515,7 @@ impl Options {
         self.advertise = server_advertise.or(self.advertise.take());
         self.register_ttl = register_ttl.unwrap_or(self.register_ttl);
         self.register_interval = register_interval.unwrap_or(self.register_interval);
+        self.metrics_on = metrics.unwrap_or(self.metrics_on);
         self.auth.apply(flags);
         self.registry.apply(registry, registry_address);
         self.broker.apply(broker, broker_address);

@@ -51,6 +51,7 @@ impl RunningService {
             guard: auth
                 .server
                 .map(|server| Guard::new(server, Arc::from(options.name.as_str()))),
+            metrics: options.metrics_on.then(|| options.metrics.clone()),
         };
         let services: Vec<&str> = handlers.iter().map(|h| h.info().name).collect();
         let router = Arc::new(Router::new(handlers, &builtins, settings)?);

@@ -71,7 +71,9 @@ impl KitchenHandler for TestKitchen {
     /// `id` picks the behaviour: `missing` → NOT_FOUND; `unavailable` → UNAVAILABLE; `slow` → waits 10 s; `deadline` →
     /// the remaining time in `note`; `big:<n>` → an item with an n-byte note; `meta:<key>` →
     /// the metadata value in `note`; `peer` → the peer address; `account` → the caller's account
-    /// id and scopes; `identity` → the caller's certificate identity; anything else is echoed.
+    /// id and scopes; `identity` → the caller's certificate identity; `trace` → "<trace id> <span id> <parent
+    /// id or ->"; `relay:<addr>` → this call's span id, then `trace` as the kitchen at addr
+    /// answers it; anything else is echoed.
     async fn get(&self, ctx: Context, request: GetRequest) -> Result<Item, Status> {
         let guard = CancelGuard::new(&self.counters);
         let id = request.id;
@@ -95,9 +97,27 @@ impl KitchenHandler for TestKitchen {
             "account" => ctx
                 .account()
                 .map(|account| format!("{} {}", account.id, account.scopes.join(","))),
+            "trace" => ctx.trace().map(|trace| {
+                let parent = trace.parent_id().map(|id| id.to_string());
+                let parent = parent.unwrap_or_else(|| "-".into());
+                format!("{} {} {parent}", trace.trace_id(), trace.span_id())
+            }),
             _ => match id.split_once(':') {
                 Some(("big", size)) => Some("x".repeat(size.parse().unwrap_or(0))),
                 Some(("meta", key)) => ctx.get(key).map(str::to_owned),
+                Some(("relay", addr)) => {
+                    let client = micro::Client::connect(addr)
+                        .map_err(|err| Status::internal(err.to_string()))?;
+                    let reply = kitchen::KitchenClient::new(client)
+                        .get(GetRequest { id: "trace".into() })
+                        .await?;
+                    let mine = ctx.trace().map(|trace| trace.span_id().to_string());
+                    Some(format!(
+                        "{} {}",
+                        mine.unwrap_or_default(),
+                        reply.note.unwrap_or_default()
+                    ))
+                }
                 _ => None,
             },
         };
