@@ -3,7 +3,8 @@
 //! - **file**: `micro::store::FileStore` vs raw `redb` (a durable write transaction per write,
 //!   a read transaction per read, both on tokio's blocking pool);
 //! - **postgres**: `micro::store::PostgresStore` vs raw `tokio-postgres` on the same
-//!   `deadpool-postgres` pool size, with the same prepared upsert and select.
+//!   `deadpool-postgres` pool size, with the same prepared upsert and select into the same
+//!   table layout (go-micro's, with its GIN index on metadata).
 //!
 //! Writes of `--value` bytes from `--concurrency` tasks, then exact reads of them. It starts
 //! its own PostgreSQL on loopback (`MICRO_TEST_POSTGRES_BIN`, else `postgres` from PATH).
@@ -62,30 +63,27 @@ async fn main() -> anyhow::Result<()> {
     );
     let dir = tempfile::tempdir()?;
 
-    let raw_redb = median(&args, |round| {
-        let path = dir.path().join(format!("raw-{round}.redb"));
-        redb_round(path, &args)
-    })
-    .await?;
-    let file = median(&args, |round| {
-        let store = FileStore::new(dir.path().join(format!("micro-{round}")));
-        store_round(Arc::new(store), round, &args)
-    })
+    let (raw_redb, file) = compare(
+        &args,
+        |round| redb_round(dir.path().join(format!("raw-{round}.redb")), &args),
+        |round| {
+            let store = FileStore::new(dir.path().join(format!("micro-{round}")));
+            store_round(Arc::new(store), round, &args)
+        },
+    )
     .await?;
     report("raw redb", raw_redb, raw_redb);
     report("micro file store", file, raw_redb);
 
     let pool = raw_pool(&postgres.url(), args.concurrency)?;
-    let raw_sql = median(&args, |round| sql_round(pool.clone(), round, &args)).await?;
-    let micro_sql = median(&args, |round| {
-        let mut options = PostgresOptions::new(&postgres.url());
-        options.max_connections = args.concurrency;
-        let args = &args;
-        async move {
-            let store = PostgresStore::new(options)?;
-            store_round(Arc::new(store), round, args).await
-        }
-    })
+    let mut options = PostgresOptions::new(&postgres.url());
+    options.max_connections = args.concurrency;
+    let store: Arc<dyn Store> = Arc::new(PostgresStore::new(options)?);
+    let (raw_sql, micro_sql) = compare(
+        &args,
+        |round| sql_round(pool.clone(), round, &args),
+        |round| store_round(store.clone(), round, &args),
+    )
     .await?;
     report("raw tokio-postgres", raw_sql, raw_sql);
     report("micro postgres store", micro_sql, raw_sql);
@@ -109,24 +107,32 @@ fn report(name: &str, rates: Rates, baseline: Rates) {
     );
 }
 
-/// The medians, each of writes and reads, of `args.rounds` runs of `round`.
-async fn median<F, Fut>(args: &Args, round: F) -> anyhow::Result<Rates>
+/// The medians (of writes and of reads) of `args.rounds` rounds of `raw` and of `micro`, run
+/// alternately so that both see the same server state and machine load.
+async fn compare<R, RFut, M, MFut>(args: &Args, raw: R, micro: M) -> anyhow::Result<(Rates, Rates)>
 where
-    F: Fn(usize) -> Fut,
-    Fut: Future<Output = anyhow::Result<Rates>>,
+    R: Fn(usize) -> RFut,
+    RFut: Future<Output = anyhow::Result<Rates>>,
+    M: Fn(usize) -> MFut,
+    MFut: Future<Output = anyhow::Result<Rates>>,
 {
-    let mut rounds = Vec::with_capacity(args.rounds);
-    for n in 0..args.rounds {
-        rounds.push(round(n).await?);
+    let (mut raws, mut micros) = (Vec::new(), Vec::new());
+    for round in 0..args.rounds {
+        raws.push(raw(round).await?);
+        micros.push(micro(round).await?);
     }
+    Ok((median(raws), median(micros)))
+}
+
+fn median(rounds: Vec<Rates>) -> Rates {
     let middle = |mut rates: Vec<f64>| {
         rates.sort_by(f64::total_cmp);
         rates[rates.len() / 2]
     };
-    Ok(Rates {
+    Rates {
         writes: middle(rounds.iter().map(|r| r.writes).collect()),
         reads: middle(rounds.iter().map(|r| r.reads).collect()),
-    })
+    }
 }
 
 /// Operations per second of `op(0..count)` run from `concurrency` tasks.
@@ -160,6 +166,11 @@ fn key(i: usize) -> String {
 /// Writes then reads through `store`, in a table of its own for `round`.
 async fn store_round(store: Arc<dyn Store>, round: usize, args: &Args) -> anyhow::Result<Rates> {
     let scope = Scope::new("bench", format!("round_{round}"));
+    // Untimed, as the baselines make their table before timing: creates this round's table.
+    let warm_up = WriteOptions {
+        scope: scope.clone(),
+    };
+    store.write(&Record::new("warm-up", "x"), warm_up).await?;
     let (writes, value) = (args.writes, bytes::Bytes::from(vec![7u8; args.value]));
     let (writer, write_scope) = (store.clone(), scope.clone());
     let write = rate(writes, args.concurrency, move |i| {
@@ -239,7 +250,8 @@ async fn sql_round(pool: Pool, round: usize, args: &Args) -> anyhow::Result<Rate
     client
         .batch_execute(&format!(
             "CREATE SCHEMA IF NOT EXISTS raw; CREATE TABLE {table} (key text NOT NULL, \
-             value bytea, metadata jsonb, expiry timestamptz, PRIMARY KEY (key))"
+             value bytea, metadata jsonb, expiry timestamptz, PRIMARY KEY (key)); \
+             CREATE INDEX ON {table} USING GIN (metadata)"
         ))
         .await?;
     drop(client);
