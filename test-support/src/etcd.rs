@@ -1,8 +1,10 @@
 //! A real etcd on loopback, with a temporary data directory, that a test can kill and restart.
 
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use tempfile::TempDir;
 
@@ -79,6 +81,22 @@ fn launch(binary: &Path, client_port: u16, peer_port: u16) -> Option<(TempDir, P
         command
     };
     let address = format!("127.0.0.1:{client_port}");
-    let ready = move || TcpStream::connect(&address).is_ok();
+    let ready = move || is_healthy(&address);
     Process::try_start("etcd", command, ready).map(|process| (data, process))
+}
+
+/// Whether etcd at `address` reports itself healthy (`GET /health`), which it does only once
+/// it serves with a leader. An open client port is not enough: etcd opens it before its peer
+/// port, and exits if that one is taken.
+fn is_healthy(address: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(address) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let request = format!("GET /health HTTP/1.0\r\nHost: {address}\r\n\r\n");
+    let mut response = String::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut response).is_ok()
+        && response.starts_with("HTTP/1.0 200")
+        && response.contains("\"health\":\"true\"")
 }
