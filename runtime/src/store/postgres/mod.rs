@@ -219,19 +219,28 @@ impl PostgresStore {
         self.inner.sweep().await
     }
 
-    /// The rows of the query `sql` makes for the server's dialect.
+    /// A pooled connection and the prepared statement `sql` makes for the server's dialect.
+    async fn prepared(
+        &self,
+        table: &Table,
+        sql: impl FnOnce(Dialect) -> String,
+    ) -> Result<(deadpool_postgres::Object, tokio_postgres::Statement), Error> {
+        let client = self.inner.connection(table).await?;
+        let sql = sql(self.inner.dialect());
+        let statement = client
+            .prepare_cached(&sql)
+            .await
+            .map_err(|err| self.inner.failed("prepare a statement", err))?;
+        Ok((client, statement))
+    }
+
     async fn rows(
         &self,
         table: &Table,
         sql: impl FnOnce(Dialect) -> String,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        let client = self.inner.connection(table).await?;
-        let sql = sql(self.inner.dialect());
-        let statement = client
-            .prepare_cached(&sql)
-            .await
-            .map_err(|err| self.inner.failed("prepare a query", err))?;
+        let (client, statement) = self.prepared(table, sql).await?;
         client
             .query(&statement, params)
             .await
@@ -244,11 +253,7 @@ impl PostgresStore {
         sql: String,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<u64, Error> {
-        let client = self.inner.connection(table).await?;
-        let statement = client
-            .prepare_cached(&sql)
-            .await
-            .map_err(|err| self.inner.failed("prepare a statement", err))?;
+        let (client, statement) = self.prepared(table, |_| sql).await?;
         client
             .execute(&statement, params)
             .await
