@@ -5,6 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use etcd_client::{Client, ConnectOptions};
+use tokio::sync::OnceCell;
 
 /// How long connecting, or one request, may take, as in go-micro.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(5);
@@ -70,6 +71,53 @@ pub(crate) async fn bounded<T>(
         Ok(Ok(value)) => Ok(value),
         Ok(Err(err)) => Err(err.to_string()),
         Err(_) => Err(format!("no answer within {TIMEOUT:?}")),
+    }
+}
+
+/// An etcd client, connected on first use and then shared (a clone shares the connection once
+/// made).
+#[derive(Clone)]
+pub(crate) struct LazyClient {
+    endpoints: Vec<String>,
+    auth: Option<(String, String)>,
+    request_timeout: Option<Duration>,
+    client: OnceCell<Client>,
+}
+
+impl LazyClient {
+    /// A client of `endpoints` whose requests time out after `request_timeout` (see
+    /// [`connect`]).
+    pub(crate) fn new(
+        endpoints: Vec<String>,
+        auth: Option<(String, String)>,
+        request_timeout: Option<Duration>,
+    ) -> LazyClient {
+        LazyClient {
+            endpoints,
+            auth,
+            request_timeout,
+            client: OnceCell::new(),
+        }
+    }
+
+    /// The client, connecting first if this is the first use; the error says why not.
+    pub(crate) async fn get(&self) -> Result<Client, String> {
+        let client = self
+            .client
+            .get_or_try_init(|| connect(&self.endpoints, self.auth.as_ref(), self.request_timeout))
+            .await?;
+        Ok(client.clone())
+    }
+
+    /// Runs one request within [`TIMEOUT`] (connecting included); the error says why not.
+    pub(crate) async fn request<T, Fut>(
+        &self,
+        request: impl FnOnce(Client) -> Fut,
+    ) -> Result<T, String>
+    where
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        bounded(request(self.get().await?)).await
     }
 }
 

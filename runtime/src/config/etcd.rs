@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use etcd_client::{Client, EventType, GetOptions, WatchOptions};
 use serde_json::{Map, Value};
-use tokio::sync::{OnceCell, mpsc};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::tree::insert;
@@ -24,9 +24,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Etcd {
     addresses: Vec<String>,
-    auth: Option<(String, String)>,
     prefix: String,
-    client: OnceCell<Client>,
+    client: crate::etcd::LazyClient,
 }
 
 /// The keys under the prefix with their values, in key order.
@@ -44,10 +43,9 @@ impl Etcd {
             crate::etcd::credentials(),
         );
         Etcd {
+            client: crate::etcd::LazyClient::new(addresses.clone(), auth, Some(TIMEOUT)),
             addresses,
-            auth,
             prefix: PREFIX.to_owned(),
-            client: OnceCell::new(),
         }
     }
 
@@ -71,27 +69,13 @@ impl Etcd {
         )
     }
 
-    async fn client(&self) -> Result<Client, Error> {
-        let client = self
-            .client
-            .get_or_try_init(|| async {
-                crate::etcd::connect(&self.addresses, self.auth.as_ref(), Some(TIMEOUT))
-                    .await
-                    .map_err(|err| self.unreachable(err))
-            })
-            .await?;
-        Ok(client.clone())
-    }
-
     /// Runs one request with the timeout, mapping failures to `Unavailable`.
     async fn request<T, Fut>(&self, request: impl FnOnce(Client) -> Fut) -> Result<T, Error>
     where
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
-        let client = self.client().await?;
-        crate::etcd::bounded(request(client))
-            .await
-            .map_err(|err| self.unreachable(err))
+        let result = self.client.request(request).await;
+        result.map_err(|err| self.unreachable(err))
     }
 
     /// Every key under the prefix and the revision read at. A value that does not parse keeps

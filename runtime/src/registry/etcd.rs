@@ -7,7 +7,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use etcd_client::{Client, EventType, GetOptions, KeyValue, PutOptions, WatchOptions};
-use tokio::sync::OnceCell;
 
 use super::{Action, BoxFuture, Error, ErrorKind, Event, Registry, Service, Watcher};
 
@@ -40,7 +39,7 @@ impl EtcdOptions {
 /// A [`Registry`] in etcd, wire-compatible with go-micro's. Connects on first use.
 pub struct EtcdRegistry {
     options: EtcdOptions,
-    client: OnceCell<Client>,
+    client: crate::etcd::LazyClient,
     /// The lease and value of each node this process registered, by key.
     leases: Mutex<HashMap<String, (i64, String)>>,
 }
@@ -48,9 +47,14 @@ pub struct EtcdRegistry {
 impl EtcdRegistry {
     /// A registry in the etcd cluster `options` describes.
     pub fn new(options: EtcdOptions) -> EtcdRegistry {
+        let client = crate::etcd::LazyClient::new(
+            options.addresses.clone(),
+            options.auth.clone(),
+            Some(TIMEOUT),
+        );
         EtcdRegistry {
             options,
-            client: OnceCell::new(),
+            client,
             leases: Mutex::new(HashMap::new()),
         }
     }
@@ -71,28 +75,13 @@ impl EtcdRegistry {
         )
     }
 
-    async fn client(&self) -> Result<Client, Error> {
-        let client = self
-            .client
-            .get_or_try_init(|| async {
-                let auth = self.options.auth.as_ref();
-                crate::etcd::connect(&self.options.addresses, auth, Some(TIMEOUT))
-                    .await
-                    .map_err(|err| self.unreachable(err))
-            })
-            .await?;
-        Ok(client.clone())
-    }
-
     /// Runs one etcd request with the timeout, mapping failures to `UNAVAILABLE`.
     async fn request<T, Fut>(&self, request: impl FnOnce(Client) -> Fut) -> Result<T, Error>
     where
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
-        let client = self.client().await?;
-        crate::etcd::bounded(request(client))
-            .await
-            .map_err(|err| self.unreachable(err))
+        let result = self.client.request(request).await;
+        result.map_err(|err| self.unreachable(err))
     }
 
     fn leases(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, String)>> {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_client::{Client, LeaseKeepAliveStream, LeaseKeeper};
-use tokio::sync::{OnceCell, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -19,17 +19,17 @@ const RETRY: Duration = Duration::from_millis(250);
 /// One etcd cluster, connected on first use.
 pub(super) struct Connection {
     addresses: Vec<String>,
-    auth: Option<(String, String)>,
-    client: OnceCell<Client>,
+    /// No per-request timeout: lock and campaign calls wait as long as their caller says, and
+    /// keep-alive streams live as long as their lease.
+    client: crate::etcd::LazyClient,
 }
 
 impl Connection {
     /// A connection to `addresses` (normalized `host:port`), logging in as `auth` if given.
     pub(super) fn new(addresses: Vec<String>, auth: Option<(String, String)>) -> Connection {
         Connection {
+            client: crate::etcd::LazyClient::new(addresses.clone(), auth, None),
             addresses,
-            auth,
-            client: OnceCell::new(),
         }
     }
 
@@ -41,18 +41,9 @@ impl Connection {
         Error::unavailable("etcd", &self.addresses(), err)
     }
 
-    /// The client. No per-request timeout is set on it: lock and campaign calls wait as long
-    /// as their caller says, and keep-alive streams live as long as their lease.
+    /// The client, with no per-request timeout.
     pub(super) async fn client(&self) -> Result<Client, Error> {
-        let client = self
-            .client
-            .get_or_try_init(|| async {
-                crate::etcd::connect(&self.addresses, self.auth.as_ref(), None)
-                    .await
-                    .map_err(|err| self.unreachable(err))
-            })
-            .await?;
-        Ok(client.clone())
+        self.client.get().await.map_err(|err| self.unreachable(err))
     }
 
     /// Runs one request, waiting at most 5 s.
