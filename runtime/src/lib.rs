@@ -63,6 +63,7 @@ pub mod codec;
 #[doc(hidden)]
 pub mod codegen;
 pub mod config;
+pub mod dynamic;
 pub mod errors;
 pub mod events;
 pub mod metadata;

@@ -7,19 +7,22 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use http::uri::PathAndQuery;
-use prost::Message;
 use tokio::time::{Instant, Sleep};
 
 use super::call::{CallOptions, CallTarget};
 use super::route::CallDeadline;
 use super::{Client, Options, Transport};
-use crate::codec::{Codec, Direction, MessageCodec};
+use tonic::codec::Codec;
+
+use crate::codec::{Codec as Format, Direction, MessageCodec};
 use crate::metadata::MetadataMap;
 use crate::transcode::method_types;
 use crate::{Context, Status, Streaming, deadline};
 
 /// Everything one call needs, resolved from the client and the call's options.
 pub(super) struct Invocation {
+    /// How messages are encoded: the client's codec, or protobuf for dynamic calls.
+    pub(super) format: Format,
     pub(super) client: Client,
     pub(super) target: CallTarget,
     pub(super) options: CallOptions,
@@ -28,12 +31,14 @@ pub(super) struct Invocation {
 type Grpc = tonic::client::Grpc<Transport>;
 
 impl Invocation {
-    pub(super) async fn unary<Req, Resp>(mut self, message: Req) -> Result<Resp, Status>
+    pub(super) async fn unary<C>(
+        mut self,
+        message: C::Encode,
+        codec: C,
+    ) -> Result<C::Decode, Status>
     where
-        Req: Message + Send + 'static,
-        Resp: Message + Default + Send + 'static,
+        C: Codec<Encode: Send + Sync + 'static, Decode: Send + Sync + 'static>,
     {
-        let codec = self.codec()?;
         let (response, _) = self
             .send(message, move |mut grpc, request, path| async move {
                 grpc.unary(request, path, codec).await
@@ -42,15 +47,14 @@ impl Invocation {
         Ok(response.into_inner())
     }
 
-    pub(super) async fn server_streaming<Req, Resp>(
+    pub(super) async fn server_streaming<C>(
         mut self,
-        message: Req,
-    ) -> Result<Streaming<Resp>, Status>
+        message: C::Encode,
+        codec: C,
+    ) -> Result<Streaming<C::Decode>, Status>
     where
-        Req: Message + Send + 'static,
-        Resp: Message + Default + Send + 'static,
+        C: Codec<Encode: Send + Sync + 'static, Decode: Send + Sync + 'static>,
     {
-        let codec = self.codec()?;
         let (response, deadline) = self
             .send(message, move |mut grpc, request, path| async move {
                 grpc.server_streaming(request, path, codec).await
@@ -59,16 +63,15 @@ impl Invocation {
         Ok(self.stream(deadline, response.into_inner()))
     }
 
-    pub(super) async fn client_streaming<Req, Resp, S>(
+    pub(super) async fn client_streaming<C, S>(
         mut self,
         messages: S,
-    ) -> Result<Resp, Status>
+        codec: C,
+    ) -> Result<C::Decode, Status>
     where
-        Req: Message + Send + 'static,
-        Resp: Message + Default + Send + 'static,
-        S: Stream<Item = Req> + Send + 'static,
+        C: Codec<Encode: Send + Sync + 'static, Decode: Send + Sync + 'static>,
+        S: Stream<Item = C::Encode> + Send + 'static,
     {
-        let codec = self.codec()?;
         let (response, _) = self
             .send(messages, move |mut grpc, request, path| async move {
                 grpc.client_streaming(request, path, codec).await
@@ -77,16 +80,15 @@ impl Invocation {
         Ok(response.into_inner())
     }
 
-    pub(super) async fn bidi_streaming<Req, Resp, S>(
+    pub(super) async fn bidi_streaming<C, S>(
         mut self,
         messages: S,
-    ) -> Result<Streaming<Resp>, Status>
+        codec: C,
+    ) -> Result<Streaming<C::Decode>, Status>
     where
-        Req: Message + Send + 'static,
-        Resp: Message + Default + Send + 'static,
-        S: Stream<Item = Req> + Send + 'static,
+        C: Codec<Encode: Send + Sync + 'static, Decode: Send + Sync + 'static>,
+        S: Stream<Item = C::Encode> + Send + 'static,
     {
-        let codec = self.codec()?;
         let (response, deadline) = self
             .send(messages, move |mut grpc, request, path| async move {
                 grpc.streaming(request, path, codec).await
@@ -96,10 +98,10 @@ impl Invocation {
     }
 
     /// The message codec the client uses, with the method's descriptors for JSON.
-    fn codec<Req, Resp>(&self) -> Result<MessageCodec<Req, Resp>, Status> {
-        match self.client.options().codec {
-            Codec::Protobuf => Ok(MessageCodec::protobuf()),
-            Codec::Json => {
+    pub(super) fn codec<Req, Resp>(&self) -> Result<MessageCodec<Req, Resp>, Status> {
+        match self.format {
+            Format::Protobuf => Ok(MessageCodec::protobuf()),
+            Format::Json => {
                 let types =
                     method_types(self.target.info, self.target.method).map_err(Status::internal)?;
                 Ok(MessageCodec::json(
@@ -176,8 +178,8 @@ impl Invocation {
         if let Some(route) = self.options.route.take() {
             extensions.insert(route);
         }
-        if defaults.codec == Codec::Json {
-            extensions.insert(Codec::Json);
+        if self.format == Format::Json {
+            extensions.insert(Format::Json);
         }
         Ok((request, deadline))
     }

@@ -12,6 +12,7 @@ mod balance;
 mod buffered;
 mod call;
 mod connection;
+mod dynamic;
 mod failure;
 mod invoke;
 mod pool;
@@ -171,6 +172,7 @@ impl Client {
 
     fn invocation(&self, target: CallTarget, options: call::CallOptions) -> Invocation {
         Invocation {
+            format: self.inner.options.codec,
             client: self.clone(),
             target,
             options,
@@ -185,7 +187,11 @@ impl Client {
         Resp: Message + Default + Send + 'static,
     {
         let client = self.clone();
-        Call::new(move |options| client.invocation(target, options).unary(request))
+        Call::new(move |options| async move {
+            let invocation = client.invocation(target, options);
+            let codec = invocation.codec()?;
+            invocation.unary(request, codec).await
+        })
     }
 
     /// A server-streaming call; generated clients use it.
@@ -200,7 +206,11 @@ impl Client {
         Resp: Message + Default + Send + 'static,
     {
         let client = self.clone();
-        Call::new(move |options| client.invocation(target, options).server_streaming(request))
+        Call::new(move |options| async move {
+            let invocation = client.invocation(target, options);
+            let codec = invocation.codec()?;
+            invocation.server_streaming(request, codec).await
+        })
     }
 
     /// A client-streaming call; generated clients use it.
@@ -212,10 +222,10 @@ impl Client {
         S: Stream<Item = Req> + Send + 'static,
     {
         let client = self.clone();
-        Call::new(move |options| {
-            client
-                .invocation(target, options)
-                .client_streaming(requests)
+        Call::new(move |options| async move {
+            let invocation = client.invocation(target, options);
+            let codec = invocation.codec()?;
+            invocation.client_streaming(requests, codec).await
         })
     }
 
@@ -232,7 +242,11 @@ impl Client {
         S: Stream<Item = Req> + Send + 'static,
     {
         let client = self.clone();
-        Call::new(move |options| client.invocation(target, options).bidi_streaming(requests))
+        Call::new(move |options| async move {
+            let invocation = client.invocation(target, options);
+            let codec = invocation.codec()?;
+            invocation.bidi_streaming(requests, codec).await
+        })
     }
 }
 

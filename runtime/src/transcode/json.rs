@@ -2,7 +2,9 @@
 
 use bytes::BufMut;
 use prost::Message;
-use prost_reflect::{DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions};
+use prost_reflect::{
+    DeserializeOptions, DynamicMessage, MessageDescriptor, ReflectMessage, SerializeOptions,
+};
 
 use crate::Status;
 
@@ -56,8 +58,7 @@ pub(crate) fn from_json<T: Message + Default>(
     descriptor: &MessageDescriptor,
     options: &JsonOptions,
 ) -> Result<T, Status> {
-    let dynamic =
-        parse(json, descriptor, options).map_err(|_| explain(json, descriptor, options))?;
+    let dynamic = dynamic_from_json(json, descriptor, options)?;
     T::decode(dynamic.encode_to_vec().as_slice()).map_err(|err| {
         Status::internal(format!(
             "cannot convert {} from JSON: {err}",
@@ -116,13 +117,31 @@ pub(crate) fn to_json<T: Message>(
                 descriptor.full_name()
             ))
         })?;
+    dynamic_to_json(&dynamic, options, out)
+}
+
+/// Reads a dynamic message of type `descriptor` from JSON.
+pub(crate) fn dynamic_from_json(
+    json: &[u8],
+    descriptor: &MessageDescriptor,
+    options: &JsonOptions,
+) -> Result<DynamicMessage, Status> {
+    parse(json, descriptor, options).map_err(|_| explain(json, descriptor, options))
+}
+
+/// Writes a dynamic message as JSON into `out`.
+pub(crate) fn dynamic_to_json(
+    message: &DynamicMessage,
+    options: &JsonOptions,
+    out: impl BufMut,
+) -> Result<(), Status> {
     let mut serializer = serde_json::Serializer::new(out.writer());
-    dynamic
+    message
         .serialize_with_options(&mut serializer, &options.serialize())
         .map_err(|err| {
             Status::internal(format!(
                 "cannot write {} as JSON: {err}",
-                descriptor.full_name()
+                message.descriptor().full_name()
             ))
         })
 }

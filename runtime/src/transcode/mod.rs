@@ -11,5 +11,5 @@ mod shape;
 pub use json::JsonOptions;
 
 pub(crate) use descriptors::{MethodTypes, method_types};
-pub(crate) use json::{from_json, to_json};
+pub(crate) use json::{dynamic_from_json, dynamic_to_json, from_json, to_json};
 pub(crate) use shape::endpoint_values;

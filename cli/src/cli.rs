@@ -1,0 +1,179 @@
+//! The command line: global options and one subcommand per task.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::Output;
+
+/// micro: call, describe and publish to micro services; run the API gateway and dashboard.
+#[derive(Parser, Debug)]
+#[command(name = "micro", version, propagate_version = true)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where services are found and how results are printed; the same `MICRO_*` variables
+/// services read set them too.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Registry to find services in: mdns (default), etcd or memory.
+    #[arg(long, global = true, env = "MICRO_REGISTRY", default_value = "mdns",
+          value_parser = ["mdns", "etcd", "memory"])]
+    pub registry: String,
+
+    /// Registry addresses, e.g. 127.0.0.1:2379 for etcd; comma-separated or repeated.
+    #[arg(
+        long,
+        global = true,
+        env = "MICRO_REGISTRY_ADDRESS",
+        value_delimiter = ',',
+        value_name = "HOST:PORT"
+    )]
+    pub registry_address: Vec<String>,
+
+    /// Broker to publish with: http (default, go-micro's), nats or memory.
+    #[arg(long, global = true, env = "MICRO_BROKER", default_value = "http",
+          value_parser = ["http", "nats", "memory"])]
+    pub broker: String,
+
+    /// Broker addresses, e.g. 127.0.0.1:4222 for NATS; comma-separated or repeated.
+    #[arg(
+        long,
+        global = true,
+        env = "MICRO_BROKER_ADDRESS",
+        value_delimiter = ',',
+        value_name = "HOST:PORT"
+    )]
+    pub broker_address: Vec<String>,
+
+    /// How long a call may take.
+    #[arg(long, global = true, env = "MICRO_CLIENT_REQUEST_TIMEOUT", default_value = "30s",
+          value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+
+    /// A bearer token sent with every call (`Authorization: Bearer <token>`).
+    #[arg(long, global = true, env = "MICRO_AUTH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Print results for people (default) or as JSON for scripts.
+    #[arg(
+        long,
+        short = 'o',
+        global = true,
+        env = "MICRO_OUTPUT",
+        default_value = "human"
+    )]
+    pub output: Output,
+
+    /// Log what happens (registry lookups, connections) to stderr.
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Scaffold a new service crate: proto, build.rs, handler, main, README and a test.
+    New(NewArgs),
+    /// List the services in the registry.
+    Services,
+    /// Show a service's nodes, metadata and endpoints with their request and response fields.
+    Describe(DescribeArgs),
+    /// Call a unary endpoint with a JSON request: `micro call helloworld Helloworld.Greeting
+    /// '{"name":"alice"}'`.
+    Call(CallArgs),
+    /// Call a streaming endpoint; requests are JSON lines on stdin (or the argument), replies
+    /// JSON lines on stdout.
+    Stream(CallArgs),
+    /// Publish a JSON message to a topic.
+    Publish(PublishArgs),
+    /// Check the health of each node of a service.
+    Health(HealthArgs),
+    /// Run the HTTP/JSON API gateway to every registered service.
+    Gateway(ServeArgs),
+    /// Run the web dashboard.
+    Dashboard(ServeArgs),
+}
+
+/// `micro new`.
+#[derive(Args, Debug, Clone)]
+pub struct NewArgs {
+    /// The service's name, e.g. `greeter` (lowercase letters, digits and `-`).
+    pub name: String,
+    /// Directory to create it in (default: `./<name>`).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Path to the micro-rs checkout to depend on, instead of the published crates.
+    #[arg(long, env = "MICRO_RS_PATH", value_name = "DIR")]
+    pub micro_path: Option<PathBuf>,
+}
+
+/// `micro describe`.
+#[derive(Args, Debug, Clone)]
+pub struct DescribeArgs {
+    /// The service's name.
+    pub service: String,
+}
+
+/// `micro call` and `micro stream`.
+#[derive(Args, Debug, Clone)]
+pub struct CallArgs {
+    /// The service's name, e.g. `helloworld`.
+    pub service: String,
+    /// The endpoint: `Helloworld.Greeting` (or `/helloworld.Helloworld/Greeting`).
+    pub endpoint: String,
+    /// The request as JSON (default `{}`; `micro stream` reads JSON lines from stdin without
+    /// it, or with `-`).
+    pub request: Option<String>,
+    /// Metadata to send, `key=value`; repeatable.
+    #[arg(long = "metadata", short = 'm', value_parser = parse_pair, value_name = "KEY=VALUE")]
+    pub metadata: Vec<(String, String)>,
+    /// Call the node at this address instead of one the registry lists.
+    #[arg(long)]
+    pub address: Option<String>,
+}
+
+/// `micro publish`.
+#[derive(Args, Debug, Clone)]
+pub struct PublishArgs {
+    /// The topic, e.g. `events`.
+    pub topic: String,
+    /// The message as JSON.
+    pub message: String,
+    /// Message headers, `key=value`; repeatable.
+    #[arg(long = "metadata", short = 'm', value_parser = parse_pair, value_name = "KEY=VALUE")]
+    pub metadata: Vec<(String, String)>,
+}
+
+/// `micro health`.
+#[derive(Args, Debug, Clone)]
+pub struct HealthArgs {
+    /// The service's name.
+    pub service: String,
+    /// Check only the node at this address.
+    #[arg(long)]
+    pub address: Option<String>,
+}
+
+/// `micro gateway` and `micro dashboard`.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Where to listen, `host:port` or `:port`.
+    #[arg(long, default_value = ":8080", env = "MICRO_GATEWAY_ADDRESS")]
+    pub address: String,
+}
+
+fn parse_pair(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .or_else(|| text.split_once(':'))
+        .ok_or_else(|| format!("`{text}` is not key=value"))?;
+    Ok((key.trim().to_owned(), value.trim().to_owned()))
+}

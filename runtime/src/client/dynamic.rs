@@ -1,0 +1,142 @@
+//! Calls of methods known only at run time, by their descriptors ([`crate::dynamic`]):
+//! messages are [`DynamicMessage`]s, sent as protobuf, through the same stack as generated
+//! clients' calls.
+
+use bytes::Buf;
+use futures_core::Stream;
+use prost::Message;
+use prost_reflect::{DynamicMessage, MessageDescriptor};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+
+use super::{Call, Client, Invocation};
+use crate::codec::Codec as Format;
+use crate::dynamic::Method;
+use crate::{Status, Streaming};
+
+impl Client {
+    /// Calls the unary `method` of `service` with `request`, a message of the method's input
+    /// type. The reply is a message of its output type.
+    pub fn dynamic_unary(
+        &self,
+        service: &str,
+        method: &Method,
+        request: DynamicMessage,
+    ) -> Call<DynamicMessage> {
+        let (invoke, codec) = self.dynamic(service, method);
+        Call::new(move |options| invoke(options).unary(request, codec))
+    }
+
+    /// Calls the server-streaming `method` of `service` with `request`.
+    pub fn dynamic_server_streaming(
+        &self,
+        service: &str,
+        method: &Method,
+        request: DynamicMessage,
+    ) -> Call<Streaming<DynamicMessage>> {
+        let (invoke, codec) = self.dynamic(service, method);
+        Call::new(move |options| invoke(options).server_streaming(request, codec))
+    }
+
+    /// Calls the client-streaming `method` of `service` with the messages of `requests`.
+    pub fn dynamic_client_streaming<S>(
+        &self,
+        service: &str,
+        method: &Method,
+        requests: S,
+    ) -> Call<DynamicMessage>
+    where
+        S: Stream<Item = DynamicMessage> + Send + 'static,
+    {
+        let (invoke, codec) = self.dynamic(service, method);
+        Call::new(move |options| invoke(options).client_streaming(requests, codec))
+    }
+
+    /// Calls the bidirectional streaming `method` of `service` with the messages of
+    /// `requests`.
+    pub fn dynamic_bidi_streaming<S>(
+        &self,
+        service: &str,
+        method: &Method,
+        requests: S,
+    ) -> Call<Streaming<DynamicMessage>>
+    where
+        S: Stream<Item = DynamicMessage> + Send + 'static,
+    {
+        let (invoke, codec) = self.dynamic(service, method);
+        Call::new(move |options| invoke(options).bidi_streaming(requests, codec))
+    }
+
+    /// What every dynamic call starts from: an invocation of `method` in protobuf, whatever
+    /// the client's codec, and the codec for its messages.
+    fn dynamic(
+        &self,
+        service: &str,
+        method: &Method,
+    ) -> (
+        impl FnOnce(super::call::CallOptions) -> Invocation + Send + 'static,
+        DynamicCodec,
+    ) {
+        let client = self.clone();
+        let target = method.target(service);
+        let codec = DynamicCodec {
+            output: method.output(),
+        };
+        let invoke = move |options| Invocation {
+            format: Format::Protobuf,
+            client,
+            target,
+            options,
+        };
+        (invoke, codec)
+    }
+}
+
+/// Encodes dynamic messages as protobuf, and decodes replies as the method's output type.
+#[derive(Clone)]
+pub(crate) struct DynamicCodec {
+    output: MessageDescriptor,
+}
+
+impl Codec for DynamicCodec {
+    type Encode = DynamicMessage;
+    type Decode = DynamicMessage;
+    type Encoder = DynamicEncoder;
+    type Decoder = DynamicCodec;
+
+    fn encoder(&mut self) -> DynamicEncoder {
+        DynamicEncoder
+    }
+
+    fn decoder(&mut self) -> DynamicCodec {
+        self.clone()
+    }
+}
+
+pub(crate) struct DynamicEncoder;
+
+impl Encoder for DynamicEncoder {
+    type Item = DynamicMessage;
+    type Error = Status;
+
+    fn encode(&mut self, item: DynamicMessage, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        item.encode(dst)
+            .map_err(|err| Status::internal(format!("cannot encode the request: {err}")))
+    }
+}
+
+impl Decoder for DynamicCodec {
+    type Item = DynamicMessage;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DynamicMessage>, Status> {
+        let bytes = src.copy_to_bytes(src.remaining());
+        DynamicMessage::decode(self.output.clone(), bytes)
+            .map(Some)
+            .map_err(|err| {
+                Status::internal(format!(
+                    "the reply is not a valid {}: {err}",
+                    self.output.full_name()
+                ))
+            })
+    }
+}
