@@ -110,7 +110,8 @@ pub struct NewArgs {
     /// Directory to create it in (default: `./<name>`).
     #[arg(long)]
     pub dir: Option<PathBuf>,
-    /// Path to the micro-rs checkout to depend on, instead of the published crates.
+    /// Path to the micro-rs checkout to depend on (default: the checkout `micro` was built
+    /// from, if it is still there; otherwise the published crates).
     #[arg(long, env = "MICRO_RS_PATH", value_name = "DIR")]
     pub micro_path: Option<PathBuf>,
 }

@@ -1,6 +1,9 @@
-//! How results and errors are printed: for people, or as JSON for scripts.
+//! How results and errors are printed: for people (aligned, coloured when stdout is a
+//! terminal), or as JSON for scripts.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
+
+use anstyle::{AnsiColor, Style};
 
 /// `--output`: `human` (the default) or `json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -16,7 +19,9 @@ impl Output {
     /// Prints `err` on stderr: its message and causes for people; `{"error": …}` as JSON.
     pub fn error(self, err: &anyhow::Error) {
         match self {
-            Output::Human => eprintln!("error: {err:#}"),
+            Output::Human => {
+                anstream::eprintln!("{}error:{} {err:#}", ERROR.render(), ERROR.render_reset())
+            }
             Output::Json => eprintln!("{}", serde_json::json!({ "error": format!("{err:#}") })),
         }
     }
@@ -24,6 +29,14 @@ impl Output {
     /// Whether output is JSON.
     pub fn is_json(self) -> bool {
         self == Output::Json
+    }
+
+    /// Prints a command's result: `human` for people, `json` (pretty) for scripts.
+    pub fn print(self, human: &str, json: &serde_json::Value) {
+        match self {
+            Output::Human => anstream::print!("{human}"),
+            Output::Json => println!("{json:#}"),
+        }
     }
 }
 
@@ -33,5 +46,80 @@ impl fmt::Display for Output {
             Output::Human => "human",
             Output::Json => "json",
         })
+    }
+}
+
+/// Headings and names.
+pub(crate) const BOLD: Style = Style::new().bold();
+/// Secondary detail: addresses, types.
+pub(crate) const DIM: Style = Style::new().dimmed();
+/// Good news: `SERVING`.
+pub(crate) const GOOD: Style = Style::new().fg_color(Some(anstyle::Color::Ansi(AnsiColor::Green)));
+/// Bad news: errors, `NOT_SERVING`.
+pub(crate) const ERROR: Style = Style::new()
+    .fg_color(Some(anstyle::Color::Ansi(AnsiColor::Red)))
+    .bold();
+
+/// `text` in `style` (the escape codes are dropped when stdout is not a terminal).
+pub(crate) fn styled(style: Style, text: impl fmt::Display) -> String {
+    format!("{}{text}{}", style.render(), style.render_reset())
+}
+
+/// Rows as aligned columns under a bold header; cells may be styled.
+pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let columns = header.len();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(visible_len(cell));
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = header.iter().map(|h| styled(BOLD, h)).collect();
+    for row in std::iter::once(&header).chain(rows) {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate().take(columns) {
+            line.push_str(cell);
+            if i + 1 < columns {
+                let pad = widths[i] - visible_len(cell) + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    out
+}
+
+/// The length of `text` as shown, without escape codes.
+fn visible_len(text: &str) -> usize {
+    let mut len = 0;
+    let mut in_escape = false;
+    for c in text.chars() {
+        match (in_escape, c) {
+            (false, '\x1b') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (true, _) => {}
+            (false, _) => len += 1,
+        }
+    }
+    len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_by_visible_width() {
+        let rows = vec![
+            vec![styled(GOOD, "SERVING"), "a".into()],
+            vec!["NOT_SERVING".into(), "bb".into()],
+        ];
+        let text = table(&["STATUS", "NODE"], &rows);
+        let plain: String = anstream::adapter::strip_str(&text).to_string();
+        assert_eq!(
+            plain,
+            "STATUS       NODE\nSERVING      a\nNOT_SERVING  bb\n"
+        );
     }
 }

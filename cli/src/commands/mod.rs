@@ -1,18 +1,86 @@
 //! One module per subcommand.
 
+mod call;
+mod describe;
+mod health;
+mod new;
+mod publish;
+mod services;
+mod stream;
+
+use micro::Code;
+use micro::dynamic::Method;
+
+use crate::cli::CallArgs;
 use crate::{Cli, Command, Env};
 
 /// Runs the command `cli` names.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+pub(super) async fn run(cli: Cli) -> anyhow::Result<()> {
     let Cli { global, command } = cli;
-    if let Command::New(args) = command {
-        anyhow::bail!("`micro new {}` is not built yet", args.name);
+    if let Command::New(args) = &command {
+        return new::run(global.output, args);
     }
     let env = Env::new(&global)?;
     match command {
-        Command::New(_) => unreachable!("handled above"),
+        Command::New(_) => Ok(()),
+        Command::Services => services::run(&env).await,
+        Command::Describe(args) => describe::run(&env, &args).await,
+        Command::Call(args) => call::run(&env, &args).await,
+        Command::Stream(args) => stream::run(&env, &args).await,
+        Command::Publish(args) => publish::run(&env, &args).await,
+        Command::Health(args) => health::run(&env, &args).await,
         Command::Gateway(args) => crate::gateway::serve(env, &args.address).await,
         Command::Dashboard(args) => crate::dashboard::serve(env, &args.address).await,
-        other => anyhow::bail!("`{other:?}` is not built yet"),
     }
+}
+
+/// The method a call names, with descriptors fetched by reflection from a node (the one at
+/// `--address`, if given).
+async fn method(env: &Env, args: &CallArgs) -> anyhow::Result<Method> {
+    let fail = |status: micro::Status| call_error(env, &args.service, &status);
+    match &args.address {
+        Some(address) => {
+            micro::dynamic::Descriptors::fetch(&env.client, &args.service, Some(address))
+                .await
+                .map_err(fail)?
+                .method(&args.endpoint)
+                .map_err(fail)
+        }
+        None => env
+            .catalog
+            .method(&args.service, &args.endpoint)
+            .await
+            .map_err(fail),
+    }
+}
+
+/// A failed call as an error for people: the status, and what to do about a service that
+/// cannot be found.
+fn call_error(env: &Env, service: &str, status: &micro::Status) -> anyhow::Error {
+    let code = status.code();
+    let message = status.message();
+    match code {
+        Code::NotFound if message.contains("registry") => {
+            anyhow::anyhow!("{message}\n{}", env.not_found_hint())
+        }
+        Code::Unavailable if message.contains(service) => {
+            anyhow::anyhow!(
+                "{message}\n(is {service} running? `micro health {service}` checks its nodes)"
+            )
+        }
+        _ => anyhow::anyhow!("{}: {message}", code_name(code)),
+    }
+}
+
+/// gRPC's name for a code, e.g. `NOT_FOUND`.
+fn code_name(code: Code) -> String {
+    let name = format!("{code:?}");
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
 }

@@ -69,9 +69,12 @@ impl Descriptors {
             .filter_map(|name| self.pool.get_service_by_name(name))
     }
 
-    /// Every method of every service, as go-micro endpoints would list them.
+    /// Every method of the program's own services, as go-micro endpoints would list them:
+    /// gRPC's infrastructure (`grpc.health.v1`, reflection) left out, though
+    /// [`method`](Self::method) finds those too.
     pub fn methods(&self) -> impl Iterator<Item = Method> + '_ {
         self.services()
+            .filter(|service| !service.package_name().starts_with("grpc."))
             .flat_map(|service| service.methods().collect::<Vec<_>>())
             .map(Method::new)
     }

@@ -1,0 +1,330 @@
+//! Every `micro` command against live services registered in a real etcd (and, for mDNS,
+//! inside a network namespace): human output checked against golden files, `--output json`
+//! parsed.
+
+mod support;
+
+use micro::codec::Json;
+use micro_test_support::{in_network_namespace, run_in_network_namespace};
+use serde_json::Value;
+use support::{Fleet, assert_golden, failed, ok};
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|err| panic!("not JSON ({err}): {text}"))
+}
+
+/// Replaces what changes between runs (node ids, ports) with placeholders.
+fn normalize(text: &str, fleet: &Fleet) -> String {
+    let mut text = text.replace(&fleet.etcd.address(), "ETCD");
+    for service in fleet.helloworld.iter().chain([&fleet.streaming]) {
+        text = text
+            .replace(service.id(), "NODE_ID")
+            .replace(&service.local_addr().to_string(), "ADDRESS");
+    }
+    text
+}
+
+#[tokio::test]
+async fn services_lists_each_service_with_its_nodes() {
+    let Some(fleet) = Fleet::start().await else {
+        return;
+    };
+    assert_golden("services.txt", &ok(&fleet.micro(&["services"]).await));
+    let listed = json(&ok(&fleet.micro(&["services", "-o", "json"]).await));
+    assert_eq!(listed[0]["name"], "helloworld");
+    assert_eq!(listed[0]["nodes"], 2);
+    assert_eq!(listed[1]["name"], "streaming");
+    assert_eq!(listed[1]["versions"][0], "latest");
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn describe_shows_nodes_and_endpoint_fields_from_reflection() {
+    let Some(fleet) = Fleet::start().await else {
+        return;
+    };
+    let human = ok(&fleet.micro(&["describe", "streaming"]).await);
+    assert_golden("describe_streaming.txt", &normalize(&human, &fleet));
+
+    let described = json(&ok(&fleet
+        .micro(&["describe", "helloworld", "-o", "json"])
+        .await));
+    assert_eq!(
+        described["versions"][0]["nodes"].as_array().unwrap().len(),
+        2
+    );
+    let endpoint = &described["endpoints"][0];
+    assert_eq!(endpoint["name"], "Helloworld.Greeting");
+    assert_eq!(endpoint["request"]["type"], "helloworld.Request");
+    assert_eq!(endpoint["request"]["fields"][0]["name"], "name");
+    assert_eq!(endpoint["response"]["fields"][0]["type"], "string");
+    assert_eq!(
+        described["endpoints"].as_array().unwrap().len(),
+        1,
+        "no gRPC infrastructure"
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn call_sends_json_and_metadata_through_discovery() {
+    let Some(fleet) = Fleet::start().await else {
+        return;
+    };
+    let reply = ok(&fleet
+        .micro(&[
+            "call",
+            "helloworld",
+            "Helloworld.Greeting",
+            r#"{"name":"alice"}"#,
+        ])
+        .await);
+    assert_golden("call_greeting.txt", &reply);
+
+    let args = [
+        "call",
+        "helloworld",
+        "Helloworld.Greeting",
+        r#"{"name":"bob"}"#,
+        "-m",
+        "x-team=ops",
+        "-o",
+        "json",
+    ];
+    assert_eq!(
+        json(&ok(&fleet.micro(&args).await))["message"],
+        "Hello bob from ops"
+    );
+
+    // Straight to one node, by its address; the gRPC path works as the endpoint too.
+    let address = fleet.helloworld[1].local_addr().to_string();
+    let args = [
+        "call",
+        "helloworld",
+        "/helloworld.Helloworld/Greeting",
+        r#"{"name":"carol"}"#,
+        "--address",
+        &address,
+        "-o",
+        "json",
+    ];
+    assert_eq!(
+        json(&ok(&fleet.micro(&args).await))["message"],
+        "Hello carol"
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn stream_speaks_json_lines_for_every_kind_of_stream() {
+    let Some(fleet) = Fleet::start().await else {
+        return;
+    };
+    let counted = ok(&fleet
+        .micro(&["stream", "streaming", "Streamer.Count", r#"{"to":3}"#])
+        .await);
+    assert_eq!(counted, "{\"number\":1}\n{\"number\":2}\n{\"number\":3}\n");
+
+    let input = "{\"value\":40}\n\n{\"value\":2}\n";
+    let sum = ok(&fleet
+        .micro_with_stdin(&["stream", "streaming", "Streamer.Sum"], input)
+        .await);
+    assert_eq!(json(&sum), serde_json::json!({"total": "42", "count": 2}));
+
+    let input = "{\"text\":\"hi\"}\n{\"text\":\"bye\"}\n";
+    let shouted = ok(&fleet
+        .micro_with_stdin(&["stream", "streaming", "Streamer.Shout"], input)
+        .await);
+    assert_eq!(shouted, "{\"text\":\"HI\"}\n{\"text\":\"BYE\"}\n");
+
+    let bad = failed(
+        &fleet
+            .micro_with_stdin(
+                &["stream", "streaming", "Streamer.Shout"],
+                "{\"text\":\"ok\"}\n{\"txt\":1}\n",
+            )
+            .await,
+    );
+    assert!(bad.contains("stdin line 2") && bad.contains("txt"), "{bad}");
+
+    let unary = failed(
+        &fleet
+            .micro(&["call", "streaming", "Streamer.Count", "{}"])
+            .await,
+    );
+    assert!(
+        unary.contains("micro stream streaming Streamer.Count"),
+        "{unary}"
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn errors_say_what_happened_and_what_to_do() {
+    let Some(fleet) = Fleet::start().await else {
+        return;
+    };
+    let unknown = failed(&fleet.micro(&["call", "nosuch", "Foo.Bar", "{}"]).await);
+    assert!(unknown.contains("nosuch"), "{unknown}");
+    assert!(
+        unknown.contains(&format!("etcd ({})", fleet.etcd.address())),
+        "names the registry: {unknown}"
+    );
+    assert!(
+        unknown.contains("--registry") && unknown.contains("micro services"),
+        "{unknown}"
+    );
+
+    let endpoint = failed(
+        &fleet
+            .micro(&["call", "helloworld", "Helloworld.Nope", "{}"])
+            .await,
+    );
+    assert!(
+        endpoint.contains("Helloworld.Nope") && endpoint.contains("Helloworld.Greeting"),
+        "{endpoint}"
+    );
+
+    let field = failed(
+        &fleet
+            .micro(&["call", "helloworld", "Helloworld.Greeting", r#"{"name":7}"#])
+            .await,
+    );
+    assert!(
+        field.contains("helloworld.Request") && field.contains("name"),
+        "{field}"
+    );
+
+    let handler = failed(
+        &fleet
+            .micro(&[
+                "call",
+                "helloworld",
+                "Helloworld.Greeting",
+                r#"{"name":"nobody"}"#,
+            ])
+            .await,
+    );
+    assert!(
+        handler.contains("NOT_FOUND") && handler.contains("nobody is not here"),
+        "{handler}"
+    );
+
+    let as_json = failed(&fleet.micro(&["describe", "nosuch", "-o", "json"]).await);
+    assert!(
+        json(&as_json)["error"]
+            .as_str()
+            .unwrap()
+            .contains("service nosuch not found"),
+        "{as_json}"
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn health_checks_every_node() {
+    let Some(fleet) = Fleet::start().await else {
+        return;
+    };
+    let human = ok(&fleet.micro(&["health", "helloworld"]).await);
+    assert_golden("health_helloworld.txt", &normalize(&human, &fleet));
+    let checked = json(&ok(&fleet
+        .micro(&["health", "helloworld", "-o", "json"])
+        .await));
+    assert_eq!(checked.as_array().unwrap().len(), 2);
+    assert!(
+        checked
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|node| node["status"] == "SERVING")
+    );
+
+    // A node that is gone is reported, and the command fails.
+    let gone = format!("127.0.0.1:{}", micro_test_support::free_port());
+    let output = fleet
+        .micro(&["health", "helloworld", "--address", &gone, "-o", "json"])
+        .await;
+    let stderr = failed(&output);
+    let reported = json(&support::stdout(&output));
+    assert_eq!(reported[0]["status"], "UNREACHABLE");
+    assert!(stderr.contains("not serving"), "{stderr}");
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn publish_reaches_subscribers_with_go_micro_headers() {
+    let Some(fleet) = Fleet::start().await else {
+        return;
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mailer = micro::Service::new("mailer").subscribe(
+        "signups",
+        move |ctx: micro::Context, message: Json<Value>| {
+            let from = ctx.get("micro-from-service").map(str::to_owned);
+            let _ = tx.send((message.0, from));
+            async { Ok::<_, micro::Status>(()) }
+        },
+    );
+    let mailer = support::serve(mailer, &fleet.registry).await;
+
+    let published = ok(&fleet
+        .micro(&["publish", "signups", r#"{"email":"a@b.c"}"#, "-o", "json"])
+        .await);
+    assert_eq!(json(&published)["topic"], "signups");
+    let (message, from) = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(message, serde_json::json!({"email": "a@b.c"}));
+    assert_eq!(from.as_deref(), Some("micro"));
+
+    let bad = failed(&fleet.micro(&["publish", "signups", "not json"]).await);
+    assert!(bad.contains("not JSON"), "{bad}");
+    mailer.stop().await.unwrap();
+    fleet.stop().await;
+}
+
+#[tokio::test]
+async fn services_and_calls_over_mdns() {
+    if !in_network_namespace() {
+        return run_in_network_namespace("services_and_calls_over_mdns");
+    }
+    let registry = micro::registry::build("mdns", &[]).unwrap();
+    let service = micro::Service::new("helloworld").handle(
+        examples::helloworld::HelloworldServer::new(support::Greeter),
+    );
+    let service = support::serve(service, &registry).await;
+    let mdns = || vec!["--registry".to_owned(), "mdns".to_owned()];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let mut args = mdns();
+        args.push("services".into());
+        let listed = support::micro(args, None).await;
+        if support::stdout(&listed).contains("helloworld") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never listed: {}",
+            support::stderr(&listed)
+        );
+    }
+    let mut args = mdns();
+    args.extend(
+        [
+            "call",
+            "helloworld",
+            "Helloworld.Greeting",
+            r#"{"name":"mdns"}"#,
+            "-o",
+            "json",
+        ]
+        .map(String::from),
+    );
+    assert_eq!(
+        json(&ok(&support::micro(args, None).await))["message"],
+        "Hello mdns"
+    );
+    service.stop().await.unwrap();
+}
