@@ -36,6 +36,8 @@ install_apt() {
   command -v nats-server >/dev/null || missing+=(nats-server)
   command -v redis-server >/dev/null || missing+=(redis-server)
   postgres_bin >/dev/null || missing+=(postgresql)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
   [ ${#missing[@]} -eq 0 ] && return
   log "installing ${missing[*]} with apt"
   local sudo=""
@@ -68,7 +70,7 @@ install_python() {
 install_node() {
   local dir=$cache/node
   local want="@bufbuild/buf@1.75.0 @bufbuild/protoc-gen-es@2.17.0 @bufbuild/protobuf@2.17.0 \
-@connectrpc/connect@2.2.0 @connectrpc/connect-node@2.2.0"
+@connectrpc/connect@2.2.0 @connectrpc/connect-node@2.2.0 playwright-core@1.64.1"
   if [ "$(cat "$dir/.installed" 2>/dev/null)" != "$want" ]; then
     log "installing $want with npm"
     mkdir -p "$dir"
@@ -88,6 +90,7 @@ export MICRO_TEST_ETCD_BIN=$(command -v etcd)
 export MICRO_TEST_NATS_BIN=$(command -v nats-server)
 export MICRO_TEST_REDIS_BIN=$(command -v redis-server)
 export MICRO_TEST_POSTGRES_BIN=$(postgres_bin)
+export MICRO_TEST_CHROMIUM=/usr/bin/chromium
 export MICRO_TEST_REQUIRE_TOOLS=1
 
 cd "$root"
