@@ -2,9 +2,9 @@
 # Runs micro-rs's whole test suite on a fresh machine.
 #
 # It installs what the tests drive (idempotently and quietly): protoc, curl, etcd, nats-server,
-# redis-server and PostgreSQL from apt, Python grpcio in a venv, buf and Connect-ES from npm; tells the
-# tests where they are through MICRO_TEST_* variables; and makes a missing tool a failure
-# (MICRO_TEST_REQUIRE_TOOLS=1) rather than a skipped test.
+# redis-server, PostgreSQL and Chromium from apt, Python grpcio in a venv, buf, Connect-ES and
+# playwright-core from npm; tells the tests where they are through MICRO_TEST_* variables; and
+# makes a missing tool a failure (MICRO_TEST_REQUIRE_TOOLS=1) rather than a skipped test.
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh -p micro        # extra arguments go to `cargo test`
@@ -23,7 +23,8 @@ log() { printf '\033[1mtest.sh:\033[0m %s\n' "$*" >&2; }
 # Debian packages: protoc and the well-known-type protos (plugin tests drive real protoc; the
 # etcd client crate builds with them), curl, etcd, unshare/ip for mDNS network namespaces,
 # openssl (auth tests use keys it makes), and nats-server, redis-server and PostgreSQL (broker,
-# events and store backends; tests start their own on loopback with temporary data).
+# events and store backends; tests start their own on loopback with temporary data), and
+# Chromium with DejaVu fonts (the dashboard test drives the page in it with playwright-core).
 install_apt() {
   local missing=()
   command -v protoc >/dev/null || missing+=(protobuf-compiler)

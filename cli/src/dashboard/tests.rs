@@ -178,3 +178,14 @@ fn port_only_addresses_listen_everywhere() {
     assert_eq!(super::listen_address(":8082"), "0.0.0.0:8082");
     assert_eq!(super::listen_address("127.0.0.1:0"), "127.0.0.1:0");
 }
+
+#[tokio::test]
+async fn nested_under_a_prefix_the_page_and_api_answer_beneath_it() {
+    let env = env_with_a_dead_node().await;
+    let app = axum::Router::new().nest("/dashboard", router(env));
+    for path in ["/dashboard", "/dashboard/api/services"] {
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+    }
+}

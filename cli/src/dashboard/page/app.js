@@ -106,7 +106,7 @@ function serviceCard(service) {
 function nodesTable(service) {
   const rows = service.nodes.map((node) => el('tr', { class: 'node', 'data-node-id': node.id },
     el('td', { class: 'mono' }, node.id),
-    el('td', { class: 'mono' }, node.address),
+    el('td', { class: 'mono nowrap' }, node.address),
     el('td', {}, metadataChips(node.metadata)),
     el('td', { class: 'health' }, healthBadge(node))));
   return table(['Id', 'Address', 'Metadata', 'Health'], rows);
@@ -264,6 +264,8 @@ async function submitCall(event) {
   const status = document.getElementById('call-status');
   const reply = document.getElementById('call-reply');
   const button = document.getElementById('call-submit');
+  const elapsed = document.getElementById('call-elapsed');
+  elapsed.textContent = '';
   let request;
   try {
     request = JSON.parse(document.getElementById('call-request').value || '{}');
@@ -271,6 +273,7 @@ async function submitCall(event) {
     status.className = 'status bad';
     status.textContent = 'Invalid JSON';
     reply.textContent = err.message;
+    elapsed.textContent = 'not sent';
     return;
   }
   const call = {
@@ -299,7 +302,7 @@ async function submitCall(event) {
     status.textContent = 'Failed';
     reply.textContent = err.message;
   } finally {
-    document.getElementById('call-elapsed').textContent = Math.round(performance.now() - started) + ' ms';
+    elapsed.textContent = Math.round(performance.now() - started) + ' ms';
     button.disabled = false;
   }
 }
