@@ -2,7 +2,7 @@
 //! processes registered in etcd; the dashboard runs in-process (at `/` and nested under
 //! `/dashboard`); playwright-core drives Debian's chromium through the page
 //! (`tests/dashboard/drive.mjs`): both services listed with SERVING nodes, a call through the
-//! form, the request counter moving, a screenshot.
+//! form, the request counter moving, a screenshot, and a SIGKILLed node shown UNREACHABLE.
 
 mod support;
 
@@ -44,15 +44,26 @@ async fn start_dashboard(etcd: &str) -> String {
     url
 }
 
+/// Where the browser goes and what it may kill.
+struct Drive {
+    modules: PathBuf,
+    chromium: PathBuf,
+    url: String,
+    screenshot: PathBuf,
+    /// The process of the last service, which the driver SIGKILLs.
+    victim: u32,
+}
+
 /// Runs the driver script; its JSON result line.
-fn drive(modules: &Path, chromium: &Path, url: &str, screenshot: &Path) -> Value {
+fn drive(drive: &Drive) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dashboard/drive.mjs");
     let output = Command::new("node")
         .arg(script)
-        .arg(modules)
-        .arg(chromium)
-        .arg(url)
-        .arg(screenshot)
+        .arg(&drive.modules)
+        .arg(&drive.chromium)
+        .arg(&drive.url)
+        .arg(&drive.screenshot)
+        .arg(drive.victim.to_string())
         .args(["helloworld", "streaming"])
         .output()
         .expect("node runs (scripts/test.sh installs it)");
@@ -101,16 +112,21 @@ async fn the_dashboard_lists_calls_and_counts_in_chromium() {
     };
     let registry = ["--registry", "etcd", "--registry-address", &etcd.address()];
     let _helloworld = Example::start(env!("CARGO_BIN_EXE_helloworld"), &registry);
-    let _streaming = Example::start(env!("CARGO_BIN_EXE_streaming"), &registry);
+    let streaming = Example::start(env!("CARGO_BIN_EXE_streaming"), &registry);
     let url = start_dashboard(&etcd.address()).await;
 
     let work = tempfile::tempdir().unwrap();
     let screenshot = work.path().join("dashboard.png");
-    let driven = tokio::task::spawn_blocking({
-        let screenshot = screenshot.clone();
-        move || drive(&modules, &chromium, &url, &screenshot)
-    });
-    let result = driven.await.unwrap();
+    let plan = Drive {
+        modules,
+        chromium,
+        url,
+        screenshot: screenshot.clone(),
+        victim: streaming.pid(),
+    };
+    let result = tokio::task::spawn_blocking(move || drive(&plan))
+        .await
+        .unwrap();
     eprintln!("driver: {result}\nscreenshot: {}", screenshot.display());
 
     for service in ["helloworld", "streaming"] {
@@ -137,6 +153,8 @@ async fn the_dashboard_lists_calls_and_counts_in_chromium() {
     let reply: Value = serde_json::from_str(result["call"]["reply"].as_str().unwrap()).unwrap();
     assert_eq!(reply["message"], "Hello alice");
     assert!(result["requests"].as_f64().unwrap() >= 1.0, "{result:#}");
+    assert_eq!(result["killed"]["service"], "streaming");
+    assert_eq!(result["killed"]["health"][0], "UNREACHABLE", "{result:#}");
     assert_eq!(result["nested"], true);
     assert_eq!(result["consoleErrors"], serde_json::json!([]), "{result:#}");
     // The page asked for nothing that is not there; only the bad call failed.

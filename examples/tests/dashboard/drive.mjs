@@ -1,14 +1,15 @@
 // Drives the dashboard in headless Chromium (playwright-core): waits for services and
 // healthy nodes, calls an endpoint through the form, watches the request counter move and
-// saves a screenshot. Every wait is bounded. Prints one JSON line: {"ok":true,...} or
+// saves a screenshot, then SIGKILLs the last service's process and watches its node turn
+// UNREACHABLE. Every wait is bounded. Prints one JSON line: {"ok":true,...} or
 // {"ok":false,"step":...,"error":...}.
 //
-//   node drive.mjs <node_modules> <chromium> <dashboard url> <screenshot.png> <service>...
+//   node drive.mjs <node_modules> <chromium> <dashboard url> <screenshot.png> <pid> <service>...
 
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-const [modules, chromiumPath, url, screenshot, ...services] = process.argv.slice(2);
+const [modules, chromiumPath, url, screenshot, pid, ...services] = process.argv.slice(2);
 const { chromium } = createRequire(path.join(modules, 'drive.cjs'))('playwright-core');
 const WAIT = { timeout: 20000 };
 
@@ -100,10 +101,22 @@ try {
   step = 'screenshot';
   await page.screenshot({ path: screenshot });
 
+  step = 'kill the last service and see its node UNREACHABLE';
+  const victim = services[services.length - 1];
+  process.kill(Number(pid), 'SIGKILL');
+  await page.waitForFunction((name) => {
+    const cells = [...document.querySelectorAll(`article.service[data-service="${name}"] tr.node .health`)];
+    return cells.length > 0 && cells.every((cell) => cell.textContent.trim() === 'UNREACHABLE');
+  }, victim, WAIT);
+  result.killed = {
+    service: victim,
+    health: await page.locator(`article.service[data-service="${victim}"] tr.node .health`).allTextContents(),
+  };
+
   step = 'open the page nested under /dashboard';
   const nested = await browser.newPage();
   await nested.goto(new URL('dashboard', url).href, { waitUntil: 'load', timeout: 20000 });
-  await nested.waitForFunction(allServing, services, WAIT);
+  await nested.waitForFunction(allServing, services.slice(0, -1), WAIT);
   result.nested = true;
 
   await browser.close();
