@@ -26,7 +26,7 @@ pub(crate) struct CallRequest {
     /// The request message as JSON, or a string holding it (default `{}`).
     #[serde(default)]
     request: Option<serde_json::Value>,
-    /// Metadata sent with the call.
+    /// Metadata sent with the call; keys are lowercased, as HTTP/2 sends them.
     #[serde(default)]
     metadata: BTreeMap<String, String>,
     /// How long the call may take, e.g. `5s` (default: the `--timeout` option).
@@ -72,7 +72,7 @@ async fn invoke(dashboard: &Dashboard, call: &CallRequest) -> Result<String, Api
         dynamic::from_json(&method.input(), &request_json(call), &options).map_err(failed)?;
     let mut pending = env.authorize(env.client.dynamic_unary(&call.service, &method, request));
     for (key, value) in &call.metadata {
-        pending = pending.metadata(key, value);
+        pending = pending.metadata(&key.to_ascii_lowercase(), value);
     }
     if let Some(timeout) = timeout(call)? {
         pending = pending.timeout(timeout);
