@@ -2,7 +2,8 @@
 //! processes registered in etcd; the dashboard runs in-process (at `/` and nested under
 //! `/dashboard`); playwright-core drives Debian's chromium through the page
 //! (`tests/dashboard/drive.mjs`): both services listed with SERVING nodes, a call through the
-//! form, the request counter moving, a screenshot, and a SIGKILLed node shown UNREACHABLE.
+//! form, the request counter moving, markup in metadata shown as text, a screenshot, and a
+//! SIGKILLed node shown UNREACHABLE.
 
 mod support;
 
@@ -112,7 +113,12 @@ async fn the_dashboard_lists_calls_and_counts_in_chromium() {
     };
     let registry = ["--registry", "etcd", "--registry-address", &etcd.address()];
     let _helloworld = Example::start(env!("CARGO_BIN_EXE_helloworld"), &registry);
-    let streaming = Example::start(env!("CARGO_BIN_EXE_streaming"), &registry);
+    // Markup in metadata must reach the page as text, not as elements.
+    let markup = ["--server-metadata", "note=<b id=injected>bold</b>"];
+    let streaming = Example::start(
+        env!("CARGO_BIN_EXE_streaming"),
+        &[&registry[..], &markup].concat(),
+    );
     let url = start_dashboard(&etcd.address()).await;
 
     let work = tempfile::tempdir().unwrap();
@@ -137,6 +143,11 @@ async fn the_dashboard_lists_calls_and_counts_in_chromium() {
     let endpoints = result["services"]["streaming"]["endpoints"].to_string();
     assert!(endpoints.contains("Streamer.Ping"), "{endpoints}");
     assert!(result["registry"].as_str().unwrap().starts_with("etcd"));
+    assert_eq!(
+        result["markup"]["injected"], false,
+        "metadata became markup"
+    );
+    assert_eq!(result["markup"]["shown"], true, "{result:#}");
     assert!(
         result["badCall"]["status"]
             .as_str()

@@ -83,6 +83,12 @@ try {
   }
   result.registry = (await page.textContent('#registry')).trim();
 
+  step = 'see markup in node metadata shown as text';
+  result.markup = await page.evaluate(() => ({
+    injected: document.getElementById('injected') !== null,
+    shown: [...document.querySelectorAll('.chip')].some((chip) => chip.textContent.includes('<b id=injected>')),
+  }));
+
   step = 'call with a field the request does not have';
   result.badCall = await call(page, 'helloworld', 'Helloworld.Greeting', '{"nam":"x"}');
 
