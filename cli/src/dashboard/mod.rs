@@ -2,7 +2,7 @@
 //! endpoints, a form to call an endpoint with JSON, and live request metrics scraped from each
 //! node's Prometheus `/metrics`. One embedded page over a small JSON API; every URL the page
 //! uses is relative, so the [`router`] works at `/` and nested under a prefix such as
-//! `/dashboard/`. See `docs/dashboard.md`.
+//! `/dashboard`. See `docs/dashboard.md`.
 
 mod call;
 mod error;
