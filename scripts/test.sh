@@ -2,9 +2,9 @@
 # Runs micro-rs's whole test suite on a fresh machine.
 #
 # It installs what the tests drive (idempotently and quietly): protoc, curl, etcd, nats-server,
-# redis-server and PostgreSQL from apt, Python grpcio in a venv, buf and Connect-ES from npm; tells the
-# tests where they are through MICRO_TEST_* variables; and makes a missing tool a failure
-# (MICRO_TEST_REQUIRE_TOOLS=1) rather than a skipped test.
+# redis-server, PostgreSQL and Chromium from apt, Python grpcio in a venv, buf, Connect-ES and
+# playwright-core from npm; tells the tests where they are through MICRO_TEST_* variables; and
+# makes a missing tool a failure (MICRO_TEST_REQUIRE_TOOLS=1) rather than a skipped test.
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh -p micro        # extra arguments go to `cargo test`
@@ -23,7 +23,8 @@ log() { printf '\033[1mtest.sh:\033[0m %s\n' "$*" >&2; }
 # Debian packages: protoc and the well-known-type protos (plugin tests drive real protoc; the
 # etcd client crate builds with them), curl, etcd, unshare/ip for mDNS network namespaces,
 # openssl (auth tests use keys it makes), and nats-server, redis-server and PostgreSQL (broker,
-# events and store backends; tests start their own on loopback with temporary data).
+# events and store backends; tests start their own on loopback with temporary data), and
+# Chromium with DejaVu fonts (the dashboard test drives the page in it with playwright-core).
 install_apt() {
   local missing=()
   command -v protoc >/dev/null || missing+=(protobuf-compiler)
@@ -36,6 +37,8 @@ install_apt() {
   command -v nats-server >/dev/null || missing+=(nats-server)
   command -v redis-server >/dev/null || missing+=(redis-server)
   postgres_bin >/dev/null || missing+=(postgresql)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
   [ ${#missing[@]} -eq 0 ] && return
   log "installing ${missing[*]} with apt"
   local sudo=""
@@ -68,7 +71,7 @@ install_python() {
 install_node() {
   local dir=$cache/node
   local want="@bufbuild/buf@1.75.0 @bufbuild/protoc-gen-es@2.17.0 @bufbuild/protobuf@2.17.0 \
-@connectrpc/connect@2.2.0 @connectrpc/connect-node@2.2.0"
+@connectrpc/connect@2.2.0 @connectrpc/connect-node@2.2.0 playwright-core@1.64.1"
   if [ "$(cat "$dir/.installed" 2>/dev/null)" != "$want" ]; then
     log "installing $want with npm"
     mkdir -p "$dir"
@@ -88,6 +91,7 @@ export MICRO_TEST_ETCD_BIN=$(command -v etcd)
 export MICRO_TEST_NATS_BIN=$(command -v nats-server)
 export MICRO_TEST_REDIS_BIN=$(command -v redis-server)
 export MICRO_TEST_POSTGRES_BIN=$(postgres_bin)
+export MICRO_TEST_CHROMIUM=/usr/bin/chromium
 export MICRO_TEST_REQUIRE_TOOLS=1
 
 cd "$root"

@@ -1,0 +1,140 @@
+//! `POST api/call`: calls a unary endpoint with a JSON request, as go-micro's dashboard
+//! `POST /api/client/call` did, and answers with the reply or the error.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use micro::JsonOptions;
+use micro::dynamic;
+use micro::server::RpcKind;
+use serde::Deserialize;
+
+use super::Dashboard;
+use super::error::ApiError;
+
+/// What to call and with what.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CallRequest {
+    /// The service's name, e.g. `helloworld`.
+    service: String,
+    /// The endpoint, e.g. `Helloworld.Greeting`.
+    endpoint: String,
+    /// The request message as JSON, or a string holding it (default `{}`).
+    #[serde(default)]
+    request: Option<serde_json::Value>,
+    /// Metadata sent with the call; keys are lowercased, as HTTP/2 sends them.
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+    /// How long the call may take, e.g. `5s` (default: the `--timeout` option).
+    #[serde(default)]
+    timeout: Option<String>,
+}
+
+pub(crate) async fn call(
+    State(dashboard): State<Dashboard>,
+    body: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let call: CallRequest = serde_json::from_slice(&body).map_err(|err| {
+        ApiError::bad_request(format!(
+            "the body is not a call ({err}); send {{\"service\":\"helloworld\",\
+             \"endpoint\":\"Helloworld.Greeting\",\"request\":{{\"name\":\"alice\"}}}}"
+        ))
+    })?;
+    super::services::lookup(&dashboard, &call.service).await?;
+    let reply = invoke(&dashboard, &call).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], reply))
+}
+
+async fn invoke(dashboard: &Dashboard, call: &CallRequest) -> Result<String, ApiError> {
+    let env = &dashboard.env;
+    let failed = |status: micro::Status| ApiError::from_status(&status, &call.service);
+    let method = env
+        .catalog
+        .method(&call.service, &call.endpoint)
+        .await
+        .map_err(failed)?;
+    if method.kind() != RpcKind::Unary {
+        return Err(ApiError::bad_request(format!(
+            "{} is a {:?} endpoint; the dashboard calls unary endpoints only, use `micro stream \
+             {} {}` for streams",
+            call.endpoint,
+            method.kind(),
+            call.service,
+            call.endpoint
+        )));
+    }
+    let options = JsonOptions::default();
+    let request =
+        dynamic::from_json(&method.input(), &request_json(call), &options).map_err(failed)?;
+    let mut pending = env.authorize(env.client.dynamic_unary(&call.service, &method, request));
+    for (key, value) in &call.metadata {
+        pending = pending.metadata(&key.to_ascii_lowercase(), value);
+    }
+    if let Some(timeout) = timeout(call)? {
+        pending = pending.timeout(timeout);
+    }
+    let reply = pending.await.map_err(failed)?;
+    dynamic::to_json(&reply, &options).map_err(failed)
+}
+
+/// The request's JSON bytes: a string is taken as JSON text, anything else as the message.
+fn request_json(call: &CallRequest) -> Vec<u8> {
+    match &call.request {
+        None | Some(serde_json::Value::Null) => b"{}".to_vec(),
+        Some(serde_json::Value::String(text)) if text.trim().is_empty() => b"{}".to_vec(),
+        Some(serde_json::Value::String(text)) => text.as_bytes().to_vec(),
+        Some(value) => value.to_string().into_bytes(),
+    }
+}
+
+fn timeout(call: &CallRequest) -> Result<Option<Duration>, ApiError> {
+    let Some(text) = call
+        .timeout
+        .as_deref()
+        .filter(|text| !text.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    humantime::parse_duration(text.trim())
+        .map(Some)
+        .map_err(|err| {
+            ApiError::bad_request(format!("timeout `{text}` is not a duration like 5s: {err}"))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> CallRequest {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn the_request_may_be_a_message_a_string_or_absent() {
+        let object = parse(r#"{"service":"s","endpoint":"E.m","request":{"name":"alice"}}"#);
+        assert_eq!(request_json(&object), br#"{"name":"alice"}"#);
+        let text = parse(r#"{"service":"s","endpoint":"E.m","request":"{\"name\":\"bob\"}"}"#);
+        assert_eq!(request_json(&text), br#"{"name":"bob"}"#);
+        let absent = parse(r#"{"service":"s","endpoint":"E.m"}"#);
+        assert_eq!(request_json(&absent), b"{}");
+    }
+
+    #[test]
+    fn timeouts_are_durations() {
+        let call = parse(r#"{"service":"s","endpoint":"E.m","timeout":"1500ms"}"#);
+        assert_eq!(timeout(&call).unwrap(), Some(Duration::from_millis(1500)));
+        let call = parse(r#"{"service":"s","endpoint":"E.m","timeout":""}"#);
+        assert_eq!(timeout(&call).unwrap(), None);
+        let call = parse(r#"{"service":"s","endpoint":"E.m","timeout":"soon"}"#);
+        let error = timeout(&call).unwrap_err();
+        assert!(
+            error.0.detail.contains("`soon` is not a duration"),
+            "{error:?}"
+        );
+    }
+}

@@ -1,0 +1,180 @@
+//! The web dashboard in headless Chromium: two services (helloworld and streaming) run as
+//! processes registered in etcd; the dashboard runs in-process (at `/` and nested under
+//! `/dashboard`); playwright-core drives Debian's chromium through the page
+//! (`tests/dashboard/drive.mjs`): both services listed with SERVING nodes, a call through the
+//! form, the request counter moving, markup in metadata shown as text, a screenshot, and a
+//! SIGKILLed node shown UNREACHABLE.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clap::Parser as _;
+use micro_test_support::{EtcdServer, require_or_skip, tool};
+use serde_json::Value;
+use support::Example;
+
+/// The `node_modules` scripts/test.sh fills, if it holds playwright-core.
+fn playwright() -> Option<PathBuf> {
+    let dir = std::env::var_os("MICRO_TEST_NODE_MODULES").map(PathBuf::from);
+    let dir = dir.filter(|dir| dir.join("playwright-core/package.json").is_file());
+    if dir.is_none() {
+        require_or_skip("MICRO_TEST_NODE_MODULES must hold playwright-core (scripts/test.sh)");
+    }
+    dir
+}
+
+/// Serves the dashboard on a free loopback port, at `/` and under `/dashboard`; its URL.
+async fn start_dashboard(etcd: &str) -> String {
+    let cli = micro_cli::Cli::parse_from([
+        "micro",
+        "--registry",
+        "etcd",
+        "--registry-address",
+        etcd,
+        "dashboard",
+    ]);
+    let env = micro_cli::Env::new(&cli.global).unwrap();
+    let app = axum::Router::new()
+        .nest("/dashboard", micro_cli::dashboard::router(env.clone()))
+        .merge(micro_cli::dashboard::router(env));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// Where the browser goes and what it may kill.
+struct Drive {
+    modules: PathBuf,
+    chromium: PathBuf,
+    url: String,
+    screenshot: PathBuf,
+    /// The process of the last service, which the driver SIGKILLs.
+    victim: u32,
+}
+
+/// Runs the driver script; its JSON result line.
+fn drive(drive: &Drive) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dashboard/drive.mjs");
+    let output = Command::new("node")
+        .arg(script)
+        .arg(&drive.modules)
+        .arg(&drive.chromium)
+        .arg(&drive.url)
+        .arg(&drive.screenshot)
+        .arg(drive.victim.to_string())
+        .args(["helloworld", "streaming"])
+        .output()
+        .expect("node runs (scripts/test.sh installs it)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stdout.lines().rev().find(|line| line.starts_with('{'));
+    let result: Value = line
+        .and_then(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| panic!("the driver printed no JSON result:\n{stdout}\n{stderr}"));
+    assert!(
+        output.status.success() && result["ok"] == true,
+        "the driver failed: {result:#}\n{stderr}"
+    );
+    result
+}
+
+/// The screenshot is a real picture: a PNG of the viewport, sizeable, with many colours.
+fn assert_screenshot(path: &Path) {
+    let bytes = std::fs::read(path).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    assert!(
+        bytes.len() > 10_000,
+        "a {} byte screenshot is blank",
+        bytes.len()
+    );
+    let mut reader = png::Decoder::new(std::io::Cursor::new(&bytes))
+        .read_info()
+        .unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!((frame.width, frame.height), (1280, 800));
+    let channels = frame.color_type.samples();
+    let colours: std::collections::HashSet<&[u8]> =
+        pixels[..frame.buffer_size()].chunks(channels).collect();
+    assert!(colours.len() > 50, "only {} colours", colours.len());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_lists_calls_and_counts_in_chromium() {
+    let (Some(modules), Some(chromium)) = (playwright(), tool("MICRO_TEST_CHROMIUM", "chromium"))
+    else {
+        return;
+    };
+    let Some(etcd) = EtcdServer::start() else {
+        return;
+    };
+    let registry = ["--registry", "etcd", "--registry-address", &etcd.address()];
+    let _helloworld = Example::start(env!("CARGO_BIN_EXE_helloworld"), &registry);
+    // Markup in metadata must reach the page as text, not as elements.
+    let markup = ["--server-metadata", "note=<b id=injected>bold</b>"];
+    let streaming = Example::start(
+        env!("CARGO_BIN_EXE_streaming"),
+        &[&registry[..], &markup].concat(),
+    );
+    let url = start_dashboard(&etcd.address()).await;
+
+    let work = tempfile::tempdir().unwrap();
+    let screenshot = work.path().join("dashboard.png");
+    let plan = Drive {
+        modules,
+        chromium,
+        url,
+        screenshot: screenshot.clone(),
+        victim: streaming.pid(),
+    };
+    let result = tokio::task::spawn_blocking(move || drive(&plan))
+        .await
+        .unwrap();
+    eprintln!("driver: {result}\nscreenshot: {}", screenshot.display());
+
+    for service in ["helloworld", "streaming"] {
+        let seen = &result["services"][service];
+        assert_eq!(seen["nodes"], 1, "{result:#}");
+        assert_eq!(seen["health"][0], "SERVING", "{result:#}");
+    }
+    let endpoints = result["services"]["streaming"]["endpoints"].to_string();
+    assert!(endpoints.contains("Streamer.Ping"), "{endpoints}");
+    assert!(result["registry"].as_str().unwrap().starts_with("etcd"));
+    assert_eq!(
+        result["markup"]["injected"], false,
+        "metadata became markup"
+    );
+    assert_eq!(result["markup"]["shown"], true, "{result:#}");
+    assert!(
+        result["badCall"]["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("400")
+    );
+    assert!(result["badCall"]["reply"].as_str().unwrap().contains("nam"));
+    assert!(
+        result["call"]["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("200")
+    );
+    let reply: Value = serde_json::from_str(result["call"]["reply"].as_str().unwrap()).unwrap();
+    assert_eq!(reply["message"], "Hello alice");
+    assert!(result["requests"].as_f64().unwrap() >= 1.0, "{result:#}");
+    assert_eq!(result["killed"]["service"], "streaming");
+    assert_eq!(result["killed"]["health"][0], "UNREACHABLE", "{result:#}");
+    assert_eq!(result["nested"], true);
+    assert_eq!(result["consoleErrors"], serde_json::json!([]), "{result:#}");
+    // The page asked for nothing that is not there; only the bad call failed.
+    assert_eq!(
+        result["failedResponses"],
+        serde_json::json!(["400 /api/call"])
+    );
+    assert_screenshot(&screenshot);
+    if let Some(copy) = std::env::var_os("MICRO_DASHBOARD_SCREENSHOT") {
+        std::fs::copy(&screenshot, copy).unwrap();
+    }
+}
