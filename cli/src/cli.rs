@@ -99,7 +99,7 @@ pub enum Command {
     /// Run the HTTP/JSON API gateway to every registered service.
     Gateway(ServeArgs),
     /// Run the web dashboard.
-    Dashboard(ServeArgs),
+    Dashboard(DashboardArgs),
 }
 
 /// `micro new`.
@@ -163,11 +163,19 @@ pub struct HealthArgs {
     pub address: Option<String>,
 }
 
-/// `micro gateway` and `micro dashboard`.
+/// `micro gateway`.
 #[derive(Args, Debug, Clone)]
 pub struct ServeArgs {
-    /// Where to listen, `host:port` or `:port`.
+    /// Where to listen, `host:port` or `:port` (every interface).
     #[arg(long, default_value = ":8080", env = "MICRO_GATEWAY_ADDRESS")]
+    pub address: String,
+}
+
+/// `micro dashboard`.
+#[derive(Args, Debug, Clone)]
+pub struct DashboardArgs {
+    /// Where to listen, `host:port` or `:port` (every interface).
+    #[arg(long, default_value = ":8082", env = "MICRO_DASHBOARD_ADDRESS")]
     pub address: String,
 }
 
