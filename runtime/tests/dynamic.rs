@@ -213,3 +213,89 @@ async fn the_catalog_caches_and_names_unknown_services() {
     assert!(err.message().contains("nosuch"), "{}", err.message());
     service.stop().await.unwrap();
 }
+
+/// A client on `registry` that counts the reflection conversations it starts.
+fn counting_client(
+    registry: std::sync::Arc<dyn micro::registry::Registry>,
+) -> (Client, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tower::Layer;
+    let fetches = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    let client = Client::builder()
+        .registry(registry)
+        .layer(tower::layer::layer_fn(
+            move |next: micro::client::Transport| {
+                let counter = counter.clone();
+                tower::util::MapRequestLayer::new(
+                    move |request: http::Request<micro::server::Body>| {
+                        if request.uri().path().contains("ServerReflection") {
+                            counter.fetch_add(1, Ordering::SeqCst);
+                        }
+                        request
+                    },
+                )
+                .layer(next)
+            },
+        ))
+        .build()
+        .unwrap();
+    (client, fetches)
+}
+
+#[tokio::test]
+async fn the_catalog_fetches_once_for_concurrent_callers_and_refreshes_in_the_background() {
+    use std::sync::atomic::Ordering;
+    let registry = support::memory_registry();
+    let service = support::kitchen_service(support::TestKitchen::default())
+        .registry(registry.clone())
+        .start()
+        .await
+        .unwrap();
+    let (client, fetches) = counting_client(registry);
+    let catalog = Catalog::with_refresh(client, std::time::Duration::from_millis(200));
+
+    let lookups = (0..20).map(|_| catalog.method("kitchen", "Kitchen.Get"));
+    for found in futures::future::join_all(lookups).await {
+        assert_eq!(found.unwrap().endpoint(), "Kitchen.Get");
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "one fetch for 20 concurrent first calls"
+    );
+
+    // Past the refresh interval, calls go on with the cached descriptors while one
+    // background fetch renews them.
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    let lookups = (0..20).map(|_| catalog.method("kitchen", "Kitchen.Get"));
+    for found in futures::future::join_all(lookups).await {
+        found.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while fetches.load(Ordering::SeqCst) < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no background refresh"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        2,
+        "one refresh, not one per call"
+    );
+
+    // A missing endpoint fetches again (the service may have been redeployed), once.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let _ = catalog.descriptors("kitchen").await.unwrap();
+    let before = fetches.load(Ordering::SeqCst);
+    let missing = catalog
+        .method("kitchen", "Kitchen.Steal")
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    assert_eq!(fetches.load(Ordering::SeqCst), before + 1);
+    service.stop().await.unwrap();
+}

@@ -13,15 +13,29 @@ use crate::{Client, Status};
 /// How long fetched descriptors are trusted before they are fetched again.
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(30);
 
+/// A missing endpoint fetches the descriptors again at most this often.
+const MISSING_REFETCH: Duration = Duration::from_secs(1);
+
 /// A cache of services' [`Descriptors`], by service name, for callers of many services (the
-/// API gateway, the dashboard). Descriptors are fetched on first use and again after the
-/// refresh interval, or sooner when an endpoint is missing (the service may have been
-/// redeployed with it). Cheap to clone; clones share the cache.
+/// API gateway, the dashboard). Cheap to clone; clones share the cache.
+///
+/// Descriptors are fetched on first use; concurrent first calls wait for one fetch. After
+/// the refresh interval they are fetched again in the background while calls go on with the
+/// ones cached, and sooner when an endpoint is missing (the service may have been redeployed
+/// with it).
 #[derive(Debug, Clone)]
 pub struct Catalog {
     client: Client,
     refresh: Duration,
-    services: Arc<Mutex<HashMap<String, Entry>>>,
+    services: Arc<Mutex<HashMap<String, Slot>>>,
+}
+
+/// One service's cache slot.
+#[derive(Debug, Clone, Default)]
+struct Slot {
+    cached: Option<Entry>,
+    /// Held while the service's descriptors are being fetched, so one fetch runs at a time.
+    fetching: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Debug, Clone)]
@@ -29,9 +43,6 @@ struct Entry {
     descriptors: Arc<Descriptors>,
     fetched: Instant,
 }
-
-/// A missing endpoint fetches the descriptors again at most this often.
-const MISSING_REFETCH: Duration = Duration::from_secs(1);
 
 impl Catalog {
     /// A catalog fetching through `client`, refreshed every [`DEFAULT_REFRESH`].
@@ -55,9 +66,14 @@ impl Catalog {
 
     /// The descriptors of `service`, cached or fetched.
     pub async fn descriptors(&self, service: &str) -> Result<Arc<Descriptors>, Status> {
-        match self.cached(service) {
+        let slot = self.slot(service);
+        match slot.cached {
             Some(entry) if entry.fetched.elapsed() < self.refresh => Ok(entry.descriptors),
-            _ => self.fetch(service).await,
+            Some(stale) => {
+                self.refresh_in_background(service, &slot.fetching);
+                Ok(stale.descriptors)
+            }
+            None => self.fetch(service, None).await,
         }
     }
 
@@ -65,8 +81,14 @@ impl Catalog {
     pub async fn method(&self, service: &str, endpoint: &str) -> Result<Method, Status> {
         let descriptors = self.descriptors(service).await?;
         match descriptors.method(endpoint) {
-            Err(status) if status.code() == crate::Code::NotFound && self.stale(service) => {
-                self.fetch(service).await?.method(endpoint)
+            Err(status) if status.code() == crate::Code::NotFound => {
+                let fetched = self.slot(service).cached.map(|entry| entry.fetched);
+                match fetched {
+                    Some(fetched) if fetched.elapsed() >= MISSING_REFETCH => {
+                        self.fetch(service, Some(fetched)).await?.method(endpoint)
+                    }
+                    _ => Err(status),
+                }
             }
             found => found,
         }
@@ -77,26 +99,51 @@ impl Catalog {
         self.lock().remove(service);
     }
 
-    fn stale(&self, service: &str) -> bool {
-        self.cached(service)
-            .is_none_or(|entry| entry.fetched.elapsed() >= MISSING_REFETCH)
+    fn slot(&self, service: &str) -> Slot {
+        self.lock().entry(service.to_owned()).or_default().clone()
     }
 
-    fn cached(&self, service: &str) -> Option<Entry> {
-        self.lock().get(service).cloned()
-    }
-
-    async fn fetch(&self, service: &str) -> Result<Arc<Descriptors>, Status> {
+    /// Fetches `service`'s descriptors, one fetch at a time: a caller that waited for another's
+    /// fetch takes its result, unless the cache still holds what it saw (`seen`) or nothing.
+    async fn fetch(
+        &self,
+        service: &str,
+        seen: Option<Instant>,
+    ) -> Result<Arc<Descriptors>, Status> {
+        let fetching = self.slot(service).fetching;
+        let _fetching = fetching.lock().await;
+        if let Some(entry) = self.slot(service).cached
+            && Some(entry.fetched) != seen
+            && entry.fetched.elapsed() < self.refresh
+        {
+            return Ok(entry.descriptors);
+        }
         let descriptors = Arc::new(Descriptors::fetch(&self.client, service, None).await?);
         let entry = Entry {
             descriptors: descriptors.clone(),
             fetched: Instant::now(),
         };
-        self.lock().insert(service.to_owned(), entry);
+        self.lock().entry(service.to_owned()).or_default().cached = Some(entry);
         Ok(descriptors)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+    /// Starts a fetch of `service`'s descriptors unless one is running; a failed refresh keeps
+    /// the cached ones (and is retried by the next call).
+    fn refresh_in_background(&self, service: &str, fetching: &Arc<tokio::sync::Mutex<()>>) {
+        if fetching.try_lock().is_err() {
+            return;
+        }
+        let catalog = self.clone();
+        let service = service.to_owned();
+        let seen = self.slot(&service).cached.map(|entry| entry.fetched);
+        tokio::spawn(async move {
+            if let Err(status) = catalog.fetch(&service, seen).await {
+                tracing::warn!(%service, error = %status.message(), "refreshing descriptors failed; keeping the cached ones");
+            }
+        });
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
         self.services
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
