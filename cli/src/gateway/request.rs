@@ -1,0 +1,194 @@
+//! The request message of a google.api.http route, put together as JSON from the body, the
+//! query string and the path's variables (in that order, later ones winning), then read
+//! with the message's descriptor.
+
+use micro::dynamic::MessageDescriptor;
+use percent_encoding::percent_decode_str;
+use prost_reflect::{FieldDescriptor, Kind};
+use serde_json::{Map, Value};
+
+use super::error::GatewayError;
+use super::rule::Binding;
+
+/// The request JSON for `binding`: `body` where the rule puts it, then the query parameters
+/// (unless the body is `*`), then the path variables.
+pub(super) fn compose(
+    input: &MessageDescriptor,
+    binding: &Binding,
+    variables: &[(String, String)],
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<Value, GatewayError> {
+    let mut request = match binding.body.as_deref() {
+        None => Value::Object(Map::new()),
+        Some("*") => parse_body(body)?,
+        Some(field) => {
+            let mut request = Map::new();
+            request.insert(field.to_owned(), parse_body(body)?);
+            Value::Object(request)
+        }
+    };
+    if binding.body.as_deref() != Some("*") {
+        for (name, value) in query_pairs(query.unwrap_or_default()) {
+            set_field(&mut request, input, &name, &value, "query parameter")?;
+        }
+    }
+    for (path, value) in variables {
+        set_field(&mut request, input, path, value, "path variable")?;
+    }
+    Ok(request)
+}
+
+/// The body as JSON; an empty body is `{}`.
+pub(super) fn parse_body(body: &[u8]) -> Result<Value, GatewayError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Map::new()));
+    }
+    serde_json::from_slice(body).map_err(|err| {
+        GatewayError::bad_request(format!(
+            "the request body is not valid JSON ({err}); send a JSON object such as {{\"name\":\"alice\"}}"
+        ))
+    })
+}
+
+/// Sets the field at `path` (`name` or `options.greeting`, proto or JSON names) to `raw`,
+/// typed by the field's kind; repeated fields collect every value.
+fn set_field(
+    request: &mut Value,
+    input: &MessageDescriptor,
+    path: &str,
+    raw: &str,
+    what: &str,
+) -> Result<(), GatewayError> {
+    let unknown = |name: &str| {
+        let fields: Vec<String> = input.fields().map(|f| f.name().to_owned()).collect();
+        GatewayError::bad_request(format!(
+            "{what} `{path}`: {} has no field `{name}`; its fields are {}",
+            input.full_name(),
+            fields.join(", ")
+        ))
+    };
+    let mut message = input.clone();
+    let mut object = request;
+    let mut names = path.split('.').peekable();
+    while let Some(name) = names.next() {
+        let field = find_field(&message, name).ok_or_else(|| unknown(name))?;
+        let Value::Object(map) = object else {
+            return Err(GatewayError::bad_request(format!(
+                "{what} `{path}`: the body sets `{name}`'s parent to something other than an object"
+            )));
+        };
+        let key = existing_key(map, &field);
+        if names.peek().is_none() {
+            let value = typed(&field, raw, path, what)?;
+            if field.is_list() {
+                let list = map.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+                match list {
+                    Value::Array(items) => items.push(value),
+                    other => *other = Value::Array(vec![value]),
+                }
+            } else {
+                map.insert(key, value);
+            }
+            return Ok(());
+        }
+        let Kind::Message(inner) = field.kind() else {
+            return Err(GatewayError::bad_request(format!(
+                "{what} `{path}`: `{name}` is not a message, so it has no fields"
+            )));
+        };
+        if field.is_list() || field.is_map() {
+            return Err(GatewayError::bad_request(format!(
+                "{what} `{path}`: `{name}` is repeated; set it in the JSON body instead"
+            )));
+        }
+        message = inner;
+        object = map.entry(key).or_insert_with(|| Value::Object(Map::new()));
+    }
+    Ok(())
+}
+
+fn find_field(message: &MessageDescriptor, name: &str) -> Option<FieldDescriptor> {
+    message
+        .get_field_by_name(name)
+        .or_else(|| message.get_field_by_json_name(name))
+}
+
+/// The key the body already uses for `field` (proto or JSON name), else the proto name.
+fn existing_key(map: &Map<String, Value>, field: &FieldDescriptor) -> String {
+    if map.contains_key(field.json_name()) {
+        return field.json_name().to_owned();
+    }
+    field.name().to_owned()
+}
+
+/// `raw` as the JSON value the field's kind reads (proto3 JSON takes numbers as strings).
+fn typed(field: &FieldDescriptor, raw: &str, path: &str, what: &str) -> Result<Value, GatewayError> {
+    match field.kind() {
+        Kind::Bool => match raw {
+            "true" | "1" | "" => Ok(Value::Bool(true)),
+            "false" | "0" => Ok(Value::Bool(false)),
+            other => Err(GatewayError::bad_request(format!(
+                "{what} `{path}`: `{other}` is not a bool; use true or false"
+            ))),
+        },
+        Kind::Message(message) if !is_wrapper_or_scalar_like(&message) => {
+            Err(GatewayError::bad_request(format!(
+                "{what} `{path}`: the field is a message ({}); set it in the JSON body instead",
+                message.full_name()
+            )))
+        }
+        _ => Ok(Value::String(raw.to_owned())),
+    }
+}
+
+/// Well-known types written as one JSON string (timestamps, durations, wrappers, field masks).
+fn is_wrapper_or_scalar_like(message: &MessageDescriptor) -> bool {
+    message.full_name().starts_with("google.protobuf.")
+        && !matches!(
+            message.full_name(),
+            "google.protobuf.Struct" | "google.protobuf.ListValue" | "google.protobuf.Any"
+        )
+}
+
+/// `a=1&b=x+y&c=%2F` as decoded pairs (`+` is a space).
+fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode_component(name), decode_component(value))
+        })
+}
+
+fn decode_component(text: &str) -> String {
+    percent_decode_str(&text.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_decode() {
+        let pairs: Vec<_> = query_pairs("a=1&b=x+y&&c=%2F%20&flag").collect();
+        let expected = [("a", "1"), ("b", "x y"), ("c", "/ "), ("flag", "")];
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(pairs, expected);
+    }
+
+    #[test]
+    fn empty_bodies_are_empty_objects_and_bad_ones_say_so() {
+        assert_eq!(parse_body(b"").unwrap(), serde_json::json!({}));
+        assert_eq!(parse_body(b" \n").unwrap(), serde_json::json!({}));
+        let err = parse_body(b"{\"name\":").unwrap_err();
+        assert_eq!(err.error().code, 400);
+        assert!(err.error().detail.contains("not valid JSON"), "{:?}", err.error());
+    }
+}
