@@ -21,7 +21,10 @@ use super::{Shared, request};
 pub const MAX_BODY: usize = 4 << 20;
 
 /// Answers one request.
-pub(super) async fn handle(State(gateway): State<std::sync::Arc<Shared>>, request: Request) -> Response {
+pub(super) async fn handle(
+    State(gateway): State<std::sync::Arc<Shared>>,
+    request: Request,
+) -> Response {
     match answer(&gateway, request).await {
         Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
         Err(err) => err.into_response(),
@@ -57,6 +60,7 @@ async fn endpoint(
     body: &[u8],
 ) -> Result<String, GatewayError> {
     let method = gateway.method(&target.service, &target.endpoint).await?;
+    ensure_unary(&method)?;
     let body = match body.iter().all(u8::is_ascii_whitespace) {
         true => b"{}".as_slice(),
         false => body,

@@ -50,10 +50,21 @@ mod tests {
 
     #[test]
     fn which_headers_pass() {
-        for name in ["authorization", "x-request-id", "traceparent", "micro-tenant"] {
+        for name in [
+            "authorization",
+            "x-request-id",
+            "traceparent",
+            "micro-tenant",
+        ] {
             assert!(passed(name), "{name}");
         }
-        for name in ["host", "content-length", "cookie", "connection", "x-forwarded-for"] {
+        for name in [
+            "host",
+            "content-length",
+            "cookie",
+            "connection",
+            "x-forwarded-for",
+        ] {
             assert!(!passed(name), "{name}");
         }
     }

@@ -123,7 +123,12 @@ fn existing_key(map: &Map<String, Value>, field: &FieldDescriptor) -> String {
 }
 
 /// `raw` as the JSON value the field's kind reads (proto3 JSON takes numbers as strings).
-fn typed(field: &FieldDescriptor, raw: &str, path: &str, what: &str) -> Result<Value, GatewayError> {
+fn typed(
+    field: &FieldDescriptor,
+    raw: &str,
+    path: &str,
+    what: &str,
+) -> Result<Value, GatewayError> {
     match field.kind() {
         Kind::Bool => match raw {
             "true" | "1" | "" => Ok(Value::Bool(true)),
@@ -189,6 +194,10 @@ mod tests {
         assert_eq!(parse_body(b" \n").unwrap(), serde_json::json!({}));
         let err = parse_body(b"{\"name\":").unwrap_err();
         assert_eq!(err.error().code, 400);
-        assert!(err.error().detail.contains("not valid JSON"), "{:?}", err.error());
+        assert!(
+            err.error().detail.contains("not valid JSON"),
+            "{:?}",
+            err.error()
+        );
     }
 }

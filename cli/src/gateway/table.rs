@@ -108,7 +108,11 @@ impl RouteTable {
     }
 
     /// Like [`RouteTable::find`], after checking the registry for services the table lacks.
-    pub(super) async fn find_after_refresh(&self, method: &HttpMethod, path: &str) -> Option<Matched> {
+    pub(super) async fn find_after_refresh(
+        &self,
+        method: &HttpMethod,
+        path: &str,
+    ) -> Option<Matched> {
         self.refresh(MISS_RECHECK).await;
         self.find(method, path)
     }
@@ -194,9 +198,11 @@ impl RouteTable {
 /// The routes of `services`, most specific first, and whether some service's descriptors
 /// could not be fetched.
 async fn build(catalog: &Catalog, services: &[String]) -> (Vec<Arc<RestRoute>>, bool) {
-    let fetched = join_all(services.iter().map(|service| async move {
-        (service, catalog.descriptors(service).await)
-    }))
+    let fetched = join_all(
+        services
+            .iter()
+            .map(|service| async move { (service, catalog.descriptors(service).await) }),
+    )
     .await;
     let mut routes = Vec::new();
     let mut incomplete = false;

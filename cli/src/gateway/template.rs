@@ -74,7 +74,9 @@ impl Template {
             verb: verb.map(str::to_owned),
         };
         for segment in split_top_level(path).map_err(|reason| fail(&reason))? {
-            template.push_segment(segment).map_err(|reason| fail(&reason))?;
+            template
+                .push_segment(segment)
+                .map_err(|reason| fail(&reason))?;
         }
         let rests = template
             .parts
@@ -83,7 +85,13 @@ impl Template {
             .count();
         match rests {
             0 => Ok(template),
-            1 if template.parts.last().is_some_and(|p| p.matcher == Matcher::Rest) => Ok(template),
+            1 if template
+                .parts
+                .last()
+                .is_some_and(|p| p.matcher == Matcher::Rest) =>
+            {
+                Ok(template)
+            }
             _ => Err(fail("`**` may appear only once, as the last segment")),
         }
     }
@@ -132,7 +140,9 @@ impl Template {
             .ok_or_else(|| format!("`{segment}` opens a variable it does not close"))?;
         let (field, pattern) = inner.split_once('=').unwrap_or((inner, "*"));
         if !is_field_path(field) {
-            return Err(format!("`{field}` is not a field path (e.g. `name` or `book.id`)"));
+            return Err(format!(
+                "`{field}` is not a field path (e.g. `name` or `book.id`)"
+            ));
         }
         let variable = self.variables.len();
         self.variables.push(field.to_owned());
@@ -189,7 +199,9 @@ impl Template {
     }
 
     fn has_rest(&self) -> bool {
-        self.parts.last().is_some_and(|p| p.matcher == Matcher::Rest)
+        self.parts
+            .last()
+            .is_some_and(|p| p.matcher == Matcher::Rest)
     }
 }
 
@@ -228,7 +240,10 @@ fn matcher(segment: &str) -> Result<Matcher, String> {
 fn is_field_path(text: &str) -> bool {
     !text.is_empty()
         && text.split('.').all(|ident| {
-            ident.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            ident
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && ident.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         })
 }
@@ -340,7 +355,10 @@ mod tests {
             bound("/files/{path=**}", "/files/a/b%2Fc/d"),
             Some(pairs(&[("path", "a/b%2Fc/d")]))
         );
-        assert_eq!(bound("/files/{path=**}", "/files"), Some(pairs(&[("path", "")])));
+        assert_eq!(
+            bound("/files/{path=**}", "/files"),
+            Some(pairs(&[("path", "")]))
+        );
         assert_eq!(bound("/static/**", "/static/x/y"), Some(vec![]));
     }
 
@@ -353,7 +371,10 @@ mod tests {
         assert_eq!(bound("/v1/{name}:publish", "/v1/books"), None);
         assert_eq!(bound("/v1/{name}:publish", "/v1/books:cancel"), None);
         assert_eq!(
-            Template::parse("/v1/{name=a/*}:undo").unwrap().verb.as_deref(),
+            Template::parse("/v1/{name=a/*}:undo")
+                .unwrap()
+                .verb
+                .as_deref(),
             Some("undo")
         );
     }
