@@ -23,6 +23,7 @@
 mod error;
 mod handler;
 mod headers;
+mod methods;
 mod request;
 mod route;
 mod rule;
@@ -47,6 +48,7 @@ use tokio::net::TcpListener;
 
 use crate::Env;
 use error::GATEWAY_ID;
+use methods::MethodCache;
 use table::RouteTable;
 
 /// The API gateway over the services of one registry.
@@ -59,6 +61,7 @@ pub struct Gateway {
 struct Shared {
     env: Env,
     routes: RouteTable,
+    methods: MethodCache,
     json: JsonOptions,
 }
 
@@ -70,6 +73,7 @@ impl Gateway {
             shared: Arc::new(Shared {
                 env,
                 routes,
+                methods: MethodCache::default(),
                 json: JsonOptions::default(),
             }),
         }
@@ -98,14 +102,19 @@ impl Gateway {
 impl Shared {
     /// The method `endpoint` of `service`, from its (cached) descriptors.
     async fn method(&self, service: &str, endpoint: &str) -> Result<Method, GatewayError> {
+        if let Some(method) = self.methods.get(service, endpoint) {
+            return Ok(method);
+        }
         let catalog = &self.env.catalog;
         if let Err(status) = catalog.descriptors(service).await {
             return Err(self.unreachable(service, &status).await);
         }
-        catalog
+        let method = catalog
             .method(service, endpoint)
             .await
-            .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))
+            .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))?;
+        self.methods.insert(service, endpoint, method.clone());
+        Ok(method)
     }
 
     /// Why `service`'s descriptors could not be fetched: 404 if it is not registered.
