@@ -34,21 +34,7 @@ impl Setup {
     /// etcd and a gateway on it; `None` (the test skips) without etcd.
     async fn start() -> Option<Setup> {
         let etcd = EtcdServer::start()?;
-        let cli = micro_cli::Cli::parse_from([
-            "micro",
-            "--registry",
-            "etcd",
-            "--registry-address",
-            &etcd.address(),
-            "--timeout",
-            "10s",
-            "gateway",
-        ]);
-        let env = micro_cli::Env::new(&cli.global).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gateway = format!("http://{}", listener.local_addr().unwrap());
-        let serving = micro_cli::gateway::Gateway::new(env).run(listener, std::future::pending());
-        tokio::spawn(serving);
+        let gateway = start_gateway(&etcd.address(), "10s").await;
         Some(Setup { etcd, gateway })
     }
 
@@ -94,7 +80,29 @@ impl Setup {
     }
 }
 
-/// curl's body and HTTP status, or `None` without curl.
+/// A gateway on the etcd at `etcd` whose calls time out after `timeout`; its URL.
+async fn start_gateway(etcd: &str, timeout: &str) -> String {
+    let cli = micro_cli::Cli::parse_from([
+        "micro",
+        "--registry",
+        "etcd",
+        "--registry-address",
+        etcd,
+        "--timeout",
+        timeout,
+        "--token",
+        "gateway-token",
+        "gateway",
+    ]);
+    let env = micro_cli::Env::new(&cli.global).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let serving = micro_cli::gateway::Gateway::new(env).run(listener, std::future::pending());
+    tokio::spawn(serving);
+    url
+}
+
+/// The path to curl, or `None` (the test skips) without it.
 fn curl_path() -> Option<PathBuf> {
     support::tool("MICRO_TEST_CURL", "curl")
 }
@@ -283,6 +291,66 @@ async fn errors_are_go_micro_json_with_http_statuses() {
         ],
     );
     error(answer, 413, &["4 MiB"]);
+    // A call slower than the gateway's --timeout.
+    let impatient = start_gateway(&setup.etcd.address(), "300ms").await;
+    let answer = post(
+        &curl_bin,
+        &format!("{impatient}/v1/fail/0"),
+        r#"{"delay_ms":3000}"#,
+    );
+    error(answer, 504, &[]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chosen_headers_reach_the_service_as_metadata() {
+    let Some(curl_bin) = curl_path() else { return };
+    let Some(setup) = Setup::start().await else {
+        return;
+    };
+    let _greeter = setup.service(GREETER, "greeter", 1).await;
+    let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let (body, code) = curl(
+        &curl_bin,
+        &[
+            "-H",
+            "Authorization: Bearer caller-token",
+            "-H",
+            "X-Request-Id: req-42",
+            "-H",
+            &format!("traceparent: {traceparent}"),
+            "-H",
+            "Micro-Tenant: acme",
+            "-H",
+            "Cookie: session=secret",
+            "-H",
+            "X-Forwarded-For: 10.0.0.1",
+            &setup.url("/v1/echo"),
+        ],
+    );
+    assert_eq!(code, 200, "{body}");
+    let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let metadata = &reply["metadata"];
+    assert_eq!(metadata["authorization"], "Bearer caller-token", "{body}");
+    assert_eq!(metadata["x-request-id"], "req-42", "{body}");
+    assert_eq!(metadata["micro-tenant"], "acme", "{body}");
+    assert!(metadata.get("cookie").is_none(), "{body}");
+    assert!(metadata.get("x-forwarded-for").is_none(), "{body}");
+    // The service joins the caller's trace (its tracing layer continues the trace id).
+    let trace_id = traceparent.split('-').nth(1).unwrap();
+    assert!(
+        metadata["traceparent"]
+            .as_str()
+            .is_some_and(|sent| sent.contains(trace_id)),
+        "{body}"
+    );
+    // Without an Authorization header, the gateway's own --token goes.
+    let (body, code) = curl(&curl_bin, &[&setup.url("/v1/echo")]);
+    assert_eq!(code, 200, "{body}");
+    let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        reply["metadata"]["authorization"], "Bearer gateway-token",
+        "{body}"
+    );
 }
 
 /// A keep-alive HTTP/1.1 connection, just enough to drive load through the gateway.

@@ -42,6 +42,13 @@ async fn answer(gateway: &Shared, request: Request) -> Result<String, GatewayErr
             return rpc(gateway, &parts.headers, body).await;
         }
         if let Some(target) = route::resolve(path) {
+            // A path like /v1/things/create fits both a rule and the path styles: a target
+            // not called before is checked against a fresh rule table first.
+            if !gateway.knows(&target)
+                && let Some(matched) = gateway.routes.find_after_refresh(&parts.method, path).await
+            {
+                return rest(gateway, matched, &parts, body).await;
+            }
             let body = read_body(&parts.headers, body).await?;
             return endpoint(gateway, &target, &parts.headers, &body).await;
         }

@@ -117,6 +117,13 @@ impl Shared {
         Ok(method)
     }
 
+    /// Whether `target` was resolved to a method recently.
+    fn knows(&self, target: &Target) -> bool {
+        self.methods
+            .get(&target.service, &target.endpoint)
+            .is_some()
+    }
+
     /// Why `service`'s descriptors could not be fetched: 404 if it is not registered.
     async fn unreachable(&self, service: &str, status: &Status) -> GatewayError {
         let maybe_absent = matches!(status.code(), Code::NotFound | Code::Unavailable);

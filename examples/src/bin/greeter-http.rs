@@ -12,11 +12,23 @@
 //! ```
 
 use examples::greeter::{
-    FailReply, FailRequest, GreetReply, GreetRequest, GreeterHandler, GreeterServer,
+    EchoReply, EchoRequest, FailReply, FailRequest, GreetReply, GreetRequest, GreeterHandler,
+    GreeterServer,
 };
 use micro::{Code, Context, Service, Status};
 
 struct Greeter;
+
+/// The metadata `Echo` answers with, when the call carries it.
+const ECHOED: [&str; 7] = [
+    "authorization",
+    "x-request-id",
+    "traceparent",
+    "tracestate",
+    "micro-tenant",
+    "cookie",
+    "x-forwarded-for",
+];
 
 impl GreeterHandler for Greeter {
     async fn greet(&self, _ctx: Context, request: GreetRequest) -> Result<GreetReply, Status> {
@@ -25,7 +37,17 @@ impl GreeterHandler for Greeter {
         })
     }
 
+    async fn echo(&self, ctx: Context, _request: EchoRequest) -> Result<EchoReply, Status> {
+        let metadata = ECHOED
+            .iter()
+            .filter_map(|&key| Some((key.to_owned(), ctx.get(key)?.to_owned())))
+            .collect();
+        Ok(EchoReply { metadata })
+    }
+
     async fn fail(&self, _ctx: Context, request: FailRequest) -> Result<FailReply, Status> {
+        let delay = std::time::Duration::from_millis(request.delay_ms.into());
+        tokio::time::sleep(delay).await;
         Err(Status::new(Code::from(request.code), request.message))
     }
 }
