@@ -176,6 +176,150 @@ fn decode_component(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gateway::template::Template;
+    use prost_reflect::DescriptorPool;
+    use prost_reflect::prost_types::field_descriptor_proto::{Label, Type};
+    use prost_reflect::prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorProto};
+    use serde_json::json;
+
+    fn field(
+        name: &str,
+        number: i32,
+        kind: Type,
+        label: Label,
+        message: &str,
+    ) -> FieldDescriptorProto {
+        FieldDescriptorProto {
+            name: Some(name.into()),
+            json_name: Some(name.into()),
+            number: Some(number),
+            r#type: Some(kind as i32),
+            label: Some(label as i32),
+            type_name: (!message.is_empty()).then(|| message.into()),
+            ..Default::default()
+        }
+    }
+
+    /// `t.Request { string name; t.Options options; repeated string tags; }`,
+    /// `t.Options { string greeting; uint32 times; bool shout; }`.
+    fn request_descriptor() -> MessageDescriptor {
+        let optional = Label::Optional;
+        let file = FileDescriptorProto {
+            name: Some("t.proto".into()),
+            package: Some("t".into()),
+            syntax: Some("proto3".into()),
+            message_type: vec![
+                DescriptorProto {
+                    name: Some("Request".into()),
+                    field: vec![
+                        field("name", 1, Type::String, optional, ""),
+                        field("options", 2, Type::Message, optional, ".t.Options"),
+                        field("tags", 3, Type::String, Label::Repeated, ""),
+                    ],
+                    ..Default::default()
+                },
+                DescriptorProto {
+                    name: Some("Options".into()),
+                    field: vec![
+                        field("greeting", 1, Type::String, optional, ""),
+                        field("times", 2, Type::Uint32, optional, ""),
+                        field("shout", 3, Type::Bool, optional, ""),
+                    ],
+                    ..Default::default()
+                },
+            ],
+            ..Default::default()
+        };
+        let mut pool = DescriptorPool::new();
+        pool.add_file_descriptor_proto(file).unwrap();
+        pool.get_message_by_name("t.Request").unwrap()
+    }
+
+    fn binding(template: &str, body: Option<&str>) -> Binding {
+        Binding {
+            method: http::Method::GET,
+            template: Template::parse(template).unwrap(),
+            body: body.map(str::to_owned),
+            response_body: None,
+        }
+    }
+
+    fn vars(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn path_and_query_fill_typed_nested_and_repeated_fields() {
+        let composed = compose(
+            &request_descriptor(),
+            &binding("/v1/greet/{name}", None),
+            &vars(&[("name", "bob")]),
+            Some("options.greeting=Hi&options.shout=true&options.times=2&tags=a&tags=b&name=x"),
+            b"ignored without a body rule",
+        )
+        .unwrap();
+        assert_eq!(
+            composed,
+            json!({
+                "name": "bob",
+                "options": {"greeting": "Hi", "shout": true, "times": "2"},
+                "tags": ["a", "b"],
+            })
+        );
+    }
+
+    #[test]
+    fn the_body_goes_where_the_rule_says() {
+        let request = request_descriptor();
+        let whole = compose(
+            &request,
+            &binding("/v1/greet/{name}", Some("*")),
+            &vars(&[("name", "bob")]),
+            Some("tags=ignored"),
+            br#"{"name":"overridden","tags":["t"]}"#,
+        )
+        .unwrap();
+        assert_eq!(whole, json!({"name": "bob", "tags": ["t"]}));
+        let one_field = compose(
+            &request,
+            &binding("/v1/greet/{name}", Some("options")),
+            &vars(&[("name", "bob")]),
+            Some("tags=q"),
+            br#"{"greeting":"Howdy"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            one_field,
+            json!({"options": {"greeting": "Howdy"}, "name": "bob", "tags": ["q"]})
+        );
+    }
+
+    #[test]
+    fn unknown_and_mistyped_parameters_are_named() {
+        let request = request_descriptor();
+        let none = binding("/v1/greet", None);
+        for (query, needles) in [
+            ("colour=red", &["`colour`", "name, options, tags"][..]),
+            (
+                "options.shout=loud",
+                &["`options.shout`", "true or false"][..],
+            ),
+            ("options=x", &["`options`", "JSON body"][..]),
+            ("name.first=x", &["`name.first`", "not a message"][..]),
+        ] {
+            let err = compose(&request, &none, &[], Some(query), b"").unwrap_err();
+            assert_eq!(err.error().code, 400, "{query}");
+            for needle in needles {
+                assert!(
+                    err.error().detail.contains(needle),
+                    "{query}: {:?}",
+                    err.error()
+                );
+            }
+        }
+    }
 
     #[test]
     fn query_strings_decode() {
