@@ -26,6 +26,10 @@ pub(super) const REBUILD: Duration = Duration::from_secs(30);
 /// A miss checks the registry again at most this often.
 pub(super) const MISS_RECHECK: Duration = Duration::from_millis(250);
 
+/// How long one service's descriptors may take while the table is built; a service slower
+/// than that gets its routes on a later rebuild.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// A method of a service bound to an HTTP method and path.
 #[derive(Debug)]
 pub(super) struct RestRoute {
@@ -198,11 +202,15 @@ impl RouteTable {
 /// The routes of `services`, most specific first, and whether some service's descriptors
 /// could not be fetched.
 async fn build(catalog: &Catalog, services: &[String]) -> (Vec<Arc<RestRoute>>, bool) {
-    let fetched = join_all(
-        services
-            .iter()
-            .map(|service| async move { (service, catalog.descriptors(service).await) }),
-    )
+    let fetched = join_all(services.iter().map(|service| async move {
+        let fetched = tokio::time::timeout(FETCH_TIMEOUT, catalog.descriptors(service)).await;
+        let fetched = fetched.unwrap_or_else(|_| {
+            Err(micro::Status::deadline_exceeded(format!(
+                "no descriptors within {FETCH_TIMEOUT:?}"
+            )))
+        });
+        (service, fetched)
+    }))
     .await;
     let mut routes = Vec::new();
     let mut incomplete = false;
