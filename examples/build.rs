@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "streaming.proto",
             "pubsub.proto",
             "inventory.proto",
+            "greeter_http.proto",
         ],
         &["../proto"],
     )?;

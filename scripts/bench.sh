@@ -2,7 +2,7 @@
 # Runs the benchmarks in release mode and prints their results (see BENCHMARKS.md).
 #
 #   scripts/bench.sh            # every benchmark
-#   scripts/bench.sh unary      # one of: unary, json, auth, discovery, messaging, store
+#   scripts/bench.sh unary      # one of: unary, json, auth, discovery, messaging, store, gateway
 #   scripts/bench.sh unary --concurrency 1 --pool-size 1   # further arguments go to that one
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,12 +12,13 @@ cargo build --release --locked -p micro-benches
 bin=$CARGO_TARGET_DIR/release
 which=${1:-all}
 [ $# -gt 0 ] && shift
-case "$which" in all|unary|json|auth|discovery|messaging|store) ;; *) echo "unknown benchmark: $which" >&2; exit 2 ;; esac
+case "$which" in all|unary|json|auth|discovery|messaging|store|gateway) ;; *) echo "unknown benchmark: $which" >&2; exit 2 ;; esac
 if [ "$which" = all ] || [ "$which" = unary ]; then "$bin/unary" "$@"; fi
 if [ "$which" = all ] || [ "$which" = json ]; then "$bin/json" "$@"; fi
 if [ "$which" = all ] || [ "$which" = auth ]; then "$bin/auth" "$@"; fi
 if [ "$which" = all ] || [ "$which" = messaging ]; then "$bin/messaging" "$@"; fi
 if [ "$which" = all ] || [ "$which" = store ]; then "$bin/store" "$@"; fi
+if [ "$which" = all ] || [ "$which" = gateway ]; then "$bin/gateway" "$@"; fi
 if [ "$which" = all ] || [ "$which" = discovery ]; then
   "$bin/discovery" --registry etcd
   # mDNS inside a network namespace of its own, so nothing reaches the network card.

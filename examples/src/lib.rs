@@ -25,3 +25,9 @@ pub mod pubsub {
 pub mod inventory {
     micro::include_proto!("inventory");
 }
+
+/// Generated from `proto/greeter_http.proto` (methods with google.api.http rules).
+#[allow(missing_docs)]
+pub mod greeter {
+    micro::include_proto!("greeter");
+}

@@ -1,9 +1,220 @@
-//! The API gateway: HTTP/JSON to any registered service (not built yet).
+//! The API gateway: HTTP/JSON to every registered service, with no per-service configuration.
+//!
+//! Methods are found by the descriptors each service serves over gRPC reflection (cached in
+//! the [`Catalog`](micro::dynamic::Catalog)); requests are read from JSON into protobuf and
+//! called through the client stack, so they are load balanced and retried on another node.
+//!
+//! - `POST /<service>/<Service.Method>` (or `/<service>/<Service>/<Method>`), go-micro v6's
+//!   `POST /api/<service>/<Service.Method>` and `/api/<service>/<Service>/<Method>`, and
+//!   go-micro v4's `POST /rpc` with `{"service","endpoint","request"}`.
+//! - The google.api.http rules of any registered service (`GET /v1/greet/{name}`), learnt from
+//!   the registry as services come and go.
+//!
+//! Errors are go-micro error JSON with the matching HTTP status. See `docs/gateway.md`.
+//!
+//! ```no_run
+//! # async fn demo(env: micro_cli::Env) -> std::io::Result<()> {
+//! let gateway = micro_cli::gateway::Gateway::new(env);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! gateway.run(listener, std::future::pending()).await
+//! # }
+//! ```
+
+mod error;
+mod handler;
+mod headers;
+mod methods;
+mod request;
+mod route;
+mod rule;
+mod table;
+mod template;
+
+pub use error::GatewayError;
+pub use handler::MAX_BODY;
+pub use route::{Target, resolve};
+pub use template::{Template, TemplateError};
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::Router;
+use http::HeaderMap;
+use micro::dynamic::{self, DynamicMessage, Method};
+use micro::registry::ErrorKind;
+use micro::{Code, JsonOptions, Status};
+use tokio::net::TcpListener;
 
 use crate::Env;
+use error::GATEWAY_ID;
+use methods::MethodCache;
+use table::RouteTable;
 
-/// Serves the gateway on `address` until interrupted.
+/// The API gateway over the services of one registry.
+#[derive(Clone)]
+pub struct Gateway {
+    shared: Arc<Shared>,
+}
+
+/// What every request uses.
+struct Shared {
+    env: Env,
+    routes: RouteTable,
+    methods: MethodCache,
+    json: JsonOptions,
+}
+
+impl Gateway {
+    /// A gateway to the services of `env`'s registry, called with its client.
+    pub fn new(env: Env) -> Gateway {
+        let routes = RouteTable::new(env.registry.clone(), env.catalog.clone());
+        Gateway {
+            shared: Arc::new(Shared {
+                env,
+                routes,
+                methods: MethodCache::default(),
+                json: JsonOptions::default(),
+            }),
+        }
+    }
+
+    /// The gateway's routes; every path is answered by one handler, so other routers can be
+    /// nested beside it (the dashboard at `/dashboard`).
+    pub fn router(&self) -> Router {
+        Router::new()
+            .fallback(handler::handle)
+            .with_state(self.shared.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then finishes the requests under way.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+impl Shared {
+    /// The method `endpoint` of `service`, from its (cached) descriptors.
+    async fn method(&self, service: &str, endpoint: &str) -> Result<Method, GatewayError> {
+        if let Some(method) = self.methods.get(service, endpoint) {
+            return Ok(method);
+        }
+        let catalog = &self.env.catalog;
+        if let Err(status) = catalog.descriptors(service).await {
+            return Err(self.unreachable(service, &status).await);
+        }
+        let method = catalog
+            .method(service, endpoint)
+            .await
+            .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))?;
+        self.methods.insert(service, endpoint, method.clone());
+        Ok(method)
+    }
+
+    /// Whether `target` was resolved to a method recently.
+    fn knows(&self, target: &Target) -> bool {
+        self.methods
+            .get(&target.service, &target.endpoint)
+            .is_some()
+    }
+
+    /// Why `service`'s descriptors could not be fetched: 404 if it is not registered.
+    async fn unreachable(&self, service: &str, status: &Status) -> GatewayError {
+        let maybe_absent = matches!(status.code(), Code::NotFound | Code::Unavailable);
+        if maybe_absent && !self.registered(service).await {
+            return GatewayError::not_found(format!(
+                "service `{service}` is not registered (or has no nodes); {}",
+                self.env.not_found_hint()
+            ));
+        }
+        GatewayError::from_status(status, GATEWAY_ID)
+    }
+
+    /// Whether the registry lists a node of `service`; true when it cannot say.
+    async fn registered(&self, service: &str) -> bool {
+        match self.env.registry.get_service(service).await {
+            Ok(versions) => versions.iter().any(|version| !version.nodes.is_empty()),
+            Err(err) => err.kind() != ErrorKind::NotFound,
+        }
+    }
+
+    /// Calls `method` of `service` with the headers the gateway passes through.
+    async fn call(
+        &self,
+        service: &str,
+        method: &Method,
+        request: DynamicMessage,
+        headers: &HeaderMap,
+    ) -> Result<DynamicMessage, GatewayError> {
+        let call = self.env.client.dynamic_unary(service, method, request);
+        headers::forward(&self.env, headers, call)
+            .await
+            .map_err(|status| GatewayError::from_status(&status, service))
+    }
+
+    fn to_json(&self, reply: &DynamicMessage) -> Result<String, GatewayError> {
+        dynamic::to_json(reply, &self.json)
+            .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))
+    }
+}
+
+/// Serves the gateway on `address` (`host:port` or `:port`) until Ctrl-C or SIGTERM.
 pub async fn serve(env: Env, address: &str) -> anyhow::Result<()> {
-    let _ = env;
-    anyhow::bail!("the gateway is not built yet (asked to listen on {address})")
+    let address = listen_address(address);
+    let listener = TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("cannot listen on {address}; pick another with --address"))?;
+    let local = listener.local_addr()?;
+    let registry = env.registry_label.clone();
+    tracing::info!("gateway listening on {local} (registry {registry})");
+    eprintln!("micro gateway listening on http://{local} (registry {registry})");
+    Gateway::new(env).run(listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// `:8080` means every interface.
+fn listen_address(address: &str) -> String {
+    match address.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => address.to_owned(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("gateway shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_only_addresses_listen_everywhere() {
+        assert_eq!(listen_address(":8080"), "0.0.0.0:8080");
+        assert_eq!(listen_address("127.0.0.1:9"), "127.0.0.1:9");
+    }
 }

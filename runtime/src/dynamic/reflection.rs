@@ -161,7 +161,7 @@ async fn fetch(
         }
     }
     let mut pool = DescriptorPool::new();
-    pool.add_file_descriptor_protos(session.files.into_values())
+    pool.decode_file_descriptor_set(file_descriptor_set(session.files.into_values()).as_slice())
         .map_err(|err| {
             Status::internal(format!(
                 "the descriptors {service} serves are inconsistent: {err}"
@@ -174,7 +174,9 @@ struct Session {
     requests: mpsc::UnboundedSender<ServerReflectionRequest>,
     /// Requests sent and not answered yet.
     pending: usize,
-    files: HashMap<String, FileDescriptorProto>,
+    /// Files received, encoded as the server sent them: decoding them into
+    /// `FileDescriptorProto` would drop custom options such as google.api.http.
+    files: HashMap<String, Vec<u8>>,
     /// Files received or asked for.
     asked: HashSet<String>,
 }
@@ -218,7 +220,7 @@ impl Session {
             })?;
             imports.extend(file.dependency.iter().cloned());
             self.asked.insert(file.name().to_owned());
-            self.files.insert(file.name().to_owned(), file);
+            self.files.insert(file.name().to_owned(), bytes);
         }
         for import in imports {
             if self.asked.insert(import.clone()) {
@@ -227,6 +229,18 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// The encoded `FileDescriptorSet` holding `files` (each an encoded `FileDescriptorProto`):
+/// field 1, length-delimited, once per file.
+fn file_descriptor_set(files: impl Iterator<Item = Vec<u8>>) -> Vec<u8> {
+    let mut set = Vec::new();
+    for file in files {
+        prost::encoding::encode_key(1, prost::encoding::WireType::LengthDelimited, &mut set);
+        prost::encoding::encode_varint(file.len() as u64, &mut set);
+        set.extend_from_slice(&file);
+    }
+    set
 }
 
 fn unexpected(wanted: &str) -> Status {

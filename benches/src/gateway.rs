@@ -1,0 +1,178 @@
+//! The API gateway: unary JSON requests through `micro gateway` vs the same requests sent
+//! straight to the service's own JSON route.
+//!
+//! ```sh
+//! scripts/bench.sh gateway          # or: cargo run --release -p micro-benches --bin gateway
+//! ```
+//!
+//! One helloworld service (generated code) in a memory registry; the gateway (the `micro_cli`
+//! library, as `micro gateway` runs it) finds it there and calls it over gRPC through the
+//! client stack. The same hyper HTTP/1.1 client (one keep-alive connection per caller) posts
+//! `{"name":"bench"}` to `POST /helloworld.Helloworld/Greeting` on the service and to
+//! `POST /helloworld/Helloworld.Greeting` on the gateway. Rounds alternate; medians are
+//! reported.
+
+mod greeter;
+mod load;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use clap::Parser;
+use greeter::{Greeter, pb as micro_pb};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use micro::dynamic::Catalog;
+use micro::registry::{MemoryRegistry, Registry};
+
+/// Gateway benchmark: through the gateway vs straight to the service.
+#[derive(Parser)]
+struct Args {
+    /// Requests per round.
+    #[arg(long, default_value_t = 50_000)]
+    requests: u64,
+    /// Concurrent callers, each with its own connection.
+    #[arg(long, default_value_t = 32)]
+    concurrency: u64,
+    /// Rounds per target; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Run one target only (0 direct, 1 gateway), e.g. to profile it.
+    #[arg(long)]
+    only: Option<usize>,
+}
+
+/// Where a request goes.
+#[derive(Clone, Copy)]
+struct Target {
+    addr: SocketAddr,
+    path: &'static str,
+}
+
+async fn connect(addr: SocketAddr) -> SendRequest<Full<Bytes>> {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let (sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(connection);
+    sender
+}
+
+async fn post(sender: &mut SendRequest<Full<Bytes>>, target: Target) {
+    let request = http::Request::post(target.path)
+        .header("host", "bench")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(br#"{"name":"bench"}"#)))
+        .expect("request");
+    sender.ready().await.expect("ready");
+    let response = sender.send_request(request).await.expect("response");
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    assert_eq!(status, 200, "{body:?}");
+    assert!(
+        body.starts_with(br#"{"message":"Hello bench"}"#),
+        "{body:?}"
+    );
+}
+
+/// The gateway's environment: the service's registry, a client on it, as `micro gateway`
+/// builds it from its flags.
+fn gateway_env(registry: Arc<dyn Registry>) -> anyhow::Result<micro_cli::Env> {
+    let cli = micro_cli::Cli::parse_from(["micro", "--registry", "memory", "gateway"]);
+    let client = micro::Client::builder()
+        .registry(registry.clone())
+        .timeout(cli.global.timeout)
+        .caller("micro")
+        .build()?;
+    Ok(micro_cli::Env {
+        registry,
+        registry_label: "memory".into(),
+        catalog: Catalog::new(client.clone()),
+        client,
+        output: cli.global.output,
+        global: cli.global,
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let registry: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
+    let service = micro::Service::new("helloworld")
+        .address("127.0.0.1:0")
+        .registry(registry.clone())
+        .handle(micro_pb::HelloworldServer::new(Greeter))
+        .start()
+        .await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let gateway_addr = listener.local_addr()?;
+    let gateway = micro_cli::gateway::Gateway::new(gateway_env(registry)?);
+    tokio::spawn(gateway.run(listener, std::future::pending()));
+
+    let targets = [
+        (
+            "direct, POST /pkg.Svc/Method",
+            Target {
+                addr: service.local_addr(),
+                path: "/helloworld.Helloworld/Greeting",
+            },
+        ),
+        (
+            "gateway, POST /svc/Svc.Method",
+            Target {
+                addr: gateway_addr,
+                path: "/helloworld/Helloworld.Greeting",
+            },
+        ),
+    ];
+    if let Some((name, target)) = args.only.and_then(|index| targets.get(index)) {
+        let round = one_round(*target, args.requests, args.concurrency).await;
+        println!("{name}: {:.0} req/s", round.requests_per_second);
+        return Ok(());
+    }
+    let mut rounds: Vec<Vec<load::Round>> = targets.iter().map(|_| Vec::new()).collect();
+    for (_, target) in &targets {
+        one_round(*target, args.requests / 10, args.concurrency).await;
+    }
+    for _ in 0..args.rounds {
+        for (index, (_, target)) in targets.iter().enumerate() {
+            rounds[index].push(one_round(*target, args.requests, args.concurrency).await);
+        }
+    }
+    println!(
+        "Gateway: JSON over HTTP/1.1, {} requests x {} rounds, concurrency {} (median round)",
+        args.requests, args.rounds, args.concurrency
+    );
+    println!(
+        "{:<28} {:>10} {:>10} {:>10}  ratio",
+        "target", "req/s", "p50", "p99"
+    );
+    let medians: Vec<load::Round> = rounds.into_iter().map(load::median).collect();
+    for ((name, _), round) in targets.iter().zip(&medians) {
+        let baseline = (!std::ptr::eq(round, &medians[0])).then_some(&medians[0]);
+        load::print_row(name, round, baseline);
+    }
+    service.stop().await?;
+    Ok(())
+}
+
+async fn one_round(target: Target, requests: u64, concurrency: u64) -> load::Round {
+    load::round(
+        requests,
+        concurrency,
+        move || connect(target.addr),
+        move |mut sender| async move {
+            post(&mut sender, target).await;
+            sender
+        },
+    )
+    .await
+}

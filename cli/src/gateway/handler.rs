@@ -1,0 +1,227 @@
+//! The gateway's one handler: finds the method a request names, reads its JSON into the
+//! request message, calls the service through the client stack (load balanced, retried on
+//! another node) and answers with the reply as JSON.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::{HeaderMap, Method as HttpMethod, StatusCode, header};
+use micro::dynamic::{self, DynamicMessage, Method};
+use micro::server::RpcKind;
+use prost_reflect::ReflectMessage as _;
+use serde_json::Value;
+
+use super::error::{GATEWAY_ID, GatewayError};
+use super::route::{self, Target};
+use super::table::Matched;
+use super::{Shared, request};
+
+/// Requests larger than this are refused with 413.
+pub const MAX_BODY: usize = 4 << 20;
+
+/// Answers one request.
+pub(super) async fn handle(
+    State(gateway): State<std::sync::Arc<Shared>>,
+    request: Request,
+) -> Response {
+    match answer(&gateway, request).await {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(err) => err.into_response(),
+    }
+}
+
+async fn answer(gateway: &Shared, request: Request) -> Result<String, GatewayError> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path();
+    if let Some(matched) = gateway.routes.find(&parts.method, path) {
+        return rest(gateway, matched, &parts, body).await;
+    }
+    if parts.method == HttpMethod::POST {
+        if path == "/rpc" {
+            return rpc(gateway, &parts.headers, body).await;
+        }
+        if let Some(target) = route::resolve(path) {
+            // A path like /v1/things/create fits both a rule and the path styles: a target
+            // not called before is checked against a fresh rule table first.
+            if !gateway.knows(&target)
+                && let Some(matched) = gateway.routes.find_after_refresh(&parts.method, path).await
+            {
+                return rest(gateway, matched, &parts, body).await;
+            }
+            let body = read_body(&parts.headers, body).await?;
+            return endpoint(gateway, &target, &parts.headers, &body).await;
+        }
+    }
+    match gateway.routes.find_after_refresh(&parts.method, path).await {
+        Some(matched) => rest(gateway, matched, &parts, body).await,
+        None => Err(no_route(gateway, &parts.method, path)),
+    }
+}
+
+/// `POST /<service>/<Service.Method>` and the other path styles.
+async fn endpoint(
+    gateway: &Shared,
+    target: &Target,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<String, GatewayError> {
+    let method = gateway.method(&target.service, &target.endpoint).await?;
+    ensure_unary(&method)?;
+    let body = match body.iter().all(u8::is_ascii_whitespace) {
+        true => b"{}".as_slice(),
+        false => body,
+    };
+    let request = dynamic::from_json(&method.input(), body, &gateway.json)
+        .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))?;
+    let reply = gateway
+        .call(&target.service, &method, request, headers)
+        .await?;
+    gateway.to_json(&reply)
+}
+
+/// go-micro v4's `POST /rpc` with `{"service","endpoint","request"}`.
+async fn rpc(gateway: &Shared, headers: &HeaderMap, body: Body) -> Result<String, GatewayError> {
+    let body = read_body(headers, body).await?;
+    let usage = "POST /rpc takes {\"service\":\"helloworld\",\"endpoint\":\"Helloworld.Greeting\",\
+                 \"request\":{\"name\":\"alice\"}}";
+    let Value::Object(mut fields) = request::parse_body(&body)? else {
+        return Err(GatewayError::bad_request(format!(
+            "the body is not a JSON object; {usage}"
+        )));
+    };
+    let mut text = |name: &str| match fields.remove(name) {
+        Some(Value::String(text)) if !text.is_empty() => Ok(text),
+        _ => Err(GatewayError::bad_request(format!(
+            "`{name}` is missing or not a string; {usage}"
+        ))),
+    };
+    let target = Target {
+        service: text("service")?,
+        endpoint: text("endpoint")?,
+    };
+    let request = fields
+        .remove("request")
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    let request = serde_json::to_vec(&request).unwrap_or_default();
+    endpoint(gateway, &target, headers, &request).await
+}
+
+/// A google.api.http route.
+async fn rest(
+    gateway: &Shared,
+    matched: Matched,
+    parts: &Parts,
+    body: Body,
+) -> Result<String, GatewayError> {
+    let route = &matched.route;
+    ensure_unary(&route.method)?;
+    let body = read_body(&parts.headers, body).await?;
+    let input = route.method.input();
+    let json = request::compose(
+        &input,
+        &route.binding,
+        &matched.variables,
+        parts.uri.query(),
+        &body,
+    )?;
+    let json = serde_json::to_vec(&json).unwrap_or_default();
+    let request = dynamic::from_json(&input, &json, &gateway.json)
+        .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))?;
+    let reply = gateway
+        .call(&route.service, &route.method, request, &parts.headers)
+        .await?;
+    match &route.binding.response_body {
+        None => gateway.to_json(&reply),
+        Some(field) => response_field(&reply, field, gateway),
+    }
+}
+
+/// The reply's field `field` alone (the rule's `response_body`).
+fn response_field(
+    reply: &DynamicMessage,
+    field: &str,
+    gateway: &Shared,
+) -> Result<String, GatewayError> {
+    let whole: Value = serde_json::from_str(&gateway.to_json(reply)?).unwrap_or(Value::Null);
+    let json_name = reply
+        .descriptor()
+        .get_field_by_name(field)
+        .map(|f| f.json_name().to_owned());
+    let value = whole
+        .get(field)
+        .or_else(|| json_name.and_then(|name| whole.get(&name)))
+        .cloned()
+        .unwrap_or(Value::Null);
+    Ok(value.to_string())
+}
+
+fn ensure_unary(method: &Method) -> Result<(), GatewayError> {
+    let kind = match method.kind() {
+        RpcKind::Unary => return Ok(()),
+        RpcKind::ServerStreaming => "server-streaming",
+        RpcKind::ClientStreaming => "client-streaming",
+        RpcKind::BidiStreaming => "bidirectional streaming",
+    };
+    Err(GatewayError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        format!(
+            "`{}` is a {kind} method; the gateway calls only unary methods: call it over gRPC, \
+             e.g. with `micro stream <service> {} '<json>'`",
+            method.endpoint(),
+            method.endpoint()
+        ),
+    ))
+}
+
+/// The body, up to [`MAX_BODY`].
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, GatewayError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|err| match is_length_limit(&err) {
+            true => too_large(),
+            false => GatewayError::bad_request(format!("cannot read the request body: {err}")),
+        })
+}
+
+fn is_length_limit(err: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+fn too_large() -> GatewayError {
+    GatewayError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "the request body is larger than the gateway's limit of {} MiB; send less, or call \
+             the service over gRPC",
+            MAX_BODY >> 20
+        ),
+    )
+}
+
+fn no_route(gateway: &Shared, method: &HttpMethod, path: &str) -> GatewayError {
+    let routes = gateway.routes.describe();
+    let routes = match routes.len() {
+        0 => "none".to_owned(),
+        n if n > 20 => format!("{} and {} more", routes[..20].join(", "), n - 20),
+        _ => routes.join(", "),
+    };
+    GatewayError::not_found(format!(
+        "no route for {method} {path}: POST JSON to /<service>/<Service.Method> (e.g. \
+         /helloworld/Helloworld.Greeting), /api/<service>/<Service>/<Method>, or /rpc with \
+         {{\"service\",\"endpoint\",\"request\"}}; google.api.http routes: {routes}"
+    ))
+}
