@@ -1,6 +1,6 @@
 //! The web dashboard in headless Chromium: two services (helloworld and streaming) run as
-//! processes registered in etcd; the dashboard runs in-process (at `/` and nested under
-//! `/dashboard`); playwright-core drives Debian's chromium through the page
+//! processes registered in etcd; the dashboard runs in-process (at `/`, and under `/dashboard/`
+//! of the API gateway); playwright-core drives Debian's chromium through the page
 //! (`tests/dashboard/drive.mjs`): both services listed with SERVING nodes, a call through the
 //! form, the request counter moving, markup in metadata shown as text, a screenshot, and a
 //! SIGKILLed node shown UNREACHABLE.
@@ -25,8 +25,10 @@ fn playwright() -> Option<PathBuf> {
     dir
 }
 
-/// Serves the dashboard on a free loopback port, at `/` and under `/dashboard`; its URL.
-async fn start_dashboard(etcd: &str) -> String {
+/// Serves the dashboard on a free loopback port, and the API gateway (with the dashboard under
+/// `/dashboard/`) on another; their URLs. Nothing but the gateway answers on the second port,
+/// so the page there works only if every URL it uses stays under the prefix.
+async fn start_dashboard(etcd: &str) -> (String, String) {
     let cli = micro_cli::Cli::parse_from([
         "micro",
         "--registry",
@@ -36,9 +38,12 @@ async fn start_dashboard(etcd: &str) -> String {
         "dashboard",
     ]);
     let env = micro_cli::Env::new(&cli.global).unwrap();
-    let app = axum::Router::new()
-        .nest("/dashboard", micro_cli::dashboard::router(env.clone()))
-        .merge(micro_cli::dashboard::router(env));
+    let standalone = serve(micro_cli::dashboard::router(env.clone())).await;
+    let gateway = serve(micro_cli::gateway::Gateway::new(env).router()).await;
+    (standalone, format!("{gateway}dashboard"))
+}
+
+async fn serve(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -50,6 +55,8 @@ struct Drive {
     modules: PathBuf,
     chromium: PathBuf,
     url: String,
+    /// The dashboard nested in the gateway, without the trailing slash.
+    nested: String,
     screenshot: PathBuf,
     /// The process of the last service, which the driver SIGKILLs.
     victim: u32,
@@ -63,6 +70,7 @@ fn drive(drive: &Drive) -> Value {
         .arg(&drive.modules)
         .arg(&drive.chromium)
         .arg(&drive.url)
+        .arg(&drive.nested)
         .arg(&drive.screenshot)
         .arg(drive.victim.to_string())
         .args(["helloworld", "streaming"])
@@ -119,7 +127,7 @@ async fn the_dashboard_lists_calls_and_counts_in_chromium() {
         env!("CARGO_BIN_EXE_streaming"),
         &[&registry[..], &markup].concat(),
     );
-    let url = start_dashboard(&etcd.address()).await;
+    let (url, nested) = start_dashboard(&etcd.address()).await;
 
     let work = tempfile::tempdir().unwrap();
     let screenshot = work.path().join("dashboard.png");
@@ -127,6 +135,7 @@ async fn the_dashboard_lists_calls_and_counts_in_chromium() {
         modules,
         chromium,
         url,
+        nested,
         screenshot: screenshot.clone(),
         victim: streaming.pid(),
     };

@@ -13,7 +13,11 @@ mod services;
 
 use anyhow::Context as _;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::extract::Request;
+use axum::http::Uri;
+use axum::response::Redirect;
+use axum::routing::{any, get, post};
+use tower::ServiceExt as _;
 
 use crate::Env;
 
@@ -45,6 +49,38 @@ pub fn router(env: Env) -> Router {
         .route("/api/call", post(call::call))
         .route("/api/metrics/{name}", get(metrics::service))
         .with_state(dashboard)
+}
+
+/// The dashboard under `prefix` (e.g. `/dashboard`), to merge into another router (the API
+/// gateway's): `prefix` redirects to `prefix/`, where the page is, and `prefix/api/…` is its
+/// API. (axum's `nest` does not answer `prefix/`, and without the slash the page's relative
+/// URLs would miss the prefix.)
+pub fn nested(prefix: &'static str, env: Env) -> Router {
+    let dashboard = router(env);
+    // A fresh request, not the outer one: the outer route's path parameters travel in the
+    // request's extensions and would confuse the dashboard's own `Path` extractors.
+    let strip = move |request: Request| {
+        let dashboard = dashboard.clone();
+        async move {
+            let (parts, body) = request.into_parts();
+            let inner = &parts.uri.path()[prefix.len()..];
+            let query = parts.uri.query().map(|query| format!("?{query}"));
+            let uri = format!("{inner}{}", query.unwrap_or_default());
+            let mut inner = Request::new(body);
+            *inner.method_mut() = parts.method;
+            *inner.uri_mut() = uri.parse().unwrap_or_else(|_| Uri::from_static("/"));
+            *inner.version_mut() = parts.version;
+            *inner.headers_mut() = parts.headers;
+            dashboard.oneshot(inner).await
+        }
+    };
+    Router::new()
+        .route(
+            prefix,
+            get(move || async move { Redirect::permanent(&format!("{prefix}/")) }),
+        )
+        .route(&format!("{prefix}/"), any(strip.clone()))
+        .route(&format!("{prefix}/{{*rest}}"), any(strip))
 }
 
 /// Serves the dashboard on `address` (`host:port`, or `:port` for every interface) until

@@ -3,7 +3,8 @@
 
 use std::sync::LazyLock;
 
-use axum::response::Html;
+use axum::extract::OriginalUri;
+use axum::response::{Html, IntoResponse, Redirect, Response};
 
 const HTML: &str = include_str!("page/index.html");
 const STYLE: &str = include_str!("page/style.css");
@@ -15,8 +16,18 @@ static PAGE: LazyLock<String> = LazyLock::new(|| {
         .replace("/* SCRIPT */", SCRIPT)
 });
 
-pub(crate) async fn index() -> Html<&'static str> {
-    Html(PAGE.as_str())
+/// The page, at a path ending in `/`: nested under `/dashboard`, a request for `/dashboard` is
+/// redirected to `/dashboard/`, or the page's relative URLs would miss the prefix.
+pub(crate) async fn index(OriginalUri(uri): OriginalUri) -> Response {
+    let path = uri.path();
+    if !path.ends_with('/') {
+        let query = uri
+            .query()
+            .map(|query| format!("?{query}"))
+            .unwrap_or_default();
+        return Redirect::permanent(&format!("{path}/{query}")).into_response();
+    }
+    Html(PAGE.as_str()).into_response()
 }
 
 #[cfg(test)]

@@ -182,10 +182,19 @@ fn port_only_addresses_listen_everywhere() {
 #[tokio::test]
 async fn nested_under_a_prefix_the_page_and_api_answer_beneath_it() {
     let env = env_with_a_dead_node().await;
-    let app = axum::Router::new().nest("/dashboard", router(env));
-    for path in ["/dashboard", "/dashboard/api/services"] {
+    let app = super::nested("/dashboard", env);
+    for path in [
+        "/dashboard/",
+        "/dashboard/api/services",
+        "/dashboard/api/services/helloworld",
+    ] {
         let request = Request::get(path).body(Body::empty()).unwrap();
         let response = app.clone().oneshot(request).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
     }
+    // Without the slash, relative URLs would resolve outside the prefix.
+    let request = Request::get("/dashboard").body(Body::empty()).unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(response.headers()["location"], "/dashboard/");
 }

@@ -79,12 +79,13 @@ impl Gateway {
         }
     }
 
-    /// The gateway's routes; every path is answered by one handler, so other routers can be
-    /// nested beside it (the dashboard at `/dashboard`).
+    /// The gateway's routes: the dashboard at `/dashboard/`, and every other path answered
+    /// by one handler.
     pub fn router(&self) -> Router {
-        Router::new()
+        let gateway = Router::new()
             .fallback(handler::handle)
-            .with_state(self.shared.clone())
+            .with_state(self.shared.clone());
+        crate::dashboard::nested("/dashboard", self.shared.env.clone()).merge(gateway)
     }
 
     /// Serves on `listener` until `shutdown` completes, then finishes the requests under way.

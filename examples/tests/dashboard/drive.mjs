@@ -4,12 +4,12 @@
 // UNREACHABLE. Every wait is bounded. Prints one JSON line: {"ok":true,...} or
 // {"ok":false,"step":...,"error":...}.
 //
-//   node drive.mjs <node_modules> <chromium> <dashboard url> <screenshot.png> <pid> <service>...
+//   node drive.mjs <node_modules> <chromium> <dashboard url> <nested url> <screenshot.png> <pid> <service>...
 
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-const [modules, chromiumPath, url, screenshot, pid, ...services] = process.argv.slice(2);
+const [modules, chromiumPath, url, nestedUrl, screenshot, pid, ...services] = process.argv.slice(2);
 const { chromium } = createRequire(path.join(modules, 'drive.cjs'))('playwright-core');
 const WAIT = { timeout: 20000 };
 
@@ -119,9 +119,10 @@ try {
     health: await page.locator(`article.service[data-service="${victim}"] tr.node .health`).allTextContents(),
   };
 
-  step = 'open the page nested under /dashboard';
+  step = 'open the page nested under the gateway\'s /dashboard (redirected to /dashboard/)';
   const nested = await browser.newPage();
-  await nested.goto(new URL('dashboard', url).href, { waitUntil: 'load', timeout: 20000 });
+  await nested.goto(nestedUrl, { waitUntil: 'load', timeout: 20000 });
+  result.nestedUrl = nested.url();
   await nested.waitForFunction(allServing, services.slice(0, -1), WAIT);
   result.nested = true;
 
