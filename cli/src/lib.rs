@@ -9,6 +9,7 @@ pub mod commands;
 pub mod dashboard;
 mod env;
 pub mod gateway;
+mod listen;
 mod output;
 
 pub use cli::{Cli, Command, Global};

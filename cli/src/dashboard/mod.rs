@@ -84,36 +84,15 @@ pub fn nested(prefix: &'static str, env: Env) -> Router {
 }
 
 /// Serves the dashboard on `address` (`host:port`, or `:port` for every interface) until
-/// Ctrl-C.
+/// Ctrl-C or SIGTERM.
 pub async fn serve(env: Env, address: &str) -> anyhow::Result<()> {
-    let address = listen_address(address);
-    let listener = tokio::net::TcpListener::bind(&address)
-        .await
-        .with_context(|| {
-            format!("cannot listen on {address}; pass a free one with --address HOST:PORT")
-        })?;
+    let listener = crate::listen::bind(address).await?;
     let bound = listener.local_addr()?;
     eprintln!("micro dashboard listening on http://{bound}/");
     axum::serve(listener, router(env))
-        .with_graceful_shutdown(interrupted())
+        .with_graceful_shutdown(crate::listen::shutdown_signal())
         .await
         .context("the dashboard's server failed")
-}
-
-/// `:8082` (go-micro's form) means every interface.
-fn listen_address(address: &str) -> String {
-    match address.strip_prefix(':') {
-        Some(port) => format!("0.0.0.0:{port}"),
-        None => address.to_owned(),
-    }
-}
-
-async fn interrupted() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        // Without a signal handler, run until killed.
-        std::future::pending::<()>().await;
-    }
-    eprintln!("micro dashboard: interrupted, finishing requests in flight");
 }
 
 #[cfg(test)]

@@ -38,7 +38,6 @@ pub use template::{Template, TemplateError};
 use std::future::Future;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use axum::Router;
 use http::HeaderMap;
 use micro::dynamic::{self, DynamicMessage, Method};
@@ -167,55 +166,15 @@ impl Shared {
 
 /// Serves the gateway on `address` (`host:port` or `:port`) until Ctrl-C or SIGTERM.
 pub async fn serve(env: Env, address: &str) -> anyhow::Result<()> {
-    let address = listen_address(address);
-    let listener = TcpListener::bind(&address)
-        .await
-        .with_context(|| format!("cannot listen on {address}; pick another with --address"))?;
+    let listener = crate::listen::bind(address).await?;
     let local = listener.local_addr()?;
     let registry = env.registry_label.clone();
     tracing::info!("gateway listening on {local} (registry {registry})");
-    eprintln!("micro gateway listening on http://{local} (registry {registry})");
-    Gateway::new(env).run(listener, shutdown_signal()).await?;
+    eprintln!(
+        "micro gateway listening on http://{local} (registry {registry}); dashboard at http://{local}/dashboard/"
+    );
+    Gateway::new(env)
+        .run(listener, crate::listen::shutdown_signal())
+        .await?;
     Ok(())
-}
-
-/// `:8080` means every interface.
-fn listen_address(address: &str) -> String {
-    match address.strip_prefix(':') {
-        Some(port) => format!("0.0.0.0:{port}"),
-        None => address.to_owned(),
-    }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
-    tracing::info!("gateway shutting down");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn port_only_addresses_listen_everywhere() {
-        assert_eq!(listen_address(":8080"), "0.0.0.0:8080");
-        assert_eq!(listen_address("127.0.0.1:9"), "127.0.0.1:9");
-    }
 }
