@@ -24,7 +24,6 @@ use greeter::{Greeter, pb as micro_pb};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
-use micro::dynamic::Catalog;
 use micro::registry::{MemoryRegistry, Registry};
 
 /// Gateway benchmark: through the gateway vs straight to the service.
@@ -83,23 +82,11 @@ async fn post(sender: &mut SendRequest<Full<Bytes>>, target: Target) {
     );
 }
 
-/// The gateway's environment: the service's registry, a client on it, as `micro gateway`
-/// builds it from its flags.
+/// The gateway's environment, as `micro gateway` builds it from its flags, on the service's
+/// in-process registry.
 fn gateway_env(registry: Arc<dyn Registry>) -> anyhow::Result<micro_cli::Env> {
     let cli = micro_cli::Cli::parse_from(["micro", "--registry", "memory", "gateway"]);
-    let client = micro::Client::builder()
-        .registry(registry.clone())
-        .timeout(cli.global.timeout)
-        .caller("micro")
-        .build()?;
-    Ok(micro_cli::Env {
-        registry,
-        registry_label: "memory".into(),
-        catalog: Catalog::new(client.clone()),
-        client,
-        output: cli.global.output,
-        global: cli.global,
-    })
+    micro_cli::Env::with_registry(&cli.global, registry)
 }
 
 #[tokio::main]
@@ -138,28 +125,15 @@ async fn main() -> anyhow::Result<()> {
         println!("{name}: {:.0} req/s", round.requests_per_second);
         return Ok(());
     }
-    let mut rounds: Vec<Vec<load::Round>> = targets.iter().map(|_| Vec::new()).collect();
-    for (_, target) in &targets {
-        one_round(*target, args.requests / 10, args.concurrency).await;
-    }
-    for _ in 0..args.rounds {
-        for (index, (_, target)) in targets.iter().enumerate() {
-            rounds[index].push(one_round(*target, args.requests, args.concurrency).await);
-        }
-    }
     println!(
         "Gateway: JSON over HTTP/1.1, {} requests x {} rounds, concurrency {} (median round)",
         args.requests, args.rounds, args.concurrency
     );
-    println!(
-        "{:<28} {:>10} {:>10} {:>10}  ratio",
-        "target", "req/s", "p50", "p99"
-    );
-    let medians: Vec<load::Round> = rounds.into_iter().map(load::median).collect();
-    for ((name, _), round) in targets.iter().zip(&medians) {
-        let baseline = (!std::ptr::eq(round, &medians[0])).then_some(&medians[0]);
-        load::print_row(name, round, baseline);
-    }
+    let concurrency = args.concurrency;
+    load::compare(&targets, args.rounds, args.requests, |target, requests| {
+        one_round(target, requests, concurrency)
+    })
+    .await;
     service.stop().await?;
     Ok(())
 }

@@ -148,28 +148,15 @@ async fn main() -> anyhow::Result<()> {
         println!("{name}: {:.0} req/s", round.requests_per_second);
         return Ok(());
     }
-    let mut rounds: Vec<Vec<load::Round>> = targets.iter().map(|_| Vec::new()).collect();
-    for (_, target) in &targets {
-        one_round(target.clone(), args.requests / 10, args.concurrency).await;
-    }
-    for _ in 0..args.rounds {
-        for (index, (_, target)) in targets.iter().enumerate() {
-            rounds[index].push(one_round(target.clone(), args.requests, args.concurrency).await);
-        }
-    }
     println!(
         "JSON over HTTP/1.1, {} requests x {} rounds, concurrency {} (median round)",
         args.requests, args.rounds, args.concurrency
     );
-    println!(
-        "{:<28} {:>10} {:>10} {:>10}  ratio",
-        "target", "req/s", "p50", "p99"
-    );
-    let medians: Vec<load::Round> = rounds.into_iter().map(load::median).collect();
-    for ((name, _), round) in targets.iter().zip(&medians) {
-        let baseline = (!std::ptr::eq(round, &medians[0])).then_some(&medians[0]);
-        load::print_row(name, round, baseline);
-    }
+    let concurrency = args.concurrency;
+    load::compare(&targets, args.rounds, args.requests, |target, requests| {
+        one_round(target, requests, concurrency)
+    })
+    .await;
     service.stop().await?;
     Ok(())
 }

@@ -93,3 +93,37 @@ pub(crate) fn print_row(name: &str, round: &Round, baseline: Option<&Round>) {
         round.p99.as_secs_f64() * 1e6
     );
 }
+
+/// Runs a warm-up round of each target, then `rounds` rounds of each in turn (so drift on a
+/// shared machine hits them alike), and prints each target's median round with its ratio to
+/// the first target's.
+#[allow(dead_code)] // not every bench binary compares HTTP targets
+pub(crate) async fn compare<T, F, Fut>(
+    targets: &[(&str, T)],
+    rounds: usize,
+    requests: u64,
+    mut one_round: F,
+) where
+    T: Clone,
+    F: FnMut(T, u64) -> Fut,
+    Fut: Future<Output = Round>,
+{
+    let mut measured: Vec<Vec<Round>> = targets.iter().map(|_| Vec::new()).collect();
+    for (_, target) in targets {
+        one_round(target.clone(), requests / 10).await;
+    }
+    for _ in 0..rounds {
+        for (index, (_, target)) in targets.iter().enumerate() {
+            measured[index].push(one_round(target.clone(), requests).await);
+        }
+    }
+    println!(
+        "{:<28} {:>10} {:>10} {:>10}  ratio",
+        "target", "req/s", "p50", "p99"
+    );
+    let medians: Vec<Round> = measured.into_iter().map(median).collect();
+    for ((name, _), round) in targets.iter().zip(&medians) {
+        let baseline = (!std::ptr::eq(round, &medians[0])).then_some(&medians[0]);
+        print_row(name, round, baseline);
+    }
+}

@@ -32,6 +32,11 @@ impl Env {
     pub fn new(global: &Global) -> anyhow::Result<Env> {
         let registry = micro::registry::build(&global.registry, &global.registry_address)
             .context("cannot open the registry")?;
+        Env::with_registry(global, registry)
+    }
+
+    /// Like [`new`](Self::new), on a registry built elsewhere (an in-process one, say).
+    pub fn with_registry(global: &Global, registry: Arc<dyn Registry>) -> anyhow::Result<Env> {
         let client = Client::builder()
             .registry(registry.clone())
             .timeout(global.timeout)
