@@ -100,6 +100,10 @@ pub enum Command {
     Gateway(ServeArgs),
     /// Run the web dashboard.
     Dashboard(DashboardArgs),
+    /// `micro <name> …` runs a `micro-<name>` program from `PATH` with the remaining
+    /// arguments, as go-micro's CLI does: plugins.
+    #[command(external_subcommand)]
+    External(Vec<String>),
 }
 
 /// `micro new`.

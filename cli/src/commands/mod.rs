@@ -4,6 +4,7 @@ mod call;
 mod describe;
 mod health;
 mod new;
+mod plugin;
 mod publish;
 mod services;
 mod stream;
@@ -17,12 +18,14 @@ use crate::{Cli, Command, Env};
 /// Runs the command `cli` names.
 pub(super) async fn run(cli: Cli) -> anyhow::Result<()> {
     let Cli { global, command } = cli;
-    if let Command::New(args) = &command {
-        return new::run(global.output, args);
+    match &command {
+        Command::New(args) => return new::run(global.output, args),
+        Command::External(words) => return plugin::run(words),
+        _ => {}
     }
     let env = Env::new(&global)?;
     match command {
-        Command::New(_) => Ok(()),
+        Command::New(_) | Command::External(_) => Ok(()),
         Command::Services => services::run(&env).await,
         Command::Describe(args) => describe::run(&env, &args).await,
         Command::Call(args) => call::run(&env, &args).await,
