@@ -23,7 +23,6 @@
 mod error;
 mod handler;
 mod headers;
-mod methods;
 mod request;
 mod route;
 mod rule;
@@ -47,7 +46,6 @@ use tokio::net::TcpListener;
 
 use crate::Env;
 use error::GATEWAY_ID;
-use methods::MethodCache;
 use table::RouteTable;
 
 /// The API gateway over the services of one registry.
@@ -60,7 +58,6 @@ pub struct Gateway {
 struct Shared {
     env: Env,
     routes: RouteTable,
-    methods: MethodCache,
     json: JsonOptions,
 }
 
@@ -72,7 +69,6 @@ impl Gateway {
             shared: Arc::new(Shared {
                 env,
                 routes,
-                methods: MethodCache::default(),
                 json: JsonOptions::default(),
             }),
         }
@@ -102,25 +98,21 @@ impl Gateway {
 impl Shared {
     /// The method `endpoint` of `service`, from its (cached) descriptors.
     async fn method(&self, service: &str, endpoint: &str) -> Result<Method, GatewayError> {
-        if let Some(method) = self.methods.get(service, endpoint) {
-            return Ok(method);
-        }
         let catalog = &self.env.catalog;
         if let Err(status) = catalog.descriptors(service).await {
             return Err(self.unreachable(service, &status).await);
         }
-        let method = catalog
+        catalog
             .method(service, endpoint)
             .await
-            .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))?;
-        self.methods.insert(service, endpoint, method.clone());
-        Ok(method)
+            .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))
     }
 
-    /// Whether `target` was resolved to a method recently.
+    /// Whether `target` names a method of descriptors already fetched.
     fn knows(&self, target: &Target) -> bool {
-        self.methods
-            .get(&target.service, &target.endpoint)
+        self.env
+            .catalog
+            .cached_method(&target.service, &target.endpoint)
             .is_some()
     }
 

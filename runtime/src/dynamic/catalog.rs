@@ -94,13 +94,26 @@ impl Catalog {
         }
     }
 
+    /// The method `endpoint` of `service` if the cached, fresh descriptors have it; never
+    /// fetches.
+    pub fn cached_method(&self, service: &str, endpoint: &str) -> Option<Method> {
+        let entry = self.slot(service).cached?;
+        (entry.fetched.elapsed() < self.refresh)
+            .then(|| entry.descriptors.method(endpoint).ok())
+            .flatten()
+    }
+
     /// Forgets `service`'s descriptors, so the next call fetches them.
     pub fn forget(&self, service: &str) {
         self.lock().remove(service);
     }
 
     fn slot(&self, service: &str) -> Slot {
-        self.lock().entry(service.to_owned()).or_default().clone()
+        let mut services = self.lock();
+        if let Some(slot) = services.get(service) {
+            return slot.clone();
+        }
+        services.entry(service.to_owned()).or_default().clone()
     }
 
     /// Fetches `service`'s descriptors, one fetch at a time: a caller that waited for another's

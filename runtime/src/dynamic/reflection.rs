@@ -2,6 +2,7 @@
 //! server reflection (v1, or v1alpha for servers that only speak that).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use prost::Message;
 use prost_reflect::{DescriptorPool, ServiceDescriptor};
@@ -23,6 +24,9 @@ pub struct Descriptors {
     pool: DescriptorPool,
     /// Full names of the services it serves, reflection itself left out.
     services: Vec<String>,
+    /// Endpoints already resolved, by the name they were asked by, so a caller of the same
+    /// endpoint again (a gateway, per request) neither searches nor interns it again.
+    resolved: Arc<Mutex<HashMap<String, Method>>>,
 }
 
 impl Descriptors {
@@ -53,7 +57,11 @@ impl Descriptors {
 
     /// Descriptors of the services in `pool` named in `services` (full names).
     pub fn new(pool: DescriptorPool, services: Vec<String>) -> Descriptors {
-        Descriptors { pool, services }
+        Descriptors {
+            pool,
+            services,
+            resolved: Arc::default(),
+        }
     }
 
     /// The pool holding every message, enum and service of the program.
@@ -83,6 +91,21 @@ impl Descriptors {
     /// full `pkg.Svc.Method`, or the gRPC path `/pkg.Svc/Method`. `NOT_FOUND` lists the
     /// endpoints there are.
     pub fn method(&self, endpoint: &str) -> Result<Method, Status> {
+        if let Some(method) = self.resolved().get(endpoint) {
+            return Ok(method.clone());
+        }
+        let method = self.find(endpoint)?;
+        self.resolved().insert(endpoint.to_owned(), method.clone());
+        Ok(method)
+    }
+
+    fn resolved(&self) -> std::sync::MutexGuard<'_, HashMap<String, Method>> {
+        self.resolved
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn find(&self, endpoint: &str) -> Result<Method, Status> {
         let trimmed = endpoint.trim_start_matches('/');
         let (service, method) = trimmed
             .rsplit_once('/')
@@ -167,7 +190,7 @@ async fn fetch(
                 "the descriptors {service} serves are inconsistent: {err}"
             ))
         })?;
-    Ok(Descriptors { pool, services })
+    Ok(Descriptors::new(pool, services))
 }
 
 struct Session {
