@@ -11,6 +11,7 @@ mod env;
 pub mod gateway;
 mod listen;
 mod output;
+mod reply;
 
 pub use cli::{Cli, Command, Global};
 pub use env::Env;

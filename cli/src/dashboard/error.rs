@@ -1,7 +1,6 @@
 //! [`ApiError`]: how the dashboard's API fails, as go-micro's error JSON with a matching
 //! HTTP status.
 
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use micro::errors::Error;
 
@@ -40,9 +39,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.0.http_status();
-        let headers = [(header::CONTENT_TYPE, "application/json")];
-        (status, headers, self.0.to_json()).into_response()
+        crate::reply::error(&self.0)
     }
 }
 

@@ -2,7 +2,7 @@
 //! (`{"id","code","detail","status"}`) with the matching HTTP status.
 
 use axum::response::{IntoResponse, Response};
-use http::{StatusCode, header};
+use http::StatusCode;
 use micro::Status;
 use micro::errors::Error;
 
@@ -43,16 +43,10 @@ impl GatewayError {
 
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
-        let status = self.0.http_status();
-        if status.is_server_error() {
+        if self.0.http_status().is_server_error() {
             tracing::warn!("gateway: {}", self.0.detail);
         }
-        (
-            status,
-            [(header::CONTENT_TYPE, "application/json")],
-            self.0.to_json(),
-        )
-            .into_response()
+        crate::reply::error(&self.0)
     }
 }
 
