@@ -112,10 +112,7 @@ async fn main() -> anyhow::Result<()> {
          {concurrency} (median round)",
         args.rounds
     );
-    println!(
-        "{:<28} {:>10} {:>10} {:>10}  ratio",
-        "stack", "req/s", "p50", "p99"
-    );
+    load::print_header("stack");
     load::print_row("micro, no auth", &plain_round, None);
     load::print_row("micro, JWT auth", &jwt_round, Some(&plain_round));
     load::print_row("micro, mTLS", &mtls_round, Some(&plain_round));

@@ -11,6 +11,22 @@ pub(crate) struct Round {
     pub(crate) requests_per_second: f64,
     pub(crate) p50: Duration,
     pub(crate) p99: Duration,
+    /// CPU time this process spent per request (client and server alike, when both run
+    /// here): steadier than throughput on a shared machine, whose neighbours steal time.
+    pub(crate) cpu_per_request: Duration,
+}
+
+/// CPU time this process has used (user and system), from `/proc/self/stat` (10 ms ticks).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest.split(' ').collect())
+        .unwrap_or_default();
+    let ticks = |index: usize| fields.get(index).and_then(|f| f.parse::<u64>().ok());
+    // Fields 14 and 15 of the file: utime and stime, in clock ticks (100 per second).
+    let total = ticks(11).unwrap_or(0) + ticks(12).unwrap_or(0);
+    Duration::from_millis(total * 10)
 }
 
 /// Runs `requests` calls from `concurrency` callers. Each caller owns some state (a connection,
@@ -36,6 +52,7 @@ where
         callers.push(new_caller().await);
     }
     let started = Instant::now();
+    let cpu_started = cpu_time();
     let tasks: Vec<_> = callers
         .into_iter()
         .map(|mut caller| {
@@ -62,35 +79,53 @@ where
         task.await.expect("caller task");
     }
     let elapsed = started.elapsed();
+    let cpu = cpu_time().saturating_sub(cpu_started);
     let histogram = histogram.lock().expect("histogram lock");
     Round {
         requests_per_second: (per_task * concurrency) as f64 / elapsed.as_secs_f64(),
         p50: Duration::from_nanos(histogram.value_at_quantile(0.50)),
         p99: Duration::from_nanos(histogram.value_at_quantile(0.99)),
+        cpu_per_request: cpu / (per_task * concurrency).max(1) as u32,
     }
 }
 
-/// The round with the median throughput.
+/// The round with the median throughput, reporting the median CPU time per request of all
+/// rounds.
 pub(crate) fn median(mut rounds: Vec<Round>) -> Round {
+    let mut cpu: Vec<Duration> = rounds.iter().map(|round| round.cpu_per_request).collect();
+    cpu.sort();
     rounds.sort_by(|a, b| a.requests_per_second.total_cmp(&b.requests_per_second));
-    rounds.swap_remove(rounds.len() / 2)
+    let mut median = rounds.swap_remove(rounds.len() / 2);
+    median.cpu_per_request = cpu[cpu.len() / 2];
+    median
 }
 
-/// Prints one stack's median round, and its ratio to the baseline's.
+/// The header of the table [`print_row`] prints rows of.
+pub(crate) fn print_header(first: &str) {
+    println!(
+        "{first:<28} {:>10} {:>10} {:>10} {:>10}  ratio",
+        "req/s", "p50", "p99", "CPU/req"
+    );
+}
+
+/// Prints one stack's median round, and its ratio to the baseline's (by throughput, and by
+/// the median CPU time per request over all rounds in brackets).
 pub(crate) fn print_row(name: &str, round: &Round, baseline: Option<&Round>) {
     let ratio = baseline
         .map(|base| {
             format!(
-                "{:.3}x",
-                round.requests_per_second / base.requests_per_second
+                "{:.3}x (CPU {:.3}x)",
+                round.requests_per_second / base.requests_per_second,
+                round.cpu_per_request.as_secs_f64() / base.cpu_per_request.as_secs_f64()
             )
         })
         .unwrap_or_else(|| "baseline".into());
     println!(
-        "{name:<28} {:>10.0} {:>8.0}µs {:>8.0}µs  {ratio}",
+        "{name:<28} {:>10.0} {:>8.0}µs {:>8.0}µs {:>8.1}µs  {ratio}",
         round.requests_per_second,
         round.p50.as_secs_f64() * 1e6,
-        round.p99.as_secs_f64() * 1e6
+        round.p99.as_secs_f64() * 1e6,
+        round.cpu_per_request.as_secs_f64() * 1e6,
     );
 }
 
@@ -117,10 +152,7 @@ pub(crate) async fn compare<T, F, Fut>(
             measured[index].push(one_round(target.clone(), requests).await);
         }
     }
-    println!(
-        "{:<28} {:>10} {:>10} {:>10}  ratio",
-        "target", "req/s", "p50", "p99"
-    );
+    print_header("target");
     let medians: Vec<Round> = measured.into_iter().map(median).collect();
     for ((name, _), round) in targets.iter().zip(&medians) {
         let baseline = (!std::ptr::eq(round, &medians[0])).then_some(&medians[0]);

@@ -129,7 +129,6 @@ async fn main() -> anyhow::Result<()> {
             .address(tonic_addr.to_string())
             .pool_size(args.pool_size)
             .streams_per_connection(args.streams_per_connection)
-            .streams_per_connection(args.streams_per_connection)
             .retries(args.retries)
             .build()?,
     );
@@ -166,10 +165,18 @@ async fn main() -> anyhow::Result<()> {
 
     let (mut tonic_rounds, mut micro_rounds, mut stack_rounds) =
         (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..args.rounds {
-        tonic_rounds.push(load::round(requests, concurrency, tonic_caller, call_tonic).await);
-        micro_rounds.push(load::round(requests, concurrency, micro_caller, call_micro).await);
-        stack_rounds.push(load::round(requests, concurrency, stack_caller, call_micro).await);
+    // Each round starts with the next stack, so none always runs right after the same other.
+    for round in 0..args.rounds {
+        for turn in 0..3 {
+            match (round + turn) % 3 {
+                0 => tonic_rounds
+                    .push(load::round(requests, concurrency, tonic_caller, call_tonic).await),
+                1 => micro_rounds
+                    .push(load::round(requests, concurrency, micro_caller, call_micro).await),
+                _ => stack_rounds
+                    .push(load::round(requests, concurrency, stack_caller, call_micro).await),
+            }
+        }
     }
     let tonic = load::median(tonic_rounds);
     let micro = load::median(micro_rounds);
@@ -179,10 +186,7 @@ async fn main() -> anyhow::Result<()> {
         "unary echo, {requests} requests x {} rounds, concurrency {concurrency} (median round)",
         args.rounds
     );
-    println!(
-        "{:<28} {:>10} {:>10} {:>10}  ratio",
-        "stack", "req/s", "p50", "p99"
-    );
+    load::print_header("stack");
     load::print_row("raw tonic", &tonic, None);
     load::print_row("micro direct", &micro, Some(&tonic));
     load::print_row("micro full stack (registry)", &stack, Some(&tonic));

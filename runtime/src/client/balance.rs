@@ -54,8 +54,6 @@ struct Shared {
     seen: RwLock<HashMap<Arc<str>, Arc<Vec<Service>>>>,
 }
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
 impl Balance {
     pub(crate) fn new(options: BalanceOptions) -> Balance {
         Balance {
@@ -68,18 +66,14 @@ impl Balance {
     }
 }
 
-impl tower::Service<http::Request<Body>> for Balance {
-    type Response = http::Response<Body>;
-    type Error = Failure;
-    type Future = BoxFuture<Result<http::Response<Body>, Failure>>;
-
-    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Failure>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let shared = self.shared.clone();
-        Box::pin(async move { shared.send(request).await })
+impl Balance {
+    /// Sends `request` to one node: the one its route names, the client's address, or one the
+    /// registry lists for the called service.
+    pub(crate) fn send(
+        &self,
+        request: http::Request<Body>,
+    ) -> impl Future<Output = Result<http::Response<Body>, Failure>> + Send + '_ {
+        self.shared.send(request)
     }
 }
 
@@ -90,26 +84,34 @@ impl Shared {
         let strategy = strategy.unwrap_or(self.options.strategy);
         let chosen = route.and_then(|route| route.address.as_ref().map(ToString::to_string));
         let tried = request.extensions().get::<Tried>().cloned();
-        let address = match (chosen, &self.options.destination) {
-            (Some(address), _) => address,
-            (None, Destination::Address(address)) => address.clone(),
+        // The registry's nodes, kept while the picked node's address is borrowed from them.
+        let services;
+        let address = match (&chosen, &self.options.destination) {
+            (Some(address), _) => address.as_str(),
+            (None, Destination::Address(address)) => address.as_str(),
             (None, Destination::Registry(cache)) => {
-                let target = request.extensions().get::<CallTarget>().cloned();
-                self.pick(cache, strategy, target, tried.as_ref()).await?
+                let target = request.extensions().get::<CallTarget>().ok_or_else(|| {
+                    Failure::early(Status::internal(
+                        "the request names no service; client layers must keep its extensions",
+                    ))
+                })?;
+                services = self.resolve(cache, target).await?;
+                self.pick(&services, cache, strategy, target, tried.as_ref())
+                    .map_err(Failure::early)?
             }
         };
         if let Some(tried) = &tried {
-            tried.push(&address);
+            tried.push(address);
         }
         let connection = self
             .options
             .pool
-            .connection(&address)
+            .connection(address)
             .map_err(Failure::early)?;
         let stream = connection.start_stream();
         match connection.send(request).await {
             Ok(response) => {
-                self.options.outliers.succeeded(&address);
+                self.options.outliers.succeeded(address);
                 let limit = self.options.max_message_size;
                 Ok(response.map(|body| {
                     Body::new(InFlight {
@@ -120,35 +122,48 @@ impl Shared {
             }
             Err(failure) => {
                 if failure.connection {
-                    self.options.outliers.failed(&address);
+                    self.options.outliers.failed(address);
                 }
                 Err(failure)
             }
         }
     }
 
-    /// Resolves the called service and picks one of its nodes: one not yet tried by this call
-    /// and not ejected if there is one, else any.
-    async fn pick(
+    /// The called service's nodes, from the registry cache.
+    async fn resolve(
         &self,
         cache: &Cache,
-        strategy: Strategy,
-        target: Option<CallTarget>,
-        tried: Option<&Tried>,
-    ) -> Result<String, Failure> {
-        let target = target.ok_or_else(|| {
-            Failure::early(Status::internal(
-                "the request names no service; client layers must keep its extensions",
-            ))
-        })?;
+        target: &CallTarget,
+    ) -> Result<Arc<Vec<Service>>, Failure> {
         let services = cache
             .shared(&target.service)
             .await
-            .map_err(|err| Failure::early(lookup_failed(cache, &target, &err)))?;
+            .map_err(|err| Failure::early(lookup_failed(cache, target, &err)))?;
         self.forget_departed(&target.service, &services);
-        let candidates = self.options.filter.nodes(&services);
+        Ok(services)
+    }
+
+    /// Picks one of the nodes of `services`: one not yet tried by this call and not ejected if
+    /// there is one, else any.
+    fn pick<'a>(
+        &self,
+        services: &'a [Service],
+        cache: &Cache,
+        strategy: Strategy,
+        target: &CallTarget,
+        tried: Option<&Tried>,
+    ) -> Result<&'a str, Status> {
+        let first_try = tried.is_none_or(Tried::is_empty) && !self.options.outliers.any_ejected();
+        if first_try
+            && strategy == Strategy::Random
+            && self.options.filter.is_empty()
+            && let Some(node) = random_node(services)
+        {
+            return Ok(&node.address);
+        }
+        let candidates = self.options.filter.nodes(services);
         if candidates.is_empty() {
-            return Err(Failure::early(self.none_match(cache, &target, &services)));
+            return Err(self.none_match(cache, target, services));
         }
         let node = match tried.filter(|tried| !tried.is_empty()) {
             None if !self.options.outliers.any_ejected() => {
@@ -156,7 +171,7 @@ impl Shared {
             }
             tried => self.pick_avoiding(strategy, &target.service, &candidates, tried),
         };
-        Ok(node.address.clone())
+        Ok(&node.address)
     }
 
     /// Picks a node not yet tried by this call and not ejected if there is one, else one not
@@ -240,6 +255,23 @@ impl Shared {
             )),
         }
     }
+}
+
+/// Any node of `services`, uniformly at random (what the random strategy picks when nothing is
+/// filtered out), without collecting them first.
+fn random_node(services: &[Service]) -> Option<&Node> {
+    let count: usize = services.iter().map(|service| service.nodes.len()).sum();
+    if count == 0 {
+        return None;
+    }
+    let mut index = fastrand::usize(..count);
+    for service in services {
+        match service.nodes.get(index) {
+            Some(node) => return Some(node),
+            None => index -= service.nodes.len(),
+        }
+    }
+    None
 }
 
 fn addresses(services: &[Service]) -> Vec<&str> {

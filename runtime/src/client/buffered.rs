@@ -30,7 +30,8 @@ impl Replay {
     /// Reads the request body into memory, leaving a copy in `request`.
     pub(super) async fn buffer(request: &mut http::Request<Body>) -> Result<Replay, Status> {
         let body = std::mem::replace(request.body_mut(), Body::empty());
-        let body = body.collect().await?.to_bytes();
+        let (body, _) = Whole::read(body).await?.into_parts();
+        let body = body.unwrap_or_default();
         *request.body_mut() = Body::new(Full::new(body.clone()));
         let extensions = request.extensions();
         Ok(Replay {
@@ -110,6 +111,11 @@ impl Whole {
 
     pub(super) fn trailers(&self) -> Option<&http::HeaderMap> {
         self.trailers.as_ref()
+    }
+
+    /// The data and the trailers.
+    pub(super) fn into_parts(self) -> (Option<Bytes>, Option<http::HeaderMap>) {
+        (self.data, self.trailers)
     }
 }
 

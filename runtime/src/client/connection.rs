@@ -70,7 +70,9 @@ impl Connection {
         if let Some(sender) = self.live_sender() {
             return Ok(sender);
         }
-        let sender = self.connect(service).await?;
+        // Boxed: connecting (TCP, TLS, HTTP/2 handshakes) takes kilobytes of future state that
+        // every call's future would otherwise carry and move.
+        let sender = Box::pin(self.connect(service)).await?;
         self.set_sender(sender.clone());
         Ok(sender)
     }
@@ -249,5 +251,23 @@ impl Connection {
             "cannot reach {}{call}: {detail}",
             self.shared.authority
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connecting_stays_out_of_every_calls_future() {
+        // Each call's future embeds `send`'s; the TCP, TLS and HTTP/2 handshakes' state is
+        // boxed on the rare path, not carried (and copied) by every call (7 KiB when it was).
+        let connection = Connection::new("127.0.0.1:1".parse().unwrap(), &Tls::default());
+        let send = connection.send(http::Request::new(Body::empty()));
+        assert!(
+            std::mem::size_of_val(&send) < 2048,
+            "{}",
+            std::mem::size_of_val(&send)
+        );
     }
 }

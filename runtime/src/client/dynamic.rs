@@ -2,7 +2,7 @@
 //! messages are [`DynamicMessage`]s, sent as protobuf, through the same stack as generated
 //! clients' calls.
 
-use bytes::Buf;
+use bytes::{Buf, Bytes};
 use futures_core::Stream;
 use prost::Message;
 use prost_reflect::{DynamicMessage, MessageDescriptor};
@@ -23,7 +23,8 @@ impl Client {
         request: DynamicMessage,
     ) -> Call<DynamicMessage> {
         let (invoke, codec) = self.dynamic(service, method);
-        Call::new(move |options| invoke(options).unary(request, codec))
+        let decode = move |reply| codec.reply(reply);
+        Call::new(move |options| invoke(options).unary_protobuf(request, decode))
     }
 
     /// Calls the server-streaming `method` of `service` with `request`.
@@ -124,19 +125,23 @@ impl Encoder for DynamicEncoder {
     }
 }
 
+impl DynamicCodec {
+    /// A reply message of the method's output type.
+    fn reply(&self, bytes: Bytes) -> Result<DynamicMessage, Status> {
+        DynamicMessage::decode(self.output.clone(), bytes).map_err(|err| {
+            Status::internal(format!(
+                "the reply is not a valid {}: {err}",
+                self.output.full_name()
+            ))
+        })
+    }
+}
+
 impl Decoder for DynamicCodec {
     type Item = DynamicMessage;
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DynamicMessage>, Status> {
-        let bytes = src.copy_to_bytes(src.remaining());
-        DynamicMessage::decode(self.output.clone(), bytes)
-            .map(Some)
-            .map_err(|err| {
-                Status::internal(format!(
-                    "the reply is not a valid {}: {err}",
-                    self.output.full_name()
-                ))
-            })
+        self.reply(src.copy_to_bytes(src.remaining())).map(Some)
     }
 }

@@ -5,13 +5,15 @@ use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_core::Stream;
 use http::uri::PathAndQuery;
 use tokio::time::{Instant, Sleep};
+use tower::ServiceExt;
 
 use super::call::{CallOptions, CallTarget};
 use super::route::CallDeadline;
-use super::{Client, Options, Transport};
+use super::{Client, Options, Transport, unary};
 use tonic::codec::Codec;
 
 use crate::codec::{Codec as Format, Direction, MessageCodec};
@@ -113,6 +115,40 @@ impl Invocation {
         }
     }
 
+    /// A unary call in protobuf, its messages encoded and decoded here rather than through
+    /// tonic's streaming codec ([`super::unary`]); `decode` reads the reply message.
+    pub(super) async fn unary_protobuf<Req, Resp>(
+        mut self,
+        message: Req,
+        decode: impl FnOnce(Bytes) -> Result<Resp, Status>,
+    ) -> Result<Resp, Status>
+    where
+        Req: prost::Message,
+    {
+        let body = unary::encode(&message, self.client.options().max_message_size)?;
+        drop(message);
+        let (mut headers, extensions, deadline) = self.parts()?;
+        headers.insert(http::header::TE, TRAILERS);
+        headers.insert(http::header::CONTENT_TYPE, GRPC_PROTOBUF);
+        let mut request = http::Request::new(body);
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = http::Uri::from(PathAndQuery::from_static(self.target.method.path));
+        *request.version_mut() = http::Version::HTTP_2;
+        *request.headers_mut() = headers;
+        *request.extensions_mut() = extensions;
+        let call = async {
+            let inner = &self.client.inner;
+            let response = match &inner.plain {
+                // Boxed, as the transport's future would be: it takes kilobytes, which every
+                // future wrapping it would otherwise carry and copy.
+                Some(retry) => Box::pin(retry.send(request)).await?,
+                None => inner.transport.clone().oneshot(request).await?,
+            };
+            unary::decode(response, decode).await
+        };
+        self.measured(deadline, call).await
+    }
+
     /// Sends the request once the transport is ready, all under the call's deadline; returns
     /// the response and the deadline, which a response stream keeps honouring.
     async fn send<T, R, F, Fut>(
@@ -124,15 +160,27 @@ impl Invocation {
         F: FnOnce(Grpc, tonic::Request<T>, PathAndQuery) -> Fut,
         Fut: Future<Output = Result<tonic::Response<R>, Status>>,
     {
-        let (request, deadline) = self.request(message)?;
+        let (headers, extensions, deadline) = self.parts()?;
+        let request =
+            tonic::Request::from_parts(MetadataMap::from_headers(headers), extensions, message);
         let path = PathAndQuery::from_static(self.target.method.path);
         let mut grpc = self.client.grpc();
         let sent = async move {
             grpc.ready().await?;
             call(grpc, request, path).await
         };
+        let response = self.measured(deadline, sent).await?;
+        Ok((response, deadline))
+    }
+
+    /// Runs `call` within the deadline, counting it in the client's metrics.
+    async fn measured<T>(
+        &self,
+        deadline: Instant,
+        call: impl Future<Output = Result<T, Status>>,
+    ) -> Result<T, Status> {
         let started = Instant::now();
-        let response = self.within(deadline, sent).await;
+        let response = self.within(deadline, call).await;
         if let Some(metrics) = &self.client.options().metrics {
             let code = response
                 .as_ref()
@@ -146,12 +194,13 @@ impl Invocation {
                 started.elapsed(),
             );
         }
-        Ok((response?, deadline))
+        response
     }
 
-    /// The tonic request: message, metadata (with what the current call passes on), the
-    /// deadline as `grpc-timeout`, and the target and routing for the layers below.
-    fn request<T>(&mut self, message: T) -> Result<(tonic::Request<T>, Instant), Status> {
+    /// What the request carries besides its message: metadata (with what the current call
+    /// passes on), the deadline as `grpc-timeout`, and in its extensions the target and
+    /// routing for the layers below.
+    fn parts(&mut self) -> Result<(http::HeaderMap, http::Extensions, Instant), Status> {
         let defaults = self.client.options();
         let current = Context::current();
         let (mut timeout, mut header) = match self.options.timeout {
@@ -166,13 +215,11 @@ impl Invocation {
                 (timeout, header) = (inherited, deadline::encode(inherited));
             }
         }
-        let mut headers = std::mem::take(&mut self.options.metadata).into_headers();
+        let mut headers = sanitized(std::mem::take(&mut self.options.metadata));
         headers.insert(deadline::GRPC_TIMEOUT.clone(), header);
         propagate(&mut headers, current.as_ref(), defaults);
         let deadline = Instant::now() + timeout;
-        let mut request = tonic::Request::new(message);
-        *request.metadata_mut() = MetadataMap::from_headers(headers);
-        let extensions = request.extensions_mut();
+        let mut extensions = http::Extensions::new();
         extensions.insert(self.target.clone());
         extensions.insert(CallDeadline(deadline));
         if let Some(route) = self.options.route.take() {
@@ -181,7 +228,7 @@ impl Invocation {
         if self.format == Format::Json {
             extensions.insert(Format::Json);
         }
-        Ok((request, deadline))
+        Ok((headers, extensions, deadline))
     }
 
     fn inherited_deadline_passed(&self) -> Status {
@@ -219,6 +266,32 @@ impl Invocation {
             started: Instant::now(),
         })
     }
+}
+
+/// `te: trailers`, which gRPC requests carry.
+const TRAILERS: http::HeaderValue = http::HeaderValue::from_static("trailers");
+
+/// The content type of gRPC with protobuf messages.
+const GRPC_PROTOBUF: http::HeaderValue = http::HeaderValue::from_static("application/grpc");
+
+/// Headers gRPC reserves, which call metadata must not set (as tonic drops them too).
+const RESERVED: [http::HeaderName; 5] = [
+    http::header::TE,
+    http::header::CONTENT_TYPE,
+    http::HeaderName::from_static("grpc-message"),
+    http::HeaderName::from_static("grpc-message-type"),
+    http::HeaderName::from_static("grpc-status"),
+];
+
+/// The call's metadata as headers, without those gRPC reserves.
+fn sanitized(metadata: MetadataMap) -> http::HeaderMap {
+    let mut headers = metadata.into_headers();
+    if !headers.is_empty() {
+        for reserved in &RESERVED {
+            headers.remove(reserved);
+        }
+    }
+    headers
 }
 
 /// W3C trace context's header.

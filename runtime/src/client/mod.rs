@@ -19,6 +19,7 @@ mod pool;
 mod publish;
 mod retry;
 mod route;
+mod unary;
 
 use std::fmt;
 use std::sync::Arc;
@@ -112,6 +113,9 @@ pub struct Client {
 
 struct Inner {
     transport: Transport,
+    /// The stack below `transport` when no layers were added: unary calls go straight to it,
+    /// sparing the boxing of every call's service and future.
+    plain: Option<Retry>,
     destination: Destination,
     options: Options,
 }
@@ -189,6 +193,9 @@ impl Client {
         let client = self.clone();
         Call::new(move |options| async move {
             let invocation = client.invocation(target, options);
+            if invocation.format == Codec::Protobuf {
+                return invocation.unary_protobuf(request, unary::protobuf).await;
+            }
             let codec = invocation.codec()?;
             invocation.unary(request, codec).await
         })
@@ -614,12 +621,13 @@ impl ClientBuilder {
             self.retry_budget,
             DEFAULT_RETRY_MIN_PER_SEC,
         );
-        let transport = self
-            .layers
-            .apply(BoxCloneSyncService::new(Retry::new(balance, policy)));
+        let retry = Retry::new(balance, policy);
+        let plain = self.layers.is_empty().then(|| retry.clone());
+        let transport = self.layers.apply(BoxCloneSyncService::new(retry));
         Ok(Client {
             inner: Arc::new(Inner {
                 transport,
+                plain,
                 destination,
                 options: self.options,
             }),

@@ -14,10 +14,10 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use tokio::time::Instant;
-use tower::ServiceExt;
 use tower::retry::budget::{Budget, TpsBudget};
 
 use super::CallTarget;
+use super::balance::Balance;
 use super::buffered::{Replay, Whole};
 use super::failure::Failure;
 use super::route::{CallDeadline, Route, Tried};
@@ -57,17 +57,18 @@ impl fmt::Debug for RetryPolicy {
     }
 }
 
-/// The retrying tower service, over a service that sends each attempt to one node.
+/// The retrying tower service, over the balancer that sends each attempt to one node. Clones
+/// share the policy and the budget.
 #[derive(Clone)]
-pub(crate) struct Retry<S> {
-    inner: S,
+pub(crate) struct Retry {
+    balance: Balance,
     policy: Arc<RetryPolicy>,
 }
 
-impl<S> Retry<S> {
-    pub(crate) fn new(inner: S, policy: RetryPolicy) -> Retry<S> {
+impl Retry {
+    pub(crate) fn new(balance: Balance, policy: RetryPolicy) -> Retry {
         Retry {
-            inner,
+            balance,
             policy: Arc::new(policy),
         }
     }
@@ -75,14 +76,7 @@ impl<S> Retry<S> {
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-impl<S> tower::Service<http::Request<Body>> for Retry<S>
-where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Failure>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send,
-{
+impl tower::Service<http::Request<Body>> for Retry {
     type Response = http::Response<Body>;
     type Error = Status;
     type Future = BoxFuture<Result<http::Response<Body>, Status>>;
@@ -92,18 +86,9 @@ where
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        let attempts = Attempts {
-            inner: self.inner.clone(),
-            policy: self.policy.clone(),
-        };
-        Box::pin(attempts.run(request))
+        let retry = self.clone();
+        Box::pin(async move { retry.send(request).await })
     }
-}
-
-/// One call's attempts.
-struct Attempts<S> {
-    inner: S,
-    policy: Arc<RetryPolicy>,
 }
 
 /// How an attempt ended.
@@ -112,14 +97,12 @@ enum Outcome {
     Failed(Failure),
 }
 
-impl<S> Attempts<S>
-where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Failure>
-        + Send
-        + 'static,
-    S::Future: Send,
-{
-    async fn run(self, mut request: http::Request<Body>) -> Result<http::Response<Body>, Status> {
+impl Retry {
+    /// Sends `request`, again on another node while it fails in a way worth retrying.
+    pub(crate) async fn send(
+        &self,
+        mut request: http::Request<Body>,
+    ) -> Result<http::Response<Body>, Status> {
         let kind = request
             .extensions()
             .get::<CallTarget>()
@@ -140,13 +123,9 @@ where
             _ => Some(Replay::buffer(&mut request).await?),
         };
         let whole_response = kind == Some(RpcKind::Unary) && replay.is_some();
-        let mut inner = self.inner;
         let mut retry = 0;
         loop {
-            let outcome = match inner.ready().await {
-                Ok(ready) => Self::attempt(ready.call(request), whole_response).await,
-                Err(failure) => Outcome::Failed(failure),
-            };
+            let outcome = self.attempt(request, whole_response).await;
             let mut failure = match outcome {
                 Outcome::Done(response) => return Ok(response),
                 Outcome::Failed(failure) => failure,
@@ -190,8 +169,9 @@ where
         }
     }
 
-    async fn attempt(sent: S::Future, whole_response: bool) -> Outcome {
-        let response = match sent.await {
+    /// One attempt, on one node; a unary response is read whole when `whole_response`.
+    async fn attempt(&self, request: http::Request<Body>, whole_response: bool) -> Outcome {
+        let response = match self.balance.send(request).await {
             Ok(response) => response,
             Err(failure) => return Outcome::Failed(failure),
         };

@@ -23,31 +23,83 @@ pub(crate) struct Route {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CallDeadline(pub(crate) Instant);
 
-/// The node addresses a call has tried, oldest first, so a retry goes elsewhere. Attempts of
-/// one call share it.
+/// The nodes a call has tried, so a retry goes elsewhere. Attempts of one call share it.
+///
+/// It keeps a hash of each address, not the address: every attempt records its node, and this
+/// way recording allocates nothing. It remembers the last [`REMEMBERED`] nodes, plenty for a
+/// retry to avoid; a hash collision only means a node is avoided that need not be.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Tried(Arc<Mutex<Vec<String>>>);
+pub(crate) struct Tried(Arc<Mutex<Attempted>>);
+
+/// How many tried nodes a call remembers.
+const REMEMBERED: usize = 8;
+
+#[derive(Debug, Default)]
+struct Attempted {
+    /// Hashes of the addresses, in a ring.
+    nodes: [u64; REMEMBERED],
+    /// Attempts made; the ring holds the last `REMEMBERED`.
+    count: usize,
+}
 
 impl Tried {
-    fn addresses(&self) -> MutexGuard<'_, Vec<String>> {
+    fn attempted(&self) -> MutexGuard<'_, Attempted> {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn push(&self, address: &str) {
-        self.addresses().push(address.to_owned());
+        let mut attempted = self.attempted();
+        let slot = attempted.count % REMEMBERED;
+        attempted.nodes[slot] = hash(address);
+        attempted.count += 1;
     }
 
     pub(crate) fn contains(&self, address: &str) -> bool {
-        self.addresses().iter().any(|tried| tried == address)
+        let attempted = self.attempted();
+        let remembered = attempted.count.min(REMEMBERED);
+        attempted.nodes[..remembered].contains(&hash(address))
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.addresses().is_empty()
+        self.attempted().count == 0
     }
 
+    /// Attempts made so far.
     pub(crate) fn len(&self) -> usize {
-        self.addresses().len()
+        self.attempted().count
+    }
+}
+
+fn hash(address: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    address.hash(&mut hasher);
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tried_nodes_are_remembered_and_counted() {
+        let tried = Tried::default();
+        assert!(tried.is_empty());
+        tried.push("10.0.0.1:80");
+        tried.push("10.0.0.2:80");
+        assert!(tried.contains("10.0.0.1:80") && tried.contains("10.0.0.2:80"));
+        assert!(!tried.contains("10.0.0.3:80"));
+        assert_eq!(tried.len(), 2);
+        for n in 0..REMEMBERED {
+            tried.push(&format!("10.0.1.{n}:80"));
+        }
+        assert_eq!(tried.len(), REMEMBERED + 2);
+        assert!(
+            !tried.contains("10.0.0.1:80"),
+            "only the last ones are kept"
+        );
+        assert!(tried.contains("10.0.1.0:80"));
     }
 }

@@ -77,6 +77,11 @@ impl Filter {
         self
     }
 
+    /// Whether the filter lets every node through.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.version.is_none() && self.metadata.is_empty()
+    }
+
     /// The nodes of `services` this filter lets through.
     pub(crate) fn nodes<'a>(&self, services: &'a [Service]) -> Vec<&'a Node> {
         services

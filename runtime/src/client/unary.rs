@@ -1,0 +1,220 @@
+//! Unary protobuf calls without tonic's streaming codec: the request is encoded straight into
+//! one buffer of its exact size, and the reply, read whole, is checked and decoded in place.
+//!
+//! tonic encodes every message through a stream into an 8 KiB buffer and decodes through
+//! another, which a unary call does not need; the retry layer buffers the request and reads
+//! the reply whole anyway. The status rules are tonic's (and gRPC's): a `grpc-status` in the
+//! headers ends the call, otherwise the trailers' does, else the HTTP status is mapped.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http_body_util::Full;
+use prost::Message;
+
+use super::buffered::Whole;
+use crate::server::Body;
+use crate::{Code, Status};
+
+/// A gRPC message prefix: a compression flag and a big-endian `u32` length.
+const PREFIX_LEN: usize = 5;
+
+/// `message` as the body of a unary request: one uncompressed gRPC frame.
+pub(super) fn encode<M: Message>(message: &M, limit: usize) -> Result<Body, Status> {
+    let len = message.encoded_len();
+    if len > limit {
+        return Err(Status::resource_exhausted(format!(
+            "the request of {len} bytes exceeds the client's limit of {limit} bytes; send a \
+             smaller message or raise ClientBuilder::max_message_size"
+        )));
+    }
+    let mut buffer = BytesMut::with_capacity(PREFIX_LEN + len);
+    buffer.put_u8(0);
+    // `len` fits: the limit is a `usize` the server's `u32` prefix cannot exceed either.
+    buffer.put_u32(u32::try_from(len).unwrap_or(u32::MAX));
+    message
+        .encode(&mut buffer)
+        .map_err(|err| Status::internal(format!("cannot encode the request: {err}")))?;
+    Ok(Body::new(Full::new(buffer.freeze())))
+}
+
+/// The one message of a unary reply, decoded by `decode`, or the call's error status.
+pub(super) async fn decode<T>(
+    response: http::Response<Body>,
+    decode: impl FnOnce(Bytes) -> Result<T, Status>,
+) -> Result<T, Status> {
+    let (parts, body) = response.into_parts();
+    if let Some(status) = Status::from_header_map(&parts.headers) {
+        // A trailers-only reply: the status is all there is.
+        return Err(match status.code() {
+            Code::Ok => missing_message(),
+            _ => status,
+        });
+    }
+    let whole = Whole::read(body).await?;
+    let (data, trailers) = whole.into_parts();
+    final_status(trailers.as_ref(), parts.status)?;
+    let message = message(data.unwrap_or_default())?;
+    decode(message)
+}
+
+/// A reply message of a generated type.
+pub(super) fn protobuf<T: Message + Default>(message: Bytes) -> Result<T, Status> {
+    T::decode(message).map_err(|err| Status::internal(format!("cannot decode the reply: {err}")))
+}
+
+/// The status the trailers give, else one inferred from the HTTP status (gRPC's mapping).
+fn final_status(trailers: Option<&http::HeaderMap>, http: http::StatusCode) -> Result<(), Status> {
+    if let Some(status) = trailers.and_then(Status::from_header_map) {
+        return match status.code() {
+            Code::Ok => Ok(()),
+            _ => Err(status),
+        };
+    }
+    let code = match http {
+        http::StatusCode::BAD_REQUEST => Code::Internal,
+        http::StatusCode::UNAUTHORIZED => Code::Unauthenticated,
+        http::StatusCode::FORBIDDEN => Code::PermissionDenied,
+        http::StatusCode::NOT_FOUND => Code::Unimplemented,
+        http::StatusCode::TOO_MANY_REQUESTS
+        | http::StatusCode::BAD_GATEWAY
+        | http::StatusCode::SERVICE_UNAVAILABLE
+        | http::StatusCode::GATEWAY_TIMEOUT => Code::Unavailable,
+        _ => Code::Unknown,
+    };
+    Err(Status::new(
+        code,
+        format!(
+            "the reply ended without a grpc-status (HTTP status {}); the server or a proxy \
+             cut it off or does not speak gRPC",
+            http.as_u16()
+        ),
+    ))
+}
+
+/// The payload of the single gRPC frame in `data`.
+fn message(mut data: Bytes) -> Result<Bytes, Status> {
+    if data.is_empty() {
+        return Err(missing_message());
+    }
+    let Some(&[flag, a, b, c, d]) = data.get(..PREFIX_LEN) else {
+        return Err(Status::internal(
+            "the reply's gRPC frame prefix is cut short",
+        ));
+    };
+    if flag != 0 {
+        return Err(Status::internal(
+            "the reply is compressed, but this client asked for no compression",
+        ));
+    }
+    let len = u32::from_be_bytes([a, b, c, d]) as usize;
+    let end = PREFIX_LEN + len;
+    match data.len() {
+        total if total < end => Err(Status::internal(format!(
+            "the reply's message is cut short: {} of {len} bytes",
+            total - PREFIX_LEN
+        ))),
+        total if total > end => Err(Status::internal(
+            "the server sent more than one message in reply to a unary call",
+        )),
+        _ => Ok(data.split_off(PREFIX_LEN)),
+    }
+}
+
+fn missing_message() -> Status {
+    Status::internal("the server answered OK without a reply message")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    fn reply(
+        frames: &[u8],
+        trailers: Option<(&'static str, &'static str)>,
+    ) -> http::Response<Body> {
+        let mut map = http::HeaderMap::new();
+        if let Some((key, value)) = trailers {
+            map.insert(key, value.parse().unwrap());
+        }
+        let body = Full::new(Bytes::copy_from_slice(frames))
+            .map_err(|never| match never {})
+            .with_trailers(async move { Some(Ok(map)) });
+        http::Response::new(Body::new(body))
+    }
+
+    fn framed(payload: &[u8]) -> Vec<u8> {
+        let mut frame = vec![0];
+        frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        frame.extend_from_slice(payload);
+        frame
+    }
+
+    async fn decoded(response: http::Response<Body>) -> Result<String, Status> {
+        decode(response, protobuf::<String>).await
+    }
+
+    #[tokio::test]
+    async fn a_request_is_one_exactly_sized_frame() {
+        let body = encode(&"hi".to_owned(), 64).unwrap();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        assert_eq!(bytes.as_ref(), framed(&"hi".to_owned().encode_to_vec()));
+        let err = encode(&"x".repeat(100), 64).unwrap_err();
+        assert_eq!(err.code(), Code::ResourceExhausted);
+        assert!(err.message().contains("limit of 64 bytes"), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_reply_with_ok_trailers_is_decoded() {
+        let payload = "hello".to_owned().encode_to_vec();
+        let ok = reply(&framed(&payload), Some(("grpc-status", "0")));
+        assert_eq!(decoded(ok).await.unwrap(), "hello");
+    }
+
+    #[tokio::test]
+    async fn statuses_in_headers_or_trailers_are_the_error() {
+        let mut trailers_only = reply(&[], None);
+        let headers = trailers_only.headers_mut();
+        headers.insert("grpc-status", "5".parse().unwrap());
+        headers.insert("grpc-message", "no%20such%20thing".parse().unwrap());
+        let err = decoded(trailers_only).await.unwrap_err();
+        assert_eq!(
+            (err.code(), err.message()),
+            (Code::NotFound, "no such thing")
+        );
+
+        let failed = reply(&[], Some(("grpc-status", "14")));
+        assert_eq!(decoded(failed).await.unwrap_err().code(), Code::Unavailable);
+    }
+
+    #[tokio::test]
+    async fn bad_replies_say_what_is_wrong() {
+        let payload = "hello".to_owned().encode_to_vec();
+        let ok = Some(("grpc-status", "0"));
+        let mut compressed = framed(&payload);
+        compressed[0] = 1;
+        let cut = &framed(&payload)[..6];
+        let two = [framed(&payload), framed(&payload)].concat();
+        for (frames, trailers, code, says) in [
+            (vec![], ok, Code::Internal, "without a reply message"),
+            (vec![0, 0], ok, Code::Internal, "prefix is cut short"),
+            (cut.to_vec(), ok, Code::Internal, "cut short: 1 of 7 bytes"),
+            (two, ok, Code::Internal, "more than one message"),
+            (compressed, ok, Code::Internal, "compressed"),
+            (framed(&[0xff]), ok, Code::Internal, "cannot decode"),
+            (
+                framed(&payload),
+                None,
+                Code::Unknown,
+                "without a grpc-status",
+            ),
+        ] {
+            let err = decoded(reply(&frames, trailers)).await.unwrap_err();
+            assert_eq!(err.code(), code, "{err:?}");
+            assert!(err.message().contains(says), "{err:?}");
+        }
+        let mut not_found = reply(&[], None);
+        *not_found.status_mut() = http::StatusCode::NOT_FOUND;
+        let err = decoded(not_found).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unimplemented);
+    }
+}
