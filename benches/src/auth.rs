@@ -98,24 +98,22 @@ async fn main() -> anyhow::Result<()> {
     load::round(requests / 10, concurrency, plain_caller, call).await;
     load::round(requests / 10, concurrency, jwt_caller, call).await;
     load::round(requests / 10, concurrency, mtls_caller, call).await;
-    let (mut plain_rounds, mut jwt_rounds, mut mtls_rounds) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..args.rounds {
-        plain_rounds.push(load::round(requests, concurrency, plain_caller, call).await);
-        jwt_rounds.push(load::round(requests, concurrency, jwt_caller, call).await);
-        mtls_rounds.push(load::round(requests, concurrency, mtls_caller, call).await);
-    }
-    let plain_round = load::median(plain_rounds);
-    let jwt_round = load::median(jwt_rounds);
-    let mtls_round = load::median(mtls_rounds);
+    let measured = load::rotate(3, args.rounds, |stack| match stack {
+        0 => Box::pin(load::round(requests, concurrency, plain_caller, call)),
+        1 => Box::pin(load::round(requests, concurrency, jwt_caller, call)),
+        _ => Box::pin(load::round(requests, concurrency, mtls_caller, call)),
+    })
+    .await;
     println!(
         "unary echo with and without auth, {requests} requests x {} rounds, concurrency \
          {concurrency} (median round)",
         args.rounds
     );
-    load::print_header("stack");
-    load::print_row("micro, no auth", &plain_round, None);
-    load::print_row("micro, JWT auth", &jwt_round, Some(&plain_round));
-    load::print_row("micro, mTLS", &mtls_round, Some(&plain_round));
+    let names = ["micro, no auth", "micro, JWT auth", "micro, mTLS"];
+    load::print_table(
+        "stack",
+        &names.into_iter().zip(measured).collect::<Vec<_>>(),
+    );
     plain.stop().await?;
     guarded.stop().await?;
     mtls.stop().await?;

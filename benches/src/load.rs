@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 /// One round's outcome.
+#[derive(Clone)]
 pub(crate) struct Round {
     pub(crate) requests_per_second: f64,
     pub(crate) p50: Duration,
@@ -100,33 +101,61 @@ pub(crate) fn median(mut rounds: Vec<Round>) -> Round {
     median
 }
 
-/// The header of the table [`print_row`] prints rows of.
-pub(crate) fn print_header(first: &str) {
-    println!(
-        "{first:<28} {:>10} {:>10} {:>10} {:>10}  ratio",
-        "req/s", "p50", "p99", "CPU/req"
-    );
+/// Runs `rounds` rounds of each of `stacks` stacks (`run(index)` runs one round of one), each
+/// round starting with the next stack so that none always runs right after the same other, and
+/// returns every stack's rounds in order.
+pub(crate) async fn rotate<'a>(
+    stacks: usize,
+    rounds: usize,
+    mut run: impl FnMut(usize) -> futures::future::LocalBoxFuture<'a, Round>,
+) -> Vec<Vec<Round>> {
+    let mut measured: Vec<Vec<Round>> = (0..stacks).map(|_| Vec::new()).collect();
+    for round in 0..rounds {
+        for turn in 0..stacks {
+            let stack = (round + turn) % stacks;
+            measured[stack].push(run(stack).await);
+        }
+    }
+    measured
 }
 
-/// Prints one stack's median round, and its ratio to the baseline's (by throughput, and by
-/// the median CPU time per request over all rounds in brackets).
-pub(crate) fn print_row(name: &str, round: &Round, baseline: Option<&Round>) {
-    let ratio = baseline
-        .map(|base| {
-            format!(
-                "{:.3}x (CPU {:.3}x)",
-                round.requests_per_second / base.requests_per_second,
-                round.cpu_per_request.as_secs_f64() / base.cpu_per_request.as_secs_f64()
-            )
-        })
-        .unwrap_or_else(|| "baseline".into());
+/// Prints each stack's median round, and its ratios to the first stack's (the baseline's):
+/// the median of the ratios of rounds run side by side, in throughput and in CPU per request,
+/// so that the machine's drift between rounds cancels out.
+pub(crate) fn print_table(first_column: &str, stacks: &[(&str, Vec<Round>)]) {
     println!(
-        "{name:<28} {:>10.0} {:>8.0}µs {:>8.0}µs {:>8.1}µs  {ratio}",
-        round.requests_per_second,
-        round.p50.as_secs_f64() * 1e6,
-        round.p99.as_secs_f64() * 1e6,
-        round.cpu_per_request.as_secs_f64() * 1e6,
+        "{first_column:<28} {:>10} {:>10} {:>10} {:>10}  ratio (paired rounds)",
+        "req/s", "p50", "p99", "CPU/req"
     );
+    let baseline = &stacks[0].1;
+    for (index, (name, rounds)) in stacks.iter().enumerate() {
+        let ratio = (index > 0)
+            .then(|| {
+                let throughput = paired(rounds, baseline, |r| r.requests_per_second);
+                let cpu = paired(rounds, baseline, |r| r.cpu_per_request.as_secs_f64());
+                format!("{throughput:.3}x (CPU {cpu:.3}x)")
+            })
+            .unwrap_or_else(|| "baseline".into());
+        let round = median(rounds.clone());
+        println!(
+            "{name:<28} {:>10.0} {:>8.0}µs {:>8.0}µs {:>8.1}µs  {ratio}",
+            round.requests_per_second,
+            round.p50.as_secs_f64() * 1e6,
+            round.p99.as_secs_f64() * 1e6,
+            round.cpu_per_request.as_secs_f64() * 1e6,
+        );
+    }
+}
+
+/// The median of `measure(round) / measure(baseline round)` over rounds run side by side.
+fn paired(rounds: &[Round], baseline: &[Round], measure: impl Fn(&Round) -> f64) -> f64 {
+    let mut ratios: Vec<f64> = rounds
+        .iter()
+        .zip(baseline)
+        .map(|(round, base)| measure(round) / measure(base))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios[ratios.len() / 2]
 }
 
 /// Runs a warm-up round of each target, then `rounds` rounds of each in turn (so drift on a
@@ -141,21 +170,19 @@ pub(crate) async fn compare<T, F, Fut>(
 ) where
     T: Clone,
     F: FnMut(T, u64) -> Fut,
-    Fut: Future<Output = Round>,
+    Fut: Future<Output = Round> + 'static,
 {
-    let mut measured: Vec<Vec<Round>> = targets.iter().map(|_| Vec::new()).collect();
     for (_, target) in targets {
         one_round(target.clone(), requests / 10).await;
     }
-    for _ in 0..rounds {
-        for (index, (_, target)) in targets.iter().enumerate() {
-            measured[index].push(one_round(target.clone(), requests).await);
-        }
-    }
-    print_header("target");
-    let medians: Vec<Round> = measured.into_iter().map(median).collect();
-    for ((name, _), round) in targets.iter().zip(&medians) {
-        let baseline = (!std::ptr::eq(round, &medians[0])).then_some(&medians[0]);
-        print_row(name, round, baseline);
-    }
+    let measured = rotate(targets.len(), rounds, |index| {
+        Box::pin(one_round(targets[index].1.clone(), requests))
+    })
+    .await;
+    let table: Vec<(&str, Vec<Round>)> = targets
+        .iter()
+        .map(|(name, _)| *name)
+        .zip(measured)
+        .collect();
+    print_table("target", &table);
 }

@@ -163,33 +163,21 @@ async fn main() -> anyhow::Result<()> {
     load::round(requests / 10, concurrency, micro_caller, call_micro).await;
     load::round(requests / 10, concurrency, stack_caller, call_micro).await;
 
-    let (mut tonic_rounds, mut micro_rounds, mut stack_rounds) =
-        (Vec::new(), Vec::new(), Vec::new());
-    // Each round starts with the next stack, so none always runs right after the same other.
-    for round in 0..args.rounds {
-        for turn in 0..3 {
-            match (round + turn) % 3 {
-                0 => tonic_rounds
-                    .push(load::round(requests, concurrency, tonic_caller, call_tonic).await),
-                1 => micro_rounds
-                    .push(load::round(requests, concurrency, micro_caller, call_micro).await),
-                _ => stack_rounds
-                    .push(load::round(requests, concurrency, stack_caller, call_micro).await),
-            }
-        }
-    }
-    let tonic = load::median(tonic_rounds);
-    let micro = load::median(micro_rounds);
-    let stack = load::median(stack_rounds);
-
+    let measured = load::rotate(3, args.rounds, |stack| match stack {
+        0 => Box::pin(load::round(requests, concurrency, tonic_caller, call_tonic)),
+        1 => Box::pin(load::round(requests, concurrency, micro_caller, call_micro)),
+        _ => Box::pin(load::round(requests, concurrency, stack_caller, call_micro)),
+    })
+    .await;
     println!(
         "unary echo, {requests} requests x {} rounds, concurrency {concurrency} (median round)",
         args.rounds
     );
-    load::print_header("stack");
-    load::print_row("raw tonic", &tonic, None);
-    load::print_row("micro direct", &micro, Some(&tonic));
-    load::print_row("micro full stack (registry)", &stack, Some(&tonic));
+    let names = ["raw tonic", "micro direct", "micro full stack (registry)"];
+    load::print_table(
+        "stack",
+        &names.into_iter().zip(measured).collect::<Vec<_>>(),
+    );
     micro_service.stop().await?;
     Ok(())
 }

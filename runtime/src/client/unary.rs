@@ -17,6 +17,9 @@ use crate::{Code, Status};
 /// A gRPC message prefix: a compression flag and a big-endian `u32` length.
 const PREFIX_LEN: usize = 5;
 
+/// The header (or trailer) with a call's status code; a constant, so lookups skip parsing it.
+pub(super) const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+
 /// `message` as the body of a unary request: one uncompressed gRPC frame.
 pub(super) fn encode<M: Message>(message: &M, limit: usize) -> Result<Body, Status> {
     let len = message.encoded_len();
@@ -42,7 +45,9 @@ pub(super) async fn decode<T>(
     decode: impl FnOnce(Bytes) -> Result<T, Status>,
 ) -> Result<T, Status> {
     let (parts, body) = response.into_parts();
-    if let Some(status) = Status::from_header_map(&parts.headers) {
+    if parts.headers.contains_key(&GRPC_STATUS)
+        && let Some(status) = Status::from_header_map(&parts.headers)
+    {
         // A trailers-only reply: the status is all there is.
         return Err(match status.code() {
             Code::Ok => missing_message(),
@@ -63,6 +68,11 @@ pub(super) fn protobuf<T: Message + Default>(message: Bytes) -> Result<T, Status
 
 /// The status the trailers give, else one inferred from the HTTP status (gRPC's mapping).
 fn final_status(trailers: Option<&http::HeaderMap>, http: http::StatusCode) -> Result<(), Status> {
+    let code = trailers.and_then(|trailers| trailers.get(&GRPC_STATUS));
+    if code.is_some_and(|code| code.as_bytes() == b"0") {
+        // Checked before parsing, which copies the trailers: nearly every reply is OK.
+        return Ok(());
+    }
     if let Some(status) = trailers.and_then(Status::from_header_map) {
         return match status.code() {
             Code::Ok => Ok(()),
