@@ -129,13 +129,13 @@ pub(crate) fn print_table(first_column: &str, stacks: &[(&str, Vec<Round>)]) {
     );
     let baseline = &stacks[0].1;
     for (index, (name, rounds)) in stacks.iter().enumerate() {
-        let ratio = (index > 0)
-            .then(|| {
-                let throughput = paired(rounds, baseline, |r| r.requests_per_second);
-                let cpu = paired(rounds, baseline, |r| r.cpu_per_request.as_secs_f64());
-                format!("{throughput:.3}x (CPU {cpu:.3}x)")
-            })
-            .unwrap_or_else(|| "baseline".into());
+        let ratio = if index == 0 {
+            "baseline".to_owned()
+        } else {
+            let throughput = paired(rounds, baseline, |r| r.requests_per_second);
+            let cpu = paired(rounds, baseline, |r| r.cpu_per_request.as_secs_f64());
+            format!("{throughput:.3}x (CPU {cpu:.3}x)")
+        };
         let round = median(rounds.clone());
         println!(
             "{name:<28} {:>10.0} {:>8.0}µs {:>8.0}µs {:>8.1}µs  {ratio}",
