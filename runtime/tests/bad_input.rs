@@ -92,6 +92,46 @@ async fn malformed_protobuf_is_rejected_with_a_status() {
 }
 
 #[tokio::test]
+async fn a_gzip_compressed_request_is_served_and_an_unannounced_one_refused() {
+    use std::io::Write;
+    let (service, _, _) = support::start_kitchen().await;
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(&get_request("plum")).unwrap();
+    let compressed = gzip.finish().unwrap();
+    let mut frame = vec![1];
+    frame.extend_from_slice(&(compressed.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&compressed);
+
+    let mut request = support::grpc_request(service.local_addr(), GET, b"");
+    *request.body_mut() = Full::new(Bytes::from(frame.clone()));
+    request
+        .headers_mut()
+        .insert("grpc-encoding", "gzip".parse().unwrap());
+    let response = support::send_raw(request, true).await;
+    assert_eq!(
+        response.grpc_status(),
+        Some(0),
+        "{}",
+        response.grpc_message()
+    );
+    let item = support::types::Item::decode(&response.body[5..]).unwrap();
+    assert_eq!(item.id, "plum");
+
+    let mut unannounced = support::grpc_request(service.local_addr(), GET, b"");
+    *unannounced.body_mut() = Full::new(Bytes::from(frame));
+    let response = support::send_raw(unannounced, true).await;
+    assert_eq!(response.grpc_status(), Some(Code::Internal as i32));
+    assert!(
+        response
+            .grpc_message()
+            .contains("compressed without a grpc-encoding"),
+        "{}",
+        response.grpc_message()
+    );
+    service.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_missing_request_message_is_rejected() {
     let (service, _, _) = support::start_kitchen().await;
     let mut request = support::grpc_request(service.local_addr(), GET, b"");

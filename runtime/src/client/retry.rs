@@ -18,9 +18,10 @@ use tower::retry::budget::{Budget, TpsBudget};
 
 use super::CallTarget;
 use super::balance::Balance;
-use super::buffered::{Replay, Whole};
+use super::buffered::Replay;
 use super::failure::Failure;
 use super::route::{CallDeadline, Route, Tried};
+use crate::codec::Whole;
 use crate::server::{Body, RpcKind};
 use crate::{Code, Status, deadline};
 

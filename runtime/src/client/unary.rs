@@ -1,42 +1,29 @@
-//! Unary protobuf calls without tonic's streaming codec: the request is encoded straight into
-//! one buffer of its exact size, and the reply, read whole, is checked and decoded in place.
-//!
-//! tonic encodes every message through a stream into an 8 KiB buffer and decodes through
-//! another, which a unary call does not need; the retry layer buffers the request and reads
-//! the reply whole anyway. The status rules are tonic's (and gRPC's): a `grpc-status` in the
-//! headers ends the call, otherwise the trailers' does, else the HTTP status is mapped.
+//! Unary protobuf calls without tonic's streaming codec ([`crate::codec::frame`]): the request
+//! is encoded straight into one buffer of its exact size, and the reply, read whole (the retry
+//! layer reads it whole anyway), is checked and decoded in place. The status rules are tonic's
+//! (and gRPC's): a `grpc-status` in the headers ends the call, otherwise the trailers' does,
+//! else the HTTP status is mapped.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use http_body_util::Full;
 use prost::Message;
 
-use super::buffered::Whole;
+use crate::codec::{Whole, frame};
 use crate::server::Body;
 use crate::{Code, Status};
-
-/// A gRPC message prefix: a compression flag and a big-endian `u32` length.
-const PREFIX_LEN: usize = 5;
 
 /// The header (or trailer) with a call's status code; a constant, so lookups skip parsing it.
 pub(super) const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
 
 /// `message` as the body of a unary request: one uncompressed gRPC frame.
 pub(super) fn encode<M: Message>(message: &M, limit: usize) -> Result<Body, Status> {
-    let len = message.encoded_len();
-    if len > limit {
-        return Err(Status::resource_exhausted(format!(
+    let frame = frame::encode(message, limit).map_err(|len| {
+        Status::resource_exhausted(format!(
             "the request of {len} bytes exceeds the client's limit of {limit} bytes; send a \
              smaller message or raise ClientBuilder::max_message_size"
-        )));
-    }
-    let mut buffer = BytesMut::with_capacity(PREFIX_LEN + len);
-    buffer.put_u8(0);
-    // `len` fits: the limit is a `usize` the server's `u32` prefix cannot exceed either.
-    buffer.put_u32(u32::try_from(len).unwrap_or(u32::MAX));
-    message
-        .encode(&mut buffer)
-        .map_err(|err| Status::internal(format!("cannot encode the request: {err}")))?;
-    Ok(Body::new(Full::new(buffer.freeze())))
+        ))
+    })?;
+    Ok(Body::new(Full::new(frame)))
 }
 
 /// The one message of a unary reply, decoded by `decode`, or the call's error status.
@@ -57,8 +44,8 @@ pub(super) async fn decode<T>(
     let whole = Whole::read(body).await?;
     let (data, trailers) = whole.into_parts();
     final_status(trailers.as_ref(), parts.status)?;
-    let message = message(data.unwrap_or_default())?;
-    decode(message)
+    let message = frame::single(data.unwrap_or_default(), "the reply")?;
+    decode(message.ok_or_else(missing_message)?)
 }
 
 /// A reply message of a generated type.
@@ -98,35 +85,6 @@ fn final_status(trailers: Option<&http::HeaderMap>, http: http::StatusCode) -> R
             http.as_u16()
         ),
     ))
-}
-
-/// The payload of the single gRPC frame in `data`.
-fn message(mut data: Bytes) -> Result<Bytes, Status> {
-    if data.is_empty() {
-        return Err(missing_message());
-    }
-    let Some(&[flag, a, b, c, d]) = data.get(..PREFIX_LEN) else {
-        return Err(Status::internal(
-            "the reply's gRPC frame prefix is cut short",
-        ));
-    };
-    if flag != 0 {
-        return Err(Status::internal(
-            "the reply is compressed, but this client asked for no compression",
-        ));
-    }
-    let len = u32::from_be_bytes([a, b, c, d]) as usize;
-    let end = PREFIX_LEN + len;
-    match data.len() {
-        total if total < end => Err(Status::internal(format!(
-            "the reply's message is cut short: {} of {len} bytes",
-            total - PREFIX_LEN
-        ))),
-        total if total > end => Err(Status::internal(
-            "the server sent more than one message in reply to a unary call",
-        )),
-        _ => Ok(data.split_off(PREFIX_LEN)),
-    }
 }
 
 fn missing_message() -> Status {

@@ -1,11 +1,13 @@
 //! How messages travel: protobuf or JSON, inside gRPC framing, whole HTTP bodies or broker
 //! messages.
 
+pub(crate) mod frame;
 mod json;
 mod limit;
 mod message;
 mod payload;
 
+pub(crate) use frame::Whole;
 pub(crate) use limit::FrameLimit;
 pub(crate) use message::{Direction, MessageCodec};
 pub use payload::{JSON, Json, PROTOBUF, Payload};

@@ -1,7 +1,7 @@
 //! Runs a generated handler method for one call, one function per RPC kind.
 //!
 //! tonic's `server::Grpc` does the wire work (framing, compression, size limits, status
-//! trailers); these functions build the handler's [`Context`], enforce the deadline and record
+//! trailers), except for plain unary protobuf calls (`framed_unary.rs`); these functions build the handler's [`Context`], enforce the deadline and record
 //! the call's outcome.
 
 use std::future::{Future, Ready, ready};
@@ -14,8 +14,8 @@ use prost::Message;
 use tokio::sync::mpsc;
 
 use super::call::CallMeta;
-use super::{Body, Incoming, ResponseFuture, Wire, plain};
-use crate::codec::MessageCodec;
+use super::{Body, Incoming, ResponseFuture, Wire, framed_unary, plain};
+use crate::codec::{Codec, MessageCodec};
 use crate::{Context, Sender, Status, Streaming};
 
 /// How many responses a streaming handler may queue before `send` waits for the client.
@@ -37,6 +37,9 @@ where
         wire,
     } = call;
     match wire {
+        Wire::Grpc(Codec::Protobuf) if framed_unary::serves(&request) => {
+            Box::pin(framed_unary::serve(request, meta, handler))
+        }
         Wire::Grpc(codec) => grpc_unary(meta.grpc(codec), meta, request, handler),
         Wire::Plain(reply) => Box::pin(plain::unary(request, meta, reply, handler)),
     }

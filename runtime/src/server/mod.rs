@@ -7,6 +7,7 @@ mod builtin;
 pub(crate) mod call;
 mod cors;
 mod dispatch;
+mod framed_unary;
 mod info;
 mod plain;
 mod protocol;

@@ -1,0 +1,198 @@
+//! One gRPC message in a whole body, as unary calls carry it: encoded straight into a buffer of
+//! its exact size, and read back in place. tonic's streaming codec encodes every message
+//! through a stream into an 8 KiB buffer and decodes through another, which a unary call, whose
+//! body is read whole anyway, does not need.
+
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http_body::Frame;
+use http_body_util::BodyExt;
+use prost::Message;
+
+use crate::Status;
+use crate::server::Body;
+
+/// A gRPC message prefix: a compression flag and a big-endian `u32` length.
+const PREFIX_LEN: usize = 5;
+
+/// `message` as one uncompressed gRPC frame, unless it encodes to more than `limit` bytes (the
+/// error is its length).
+pub(crate) fn encode<M: Message>(message: &M, limit: usize) -> Result<Bytes, usize> {
+    let len = message.encoded_len();
+    let prefix = u32::try_from(len).map_err(|_| len)?;
+    if len > limit {
+        return Err(len);
+    }
+    let mut buffer = BytesMut::with_capacity(PREFIX_LEN + len);
+    buffer.put_u8(0);
+    buffer.put_u32(prefix);
+    // A `BytesMut` grows as needed, so encoding cannot run out of room.
+    message.encode(&mut buffer).map_err(|_| len)?;
+    Ok(buffer.freeze())
+}
+
+/// The payload of the one gRPC frame in `data`, or `None` if `data` is empty. `whose` names the
+/// message in errors ("the request", "the reply").
+pub(crate) fn single(mut data: Bytes, whose: &str) -> Result<Option<Bytes>, Status> {
+    if data.is_empty() {
+        return Ok(None);
+    }
+    let Some(&[flag, a, b, c, d]) = data.get(..PREFIX_LEN) else {
+        return Err(Status::internal(format!(
+            "{whose}'s gRPC frame prefix is cut short"
+        )));
+    };
+    if flag != 0 {
+        return Err(Status::internal(format!(
+            "{whose} is compressed without a grpc-encoding that says how"
+        )));
+    }
+    let len = u32::from_be_bytes([a, b, c, d]) as usize;
+    let end = PREFIX_LEN + len;
+    match data.len() {
+        total if total < end => Err(Status::internal(format!(
+            "{whose}'s message is cut short: {} of {len} bytes",
+            total - PREFIX_LEN
+        ))),
+        total if total > end => Err(Status::internal(format!(
+            "{whose} holds more than one message, in a unary call"
+        ))),
+        _ => Ok(Some(data.split_off(PREFIX_LEN))),
+    }
+}
+
+/// A body read whole, or made whole: its data (one frame, as unary messages come), its
+/// trailers, or the error that stopped the reading where the reader should see it.
+#[derive(Debug, Default)]
+pub(crate) struct Whole {
+    data: Option<Bytes>,
+    trailers: Option<http::HeaderMap>,
+    error: Option<Status>,
+}
+
+impl Whole {
+    /// Reads `body` to its end.
+    pub(crate) async fn read(mut body: Body) -> Result<Whole, Status> {
+        let mut whole = Whole::default();
+        let mut joined: Option<BytesMut> = None;
+        while let Some(frame) = body.frame().await {
+            let frame = match frame?.into_data() {
+                Ok(chunk) => {
+                    match (&whole.data, &mut joined) {
+                        (None, _) => whole.data = Some(chunk),
+                        (Some(first), None) => {
+                            let mut buffer = BytesMut::from(first.as_ref());
+                            buffer.extend_from_slice(&chunk);
+                            joined = Some(buffer);
+                        }
+                        (Some(_), Some(buffer)) => buffer.extend_from_slice(&chunk),
+                    }
+                    continue;
+                }
+                Err(frame) => frame,
+            };
+            if let Ok(trailers) = frame.into_trailers() {
+                whole.trailers = Some(trailers);
+            }
+        }
+        if let Some(joined) = joined {
+            whole.data = Some(joined.freeze());
+        }
+        Ok(whole)
+    }
+
+    /// A body of `data` then `trailers`.
+    pub(crate) fn new(data: Bytes, trailers: http::HeaderMap) -> Whole {
+        Whole {
+            data: Some(data),
+            trailers: Some(trailers),
+            error: None,
+        }
+    }
+
+    /// A body failing with `status` when read.
+    pub(crate) fn failed(status: Status) -> Whole {
+        Whole {
+            error: Some(status),
+            ..Whole::default()
+        }
+    }
+
+    pub(crate) fn trailers(&self) -> Option<&http::HeaderMap> {
+        self.trailers.as_ref()
+    }
+
+    /// The data and the trailers.
+    pub(crate) fn into_parts(self) -> (Option<Bytes>, Option<http::HeaderMap>) {
+        (self.data, self.trailers)
+    }
+}
+
+impl http_body::Body for Whole {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        if let Some(status) = self.error.take() {
+            return Poll::Ready(Some(Err(status)));
+        }
+        if let Some(data) = self.data.take() {
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
+        Poll::Ready(
+            self.trailers
+                .take()
+                .map(|trailers| Ok(Frame::trailers(trailers))),
+        )
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.error.is_none() && self.data.is_none() && self.trailers.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::StreamBody;
+
+    fn body(frames: Vec<Result<Frame<Bytes>, Status>>) -> Body {
+        Body::new(StreamBody::new(futures_util::stream::iter(frames)))
+    }
+
+    #[tokio::test]
+    async fn frames_are_joined_and_trailers_kept() {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", "0".parse().unwrap());
+        let whole = Whole::read(body(vec![
+            Ok(Frame::data(Bytes::from_static(b"ab"))),
+            Ok(Frame::data(Bytes::from_static(b"c"))),
+            Ok(Frame::trailers(trailers.clone())),
+        ]))
+        .await
+        .unwrap();
+        assert_eq!(whole.trailers(), Some(&trailers));
+        let collected = Body::new(whole).collect().await.unwrap();
+        assert_eq!(collected.trailers(), Some(&trailers));
+        assert_eq!(collected.to_bytes(), Bytes::from_static(b"abc"));
+    }
+
+    #[tokio::test]
+    async fn an_error_midway_is_the_result() {
+        let err = Whole::read(body(vec![
+            Ok(Frame::data(Bytes::from_static(b"ab"))),
+            Err(Status::internal("reset")),
+        ]))
+        .await
+        .unwrap_err();
+        assert_eq!(err.message(), "reset");
+        let failed = Body::new(Whole::failed(Status::resource_exhausted("too big")));
+        let err = failed.collect().await.unwrap_err();
+        assert_eq!(err.code(), crate::Code::ResourceExhausted);
+    }
+}

@@ -1,0 +1,88 @@
+//! Unary gRPC calls in protobuf without a compressed request: the request's one frame is read
+//! whole and decoded in place, and the reply is encoded into one buffer and sent with its
+//! trailers ([`crate::codec::frame`]). tonic's `server::Grpc` does the same through its
+//! streaming codec, which compressed requests and JSON messages still go through.
+
+use std::future::Future;
+
+use http::{HeaderMap, HeaderValue, header};
+use prost::Message;
+
+use super::Body;
+use super::call::CallMeta;
+use crate::codec::{Whole, frame};
+use crate::metadata::MetadataMap;
+use crate::{Context, Status};
+
+const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
+
+/// Whether this path can serve `request`: its messages are not compressed.
+pub(super) fn serves(request: &http::Request<Body>) -> bool {
+    request
+        .headers()
+        .get(&GRPC_ENCODING)
+        .is_none_or(|encoding| encoding == "identity")
+}
+
+/// Reads the request, runs the handler, and replies with its message or its status.
+pub(super) async fn serve<Req, Resp, F, Fut>(
+    request: http::Request<Body>,
+    mut meta: CallMeta,
+    handler: F,
+) -> http::Response<Body>
+where
+    Req: Message + Default,
+    Resp: Message,
+    F: FnOnce(Context, Req) -> Fut,
+    Fut: Future<Output = Result<Resp, Status>> + Send,
+{
+    let (parts, body) = request.into_parts();
+    let message = match read::<Req>(body, &meta).await {
+        Ok(message) => message,
+        Err(status) => {
+            meta.reject(&status);
+            return status.into_http();
+        }
+    };
+    let ctx = meta.context_from(MetadataMap::from_headers(parts.headers), parts.extensions);
+    let limit = meta.settings.max_message_size;
+    let reply = match meta.observe(ctx.clone(), handler(ctx, message)).await {
+        Ok(reply) => reply,
+        Err(status) => return status.into_http(),
+    };
+    match frame::encode(&reply, limit) {
+        Ok(data) => ok(data),
+        Err(len) => Status::resource_exhausted(format!(
+            "the reply of {len} bytes exceeds the server's limit of {limit} bytes; raise it \
+             with --server-max-message-size"
+        ))
+        .into_http(),
+    }
+}
+
+/// The request's one message.
+async fn read<Req: Message + Default>(body: Body, meta: &CallMeta) -> Result<Req, Status> {
+    let (data, _) = Whole::read(body).await?.into_parts();
+    let message = frame::single(data.unwrap_or_default(), "the request")?.ok_or_else(|| {
+        Status::internal("Missing request message: a unary call sends exactly one")
+    })?;
+    Req::decode(message).map_err(|err| {
+        Status::internal(format!(
+            "cannot decode the request as {}: {err}",
+            meta.types.input.full_name()
+        ))
+    })
+}
+
+/// A successful reply: the message's frame, then `grpc-status: 0`.
+fn ok(data: bytes::Bytes) -> http::Response<Body> {
+    let mut trailers = HeaderMap::with_capacity(1);
+    trailers.insert(GRPC_STATUS, HeaderValue::from_static("0"));
+    let mut response = http::Response::new(Body::new(Whole::new(data, trailers)));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/grpc"),
+    );
+    response
+}
