@@ -165,11 +165,9 @@ impl Shared {
         if candidates.is_empty() {
             return Err(self.none_match(cache, target, services));
         }
-        let node = match tried.filter(|tried| !tried.is_empty()) {
-            None if !self.options.outliers.any_ejected() => {
-                self.choose(strategy, &target.service, &candidates)
-            }
-            tried => self.pick_avoiding(strategy, &target.service, &candidates, tried),
+        let node = match first_try {
+            true => self.choose(strategy, &target.service, &candidates),
+            false => self.pick_avoiding(strategy, &target.service, &candidates, tried),
         };
         Ok(&node.address)
     }

@@ -272,7 +272,8 @@ impl Invocation {
 const TRAILERS: http::HeaderValue = http::HeaderValue::from_static("trailers");
 
 /// The content type of gRPC with protobuf messages.
-const GRPC_PROTOBUF: http::HeaderValue = http::HeaderValue::from_static("application/grpc");
+const GRPC_PROTOBUF: http::HeaderValue =
+    http::HeaderValue::from_static(Format::Protobuf.grpc_content_type());
 
 /// Headers gRPC reserves, which call metadata must not set (as tonic drops them too).
 const RESERVED: [http::HeaderName; 5] = [
@@ -280,7 +281,7 @@ const RESERVED: [http::HeaderName; 5] = [
     http::header::CONTENT_TYPE,
     http::HeaderName::from_static("grpc-message"),
     http::HeaderName::from_static("grpc-message-type"),
-    http::HeaderName::from_static("grpc-status"),
+    crate::codec::frame::GRPC_STATUS,
 ];
 
 /// The call's metadata as headers, without those gRPC reserves.

@@ -207,7 +207,7 @@ fn attempts(tried: &Option<Tried>) -> usize {
 /// An `UNAVAILABLE` status in these headers or trailers.
 fn unavailable_in(headers: &http::HeaderMap) -> Option<Status> {
     // Checked before parsing: nearly every response is not one.
-    let code = headers.get(&super::unary::GRPC_STATUS)?;
+    let code = headers.get(&crate::codec::frame::GRPC_STATUS)?;
     if code.as_bytes() != b"14" {
         return None;
     }

@@ -12,9 +12,6 @@ use crate::codec::{Whole, frame};
 use crate::server::Body;
 use crate::{Code, Status};
 
-/// The header (or trailer) with a call's status code; a constant, so lookups skip parsing it.
-pub(super) const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
-
 /// `message` as the body of a unary request: one uncompressed gRPC frame.
 pub(super) fn encode<M: Message>(message: &M, limit: usize) -> Result<Body, Status> {
     let frame = frame::encode(message, limit).map_err(|len| {
@@ -32,9 +29,7 @@ pub(super) async fn decode<T>(
     decode: impl FnOnce(Bytes) -> Result<T, Status>,
 ) -> Result<T, Status> {
     let (parts, body) = response.into_parts();
-    if parts.headers.contains_key(&GRPC_STATUS)
-        && let Some(status) = Status::from_header_map(&parts.headers)
-    {
+    if let Some(status) = frame::status_in(&parts.headers) {
         // A trailers-only reply: the status is all there is.
         return Err(match status.code() {
             Code::Ok => missing_message(),
@@ -55,12 +50,12 @@ pub(super) fn protobuf<T: Message + Default>(message: Bytes) -> Result<T, Status
 
 /// The status the trailers give, else one inferred from the HTTP status (gRPC's mapping).
 fn final_status(trailers: Option<&http::HeaderMap>, http: http::StatusCode) -> Result<(), Status> {
-    let code = trailers.and_then(|trailers| trailers.get(&GRPC_STATUS));
+    let code = trailers.and_then(|trailers| trailers.get(&frame::GRPC_STATUS));
     if code.is_some_and(|code| code.as_bytes() == b"0") {
         // Checked before parsing, which copies the trailers: nearly every reply is OK.
         return Ok(());
     }
-    if let Some(status) = trailers.and_then(Status::from_header_map) {
+    if let Some(status) = trailers.and_then(frame::status_in) {
         return match status.code() {
             Code::Ok => Ok(()),
             _ => Err(status),

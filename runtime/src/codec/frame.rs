@@ -15,7 +15,20 @@ use crate::Status;
 use crate::server::Body;
 
 /// A gRPC message prefix: a compression flag and a big-endian `u32` length.
-const PREFIX_LEN: usize = 5;
+pub(crate) const PREFIX_LEN: usize = 5;
+
+/// The header (or trailer) with a call's status code; a constant, so lookups skip parsing its
+/// name.
+pub(crate) const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+
+/// The status these headers (or trailers) carry, if any. Nearly every response carries none in
+/// its headers, so the name is looked up before tonic parses (and copies) the map.
+pub(crate) fn status_in(headers: &http::HeaderMap) -> Option<Status> {
+    if !headers.contains_key(&GRPC_STATUS) {
+        return None;
+    }
+    Status::from_header_map(headers)
+}
 
 /// `message` as one uncompressed gRPC frame, unless it encodes to more than `limit` bytes (the
 /// error is its length).

@@ -10,10 +10,8 @@ use bytes::{Buf, Bytes};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+use super::frame::PREFIX_LEN;
 use crate::{BoxError, Status};
-
-/// Length of a gRPC message prefix: a compression flag and a big-endian `u32` length.
-const PREFIX_LEN: usize = 5;
 
 pin_project! {
     /// A body of gRPC-framed messages that fails with `RESOURCE_EXHAUSTED` at the first message

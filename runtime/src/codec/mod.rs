@@ -24,7 +24,7 @@ pub enum Codec {
 
 impl Codec {
     /// The gRPC content type for this codec.
-    pub fn grpc_content_type(self) -> &'static str {
+    pub const fn grpc_content_type(self) -> &'static str {
         match self {
             Codec::Protobuf => "application/grpc",
             Codec::Json => "application/grpc+json",

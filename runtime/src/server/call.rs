@@ -120,6 +120,30 @@ impl CallMeta {
         ))
     }
 
+    /// Serves a unary call whose request was read as `request`: runs `handler` on it with the
+    /// call's metadata and extensions in its context (see [`observe`](Self::observe)), or
+    /// counts and refuses a request that could not be read.
+    pub(crate) async fn serve_unary<Req, Resp, F, Fut>(
+        mut self,
+        parts: http::request::Parts,
+        request: Result<Req, Status>,
+        handler: F,
+    ) -> Result<Resp, Status>
+    where
+        F: FnOnce(Context, Req) -> Fut,
+        Fut: Future<Output = Result<Resp, Status>> + Send,
+    {
+        let message = match request {
+            Ok(message) => message,
+            Err(status) => {
+                self.reject(&status);
+                return Err(status);
+            }
+        };
+        let ctx = self.context_from(MetadataMap::from_headers(parts.headers), parts.extensions);
+        self.observe(ctx.clone(), handler(ctx, message)).await
+    }
+
     /// Counts a call that failed before its handler ran (a request that did not decode).
     pub(crate) fn reject(&mut self, status: &Status) {
         if let Some(metrics) = &mut self.metrics {

@@ -10,11 +10,9 @@ use prost::Message;
 
 use super::Body;
 use super::call::CallMeta;
-use crate::codec::{Whole, frame};
-use crate::metadata::MetadataMap;
+use crate::codec::{Codec, Whole, frame};
 use crate::{Context, Status};
 
-const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
 const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
 
 /// Whether this path can serve `request`: its messages are not compressed.
@@ -28,7 +26,7 @@ pub(super) fn serves(request: &http::Request<Body>) -> bool {
 /// Reads the request, runs the handler, and replies with its message or its status.
 pub(super) async fn serve<Req, Resp, F, Fut>(
     request: http::Request<Body>,
-    mut meta: CallMeta,
+    meta: CallMeta,
     handler: F,
 ) -> http::Response<Body>
 where
@@ -38,16 +36,9 @@ where
     Fut: Future<Output = Result<Resp, Status>> + Send,
 {
     let (parts, body) = request.into_parts();
-    let message = match read::<Req>(body, &meta).await {
-        Ok(message) => message,
-        Err(status) => {
-            meta.reject(&status);
-            return status.into_http();
-        }
-    };
-    let ctx = meta.context_from(MetadataMap::from_headers(parts.headers), parts.extensions);
+    let request = read::<Req>(body, &meta).await;
     let limit = meta.settings.max_message_size;
-    let reply = match meta.observe(ctx.clone(), handler(ctx, message)).await {
+    let reply = match meta.serve_unary(parts, request, handler).await {
         Ok(reply) => reply,
         Err(status) => return status.into_http(),
     };
@@ -78,11 +69,11 @@ async fn read<Req: Message + Default>(body: Body, meta: &CallMeta) -> Result<Req
 /// A successful reply: the message's frame, then `grpc-status: 0`.
 fn ok(data: bytes::Bytes) -> http::Response<Body> {
     let mut trailers = HeaderMap::with_capacity(1);
-    trailers.insert(GRPC_STATUS, HeaderValue::from_static("0"));
+    trailers.insert(frame::GRPC_STATUS, HeaderValue::from_static("0"));
     let mut response = http::Response::new(Body::new(Whole::new(data, trailers)));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/grpc"),
+        HeaderValue::from_static(Codec::Protobuf.grpc_content_type()),
     );
     response
 }

@@ -14,14 +14,13 @@ use prost::Message;
 use super::call::CallMeta;
 use super::{Body, PlainReply};
 use crate::codec::Codec;
-use crate::metadata::MetadataMap;
 use crate::transcode::{from_json, to_json};
 use crate::{Context, Status};
 
 /// Reads the request, runs the handler and writes its reply as `reply_as` says.
 pub(super) async fn unary<Req, Resp, F, Fut>(
     request: http::Request<Body>,
-    mut meta: CallMeta,
+    meta: CallMeta,
     reply_as: PlainReply,
     handler: F,
 ) -> http::Response<Body>
@@ -34,20 +33,12 @@ where
     let codec = reply_as.codec;
     let (parts, body) = request.into_parts();
     let limit = meta.settings.max_message_size;
-    let message = match read(body, limit)
+    let request = read(body, limit)
         .await
-        .and_then(|bytes| decode(&meta, codec, &bytes))
-    {
-        Ok(message) => message,
-        Err(status) => {
-            meta.reject(&status);
-            return status.into_http();
-        }
-    };
-    let ctx = meta.context_from(MetadataMap::from_headers(parts.headers), parts.extensions);
+        .and_then(|bytes| decode(&meta, codec, &bytes));
     let types = meta.types.clone();
     let json = meta.settings.json.clone();
-    let reply = match meta.observe(ctx.clone(), handler(ctx, message)).await {
+    let reply = match meta.serve_unary(parts, request, handler).await {
         Ok(reply) => reply,
         Err(status) => return status.into_http(),
     };

@@ -13,11 +13,7 @@ use crate::codec::Codec;
 /// The status of a failed call answered trailers-only (as the plain unary path does); `None`
 /// for a success. The cheap `grpc-status` check comes first, as most calls succeed.
 pub(super) fn failure(response: &http::Response<crate::server::Body>) -> Option<crate::Status> {
-    static GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
-    if !response.headers().contains_key(&GRPC_STATUS) {
-        return None;
-    }
-    crate::Status::from_header_map(response.headers())
+    crate::codec::frame::status_in(response.headers())
         .filter(|status| status.code() != crate::Code::Ok)
 }
 
