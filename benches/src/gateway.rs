@@ -120,19 +120,19 @@ async fn main() -> anyhow::Result<()> {
             },
         ),
     ];
-    if let Some((name, target)) = args.only.and_then(|index| targets.get(index)) {
-        let round = one_round(*target, args.requests, args.concurrency).await;
-        println!("{name}: {:.0} req/s", round.requests_per_second);
-        return Ok(());
-    }
-    println!(
+    let title = format!(
         "Gateway: JSON over HTTP/1.1, {} requests x {} rounds, concurrency {} (median round)",
         args.requests, args.rounds, args.concurrency
     );
     let concurrency = args.concurrency;
-    load::compare(&targets, args.rounds, args.requests, |target, requests| {
-        one_round(target, requests, concurrency)
-    })
+    load::compare(
+        &targets,
+        args.only,
+        &title,
+        args.rounds,
+        args.requests,
+        |target, requests| one_round(target, requests, concurrency),
+    )
     .await;
     service.stop().await?;
     Ok(())

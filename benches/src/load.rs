@@ -159,11 +159,14 @@ fn paired(rounds: &[Round], baseline: &[Round], measure: impl Fn(&Round) -> f64)
 }
 
 /// Runs a warm-up round of each target, then `rounds` rounds of each in turn (so drift on a
-/// shared machine hits them alike), and prints each target's median round with its ratio to
-/// the first target's.
+/// shared machine hits them alike), and prints `title` and each target's median round with its
+/// ratio to the first target's. With `only`, runs one round of that target alone (to profile
+/// it) and prints its throughput.
 #[allow(dead_code)] // not every bench binary compares HTTP targets
 pub(crate) async fn compare<T, F, Fut>(
     targets: &[(&str, T)],
+    only: Option<usize>,
+    title: &str,
     rounds: usize,
     requests: u64,
     mut one_round: F,
@@ -172,6 +175,12 @@ pub(crate) async fn compare<T, F, Fut>(
     F: FnMut(T, u64) -> Fut,
     Fut: Future<Output = Round> + 'static,
 {
+    if let Some((name, target)) = only.and_then(|index| targets.get(index)) {
+        let round = one_round(target.clone(), requests).await;
+        println!("{name}: {:.0} req/s", round.requests_per_second);
+        return;
+    }
+    println!("{title}");
     for (_, target) in targets {
         one_round(target.clone(), requests / 10).await;
     }
