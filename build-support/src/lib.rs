@@ -2,8 +2,11 @@
 //!
 //! It parses protos with [protox](https://docs.rs/protox) and writes exactly what the
 //! `protoc-gen-micro` plugin writes: one `<package>.rs` per proto package in `OUT_DIR`, with
-//! prost messages, handler traits, servers, clients and the embedded descriptor set. Include a
-//! package with `micro::include_proto!("helloworld")`.
+//! prost messages, handler traits, servers, clients and the embedded descriptor set. As with
+//! prost-build's `compile_protos`, the files the protos import are generated too (well-known
+//! types come from `prost_types`), so list only the files you use. Include a package with
+//! `micro::include_proto!("helloworld")`; when packages import each other, nest them with
+//! [`Builder::include_file`].
 //!
 //! ```no_run
 //! // build.rs
@@ -138,9 +141,10 @@ impl Builder {
         compiler
             .open_files(protos.iter().map(AsRef::as_ref))
             .map_err(|err| Error::proto(&err))?;
+        // Like prost-build's `compile_protos`: the imports are generated too, so a user lists
+        // only the files with services. Well-known types come from `prost_types` instead.
         let to_generate: Vec<String> = compiler
             .files()
-            .filter(|file| !file.is_import())
             .map(|file| file.name().to_owned())
             .collect();
         let generated = protoc_gen_micro::generate_from_descriptor_set(

@@ -6,6 +6,17 @@ fn plugin_tests() -> PathBuf {
     Path::new(&manifest_dir()).join("../protoc-gen-micro/tests")
 }
 
+/// The plugin's golden files, which micro-build writes from the fixtures that have services:
+/// it generates what they import too (`fixtures.types` and `fixtures.common`).
+const SNAPSHOTS: [&str; 6] = [
+    "_includes.rs",
+    "fixtures.common.rs",
+    "fixtures.kitchen.rs",
+    "fixtures.orders.rs",
+    "fixtures.type.rs",
+    "fixtures.types.rs",
+];
+
 #[test]
 fn output_matches_the_plugins_golden_files() {
     let out = tempfile::tempdir().unwrap();
@@ -13,11 +24,21 @@ fn output_matches_the_plugins_golden_files() {
         .include_file("_includes.rs")
         .out_dir(out.path())
         .compile(
-            &["fixtures/types.proto", "fixtures/kitchen.proto"],
+            &[
+                "fixtures/kitchen.proto",
+                "fixtures/orders.proto",
+                "fixtures/names.proto",
+            ],
             &[plugin_tests().join("fixtures")],
         )
         .unwrap();
-    for name in ["fixtures.kitchen.rs", "fixtures.types.rs", "_includes.rs"] {
+    let mut written: Vec<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    written.sort();
+    assert_eq!(written, SNAPSHOTS, "exactly the files the plugin writes");
+    for name in SNAPSHOTS {
         let written = std::fs::read_to_string(out.path().join(name)).unwrap();
         let golden = std::fs::read_to_string(plugin_tests().join("snapshots").join(name)).unwrap();
         assert!(
@@ -93,7 +114,9 @@ fn a_generator_error_is_reported() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("`FooClient`, which clashes with message `FooClient`"),
+        err.contains(
+            "message `p.FooClient` and service `Foo` in clash.proto both become `FooClient`"
+        ),
         "{err}"
     );
 }

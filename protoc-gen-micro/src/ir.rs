@@ -2,7 +2,7 @@
 
 use proc_macro2::{Ident, TokenStream};
 
-use crate::names;
+use crate::{Error, names};
 
 /// One proto `service`.
 #[derive(Debug)]
@@ -26,14 +26,32 @@ pub(crate) struct Method {
     pub(crate) ident: Ident,
     pub(crate) kind: RpcKind,
     /// Rust path of the request message, relative to the package module.
-    pub(crate) input: TokenStream,
+    pub(crate) input: RustPath,
     /// Rust path of the response message, relative to the package module.
-    pub(crate) output: TokenStream,
+    pub(crate) output: RustPath,
     /// Fully qualified proto names of the messages, without the leading dot.
     pub(crate) input_proto: String,
     pub(crate) output_proto: String,
     pub(crate) docs: Vec<String>,
     pub(crate) deprecated: bool,
+}
+
+/// A message's Rust path, as written and anchored (see [`names::rust_path`]).
+#[derive(Debug)]
+pub(crate) struct RustPath {
+    /// As prost-build wrote it: `Request`, `super::common::Id`, `::x::Y`.
+    pub(crate) plain: TokenStream,
+    /// Relative paths start with `self::`, for code where generic parameters are in scope.
+    pub(crate) anchored: TokenStream,
+}
+
+impl RustPath {
+    fn new(path: &str) -> Result<RustPath, Error> {
+        Ok(RustPath {
+            plain: names::rust_path(path, false)?,
+            anchored: names::rust_path(path, true)?,
+        })
+    }
 }
 
 /// The four kinds of gRPC call.
@@ -46,18 +64,18 @@ pub(crate) enum RpcKind {
 }
 
 impl Service {
-    pub(crate) fn from_prost(service: prost_build::Service) -> Service {
-        Service {
-            proto_name: service.proto_name,
-            package: service.package,
+    pub(crate) fn from_prost(service: prost_build::Service) -> Result<Service, Error> {
+        Ok(Service {
             docs: names::doc_lines(&service.comments),
             deprecated: service.options.deprecated(),
             methods: service
                 .methods
                 .into_iter()
                 .map(Method::from_prost)
-                .collect(),
-        }
+                .collect::<Result<_, _>>()?,
+            proto_name: service.proto_name,
+            package: service.package,
+        })
     }
 
     /// `pkg.Svc`, or `Svc` without a package.
@@ -71,23 +89,23 @@ impl Service {
 }
 
 impl Method {
-    fn from_prost(method: prost_build::Method) -> Method {
+    fn from_prost(method: prost_build::Method) -> Result<Method, Error> {
         let kind = match (method.client_streaming, method.server_streaming) {
             (false, false) => RpcKind::Unary,
             (false, true) => RpcKind::ServerStreaming,
             (true, false) => RpcKind::ClientStreaming,
             (true, true) => RpcKind::BidiStreaming,
         };
-        Method {
+        Ok(Method {
             ident: names::ident(&method.name),
             kind,
-            input: names::rust_path(&method.input_type),
-            output: names::rust_path(&method.output_type),
+            input: RustPath::new(&method.input_type)?,
+            output: RustPath::new(&method.output_type)?,
             input_proto: method.input_proto_type.trim_start_matches('.').to_owned(),
             output_proto: method.output_proto_type.trim_start_matches('.').to_owned(),
             docs: names::doc_lines(&method.comments),
             deprecated: method.options.deprecated(),
             proto_name: method.proto_name,
-        }
+        })
     }
 }

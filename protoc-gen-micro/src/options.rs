@@ -111,6 +111,49 @@ impl Options {
     }
 }
 
+impl Options {
+    /// Checks that attributes and extern paths are Rust, which prost-build pastes into the
+    /// output unchecked.
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        use syn::parse::Parser;
+        let attributes = self
+            .type_attributes
+            .iter()
+            .map(|pair| ("type_attribute", pair))
+            .chain(
+                self.field_attributes
+                    .iter()
+                    .map(|pair| ("field_attribute", pair)),
+            );
+        for (option, (path, attribute)) in attributes {
+            syn::Attribute::parse_outer
+                .parse_str(attribute)
+                .map_err(|err| {
+                    Error::new(format!(
+                        "option `{option}={path}={attribute}`: `{attribute}` is not a Rust \
+                         attribute ({err}); write it as in Rust source, e.g. \
+                         `#[derive(Eq, Hash)]`"
+                    ))
+                })?;
+        }
+        for (proto_path, rust_path) in &self.extern_paths {
+            if !proto_path.starts_with('.') {
+                return Err(Error::new(format!(
+                    "option `extern_path={proto_path}={rust_path}`: the proto path must be \
+                     fully qualified, starting with `.` (e.g. `.common`)"
+                )));
+            }
+            syn::parse_str::<syn::Path>(rust_path).map_err(|err| {
+                Error::new(format!(
+                    "option `extern_path={proto_path}={rust_path}`: `{rust_path}` is not a Rust \
+                     path ({err}); write e.g. `::common_protos`"
+                ))
+            })?;
+        }
+        Ok(())
+    }
+}
+
 /// Splits `.proto.path=value` for options that map a proto path to something.
 fn path_pair(option: &str, value: &str) -> Result<(String, String), Error> {
     match value.split_once('=') {
@@ -129,18 +172,20 @@ fn is_file_name(value: &str) -> bool {
 
 /// Splits on commas that are not escaped as `\,`, unescaping them.
 fn split_unescaped(parameter: &str) -> Vec<String> {
-    let mut parts = vec![String::new()];
+    let mut parts = Vec::new();
+    let mut part = String::new();
     let mut chars = parameter.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\\' if chars.peek() == Some(&',') => {
                 chars.next();
-                parts.last_mut().expect("parts is never empty").push(',');
+                part.push(',');
             }
-            ',' => parts.push(String::new()),
-            c => parts.last_mut().expect("parts is never empty").push(c),
+            ',' => parts.push(std::mem::take(&mut part)),
+            c => part.push(c),
         }
     }
+    parts.push(part);
     parts
 }
 

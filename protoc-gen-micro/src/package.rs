@@ -5,25 +5,28 @@ use std::collections::{HashMap, HashSet};
 use crate::Error;
 use crate::descriptor::{self, ProtoFile};
 
-/// The encoded `FileDescriptorSet` for every package that has files to generate, keyed by the
-/// proto package name. Files come dependencies first, without source info.
+/// The encoded `FileDescriptorSet` for every requested package with a service (only those embed
+/// one), keyed by the proto package name. Files come dependencies first, without source info.
 pub(crate) fn descriptor_sets(
     files: &[ProtoFile],
-    files_to_generate: &[String],
+    requested: &[&ProtoFile],
 ) -> Result<HashMap<String, Vec<u8>>, Error> {
     let by_name: HashMap<&str, &ProtoFile> = files.iter().map(|file| (file.name(), file)).collect();
     let mut roots: HashMap<&str, Vec<&str>> = HashMap::new();
-    for name in files_to_generate {
-        let file = by_name.get(name.as_str()).ok_or_else(|| {
-            Error::new(format!("file to generate `{name}` is not in the request"))
-        })?;
+    for file in requested {
         roots
             .entry(file.descriptor.package())
             .or_default()
-            .push(name);
+            .push(file.name());
     }
+    let with_services = |package: &&str| {
+        requested.iter().any(|file| {
+            file.descriptor.package() == *package && !file.descriptor.service.is_empty()
+        })
+    };
     roots
         .into_iter()
+        .filter(|(package, _)| with_services(package))
         .map(|(package, roots)| {
             let ordered = with_imports(&by_name, &roots)?;
             let raw = ordered

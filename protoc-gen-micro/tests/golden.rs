@@ -7,7 +7,23 @@ use std::path::{Path, PathBuf};
 
 use protoc_gen_micro::{GeneratedFile, Options, generate_from_descriptor_set};
 
-const FIXTURES: &[&str] = &["fixtures/types.proto", "fixtures/kitchen.proto"];
+const FIXTURES: &[&str] = &[
+    "fixtures/types.proto",
+    "fixtures/kitchen.proto",
+    "fixtures/common/money.proto",
+    "fixtures/orders.proto",
+    "fixtures/names.proto",
+];
+
+/// The files written for [`FIXTURES`], in the order the generator returns them.
+const SNAPSHOTS: &[&str] = &[
+    "fixtures.common.rs",
+    "fixtures.kitchen.rs",
+    "fixtures.orders.rs",
+    "fixtures.type.rs",
+    "fixtures.types.rs",
+    "_includes.rs",
+];
 
 fn tests_dir() -> PathBuf {
     Path::new(&manifest_dir()).join("tests")
@@ -34,10 +50,7 @@ fn output_matches_snapshots() {
     options.include_file = Some("_includes.rs".into());
     let files = generate_fixtures(&options);
     let names: Vec<&str> = files.iter().map(|file| file.name.as_str()).collect();
-    assert_eq!(
-        names,
-        ["fixtures.kitchen.rs", "fixtures.types.rs", "_includes.rs"]
-    );
+    assert_eq!(names, SNAPSHOTS);
 
     let snapshots = tests_dir().join("snapshots");
     let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
@@ -106,6 +119,62 @@ fn extern_path_points_at_another_crate() {
         "{}",
         out[0].content
     );
+}
+
+fn generate_only(file: &str, options: &Options) -> Vec<GeneratedFile> {
+    generate_from_descriptor_set(&encoded_fixtures(), &[file.to_owned()], options).unwrap()
+}
+
+fn derives_of<'a>(content: &'a str, message: &str) -> &'a str {
+    let end = content
+        .find(&format!("pub struct {message} {{"))
+        .unwrap_or_else(|| panic!("no struct {message}"));
+    let start = content[..end].rfind("#[derive(").unwrap();
+    &content[start..content[start..].find(')').unwrap() + start]
+}
+
+#[test]
+fn imported_messages_decide_derives_without_being_written() {
+    let files = generate_only("fixtures/orders.proto", &Options::default());
+    assert_eq!(
+        files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+        ["fixtures.orders.rs"],
+        "only the requested file is written, not its imports"
+    );
+    let orders = &files[0].content;
+    for (message, derives) in [
+        ("Stamped", "Clone, PartialEq, Eq, Hash"),
+        ("Order", "Clone, PartialEq, Eq, Hash"),
+        ("Ttl", "Clone, Copy, PartialEq, Eq, Hash"),
+        ("Blank", "Clone, PartialEq, Eq, Hash"),
+        ("Shaped", "Clone, PartialEq"),
+        ("Wrapped", "Clone, PartialEq, Eq, Hash"),
+        ("Measured", "Clone, Copy, PartialEq"),
+    ] {
+        let found = derives_of(orders, message);
+        assert!(
+            found == format!("#[derive({derives}, ::micro::codegen::prost::Message"),
+            "{message}: {found}"
+        );
+    }
+}
+
+#[test]
+fn keyword_package_is_named_as_written_and_nested_raw() {
+    let mut options = Options::default();
+    options.include_file = Some("mod.rs".into());
+    let files = generate_only("fixtures/names.proto", &options);
+    assert_eq!(files[0].name, "fixtures.type.rs");
+    assert!(
+        files[1]
+            .content
+            .contains("pub mod r#type {\n        include!(\"fixtures.type.rs\");"),
+        "{}",
+        files[1].content
+    );
+    let names = &files[0].content;
+    assert!(names.contains("pub fn clone_rpc("), "{names}");
+    assert!(names.contains("pub struct Self_ {"), "{names}");
 }
 
 /// The package's directory, read when the test runs: a path compiled in goes stale when a

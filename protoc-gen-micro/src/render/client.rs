@@ -65,7 +65,9 @@ fn client_method(service: &Service, index: usize, method: &Method) -> TokenStrea
     let name = names::client_method(method);
     let info_static = names::service_info_static(service);
     let index = Literal::usize_unsuffixed(index);
-    let (input, output) = (&method.input, &method.output);
+    let (input, output) = (&method.input.plain, &method.output.plain);
+    // Anchored where the method's `S` is in scope, for a message named `S`.
+    let (s_input, s_output) = (&method.input.anchored, &method.output.anchored);
     let target = quote!(::micro::codegen::CallTarget::new(&self.service, &#info_static, #index));
 
     let body = match method.kind {
@@ -83,9 +85,9 @@ fn client_method(service: &Service, index: usize, method: &Method) -> TokenStrea
             }
         },
         RpcKind::ClientStreaming => quote! {
-            pub fn #name<S>(&self, requests: S) -> ::micro::codegen::Call<#output>
+            pub fn #name<S>(&self, requests: S) -> ::micro::codegen::Call<#s_output>
             where
-                S: ::micro::codegen::Stream<Item = #input> + ::core::marker::Send + 'static,
+                S: ::micro::codegen::Stream<Item = #s_input> + ::core::marker::Send + 'static,
             {
                 self.client.client_streaming(#target, requests)
             }
@@ -94,9 +96,9 @@ fn client_method(service: &Service, index: usize, method: &Method) -> TokenStrea
             pub fn #name<S>(
                 &self,
                 requests: S,
-            ) -> ::micro::codegen::Call<::micro::codegen::Streaming<#output>>
+            ) -> ::micro::codegen::Call<::micro::codegen::Streaming<#s_output>>
             where
-                S: ::micro::codegen::Stream<Item = #input> + ::core::marker::Send + 'static,
+                S: ::micro::codegen::Stream<Item = #s_input> + ::core::marker::Send + 'static,
             {
                 self.client.bidi_streaming(#target, requests)
             }

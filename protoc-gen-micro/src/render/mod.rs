@@ -3,34 +3,51 @@
 mod client;
 mod server;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
-use crate::Options;
 use crate::ir::{RpcKind, Service};
 use crate::names;
+use crate::{Error, Options};
+
+/// Where the generator leaves the first error it meets: prost-build's hook cannot return one.
+pub(crate) type ErrorSlot = Rc<RefCell<Option<Error>>>;
 
 /// prost-build's hook: it hands over each service and each finished package.
 pub(crate) struct MicroServiceGenerator {
     options: Options,
     /// Encoded descriptor sets by proto package.
     descriptor_sets: HashMap<String, Vec<u8>>,
+    error: ErrorSlot,
 }
 
 impl MicroServiceGenerator {
-    pub(crate) fn new(options: Options, descriptor_sets: HashMap<String, Vec<u8>>) -> Self {
+    pub(crate) fn new(
+        options: Options,
+        descriptor_sets: HashMap<String, Vec<u8>>,
+        error: ErrorSlot,
+    ) -> Self {
         MicroServiceGenerator {
             options,
             descriptor_sets,
+            error,
         }
     }
 }
 
 impl prost_build::ServiceGenerator for MicroServiceGenerator {
     fn generate(&mut self, service: prost_build::Service, buf: &mut String) {
-        let service = Service::from_prost(service);
+        let service = match Service::from_prost(service) {
+            Ok(service) => service,
+            Err(err) => {
+                self.error.borrow_mut().get_or_insert(err);
+                return;
+            }
+        };
         let info = info(&service);
         let server = self.options.server.then(|| server::render(&service));
         let client = self.options.client.then(|| client::render(&service));

@@ -1,6 +1,6 @@
 //! The server side: the `<Svc>Handler` trait and the `<Svc>Server<H>` adapter.
 
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Ident, Literal, TokenStream};
 use quote::quote;
 
 use super::docs;
@@ -36,7 +36,7 @@ fn render_trait(service: &Service) -> TokenStream {
 fn trait_method(method: &Method) -> TokenStream {
     let docs = docs(&method.docs, method.deprecated);
     let name = &method.ident;
-    let (input, output) = (&method.input, &method.output);
+    let (input, output) = (&method.input.plain, &method.output.plain);
     let (params, ok) = match method.kind {
         RpcKind::Unary => (quote!(request: #input), quote!(#output)),
         RpcKind::ServerStreaming => (
@@ -74,7 +74,7 @@ fn render_adapter(service: &Service) -> TokenStream {
         .methods
         .iter()
         .enumerate()
-        .map(|(index, method)| dispatch_arm(index, method));
+        .map(|(index, method)| dispatch_arm(&handler_trait, index, method));
     quote! {
         #[doc = #doc]
         pub struct #name<H> {
@@ -126,22 +126,26 @@ fn render_adapter(service: &Service) -> TokenStream {
     }
 }
 
-/// `index => ::micro::codegen::<kind>(call, |ctx, ..| handler.method(ctx, ..))`.
-fn dispatch_arm(index: usize, method: &Method) -> TokenStream {
+/// `index => ::micro::codegen::<kind>(call, |ctx, ..| Trait::method(&*handler, ctx, ..))`.
+///
+/// The call names the trait: method syntax on the `Arc` would find `Arc::clone` before a
+/// handler method named `clone`.
+fn dispatch_arm(handler_trait: &Ident, index: usize, method: &Method) -> TokenStream {
     let index = Literal::usize_unsuffixed(index);
     let name = &method.ident;
-    let (input, output) = (&method.input, &method.output);
+    // Anchored: the adapter's `H` is in scope, and a message may be named `H`.
+    let (input, output) = (&method.input.anchored, &method.output.anchored);
     let call = match method.kind {
         RpcKind::Unary => quote! {
             ::micro::codegen::unary(call, move |ctx: ::micro::codegen::Context, request: #input| async move {
-                handler.#name(ctx, request).await
+                #handler_trait::#name(&*handler, ctx, request).await
             })
         },
         RpcKind::ServerStreaming => quote! {
             ::micro::codegen::server_streaming(
                 call,
                 move |ctx: ::micro::codegen::Context, request: #input, responses: ::micro::codegen::Sender<#output>| async move {
-                    handler.#name(ctx, request, responses).await
+                    #handler_trait::#name(&*handler, ctx, request, responses).await
                 },
             )
         },
@@ -149,7 +153,7 @@ fn dispatch_arm(index: usize, method: &Method) -> TokenStream {
             ::micro::codegen::client_streaming(
                 call,
                 move |ctx: ::micro::codegen::Context, requests: ::micro::codegen::Streaming<#input>| async move {
-                    handler.#name(ctx, requests).await
+                    #handler_trait::#name(&*handler, ctx, requests).await
                 },
             )
         },
@@ -159,7 +163,7 @@ fn dispatch_arm(index: usize, method: &Method) -> TokenStream {
                 move |ctx: ::micro::codegen::Context,
                       requests: ::micro::codegen::Streaming<#input>,
                       responses: ::micro::codegen::Sender<#output>| async move {
-                    handler.#name(ctx, requests, responses).await
+                    #handler_trait::#name(&*handler, ctx, requests, responses).await
                 },
             )
         },

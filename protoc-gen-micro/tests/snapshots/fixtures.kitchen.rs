@@ -226,8 +226,8 @@ impl<H: KitchenHandler> ::micro::codegen::Handler for KitchenServer<H> {
             0 => {
                 ::micro::codegen::unary(
                     call,
-                    move |ctx: ::micro::codegen::Context, request: GetRequest| async move {
-                        handler.get(ctx, request).await
+                    move |ctx: ::micro::codegen::Context, request: self::GetRequest| async move {
+                        KitchenHandler::get(&*handler, ctx, request).await
                     },
                 )
             }
@@ -236,9 +236,11 @@ impl<H: KitchenHandler> ::micro::codegen::Handler for KitchenServer<H> {
                     call,
                     move |
                         ctx: ::micro::codegen::Context,
-                        request: ListRequest,
-                        responses: ::micro::codegen::Sender<super::types::Item>|
-                    async move { handler.list(ctx, request, responses).await },
+                        request: self::ListRequest,
+                        responses: ::micro::codegen::Sender<self::super::types::Item>|
+                    async move {
+                        KitchenHandler::list(&*handler, ctx, request, responses).await
+                    },
                 )
             }
             2 => {
@@ -246,8 +248,8 @@ impl<H: KitchenHandler> ::micro::codegen::Handler for KitchenServer<H> {
                     call,
                     move |
                         ctx: ::micro::codegen::Context,
-                        requests: ::micro::codegen::Streaming<super::types::Item>|
-                    async move { handler.put(ctx, requests).await },
+                        requests: ::micro::codegen::Streaming<self::super::types::Item>|
+                    async move { KitchenHandler::put(&*handler, ctx, requests).await },
                 )
             }
             3 => {
@@ -255,24 +257,27 @@ impl<H: KitchenHandler> ::micro::codegen::Handler for KitchenServer<H> {
                     call,
                     move |
                         ctx: ::micro::codegen::Context,
-                        requests: ::micro::codegen::Streaming<super::types::Item>,
-                        responses: ::micro::codegen::Sender<super::types::Item>|
-                    async move { handler.chat(ctx, requests, responses).await },
+                        requests: ::micro::codegen::Streaming<self::super::types::Item>,
+                        responses: ::micro::codegen::Sender<self::super::types::Item>|
+                    async move {
+                        KitchenHandler::chat(&*handler, ctx, requests, responses).await
+                    },
                 )
             }
             4 => {
                 ::micro::codegen::unary(
                     call,
-                    move |ctx: ::micro::codegen::Context, request: super::types::Item| async move {
-                        handler.echo(ctx, request).await
-                    },
+                    move |
+                        ctx: ::micro::codegen::Context,
+                        request: self::super::types::Item|
+                    async move { KitchenHandler::echo(&*handler, ctx, request).await },
                 )
             }
             5 => {
                 ::micro::codegen::unary(
                     call,
                     move |ctx: ::micro::codegen::Context, request: ()| async move {
-                        handler.r#type(ctx, request).await
+                        KitchenHandler::r#type(&*handler, ctx, request).await
                     },
                 )
             }
@@ -280,7 +285,7 @@ impl<H: KitchenHandler> ::micro::codegen::Handler for KitchenServer<H> {
                 ::micro::codegen::unary(
                     call,
                     move |ctx: ::micro::codegen::Context, request: ()| async move {
-                        handler.new(ctx, request).await
+                        KitchenHandler::new(&*handler, ctx, request).await
                     },
                 )
             }
@@ -288,7 +293,7 @@ impl<H: KitchenHandler> ::micro::codegen::Handler for KitchenServer<H> {
                 ::micro::codegen::unary(
                     call,
                     move |ctx: ::micro::codegen::Context, request: ()| async move {
-                        handler.old(ctx, request).await
+                        KitchenHandler::old(&*handler, ctx, request).await
                     },
                 )
             }
@@ -353,10 +358,10 @@ impl KitchenClient {
             )
     }
     /// Stores every item sent and says how many there were.
-    pub fn put<S>(&self, requests: S) -> ::micro::codegen::Call<PutReply>
+    pub fn put<S>(&self, requests: S) -> ::micro::codegen::Call<self::PutReply>
     where
-        S: ::micro::codegen::Stream<Item = super::types::Item> + ::core::marker::Send
-            + 'static,
+        S: ::micro::codegen::Stream<Item = self::super::types::Item>
+            + ::core::marker::Send + 'static,
     {
         self.client
             .client_streaming(
@@ -372,10 +377,10 @@ impl KitchenClient {
     pub fn chat<S>(
         &self,
         requests: S,
-    ) -> ::micro::codegen::Call<::micro::codegen::Streaming<super::types::Item>>
+    ) -> ::micro::codegen::Call<::micro::codegen::Streaming<self::super::types::Item>>
     where
-        S: ::micro::codegen::Stream<Item = super::types::Item> + ::core::marker::Send
-            + 'static,
+        S: ::micro::codegen::Stream<Item = self::super::types::Item>
+            + ::core::marker::Send + 'static,
     {
         self.client
             .bidi_streaming(
@@ -515,7 +520,7 @@ impl<H: PantryHandler> ::micro::codegen::Handler for PantryServer<H> {
                 ::micro::codegen::unary(
                     call,
                     move |ctx: ::micro::codegen::Context, request: ()| async move {
-                        handler.count(ctx, request).await
+                        PantryHandler::count(&*handler, ctx, request).await
                     },
                 )
             }
