@@ -153,7 +153,9 @@ impl Builder {
             &self.options,
         )
         .map_err(|err| Error::new(err.to_string()))?;
-        if std::env::var_os("CARGO").is_some() {
+        // Only cargo's build scripts get `CARGO_CFG_*` (tests and binaries run by cargo get
+        // `CARGO` too, where these lines would be noise).
+        if std::env::var_os("CARGO_CFG_TARGET_ARCH").is_some() {
             for path in compiler.files().filter_map(|file| file.path()) {
                 println!("cargo:rerun-if-changed={}", path.display());
             }

@@ -10,9 +10,10 @@ use prost::bytes::Buf;
 use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
 use std::collections::HashSet;
 
+use prost_types::field_descriptor_proto::Type;
 use prost_types::{DescriptorProto, EnumDescriptorProto, FileDescriptorProto};
 
-use crate::Error;
+use crate::{Error, comments};
 
 /// Field number of `FileDescriptorSet.file` and of `CodeGeneratorRequest.proto_file`'s sibling.
 const FILE_DESCRIPTOR_SET_FILE: u32 = 1;
@@ -37,11 +38,32 @@ impl ProtoFile {
         self.descriptor.name()
     }
 
+    /// The bytes the file was decoded from.
+    pub(crate) fn raw(&self) -> &[u8] {
+        &self.raw
+    }
+
     /// The descriptor prost-build generates from. Comments are kept only if the source info
     /// covers every item prost-build looks up: protoc and protox always write them all, and
-    /// prost-build panics on a missing one.
+    /// prost-build panics on a missing one. Code blocks in comments are marked as text, so
+    /// rustdoc does not test them as Rust.
     pub(crate) fn descriptor_for_prost(&self) -> FileDescriptorProto {
         let mut descriptor = self.descriptor.clone();
+        if let Some(info) = &mut descriptor.source_code_info {
+            for location in &mut info.location {
+                for comment in [
+                    &mut location.leading_comments,
+                    &mut location.trailing_comments,
+                ] {
+                    if let Some(text) = comment.as_deref().and_then(comments::untestable) {
+                        *comment = Some(text);
+                    }
+                }
+            }
+        }
+        for message in &mut descriptor.message_type {
+            canonical_defaults(message);
+        }
         if let Some(info) = &descriptor.source_code_info {
             let located: HashSet<&[i32]> = info
                 .location
@@ -64,6 +86,42 @@ impl ProtoFile {
     /// time needs and which often doubles a descriptor's size.
     pub(crate) fn raw_without_source_info(&self) -> Result<Vec<u8>, Error> {
         without_field(&self.raw, SOURCE_CODE_INFO)
+    }
+}
+
+/// Writes float and double defaults one way in every nested field (see [`canonical_default`]).
+fn canonical_defaults(message: &mut DescriptorProto) {
+    for field in &mut message.field {
+        let ty = field.r#type();
+        if let Some(text) = field
+            .default_value
+            .as_deref()
+            .and_then(|t| canonical_default(ty, t))
+        {
+            field.default_value = Some(text);
+        }
+    }
+    for nested in &mut message.nested_type {
+        canonical_defaults(nested);
+    }
+}
+
+/// A float or double default as Rust writes it: protoc writes them as C does (`1e+10`),
+/// protox as Rust does (`10000000000`), and the text reaches the generated code. `None` for
+/// other types, infinities and NaN (which both write `inf`, `-inf`, `nan`).
+pub(crate) fn canonical_default(ty: Type, text: &str) -> Option<String> {
+    match ty {
+        Type::Float => text
+            .parse::<f32>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .map(|v| v.to_string()),
+        Type::Double => text
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .map(|v| v.to_string()),
+        _ => None,
     }
 }
 

@@ -27,6 +27,8 @@
 //! # }
 //! ```
 
+mod canonical;
+mod comments;
 mod descriptor;
 mod error;
 mod include_file;

@@ -22,12 +22,13 @@ pub(crate) fn ident(name: &str) -> Ident {
     }
 }
 
-/// A Rust path as prost-build resolved it (`Request`, `super::common::Id`, `::x::Y`). With
-/// `anchored`, a relative path starts with `self::`, so that a message named like a generic
-/// parameter of the generated code (`H`, `S`) still means the message.
+/// A Rust path as prost-build resolved it (`Request`, `super::common::Id`, `::x::Y`, `u32` for
+/// a wrapper type). With `anchored`, a message named by one segment is written `self::Request`,
+/// so that a message named like a generic parameter of the generated code (`H`, `S`) still means
+/// the message; longer paths and primitive types cannot be mistaken for one.
 pub(crate) fn rust_path(path: &str, anchored: bool) -> Result<TokenStream, Error> {
-    let relative = !(path.starts_with("::") || path.starts_with("crate::") || path == "()");
-    let written = if anchored && relative {
+    const PRIMITIVES: &[&str] = &["()", "bool", "i32", "i64", "u32", "u64", "f32", "f64"];
+    let written = if anchored && !path.contains("::") && !PRIMITIVES.contains(&path) {
         format!("self::{path}")
     } else {
         path.to_owned()

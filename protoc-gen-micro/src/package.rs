@@ -3,10 +3,12 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::Error;
+use crate::canonical::Canonical;
 use crate::descriptor::{self, ProtoFile};
 
 /// The encoded `FileDescriptorSet` for every requested package with a service (only those embed
-/// one), keyed by the proto package name. Files come dependencies first, without source info.
+/// one), keyed by the proto package name. Files come dependencies first, in their canonical
+/// encoding (see `canonical`), without source info.
 pub(crate) fn descriptor_sets(
     files: &[ProtoFile],
     requested: &[&ProtoFile],
@@ -24,6 +26,7 @@ pub(crate) fn descriptor_sets(
             file.descriptor.package() == *package && !file.descriptor.service.is_empty()
         })
     };
+    let canonical = Canonical::new(files);
     roots
         .into_iter()
         .filter(|(package, _)| with_services(package))
@@ -31,7 +34,7 @@ pub(crate) fn descriptor_sets(
             let ordered = with_imports(&by_name, &roots)?;
             let raw = ordered
                 .iter()
-                .map(|file| file.raw_without_source_info())
+                .map(|file| canonical.bytes(file))
                 .collect::<Result<Vec<_>, _>>()?;
             let set = descriptor::encode_file_descriptor_set(raw.iter().map(Vec::as_slice));
             Ok((package.to_owned(), set))

@@ -103,6 +103,27 @@ fn accessors_that_clash() {
 }
 
 #[test]
+fn a_keyword_map_of_enums_which_prost_derive_cannot_build() {
+    let err = error_for(
+        "syntax = \"proto3\"; package p; enum E { E_A = 0; } message M { map<string, E> struct = 1; }",
+    );
+    assert_contains(
+        &err,
+        "field `p.M.struct` is a map of enums named with a Rust keyword",
+    );
+    assert_contains(&err, "rename the field");
+}
+
+#[test]
+fn map_of_enums_accessors_clash_with_getters() {
+    let err = error_for(
+        "syntax = \"proto3\"; package p; enum E { E_A = 0; } \
+         message M { map<string, E> foo = 1; E get_foo = 2; }",
+    );
+    assert_contains(&err, "both become `get_foo`");
+}
+
+#[test]
 fn a_message_module_and_a_package_module() {
     let err = generate_protos(
         &[

@@ -9,13 +9,14 @@ use crate::{Error, Options};
 
 /// Checks the request: every file to generate is present, every file is complete and supported,
 /// and the Rust names generated for the requested files are distinct. Returns the requested
-/// files.
+/// files once each, ordered by name: a package's output then does not depend on the order the
+/// files were listed in, nor on the front end.
 pub(crate) fn check<'a>(
     files: &'a [ProtoFile],
     files_to_generate: &[String],
     options: &Options,
 ) -> Result<Vec<&'a ProtoFile>, Error> {
-    let requested = files_to_generate
+    let mut requested = files_to_generate
         .iter()
         .map(|name| {
             files
@@ -26,6 +27,8 @@ pub(crate) fn check<'a>(
                 })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    requested.sort_by_key(|file| file.name());
+    requested.dedup_by_key(|file| file.name());
     let types = well_formed::Types::of(files);
     for file in files {
         well_formed::check(file, &types)?;

@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use prost_types::field_descriptor_proto::{Label, Type};
-use prost_types::{DescriptorProto, EnumDescriptorProto, ServiceDescriptorProto};
+use prost_types::{
+    DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, ServiceDescriptorProto,
+};
 
 use super::well_formed::package_scope;
 use crate::descriptor::ProtoFile;
@@ -220,8 +222,20 @@ impl Generated<'_> {
                         .claim(prost::upper_camel(field.name()), what)?;
                 }
                 _ => {
-                    fields.claim(prost::snake(field.name()), what.clone())?;
-                    for method in accessors(field, self.proto2) {
+                    let rust = prost::snake(field.name());
+                    fields.claim(rust.clone(), what.clone())?;
+                    let accessors = match map_of_enums(full, message, field) {
+                        true if rust.starts_with("r#") => {
+                            return Err(Error::new(format!(
+                                "{what} is a map of enums named with a Rust keyword, for which \
+                                 prost-derive cannot write `get_{rust}`; rename the field \
+                                 (the wire format does not change, only JSON names do)"
+                            )));
+                        }
+                        true => vec![format!("get_{rust}"), format!("insert_{rust}")],
+                        false => accessors(field, self.proto2),
+                    };
+                    for method in accessors {
                         methods.claim(method, what.clone())?;
                     }
                 }
@@ -299,6 +313,20 @@ fn real_oneofs(message: &DescriptorProto) -> Vec<usize> {
     oneofs
 }
 
+/// Whether `field` of `message` (named `full`) is a map whose values are enums: prost-derive
+/// writes `get_<field>` and `insert_<field>` for those.
+fn map_of_enums(full: &str, message: &DescriptorProto, field: &FieldDescriptorProto) -> bool {
+    field.r#type() == Type::Message
+        && message.nested_type.iter().any(|entry| {
+            is_map_entry(entry)
+                && format!("{full}.{}", entry.name()) == field.type_name()
+                && entry
+                    .field
+                    .get(1)
+                    .is_some_and(|value| value.r#type() == Type::Enum)
+        })
+}
+
 fn is_map_entry(message: &DescriptorProto) -> bool {
     message
         .options
@@ -309,7 +337,7 @@ fn is_map_entry(message: &DescriptorProto) -> bool {
 
 /// The methods prost-derive writes for a field: a getter and a setter (or `push_`) for enums, a
 /// getter for scalars with presence (proto2 `optional`, proto3 `optional`).
-fn accessors(field: &prost_types::FieldDescriptorProto, proto2: bool) -> Vec<String> {
+fn accessors(field: &FieldDescriptorProto, proto2: bool) -> Vec<String> {
     let name = prost::snake(field.name());
     let bare = name.trim_start_matches("r#");
     let has_presence = field.proto3_optional() || (proto2 && field.label() == Label::Optional);

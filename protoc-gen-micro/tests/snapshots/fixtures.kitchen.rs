@@ -237,7 +237,7 @@ impl<H: KitchenHandler> ::micro::codegen::Handler for KitchenServer<H> {
                     move |
                         ctx: ::micro::codegen::Context,
                         request: self::ListRequest,
-                        responses: ::micro::codegen::Sender<self::super::types::Item>|
+                        responses: ::micro::codegen::Sender<super::types::Item>|
                     async move {
                         KitchenHandler::list(&*handler, ctx, request, responses).await
                     },
@@ -248,7 +248,7 @@ impl<H: KitchenHandler> ::micro::codegen::Handler for KitchenServer<H> {
                     call,
                     move |
                         ctx: ::micro::codegen::Context,
-                        requests: ::micro::codegen::Streaming<self::super::types::Item>|
+                        requests: ::micro::codegen::Streaming<super::types::Item>|
                     async move { KitchenHandler::put(&*handler, ctx, requests).await },
                 )
             }
@@ -257,8 +257,8 @@ impl<H: KitchenHandler> ::micro::codegen::Handler for KitchenServer<H> {
                     call,
                     move |
                         ctx: ::micro::codegen::Context,
-                        requests: ::micro::codegen::Streaming<self::super::types::Item>,
-                        responses: ::micro::codegen::Sender<self::super::types::Item>|
+                        requests: ::micro::codegen::Streaming<super::types::Item>,
+                        responses: ::micro::codegen::Sender<super::types::Item>|
                     async move {
                         KitchenHandler::chat(&*handler, ctx, requests, responses).await
                     },
@@ -267,10 +267,9 @@ impl<H: KitchenHandler> ::micro::codegen::Handler for KitchenServer<H> {
             4 => {
                 ::micro::codegen::unary(
                     call,
-                    move |
-                        ctx: ::micro::codegen::Context,
-                        request: self::super::types::Item|
-                    async move { KitchenHandler::echo(&*handler, ctx, request).await },
+                    move |ctx: ::micro::codegen::Context, request: super::types::Item| async move {
+                        KitchenHandler::echo(&*handler, ctx, request).await
+                    },
                 )
             }
             5 => {
@@ -360,8 +359,8 @@ impl KitchenClient {
     /// Stores every item sent and says how many there were.
     pub fn put<S>(&self, requests: S) -> ::micro::codegen::Call<self::PutReply>
     where
-        S: ::micro::codegen::Stream<Item = self::super::types::Item>
-            + ::core::marker::Send + 'static,
+        S: ::micro::codegen::Stream<Item = super::types::Item> + ::core::marker::Send
+            + 'static,
     {
         self.client
             .client_streaming(
@@ -377,10 +376,10 @@ impl KitchenClient {
     pub fn chat<S>(
         &self,
         requests: S,
-    ) -> ::micro::codegen::Call<::micro::codegen::Streaming<self::super::types::Item>>
+    ) -> ::micro::codegen::Call<::micro::codegen::Streaming<super::types::Item>>
     where
-        S: ::micro::codegen::Stream<Item = self::super::types::Item>
-            + ::core::marker::Send + 'static,
+        S: ::micro::codegen::Stream<Item = super::types::Item> + ::core::marker::Send
+            + 'static,
     {
         self.client
             .bidi_streaming(
