@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "pubsub.proto",
             "inventory.proto",
             "greeter_http.proto",
+            "records.proto",
         ],
         &["../proto"],
     )?;

@@ -31,3 +31,9 @@ pub mod inventory {
 pub mod greeter {
     micro::include_proto!("greeter");
 }
+
+/// Generated from `proto/records.proto` (well-known types in every field).
+#[allow(missing_docs)]
+pub mod records {
+    micro::include_proto!("records");
+}

@@ -18,7 +18,8 @@ use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, ReflectMe
 use prost_types::field_descriptor_proto::Type;
 
 use crate::Error;
-use crate::descriptor::{self, ProtoFile, canonical_default};
+use crate::descriptor::{self, ProtoFile};
+use crate::prost_input::canonical_default;
 
 /// Field number of `FileDescriptorProto.source_code_info`, which is left out.
 const SOURCE_CODE_INFO: u32 = 9;

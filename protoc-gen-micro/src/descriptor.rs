@@ -8,12 +8,9 @@
 use prost::Message;
 use prost::bytes::Buf;
 use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
-use std::collections::HashSet;
+use prost_types::FileDescriptorProto;
 
-use prost_types::field_descriptor_proto::Type;
-use prost_types::{DescriptorProto, EnumDescriptorProto, FileDescriptorProto};
-
-use crate::{Error, comments};
+use crate::Error;
 
 /// Field number of `FileDescriptorSet.file` and of `CodeGeneratorRequest.proto_file`'s sibling.
 const FILE_DESCRIPTOR_SET_FILE: u32 = 1;
@@ -43,131 +40,11 @@ impl ProtoFile {
         &self.raw
     }
 
-    /// The descriptor prost-build generates from. Comments are kept only if the source info
-    /// covers every item prost-build looks up: protoc and protox always write them all, and
-    /// prost-build panics on a missing one. Code blocks in comments are marked as text, so
-    /// rustdoc does not test them as Rust.
-    pub(crate) fn descriptor_for_prost(&self) -> FileDescriptorProto {
-        let mut descriptor = self.descriptor.clone();
-        if let Some(info) = &mut descriptor.source_code_info {
-            for location in &mut info.location {
-                for comment in [
-                    &mut location.leading_comments,
-                    &mut location.trailing_comments,
-                ] {
-                    if let Some(text) = comment.as_deref().and_then(comments::untestable) {
-                        *comment = Some(text);
-                    }
-                }
-            }
-        }
-        for message in &mut descriptor.message_type {
-            canonical_defaults(message);
-        }
-        if let Some(info) = &descriptor.source_code_info {
-            let located: HashSet<&[i32]> = info
-                .location
-                .iter()
-                .map(|location| location.path.as_slice())
-                .collect();
-            let mut documented = Vec::new();
-            documented_paths(&self.descriptor, &mut documented);
-            if !documented
-                .iter()
-                .all(|path| located.contains(path.as_slice()))
-            {
-                descriptor.source_code_info = None;
-            }
-        }
-        descriptor
-    }
-
     /// The original bytes without `source_code_info` (comments and spans), which nothing at run
     /// time needs and which often doubles a descriptor's size.
     pub(crate) fn raw_without_source_info(&self) -> Result<Vec<u8>, Error> {
         without_field(&self.raw, SOURCE_CODE_INFO)
     }
-}
-
-/// Writes float and double defaults one way in every nested field (see [`canonical_default`]).
-fn canonical_defaults(message: &mut DescriptorProto) {
-    for field in &mut message.field {
-        let ty = field.r#type();
-        if let Some(text) = field
-            .default_value
-            .as_deref()
-            .and_then(|t| canonical_default(ty, t))
-        {
-            field.default_value = Some(text);
-        }
-    }
-    for nested in &mut message.nested_type {
-        canonical_defaults(nested);
-    }
-}
-
-/// A float or double default as Rust writes it: protoc writes them as C does (`1e+10`),
-/// protox as Rust does (`10000000000`), and the text reaches the generated code. `None` for
-/// other types, infinities and NaN (which both write `inf`, `-inf`, `nan`).
-pub(crate) fn canonical_default(ty: Type, text: &str) -> Option<String> {
-    match ty {
-        Type::Float => text
-            .parse::<f32>()
-            .ok()
-            .filter(|v| v.is_finite())
-            .map(|v| v.to_string()),
-        Type::Double => text
-            .parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite())
-            .map(|v| v.to_string()),
-        _ => None,
-    }
-}
-
-/// Source paths of every item prost-build writes comments for. A path is field numbers and
-/// indexes in `FileDescriptorProto`: `[4, 0, 2, 1]` is the second field of the first message.
-fn documented_paths(file: &FileDescriptorProto, out: &mut Vec<Vec<i32>>) {
-    for (i, message) in file.message_type.iter().enumerate() {
-        message_paths(message, vec![4, i as i32], out);
-    }
-    for (i, enumeration) in file.enum_type.iter().enumerate() {
-        enum_paths(enumeration, vec![5, i as i32], out);
-    }
-    for (i, service) in file.service.iter().enumerate() {
-        out.push(vec![6, i as i32]);
-        for j in 0..service.method.len() {
-            out.push(vec![6, i as i32, 2, j as i32]);
-        }
-    }
-}
-
-fn message_paths(message: &DescriptorProto, path: Vec<i32>, out: &mut Vec<Vec<i32>>) {
-    let child = |field: i32, index: usize| [path.as_slice(), &[field, index as i32]].concat();
-    for (i, nested) in message.nested_type.iter().enumerate() {
-        let map_entry = nested.options.as_ref().and_then(|o| o.map_entry) == Some(true);
-        if !map_entry {
-            message_paths(nested, child(3, i), out);
-        }
-    }
-    for (i, enumeration) in message.enum_type.iter().enumerate() {
-        enum_paths(enumeration, child(4, i), out);
-    }
-    for (i, field) in message.field.iter().enumerate() {
-        out.push(child(2, i));
-        // Synthetic oneofs (proto3 `optional`) have no source of their own.
-        if let (Some(oneof), false) = (field.oneof_index, field.proto3_optional()) {
-            out.push(child(8, oneof as usize));
-        }
-    }
-    out.push(path);
-}
-
-fn enum_paths(enumeration: &EnumDescriptorProto, path: Vec<i32>, out: &mut Vec<Vec<i32>>) {
-    for i in 0..enumeration.value.len() {
-        out.push([path.as_slice(), &[2, i as i32]].concat());
-    }
-    out.push(path);
 }
 
 /// Splits an encoded `FileDescriptorSet` into its files' bytes without decoding them.

@@ -37,6 +37,7 @@ mod names;
 mod options;
 mod package;
 mod plugin;
+mod prost_input;
 mod prost_run;
 mod render;
 mod validate;

@@ -15,7 +15,7 @@ use prost_types::{DescriptorProto, FileDescriptorProto};
 
 use crate::descriptor::ProtoFile;
 use crate::render::{ErrorSlot, MicroServiceGenerator};
-use crate::{Error, Options, package};
+use crate::{Error, Options, package, prost_input};
 
 /// Generated modules, each with the proto package it was generated from.
 pub(crate) type Modules = Vec<(Module, String, String)>;
@@ -103,9 +103,10 @@ fn discarded() -> Module {
 /// The requested files in order, then every other file for the message graph only.
 fn requests(files: &[ProtoFile], requested: &[&ProtoFile]) -> Vec<(Module, FileDescriptorProto)> {
     let is_requested = |file: &ProtoFile| requested.iter().any(|r| r.name() == file.name());
+    let aliases = prost_input::Aliases::of(files);
     let wanted = requested
         .iter()
-        .map(|file| (module_of(file), file.descriptor_for_prost()));
+        .map(|file| (module_of(file), prost_input::descriptor(file, &aliases)));
     let graph_only = files
         .iter()
         .filter(|file| !is_requested(file))

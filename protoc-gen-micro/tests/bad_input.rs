@@ -207,6 +207,24 @@ fn odd_but_valid_names_generate() {
 }
 
 #[test]
+fn an_enum_default_naming_an_alias_names_the_kept_variant() {
+    let source = "syntax = \"proto2\"; package p; \
+                  enum E { option allow_alias = true; E_A = 0; E_B = 1; E_ALSO_A = 0; } \
+                  message M { optional E e = 1 [default = E_ALSO_A]; }";
+    let files = generate_protos(&[("a.proto", source)], &Options::default()).unwrap();
+    assert_contains(&files[0].content, "default = \"A\"");
+}
+
+#[test]
+fn float_defaults_are_written_the_rust_way() {
+    let source = "syntax = \"proto2\"; package p; \
+                  message M { optional float f = 1 [default = 1e10]; optional double d = 2 [default = -2.5E-3]; }";
+    let files = generate_protos(&[("a.proto", source)], &Options::default()).unwrap();
+    assert_contains(&files[0].content, "default = \"10000000000\"");
+    assert_contains(&files[0].content, "default = \"-0.0025\"");
+}
+
+#[test]
 fn editions_are_refused_with_what_to_do() {
     let file = FileDescriptorProto {
         name: Some("e.proto".into()),
