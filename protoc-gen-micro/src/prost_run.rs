@@ -17,8 +17,13 @@ use crate::descriptor::ProtoFile;
 use crate::render::{ErrorSlot, MicroServiceGenerator};
 use crate::{Error, Options, package, prost_input};
 
-/// Generated modules, each with the proto package it was generated from.
-pub(crate) type Modules = Vec<(Module, String, String)>;
+/// One generated Rust module.
+pub(crate) struct Generated {
+    pub(crate) module: Module,
+    /// The proto package it was generated from, as written.
+    pub(crate) package: String,
+    pub(crate) content: String,
+}
 
 /// Generates `requested` (a subset of `files`) with prost-build and the micro service generator.
 ///
@@ -28,7 +33,7 @@ pub(crate) fn run(
     files: &[ProtoFile],
     requested: &[&ProtoFile],
     options: &Options,
-) -> Result<Modules, Error> {
+) -> Result<Vec<Generated>, Error> {
     match catch_unwind(AssertUnwindSafe(|| generate(files, requested, options))) {
         Ok(result) => result,
         Err(panic) => Err(located_panic(files, requested, options, &*panic)),
@@ -39,7 +44,7 @@ fn generate(
     files: &[ProtoFile],
     requested: &[&ProtoFile],
     options: &Options,
-) -> Result<Modules, Error> {
+) -> Result<Vec<Generated>, Error> {
     let error = ErrorSlot::default();
     let descriptor_sets = package::descriptor_sets(files, requested)?;
     let mut config = config(options, descriptor_sets, error.clone());
@@ -57,7 +62,11 @@ fn generate(
         .into_iter()
         .filter_map(|(module, content)| {
             let package = packages.get(&module)?.to_string();
-            Some((module, package, content))
+            Some(Generated {
+                module,
+                package,
+                content,
+            })
         })
         .collect())
 }

@@ -96,7 +96,7 @@ impl World {
                 break name;
             }
         };
-        let name = names::fresh(&mut self.rng, &mut message.scope, make, |name| {
+        let spellings = |name: &str| {
             let snake = names::rust_snake(name);
             let mut spellings = vec![format!("json:{}", names::json_key(name))];
             if !in_oneof {
@@ -108,7 +108,19 @@ impl World {
                     .map(|accessor| format!("method:{}", accessor.replace("{}", &snake))),
             );
             spellings
-        });
+        };
+        let name = loop {
+            let name = names::fresh(&mut self.rng, &mut message.scope, &make, spellings);
+            // A map's entry message (`info` → `InfoEntry`) is a symbol of the message too.
+            if !matches!(ty, FieldType::Map(..)) {
+                break name;
+            }
+            let entry = map_entry_name(&name);
+            if message.scope.free(&entry, &[]) {
+                message.scope.reserve_symbol(&entry);
+                break name;
+            }
+        };
         Field {
             name,
             number: numbers.take(&mut self.rng),
@@ -222,6 +234,24 @@ impl World {
         };
         Some(literal)
     }
+}
+
+/// protoc's name for a map field's entry message: the field name in upper camel case (letters
+/// after `_` capitalised, `_` dropped) and `Entry`.
+fn map_entry_name(field: &str) -> String {
+    let mut entry = String::new();
+    let mut upper = true;
+    for c in field.chars() {
+        match c {
+            '_' => upper = true,
+            c if upper => {
+                entry.push(c.to_ascii_uppercase());
+                upper = false;
+            }
+            c => entry.push(c),
+        }
+    }
+    entry + "Entry"
 }
 
 /// The accessor methods prost writes for a field, `{}` standing for its Rust name.
