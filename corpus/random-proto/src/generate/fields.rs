@@ -110,7 +110,7 @@ impl World {
             spellings
         };
         let name = loop {
-            let name = names::fresh(&mut self.rng, &mut message.scope, &make, spellings);
+            let name = names::fresh(&mut self.rng, &mut message.scope, make, spellings);
             // A map's entry message (`info` → `InfoEntry`) is a symbol of the message too.
             if !matches!(ty, FieldType::Map(..)) {
                 break name;
