@@ -1,6 +1,6 @@
 //go:build tools
 
-// The peers' own programs, built by scripts/test.sh from this module:
+// The peers' own programs, built by scripts/build-peers.sh from this module:
 // grpc-go's interop client and server, and the Connect conformance runner.
 package tools
 

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Builds the Go peers the interop tests drive, from the module in peers/grpc:
+#
+#   grpc-interop-client, grpc-interop-server   grpc-go's interop client and server
+#   connectconformance                         the Connect conformance runner
+#   compression-interop                        peers/grpc/cmd/compression-interop
+#
+# into $MICRO_CACHE_DIR/peers/bin (default ~/.cache/micro-rs/peers/bin) and prints that directory
+# as the last line of stdout; logs go to stderr. A stamp records a hash of peers/**/{go.mod,
+# go.sum,*.go}, this script and `go version`; when it matches, nothing is rebuilt. Builds use
+# the module cache only (-mod=readonly), so after the first fetch they work offline.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bin=${MICRO_CACHE_DIR:-$HOME/.cache/micro-rs}/peers/bin
+stamp=$bin/.stamp
+
+# name=package, built from peers/grpc.
+targets=(
+  grpc-interop-client=google.golang.org/grpc/interop/client
+  grpc-interop-server=google.golang.org/grpc/interop/server
+  connectconformance=connectrpc.com/conformance/cmd/connectconformance
+  compression-interop=./cmd/compression-interop
+)
+
+log() { printf '\033[1mbuild-peers.sh:\033[0m %s\n' "$*" >&2; }
+
+# inputs_hash hashes everything a build depends on.
+inputs_hash() {
+  {
+    (cd "$root" && find peers -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print0 |
+      LC_ALL=C sort -z | xargs -0 sha256sum)
+    sha256sum <"${BASH_SOURCE[0]}"
+    go version
+  } | sha256sum | cut -d' ' -f1
+}
+
+# up_to_date: the stamp matches and every binary is there.
+up_to_date() {
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$1" ] || return 1
+  local t
+  for t in "${targets[@]}"; do [ -x "$bin/${t%%=*}" ] || return 1; done
+}
+
+# build_all builds every target into a fresh directory, then swaps it in.
+build_all() {
+  local hash=$1 out
+  mkdir -p "$(dirname "$bin")"
+  out=$(mktemp -d "$bin.new.XXXXXX")
+  chmod 755 "$out"
+  trap 'rm -rf "$out"' EXIT
+  local t
+  for t in "${targets[@]}"; do
+    log "go build ${t#*=} -> $bin/${t%%=*}"
+    (cd "$root/peers/grpc" && go build -trimpath -o "$out/${t%%=*}" "${t#*=}") ||
+      { log "building ${t#*=} failed (offline? the first build needs the Go module proxy)"; exit 1; }
+  done
+  printf '%s\n' "$hash" >"$out/.stamp"
+  rm -rf "$bin"
+  mv "$out" "$bin"
+  trap - EXIT
+}
+
+main() {
+  command -v go >/dev/null || { log "go not found on PATH; install Go 1.26 or newer"; exit 1; }
+  export GOFLAGS="-mod=readonly -buildvcs=false"
+  local hash
+  hash=$(inputs_hash)
+  if up_to_date "$hash"; then
+    log "peers up to date in $bin"
+  else
+    build_all "$hash"
+    log "built peers into $bin"
+  fi
+  printf '%s\n' "$bin"
+}
+
+main "$@"
