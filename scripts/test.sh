@@ -3,7 +3,8 @@
 #
 # It installs what the tests drive (idempotently and quietly): protoc, curl, etcd, nats-server,
 # redis-server, PostgreSQL and Chromium from apt, Python grpcio in a venv, buf, Connect-ES and
-# playwright-core from npm; tells the tests where they are through MICRO_TEST_* variables; and
+# playwright-core from npm, and builds the Go peers from peers/ (grpc-go's interop programs);
+# tells the tests where they are through MICRO_TEST_* variables; and
 # makes a missing tool a failure (MICRO_TEST_REQUIRE_TOOLS=1) rather than a skipped test.
 #
 #   scripts/test.sh                 # everything
@@ -83,9 +84,22 @@ install_node() {
   export MICRO_TEST_NODE_MODULES=$dir/node_modules
 }
 
+# The Go peers (grpc-go's interop client and server, compression-interop, connectconformance),
+# built from peers/ by scripts/build-peers.sh into the cache; offline once the modules are
+# fetched.
+build_go_peers() {
+  if ! command -v go >/dev/null; then
+    log "go not found: the Go peers are not built (interop tests will say so)"
+    return
+  fi
+  MICRO_TEST_GO_PEERS=$("$root/scripts/build-peers.sh" | tail -1)
+  export MICRO_TEST_GO_PEERS
+}
+
 install_apt
 install_python
 install_node
+build_go_peers
 export MICRO_TEST_PROTOC=$(command -v protoc)
 export MICRO_TEST_ETCD_BIN=$(command -v etcd)
 export MICRO_TEST_NATS_BIN=$(command -v nats-server)

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::Status;
 use crate::metadata::MetadataMap;
-use crate::server::{MethodInfo, UNKNOWN_METHOD};
+use crate::server::{MethodInfo, Outgoing, UNKNOWN_METHOD};
 use crate::trace::{TRACEPARENT, TraceContext, TraceId};
 
 /// What a handler knows about the call it serves. Cheap to clone.
@@ -165,6 +166,46 @@ impl Context {
     pub fn account(&self) -> Option<&crate::auth::Account> {
         self.inner.extensions.get()
     }
+
+    /// Adds `metadata` to the response headers, as grpc-go's `grpc.SetHeader` does.
+    ///
+    /// Headers go out with the first response message, when the handler returns, or when a
+    /// streaming handler waits for the client's next message; after that this fails. Keys that
+    /// gRPC or HTTP reserve (`grpc-*`, `content-type`…) are refused. Over Connect and go-micro's
+    /// HTTP calls they are plain HTTP headers.
+    ///
+    /// ```
+    /// # use micro::{Context, metadata::MetadataMap};
+    /// # fn demo(ctx: &Context) -> Result<(), micro::Status> {
+    /// let mut metadata = MetadataMap::new();
+    /// metadata.insert("x-cache", "hit".parse().unwrap());
+    /// ctx.set_header(metadata)?;
+    /// # Ok(()) }
+    /// # demo(&Context::default()).unwrap();
+    /// ```
+    pub fn set_header(&self, metadata: MetadataMap) -> Result<(), Status> {
+        self.inner.outgoing.set_header(metadata)
+    }
+
+    /// Sends this unary call's reply uncompressed even though the service compresses replies
+    /// ([`Service::compress_responses`](crate::Service::compress_responses)), e.g. for data
+    /// that is already compressed. Streams follow the service's setting.
+    pub fn skip_response_compression(&self) {
+        self.inner.outgoing.skip_compression();
+    }
+
+    /// Sends the response headers now instead of with the first message, e.g. before a
+    /// streaming handler waits for events, so that clients waiting for headers go on.
+    pub fn send_headers(&self) {
+        self.inner.outgoing.send_headers();
+    }
+
+    /// Adds `metadata` to the response trailers, sent after the last message with the call's
+    /// status, as grpc-go's `grpc.SetTrailer` does. Reserved keys are refused as in
+    /// [`set_header`](Self::set_header).
+    pub fn set_trailer(&self, metadata: MetadataMap) -> Result<(), Status> {
+        self.inner.outgoing.set_trailer(metadata)
+    }
 }
 
 impl Default for Context {
@@ -178,6 +219,7 @@ impl Default for Context {
             deadline: None,
             peer: None,
             trace: None,
+            outgoing: Arc::default(),
         })
     }
 }
@@ -203,6 +245,8 @@ pub(crate) struct ContextParts {
     pub(crate) deadline: Option<Instant>,
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) trace: Option<TraceContext>,
+    /// The response headers and trailers the handler sets.
+    pub(crate) outgoing: Arc<Outgoing>,
 }
 
 #[cfg(test)]

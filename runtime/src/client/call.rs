@@ -6,10 +6,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::ResponseMetadata;
 use super::address::authority;
 use super::route::Route;
 use crate::Status;
-use crate::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use crate::metadata::{Binary, MetadataKey, MetadataMap, MetadataValue};
 use crate::selector::Strategy;
 use crate::server::{MethodInfo, ServiceInfo};
 
@@ -43,6 +44,10 @@ pub(crate) struct CallOptions {
     pub(crate) route: Option<Route>,
     /// A bad option, reported when the call is awaited.
     pub(crate) invalid: Option<Status>,
+    /// Where the response's headers and trailers go, if the caller wants them.
+    pub(crate) capture: Option<ResponseMetadata>,
+    /// Whether request messages are gzipped.
+    pub(crate) gzip: bool,
 }
 
 /// Which service and method a call is for. Travels in the request's extensions so that client
@@ -112,6 +117,40 @@ impl<T: Send + 'static> Call<T> {
 }
 
 impl<T: Send + 'static> Call<T> {
+    /// Adds a binary metadata entry; `key` must end in `-bin`, as gRPC requires (the value
+    /// travels base64-encoded). An invalid key fails the call with `INVALID_ARGUMENT`.
+    pub fn metadata_bin(mut self, key: &str, value: &[u8]) -> Call<T> {
+        match MetadataKey::<Binary>::from_bytes(key.as_bytes()) {
+            Ok(key) => {
+                self.options
+                    .metadata
+                    .append_bin(key, MetadataValue::from_bytes(value));
+            }
+            Err(_) => {
+                self.options.invalid.get_or_insert_with(|| {
+                    Status::invalid_argument(format!(
+                        "invalid binary metadata key `{key}`: keys end in `-bin` and are \
+                         lowercase ASCII letters, digits, `-`, `_` or `.`"
+                    ))
+                });
+            }
+        }
+        self
+    }
+
+    /// Records the response's headers and trailers into `metadata` (see [`ResponseMetadata`]).
+    pub fn response_metadata(mut self, metadata: &ResponseMetadata) -> Call<T> {
+        self.options.capture = Some(metadata.clone());
+        self
+    }
+
+    /// Compresses the request messages with gzip. Replies may come compressed whether or not
+    /// this is set: the client always accepts gzip.
+    pub fn gzip(mut self) -> Call<T> {
+        self.options.gzip = true;
+        self
+    }
+
     /// Sends this call to `address` (`host:port` or `http://host:port`) instead of a node the
     /// registry lists. An invalid address fails the call with `INVALID_ARGUMENT`.
     pub fn address(mut self, address: &str) -> Call<T> {

@@ -64,7 +64,9 @@ impl Client {
         S: Stream<Item = DynamicMessage> + Send + 'static,
     {
         let (invoke, codec) = self.dynamic(service, method);
-        Call::new(move |options| invoke(options).bidi_streaming(requests, codec))
+        Call::new(move |options| {
+            std::future::ready(Ok(invoke(options).bidi_streaming_started(requests, codec)))
+        })
     }
 
     /// What every dynamic call starts from: an invocation of `method` in protobuf, whatever

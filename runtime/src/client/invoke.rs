@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
+use futures_util::FutureExt;
 use http::uri::PathAndQuery;
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
 
 use super::call::{CallOptions, CallTarget};
 use super::route::CallDeadline;
-use super::{Client, Options, Transport, unary};
+use super::{Client, Options, ResponseMetadata, Transport, unary};
 use tonic::codec::Codec;
 
 use crate::codec::{Codec as Format, Direction, MessageCodec};
@@ -82,7 +83,30 @@ impl Invocation {
         Ok(response.into_inner())
     }
 
-    pub(super) async fn bidi_streaming<C, S>(
+    /// Starts a bidirectional call and returns its response stream at once, before the server
+    /// answers: a server may wait for the first request before it sends anything (grpc-go's
+    /// interop server does), and the caller sends that request only once it has the stream.
+    /// The call runs in a task under the current call's context; dropping the stream cancels
+    /// it and ends the request stream.
+    pub(super) fn bidi_streaming_started<C, S>(self, messages: S, codec: C) -> Streaming<C::Decode>
+    where
+        C: Codec<Encode: Send + Sync + 'static, Decode: Send + Sync + 'static> + Send + 'static,
+        S: Stream<Item = C::Encode> + Send + 'static,
+    {
+        let (messages, stop) = futures_util::stream::abortable(messages);
+        let call = self.bidi_streaming(messages, codec);
+        let task = match Context::current() {
+            Some(ctx) => tokio::spawn(ctx.scope(call).boxed()),
+            None => tokio::spawn(call.boxed()),
+        };
+        Streaming::new(Started {
+            task,
+            responses: None,
+            stop,
+        })
+    }
+
+    async fn bidi_streaming<C, S>(
         mut self,
         messages: S,
         codec: C,
@@ -130,6 +154,7 @@ impl Invocation {
         let (mut headers, extensions, deadline) = self.parts()?;
         headers.insert(http::header::TE, TRAILERS);
         headers.insert(http::header::CONTENT_TYPE, GRPC_PROTOBUF);
+        headers.insert(unary::GRPC_ACCEPT_ENCODING, unary::GZIP);
         let mut request = http::Request::new(body);
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = http::Uri::from(PathAndQuery::from_static(self.target.method.path));
@@ -144,7 +169,8 @@ impl Invocation {
                 Some(retry) => Box::pin(retry.send(request)).await?,
                 None => inner.transport.clone().oneshot(request).await?,
             };
-            unary::decode(response, decode).await
+            let limit = self.client.options().max_message_size;
+            unary::decode(response, self.options.capture.as_ref(), limit, decode).await
         };
         self.measured(deadline, call).await
     }
@@ -165,12 +191,21 @@ impl Invocation {
             tonic::Request::from_parts(MetadataMap::from_headers(headers), extensions, message);
         let path = PathAndQuery::from_static(self.target.method.path);
         let mut grpc = self.client.grpc();
+        if self.options.gzip {
+            grpc = grpc.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+        }
         let sent = async move {
             grpc.ready().await?;
             call(grpc, request, path).await
         };
-        let response = self.measured(deadline, sent).await?;
-        Ok((response, deadline))
+        let response = self.measured(deadline, sent).await;
+        if let Some(capture) = &self.options.capture {
+            match &response {
+                Ok(response) => capture.set_headers(response.metadata().clone().into_headers()),
+                Err(status) => capture.set_trailers(status.metadata().clone().into_headers()),
+            }
+        }
+        Ok((response?, deadline))
     }
 
     /// Runs `call` within the deadline, counting it in the client's metrics.
@@ -264,6 +299,7 @@ impl Invocation {
             sleep: Box::pin(tokio::time::sleep_until(deadline)),
             target: Some(self.target.clone()),
             started: Instant::now(),
+            capture: self.options.capture.clone(),
         })
     }
 }
@@ -346,6 +382,51 @@ fn deadline_exceeded(target: &CallTarget, elapsed: Duration) -> Status {
     ))
 }
 
+/// The response stream of a call running in its own task: the task's stream once it has one.
+struct Started<T> {
+    task: tokio::task::JoinHandle<Result<Streaming<T>, Status>>,
+    responses: Option<Streaming<T>>,
+    /// Ends the request stream.
+    stop: futures_util::stream::AbortHandle,
+}
+
+impl<T> Stream for Started<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.responses.is_none() {
+            if this.task.is_finished() && this.stop.is_aborted() {
+                return Poll::Ready(None);
+            }
+            match std::task::ready!(Pin::new(&mut this.task).poll(cx)) {
+                Ok(Ok(responses)) => this.responses = Some(responses),
+                Ok(Err(status)) => {
+                    this.stop.abort();
+                    return Poll::Ready(Some(Err(status)));
+                }
+                Err(err) => {
+                    this.stop.abort();
+                    return Poll::Ready(Some(Err(Status::cancelled(format!(
+                        "the call's task ended: {err}"
+                    )))));
+                }
+            }
+        }
+        match &mut this.responses {
+            Some(responses) => Pin::new(responses).poll_next(cx),
+            None => Poll::Ready(None),
+        }
+    }
+}
+
+impl<T> Drop for Started<T> {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.stop.abort();
+    }
+}
+
 /// A response stream cut off at the call's deadline.
 struct Deadline<T> {
     inner: tonic::Streaming<T>,
@@ -353,6 +434,8 @@ struct Deadline<T> {
     /// Taken when the deadline passes, which ends the stream.
     target: Option<CallTarget>,
     started: Instant,
+    /// Where the trailers go once the stream ends.
+    capture: Option<ResponseMetadata>,
 }
 
 impl<T> Stream for Deadline<T> {
@@ -363,7 +446,30 @@ impl<T> Stream for Deadline<T> {
         if this.target.is_none() {
             return Poll::Ready(None);
         }
+        // The deadline first: once it has passed, the call is over even if messages wait.
+        if this.sleep.as_mut().poll(cx).is_ready()
+            && let Some(target) = this.target.take()
+        {
+            return Poll::Ready(Some(Err(deadline_exceeded(
+                &target,
+                this.started.elapsed(),
+            ))));
+        }
         if let Poll::Ready(item) = Pin::new(&mut this.inner).poll_next(cx) {
+            if let Some(capture) = &this.capture {
+                match &item {
+                    Some(Ok(_)) => {}
+                    Some(Err(status)) => {
+                        capture.set_trailers(status.metadata().clone().into_headers())
+                    }
+                    // The stream has read its trailers by the time it ends.
+                    None => {
+                        if let Some(Ok(Some(trailers))) = this.inner.trailers().now_or_never() {
+                            capture.set_trailers(trailers.into_headers());
+                        }
+                    }
+                }
+            }
             return Poll::Ready(item);
         }
         match (this.sleep.as_mut().poll(cx), this.target.take()) {

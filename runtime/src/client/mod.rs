@@ -17,6 +17,7 @@ mod failure;
 mod invoke;
 mod pool;
 mod publish;
+mod response;
 mod retry;
 mod route;
 mod unary;
@@ -27,10 +28,12 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use prost::Message;
+use tonic::codec::CompressionEncoding;
 use tower::Layer;
 use tower::util::BoxCloneSyncService;
 
 pub use call::{Call, CallTarget};
+pub use response::ResponseMetadata;
 pub use retry::DEFAULT_RETRIES;
 
 use crate::auth::{BearerLayer, TokenSource};
@@ -170,6 +173,7 @@ impl Client {
     fn grpc(&self) -> tonic::client::Grpc<Transport> {
         let limit = self.inner.options.max_message_size;
         tonic::client::Grpc::new(self.inner.transport.clone())
+            .accept_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(limit)
             .max_encoding_message_size(limit)
     }
@@ -193,7 +197,7 @@ impl Client {
         let client = self.clone();
         Call::new(move |options| async move {
             let invocation = client.invocation(target, options);
-            if invocation.format == Codec::Protobuf {
+            if invocation.format == Codec::Protobuf && !invocation.options.gzip {
                 return invocation.unary_protobuf(request, unary::protobuf).await;
             }
             let codec = invocation.codec()?;
@@ -252,7 +256,7 @@ impl Client {
         Call::new(move |options| async move {
             let invocation = client.invocation(target, options);
             let codec = invocation.codec()?;
-            invocation.bidi_streaming(requests, codec).await
+            Ok(invocation.bidi_streaming_started(requests, codec))
         })
     }
 }

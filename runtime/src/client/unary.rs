@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use prost::Message;
 
+use super::ResponseMetadata;
 use crate::codec::{Whole, frame};
 use crate::server::Body;
 use crate::{Code, Status};
@@ -23,23 +24,50 @@ pub(super) fn encode<M: Message>(message: &M, limit: usize) -> Result<Body, Stat
     Ok(Body::new(Full::new(frame)))
 }
 
-/// The one message of a unary reply, decoded by `decode`, or the call's error status.
+/// `grpc-accept-encoding`: the reply compressions a client accepts.
+pub(super) const GRPC_ACCEPT_ENCODING: http::HeaderName =
+    http::HeaderName::from_static("grpc-accept-encoding");
+
+/// gzip, the one compression the client speaks.
+pub(super) const GZIP: http::HeaderValue = http::HeaderValue::from_static("gzip");
+
+const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
+
+/// The one message of a unary reply, decoded by `decode`, or the call's error status. The
+/// reply's headers and trailers go to `capture`, if given; a gzipped reply may inflate to
+/// `limit` bytes.
 pub(super) async fn decode<T>(
     response: http::Response<Body>,
+    capture: Option<&ResponseMetadata>,
+    limit: usize,
     decode: impl FnOnce(Bytes) -> Result<T, Status>,
 ) -> Result<T, Status> {
     let (parts, body) = response.into_parts();
     if let Some(status) = frame::status_in(&parts.headers) {
         // A trailers-only reply: the status is all there is.
+        if let Some(capture) = capture {
+            capture.set_trailers(parts.headers);
+        }
         return Err(match status.code() {
             Code::Ok => missing_message(),
             _ => status,
         });
     }
+    let gzip = parts.headers.get(GRPC_ENCODING) == Some(&GZIP);
+    if let Some(capture) = capture {
+        capture.set_headers(parts.headers);
+    }
     let whole = Whole::read(body).await?;
     let (data, trailers) = whole.into_parts();
+    if let (Some(capture), Some(trailers)) = (capture, &trailers) {
+        capture.set_trailers(trailers.clone());
+    }
     final_status(trailers.as_ref(), parts.status)?;
-    let message = frame::single(data.unwrap_or_default(), "the reply")?;
+    let data = data.unwrap_or_default();
+    let message = match gzip {
+        true => frame::single_gzip(data, "the reply", limit)?,
+        false => frame::single(data, "the reply")?,
+    };
     decode(message.ok_or_else(missing_message)?)
 }
 
@@ -113,7 +141,7 @@ mod tests {
     }
 
     async fn decoded(response: http::Response<Body>) -> Result<String, Status> {
-        decode(response, protobuf::<String>).await
+        decode(response, None, 1 << 20, protobuf::<String>).await
     }
 
     #[tokio::test]

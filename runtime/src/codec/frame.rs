@@ -76,6 +76,37 @@ pub(crate) fn single(mut data: Bytes, whose: &str) -> Result<Option<Bytes>, Stat
     }
 }
 
+/// Like [`single`], for a body whose `grpc-encoding` is gzip: a frame flagged compressed is
+/// inflated, up to `limit` bytes.
+pub(crate) fn single_gzip(data: Bytes, whose: &str, limit: usize) -> Result<Option<Bytes>, Status> {
+    let Some(&flag) = data.first() else {
+        return Ok(None);
+    };
+    let mut plain = data;
+    if flag == 1 {
+        let mut copy = BytesMut::from(plain.as_ref());
+        copy[0] = 0;
+        plain = copy.freeze();
+    }
+    let Some(payload) = single(plain, whose)? else {
+        return Ok(None);
+    };
+    if flag == 0 {
+        return Ok(Some(payload));
+    }
+    let mut inflated = Vec::new();
+    let decoder = flate2::read::GzDecoder::new(payload.as_ref());
+    let mut reader = std::io::Read::take(decoder, limit as u64 + 1);
+    std::io::Read::read_to_end(&mut reader, &mut inflated)
+        .map_err(|err| Status::internal(format!("{whose} is not valid gzip: {err}")))?;
+    if inflated.len() > limit {
+        return Err(Status::resource_exhausted(format!(
+            "{whose} inflates to more than the limit of {limit} bytes"
+        )));
+    }
+    Ok(Some(Bytes::from(inflated)))
+}
+
 /// A body read whole, or made whole: its data (one frame, as unary messages come), its
 /// trailers, or the error that stopped the reading where the reader should see it.
 #[derive(Debug, Default)]

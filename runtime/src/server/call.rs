@@ -10,6 +10,7 @@ use tonic::codec::CompressionEncoding;
 use tracing::{Instrument, Span};
 
 use super::MethodInfo;
+use super::outgoing::Outgoing;
 use crate::auth::Guard;
 use crate::codec::{Codec, Direction, MessageCodec};
 use crate::context::ContextParts;
@@ -26,6 +27,8 @@ pub(crate) struct CallSettings {
     pub(crate) service: Arc<str>,
     /// Largest message accepted or sent, in bytes.
     pub(crate) max_message_size: usize,
+    /// Whether gRPC responses are gzipped for clients that accept it.
+    pub(crate) compress_responses: bool,
     /// How JSON requests and responses are read and written.
     pub(crate) json: Arc<JsonOptions>,
     /// Who may call what, if the service checks auth.
@@ -47,6 +50,8 @@ pub(crate) struct CallMeta {
     pub(crate) trace: TraceContext,
     /// The call's count and duration, if the server keeps metrics.
     pub(crate) metrics: Option<CallMetrics>,
+    /// The response headers and trailers the handler sets.
+    pub(crate) outgoing: Arc<Outgoing>,
 }
 
 impl CallMeta {
@@ -60,10 +65,14 @@ impl CallMeta {
         Req: prost::Message + Default + Send + 'static,
     {
         let codec = MessageCodec::new(codec, &self.types, Direction::Server, &self.settings.json);
-        tonic::server::Grpc::new(codec)
+        let grpc = tonic::server::Grpc::new(codec)
             .accept_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(self.settings.max_message_size)
-            .max_encoding_message_size(self.settings.max_message_size)
+            .max_encoding_message_size(self.settings.max_message_size);
+        match self.settings.compress_responses {
+            true => grpc.send_compressed(CompressionEncoding::Gzip),
+            false => grpc,
+        }
     }
 
     /// Splits tonic's request into the handler's context and message.
@@ -86,6 +95,7 @@ impl CallMeta {
             deadline: self.deadline,
             peer: self.peer,
             trace: Some(self.trace),
+            outgoing: self.outgoing.clone(),
         })
     }
 

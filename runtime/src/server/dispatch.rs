@@ -6,14 +6,17 @@
 
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use futures_core::Stream;
 use futures_util::future::Either;
 use prost::Message;
 use tokio::sync::mpsc;
+use tonic::codec::SingleMessageCompressionOverride;
 
 use super::call::CallMeta;
+use super::outgoing::{self, Outgoing, Requests};
 use super::{Body, Incoming, ResponseFuture, Wire, framed_unary, plain};
 use crate::codec::{Codec, MessageCodec};
 use crate::{Context, Sender, Status, Streaming};
@@ -36,13 +39,28 @@ where
         meta,
         wire,
     } = call;
+    let outgoing = meta.outgoing.clone();
     match wire {
-        Wire::Grpc(Codec::Protobuf) if framed_unary::serves(&request) => {
-            Box::pin(framed_unary::serve(request, meta, handler))
+        Wire::Grpc(Codec::Protobuf) if framed_unary::serves(&request, &meta) => {
+            finish(outgoing, framed_unary::serve(request, meta, handler))
         }
-        Wire::Grpc(codec) => grpc_unary(meta.grpc(codec), meta, request, handler),
-        Wire::Plain(reply) => Box::pin(plain::unary(request, meta, reply, handler)),
+        Wire::Grpc(codec) => finish(
+            outgoing,
+            grpc_unary(meta.grpc(codec), meta, request, handler),
+        ),
+        Wire::Plain(reply) => {
+            let response = plain::unary(request, meta, reply, handler);
+            Box::pin(async move { plain::with_metadata(response.await, &outgoing) })
+        }
     }
+}
+
+/// Adds the handler's response headers and trailers to the response `future` resolves to.
+fn finish(
+    outgoing: Arc<Outgoing>,
+    future: impl Future<Output = http::Response<Body>> + Send + 'static,
+) -> ResponseFuture {
+    Box::pin(async move { outgoing.finish(future.await) })
 }
 
 fn grpc_unary<Req, Resp, F, Fut>(
@@ -50,7 +68,7 @@ fn grpc_unary<Req, Resp, F, Fut>(
     meta: CallMeta,
     request: http::Request<Body>,
     handler: F,
-) -> ResponseFuture
+) -> impl Future<Output = http::Response<Body>> + Send + 'static
 where
     Req: Message + Default + Send + 'static,
     Resp: Message + Send + 'static,
@@ -59,10 +77,19 @@ where
 {
     let service = Once::new(move |request: tonic::Request<Req>| {
         let (ctx, message) = meta.context(request);
+        let outgoing = meta.outgoing.clone();
         let response = meta.observe(ctx.clone(), handler(ctx, message));
-        async move { response.await.map(tonic::Response::new) }
+        async move {
+            let mut response = tonic::Response::new(response.await?);
+            if outgoing.uncompressed() {
+                response
+                    .extensions_mut()
+                    .insert(SingleMessageCompressionOverride::Disable);
+            }
+            Ok(response)
+        }
     });
-    Box::pin(async move { grpc.unary(service, request).await })
+    async move { grpc.unary(service, request).await }
 }
 
 /// Serves a server-streaming call: one request, responses sent through a [`Sender`].
@@ -96,13 +123,17 @@ where
     F: FnOnce(Context, Req, Sender<Resp>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
+    let outgoing = meta.outgoing.clone();
     let service = Once::new(move |request: tonic::Request<Req>| {
         let (ctx, message) = meta.context(request);
         let (sender, receiver) = Sender::channel(STREAM_BUFFER);
+        let outgoing = meta.outgoing.clone();
         let handler = meta.observe(ctx.clone(), handler(ctx, message, sender));
-        ready(Ok(tonic::Response::new(Responses::new(receiver, handler))))
+        Responses::new(receiver, handler).when_headers_ready(outgoing)
     });
-    Box::pin(async move { grpc.server_streaming(service, request).await })
+    finish(outgoing, async move {
+        grpc.server_streaming(service, request).await
+    })
 }
 
 /// Serves a client-streaming call: requests arrive on a [`Streaming`], one response.
@@ -136,12 +167,15 @@ where
     F: FnOnce(Context, Streaming<Req>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
 {
+    let outgoing = meta.outgoing.clone();
     let service = Once::new(move |request: tonic::Request<tonic::Streaming<Req>>| {
         let (ctx, requests) = meta.context(request);
         let response = meta.observe(ctx.clone(), handler(ctx, Streaming::new(requests)));
         async move { response.await.map(tonic::Response::new) }
     });
-    Box::pin(async move { grpc.client_streaming(service, request).await })
+    finish(outgoing, async move {
+        grpc.client_streaming(service, request).await
+    })
 }
 
 /// Serves a bidirectional call: requests on a [`Streaming`], responses through a [`Sender`].
@@ -175,13 +209,19 @@ where
     F: FnOnce(Context, Streaming<Req>, Sender<Resp>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
+    let outgoing = meta.outgoing.clone();
     let service = Once::new(move |request: tonic::Request<tonic::Streaming<Req>>| {
         let (ctx, requests) = meta.context(request);
+        let requests = Streaming::new(Requests::new(requests, meta.outgoing.clone()));
         let (sender, receiver) = Sender::channel(STREAM_BUFFER);
-        let handler = meta.observe(ctx.clone(), handler(ctx, Streaming::new(requests), sender));
-        ready(Ok(tonic::Response::new(Responses::new(receiver, handler))))
+        let outgoing = meta.outgoing.clone();
+        let handler = meta.observe(ctx.clone(), handler(ctx, requests, sender));
+        Responses::new(receiver, handler).when_headers_ready(outgoing)
     });
-    Box::pin(async move { grpc.streaming(service, request).await })
+    finish(
+        outgoing,
+        async move { grpc.streaming(service, request).await },
+    )
 }
 
 /// Answers a method index the handler does not know; the router never sends one.
@@ -234,6 +274,8 @@ where
 /// The response stream of a streaming handler. It drives the handler itself, so dropping it
 /// (the client went away) cancels the handler.
 struct Responses<T> {
+    /// A message taken early, while waiting to send the headers; sent first.
+    first: Option<T>,
     receiver: mpsc::Receiver<T>,
     handler: Option<BoxFuture<Result<(), Status>>>,
     status: Option<Status>,
@@ -245,18 +287,39 @@ impl<T> Responses<T> {
         handler: impl Future<Output = Result<(), Status>> + Send + 'static,
     ) -> Responses<T> {
         Responses {
+            first: None,
             receiver,
             handler: Some(Box::pin(handler)),
             status: None,
         }
     }
+
+    /// The response, once its headers may go out ([`outgoing::headers_ready`]); a handler
+    /// that fails before sending anything gets a trailers-only response.
+    async fn when_headers_ready(
+        mut self,
+        outgoing: Arc<Outgoing>,
+    ) -> Result<tonic::Response<Responses<T>>, Status> {
+        match outgoing::headers_ready(&mut self, &outgoing).await {
+            Some(Some(Err(status))) => return Err(status),
+            Some(Some(Ok(message))) => self.first = Some(message),
+            Some(None) | None => {}
+        }
+        Ok(tonic::Response::new(self))
+    }
 }
+
+// Messages are never pinned: they are only moved in and out.
+impl<T> Unpin for Responses<T> {}
 
 impl<T> Stream for Responses<T> {
     type Item = Result<T, Status>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if let Some(message) = this.first.take() {
+            return Poll::Ready(Some(Ok(message)));
+        }
         loop {
             let Some(handler) = this.handler.as_mut() else {
                 // The handler returned: deliver what it queued, then its status.

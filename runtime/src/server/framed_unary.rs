@@ -14,13 +14,22 @@ use crate::codec::{Codec, Whole, frame};
 use crate::{Context, Status};
 
 const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
+const GRPC_ACCEPT_ENCODING: http::HeaderName =
+    http::HeaderName::from_static("grpc-accept-encoding");
 
-/// Whether this path can serve `request`: its messages are not compressed.
-pub(super) fn serves(request: &http::Request<Body>) -> bool {
-    request
-        .headers()
+/// Whether this path can serve `request`: its message is not compressed, nor will the reply
+/// be (the service compresses replies and the client accepts gzip).
+pub(super) fn serves(request: &http::Request<Body>, meta: &CallMeta) -> bool {
+    let headers = request.headers();
+    let compressed = headers
         .get(&GRPC_ENCODING)
-        .is_none_or(|encoding| encoding == "identity")
+        .is_some_and(|encoding| encoding != "identity");
+    let reply_compressed = meta.settings.compress_responses
+        && headers
+            .get_all(GRPC_ACCEPT_ENCODING)
+            .iter()
+            .any(|value| value.as_bytes().windows(4).any(|word| word == b"gzip"));
+    !compressed && !reply_compressed
 }
 
 /// Reads the request, runs the handler, and replies with its message or its status.

@@ -9,6 +9,7 @@ mod cors;
 mod dispatch;
 mod framed_unary;
 mod info;
+mod outgoing;
 mod plain;
 mod protocol;
 mod router;
@@ -23,6 +24,7 @@ pub use info::{MethodInfo, RpcKind, ServiceInfo};
 
 pub(crate) use builtin::{Builtins, Health};
 pub(crate) use info::UNKNOWN_METHOD;
+pub(crate) use outgoing::Outgoing;
 pub(crate) use router::Router;
 pub use serve::Stack;
 pub(crate) use serve::{ServeOptions, serve};

@@ -63,6 +63,25 @@ where
     response
 }
 
+/// Adds the handler's response metadata to a plain reply: headers as they are, trailers as
+/// `trailer-` headers (Connect's unary form; go-micro has no trailers).
+pub(super) fn with_metadata(
+    mut response: http::Response<Body>,
+    outgoing: &super::Outgoing,
+) -> http::Response<Body> {
+    let (headers, trailers) = outgoing.take_all();
+    let into = response.headers_mut();
+    for (name, value) in &headers {
+        into.append(name.clone(), value.clone());
+    }
+    for (name, value) in &trailers {
+        if let Ok(name) = http::HeaderName::try_from(format!("trailer-{name}")) {
+            into.append(name, value.clone());
+        }
+    }
+    response
+}
+
 /// The whole body, up to `limit` bytes.
 async fn read(body: Body, limit: usize) -> Result<Bytes, Status> {
     match Limited::new(body, limit).collect().await {

@@ -392,6 +392,7 @@ impl Router {
             span,
             trace,
             metrics,
+            outgoing: Default::default(),
         };
         self.handlers[route.handler]
             .call(

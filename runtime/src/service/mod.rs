@@ -86,6 +86,7 @@ pub(crate) struct Options {
     pub(crate) address: String,
     pub(crate) metadata: BTreeMap<String, String>,
     pub(crate) max_message_size: usize,
+    pub(crate) compress_responses: bool,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) json: JsonOptions,
     pub(crate) cors: Cors,
@@ -157,6 +158,7 @@ impl Service {
                 address: ":0".to_owned(),
                 metadata: BTreeMap::new(),
                 max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+                compress_responses: false,
                 shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
                 json: JsonOptions::default(),
                 cors: Cors::default(),
@@ -234,6 +236,16 @@ impl Service {
     /// fail with `RESOURCE_EXHAUSTED`.
     pub fn max_message_size(mut self, bytes: usize) -> Service {
         self.options.max_message_size = bytes;
+        self
+    }
+
+    /// Compresses gRPC responses with gzip for clients that accept it (`grpc-accept-encoding`);
+    /// off by default, as most replies are small and CPU costs more than bandwidth on a LAN. A
+    /// handler can still opt one reply out with
+    /// [`Context::compress_response`](crate::Context::compress_response). Compressed requests
+    /// are always accepted.
+    pub fn compress_responses(mut self, on: bool) -> Service {
+        self.options.compress_responses = on;
         self
     }
 

@@ -47,6 +47,7 @@ impl RunningService {
         let settings = CallSettings {
             service: Arc::from(options.name.as_str()),
             max_message_size: options.max_message_size,
+            compress_responses: options.compress_responses,
             json: Arc::new(options.json.clone()),
             guard: auth
                 .server
