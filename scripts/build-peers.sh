@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Builds the Go peers the interop tests drive, from the module in peers/grpc:
+# Builds the Go peers the interop tests drive, from the modules in peers/:
 #
 #   grpc-interop-client, grpc-interop-server   grpc-go's interop client and server
 #   connectconformance                         the Connect conformance runner
 #   compression-interop                        peers/grpc/cmd/compression-interop
+#   gomicro4-*, gomicro5-*                     peers/gomicro-v{4,5}/cmd/*: go-micro v4 and v5
+#                                              services, clients, broker, events, store, JWT
 #
 # into $MICRO_CACHE_DIR/peers/bin (default ~/.cache/micro-rs/peers/bin) and prints that directory
 # as the last line of stdout; logs go to stderr. A stamp records a hash of peers/**/{go.mod,
@@ -15,12 +17,23 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bin=${MICRO_CACHE_DIR:-$HOME/.cache/micro-rs}/peers/bin
 stamp=$bin/.stamp
 
-# name=package, built from peers/grpc.
+# name=module:package, built in peers/<module>.
 targets=(
-  grpc-interop-client=google.golang.org/grpc/interop/client
-  grpc-interop-server=google.golang.org/grpc/interop/server
-  connectconformance=connectrpc.com/conformance/cmd/connectconformance
-  compression-interop=./cmd/compression-interop
+  grpc-interop-client=grpc:google.golang.org/grpc/interop/client
+  grpc-interop-server=grpc:google.golang.org/grpc/interop/server
+  connectconformance=grpc:connectrpc.com/conformance/cmd/connectconformance
+  compression-interop=grpc:./cmd/compression-interop
+  gomicro4-helloworld=gomicro-v4:./cmd/helloworld
+  gomicro4-call=gomicro-v4:./cmd/call
+  gomicro4-broker=gomicro-v4:./cmd/broker
+  gomicro4-events=gomicro-v4:./cmd/events
+  gomicro4-jwt=gomicro-v4:./cmd/jwt
+  gomicro5-helloworld=gomicro-v5:./cmd/helloworld
+  gomicro5-call=gomicro-v5:./cmd/call
+  gomicro5-broker=gomicro-v5:./cmd/broker
+  gomicro5-events=gomicro-v5:./cmd/events
+  gomicro5-store=gomicro-v5:./cmd/store
+  gomicro5-jwt=gomicro-v5:./cmd/jwt
 )
 
 log() { printf '\033[1mbuild-peers.sh:\033[0m %s\n' "$*" >&2; }
@@ -49,11 +62,13 @@ build_all() {
   out=$(mktemp -d "$bin.new.XXXXXX")
   chmod 755 "$out"
   trap 'rm -rf "$out"' EXIT
-  local t
+  local t name module package
   for t in "${targets[@]}"; do
-    log "go build ${t#*=} -> $bin/${t%%=*}"
-    (cd "$root/peers/grpc" && go build -trimpath -o "$out/${t%%=*}" "${t#*=}") ||
-      { log "building ${t#*=} failed (offline? the first build needs the Go module proxy)"; exit 1; }
+    name=${t%%=*} module=${t#*=}
+    package=${module#*:} module=${module%%:*}
+    log "go build $package (peers/$module) -> $bin/$name"
+    (cd "$root/peers/$module" && go build -trimpath -o "$out/$name" "$package") ||
+      { log "building $package failed (offline? the first build needs the Go module proxy)"; exit 1; }
   done
   printf '%s\n' "$hash" >"$out/.stamp"
   rm -rf "$bin"
