@@ -10,10 +10,10 @@ import (
 	"os"
 	"time"
 
+	grpcclient "github.com/go-micro/plugins/v4/client/grpc"
 	"github.com/micro-rs/micro-rs/peers/gomicro-v4/helloworld"
 	"github.com/micro-rs/micro-rs/peers/gomicro-v4/internal/peer"
 	"go-micro.dev/v4/client"
-	grpcclient "github.com/go-micro/plugins/v4/client/grpc"
 	"go-micro.dev/v4/errors"
 	"go-micro.dev/v4/metadata"
 )

@@ -12,10 +12,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/go-micro/plugins/v4/events/natsjs"
 	"github.com/micro-rs/micro-rs/peers/gomicro-v4/internal/peer"
 	"github.com/nats-io/nats.go"
 	"go-micro.dev/v4/events"
-	"github.com/go-micro/plugins/v4/events/natsjs"
 )
 
 func main() {

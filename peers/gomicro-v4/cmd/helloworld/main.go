@@ -14,15 +14,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-micro/plugins/v4/auth/jwt"
+	grpcserver "github.com/go-micro/plugins/v4/server/grpc"
 	"github.com/micro-rs/micro-rs/peers/gomicro-v4/helloworld"
 	"github.com/micro-rs/micro-rs/peers/gomicro-v4/internal/peer"
 	"go-micro.dev/v4/auth"
-	"github.com/go-micro/plugins/v4/auth/jwt"
 	"go-micro.dev/v4/broker"
 	"go-micro.dev/v4/errors"
 	"go-micro.dev/v4/metadata"
 	"go-micro.dev/v4/server"
-	grpcserver "github.com/go-micro/plugins/v4/server/grpc"
 )
 
 // Helloworld is registered under its type name, so its endpoint is Helloworld.Greeting.

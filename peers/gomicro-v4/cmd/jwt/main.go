@@ -11,9 +11,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/go-micro/plugins/v4/auth/jwt"
 	"github.com/micro-rs/micro-rs/peers/gomicro-v4/internal/peer"
 	"go-micro.dev/v4/auth"
-	"github.com/go-micro/plugins/v4/auth/jwt"
 )
 
 func main() {

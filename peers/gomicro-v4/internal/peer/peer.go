@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"time"
 
-	"go-micro.dev/v4/registry"
 	"github.com/go-micro/plugins/v4/registry/etcd"
+	"go-micro.dev/v4/registry"
 )
 
 // Registry is mdns (go-micro's default) or etcd at address.
