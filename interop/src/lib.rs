@@ -12,5 +12,12 @@ pub mod grpc_testing {
     micro::include_proto!("grpc.testing");
 }
 
+/// Generated from `proto/connectrpc/conformance/v1/*.proto`.
+#[allow(missing_docs, clippy::all)]
+pub mod conformance {
+    micro::include_proto!("connectrpc.conformance.v1");
+}
+
 pub mod client;
+pub mod conformance_server;
 pub mod server;

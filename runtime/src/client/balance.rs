@@ -1,6 +1,7 @@
 //! The balancer: resolves the called service through the registry cache, filters its nodes,
 //! picks one with the selector strategy, and sends the request over that node's pooled
-//! connections.
+//! connections (or, to go-micro nodes registered with `protocol=mucp`, over go-micro's RPC
+//! protocol).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -12,6 +13,7 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 
 use super::CallTarget;
 use super::failure::Failure;
+use super::mucp::{self, Mucp};
 use super::pool::Pool;
 use super::route::{Route, Tried};
 use crate::Status;
@@ -50,6 +52,8 @@ pub(crate) struct Balance {
 struct Shared {
     options: BalanceOptions,
     picker: Picker,
+    /// Calls to go-micro nodes that speak its RPC protocol rather than gRPC.
+    mucp: Mucp,
     /// The nodes last seen per service, to close connections to nodes that leave.
     seen: RwLock<HashMap<Arc<str>, Arc<Vec<Service>>>>,
 }
@@ -60,6 +64,7 @@ impl Balance {
             shared: Arc::new(Shared {
                 options,
                 picker: Picker::default(),
+                mucp: Mucp::new(),
                 seen: RwLock::new(HashMap::new()),
             }),
         }
@@ -86,9 +91,9 @@ impl Shared {
         let tried = request.extensions().get::<Tried>().cloned();
         // The registry's nodes, kept while the picked node's address is borrowed from them.
         let services;
-        let address = match (&chosen, &self.options.destination) {
-            (Some(address), _) => address.as_str(),
-            (None, Destination::Address(address)) => address.as_str(),
+        let (address, speaks_mucp) = match (&chosen, &self.options.destination) {
+            (Some(address), _) => (address.as_str(), false),
+            (None, Destination::Address(address)) => (address.as_str(), false),
             (None, Destination::Registry(cache)) => {
                 let target = request.extensions().get::<CallTarget>().ok_or_else(|| {
                     Failure::early(Status::internal(
@@ -96,12 +101,23 @@ impl Shared {
                     ))
                 })?;
                 services = self.resolve(cache, target).await?;
-                self.pick(&services, cache, strategy, target, tried.as_ref())
-                    .map_err(Failure::early)?
+                let node = self
+                    .pick(&services, cache, strategy, target, tried.as_ref())
+                    .map_err(Failure::early)?;
+                (node.address.as_str(), mucp::speaks_mucp(node))
             }
         };
         if let Some(tried) = &tried {
             tried.push(address);
+        }
+        if speaks_mucp {
+            let sent = self.mucp.send(address, request).await;
+            match &sent {
+                Ok(_) => self.options.outliers.succeeded(address),
+                Err(failure) if failure.connection => self.options.outliers.failed(address),
+                Err(_) => {}
+            }
+            return sent;
         }
         let connection = self
             .options
@@ -152,14 +168,14 @@ impl Shared {
         strategy: Strategy,
         target: &CallTarget,
         tried: Option<&Tried>,
-    ) -> Result<&'a str, Status> {
+    ) -> Result<&'a Node, Status> {
         let first_try = tried.is_none_or(Tried::is_empty) && !self.options.outliers.any_ejected();
         if first_try
             && strategy == Strategy::Random
             && self.options.filter.is_empty()
             && let Some(node) = random_node(services)
         {
-            return Ok(&node.address);
+            return Ok(node);
         }
         let candidates = self.options.filter.nodes(services);
         if candidates.is_empty() {
@@ -169,7 +185,7 @@ impl Shared {
             true => self.choose(strategy, &target.service, &candidates),
             false => self.pick_avoiding(strategy, &target.service, &candidates, tried),
         };
-        Ok(&node.address)
+        Ok(node)
     }
 
     /// Picks a node not yet tried by this call and not ejected if there is one, else one not

@@ -15,6 +15,7 @@ mod connection;
 mod dynamic;
 mod failure;
 mod invoke;
+mod mucp;
 mod pool;
 mod publish;
 mod response;

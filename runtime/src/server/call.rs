@@ -25,7 +25,7 @@ use crate::{Code, Context, Status};
 pub(crate) struct CallSettings {
     /// The name the service runs under.
     pub(crate) service: Arc<str>,
-    /// Largest message accepted or sent, in bytes.
+    /// Largest request message accepted, in bytes; replies are not limited.
     pub(crate) max_message_size: usize,
     /// Whether gRPC responses are gzipped for clients that accept it.
     pub(crate) compress_responses: bool,
@@ -68,7 +68,7 @@ impl CallMeta {
         let grpc = tonic::server::Grpc::new(codec)
             .accept_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(self.settings.max_message_size)
-            .max_encoding_message_size(self.settings.max_message_size);
+            .max_encoding_message_size(usize::MAX);
         match self.settings.compress_responses {
             true => grpc.send_compressed(CompressionEncoding::Gzip),
             false => grpc,

@@ -301,7 +301,8 @@ impl<T> Responses<T> {
         outgoing: Arc<Outgoing>,
     ) -> Result<tonic::Response<Responses<T>>, Status> {
         match outgoing::headers_ready(&mut self, &outgoing).await {
-            Some(Some(Err(status))) => return Err(status),
+            Some(Some(Err(status))) if !outgoing.has_headers() => return Err(status),
+            Some(Some(Err(status))) => self.status = Some(status),
             Some(Some(Ok(message))) => self.first = Some(message),
             Some(None) | None => {}
         }

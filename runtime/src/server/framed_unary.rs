@@ -46,16 +46,15 @@ where
 {
     let (parts, body) = request.into_parts();
     let request = read::<Req>(body, &meta).await;
-    let limit = meta.settings.max_message_size;
     let reply = match meta.serve_unary(parts, request, handler).await {
         Ok(reply) => reply,
         Err(status) => return status.into_http(),
     };
-    match frame::encode(&reply, limit) {
+    // Replies are not limited (as in grpc-go and tonic): the client enforces its own limit.
+    match frame::encode(&reply, u32::MAX as usize) {
         Ok(data) => ok(data),
         Err(len) => Status::resource_exhausted(format!(
-            "the reply of {len} bytes exceeds the server's limit of {limit} bytes; raise it \
-             with --server-max-message-size"
+            "the reply of {len} bytes does not fit a gRPC frame (4 GiB at most)"
         ))
         .into_http(),
     }

@@ -24,7 +24,7 @@ pub use info::{MethodInfo, RpcKind, ServiceInfo};
 
 pub(crate) use builtin::{Builtins, Health};
 pub(crate) use info::UNKNOWN_METHOD;
-pub(crate) use outgoing::Outgoing;
+pub(crate) use outgoing::{Outgoing, TrailerNames};
 pub(crate) use router::Router;
 pub use serve::Stack;
 pub(crate) use serve::{ServeOptions, serve};

@@ -96,6 +96,13 @@ impl Outgoing {
 
     /// Sends the headers now rather than with the first message: a streaming handler waits
     /// for the client's next message, or asked to.
+    /// Whether the handler set headers or asked to send them: a failure then keeps them
+    /// apart from the trailers instead of a trailers-only response.
+    pub(crate) fn has_headers(&self) -> bool {
+        let parts = self.lock();
+        !parts.headers.is_empty() || parts.send_now
+    }
+
     pub(crate) fn send_headers(&self) {
         let mut parts = self.lock();
         parts.send_now = true;
@@ -133,7 +140,10 @@ impl Outgoing {
             parts.headers_sent = true;
             extend(&mut head.headers, std::mem::take(&mut parts.headers));
             if trailers_only {
-                extend(&mut head.headers, std::mem::take(&mut parts.trailers));
+                let trailers = std::mem::take(&mut parts.trailers);
+                let names = TrailerNames(trailers.keys().cloned().collect());
+                extend(&mut head.headers, trailers);
+                head.extensions.insert(names);
                 return http::Response::from_parts(head, body);
             }
         }
@@ -144,6 +154,11 @@ impl Outgoing {
         http::Response::from_parts(head, body)
     }
 }
+
+/// The handler's trailers among a trailers-only response's headers, for protocols that send
+/// trailers apart (Connect's end-of-stream message).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TrailerNames(pub(crate) Vec<http::HeaderName>);
 
 fn extend(into: &mut HeaderMap, from: HeaderMap) {
     let mut name = None;
@@ -193,15 +208,22 @@ impl HttpBody for WithTrailers {
     }
 }
 
-/// A streaming handler's requests; waiting on them sends the response headers.
+/// A streaming handler's requests; waiting for more after the first sends the response
+/// headers, so that a client waiting for them before it sends again never stalls. (Before the
+/// first, the handler may still decide its headers from what the client sends.)
 pub(crate) struct Requests<S> {
     inner: S,
     outgoing: Arc<Outgoing>,
+    received: bool,
 }
 
 impl<S> Requests<S> {
     pub(crate) fn new(inner: S, outgoing: Arc<Outgoing>) -> Requests<S> {
-        Requests { inner, outgoing }
+        Requests {
+            inner,
+            outgoing,
+            received: false,
+        }
     }
 }
 
@@ -210,8 +232,10 @@ impl<S: Stream + Unpin> Stream for Requests<S> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<S::Item>> {
         let polled = Pin::new(&mut self.inner).poll_next(cx);
-        if polled.is_pending() {
-            self.outgoing.send_headers();
+        match &polled {
+            Poll::Pending if self.received => self.outgoing.send_headers(),
+            Poll::Ready(Some(_)) => self.received = true,
+            _ => {}
         }
         polled
     }

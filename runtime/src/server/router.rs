@@ -13,7 +13,7 @@ use tower::ServiceExt;
 
 use super::builtin::BuiltinService;
 use super::call::{CallMeta, CallSettings};
-use super::protocol::{Protocol, connect, grpc_web, micro};
+use super::protocol::{Protocol, connect, connect_unary, grpc_web, micro};
 use super::{Body, Builtins, Handler, Incoming, MethodInfo, RpcKind, Wire};
 use crate::auth::Identity;
 use crate::codec::{Codec, FrameLimit};
@@ -100,6 +100,9 @@ impl Router {
     {
         if request.method() == Method::GET && request.uri().path() == METRICS_PATH {
             return Ok(self.metrics_page());
+        }
+        if connect_unary::is_get(&request) {
+            return Ok(self.connect_get(request.map(Body::new), peer).await);
         }
         let response = match Protocol::detect(request.headers()) {
             Protocol::Grpc(codec) => self.grpc(request, peer, codec).await,
@@ -193,7 +196,7 @@ impl Router {
         self.unknown_path(path).into_http()
     }
 
-    /// gRPC-Web (unary and server streaming), translated to gRPC by tonic-web.
+    /// gRPC-Web, translated to gRPC by tonic-web.
     async fn grpc_web(
         &self,
         mut request: http::Request<Body>,
@@ -202,10 +205,16 @@ impl Router {
     ) -> http::Response<Body> {
         grpc_web::before(&mut request, codec);
         let limit = self.settings.max_message_size;
+        // Browsers send whole request bodies, so only unary and server streaming work there;
+        // other clients stream requests too (bidi needs HTTP/2).
+        let carrier = match request.version() {
+            http::Version::HTTP_2 => &GRPC_WEB,
+            _ => &GRPC_WEB_HTTP1,
+        };
         let inner = tower::service_fn(|request: http::Request<Body>| async move {
             let codec = grpc_web::codec_after(&request);
             let request = request.map(|body| Body::new(FrameLimit::new(body, limit)));
-            Ok::<_, Infallible>(self.grpc_framed(request, peer, codec, &GRPC_WEB).await)
+            Ok::<_, Infallible>(self.grpc_framed(request, peer, codec, carrier).await)
         });
         let web = tower::Layer::layer(&tonic_web::GrpcWebLayer::new(), inner);
         let response = web
@@ -233,6 +242,30 @@ impl Router {
         connect::stream_response(response, codec)
     }
 
+    /// Connect GET: a unary call of a side-effect-free method, its message in the query.
+    async fn connect_get(
+        &self,
+        request: http::Request<Body>,
+        peer: Option<SocketAddr>,
+    ) -> http::Response<Body> {
+        let allowed = self
+            .find_path(request.uri().path())
+            .is_some_and(|route| route.types.no_side_effects);
+        if !allowed {
+            let status = Status::unimplemented(
+                "Connect GET calls only methods marked `option idempotency_level = \
+                 NO_SIDE_EFFECTS`; POST the message instead",
+            );
+            let mut response = connect::unary_error(&status);
+            *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+            return response;
+        }
+        match connect_unary::from_get(request) {
+            Ok((request, codec)) => self.connect_unary_call(request, peer, codec).await,
+            Err(status) => connect::unary_error(&status),
+        }
+    }
+
     /// Connect unary: `POST /pkg.Svc/Method`, the body one message.
     async fn connect_unary(
         &self,
@@ -241,11 +274,27 @@ impl Router {
         codec: Codec,
     ) -> http::Response<Body> {
         if request.method() != Method::POST {
-            let status = Status::unimplemented("Connect unary calls must be HTTP POST requests");
-            let mut response = connect::unary_error(&status);
-            *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+            // As connect-go answers: 405 with `Allow`, no Connect error body.
+            let mut response = plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Connect unary calls are HTTP POST requests (or GET, for methods without side \
+                 effects)\n",
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST, GET"));
             return response;
         }
+        self.connect_unary_call(request, peer, codec).await
+    }
+
+    /// Serves a Connect unary request that is a `POST` (or was made one from a GET).
+    async fn connect_unary_call(
+        &self,
+        request: http::Request<Body>,
+        peer: Option<SocketAddr>,
+        codec: Codec,
+    ) -> http::Response<Body> {
         let Some(route) = self.find_path(request.uri().path()) else {
             let mut response = connect::unary_error(&self.unknown_path(request.uri().path()));
             *response.status_mut() = StatusCode::NOT_FOUND;
@@ -256,6 +305,17 @@ impl Router {
                 &self.wrong_kind(&route, "Connect unary (application/json)"),
             );
         }
+        let request = match connect_unary::decompress(request, self.settings.max_message_size).await
+        {
+            Ok(request) => request,
+            Err(status) => {
+                let mut response = connect::unary_error(&status);
+                response
+                    .headers_mut()
+                    .insert(http::header::ACCEPT_ENCODING, connect_unary::ACCEPTED);
+                return response;
+            }
+        };
         let response = self
             .call(&route, request, peer, Wire::Plain(connect::reply(codec)))
             .await;
@@ -488,7 +548,15 @@ const GRPC: Carrier = Carrier {
 };
 const GRPC_WEB: Carrier = Carrier {
     name: "gRPC-Web",
-    kinds: &[RpcKind::Unary, RpcKind::ServerStreaming],
+    kinds: ALL_KINDS,
+};
+const GRPC_WEB_HTTP1: Carrier = Carrier {
+    name: "gRPC-Web over HTTP/1.1",
+    kinds: &[
+        RpcKind::Unary,
+        RpcKind::ServerStreaming,
+        RpcKind::ClientStreaming,
+    ],
 };
 const CONNECT_STREAM: Carrier = Carrier {
     name: "Connect streaming",

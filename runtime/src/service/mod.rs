@@ -232,8 +232,9 @@ impl Service {
         self.options.metrics.registry()
     }
 
-    /// Sets the largest message accepted or sent, in bytes (default 4 MiB). Larger messages
-    /// fail with `RESOURCE_EXHAUSTED`.
+    /// Sets the largest request message accepted, in bytes (default 4 MiB); a larger one
+    /// fails the call with `RESOURCE_EXHAUSTED`. Replies are not limited here, as in grpc-go
+    /// and tonic: each client enforces its own receive limit.
     pub fn max_message_size(mut self, bytes: usize) -> Service {
         self.options.max_message_size = bytes;
         self

@@ -12,6 +12,9 @@ use crate::server::{MethodInfo, ServiceInfo};
 pub(crate) struct MethodTypes {
     pub(crate) input: MessageDescriptor,
     pub(crate) output: MessageDescriptor,
+    /// The method is marked `idempotency_level = NO_SIDE_EFFECTS`, so Connect may call it
+    /// with GET.
+    pub(crate) no_side_effects: bool,
 }
 
 /// Cache keyed by the address of the static `MethodInfo`, which is unique per method.
@@ -37,9 +40,18 @@ pub(crate) fn method_types(
             )
         })
     };
+    let no_side_effects = pool
+        .get_service_by_name(service.name)
+        .and_then(|svc| svc.methods().find(|m| m.name() == method.name))
+        .and_then(|m| m.method_descriptor_proto().options.clone())
+        .is_some_and(|options| {
+            options.idempotency_level()
+                == prost_types::method_options::IdempotencyLevel::NoSideEffects
+        });
     let types = Arc::new(MethodTypes {
         input: find(method.input)?,
         output: find(method.output)?,
+        no_side_effects,
     });
     lock(cache).insert(key, types.clone());
     Ok(types)

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::codec::Codec;
 use crate::errors::http_status;
-use crate::server::{Body, PlainReply};
+use crate::server::{Body, PlainReply, TrailerNames};
 use crate::{Code, Status};
 
 /// Connect's name for a gRPC code, e.g. `not_found`.
@@ -108,12 +108,34 @@ pub(crate) fn reply(codec: Codec) -> PlainReply {
     }
 }
 
-/// Turns a failed unary call's gRPC status into Connect's error; success passes through.
+/// Turns a failed unary call's gRPC status into Connect's error, keeping the handler's
+/// headers and trailers (`trailer-` prefixed); success passes through.
 pub(crate) fn unary_response(response: http::Response<Body>) -> http::Response<Body> {
-    match super::failure(&response) {
-        Some(status) => unary_error(&status),
-        None => response,
+    let Some(status) = super::failure(&response) else {
+        return response;
+    };
+    let mut error = unary_error(&status);
+    let (parts, _) = response.into_parts();
+    let trailers = parts
+        .extensions
+        .get::<TrailerNames>()
+        .cloned()
+        .unwrap_or_default();
+    for (name, value) in &parts.headers {
+        let name_text = name.as_str();
+        if name_text.starts_with("grpc-") || *name == header::CONTENT_TYPE {
+            continue;
+        }
+        let name = match trailers.0.contains(name) {
+            true => match http::HeaderName::try_from(format!("trailer-{name_text}")) {
+                Ok(name) => name,
+                Err(_) => continue,
+            },
+            false => name.clone(),
+        };
+        error.headers_mut().append(name, value.clone());
     }
+    error
 }
 
 /// Rewrites a Connect streaming request as the gRPC request it encodes.
@@ -140,10 +162,14 @@ pub(crate) fn stream_response(
     codec: Codec,
 ) -> http::Response<Body> {
     let (mut parts, body) = response.into_parts();
+    let trailer_names = parts
+        .extensions
+        .remove::<TrailerNames>()
+        .unwrap_or_default();
     let trailers_only = parts
         .headers
         .contains_key("grpc-status")
-        .then(|| take_grpc_headers(&mut parts.headers));
+        .then(|| take_trailers(&mut parts.headers, &trailer_names));
     let content_type = match codec {
         Codec::Protobuf => "application/connect+proto",
         Codec::Json => "application/connect+json",
@@ -160,12 +186,20 @@ pub(crate) fn stream_response(
     http::Response::from_parts(parts, Body::new(body))
 }
 
-/// Moves the status headers of a trailers-only response out of the headers.
-fn take_grpc_headers(headers: &mut HeaderMap) -> HeaderMap {
+/// Moves the status headers of a trailers-only response, and the handler's trailers among
+/// them, out of the headers.
+fn take_trailers(headers: &mut HeaderMap, handler: &TrailerNames) -> HeaderMap {
     let mut taken = HeaderMap::new();
     for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
         if let Some(value) = headers.remove(name) {
             taken.insert(name, value);
+        }
+    }
+    for name in &handler.0 {
+        let values: Vec<HeaderValue> = headers.get_all(name).iter().cloned().collect();
+        headers.remove(name);
+        for value in values {
+            taken.append(name.clone(), value);
         }
     }
     taken
