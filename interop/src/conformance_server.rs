@@ -106,9 +106,9 @@ impl ConformanceServiceHandler for ConformanceServer {
                 return Err(stream_error(definition, &ctx, &mut received, sent));
             };
             sleep(definition.response_delay_ms).await;
+            // Every response echoes the requests received since the one before.
             let info = request_info(&ctx, &std::mem::take(&mut received));
-            let first = (sent == 0).then_some(info);
-            let payload = payload(data.clone(), first);
+            let payload = payload(data.clone(), Some(info));
             responses.send(BidiStreamResponse { payload }).await?;
             sent += 1;
         }

@@ -76,6 +76,16 @@ pub(crate) fn single(mut data: Bytes, whose: &str) -> Result<Option<Bytes>, Stat
     }
 }
 
+/// Whether `data` holds a complete frame followed by more bytes.
+pub(crate) fn holds_more_than_one(data: &[u8]) -> bool {
+    match data.get(..PREFIX_LEN) {
+        Some(&[_, a, b, c, d]) => {
+            data.len() > PREFIX_LEN + u32::from_be_bytes([a, b, c, d]) as usize
+        }
+        _ => false,
+    }
+}
+
 /// Like [`single`], for a body whose `grpc-encoding` is gzip: a frame flagged compressed is
 /// inflated, up to `limit` bytes.
 pub(crate) fn single_gzip(data: Bytes, whose: &str, limit: usize) -> Result<Option<Bytes>, Status> {

@@ -124,16 +124,41 @@ where
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
     let outgoing = meta.outgoing.clone();
-    let service = Once::new(move |request: tonic::Request<Req>| {
-        let (ctx, message) = meta.context(request);
-        let (sender, receiver) = Sender::channel(STREAM_BUFFER);
+    // Served as a stream of requests, so that no request or a second one is refused as
+    // grpc-go and connect-go refuse them (tonic's server-streaming path takes the first).
+    let service = Once::new(move |request: tonic::Request<tonic::Streaming<Req>>| {
+        let (ctx, requests) = meta.context(request);
         let outgoing = meta.outgoing.clone();
-        let handler = meta.observe(ctx.clone(), handler(ctx, message, sender));
-        Responses::new(receiver, handler).when_headers_ready(outgoing)
+        async move {
+            let message = only_request(requests).await?;
+            let (sender, receiver) = Sender::channel(STREAM_BUFFER);
+            let handler = meta.observe(ctx.clone(), handler(ctx, message, sender));
+            Responses::new(receiver, handler)
+                .when_headers_ready(outgoing)
+                .await
+        }
     });
-    finish(outgoing, async move {
-        grpc.server_streaming(service, request).await
-    })
+    finish(
+        outgoing,
+        async move { grpc.streaming(service, request).await },
+    )
+}
+
+/// The one request of a server-streaming call: UNIMPLEMENTED if there are none or several.
+async fn only_request<Req>(mut requests: tonic::Streaming<Req>) -> Result<Req, Status> {
+    let exactly_one = |what: &str| {
+        Status::unimplemented(format!(
+            "the request holds {what}; a server-streaming call sends exactly one"
+        ))
+    };
+    let message = requests
+        .message()
+        .await?
+        .ok_or_else(|| exactly_one("no message"))?;
+    match requests.message().await? {
+        None => Ok(message),
+        Some(_) => Err(exactly_one("more than one message")),
+    }
 }
 
 /// Serves a client-streaming call: requests arrive on a [`Streaming`], one response.

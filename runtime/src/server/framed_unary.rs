@@ -63,8 +63,16 @@ where
 /// The request's one message.
 async fn read<Req: Message + Default>(body: Body, meta: &CallMeta) -> Result<Req, Status> {
     let (data, _) = Whole::read(body).await?.into_parts();
-    let message = frame::single(data.unwrap_or_default(), "the request")?.ok_or_else(|| {
-        Status::internal("Missing request message: a unary call sends exactly one")
+    // A unary call with no or several messages is a client using the wrong kind of call:
+    // UNIMPLEMENTED, as grpc-go and connect-go answer.
+    let data = data.unwrap_or_default();
+    if frame::holds_more_than_one(&data) {
+        return Err(Status::unimplemented(
+            "the request holds more than one message; a unary call sends exactly one",
+        ));
+    }
+    let message = frame::single(data, "the request")?.ok_or_else(|| {
+        Status::unimplemented("the request holds no message; a unary call sends exactly one")
     })?;
     Req::decode(message).map_err(|err| {
         Status::internal(format!(

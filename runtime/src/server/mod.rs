@@ -9,6 +9,7 @@ mod cors;
 mod dispatch;
 mod framed_unary;
 mod info;
+mod leftover;
 mod outgoing;
 mod plain;
 mod protocol;

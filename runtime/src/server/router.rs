@@ -13,6 +13,7 @@ use tower::ServiceExt;
 
 use super::builtin::BuiltinService;
 use super::call::{CallMeta, CallSettings};
+use super::leftover::Leftover;
 use super::protocol::{Protocol, connect, connect_unary, grpc_web, micro};
 use super::{Body, Builtins, Handler, Incoming, MethodInfo, RpcKind, Wire};
 use crate::auth::Identity;
@@ -101,10 +102,30 @@ impl Router {
         if request.method() == Method::GET && request.uri().path() == METRICS_PATH {
             return Ok(self.metrics_page());
         }
-        if connect_unary::is_get(&request) {
-            return Ok(self.connect_get(request.map(Body::new), peer).await);
+        if request.version() < http::Version::HTTP_2 {
+            let leftover = Leftover::default();
+            let request = request.map(|body| leftover.track(Body::new(body)));
+            let response = self.route_protocol(request, peer).await;
+            leftover.drain().await;
+            return Ok(response);
         }
-        let response = match Protocol::detect(request.headers()) {
+        Ok(self.route_protocol(request, peer).await)
+    }
+
+    /// Serves one request by the protocol its headers name.
+    async fn route_protocol<B>(
+        &self,
+        request: http::Request<B>,
+        peer: Option<SocketAddr>,
+    ) -> http::Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        if connect_unary::is_get(&request) {
+            return self.connect_get(request.map(Body::new), peer).await;
+        }
+        match Protocol::detect(request.headers()) {
             Protocol::Grpc(codec) => self.grpc(request, peer, codec).await,
             Protocol::GrpcWeb(codec) => self.grpc_web(request.map(Body::new), peer, codec).await,
             Protocol::ConnectStream(codec) => {
@@ -119,8 +140,7 @@ impl Router {
             Protocol::Unsupported(message) => {
                 plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, &format!("{message}\n"))
             }
-        };
-        Ok(response)
+        }
     }
 
     /// gRPC over HTTP/2.
