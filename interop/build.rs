@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "grpc/testing/test.proto",
             "connectrpc/conformance/v1/service.proto",
             "connectrpc/conformance/v1/server_compat.proto",
+            "connectrpc/conformance/v1/client_compat.proto",
         ],
         &["proto"],
     )?;

@@ -203,7 +203,8 @@ fn request_info(ctx: &Context, requests: &[Any]) -> RequestInfo {
     }
 }
 
-fn headers(metadata: &MetadataMap) -> Vec<Header> {
+/// Metadata as the conformance protos write headers: one entry per name, values in order.
+pub(crate) fn headers(metadata: &MetadataMap) -> Vec<Header> {
     let mut headers: Vec<Header> = Vec::new();
     for entry in metadata.iter() {
         let (name, value) = match entry {
@@ -275,13 +276,13 @@ fn status(error: Error, info: Option<RequestInfo>) -> Status {
 
 /// `google.rpc.Status`, the message gRPC's `grpc-status-details-bin` holds.
 #[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
+pub(crate) struct RpcStatus {
     #[prost(int32, tag = "1")]
-    code: i32,
+    pub(crate) code: i32,
     #[prost(string, tag = "2")]
-    message: String,
+    pub(crate) message: String,
     #[prost(message, repeated, tag = "3")]
-    details: Vec<Any>,
+    pub(crate) details: Vec<Any>,
 }
 
 /// `message` as an `Any` of the conformance package's type `name`.

@@ -19,5 +19,6 @@ pub mod conformance {
 }
 
 pub mod client;
+pub mod conformance_client;
 pub mod conformance_server;
 pub mod server;

@@ -10,7 +10,9 @@ use micro_test_support::require_or_skip;
 
 fn runner() -> Option<PathBuf> {
     let Some(dir) = std::env::var_os("MICRO_TEST_GO_PEERS") else {
-        require_or_skip("MICRO_TEST_GO_PEERS not set; run scripts/test.sh (it builds the Go peers)");
+        require_or_skip(
+            "MICRO_TEST_GO_PEERS not set; run scripts/test.sh (it builds the Go peers)",
+        );
         return None;
     };
     Some(Path::new(&dir).join("connectconformance"))

@@ -12,20 +12,30 @@ use super::types::Grant;
 use super::verified::Verified;
 use super::{Account, Auth, BoxFuture, Error, ErrorKind, GenerateOptions, Token, TokenRequest};
 
+/// A value that may be JSON `null`, as its default.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Option::unwrap_or_default)
+}
+
 /// How much longer a refresh token lives than its access token, as go-micro.
 const REFRESH_MARGIN: Duration = Duration::from_secs(3600);
 
 /// Bits of a generated development key.
 const DEVELOPMENT_KEY_BITS: usize = 2048;
 
-/// go-micro's JWT claims: `{type, scopes, metadata, sub, iss, exp}`.
+/// go-micro's JWT claims: `{type, scopes, metadata, sub, iss, exp}`. Go writes a nil map or
+/// slice as `null` (go-micro's `Generate` without metadata does), read as empty.
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type", default, deserialize_with = "null_as_default")]
     account_type: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     scopes: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     metadata: HashMap<String, String>,
     sub: String,
     #[serde(default)]
@@ -235,6 +245,16 @@ pub(crate) fn generate_key_pair() -> Result<(String, String), Error> {
 mod tests {
     use super::*;
     use std::sync::OnceLock;
+
+    #[test]
+    fn go_micros_null_metadata_and_scopes_read_as_empty() {
+        let claims: Claims = serde_json::from_str(
+            r#"{"type":"user","scopes":null,"metadata":null,"sub":"gopher","iss":"go.micro","exp":1}"#,
+        )
+        .unwrap();
+        assert!(claims.scopes.is_empty() && claims.metadata.is_empty());
+        assert_eq!(claims.sub, "gopher");
+    }
 
     /// One key pair for the tests in this file (generating one takes a while).
     fn keys() -> &'static (String, String) {

@@ -239,7 +239,7 @@ impl Invocation {
         let defaults = self.client.options();
         let current = Context::current();
         let (mut timeout, mut header) = match self.options.timeout {
-            Some(timeout) => (timeout, deadline::encode(timeout)),
+            Some(timeout) => (timeout, Some(deadline::encode(timeout))),
             None => (defaults.timeout, defaults.timeout_header.clone()),
         };
         if let Some(inherited) = current.as_ref().and_then(Context::remaining) {
@@ -247,11 +247,13 @@ impl Invocation {
                 return Err(self.inherited_deadline_passed());
             }
             if inherited < timeout {
-                (timeout, header) = (inherited, deadline::encode(inherited));
+                (timeout, header) = (inherited, Some(deadline::encode(inherited)));
             }
         }
         let mut headers = sanitized(std::mem::take(&mut self.options.metadata));
-        headers.insert(deadline::GRPC_TIMEOUT.clone(), header);
+        if let Some(header) = header {
+            headers.insert(deadline::GRPC_TIMEOUT.clone(), header);
+        }
         propagate(&mut headers, current.as_ref(), defaults);
         let deadline = Instant::now() + timeout;
         let mut extensions = http::Extensions::new();

@@ -56,6 +56,9 @@ use retry::{Backoff, Retry, RetryPolicy};
 /// How long a call may take unless configured otherwise: 30 s, as in go-micro.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The internal bound of a call without a timeout ([`ClientBuilder::without_timeout`]).
+const NO_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// Connections per node at most, unless configured. More than one, because a single HTTP/2
 /// connection's stream handling becomes the bottleneck under load (hyperium/h2#531); the
 /// second is opened only when the first carries [`DEFAULT_STREAMS_PER_CONNECTION`] calls.
@@ -127,8 +130,8 @@ struct Inner {
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
     pub(crate) timeout: Duration,
-    /// `timeout` as a `grpc-timeout` value, encoded once.
-    pub(crate) timeout_header: http::HeaderValue,
+    /// `timeout` as a `grpc-timeout` value, encoded once; `None` without a default timeout.
+    pub(crate) timeout_header: Option<http::HeaderValue>,
     pub(crate) max_message_size: usize,
     pub(crate) codec: Codec,
     pub(crate) json: Arc<JsonOptions>,
@@ -309,7 +312,7 @@ impl Default for ClientBuilder {
             layers: Layers::default(),
             options: Options {
                 timeout: DEFAULT_TIMEOUT,
-                timeout_header: crate::deadline::encode(DEFAULT_TIMEOUT),
+                timeout_header: Some(crate::deadline::encode(DEFAULT_TIMEOUT)),
                 max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
                 codec: Codec::Protobuf,
                 json: Arc::new(JsonOptions::default()),
@@ -420,7 +423,17 @@ impl ClientBuilder {
     /// handler, calls also end by the served call's deadline, whichever is sooner.
     pub fn timeout(mut self, timeout: Duration) -> ClientBuilder {
         self.options.timeout = timeout;
-        self.options.timeout_header = crate::deadline::encode(timeout);
+        self.options.timeout_header = Some(crate::deadline::encode(timeout));
+        self
+    }
+
+    /// Calls have no deadline unless they set one ([`Call::timeout`]) or inherit the served
+    /// call's, as in grpc-go and tonic; the server sees no `grpc-timeout`. For clients that
+    /// wait on long streams; most should keep a timeout.
+    pub fn without_timeout(mut self) -> ClientBuilder {
+        // A deadline still bounds the call internally: one that never comes in practice.
+        self.options.timeout = NO_TIMEOUT;
+        self.options.timeout_header = None;
         self
     }
 
