@@ -1,6 +1,8 @@
 // Command gomicro4-broker publishes to or subscribes on go-micro v4's HTTP broker.
 //
-//	gomicro4-broker publish --topic t --body hello --count 3    bodies hello-0 … hello-2
+//	gomicro4-broker publish --topic t --body hello --count 3    bodies hello-0 … hello-2;
+//	    prints {"published":3}, then stays --linger (go-micro's HTTP broker delivers in the
+//	    background after Publish returns, so exiting at once would drop the messages)
 //	gomicro4-broker subscribe --topic t [--queue q] --count 3  prints {"ready":true} once
 //	    subscribed, then each message as {"header":{…},"body":"…"}, and exits after count
 package main
@@ -28,6 +30,7 @@ func main() {
 	body := flags.String("body", "hello", "body prefix (publish)")
 	count := flags.Int("count", 1, "messages to publish or to receive (0: receive until --timeout)")
 	timeout := flags.Duration("timeout", 20*time.Second, "how long subscribe waits for its messages")
+	linger := flags.Duration("linger", 2*time.Second, "how long publish stays for deliveries (until SIGTERM)")
 	header := peer.Pairs{}
 	flags.Var(header, "header", "key=value header (publish, repeatable)")
 	_ = flags.Parse(os.Args[2:])
@@ -50,6 +53,7 @@ func main() {
 			}
 		}
 		peer.Print(map[string]int{"published": *count})
+		peer.WaitForSignalOr(*linger)
 	case "subscribe":
 		received := make(chan *broker.Message, 1024)
 		handler := func(e broker.Event) error {

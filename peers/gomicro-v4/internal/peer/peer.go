@@ -83,3 +83,13 @@ func WaitForSignal() {
 	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
 	<-ch
 }
+
+// WaitForSignalOr blocks until SIGINT, SIGTERM or the end of wait.
+func WaitForSignalOr(wait time.Duration) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case <-ch:
+	case <-time.After(wait):
+	}
+}
