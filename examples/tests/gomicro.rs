@@ -728,7 +728,6 @@ async fn postgres_store_with_go_v5_both_ways() {
     let record = Record::new("rust-1", "from rust").metadata("source", json!("rust"));
     let write = WriteOptions {
         scope: scope.clone(),
-        ..WriteOptions::default()
     };
     store.write(&record, write).await.expect("Rust writes");
     let (lines, ok) = go(&["read", "--key", "rust-1"]).await;

@@ -225,9 +225,10 @@ mod tests {
     fn reply(headers: &[(&str, &str)], body: &'static [u8]) -> http::Response<Body> {
         let mut response = http::Response::new(());
         for (name, value) in headers {
-            response
-                .headers_mut()
-                .insert(HeaderName::from_static(name), value.parse().unwrap());
+            response.headers_mut().insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
         }
         let (parts, ()) = response.into_parts();
         to_grpc(parts, Bytes::from_static(body))
