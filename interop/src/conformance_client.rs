@@ -144,9 +144,7 @@ impl Rpc {
             Some(_) => Err(Status::cancelled("canceled by the test")),
             None => call.await,
         };
-        Ok(outcome(
-            result.map(|reply| reply.payload().into_iter().collect()),
-        ))
+        Ok(outcome(result.map(|reply| vec![reply.payload()])))
     }
 
     async fn server_stream(
@@ -170,7 +168,7 @@ impl Rpc {
         let (requests, sent) = self.sending(messages);
         let call = self.options(service.client_stream(requests));
         let result = self.cancelled_or(call).await;
-        let mut result = outcome(result.map(|reply| reply.payload.into_iter().collect()));
+        let mut result = outcome(result.map(|reply| vec![reply.payload.unwrap_or_default()]));
         result.num_unsent_requests = (total - sent.count()) as i32;
         Ok(result)
     }
@@ -203,7 +201,7 @@ impl Rpc {
             }
             unsent -= 1;
             match responses.recv().await {
-                Ok(Some(reply)) => payloads.extend(reply.payload),
+                Ok(Some(reply)) => payloads.push(reply.payload.unwrap_or_default()),
                 Ok(None) => break,
                 Err(status) => {
                     let mut result = failed(payloads, status);
@@ -264,11 +262,8 @@ impl Rpc {
     {
         let wait = match self.cancel() {
             None | Some(CancelTiming::AfterNumResponses(_)) => return call.await,
-            Some(CancelTiming::BeforeCloseSend(_)) => {
-                // The messages go out, the stream never closes: cancel once they are sent.
-                let total = self.request.request_messages.len() as u64;
-                Duration::from_millis(u64::from(self.request.request_delay_ms) * total + 100)
-            }
+            // The messages go out, the stream never closes: cancel once they are sent.
+            Some(CancelTiming::BeforeCloseSend(_)) => self.sending_time(),
             Some(CancelTiming::AfterCloseSendMs(ms)) => Duration::from_millis(ms.into()),
         };
         match tokio::time::timeout(wait, call).await {
@@ -294,23 +289,48 @@ impl Rpc {
         }
     }
 
+    /// Reads the rest of a response stream after the requests were sent (or were to be
+    /// closed), cancelling when the test says.
     async fn drain<R: Payload>(
         &self,
         responses: &mut Streaming<R>,
         mut payloads: Vec<ConformancePayload>,
     ) -> ClientResponseResult {
-        loop {
-            if let Some(CancelTiming::AfterNumResponses(n)) = self.cancel()
-                && payloads.len() >= n as usize
-            {
-                return failed(payloads, Status::cancelled("canceled by the test"));
+        let cancel_after = match self.cancel() {
+            Some(CancelTiming::AfterCloseSendMs(ms)) => Some(Duration::from_millis(ms.into())),
+            Some(CancelTiming::BeforeCloseSend(_)) => Some(self.sending_time()),
+            _ => None,
+        };
+        let read = async {
+            loop {
+                if let Some(CancelTiming::AfterNumResponses(n)) = self.cancel()
+                    && payloads.len() >= n as usize
+                {
+                    return Err(Status::cancelled("canceled by the test"));
+                }
+                match responses.recv().await {
+                    Ok(Some(reply)) => payloads.push(reply.payload()),
+                    Ok(None) => return Ok(()),
+                    Err(status) => return Err(status),
+                }
             }
-            match responses.recv().await {
-                Ok(Some(reply)) => payloads.extend(reply.payload()),
-                Ok(None) => return outcome(Ok(payloads)),
-                Err(status) => return failed(payloads, status),
-            }
+        };
+        let ended = match cancel_after {
+            Some(wait) => tokio::time::timeout(wait, read)
+                .await
+                .unwrap_or_else(|_| Err(Status::cancelled("canceled by the test"))),
+            None => read.await,
+        };
+        match ended {
+            Ok(()) => outcome(Ok(payloads)),
+            Err(status) => failed(payloads, status),
         }
+    }
+
+    /// About how long sending every request takes, with its delays.
+    fn sending_time(&self) -> Duration {
+        let total = self.request.request_messages.len() as u64;
+        Duration::from_millis(u64::from(self.request.request_delay_ms) * total + 100)
     }
 }
 
@@ -328,16 +348,16 @@ impl Sent {
     }
 }
 
-/// A conformance response message: its payload.
+/// A conformance response message: its payload (empty if it has none).
 trait Payload {
-    fn payload(self) -> Option<ConformancePayload>;
+    fn payload(self) -> ConformancePayload;
 }
 
 macro_rules! payload {
     ($($response:ident),*) => {$(
         impl Payload for crate::conformance::$response {
-            fn payload(self) -> Option<ConformancePayload> {
-                self.payload
+            fn payload(self) -> ConformancePayload {
+                self.payload.unwrap_or_default()
             }
         }
     )*};
@@ -351,8 +371,8 @@ payload!(
 );
 
 impl Payload for crate::conformance::UnimplementedResponse {
-    fn payload(self) -> Option<ConformancePayload> {
-        None
+    fn payload(self) -> ConformancePayload {
+        ConformancePayload::default()
     }
 }
 

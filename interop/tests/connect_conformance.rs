@@ -1,7 +1,6 @@
 //! connectrpc.com/conformance's own runner (`connectconformance`, built by
-//! `scripts/build-peers.sh`) against micro-rs's server: Connect, gRPC and gRPC-Web, proto and
-//! JSON, identity and gzip, every stream type, HTTP/1.1 and HTTP/2, with its reference client.
-//! What the server supports is `interop/conformance/config.yaml`; docs/interop.md has the counts.
+//! `scripts/build-peers.sh`) against micro-rs, with its reference client and server. What
+//! micro-rs supports is `interop/conformance/*config.yaml`; docs/interop.md has the counts.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,15 +17,20 @@ fn runner() -> Option<PathBuf> {
     Some(Path::new(&dir).join("connectconformance"))
 }
 
-#[test]
-fn the_server_passes_every_applicable_case() {
+fn conformance_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("conformance")
+        .join(name)
+}
+
+/// Runs `connectconformance` with `args` and the program under test; asserts that it passes
+/// and ran at least `cases` cases (fewer means cases were dropped).
+fn passes(args: &[&str], under_test: &str, cases: u32) {
     let Some(runner) = runner() else { return };
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/config.yaml");
     let output = Command::new(&runner)
-        .args(["--mode", "server", "--conf"])
-        .arg(&config)
+        .args(args)
         .arg("--")
-        .arg(env!("CARGO_BIN_EXE_conformance-server"))
+        .arg(under_test)
         .output()
         .unwrap_or_else(|err| panic!("cannot run {}: {err}", runner.display()));
     let text = String::from_utf8_lossy(&output.stdout).into_owned()
@@ -40,6 +44,36 @@ fn the_server_passes_every_applicable_case() {
         "{summary}\n{text}"
     );
     let passed: u32 = summary.split(' ').next().unwrap().parse().unwrap();
-    // The v1.0.7 suite has 1900 cases for this configuration; fewer means cases were dropped.
-    assert!(passed >= 1900, "only {passed} cases ran: {summary}");
+    assert!(passed >= cases, "only {passed} cases passed: {summary}");
+}
+
+#[test]
+fn the_server_passes_every_applicable_case() {
+    let config = conformance_file("config.yaml");
+    passes(
+        &["--mode", "server", "--conf", config.to_str().unwrap()],
+        env!("CARGO_BIN_EXE_conformance-server"),
+        1900,
+    );
+}
+
+#[test]
+fn the_client_passes_every_grpc_case_but_the_known_failing() {
+    let config = conformance_file("client-config.yaml");
+    let known_failing = format!(
+        "@{}",
+        conformance_file("client-known-failing.txt").display()
+    );
+    passes(
+        &[
+            "--mode",
+            "client",
+            "--conf",
+            config.to_str().unwrap(),
+            "--known-failing",
+            &known_failing,
+        ],
+        env!("CARGO_BIN_EXE_conformance-client"),
+        609,
+    );
 }

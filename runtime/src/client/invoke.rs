@@ -34,20 +34,14 @@ pub(super) struct Invocation {
 type Grpc = tonic::client::Grpc<Transport>;
 
 impl Invocation {
-    pub(super) async fn unary<C>(
-        mut self,
-        message: C::Encode,
-        codec: C,
-    ) -> Result<C::Decode, Status>
+    pub(super) async fn unary<C>(self, message: C::Encode, codec: C) -> Result<C::Decode, Status>
     where
         C: Codec<Encode: Send + Sync + 'static, Decode: Send + Sync + 'static>,
     {
-        let (response, _) = self
-            .send(message, move |mut grpc, request, path| async move {
-                grpc.unary(request, path, codec).await
-            })
-            .await?;
-        Ok(response.into_inner())
+        // A client stream of one message: its reply keeps headers and trailers apart, which
+        // tonic's unary call merges.
+        let message = futures_util::stream::once(std::future::ready(message));
+        self.client_streaming(message, codec).await
     }
 
     pub(super) async fn server_streaming<C>(
@@ -75,12 +69,34 @@ impl Invocation {
         C: Codec<Encode: Send + Sync + 'static, Decode: Send + Sync + 'static>,
         S: Stream<Item = C::Encode> + Send + 'static,
     {
-        let (response, _) = self
+        // Read as a stream, so that the headers and trailers stay apart (tonic's
+        // client-streaming call merges them) and a reply of no or several messages is refused.
+        let (response, deadline) = self
             .send(messages, move |mut grpc, request, path| async move {
-                grpc.client_streaming(request, path, codec).await
+                grpc.streaming(request, path, codec).await
             })
             .await?;
-        Ok(response.into_inner())
+        let mut replies = response.into_inner();
+        let read = async {
+            let reply = replies
+                .message()
+                .await?
+                .ok_or_else(unary::missing_message)?;
+            if replies.message().await?.is_some() {
+                return Err(unary::extra_message());
+            }
+            if let (Some(capture), Ok(Some(trailers))) =
+                (&self.options.capture, replies.trailers().await)
+            {
+                capture.set_trailers(trailers.into_headers());
+            }
+            Ok(reply)
+        };
+        let reply = self.within(deadline, read).await;
+        if let (Some(capture), Err(status)) = (&self.options.capture, &reply) {
+            capture.set_trailers(status.metadata().clone().into_headers());
+        }
+        reply
     }
 
     /// Starts a bidirectional call and returns its response stream at once, before the server
@@ -284,6 +300,10 @@ impl Invocation {
     ) -> Result<T, Status> {
         let started = Instant::now();
         match tokio::time::timeout_at(deadline, call).await {
+            // A call that broke as its deadline passed (the server reset it) timed out.
+            Ok(Err(_)) if Instant::now() >= deadline => {
+                Err(deadline_exceeded(&self.target, started.elapsed()))
+            }
             Ok(result) => result,
 
             Err(_) => Err(deadline_exceeded(&self.target, started.elapsed())),
@@ -457,7 +477,14 @@ impl<T> Stream for Deadline<T> {
                 this.started.elapsed(),
             ))));
         }
-        if let Poll::Ready(item) = Pin::new(&mut this.inner).poll_next(cx) {
+        if let Poll::Ready(mut item) = Pin::new(&mut this.inner).poll_next(cx) {
+            // A stream that broke as its deadline passed (the server reset it) timed out.
+            if matches!(item, Some(Err(_)))
+                && this.sleep.is_elapsed()
+                && let Some(target) = this.target.take()
+            {
+                item = Some(Err(deadline_exceeded(&target, this.started.elapsed())));
+            }
             if let Some(capture) = &this.capture {
                 match &item {
                     Some(Ok(_)) => {}

@@ -44,14 +44,7 @@ pub(super) async fn decode<T>(
 ) -> Result<T, Status> {
     let (parts, body) = response.into_parts();
     if let Some(status) = frame::status_in(&parts.headers) {
-        // A trailers-only reply: the status is all there is.
-        if let Some(capture) = capture {
-            capture.set_trailers(parts.headers);
-        }
-        return Err(match status.code() {
-            Code::Ok => missing_message(),
-            _ => status,
-        });
+        return trailers_only(parts.headers, status, body, capture).await;
     }
     let gzip = parts.headers.get(GRPC_ENCODING) == Some(&GZIP);
     if let Some(capture) = capture {
@@ -64,11 +57,46 @@ pub(super) async fn decode<T>(
     }
     final_status(trailers.as_ref(), parts.status)?;
     let data = data.unwrap_or_default();
+    if frame::holds_more_than_one(&data) {
+        return Err(extra_message());
+    }
     let message = match gzip {
         true => frame::single_gzip(data, "the reply", limit)?,
         false => frame::single(data, "the reply")?,
     };
     decode(message.ok_or_else(missing_message)?)
+}
+
+/// A reply whose headers hold a status: trailers-only, the status is all there is, unless a
+/// body follows (then the headers' status does not count: gRPC's rule).
+async fn trailers_only<T>(
+    headers: http::HeaderMap,
+    status: Status,
+    body: Body,
+    capture: Option<&ResponseMetadata>,
+) -> Result<T, Status> {
+    let (data, trailers) = Whole::read(body).await?.into_parts();
+    if let Some(trailers) = trailers {
+        if let Some(capture) = capture {
+            capture.set_headers(headers);
+            capture.set_trailers(trailers.clone());
+        }
+        final_status(Some(&trailers), http::StatusCode::OK)?;
+        return Err(missing_message());
+    }
+    if data.is_some_and(|data| !data.is_empty()) {
+        return Err(Status::internal(
+            "the reply carries a status in its headers and a body after them; a trailers-only \
+             reply has no body",
+        ));
+    }
+    if let Some(capture) = capture {
+        capture.set_trailers(headers);
+    }
+    Err(match status.code() {
+        Code::Ok => missing_message(),
+        _ => status,
+    })
 }
 
 /// A reply message of a generated type.
@@ -110,8 +138,15 @@ fn final_status(trailers: Option<&http::HeaderMap>, http: http::StatusCode) -> R
     ))
 }
 
-fn missing_message() -> Status {
-    Status::internal("the server answered OK without a reply message")
+/// A reply of no message: the server serves the method as another kind of call (gRPC's
+/// cardinality violation, UNIMPLEMENTED as grpc-go and connect-go report it).
+pub(super) fn missing_message() -> Status {
+    Status::unimplemented("the server answered OK without a reply message")
+}
+
+/// A reply of several messages to a call that expects one.
+pub(super) fn extra_message() -> Status {
+    Status::unimplemented("the reply holds more than one message; the call expects one")
 }
 
 #[cfg(test)]
@@ -186,10 +221,10 @@ mod tests {
         let cut = &framed(&payload)[..6];
         let two = [framed(&payload), framed(&payload)].concat();
         for (frames, trailers, code, says) in [
-            (vec![], ok, Code::Internal, "without a reply message"),
+            (vec![], ok, Code::Unimplemented, "without a reply message"),
             (vec![0, 0], ok, Code::Internal, "prefix is cut short"),
             (cut.to_vec(), ok, Code::Internal, "cut short: 1 of 7 bytes"),
-            (two, ok, Code::Internal, "more than one message"),
+            (two, ok, Code::Unimplemented, "more than one message"),
             (compressed, ok, Code::Internal, "compressed"),
             (framed(&[0xff]), ok, Code::Internal, "cannot decode"),
             (
