@@ -844,3 +844,47 @@ async fn jwt_with_go_v4_both_ways() {
 async fn jwt_with_go_v5_both_ways() {
     jwt_both_ways(Go::V5).await;
 }
+
+/// go-micro v5's own CLI (`micro`) lists micro-rs helloworld, describes its endpoints from the
+/// registry and calls it (over mDNS: v5's `micro services` reads only the default registry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn go_micro_v5_cli_lists_describes_and_calls_micro_rs_over_mdns() {
+    if !in_network_namespace() {
+        return run_in_network_namespace(
+            "go_micro_v5_cli_lists_describes_and_calls_micro_rs_over_mdns",
+        );
+    }
+    let Some(micro_cli) = Go::V5.program("micro") else {
+        return;
+    };
+    let discovery = Discovery::mdns();
+    let service = rust_helloworld(&discovery.registry).await;
+    let cli = |args: &[&str]| {
+        let (program, args) = (micro_cli.clone(), strings(args));
+        async move {
+            tokio::task::spawn_blocking(move || Command::new(program).args(args).output())
+                .await
+                .expect("ran")
+                .expect("micro runs")
+        }
+    };
+    let listed = cli(&["services"]).await;
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.lines().any(|line| line == "helloworld"), "{listed}");
+    let described = cli(&["describe", "helloworld"]).await;
+    let described: Value = serde_json::from_slice(&described.stdout).expect("describe prints JSON");
+    assert_eq!(
+        described["endpoints"][0]["name"], "Helloworld.Greeting",
+        "{described}"
+    );
+    let called = cli(&[
+        "call",
+        "helloworld",
+        "Helloworld.Greeting",
+        r#"{"name":"alice"}"#,
+    ])
+    .await;
+    let called: Value = serde_json::from_slice(&called.stdout).expect("call prints JSON");
+    assert_eq!(called, json!({"message": "Hello alice"}));
+    service.stop().await.expect("stops");
+}
