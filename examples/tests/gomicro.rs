@@ -383,6 +383,22 @@ async fn micro_rs_calls_go_v5_over_mucp_and_grpc() {
     with_etcd(|discovery| micro_rs_calls_go(Go::V5, discovery)).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn micro_rs_calls_go_v4_over_mdns() {
+    if !in_network_namespace() {
+        return run_in_network_namespace("micro_rs_calls_go_v4_over_mdns");
+    }
+    micro_rs_calls_go(Go::V4, Discovery::mdns()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn micro_rs_calls_go_v5_over_mdns() {
+    if !in_network_namespace() {
+        return run_in_network_namespace("micro_rs_calls_go_v5_over_mdns");
+    }
+    micro_rs_calls_go(Go::V5, Discovery::mdns()).await;
+}
+
 /// micro-rs's HTTP broker on `registry`, listening on loopback.
 fn rust_broker(registry: &Arc<dyn Registry>) -> HttpBroker {
     HttpBroker::new(
@@ -742,7 +758,10 @@ async fn postgres_store_with_go_v5_both_ways() {
 /// other side: inspected by the other's auth, and as the bearer token of a call.
 #[cfg(feature = "full")]
 async fn jwt_both_ways(go: Go) {
-    use micro::auth::{Auth, GenerateOptions, JwtAuth, TokenRequest};
+    use micro::auth::{
+        Auth, GenerateOptions, JwtAuth, MemoryRules, Resource, Rule, SCOPE_ACCOUNT, ServerAuth,
+        TokenRequest,
+    };
     let Some(go_jwt) = go.program("jwt") else {
         return;
     };
@@ -780,6 +799,40 @@ async fn jwt_both_ways(go: Go) {
         ("gopher", &["admin".to_owned()][..])
     );
 
+    // The go-micro token opens a micro-rs service that checks tokens (Go's rpc client).
+    let discovery = Discovery::etcd(&etcd.address());
+    let auth = Arc::new(auth);
+    let rules = MemoryRules::from_rules(vec![Rule::grant(
+        "accounts",
+        SCOPE_ACCOUNT,
+        Resource::service("rust-guarded", "*"),
+    )]);
+    let rust_guarded = Service::new("rust-guarded")
+        .address("127.0.0.1:0")
+        .registry(discovery.registry.clone())
+        .handle(HelloworldServer::new(Greeter))
+        .auth(ServerAuth::new(auth.clone(), Arc::new(rules)))
+        .start()
+        .await
+        .expect("starts");
+    let call = |extra: &[&str]| {
+        let mut args = vec!["--service", "rust-guarded", "--name", "whoami"];
+        args.extend(extra);
+        let args: Vec<String> = strings(&args);
+        let discovery = &discovery;
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            go_call(go, discovery, &args).await
+        }
+    };
+    assert_eq!(call(&[]).await["code"], 401, "no token, no greeting");
+    assert_eq!(
+        call(&["--token", &token]).await,
+        json!({"message": "account=gopher"}),
+        "micro-rs accepts go-micro's token on a call"
+    );
+    rust_guarded.stop().await.expect("stops");
+
     // micro-rs issues, Go inspects.
     let generated = auth
         .generate("crab", GenerateOptions::default().scopes(["admin"]))
@@ -802,7 +855,6 @@ async fn jwt_both_ways(go: Go) {
     );
 
     // The micro-rs token opens a Go service that checks tokens (over mucp).
-    let discovery = Discovery::etcd(&etcd.address());
     let _guarded = go_helloworld(
         go,
         &discovery,
