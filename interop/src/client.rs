@@ -40,6 +40,12 @@ pub const CASES: &[&str] = &[
     "server_compressed_streaming",
 ];
 
+/// The compression cases: the last four of [`CASES`]. grpc-go's interop programs lack them.
+pub const COMPRESSION_CASES: &[&str] = CASES.split_at(CASES.len() - 4).1;
+
+/// Every case but the compression ones: those grpc-go's interop client and server run.
+pub const CORE_CASES: &[&str] = CASES.split_at(CASES.len() - 4).0;
+
 /// The interop client's connection to a server.
 #[derive(Debug, Clone)]
 pub struct Interop {

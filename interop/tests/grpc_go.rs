@@ -7,35 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use micro_interop::client::Interop;
+use micro_interop::client::{COMPRESSION_CASES, CORE_CASES, Interop};
 use micro_test_support::{free_port, require_or_skip, wait_until};
-
-/// The cases grpc-go's interop client runs without credentials or load balancers.
-const GRPC_GO_CASES: &[&str] = &[
-    "empty_unary",
-    "large_unary",
-    "client_streaming",
-    "server_streaming",
-    "ping_pong",
-    "empty_stream",
-    "timeout_on_sleeping_server",
-    "cancel_after_begin",
-    "cancel_after_first_response",
-    "custom_metadata",
-    "status_code_and_message",
-    "special_status_message",
-    "unimplemented_method",
-    "unimplemented_service",
-];
-
-/// The compression cases, which grpc-go's interop programs lack; peers/grpc's
-/// compression-interop implements them with grpc-go.
-const COMPRESSION_CASES: &[&str] = &[
-    "client_compressed_unary",
-    "server_compressed_unary",
-    "client_compressed_streaming",
-    "server_compressed_streaming",
-];
 
 /// The one case a Go client fails against micro-rs, and why: tonic's server encoder compresses
 /// every message of a stream or none, so a stream cannot mix compressed and uncompressed
@@ -125,7 +98,7 @@ fn grpc_go_client_against_micro_server() {
     let Some(peers) = peers() else { return };
     let (_server, port) = micro_server();
     let client = peers.join("grpc-interop-client");
-    all_pass("grpc-go client → micro-rs server", GRPC_GO_CASES, |case| {
+    all_pass("grpc-go client → micro-rs server", CORE_CASES, |case| {
         go_client(&client, port, case)
     });
 }
@@ -189,7 +162,7 @@ fn micro_client_against_grpc_go_server() {
     micro_client_against(
         &peers.join("grpc-interop-server"),
         &[],
-        GRPC_GO_CASES,
+        CORE_CASES,
         "micro-rs client → grpc-go server",
     );
 }

@@ -12,15 +12,6 @@ use super::types::Grant;
 use super::verified::Verified;
 use super::{Account, Auth, BoxFuture, Error, ErrorKind, GenerateOptions, Token, TokenRequest};
 
-/// A value that may be JSON `null`, as its default.
-fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Option::unwrap_or_default)
-}
-
 /// How much longer a refresh token lives than its access token, as go-micro.
 const REFRESH_MARGIN: Duration = Duration::from_secs(3600);
 
@@ -31,11 +22,15 @@ const DEVELOPMENT_KEY_BITS: usize = 2048;
 /// slice as `null` (go-micro's `Generate` without metadata does), read as empty.
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
-    #[serde(rename = "type", default, deserialize_with = "null_as_default")]
+    #[serde(
+        rename = "type",
+        default,
+        deserialize_with = "crate::go_json::null_as_default"
+    )]
     account_type: String,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "crate::go_json::null_as_default")]
     scopes: Vec<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "crate::go_json::null_as_default")]
     metadata: HashMap<String, String>,
     sub: String,
     #[serde(default)]

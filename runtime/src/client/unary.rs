@@ -76,7 +76,7 @@ async fn trailers_only<T>(
     capture: Option<&ResponseMetadata>,
 ) -> Result<T, Status> {
     let (data, trailers) = Whole::read(body).await?.into_parts();
-    if let Some(trailers) = trailers {
+    if let Some(trailers) = trailers.filter(|trailers| trailers.contains_key(frame::GRPC_STATUS)) {
         if let Some(capture) = capture {
             capture.set_headers(headers);
             capture.set_trailers(trailers.clone());
@@ -210,6 +210,25 @@ mod tests {
 
         let failed = reply(&[], Some(("grpc-status", "14")));
         assert_eq!(decoded(failed).await.unwrap_err().code(), Code::Unavailable);
+    }
+
+    #[tokio::test]
+    async fn a_status_in_the_headers_does_not_count_when_more_follows() {
+        let with_status = |mut response: http::Response<Body>| {
+            let headers = response.headers_mut();
+            headers.insert("grpc-status", "9".parse().unwrap());
+            response
+        };
+        // Trailers that carry a status win over the headers'.
+        let trailed = with_status(reply(&[], Some(("grpc-status", "8"))));
+        let err = decoded(trailed).await.unwrap_err();
+        assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+        // A body after a trailers-only status is a broken reply.
+        let payload = "hello".to_owned().encode_to_vec();
+        let bodied = with_status(reply(&framed(&payload), None));
+        let err = decoded(bodied).await.unwrap_err();
+        assert_eq!(err.code(), Code::Internal, "{err:?}");
+        assert!(err.message().contains("trailers-only"), "{err:?}");
     }
 
     #[tokio::test]
