@@ -10,7 +10,14 @@ use crate::cli::CallArgs;
 
 /// Calls a unary endpoint and prints the reply as JSON.
 pub(super) async fn run(env: &Env, args: &CallArgs) -> anyhow::Result<()> {
-    let method = super::method(env, args).await?;
+    let method = match super::method(env, args).await {
+        Ok(method) => method,
+        // No reflection: a go-micro service, called with the JSON as is, as go-micro's CLI does.
+        Err(err) => match super::mucp::call(env, args).await? {
+            Some(reply) => return print_value(env, &reply),
+            None => return Err(err),
+        },
+    };
     if method.kind() != micro::server::RpcKind::Unary {
         bail!(
             "{} streams; call it with `micro stream {} {}`",
@@ -52,6 +59,15 @@ pub(crate) fn print(env: &Env, reply: &DynamicMessage) -> anyhow::Result<()> {
     } else {
         let value: Value = serde_json::from_str(&text)?;
         println!("{value:#}");
+    }
+    Ok(())
+}
+
+/// Prints a reply that is JSON already.
+fn print_value(env: &Env, reply: &Value) -> anyhow::Result<()> {
+    match env.output.is_json() {
+        true => println!("{reply}"),
+        false => println!("{reply:#}"),
     }
     Ok(())
 }

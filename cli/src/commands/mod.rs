@@ -3,6 +3,7 @@
 mod call;
 mod describe;
 mod health;
+mod mucp;
 mod new;
 mod plugin;
 mod publish;
