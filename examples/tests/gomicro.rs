@@ -346,6 +346,7 @@ async fn micro_rs_calls_go(go: Go, discovery: Discovery) {
     let _grpc = go_helloworld(go, &discovery, "grpc", "go-helloworld-grpc", &[]);
     let client = micro::Client::builder()
         .registry(discovery.registry.clone())
+        .timeout(Duration::from_secs(10))
         .build()
         .expect("client");
     for name in ["go-helloworld-mucp", "go-helloworld-grpc"] {
