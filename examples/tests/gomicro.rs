@@ -277,6 +277,13 @@ async fn go_client_calls_micro_rs(go: Go, discovery: Discovery) {
             "{go:?} {client}"
         );
     }
+    // go-micro's rpc client sends JSON by default; protobuf works too.
+    let protobuf = ["--name", "bob", "--content_type", "application/protobuf"];
+    assert_eq!(
+        go_call(go, &discovery, &protobuf).await,
+        json!({"message": "Hello bob"}),
+        "{go:?} mucp with protobuf"
+    );
     service.stop().await.expect("stops");
 }
 
@@ -369,6 +376,22 @@ async fn micro_rs_calls_go(go: Go, discovery: Discovery) {
             .await
             .expect(name);
         assert_eq!(echoed.message, "x-request-id=42", "{go:?} {name}");
+    }
+    // JSON messages (application/json over mucp, application/grpc+json over gRPC).
+    let json_client = micro::Client::builder()
+        .registry(discovery.registry.clone())
+        .codec(micro::codec::Codec::Json)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    for name in ["go-helloworld-mucp", "go-helloworld-grpc"] {
+        let helloworld = HelloworldClient::new(json_client.clone()).with_service(name);
+        let reply = helloworld
+            .greeting(Request {
+                name: "json".into(),
+            })
+            .await;
+        assert_eq!(reply.expect(name).message, "Hello json", "{go:?} {name}");
     }
 }
 

@@ -16,7 +16,7 @@ use hyper_util::rt::TokioExecutor;
 
 use super::CallTarget;
 use super::failure::Failure;
-use crate::codec::{Whole, frame};
+use crate::codec::{Codec, Whole, frame};
 use crate::registry::Node;
 use crate::server::{Body, RpcKind};
 use crate::{Status, deadline};
@@ -103,8 +103,9 @@ async fn to_mucp(
         )));
     }
     let (parts, body) = request.into_parts();
-    let content_type = match parts.headers.get(http::header::CONTENT_TYPE) {
-        Some(value) if value == "application/grpc+json" => "application/json",
+    // The message codec rides in the extensions (the connection sets the gRPC content type).
+    let content_type = match parts.extensions.get::<Codec>() {
+        Some(Codec::Json) => "application/json",
         _ => "application/protobuf",
     };
     if parts.headers.contains_key("grpc-encoding") {
