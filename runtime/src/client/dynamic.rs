@@ -64,8 +64,10 @@ impl Client {
         S: Stream<Item = DynamicMessage> + Send + 'static,
     {
         let (invoke, codec) = self.dynamic(service, method);
-        Call::new(move |options| {
-            std::future::ready(Ok(invoke(options).bidi_streaming_started(requests, codec)))
+        Call::new(move |options| async move {
+            Ok(invoke(options)
+                .bidi_streaming_started(requests, codec)
+                .await)
         })
     }
 

@@ -33,6 +33,8 @@ pub(super) struct Invocation {
 
 type Grpc = tonic::client::Grpc<Transport>;
 
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
 impl Invocation {
     pub(super) async fn unary<C>(self, message: C::Encode, codec: C) -> Result<C::Decode, Status>
     where
@@ -99,24 +101,41 @@ impl Invocation {
         reply
     }
 
-    /// Starts a bidirectional call and returns its response stream at once, before the server
+    /// Starts a bidirectional call and returns its response stream once the request is on
+    /// its way (the transport asked for the first request message), before the server
     /// answers: a server may wait for the first request before it sends anything (grpc-go's
     /// interop server does), and the caller sends that request only once it has the stream.
     /// The call runs in a task under the current call's context; dropping the stream cancels
     /// it and ends the request stream.
-    pub(super) fn bidi_streaming_started<C, S>(self, messages: S, codec: C) -> Streaming<C::Decode>
+    pub(super) async fn bidi_streaming_started<C, S>(
+        self,
+        messages: S,
+        codec: C,
+    ) -> Streaming<C::Decode>
     where
         C: Codec<Encode: Send + Sync + 'static, Decode: Send + Sync + 'static> + Send + 'static,
         S: Stream<Item = C::Encode> + Send + 'static,
     {
         let (messages, stop) = futures_util::stream::abortable(messages);
+        let (sending, sent) = tokio::sync::oneshot::channel();
+        let messages = FirstPoll {
+            inner: Box::pin(messages),
+            signal: Some(sending),
+        };
         let call = self.bidi_streaming(messages, codec);
-        let task = match Context::current() {
+        let mut task = match Context::current() {
             Some(ctx) => tokio::spawn(ctx.scope(call).boxed()),
             None => tokio::spawn(call.boxed()),
         };
+        let abort = task.abort_handle();
+        // The request is on its way, or the call already ended.
+        let result: BoxFuture<_> = tokio::select! {
+            _ = sent => Box::pin(task),
+            ended = &mut task => Box::pin(std::future::ready(ended)),
+        };
         Streaming::new(Started {
-            task,
+            result,
+            abort,
             responses: None,
             stop,
         })
@@ -404,9 +423,28 @@ fn deadline_exceeded(target: &CallTarget, elapsed: Duration) -> Status {
     ))
 }
 
+/// A request stream that says when the transport first asks it for a message.
+struct FirstPoll<S> {
+    inner: Pin<Box<S>>,
+    signal: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl<S: Stream> Stream for FirstPoll<S> {
+    type Item = S::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<S::Item>> {
+        if let Some(signal) = self.signal.take() {
+            let _ = signal.send(());
+        }
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
 /// The response stream of a call running in its own task: the task's stream once it has one.
 struct Started<T> {
-    task: tokio::task::JoinHandle<Result<Streaming<T>, Status>>,
+    /// The task's result.
+    result: BoxFuture<Result<Result<Streaming<T>, Status>, tokio::task::JoinError>>,
+    abort: tokio::task::AbortHandle,
     responses: Option<Streaming<T>>,
     /// Ends the request stream.
     stop: futures_util::stream::AbortHandle,
@@ -418,10 +456,10 @@ impl<T> Stream for Started<T> {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         if this.responses.is_none() {
-            if this.task.is_finished() && this.stop.is_aborted() {
+            if this.stop.is_aborted() {
                 return Poll::Ready(None);
             }
-            match std::task::ready!(Pin::new(&mut this.task).poll(cx)) {
+            match std::task::ready!(this.result.as_mut().poll(cx)) {
                 Ok(Ok(responses)) => this.responses = Some(responses),
                 Ok(Err(status)) => {
                     this.stop.abort();
@@ -444,7 +482,7 @@ impl<T> Stream for Started<T> {
 
 impl<T> Drop for Started<T> {
     fn drop(&mut self) {
-        self.task.abort();
+        self.abort.abort();
         self.stop.abort();
     }
 }

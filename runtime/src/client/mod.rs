@@ -260,7 +260,7 @@ impl Client {
         Call::new(move |options| async move {
             let invocation = client.invocation(target, options);
             let codec = invocation.codec()?;
-            Ok(invocation.bidi_streaming_started(requests, codec))
+            Ok(invocation.bidi_streaming_started(requests, codec).await)
         })
     }
 }
