@@ -156,7 +156,19 @@ impl Rpc {
         if matches!(self.cancel(), Some(CancelTiming::BeforeCloseSend(_))) {
             return Ok(outcome(Err(Status::cancelled("canceled by the test"))));
         }
-        Ok(self.collect(call.await).await)
+        // The request is closed as it goes out: the cancel clock starts now, not once the
+        // response headers are in (which, on a busy machine, can be later than the cancel).
+        let cancel_at = self.cancel_at();
+        let call = match cancel_at {
+            Some(at) => tokio::time::timeout_at(at, call)
+                .await
+                .unwrap_or_else(|_| Err(Status::cancelled("canceled by the test"))),
+            None => call.await,
+        };
+        Ok(match call {
+            Ok(mut responses) => self.drain(&mut responses, Vec::new(), cancel_at).await,
+            Err(status) => outcome(Err(status)),
+        })
     }
 
     async fn client_stream(
@@ -219,7 +231,7 @@ impl Rpc {
             return Ok(failed(payloads, Status::cancelled("canceled by the test")));
         }
         sender.close_channel();
-        let rest = self.drain(&mut responses, payloads).await;
+        let rest = self.drain(&mut responses, payloads, self.cancel_at()).await;
         Ok(rest)
     }
 
@@ -284,23 +296,32 @@ impl Rpc {
         call: Result<Streaming<R>, Status>,
     ) -> ClientResponseResult {
         match call {
-            Ok(mut responses) => self.drain(&mut responses, Vec::new()).await,
+            Ok(mut responses) => {
+                self.drain(&mut responses, Vec::new(), self.cancel_at())
+                    .await
+            }
             Err(status) => outcome(Err(status)),
         }
     }
 
+    /// When the test cancels a call whose requests are closed now, if it does.
+    fn cancel_at(&self) -> Option<tokio::time::Instant> {
+        let wait = match self.cancel() {
+            Some(CancelTiming::AfterCloseSendMs(ms)) => Duration::from_millis(ms.into()),
+            Some(CancelTiming::BeforeCloseSend(_)) => self.sending_time(),
+            _ => return None,
+        };
+        Some(tokio::time::Instant::now() + wait)
+    }
+
     /// Reads the rest of a response stream after the requests were sent (or were to be
-    /// closed), cancelling when the test says.
+    /// closed), cancelling at `cancel_at`.
     async fn drain<R: Payload>(
         &self,
         responses: &mut Streaming<R>,
         mut payloads: Vec<ConformancePayload>,
+        cancel_at: Option<tokio::time::Instant>,
     ) -> ClientResponseResult {
-        let cancel_after = match self.cancel() {
-            Some(CancelTiming::AfterCloseSendMs(ms)) => Some(Duration::from_millis(ms.into())),
-            Some(CancelTiming::BeforeCloseSend(_)) => Some(self.sending_time()),
-            _ => None,
-        };
         let read = async {
             loop {
                 if let Some(CancelTiming::AfterNumResponses(n)) = self.cancel()
@@ -315,8 +336,8 @@ impl Rpc {
                 }
             }
         };
-        let ended = match cancel_after {
-            Some(wait) => tokio::time::timeout(wait, read)
+        let ended = match cancel_at {
+            Some(at) => tokio::time::timeout_at(at, read)
                 .await
                 .unwrap_or_else(|_| Err(Status::cancelled("canceled by the test"))),
             None => read.await,

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use prost::Message;
-use tonic::Status;
 use tonic::codec::{BufferSettings, Codec as TonicCodec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::{Code, Status};
 use tonic_prost::{ProstCodec, ProstDecoder, ProstEncoder};
 
 use super::Codec;
@@ -12,7 +12,13 @@ use super::json::{JsonCodec, JsonDecoder, JsonEncoder};
 use crate::transcode::{JsonOptions, MethodTypes};
 
 /// Encodes `E` and decodes `D` with the codec a call asked for.
-pub(crate) enum MessageCodec<E, D> {
+pub(crate) struct MessageCodec<E, D> {
+    format: Format<E, D>,
+    /// The code of a message that does not decode, if not the codec's own.
+    undecodable: Option<Code>,
+}
+
+enum Format<E, D> {
     Protobuf(ProstCodec<E, D>),
     Json(JsonCodec<E, D>),
 }
@@ -33,7 +39,17 @@ impl<E, D> MessageCodec<E, D> {
 
     /// Protobuf, which needs no descriptors.
     pub(crate) fn protobuf() -> MessageCodec<E, D> {
-        MessageCodec::Protobuf(ProstCodec::default())
+        MessageCodec {
+            format: Format::Protobuf(ProstCodec::default()),
+            undecodable: None,
+        }
+    }
+
+    /// Refuses a message that does not decode with `code`, whatever the codec: protocols
+    /// differ here (grpc-go answers `INTERNAL`, connect-go `INVALID_ARGUMENT`).
+    pub(crate) fn undecodable(mut self, code: Code) -> MessageCodec<E, D> {
+        self.undecodable = Some(code);
+        self
     }
 
     /// JSON; `direction` says which of the method's messages are outgoing.
@@ -46,11 +62,14 @@ impl<E, D> MessageCodec<E, D> {
             Direction::Server => (&types.output, &types.input),
             Direction::Client => (&types.input, &types.output),
         };
-        MessageCodec::Json(JsonCodec::new(
-            encode.clone(),
-            decode.clone(),
-            options.clone(),
-        ))
+        MessageCodec {
+            format: Format::Json(JsonCodec::new(
+                encode.clone(),
+                decode.clone(),
+                options.clone(),
+            )),
+            undecodable: None,
+        }
     }
 }
 
@@ -72,16 +91,20 @@ where
     type Decoder = MessageDecoder<D>;
 
     fn encoder(&mut self) -> Self::Encoder {
-        match self {
-            MessageCodec::Protobuf(codec) => MessageEncoder::Protobuf(codec.encoder()),
-            MessageCodec::Json(codec) => MessageEncoder::Json(codec.encoder()),
+        match &mut self.format {
+            Format::Protobuf(codec) => MessageEncoder::Protobuf(codec.encoder()),
+            Format::Json(codec) => MessageEncoder::Json(codec.encoder()),
         }
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        match self {
-            MessageCodec::Protobuf(codec) => MessageDecoder::Protobuf(codec.decoder()),
-            MessageCodec::Json(codec) => MessageDecoder::Json(codec.decoder()),
+        let format = match &mut self.format {
+            Format::Protobuf(codec) => DecoderFormat::Protobuf(codec.decoder()),
+            Format::Json(codec) => DecoderFormat::Json(codec.decoder()),
+        };
+        MessageDecoder {
+            format,
+            undecodable: self.undecodable,
         }
     }
 }
@@ -110,7 +133,12 @@ impl<E: Message> Encoder for MessageEncoder<E> {
     }
 }
 
-pub(crate) enum MessageDecoder<D> {
+pub(crate) struct MessageDecoder<D> {
+    format: DecoderFormat<D>,
+    undecodable: Option<Code>,
+}
+
+enum DecoderFormat<D> {
     Protobuf(ProstDecoder<D>),
     Json(JsonDecoder<D>),
 }
@@ -120,16 +148,22 @@ impl<D: Message + Default> Decoder for MessageDecoder<D> {
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<D>, Status> {
-        match self {
-            MessageDecoder::Protobuf(decoder) => decoder.decode(src),
-            MessageDecoder::Json(decoder) => decoder.decode(src),
+        let decoded = match &mut self.format {
+            DecoderFormat::Protobuf(decoder) => decoder.decode(src),
+            DecoderFormat::Json(decoder) => decoder.decode(src),
+        };
+        match (decoded, self.undecodable) {
+            (Err(status), Some(code)) if status.code() != code => {
+                Err(Status::new(code, status.message()))
+            }
+            (decoded, _) => decoded,
         }
     }
 
     fn buffer_settings(&self) -> BufferSettings {
-        match self {
-            MessageDecoder::Protobuf(decoder) => decoder.buffer_settings(),
-            MessageDecoder::Json(decoder) => decoder.buffer_settings(),
+        match &self.format {
+            DecoderFormat::Protobuf(decoder) => decoder.buffer_settings(),
+            DecoderFormat::Json(decoder) => decoder.buffer_settings(),
         }
     }
 }

@@ -9,10 +9,10 @@ use tokio::time::Instant;
 use tonic::codec::CompressionEncoding;
 use tracing::{Instrument, Span};
 
-use super::MethodInfo;
 use super::outgoing::Outgoing;
+use super::{Framed, MethodInfo};
 use crate::auth::Guard;
-use crate::codec::{Codec, Direction, MessageCodec};
+use crate::codec::{Direction, MessageCodec};
 use crate::context::ContextParts;
 use crate::metadata::MetadataMap;
 use crate::metrics::CallMetrics;
@@ -55,16 +55,22 @@ pub(crate) struct CallMeta {
 }
 
 impl CallMeta {
-    /// tonic's per-call protocol handler for `codec`, configured with this server's limits.
+    /// tonic's per-call protocol handler for `framed`, configured with this server's limits.
     pub(crate) fn grpc<Resp, Req>(
         &self,
-        codec: Codec,
+        framed: Framed,
     ) -> tonic::server::Grpc<MessageCodec<Resp, Req>>
     where
         Resp: prost::Message + Send + 'static,
         Req: prost::Message + Default + Send + 'static,
     {
-        let codec = MessageCodec::new(codec, &self.types, Direction::Server, &self.settings.json);
+        let codec = MessageCodec::new(
+            framed.codec,
+            &self.types,
+            Direction::Server,
+            &self.settings.json,
+        )
+        .undecodable(framed.undecodable);
         let grpc = tonic::server::Grpc::new(codec)
             .accept_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(self.settings.max_message_size)

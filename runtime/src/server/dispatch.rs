@@ -41,12 +41,17 @@ where
     } = call;
     let outgoing = meta.outgoing.clone();
     match wire {
-        Wire::Grpc(Codec::Protobuf) if framed_unary::serves(&request, &meta) => {
-            finish(outgoing, framed_unary::serve(request, meta, handler))
+        Wire::Grpc(framed)
+            if framed.codec == Codec::Protobuf && framed_unary::serves(&request, &meta) =>
+        {
+            finish(
+                outgoing,
+                framed_unary::serve(request, meta, framed, handler),
+            )
         }
-        Wire::Grpc(codec) => finish(
+        Wire::Grpc(framed) => finish(
             outgoing,
-            grpc_unary(meta.grpc(codec), meta, request, handler),
+            grpc_unary(meta.grpc(framed), meta, request, handler),
         ),
         Wire::Plain(reply) => {
             let response = plain::unary(request, meta, reply, handler);
@@ -105,10 +110,10 @@ where
         meta,
         wire,
     } = call;
-    let Wire::Grpc(codec) = wire else {
+    let Wire::Grpc(framed) = wire else {
         return not_plain(&meta);
     };
-    grpc_server_streaming(meta.grpc(codec), meta, request, handler)
+    grpc_server_streaming(meta.grpc(framed), meta, request, handler)
 }
 
 fn grpc_server_streaming<Req, Resp, F, Fut>(
@@ -174,10 +179,10 @@ where
         meta,
         wire,
     } = call;
-    let Wire::Grpc(codec) = wire else {
+    let Wire::Grpc(framed) = wire else {
         return not_plain(&meta);
     };
-    grpc_client_streaming(meta.grpc(codec), meta, request, handler)
+    grpc_client_streaming(meta.grpc(framed), meta, request, handler)
 }
 
 fn grpc_client_streaming<Req, Resp, F, Fut>(
@@ -216,10 +221,10 @@ where
         meta,
         wire,
     } = call;
-    let Wire::Grpc(codec) = wire else {
+    let Wire::Grpc(framed) = wire else {
         return not_plain(&meta);
     };
-    grpc_bidi_streaming(meta.grpc(codec), meta, request, handler)
+    grpc_bidi_streaming(meta.grpc(framed), meta, request, handler)
 }
 
 fn grpc_bidi_streaming<Req, Resp, F, Fut>(

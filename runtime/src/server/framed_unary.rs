@@ -8,8 +8,8 @@ use std::future::Future;
 use http::{HeaderMap, HeaderValue, header};
 use prost::Message;
 
-use super::Body;
 use super::call::CallMeta;
+use super::{Body, Framed};
 use crate::codec::{Codec, Whole, frame};
 use crate::{Context, Status};
 
@@ -36,6 +36,7 @@ pub(super) fn serves(request: &http::Request<Body>, meta: &CallMeta) -> bool {
 pub(super) async fn serve<Req, Resp, F, Fut>(
     request: http::Request<Body>,
     meta: CallMeta,
+    framed: Framed,
     handler: F,
 ) -> http::Response<Body>
 where
@@ -45,7 +46,7 @@ where
     Fut: Future<Output = Result<Resp, Status>> + Send,
 {
     let (parts, body) = request.into_parts();
-    let request = read::<Req>(body, &meta).await;
+    let request = read::<Req>(body, &meta, framed).await;
     let reply = match meta.serve_unary(parts, request, handler).await {
         Ok(reply) => reply,
         Err(status) => return status.into_http(),
@@ -61,7 +62,11 @@ where
 }
 
 /// The request's one message.
-async fn read<Req: Message + Default>(body: Body, meta: &CallMeta) -> Result<Req, Status> {
+async fn read<Req: Message + Default>(
+    body: Body,
+    meta: &CallMeta,
+    framed: Framed,
+) -> Result<Req, Status> {
     let (data, _) = Whole::read(body).await?.into_parts();
     // A unary call with no or several messages is a client using the wrong kind of call:
     // UNIMPLEMENTED, as grpc-go and connect-go answer.
@@ -75,10 +80,13 @@ async fn read<Req: Message + Default>(body: Body, meta: &CallMeta) -> Result<Req
         Status::unimplemented("the request holds no message; a unary call sends exactly one")
     })?;
     Req::decode(message).map_err(|err| {
-        Status::internal(format!(
-            "cannot decode the request as {}: {err}",
-            meta.types.input.full_name()
-        ))
+        Status::new(
+            framed.undecodable,
+            format!(
+                "cannot decode the request as {}: {err}",
+                meta.types.input.full_name()
+            ),
+        )
     })
 }
 

@@ -61,9 +61,18 @@ pub struct Incoming {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Wire {
     /// gRPC framing (gRPC itself, and gRPC-Web and Connect streams translated to it).
-    Grpc(crate::codec::Codec),
+    Grpc(Framed),
     /// The whole request body is the one request message (Connect unary, go-micro).
     Plain(PlainReply),
+}
+
+/// How a gRPC-framed call's messages are read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Framed {
+    pub(crate) codec: crate::codec::Codec,
+    /// The code of a request message that does not decode, as the protocol's reference
+    /// implementation answers: `INTERNAL` in grpc-go, `INVALID_ARGUMENT` in connect-go.
+    pub(crate) undecodable: crate::Code,
 }
 
 /// How a plain-HTTP unary call is read and its reply written.

@@ -15,14 +15,14 @@ use super::builtin::BuiltinService;
 use super::call::{CallMeta, CallSettings};
 use super::leftover::Leftover;
 use super::protocol::{Protocol, connect, connect_unary, grpc_web, micro};
-use super::{Body, Builtins, Handler, Incoming, MethodInfo, RpcKind, Wire};
+use super::{Body, Builtins, Framed, Handler, Incoming, MethodInfo, RpcKind, Wire};
 use crate::auth::Identity;
 use crate::codec::{Codec, FrameLimit};
 use crate::metrics::EndpointMetrics;
 use crate::service::Error;
 use crate::trace::{TRACEPARENT, TraceContext};
 use crate::transcode::{MethodTypes, method_types};
-use crate::{BoxError, Status};
+use crate::{BoxError, Code, Status};
 
 /// Where a method leads: a handler, the index of one of its methods, and its message types.
 #[derive(Debug, Clone)]
@@ -185,7 +185,11 @@ impl Router {
             if !carrier.kinds.contains(&self.method(&route).kind) {
                 return self.wrong_kind(&route, carrier.name).into_http();
             }
-            let mut response = self.call(&route, request, peer, Wire::Grpc(codec)).await;
+            let wire = Wire::Grpc(Framed {
+                codec,
+                undecodable: carrier.undecodable,
+            });
+            let mut response = self.call(&route, request, peer, wire).await;
             if codec == Codec::Json {
                 let content_type = HeaderValue::from_static(codec.grpc_content_type());
                 response
@@ -554,6 +558,8 @@ const METRICS_PATH: &str = "/metrics";
 struct Carrier {
     name: &'static str,
     kinds: &'static [RpcKind],
+    /// The code of a request message that does not decode (see [`Framed`]).
+    undecodable: Code,
 }
 
 const ALL_KINDS: &[RpcKind] = &[
@@ -565,10 +571,12 @@ const ALL_KINDS: &[RpcKind] = &[
 const GRPC: Carrier = Carrier {
     name: "gRPC",
     kinds: ALL_KINDS,
+    undecodable: Code::Internal,
 };
 const GRPC_WEB: Carrier = Carrier {
     name: "gRPC-Web",
     kinds: ALL_KINDS,
+    undecodable: Code::Internal,
 };
 const GRPC_WEB_HTTP1: Carrier = Carrier {
     name: "gRPC-Web over HTTP/1.1",
@@ -577,6 +585,7 @@ const GRPC_WEB_HTTP1: Carrier = Carrier {
         RpcKind::ServerStreaming,
         RpcKind::ClientStreaming,
     ],
+    undecodable: Code::Internal,
 };
 const CONNECT_STREAM: Carrier = Carrier {
     name: "Connect streaming",
@@ -585,10 +594,12 @@ const CONNECT_STREAM: Carrier = Carrier {
         RpcKind::ClientStreaming,
         RpcKind::BidiStreaming,
     ],
+    undecodable: Code::InvalidArgument,
 };
 const CONNECT_STREAM_HTTP1: Carrier = Carrier {
     name: "Connect streaming over HTTP/1.1",
     kinds: &[RpcKind::ServerStreaming, RpcKind::ClientStreaming],
+    undecodable: Code::InvalidArgument,
 };
 
 /// The response to a call auth refused, logged as such.
