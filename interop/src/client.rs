@@ -18,7 +18,7 @@ use crate::grpc_testing::{
     UnimplementedServiceClient,
 };
 
-/// The cases [`run`] knows, in the spec's order.
+/// The cases [`Interop::run`] knows, in the spec's order.
 pub const CASES: &[&str] = &[
     "empty_unary",
     "large_unary",

@@ -121,7 +121,7 @@ impl Rpc {
     }
 
     fn cancel(&self) -> Option<CancelTiming> {
-        self.request.cancel.as_ref()?.cancel_timing.clone()
+        self.request.cancel.as_ref()?.cancel_timing
     }
 
     async fn unary<M, R>(

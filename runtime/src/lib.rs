@@ -68,6 +68,7 @@ pub mod errors;
 pub mod events;
 pub mod metadata;
 pub mod metrics;
+pub mod middleware;
 pub mod registry;
 pub mod selector;
 pub mod server;

@@ -22,6 +22,7 @@ mod response;
 mod retry;
 mod route;
 mod unary;
+mod wrapper;
 
 use std::fmt;
 use std::sync::Arc;
@@ -36,11 +37,13 @@ use tower::util::BoxCloneSyncService;
 pub use call::{Call, CallTarget};
 pub use response::ResponseMetadata;
 pub use retry::DEFAULT_RETRIES;
+pub use wrapper::{CallRequest, CallResponse, CallService};
 
 use crate::auth::{BearerLayer, TokenSource};
 use crate::codec::Codec;
 use crate::flags::Flags;
 use crate::layers::Layers;
+use crate::middleware::Streamed;
 use crate::registry::{Cache, Registry};
 use crate::selector::{Ejection, Filter, Outliers, Strategy};
 use crate::server::Body;
@@ -123,6 +126,8 @@ struct Inner {
     /// The stack below `transport` when no layers were added: unary calls go straight to it,
     /// sparing the boxing of every call's service and future.
     plain: Option<Retry>,
+    /// The call wrappers every call goes through, if there are any.
+    wrappers: Option<CallService>,
     destination: Destination,
     options: Options,
 }
@@ -199,13 +204,17 @@ impl Client {
         Resp: Message + Default + Send + 'static,
     {
         let client = self.clone();
-        Call::new(move |options| async move {
-            let invocation = client.invocation(target, options);
-            if invocation.format == Codec::Protobuf && !invocation.options.gzip {
-                return invocation.unary_protobuf(request, unary::protobuf).await;
-            }
-            let codec = invocation.codec()?;
-            invocation.unary(request, codec).await
+        Call::new(move |options| {
+            let wrappers = client.inner.wrappers.clone();
+            let call = move |target, options, request| async move {
+                let invocation = client.invocation(target, options);
+                if invocation.format == Codec::Protobuf && !invocation.options.gzip {
+                    return invocation.unary_protobuf(request, unary::protobuf).await;
+                }
+                let codec = invocation.codec()?;
+                invocation.unary(request, codec).await
+            };
+            wrapper::wrapped(wrappers, target, options, request, call)
         })
     }
 
@@ -221,10 +230,14 @@ impl Client {
         Resp: Message + Default + Send + 'static,
     {
         let client = self.clone();
-        Call::new(move |options| async move {
-            let invocation = client.invocation(target, options);
-            let codec = invocation.codec()?;
-            invocation.server_streaming(request, codec).await
+        Call::new(move |options| {
+            let wrappers = client.inner.wrappers.clone();
+            let call = move |target, options, request| async move {
+                let invocation = client.invocation(target, options);
+                let codec = invocation.codec()?;
+                invocation.server_streaming(request, codec).await
+            };
+            wrapper::wrapped_stream(wrappers, target, options, request, call)
         })
     }
 
@@ -237,10 +250,14 @@ impl Client {
         S: Stream<Item = Req> + Send + 'static,
     {
         let client = self.clone();
-        Call::new(move |options| async move {
-            let invocation = client.invocation(target, options);
-            let codec = invocation.codec()?;
-            invocation.client_streaming(requests, codec).await
+        Call::new(move |options| {
+            let wrappers = client.inner.wrappers.clone();
+            let call = move |target, options, Streamed| async move {
+                let invocation = client.invocation(target, options);
+                let codec = invocation.codec()?;
+                invocation.client_streaming(requests, codec).await
+            };
+            wrapper::wrapped(wrappers, target, options, Streamed, call)
         })
     }
 
@@ -257,10 +274,14 @@ impl Client {
         S: Stream<Item = Req> + Send + 'static,
     {
         let client = self.clone();
-        Call::new(move |options| async move {
-            let invocation = client.invocation(target, options);
-            let codec = invocation.codec()?;
-            Ok(invocation.bidi_streaming_started(requests, codec).await)
+        Call::new(move |options| {
+            let wrappers = client.inner.wrappers.clone();
+            let call = move |target, options, Streamed| async move {
+                let invocation = client.invocation(target, options);
+                let codec = invocation.codec()?;
+                Ok(invocation.bidi_streaming_started(requests, codec).await)
+            };
+            wrapper::wrapped_stream(wrappers, target, options, Streamed, call)
         })
     }
 }
@@ -289,6 +310,7 @@ pub struct ClientBuilder {
     pool_idle: Duration,
     ejection: Ejection,
     layers: Layers<Transport>,
+    call_wrappers: Layers<CallService>,
     options: Options,
     /// A problem found while configuring, reported by `build`.
     invalid: Option<Error>,
@@ -310,6 +332,7 @@ impl Default for ClientBuilder {
             pool_idle: DEFAULT_POOL_IDLE,
             ejection: Ejection::default(),
             layers: Layers::default(),
+            call_wrappers: Layers::default(),
             options: Options {
                 timeout: DEFAULT_TIMEOUT,
                 timeout_header: Some(crate::deadline::encode(DEFAULT_TIMEOUT)),
@@ -573,6 +596,49 @@ impl ClientBuilder {
         self
     }
 
+    /// Wraps every call in `layer` (go-micro's `WrapCall`): it sees the target, the
+    /// metadata, the timeout and the request before the call goes out, may add metadata or
+    /// answer with a [`Status`] instead, and sees the response. It runs before discovery,
+    /// retries and [`layer`](Self::layer)s, once per call (not per attempt); a wrapper added
+    /// later wraps those added before. See [`middleware`](crate::middleware).
+    ///
+    /// ```
+    /// use micro::client::{CallRequest, CallResponse};
+    /// use micro::middleware::{Next, from_fn};
+    ///
+    /// # fn demo() -> Result<(), micro::client::Error> {
+    /// let client = micro::Client::builder()
+    ///     .address("127.0.0.1:8080")
+    ///     .wrap_call(from_fn(
+    ///         |mut call: CallRequest, next: Next<CallRequest, CallResponse, micro::Status>| async move {
+    ///             call.metadata_mut().insert("x-team", "payments".parse().unwrap());
+    ///             next.run(call).await
+    ///         },
+    ///     ))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn wrap_call<L>(mut self, layer: L) -> ClientBuilder
+    where
+        L: Layer<CallService> + Send + Sync + 'static,
+        L::Service: tower::Service<CallRequest, Response = CallResponse, Error = Status>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<CallRequest>>::Future: Send + 'static,
+    {
+        self.call_wrappers
+            .push(move |inner| CallService::new(layer.layer(inner)));
+        self
+    }
+
+    /// Uses these call wrappers (a service's, for its client).
+    pub(crate) fn call_wrappers(mut self, wrappers: Layers<CallService>) -> ClientBuilder {
+        self.call_wrappers = wrappers;
+        self
+    }
+
     /// Puts a token from `source` on every call that carries no `Authorization` of its own
     /// ([`Service::client`](crate::Service::client) does this for `--auth-id`/`--auth-secret`).
     pub fn token_source(self, source: Arc<TokenSource>) -> ClientBuilder {
@@ -646,6 +712,7 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 transport,
                 plain,
+                wrappers: crate::middleware::assemble(&self.call_wrappers),
                 destination,
                 options: self.options,
             }),

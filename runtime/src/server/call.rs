@@ -5,17 +5,21 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use futures_util::TryFutureExt;
+use futures_util::future::Either;
 use tokio::time::Instant;
 use tonic::codec::CompressionEncoding;
 use tracing::{Instrument, Span};
 
 use super::outgoing::Outgoing;
+use super::wrapper::{self, HandlerService};
 use super::{Framed, MethodInfo};
 use crate::auth::Guard;
 use crate::codec::{Direction, MessageCodec};
 use crate::context::ContextParts;
 use crate::metadata::MetadataMap;
 use crate::metrics::CallMetrics;
+use crate::middleware::{Erase, Streamed};
 use crate::trace::TraceContext;
 use crate::transcode::{JsonOptions, MethodTypes};
 use crate::{Code, Context, Status};
@@ -35,6 +39,8 @@ pub(crate) struct CallSettings {
     pub(crate) guard: Option<Guard>,
     /// Where calls are counted, unless metrics are off.
     pub(crate) metrics: Option<crate::metrics::Metrics>,
+    /// The handler wrappers every call goes through, if there are any.
+    pub(crate) wrappers: Option<HandlerService>,
 }
 
 /// One call, as the router resolved it.
@@ -146,8 +152,10 @@ impl CallMeta {
         handler: F,
     ) -> Result<Resp, Status>
     where
-        F: FnOnce(Context, Req) -> Fut,
-        Fut: Future<Output = Result<Resp, Status>> + Send,
+        Req: Erase,
+        Resp: Erase,
+        F: FnOnce(Context, Req) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
     {
         let message = match request {
             Ok(message) => message,
@@ -157,7 +165,44 @@ impl CallMeta {
             }
         };
         let ctx = self.context_from(MetadataMap::from_headers(parts.headers), parts.extensions);
-        self.observe(ctx.clone(), handler(ctx, message)).await
+        let handler = self.wrapped(ctx.clone(), message, handler);
+        self.observe(ctx, handler).await
+    }
+
+    /// `handler` run with `ctx` and `request` through the service's handler wrappers, if it
+    /// has any.
+    pub(crate) fn wrapped<Req, Resp, F, Fut>(
+        &self,
+        ctx: Context,
+        request: Req,
+        handler: F,
+    ) -> impl Future<Output = Result<Resp, Status>> + Send + 'static + use<Req, Resp, F, Fut>
+    where
+        Req: Erase,
+        Resp: Erase,
+        F: FnOnce(Context, Req) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
+    {
+        match &self.settings.wrappers {
+            None => Either::Left(handler(ctx, request)),
+            Some(wrappers) => Either::Right(wrapper::run(wrappers.clone(), ctx, request, handler)),
+        }
+    }
+
+    /// [`wrapped`](Self::wrapped) for a handler that streams its responses.
+    pub(crate) fn wrapped_stream<Req, F, Fut>(
+        &self,
+        ctx: Context,
+        request: Req,
+        handler: F,
+    ) -> impl Future<Output = Result<(), Status>> + Send + 'static + use<Req, F, Fut>
+    where
+        Req: Erase,
+        F: FnOnce(Context, Req) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<(), Status>> + Send + 'static,
+    {
+        let handler = move |ctx, request| handler(ctx, request).map_ok(|()| Streamed);
+        self.wrapped(ctx, request, handler).map_ok(|Streamed| ())
     }
 
     /// Counts a call that failed before its handler ran (a request that did not decode).

@@ -19,6 +19,7 @@ use super::call::CallMeta;
 use super::outgoing::{self, Outgoing, Requests};
 use super::{Body, Incoming, ResponseFuture, Wire, framed_unary, plain};
 use crate::codec::{Codec, MessageCodec};
+use crate::middleware::Streamed;
 use crate::{Context, Sender, Status, Streaming};
 
 /// How many responses a streaming handler may queue before `send` waits for the client.
@@ -83,7 +84,8 @@ where
     let service = Once::new(move |request: tonic::Request<Req>| {
         let (ctx, message) = meta.context(request);
         let outgoing = meta.outgoing.clone();
-        let response = meta.observe(ctx.clone(), handler(ctx, message));
+        let handler = meta.wrapped(ctx.clone(), message, handler);
+        let response = meta.observe(ctx, handler);
         async move {
             let mut response = tonic::Response::new(response.await?);
             if outgoing.uncompressed() {
@@ -137,7 +139,9 @@ where
         async move {
             let message = only_request(requests).await?;
             let (sender, receiver) = Sender::channel(STREAM_BUFFER);
-            let handler = meta.observe(ctx.clone(), handler(ctx, message, sender));
+            let run = move |ctx, message| handler(ctx, message, sender);
+            let handler = meta.wrapped_stream(ctx.clone(), message, run);
+            let handler = meta.observe(ctx, handler);
             Responses::new(receiver, handler)
                 .when_headers_ready(outgoing)
                 .await
@@ -200,7 +204,9 @@ where
     let outgoing = meta.outgoing.clone();
     let service = Once::new(move |request: tonic::Request<tonic::Streaming<Req>>| {
         let (ctx, requests) = meta.context(request);
-        let response = meta.observe(ctx.clone(), handler(ctx, Streaming::new(requests)));
+        let run = move |ctx, Streamed| handler(ctx, Streaming::new(requests));
+        let handler = meta.wrapped(ctx.clone(), Streamed, run);
+        let response = meta.observe(ctx, handler);
         async move { response.await.map(tonic::Response::new) }
     });
     finish(outgoing, async move {
@@ -245,7 +251,9 @@ where
         let requests = Streaming::new(Requests::new(requests, meta.outgoing.clone()));
         let (sender, receiver) = Sender::channel(STREAM_BUFFER);
         let outgoing = meta.outgoing.clone();
-        let handler = meta.observe(ctx.clone(), handler(ctx, requests, sender));
+        let run = move |ctx, Streamed| handler(ctx, requests, sender);
+        let handler = meta.wrapped_stream(ctx.clone(), Streamed, run);
+        let handler = meta.observe(ctx, handler);
         Responses::new(receiver, handler).when_headers_ready(outgoing)
     });
     finish(

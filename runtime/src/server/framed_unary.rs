@@ -40,10 +40,10 @@ pub(super) async fn serve<Req, Resp, F, Fut>(
     handler: F,
 ) -> http::Response<Body>
 where
-    Req: Message + Default,
-    Resp: Message,
-    F: FnOnce(Context, Req) -> Fut,
-    Fut: Future<Output = Result<Resp, Status>> + Send,
+    Req: Message + Default + 'static,
+    Resp: Message + 'static,
+    F: FnOnce(Context, Req) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
 {
     let (parts, body) = request.into_parts();
     let request = read::<Req>(body, &meta, framed).await;

@@ -15,6 +15,7 @@ mod plain;
 mod protocol;
 mod router;
 mod serve;
+pub(crate) mod wrapper;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -29,6 +30,7 @@ pub(crate) use outgoing::{Outgoing, TrailerNames};
 pub(crate) use router::Router;
 pub use serve::Stack;
 pub(crate) use serve::{ServeOptions, serve};
+pub use wrapper::{HandlerRequest, HandlerResponse, HandlerService};
 
 use call::CallMeta;
 

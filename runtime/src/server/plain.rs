@@ -25,10 +25,10 @@ pub(super) async fn unary<Req, Resp, F, Fut>(
     handler: F,
 ) -> http::Response<Body>
 where
-    Req: Message + Default,
-    Resp: Message,
-    F: FnOnce(Context, Req) -> Fut,
-    Fut: Future<Output = Result<Resp, Status>> + Send,
+    Req: Message + Default + 'static,
+    Resp: Message + 'static,
+    F: FnOnce(Context, Req) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
 {
     let codec = reply_as.codec;
     let (parts, body) = request.into_parts();

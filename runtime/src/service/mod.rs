@@ -6,6 +6,7 @@ mod data;
 mod error;
 mod pubsub;
 mod registration;
+mod subscriber;
 pub(crate) use registration::advertised_address;
 mod running;
 
@@ -20,14 +21,17 @@ pub use running::RunningService;
 
 use crate::auth::ServerAuth;
 use crate::broker::Broker;
+use crate::client::CallService;
 use crate::client::{self, Client};
 use crate::events;
 use crate::flags::{Cli, Flags};
 use crate::layers::Layers;
 use crate::registry::{self, Registry};
+use crate::server::HandlerService;
 use crate::server::{Body, Cors, Handler, Stack};
 use crate::transcode::JsonOptions;
 pub(crate) use auth::{AuthOptions, ResolvedAuth};
+pub use subscriber::{SubscriberRequest, SubscriberService};
 
 /// Largest message accepted or sent unless configured: 4 MiB, as in gRPC and go-micro.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
@@ -105,6 +109,12 @@ pub(crate) struct Options {
     pub(crate) register_interval: Duration,
     pub(crate) advertise: Option<String>,
     pub(crate) layers: Layers<Stack>,
+    /// Handler wrappers, innermost first.
+    pub(crate) handler_wrappers: Layers<HandlerService>,
+    /// Call wrappers of the service's clients, innermost first.
+    pub(crate) call_wrappers: Layers<CallService>,
+    /// Subscriber wrappers, innermost first.
+    pub(crate) subscriber_wrappers: Layers<SubscriberService>,
     pub(crate) auth: AuthOptions,
     /// The registry endpoints of the service's subscribers.
     pub(crate) subscriber_endpoints: Vec<registry::Endpoint>,
@@ -174,6 +184,9 @@ impl Service {
                 register_interval: DEFAULT_REGISTER_INTERVAL,
                 advertise: None,
                 layers: Layers::default(),
+                handler_wrappers: Layers::default(),
+                call_wrappers: Layers::default(),
+                subscriber_wrappers: Layers::default(),
                 auth: AuthOptions::default(),
                 subscriber_endpoints: Vec::new(),
                 metrics: crate::metrics::Metrics::new(),
@@ -243,7 +256,7 @@ impl Service {
     /// Compresses gRPC responses with gzip for clients that accept it (`grpc-accept-encoding`);
     /// off by default, as most replies are small and CPU costs more than bandwidth on a LAN. A
     /// handler can still opt one reply out with
-    /// [`Context::compress_response`](crate::Context::compress_response). Compressed requests
+    /// [`Context::skip_response_compression`](crate::Context::skip_response_compression). Compressed requests
     /// are always accepted.
     pub fn compress_responses(mut self, on: bool) -> Service {
         self.options.compress_responses = on;
@@ -336,6 +349,69 @@ impl Service {
         self
     }
 
+    /// Wraps every handler call in `layer` (go-micro's `WrapHandler`): it sees the endpoint,
+    /// the metadata and the decoded request, may answer with a [`Status`](crate::Status)
+    /// instead of the handler, and sees the response. It runs after routing, auth and the
+    /// deadline; a wrapper added later wraps those added before. See [`middleware`](crate::middleware).
+    pub fn wrap_handler<L>(mut self, layer: L) -> Service
+    where
+        L: tower::Layer<HandlerService> + Send + Sync + 'static,
+        L::Service: tower::Service<
+                crate::server::HandlerRequest,
+                Response = crate::server::HandlerResponse,
+                Error = crate::Status,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<crate::server::HandlerRequest>>::Future: Send + 'static,
+    {
+        self.options
+            .handler_wrappers
+            .push(move |inner| HandlerService::new(layer.layer(inner)));
+        self
+    }
+
+    /// Wraps every call the service's [`client`](Self::client) makes in `layer` (go-micro's
+    /// `WrapCall`); see [`ClientBuilder::wrap_call`](crate::client::ClientBuilder::wrap_call).
+    pub fn wrap_call<L>(mut self, layer: L) -> Service
+    where
+        L: tower::Layer<CallService> + Send + Sync + 'static,
+        L::Service: tower::Service<
+                crate::client::CallRequest,
+                Response = crate::client::CallResponse,
+                Error = crate::Status,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<crate::client::CallRequest>>::Future: Send + 'static,
+    {
+        self.options
+            .call_wrappers
+            .push(move |inner| CallService::new(layer.layer(inner)));
+        self
+    }
+
+    /// Wraps every message the service's subscribers handle in `layer` (go-micro's
+    /// `WrapSubscriber`): it sees the topic, the message and its decoded payload, and may
+    /// fail the delivery instead of the subscriber.
+    pub fn wrap_subscriber<L>(mut self, layer: L) -> Service
+    where
+        L: tower::Layer<SubscriberService> + Send + Sync + 'static,
+        L::Service: tower::Service<SubscriberRequest, Response = (), Error = crate::BoxError>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<SubscriberRequest>>::Future: Send + 'static,
+    {
+        self.options
+            .subscriber_wrappers
+            .push(move |inner| SubscriberService::new(layer.layer(inner)));
+        self
+    }
+
     /// Checks every call this service serves: tokens inspected by the [`Auth`](crate::auth::Auth),
     /// access decided by the [`Rules`](crate::auth::Rules) (see [`auth`](crate::auth)). Beats
     /// `--auth`.
@@ -392,7 +468,8 @@ impl Service {
             .registry(registry)
             .max_message_size(options.max_message_size)
             .json_options(options.json.clone())
-            .caller(&options.name);
+            .caller(&options.name)
+            .call_wrappers(options.call_wrappers.clone());
         if let Some(flags) = &self.flags {
             builder = builder.client_flags(flags);
         }
@@ -457,9 +534,11 @@ impl Service {
             false => Some(self.shared_broker(&options)?),
         };
         let name = options.name.clone();
+        let wrappers = crate::middleware::assemble(&options.subscriber_wrappers);
         let mut running = RunningService::start(options, self.handlers, registry, auth).await?;
         if let Some(broker) = broker {
-            running.hold(pubsub::start(&broker, &self.subscriptions, &name).await?);
+            let subscribers = pubsub::start(&broker, &self.subscriptions, &name, wrappers).await?;
+            running.hold(subscribers);
         }
         Ok(running)
     }

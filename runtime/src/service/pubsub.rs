@@ -5,6 +5,10 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use futures_util::TryFutureExt;
+use futures_util::future::Either;
+
+use super::subscriber::{self, SubscriberService};
 use super::{Error, Service, built_once};
 use crate::BoxError;
 use crate::broker::{self, Broker, SubscribeOptions, Subscriber};
@@ -19,7 +23,8 @@ pub(crate) struct Subscription {
     topic: String,
     options: SubscribeOptions,
     message_type: &'static str,
-    handler: Arc<dyn Fn(Arc<str>) -> broker::Handler + Send + Sync>,
+    /// The broker handler for the service named, through its subscriber wrappers.
+    handler: Arc<dyn Fn(Arc<str>, Option<SubscriberService>) -> broker::Handler + Send + Sync>,
 }
 
 impl Subscription {
@@ -117,7 +122,7 @@ impl Service {
         M: Payload,
         F: Fn(Context, M) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Into<BoxError>,
+        E: Into<BoxError> + 'static,
     {
         self.subscribe_with(topic, SubscribeOptions::default(), handler)
     }
@@ -134,14 +139,14 @@ impl Service {
         M: Payload,
         F: Fn(Context, M) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Into<BoxError>,
+        E: Into<BoxError> + 'static,
     {
         let handler = Arc::new(handler);
         self.subscriptions.push(Subscription {
             topic: topic.into(),
             options,
             message_type: std::any::type_name::<M>(),
-            handler: Arc::new(move |service| typed(service, handler.clone())),
+            handler: Arc::new(move |service, wrappers| typed(service, wrappers, handler.clone())),
         });
         self
     }
@@ -177,12 +182,16 @@ fn beside(address: &str) -> String {
 }
 
 /// A broker handler that decodes each message as `M` and calls `handler` with a context.
-fn typed<M, F, Fut, E>(service: Arc<str>, handler: Arc<F>) -> broker::Handler
+fn typed<M, F, Fut, E>(
+    service: Arc<str>,
+    wrappers: Option<SubscriberService>,
+    handler: Arc<F>,
+) -> broker::Handler
 where
     M: Payload,
     F: Fn(Context, M) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
-    E: Into<BoxError>,
+    E: Into<BoxError> + 'static,
 {
     broker::handler(move |event| {
         let ctx = Context::for_message(service.clone(), &event.message().header);
@@ -195,19 +204,31 @@ where
         let decoded = M::decode(&content_type, event.message().body.clone());
         let topic = event.topic().to_owned();
         let handler = handler.clone();
+        let wrappers = wrappers.clone();
+        let raw = wrappers.as_ref().map(|_| event.message().clone());
         async move {
             let message = decoded.map_err(|err| {
                 tracing::warn!(%topic, error = %err, "a message could not be decoded; it is not delivered");
                 BoxError::from(format!("cannot decode the message on {topic}: {err}"))
             })?;
-            ctx.clone()
-                .scope(handler(ctx, message))
-                .await
-                .map_err(|err| {
-                    let err = err.into();
-                    tracing::warn!(%topic, error = %err, "a subscriber failed");
-                    err
-                })
+            let run = move |ctx, message| handler(ctx, message).map_err(Into::into);
+            let delivered = match (wrappers, raw) {
+                (Some(wrappers), Some(raw)) => {
+                    let topic = topic.clone();
+                    Either::Left(subscriber::run(
+                        wrappers,
+                        ctx.clone(),
+                        topic,
+                        raw,
+                        message,
+                        run,
+                    ))
+                }
+                _ => Either::Right(run(ctx.clone(), message)),
+            };
+            ctx.scope(delivered).await.inspect_err(|err| {
+                tracing::warn!(%topic, error = %err, "a subscriber failed");
+            })
         }
     })
 }
@@ -217,11 +238,12 @@ pub(super) async fn start(
     broker: &Arc<dyn Broker>,
     subscriptions: &[Subscription],
     name: &str,
+    wrappers: Option<SubscriberService>,
 ) -> Result<Vec<Subscriber>, Error> {
     let service: Arc<str> = Arc::from(name);
     let mut subscribers = Vec::with_capacity(subscriptions.len());
     for subscription in subscriptions {
-        let handler = (subscription.handler)(service.clone());
+        let handler = (subscription.handler)(service.clone(), wrappers.clone());
         let subscriber = broker
             .subscribe(&subscription.topic, handler, subscription.options.clone())
             .await

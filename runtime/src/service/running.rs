@@ -53,6 +53,7 @@ impl RunningService {
                 .server
                 .map(|server| Guard::new(server, Arc::from(options.name.as_str()))),
             metrics: options.metrics_on.then(|| options.metrics.clone()),
+            wrappers: crate::middleware::assemble(&options.handler_wrappers),
         };
         let services: Vec<&str> = handlers.iter().map(|h| h.info().name).collect();
         let router = Arc::new(Router::new(handlers, &builtins, settings)?);
