@@ -107,6 +107,10 @@ pub use transcode::JsonOptions;
 /// A boxed error, as tower layers pass them around.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A boxed, sendable future: what the backend traits' methods return, so that `dyn Registry`,
+/// `dyn Broker`, `dyn Store` and the others work.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// Includes the code `micro-build` generated for a proto package, e.g.
 /// `micro::include_proto!("helloworld")` for `helloworld.rs` in `OUT_DIR`.
 ///

@@ -44,8 +44,6 @@ mod types;
 mod verified;
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 
 #[cfg(feature = "auth-tls")]
 pub use ca::{CertificateAuthority, ServiceCertificate};
@@ -64,8 +62,7 @@ pub(crate) use tls::{ClientTls, ServerTls};
 pub use token::{Bearer, BearerLayer, TokenSource};
 pub use types::{Account, DEFAULT_TOKEN_EXPIRY, GenerateOptions, Token, TokenRequest};
 
-/// A boxed future, as auth methods return them so that `dyn Auth` works.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// The scheme of the `Authorization` metadata that carries a token.
 pub const BEARER_SCHEME: &str = "Bearer ";

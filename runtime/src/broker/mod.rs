@@ -41,8 +41,6 @@ mod nats;
 mod types;
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 pub use error::{Error, ErrorKind};
@@ -55,8 +53,7 @@ pub use types::{Event, Handler, Message, SubscribeOptions, Subscriber, TOPIC_HEA
 
 use crate::registry::Registry;
 
-/// A boxed future, as broker methods return them so that `dyn Broker` works.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// Carries messages from publishers to subscribers. Hold one as `Arc<dyn Broker>`.
 pub trait Broker: Send + Sync + fmt::Debug + 'static {

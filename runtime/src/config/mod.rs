@@ -49,7 +49,6 @@ mod memory;
 mod tree;
 
 use std::fmt;
-use std::future::Future;
 use std::pin::Pin;
 
 use futures_core::Stream;
@@ -64,8 +63,7 @@ pub use flags::Flags;
 pub use loader::{Builder, Config, Watcher};
 pub use memory::Memory;
 
-/// A boxed future, as source methods return them so that `dyn Source` works.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// What [`Source::watch`] yields: the source's whole tree after each change, or why a change
 /// could not be read (the [`Config`] then keeps the last good tree and logs the error).

@@ -37,8 +37,6 @@ mod store;
 mod types;
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -55,8 +53,7 @@ pub use types::{
     ReadOptions, WriteOptions,
 };
 
-/// A boxed future, as events methods return them so that `dyn Stream` works.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// Durable topics: publish events, consume them by group. Hold one as `Arc<dyn Stream>`.
 pub trait Stream: Send + Sync + fmt::Debug + 'static {

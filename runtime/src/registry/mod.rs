@@ -38,7 +38,6 @@ mod memory;
 mod types;
 
 use std::fmt;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -54,8 +53,7 @@ pub use mdns::MdnsRegistry;
 pub use memory::MemoryRegistry;
 pub use types::{Endpoint, Node, Service, Value};
 
-/// A boxed future, as registry methods return them so that `dyn Registry` works.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// Where services find each other. Hold one as `Arc<dyn Registry>`.
 pub trait Registry: Send + Sync + fmt::Debug + 'static {

@@ -30,8 +30,6 @@ mod scoped;
 mod types;
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 pub use error::{Error, ErrorKind};
@@ -45,8 +43,7 @@ pub use types::{
     validate_ttl,
 };
 
-/// A boxed future, as store methods return them so that `dyn Store` works.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// Stores records. Hold one as `Arc<dyn Store>`.
 pub trait Store: Send + Sync + fmt::Debug + 'static {

@@ -39,8 +39,6 @@ mod memory;
 mod types;
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 pub use error::{Error, ErrorKind};
@@ -52,8 +50,7 @@ pub use types::{
     DEFAULT_TTL, Leader, LeaderOptions, LockOptions, MIN_TTL, Resign, validate_id, validate_ttl,
 };
 
-/// A boxed future, as coordinator methods return them so that `dyn Coordinator` works.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// Locks and leader election; go-micro's `sync.Sync` (renamed so as not to shadow
 /// [`std::marker::Sync`]). Hold one as `Arc<dyn Coordinator>`.
