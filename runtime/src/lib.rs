@@ -92,6 +92,7 @@ mod layers;
 mod log;
 #[cfg(any(feature = "broker-nats", feature = "events-nats"))]
 mod nats;
+mod net;
 mod rfc3339;
 mod stream;
 mod transcode;

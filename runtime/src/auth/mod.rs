@@ -27,6 +27,7 @@
 //! # }
 //! ```
 
+mod build;
 #[cfg(feature = "auth-tls")]
 mod ca;
 mod error;
@@ -45,6 +46,7 @@ mod verified;
 
 use std::fmt;
 
+pub(crate) use build::{Options, Resolved};
 #[cfg(feature = "auth-tls")]
 pub use ca::{CertificateAuthority, ServiceCertificate};
 pub use error::{Error, ErrorKind};

@@ -126,14 +126,5 @@ pub fn build(
 /// A broker from a URI: `http://[listen-address]`, `memory://`, `nats://host:4222[,…]`.
 pub fn from_uri(uri: &str, registry: Arc<dyn Registry>) -> Result<Arc<dyn Broker>, Error> {
     let (scheme, rest) = uri.split_once("://").unwrap_or((uri, ""));
-    build(scheme, &split_addresses(rest), registry)
-}
-
-/// `a,b , c` → `["a", "b", "c"]`, skipping empty parts.
-pub(crate) fn split_addresses(list: &str) -> Vec<String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .map(str::to_owned)
-        .collect()
+    build(scheme, &crate::net::split_addresses(rest), registry)
 }

@@ -126,5 +126,5 @@ pub fn build(name: &str, addresses: &[String]) -> Result<Arc<dyn Stream>, Error>
 /// A stream from a URI: `memory://`, `nats://host:4222[,…]`, `redis://host:6379`.
 pub fn from_uri(uri: &str) -> Result<Arc<dyn Stream>, Error> {
     let (scheme, rest) = uri.split_once("://").unwrap_or((uri, ""));
-    build(scheme, &crate::broker::split_addresses(rest))
+    build(scheme, &crate::net::split_addresses(rest))
 }

@@ -1,12 +1,9 @@
 //! [`Service`]: a named, versioned micro service that serves handlers on one port.
 
-pub(crate) mod address;
-mod auth;
 mod data;
 mod error;
 mod pubsub;
 mod registration;
-pub(crate) use registration::advertised_address;
 mod running;
 
 use std::collections::BTreeMap;
@@ -27,10 +24,8 @@ use crate::layers::Layers;
 use crate::registry::{self, Registry};
 use crate::server::{Body, Cors, Handler, Stack};
 use crate::transcode::JsonOptions;
-pub(crate) use auth::{AuthOptions, ResolvedAuth};
 
-/// Largest message accepted or sent unless configured: 4 MiB, as in gRPC and go-micro.
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+pub use crate::codec::DEFAULT_MAX_MESSAGE_SIZE;
 
 /// How long in-flight calls may take to finish on shutdown unless configured.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -66,7 +61,7 @@ pub struct Service {
     /// The registry once built, shared by the service and its clients (one mDNS daemon).
     registry: Arc<Mutex<Option<Arc<dyn Registry>>>>,
     /// The auth once built, shared likewise (development keys are generated once).
-    auth: Arc<Mutex<Option<ResolvedAuth>>>,
+    auth: Arc<Mutex<Option<crate::auth::Resolved>>>,
     /// The broker and event stream once built, shared likewise.
     broker: Arc<Mutex<Option<Arc<dyn Broker>>>>,
     events: Arc<Mutex<Option<Arc<dyn events::Stream>>>>,
@@ -105,7 +100,7 @@ pub(crate) struct Options {
     pub(crate) register_interval: Duration,
     pub(crate) advertise: Option<String>,
     pub(crate) layers: Layers<Stack>,
-    pub(crate) auth: AuthOptions,
+    pub(crate) auth: crate::auth::Options,
     /// The registry endpoints of the service's subscribers.
     pub(crate) subscriber_endpoints: Vec<registry::Endpoint>,
     /// The service's metrics registry, and whether the server records and serves it.
@@ -174,7 +169,7 @@ impl Service {
                 register_interval: DEFAULT_REGISTER_INTERVAL,
                 advertise: None,
                 layers: Layers::default(),
-                auth: AuthOptions::default(),
+                auth: crate::auth::Options::default(),
                 subscriber_endpoints: Vec::new(),
                 metrics: crate::metrics::Metrics::new(),
                 metrics_on: true,
@@ -410,8 +405,13 @@ impl Service {
         built_once(&self.registry, || options.registry.build(registry::build))
     }
 
-    fn shared_auth(&self, options: &Options) -> Result<ResolvedAuth, Error> {
-        built_once(&self.auth, || options.auth.resolve())
+    fn shared_auth(&self, options: &Options) -> Result<crate::auth::Resolved, Error> {
+        built_once(&self.auth, || {
+            options
+                .auth
+                .build()
+                .map_err(|err| Error::config(err.to_string()))
+        })
     }
 
     /// The service's name.
