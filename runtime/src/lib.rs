@@ -31,6 +31,7 @@
 //! | `store-postgres` | no | `store::PostgresStore`: `--store postgres` (PostgreSQL, CockroachDB) |
 //! | `sync-etcd` | no | `sync::EtcdSync`: locks and leader election in etcd |
 //! | `config-etcd` | no | `config::Etcd`: config from etcd keys under `/micro/config/` (building it needs `protoc`) |
+//! | `conformance` | no | `registry::conformance`, `auth::conformance` and the other suites every backend must pass (test kits that panic) |
 //!
 //! ```ignore
 //! // build.rs: micro_build::compile_protos(&["proto/helloworld.proto"], &["proto"])?;

@@ -29,6 +29,7 @@
 //! ```
 
 mod cache;
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod error;
 #[cfg(feature = "registry-etcd")]

@@ -20,6 +20,7 @@
 //! # }
 //! ```
 
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod error;
 mod file;

@@ -28,6 +28,7 @@
 //!
 //! The guide is `docs/sync.md`.
 
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod error;
 #[cfg(feature = "sync-etcd")]
