@@ -30,6 +30,8 @@
 mod build;
 #[cfg(feature = "auth-tls")]
 mod ca;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 mod error;
 mod identity;
 #[cfg(feature = "auth-jwt")]
