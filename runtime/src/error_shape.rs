@@ -53,3 +53,9 @@ macro_rules! error_type {
 }
 
 pub(crate) use error_type;
+
+/// What a backend's error says when its feature is off: "the `etcd` registry is not built in;
+/// enable micro's `registry-etcd` feature". One wording for every concern.
+pub(crate) fn not_built(name: &str, kind: &str, feature: &str) -> String {
+    format!("the `{name}` {kind} is not built in; enable micro's `{feature}` feature")
+}

@@ -193,8 +193,8 @@ impl Options {
 
     #[cfg(not(feature = "auth-jwt"))]
     fn jwt(&self) -> Result<Arc<dyn Auth>, Error> {
-        Err(Error::config(
-            "--auth jwt needs micro built with the `auth-jwt` feature",
-        ))
+        Err(Error::config(crate::error_shape::not_built(
+            "jwt", "auth", "auth-jwt",
+        )))
     }
 }

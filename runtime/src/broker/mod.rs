@@ -114,8 +114,7 @@ pub fn build(
         #[cfg(not(feature = "broker-nats"))]
         "nats" => Err(Error::new(
             ErrorKind::Config,
-            "this build has no NATS broker: enable the `broker-nats` feature of `micro` \
-             (in this repository: cargo run -p examples --features full)",
+            crate::error_shape::not_built("nats", "broker", "broker-nats"),
         )),
         other => Err(Error::new(
             ErrorKind::Config,

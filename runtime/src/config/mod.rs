@@ -98,7 +98,7 @@ pub fn from_uri(uri: &str) -> Result<Box<dyn Source>, Error> {
         #[cfg(not(feature = "config-etcd"))]
         "etcd" => Err(Error::new(
             ErrorKind::InvalidInput,
-            format!("config source {uri} needs micro built with the config-etcd feature"),
+            crate::error_shape::not_built("etcd", "config source", "config-etcd"),
         )),
         _ => Err(unknown_uri(uri)),
     }

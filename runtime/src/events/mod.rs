@@ -112,10 +112,7 @@ pub fn build(name: &str, addresses: &[String]) -> Result<Arc<dyn Stream>, Error>
         #[allow(unreachable_patterns)]
         "nats" | "redis" => Err(Error::new(
             ErrorKind::Config,
-            format!(
-                "this build has no {name} events backend: enable the `events-{name}` feature of \
-                 `micro` (in this repository: cargo run -p examples --features full)"
-            ),
+            crate::error_shape::not_built(name, "events backend", &format!("events-{name}")),
         )),
         other => Err(Error::new(
             ErrorKind::Config,

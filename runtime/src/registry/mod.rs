@@ -173,8 +173,7 @@ pub fn build(name: &str, addresses: &[String]) -> Result<Arc<dyn Registry>, Erro
             let _ = addresses;
             Err(Error::new(
                 ErrorKind::Config,
-                "this build has no etcd registry: enable the `registry-etcd` feature of `micro` \
-                 (in this repository: cargo run -p examples --features full)",
+                crate::error_shape::not_built("etcd", "registry", "registry-etcd"),
             ))
         }
         other => Err(Error::new(

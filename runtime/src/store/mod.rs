@@ -108,7 +108,7 @@ fn sql(_name: &str, addresses: &[String]) -> Result<Arc<dyn Store>, Error> {
 fn sql(name: &str, _addresses: &[String]) -> Result<Arc<dyn Store>, Error> {
     Err(Error::new(
         ErrorKind::Config,
-        format!("the `{name}` store is not built in; enable micro's `store-postgres` feature"),
+        crate::error_shape::not_built(name, "store", "store-postgres"),
     ))
 }
 

@@ -97,7 +97,7 @@ pub fn build(name: &str, addresses: &[String]) -> Result<Arc<dyn Coordinator>, E
             let _ = addresses;
             Err(Error::new(
                 ErrorKind::Config,
-                "this build has no etcd sync: enable the `sync-etcd` feature of `micro`",
+                crate::error_shape::not_built("etcd", "sync", "sync-etcd"),
             ))
         }
         other => Err(Error::new(
