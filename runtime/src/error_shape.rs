@@ -1,5 +1,6 @@
-//! The shape the local error types share (broker, events, store, service): a kind, a message
-//! that says what happened, and the underlying cause.
+//! The shape the local error types share (registry, broker, events, store, sync, config,
+//! service): a kind, a message that says what happened, and the underlying cause; and the one
+//! wording of a backend whose feature is off.
 
 /// Defines `Error` for the calling module's `ErrorKind`: `new` and `with_source` at `$vis`,
 /// `kind()`, `Display` (the message) and `std::error::Error::source`. The module adds its own
@@ -53,3 +54,9 @@ macro_rules! error_type {
 }
 
 pub(crate) use error_type;
+
+/// What a backend's error says when its feature is off: "the `etcd` registry is not built in;
+/// enable micro's `registry-etcd` feature". One wording for every concern.
+pub(crate) fn not_built(name: &str, kind: &str, feature: &str) -> String {
+    format!("the `{name}` {kind} is not built in; enable micro's `{feature}` feature")
+}

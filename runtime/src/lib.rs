@@ -31,6 +31,7 @@
 //! | `store-postgres` | no | `store::PostgresStore`: `--store postgres` (PostgreSQL, CockroachDB) |
 //! | `sync-etcd` | no | `sync::EtcdSync`: locks and leader election in etcd |
 //! | `config-etcd` | no | `config::Etcd`: config from etcd keys under `/micro/config/` (building it needs `protoc`) |
+//! | `conformance` | no | `registry::conformance`, `auth::conformance` and the other suites every backend must pass (test kits that panic) |
 //!
 //! ```ignore
 //! // build.rs: micro_build::compile_protos(&["proto/helloworld.proto"], &["proto"])?;
@@ -93,6 +94,7 @@ mod layers;
 mod log;
 #[cfg(any(feature = "broker-nats", feature = "events-nats"))]
 mod nats;
+mod net;
 mod rfc3339;
 mod stream;
 mod transcode;
@@ -107,6 +109,10 @@ pub use transcode::JsonOptions;
 
 /// A boxed error, as tower layers pass them around.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A boxed, sendable future: what the backend traits' methods return, so that `dyn Registry`,
+/// `dyn Broker`, `dyn Store` and the others work.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// Includes the code `micro-build` generated for a proto package, e.g.
 /// `micro::include_proto!("helloworld")` for `helloworld.rs` in `OUT_DIR`.

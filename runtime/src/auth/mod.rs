@@ -27,8 +27,11 @@
 //! # }
 //! ```
 
+mod build;
 #[cfg(feature = "auth-tls")]
 mod ca;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 mod error;
 mod identity;
 #[cfg(feature = "auth-jwt")]
@@ -44,9 +47,8 @@ mod types;
 mod verified;
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 
+pub(crate) use build::{Options, Resolved};
 #[cfg(feature = "auth-tls")]
 pub use ca::{CertificateAuthority, ServiceCertificate};
 pub use error::{Error, ErrorKind};
@@ -64,8 +66,7 @@ pub(crate) use tls::{ClientTls, ServerTls};
 pub use token::{Bearer, BearerLayer, TokenSource};
 pub use types::{Account, DEFAULT_TOKEN_EXPIRY, GenerateOptions, Token, TokenRequest};
 
-/// A boxed future, as auth methods return them so that `dyn Auth` works.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// The scheme of the `Authorization` metadata that carries a token.
 pub const BEARER_SCHEME: &str = "Bearer ";

@@ -125,16 +125,14 @@ impl HttpBroker {
         self.inner
             .listening
             .get_or_try_init(|| async {
-                let listener = crate::service::address::bind(&self.inner.options.address)
+                let listener = crate::net::bind(&self.inner.options.address)
                     .await
                     .map_err(|err| Error::new(ErrorKind::Config, format!("http broker: {err}")))?;
                 let local = listener.local_addr().map_err(|err| {
                     Error::new(ErrorKind::Config, "http broker: no local address").with_source(err)
                 })?;
-                let advertised = crate::service::advertised_address(
-                    local,
-                    self.inner.options.advertise.as_deref(),
-                );
+                let advertised =
+                    crate::net::advertised_address(local, self.inner.options.advertise.as_deref());
                 let server = tokio::spawn(serve(listener, Arc::downgrade(&self.inner)));
                 tracing::debug!(%local, %advertised, "http broker listening");
                 Ok(Listening { advertised, server })

@@ -31,6 +31,7 @@
 //! # }
 //! ```
 
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod error;
 mod fanout;
@@ -41,8 +42,6 @@ mod nats;
 mod types;
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 pub use error::{Error, ErrorKind};
@@ -55,8 +54,7 @@ pub use types::{Event, Handler, Message, SubscribeOptions, Subscriber, TOPIC_HEA
 
 use crate::registry::Registry;
 
-/// A boxed future, as broker methods return them so that `dyn Broker` works.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// Carries messages from publishers to subscribers. Hold one as `Arc<dyn Broker>`.
 pub trait Broker: Send + Sync + fmt::Debug + 'static {
@@ -116,8 +114,7 @@ pub fn build(
         #[cfg(not(feature = "broker-nats"))]
         "nats" => Err(Error::new(
             ErrorKind::Config,
-            "this build has no NATS broker: enable the `broker-nats` feature of `micro` \
-             (in this repository: cargo run -p examples --features full)",
+            crate::error_shape::not_built("nats", "broker", "broker-nats"),
         )),
         other => Err(Error::new(
             ErrorKind::Config,
@@ -129,14 +126,5 @@ pub fn build(
 /// A broker from a URI: `http://[listen-address]`, `memory://`, `nats://host:4222[,…]`.
 pub fn from_uri(uri: &str, registry: Arc<dyn Registry>) -> Result<Arc<dyn Broker>, Error> {
     let (scheme, rest) = uri.split_once("://").unwrap_or((uri, ""));
-    build(scheme, &split_addresses(rest), registry)
-}
-
-/// `a,b , c` → `["a", "b", "c"]`, skipping empty parts.
-pub(crate) fn split_addresses(list: &str) -> Vec<String> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .map(str::to_owned)
-        .collect()
+    build(scheme, &crate::net::split_addresses(rest), registry)
 }

@@ -2,19 +2,17 @@
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::ResponseMetadata;
 use super::address::authority;
 use super::route::Route;
+use crate::BoxFuture;
 use crate::Status;
 use crate::metadata::{Binary, MetadataKey, MetadataMap, MetadataValue};
 use crate::selector::Strategy;
 use crate::server::{MethodInfo, ServiceInfo};
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// A call about to be made. Set per-call options, then `.await` it.
 ///
@@ -32,7 +30,7 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 #[must_use = "a call does nothing until it is awaited"]
 pub struct Call<T> {
     options: CallOptions,
-    run: Box<dyn FnOnce(CallOptions) -> BoxFuture<Result<T, Status>> + Send>,
+    run: Box<dyn FnOnce(CallOptions) -> BoxFuture<'static, Result<T, Status>> + Send>,
 }
 
 /// Options of one call.
@@ -185,7 +183,7 @@ impl<T: Send + 'static> Call<T> {
 
 impl<T: Send + 'static> IntoFuture for Call<T> {
     type Output = Result<T, Status>;
-    type IntoFuture = BoxFuture<Result<T, Status>>;
+    type IntoFuture = BoxFuture<'static, Result<T, Status>>;
 
     fn into_future(self) -> Self::IntoFuture {
         let mut options = self.options;

@@ -17,6 +17,7 @@ use super::route::CallDeadline;
 use super::{Client, Options, ResponseMetadata, Transport, unary};
 use tonic::codec::Codec;
 
+use crate::BoxFuture;
 use crate::codec::{Codec as Format, Direction, MessageCodec};
 use crate::metadata::MetadataMap;
 use crate::transcode::method_types;
@@ -32,8 +33,6 @@ pub(super) struct Invocation {
 }
 
 type Grpc = tonic::client::Grpc<Transport>;
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 impl Invocation {
     pub(super) async fn unary<C>(self, message: C::Encode, codec: C) -> Result<C::Decode, Status>
@@ -129,7 +128,7 @@ impl Invocation {
         };
         let abort = task.abort_handle();
         // The request is on its way, or the call already ended.
-        let result: BoxFuture<_> = tokio::select! {
+        let result: BoxFuture<'static, _> = tokio::select! {
             _ = sent => Box::pin(task),
             ended = &mut task => Box::pin(std::future::ready(ended)),
         };
@@ -443,7 +442,7 @@ impl<S: Stream> Stream for FirstPoll<S> {
 /// The response stream of a call running in its own task: the task's stream once it has one.
 struct Started<T> {
     /// The task's result.
-    result: BoxFuture<Result<Result<Streaming<T>, Status>, tokio::task::JoinError>>,
+    result: BoxFuture<'static, Result<Result<Streaming<T>, Status>, tokio::task::JoinError>>,
     abort: tokio::task::AbortHandle,
     responses: Option<Streaming<T>>,
     /// Ends the request stream.

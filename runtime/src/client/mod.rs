@@ -39,16 +39,14 @@ pub use response::ResponseMetadata;
 pub use retry::DEFAULT_RETRIES;
 pub use wrapper::{CallRequest, CallResponse, CallService};
 
-use crate::auth::{BearerLayer, TokenSource};
-use crate::codec::Codec;
+use crate::auth::{self, BearerLayer, TokenSource};
+use crate::codec::{Codec, DEFAULT_MAX_MESSAGE_SIZE};
 use crate::flags::Flags;
 use crate::layers::Layers;
 use crate::middleware::Streamed;
 use crate::registry::{Cache, Registry};
 use crate::selector::{Ejection, Filter, Outliers, Strategy};
 use crate::server::Body;
-use crate::service::DEFAULT_MAX_MESSAGE_SIZE;
-use crate::service::{AuthOptions, ResolvedAuth};
 use crate::transcode::JsonOptions;
 use crate::{Status, Streaming};
 use balance::{Balance, BalanceOptions, Destination};
@@ -524,14 +522,14 @@ impl ClientBuilder {
             return builder;
         }
         let identity = flags.server_name.as_deref().unwrap_or("client");
-        match AuthOptions::from_flags(flags).resolve() {
+        match auth::Options::from_flags(flags).build() {
             Ok(auth) => builder.auth(auth, identity),
             Err(err) => builder.invalid(Error::new(err.to_string())),
         }
     }
 
     /// Uses a service's resolved auth: its account's tokens, and TLS as `identity`.
-    pub(crate) fn auth(mut self, auth: ResolvedAuth, identity: &str) -> ClientBuilder {
+    pub(crate) fn auth(mut self, auth: auth::Resolved, identity: &str) -> ClientBuilder {
         if let Some(account) = auth.account {
             self = self.token_source(account);
         }

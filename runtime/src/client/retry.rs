@@ -7,8 +7,6 @@
 //! retried once the response has started.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
@@ -21,6 +19,7 @@ use super::balance::Balance;
 use super::buffered::Replay;
 use super::failure::Failure;
 use super::route::{CallDeadline, Route, Tried};
+use crate::BoxFuture;
 use crate::codec::Whole;
 use crate::server::{Body, RpcKind};
 use crate::{Code, Status, deadline};
@@ -75,12 +74,10 @@ impl Retry {
     }
 }
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
 impl tower::Service<http::Request<Body>> for Retry {
     type Response = http::Response<Body>;
     type Error = Status;
-    type Future = BoxFuture<Result<http::Response<Body>, Status>>;
+    type Future = BoxFuture<'static, Result<http::Response<Body>, Status>>;
 
     fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Status>> {
         Poll::Ready(Ok(()))

@@ -12,6 +12,9 @@ pub(crate) use limit::FrameLimit;
 pub(crate) use message::{Direction, MessageCodec};
 pub use payload::{JSON, Json, PROTOBUF, Payload};
 
+/// Largest message accepted or sent unless configured: 4 MiB, as in gRPC and go-micro.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+
 /// A message encoding, chosen by content type: go-micro's codecs for protobuf and JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Codec {

@@ -37,6 +37,7 @@
 //! # }
 //! ```
 
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod env;
 mod error;
@@ -49,7 +50,6 @@ mod memory;
 mod tree;
 
 use std::fmt;
-use std::future::Future;
 use std::pin::Pin;
 
 use futures_core::Stream;
@@ -64,8 +64,7 @@ pub use flags::Flags;
 pub use loader::{Builder, Config, Watcher};
 pub use memory::Memory;
 
-/// A boxed future, as source methods return them so that `dyn Source` works.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// What [`Source::watch`] yields: the source's whole tree after each change, or why a change
 /// could not be read (the [`Config`] then keeps the last good tree and logs the error).
@@ -99,7 +98,7 @@ pub fn from_uri(uri: &str) -> Result<Box<dyn Source>, Error> {
         #[cfg(not(feature = "config-etcd"))]
         "etcd" => Err(Error::new(
             ErrorKind::InvalidInput,
-            format!("config source {uri} needs micro built with the config-etcd feature"),
+            crate::error_shape::not_built("etcd", "config source", "config-etcd"),
         )),
         _ => Err(unknown_uri(uri)),
     }

@@ -26,6 +26,7 @@
 //! # }
 //! ```
 
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod error;
 mod memory;
@@ -37,8 +38,6 @@ mod store;
 mod types;
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -55,8 +54,7 @@ pub use types::{
     ReadOptions, WriteOptions,
 };
 
-/// A boxed future, as events methods return them so that `dyn Stream` works.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// Durable topics: publish events, consume them by group. Hold one as `Arc<dyn Stream>`.
 pub trait Stream: Send + Sync + fmt::Debug + 'static {
@@ -114,10 +112,7 @@ pub fn build(name: &str, addresses: &[String]) -> Result<Arc<dyn Stream>, Error>
         #[allow(unreachable_patterns)]
         "nats" | "redis" => Err(Error::new(
             ErrorKind::Config,
-            format!(
-                "this build has no {name} events backend: enable the `events-{name}` feature of \
-                 `micro` (in this repository: cargo run -p examples --features full)"
-            ),
+            crate::error_shape::not_built(name, "events backend", &format!("events-{name}")),
         )),
         other => Err(Error::new(
             ErrorKind::Config,
@@ -129,5 +124,5 @@ pub fn build(name: &str, addresses: &[String]) -> Result<Arc<dyn Stream>, Error>
 /// A stream from a URI: `memory://`, `nats://host:4222[,…]`, `redis://host:6379`.
 pub fn from_uri(uri: &str) -> Result<Arc<dyn Stream>, Error> {
     let (scheme, rest) = uri.split_once("://").unwrap_or((uri, ""));
-    build(scheme, &crate::broker::split_addresses(rest))
+    build(scheme, &crate::net::split_addresses(rest))
 }

@@ -5,10 +5,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use futures_util::future::BoxFuture;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceExt};
 
+use crate::BoxFuture;
 use crate::layers::Layers;
 
 /// What runs after the last wrapper: the handler, the call or the subscriber.

@@ -29,6 +29,7 @@
 //! ```
 
 mod cache;
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod error;
 #[cfg(feature = "registry-etcd")]
@@ -38,7 +39,6 @@ mod memory;
 mod types;
 
 use std::fmt;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -54,8 +54,7 @@ pub use mdns::MdnsRegistry;
 pub use memory::MemoryRegistry;
 pub use types::{Endpoint, Node, Service, Value};
 
-/// A boxed future, as registry methods return them so that `dyn Registry` works.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// Where services find each other. Hold one as `Arc<dyn Registry>`.
 pub trait Registry: Send + Sync + fmt::Debug + 'static {
@@ -174,8 +173,7 @@ pub fn build(name: &str, addresses: &[String]) -> Result<Arc<dyn Registry>, Erro
             let _ = addresses;
             Err(Error::new(
                 ErrorKind::Config,
-                "this build has no etcd registry: enable the `registry-etcd` feature of `micro` \
-                 (in this repository: cargo run -p examples --features full)",
+                crate::error_shape::not_built("etcd", "registry", "registry-etcd"),
             ))
         }
         other => Err(Error::new(

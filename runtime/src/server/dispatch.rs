@@ -18,14 +18,13 @@ use tonic::codec::SingleMessageCompressionOverride;
 use super::call::CallMeta;
 use super::outgoing::{self, Outgoing, Requests};
 use super::{Body, Incoming, ResponseFuture, Wire, framed_unary, plain};
+use crate::BoxFuture;
 use crate::codec::{Codec, MessageCodec};
 use crate::middleware::Streamed;
 use crate::{Context, Sender, Status, Streaming};
 
 /// How many responses a streaming handler may queue before `send` waits for the client.
 const STREAM_BUFFER: usize = 16;
-
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// Serves a unary call: one request, one response.
 pub fn unary<Req, Resp, F, Fut>(call: Incoming, handler: F) -> ResponseFuture
@@ -315,7 +314,7 @@ struct Responses<T> {
     /// A message taken early, while waiting to send the headers; sent first.
     first: Option<T>,
     receiver: mpsc::Receiver<T>,
-    handler: Option<BoxFuture<Result<(), Status>>>,
+    handler: Option<BoxFuture<'static, Result<(), Status>>>,
     status: Option<Status>,
 }
 

@@ -1,5 +1,7 @@
 //! Why a service could not start or stop cleanly.
 
+use crate::net::BindError;
+
 crate::error_shape::error_type! {
     /// A service lifecycle error. `Display` says what happened and what to do about it.
     pub(crate)
@@ -30,5 +32,16 @@ impl Error {
     /// come back).
     pub fn is_temporary(&self) -> bool {
         matches!(self.kind, ErrorKind::Bind | ErrorKind::Registry)
+    }
+}
+
+impl From<BindError> for Error {
+    fn from(err: BindError) -> Error {
+        match err {
+            BindError::Invalid(message) => Error::config(message),
+            BindError::Io { message, source } => {
+                Error::new(ErrorKind::Bind, message).with_source(source)
+            }
+        }
     }
 }

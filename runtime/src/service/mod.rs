@@ -1,14 +1,11 @@
 //! [`Service`]: a named, versioned micro service that serves handlers on one port.
 
-pub(crate) mod address;
-mod auth;
 mod data;
 mod error;
 mod pubsub;
 mod registration;
-mod subscriber;
-pub(crate) use registration::advertised_address;
 mod running;
+mod subscriber;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -30,11 +27,9 @@ use crate::registry::{self, Registry};
 use crate::server::HandlerService;
 use crate::server::{Body, Cors, Handler, Stack};
 use crate::transcode::JsonOptions;
-pub(crate) use auth::{AuthOptions, ResolvedAuth};
 pub use subscriber::{SubscriberRequest, SubscriberService};
 
-/// Largest message accepted or sent unless configured: 4 MiB, as in gRPC and go-micro.
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+pub use crate::codec::DEFAULT_MAX_MESSAGE_SIZE;
 
 /// How long in-flight calls may take to finish on shutdown unless configured.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -70,7 +65,7 @@ pub struct Service {
     /// The registry once built, shared by the service and its clients (one mDNS daemon).
     registry: Arc<Mutex<Option<Arc<dyn Registry>>>>,
     /// The auth once built, shared likewise (development keys are generated once).
-    auth: Arc<Mutex<Option<ResolvedAuth>>>,
+    auth: Arc<Mutex<Option<crate::auth::Resolved>>>,
     /// The broker and event stream once built, shared likewise.
     broker: Arc<Mutex<Option<Arc<dyn Broker>>>>,
     events: Arc<Mutex<Option<Arc<dyn events::Stream>>>>,
@@ -115,7 +110,7 @@ pub(crate) struct Options {
     pub(crate) call_wrappers: Layers<CallService>,
     /// Subscriber wrappers, innermost first.
     pub(crate) subscriber_wrappers: Layers<SubscriberService>,
-    pub(crate) auth: AuthOptions,
+    pub(crate) auth: crate::auth::Options,
     /// The registry endpoints of the service's subscribers.
     pub(crate) subscriber_endpoints: Vec<registry::Endpoint>,
     /// The service's metrics registry, and whether the server records and serves it.
@@ -187,7 +182,7 @@ impl Service {
                 handler_wrappers: Layers::default(),
                 call_wrappers: Layers::default(),
                 subscriber_wrappers: Layers::default(),
-                auth: AuthOptions::default(),
+                auth: crate::auth::Options::default(),
                 subscriber_endpoints: Vec::new(),
                 metrics: crate::metrics::Metrics::new(),
                 metrics_on: true,
@@ -487,8 +482,13 @@ impl Service {
         built_once(&self.registry, || options.registry.build(registry::build))
     }
 
-    fn shared_auth(&self, options: &Options) -> Result<ResolvedAuth, Error> {
-        built_once(&self.auth, || options.auth.resolve())
+    fn shared_auth(&self, options: &Options) -> Result<crate::auth::Resolved, Error> {
+        built_once(&self.auth, || {
+            options
+                .auth
+                .build()
+                .map_err(|err| Error::config(err.to_string()))
+        })
     }
 
     /// The service's name.

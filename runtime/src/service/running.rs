@@ -7,10 +7,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic_health::ServingStatus;
 
-use super::ResolvedAuth;
-use super::registration::{Registration, advertised_address};
-use super::{Error, ErrorKind, Options, address};
+use super::registration::Registration;
+use super::{Error, ErrorKind, Options};
 use crate::auth::Guard;
+use crate::net;
 use crate::registry::{self, Registry};
 use crate::server::call::CallSettings;
 use crate::server::{Builtins, Handler, Router, ServeOptions, serve};
@@ -32,17 +32,17 @@ impl RunningService {
         options: Options,
         handlers: Vec<Arc<dyn Handler>>,
         registry: Arc<dyn Registry>,
-        auth: ResolvedAuth,
+        auth: crate::auth::Resolved,
     ) -> Result<RunningService, Error> {
         let builtins = Builtins::new(&options.name, &handlers).await?;
-        let listener = address::bind(&options.address).await?;
+        let listener = net::bind(&options.address).await?;
         let local_addr = listener.local_addr().map_err(|err| {
             Error::new(
                 ErrorKind::Bind,
                 format!("cannot read the listening address: {err}"),
             )
         })?;
-        let advertised = advertised_address(local_addr, options.advertise.as_deref());
+        let advertised = net::advertised_address(local_addr, options.advertise.as_deref());
         let mut registration = Registration::new(registry, &options, &handlers, advertised);
         let settings = CallSettings {
             service: Arc::from(options.name.as_str()),

@@ -20,6 +20,7 @@
 //! # }
 //! ```
 
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod error;
 mod file;
@@ -30,8 +31,6 @@ mod scoped;
 mod types;
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 pub use error::{Error, ErrorKind};
@@ -45,8 +44,7 @@ pub use types::{
     validate_ttl,
 };
 
-/// A boxed future, as store methods return them so that `dyn Store` works.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// Stores records. Hold one as `Arc<dyn Store>`.
 pub trait Store: Send + Sync + fmt::Debug + 'static {
@@ -110,7 +108,7 @@ fn sql(_name: &str, addresses: &[String]) -> Result<Arc<dyn Store>, Error> {
 fn sql(name: &str, _addresses: &[String]) -> Result<Arc<dyn Store>, Error> {
     Err(Error::new(
         ErrorKind::Config,
-        format!("the `{name}` store is not built in; enable micro's `store-postgres` feature"),
+        crate::error_shape::not_built(name, "store", "store-postgres"),
     ))
 }
 

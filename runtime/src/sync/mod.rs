@@ -28,6 +28,7 @@
 //!
 //! The guide is `docs/sync.md`.
 
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod error;
 #[cfg(feature = "sync-etcd")]
@@ -39,8 +40,6 @@ mod memory;
 mod types;
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 pub use error::{Error, ErrorKind};
@@ -52,8 +51,7 @@ pub use types::{
     DEFAULT_TTL, Leader, LeaderOptions, LockOptions, MIN_TTL, Resign, validate_id, validate_ttl,
 };
 
-/// A boxed future, as coordinator methods return them so that `dyn Coordinator` works.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// Locks and leader election; go-micro's `sync.Sync` (renamed so as not to shadow
 /// [`std::marker::Sync`]). Hold one as `Arc<dyn Coordinator>`.
@@ -99,7 +97,7 @@ pub fn build(name: &str, addresses: &[String]) -> Result<Arc<dyn Coordinator>, E
             let _ = addresses;
             Err(Error::new(
                 ErrorKind::Config,
-                "this build has no etcd sync: enable the `sync-etcd` feature of `micro`",
+                crate::error_shape::not_built("etcd", "sync", "sync-etcd"),
             ))
         }
         other => Err(Error::new(

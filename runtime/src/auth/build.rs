@@ -1,22 +1,21 @@
-//! A service's auth, from code ([`Service::auth`](super::Service::auth),
-//! [`Service::tls`](super::Service::tls)) or flags (`--auth`, keys, rules file, the service's
+//! A service's or client's auth, built from code ([`Service::auth`](crate::Service::auth),
+//! [`Service::tls`](crate::Service::tls)) and flags (`--auth`, keys, rules file, the service's
 //! own account, `--tls-ca-dir`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::Error;
 #[cfg(feature = "auth-tls")]
-use crate::auth::ServiceTls;
-use crate::auth::{Auth, MemoryRules, Rules, ServerAuth, TokenSource};
+use super::ServiceTls;
+use super::{Auth, Error, MemoryRules, Rules, ServerAuth, TokenSource};
 use crate::flags::Flags;
 
 /// The namespace accounts are issued in unless `--auth-namespace` says otherwise.
 pub(crate) const DEFAULT_NAMESPACE: &str = "micro";
 
-/// How the service's auth is configured.
+/// How a service's auth is configured; [`build`](Options::build) makes it.
 #[derive(Debug, Clone)]
-pub(crate) struct AuthOptions {
+pub(crate) struct Options {
     /// Set in code; flags then only add the account.
     server: Option<ServerAuth>,
     backend: Option<String>,
@@ -34,7 +33,7 @@ pub(crate) struct AuthOptions {
 
 /// What the running service and its clients use.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ResolvedAuth {
+pub(crate) struct Resolved {
     /// Checks served calls; `None` with the noop backend.
     pub(crate) server: Option<ServerAuth>,
     /// Tokens for the service's outgoing calls.
@@ -44,9 +43,9 @@ pub(crate) struct ResolvedAuth {
     pub(crate) tls: Option<ServiceTls>,
 }
 
-impl Default for AuthOptions {
+impl Default for Options {
     fn default() -> Self {
-        AuthOptions {
+        Options {
             server: None,
             backend: None,
             namespace: DEFAULT_NAMESPACE.into(),
@@ -62,10 +61,10 @@ impl Default for AuthOptions {
     }
 }
 
-impl AuthOptions {
+impl Options {
     /// What the flags alone configure.
-    pub(crate) fn from_flags(flags: &Flags) -> AuthOptions {
-        let mut options = AuthOptions::default();
+    pub(crate) fn from_flags(flags: &Flags) -> Options {
+        let mut options = Options::default();
         options.apply(flags);
         options
     }
@@ -108,8 +107,8 @@ impl AuthOptions {
     }
 
     /// Builds the auth: keys parsed (or generated for development), rules loaded, the CA
-    /// loaded or created.
-    pub(crate) fn resolve(&self) -> Result<ResolvedAuth, Error> {
+    /// loaded or created. Errors are of kind [`Config`](super::ErrorKind::Config).
+    pub(crate) fn build(&self) -> Result<Resolved, Error> {
         let server = match (&self.server, self.backend.as_deref()) {
             (Some(server), _) => Some(server.clone()),
             (None, None | Some("noop")) => None,
@@ -135,7 +134,7 @@ impl AuthOptions {
             }
             (None, _) => None,
         };
-        Ok(ResolvedAuth {
+        Ok(Resolved {
             server,
             account,
             #[cfg(feature = "auth-tls")]
@@ -146,7 +145,7 @@ impl AuthOptions {
     /// TLS from `--tls-ca-dir` and `--tls-client-auth`, else as set in code.
     #[cfg(feature = "auth-tls")]
     fn tls(&self) -> Result<Option<ServiceTls>, Error> {
-        use crate::auth::{CertificateAuthority, ClientAuth};
+        use super::{CertificateAuthority, ClientAuth};
 
         let Some(dir) = &self.tls_ca_dir else {
             return Ok(self.tls.clone());
@@ -171,7 +170,7 @@ impl AuthOptions {
 
     #[cfg(feature = "auth-jwt")]
     fn jwt(&self) -> Result<Arc<dyn Auth>, Error> {
-        use crate::auth::JwtAuth;
+        use super::JwtAuth;
 
         let auth = match (&self.public_key, &self.private_key) {
             (Some(public), private) => JwtAuth::new(&self.namespace, public, private.as_deref()),
@@ -194,8 +193,8 @@ impl AuthOptions {
 
     #[cfg(not(feature = "auth-jwt"))]
     fn jwt(&self) -> Result<Arc<dyn Auth>, Error> {
-        Err(Error::config(
-            "--auth jwt needs micro built with the `auth-jwt` feature",
-        ))
+        Err(Error::config(crate::error_shape::not_built(
+            "jwt", "auth", "auth-jwt",
+        )))
     }
 }

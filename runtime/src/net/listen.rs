@@ -1,13 +1,41 @@
 //! Listen addresses as go-micro writes them: `host:port`, `:port`, `[::1]:port`.
 
+use std::fmt;
 use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 
-use super::{Error, ErrorKind};
+/// Why an address could not be listened on; `Display` says what to do.
+#[derive(Debug)]
+pub(crate) enum BindError {
+    /// The address is malformed or does not resolve.
+    Invalid(String),
+    /// Every address it resolved to failed to bind (in use, not permitted).
+    Io {
+        message: String,
+        source: std::io::Error,
+    },
+}
+
+impl fmt::Display for BindError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BindError::Invalid(message) | BindError::Io { message, .. } => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for BindError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BindError::Invalid(_) => None,
+            BindError::Io { source, .. } => Some(source),
+        }
+    }
+}
 
 /// Binds `address`, resolving host names; `:port` listens on every IPv4 interface.
-pub(crate) async fn bind(address: &str) -> Result<TcpListener, Error> {
+pub(crate) async fn bind(address: &str) -> Result<TcpListener, BindError> {
     let candidates = resolve(address).await?;
     let mut last_error = None;
     for candidate in candidates {
@@ -17,17 +45,16 @@ pub(crate) async fn bind(address: &str) -> Result<TcpListener, Error> {
         }
     }
     let err = last_error.unwrap_or_else(|| std::io::Error::other("no address to bind"));
-    Err(Error::new(
-        ErrorKind::Bind,
-        format!(
+    Err(BindError::Io {
+        message: format!(
             "cannot listen on {address}: {err}; free the port or pass another with \
              --server-address (port 0 picks a free one)"
         ),
-    )
-    .with_source(err))
+        source: err,
+    })
 }
 
-async fn resolve(address: &str) -> Result<Vec<SocketAddr>, Error> {
+async fn resolve(address: &str) -> Result<Vec<SocketAddr>, BindError> {
     let address_with_host = match address.strip_prefix(':') {
         Some(port) => format!("0.0.0.0:{port}"),
         None => address.to_owned(),
@@ -36,7 +63,7 @@ async fn resolve(address: &str) -> Result<Vec<SocketAddr>, Error> {
         return Ok(vec![addr]);
     }
     let invalid = |detail: String| {
-        Error::config(format!(
+        BindError::Invalid(format!(
             "invalid server address `{address}`: {detail}; expected host:port, :port or [ipv6]:port"
         ))
     };
@@ -79,7 +106,7 @@ mod tests {
     #[tokio::test]
     async fn rejects_addresses_without_a_port() {
         let err = resolve("localhost").await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(matches!(err, BindError::Invalid(_)));
         assert!(err.to_string().contains("no port"), "{err}");
     }
 
@@ -88,7 +115,7 @@ mod tests {
         let taken = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = taken.local_addr().unwrap().to_string();
         let err = bind(&address).await.unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::Bind);
+        assert!(matches!(err, BindError::Io { .. }));
         assert!(err.to_string().contains(&address), "{err}");
     }
 }

@@ -1,0 +1,19 @@
+//! Network addresses as go-micro writes them: listening (`host:port`, `:port`, `[::1]:port`),
+//! the address a node advertises, and comma-separated address lists.
+//!
+//! The service, the HTTP broker and the backends' URIs share these; nothing here depends on them.
+
+mod advertise;
+mod listen;
+
+pub(crate) use advertise::advertised_address;
+pub(crate) use listen::{BindError, bind};
+
+/// `a,b , c` → `["a", "b", "c"]`, skipping empty parts.
+pub(crate) fn split_addresses(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
