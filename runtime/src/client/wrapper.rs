@@ -131,7 +131,8 @@ where
 {
     match wrappers {
         None => Either::Left(call(target, options, request)),
-        Some(wrappers) => Either::Right(run(wrappers, target, options, request, call)),
+        // Boxed, so that unwrapped calls' futures stay as small as they were.
+        Some(wrappers) => Either::Right(Box::pin(run(wrappers, target, options, request, call))),
     }
 }
 
@@ -162,7 +163,7 @@ where
     };
     let endpoint = target.method.endpoint;
     let made = run(wrappers, target, options, request, call);
-    Either::Right(made.map(move |made| {
+    Either::Right(Box::pin(made.map(move |made| {
         made?;
         let value = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
         value.ok_or_else(|| {
@@ -170,7 +171,7 @@ where
                 "a call wrapper answered the stream of {endpoint} without making the call"
             ))
         })
-    }))
+    })))
 }
 
 async fn run<Req, Resp, F, Fut>(

@@ -185,7 +185,13 @@ impl CallMeta {
     {
         match &self.settings.wrappers {
             None => Either::Left(handler(ctx, request)),
-            Some(wrappers) => Either::Right(wrapper::run(wrappers.clone(), ctx, request, handler)),
+            // Boxed, so that unwrapped calls' futures stay as small as they were.
+            Some(wrappers) => Either::Right(Box::pin(wrapper::run(
+                wrappers.clone(),
+                ctx,
+                request,
+                handler,
+            ))),
         }
     }
 

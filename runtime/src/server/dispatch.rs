@@ -47,11 +47,13 @@ where
             finish(
                 outgoing,
                 framed_unary::serve(request, meta, framed, handler),
+                Returned::First,
             )
         }
         Wire::Grpc(framed) => finish(
             outgoing,
             grpc_unary(meta.grpc(framed), meta, request, handler),
+            Returned::First,
         ),
         Wire::Plain(reply) => {
             let response = plain::unary(request, meta, reply, handler);
@@ -64,8 +66,17 @@ where
 fn finish(
     outgoing: Arc<Outgoing>,
     future: impl Future<Output = http::Response<Body>> + Send + 'static,
+    returned: Returned,
 ) -> ResponseFuture {
-    Box::pin(async move { outgoing.finish(future.await) })
+    let returned = matches!(returned, Returned::First);
+    Box::pin(async move { outgoing.finish(future.await, returned) })
+}
+
+/// Whether a call's handler returns before its response starts (unary and client
+/// streaming), or streams the response while it runs.
+enum Returned {
+    First,
+    WhileStreaming,
 }
 
 fn grpc_unary<Req, Resp, F, Fut>(
@@ -149,6 +160,7 @@ where
     finish(
         outgoing,
         async move { grpc.streaming(service, request).await },
+        Returned::WhileStreaming,
     )
 }
 
@@ -208,9 +220,8 @@ where
         let response = meta.observe(ctx, handler);
         async move { response.await.map(tonic::Response::new) }
     });
-    finish(outgoing, async move {
-        grpc.client_streaming(service, request).await
-    })
+    let response = async move { grpc.client_streaming(service, request).await };
+    finish(outgoing, response, Returned::First)
 }
 
 /// Serves a bidirectional call: requests on a [`Streaming`], responses through a [`Sender`].
@@ -258,6 +269,7 @@ where
     finish(
         outgoing,
         async move { grpc.streaming(service, request).await },
+        Returned::WhileStreaming,
     )
 }
 

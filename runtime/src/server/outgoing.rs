@@ -132,7 +132,14 @@ impl Outgoing {
 
     /// Adds the handler's headers to `response` (and, for a trailers-only response, its
     /// trailers too); later trailers join the body's final trailers.
-    pub(crate) fn finish(self: Arc<Self>, response: http::Response<Body>) -> http::Response<Body> {
+    ///
+    /// `returned` says the handler has returned, so its trailers are all set: without any,
+    /// the body goes out as it is.
+    pub(crate) fn finish(
+        self: Arc<Self>,
+        response: http::Response<Body>,
+        returned: bool,
+    ) -> http::Response<Body> {
         let (mut head, body) = response.into_parts();
         let trailers_only = head.headers.contains_key(crate::codec::frame::GRPC_STATUS);
         {
@@ -144,6 +151,9 @@ impl Outgoing {
                 let names = TrailerNames(trailers.keys().cloned().collect());
                 extend(&mut head.headers, trailers);
                 head.extensions.insert(names);
+                return http::Response::from_parts(head, body);
+            }
+            if returned && parts.trailers.is_empty() {
                 return http::Response::from_parts(head, body);
             }
         }
@@ -280,7 +290,7 @@ mod tests {
         let outgoing = Arc::new(Outgoing::default());
         outgoing.set_header(metadata("x-a", "1")).unwrap();
         outgoing.set_trailer(metadata("x-b", "2")).unwrap();
-        let response = outgoing.clone().finish(grpc_response());
+        let response = outgoing.clone().finish(grpc_response(), false);
         assert_eq!(response.headers()["x-a"], "1");
         let trailers = response
             .into_body()
@@ -301,7 +311,7 @@ mod tests {
         let outgoing = Arc::new(Outgoing::default());
         outgoing.set_header(metadata("x-a", "1")).unwrap();
         outgoing.set_trailer(metadata("x-b", "2")).unwrap();
-        let response = outgoing.finish(Status::not_found("gone").into_http());
+        let response = outgoing.finish(Status::not_found("gone").into_http(), false);
         assert_eq!(response.headers()["x-a"], "1");
         assert_eq!(response.headers()["x-b"], "2");
         assert_eq!(response.headers()["grpc-status"], "5");
