@@ -412,7 +412,9 @@ async fn work(mut consumer: Consumer) -> Vec<usize> {
     while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(2), consumer.next()).await
     {
         got.push(payload(&event).parse().expect("a numbered event"));
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        // Longer than the publisher's pause between events, so that the other member is the
+        // free one when the next event comes, however the scheduler orders the wake-ups.
+        tokio::time::sleep(Duration::from_millis(15)).await;
         ack(event).await;
     }
     got
