@@ -204,16 +204,16 @@ where
         let decoded = M::decode(&content_type, event.message().body.clone());
         let topic = event.topic().to_owned();
         let handler = handler.clone();
-        let wrappers = wrappers.clone();
-        let raw = wrappers.as_ref().map(|_| event.message().clone());
+        // The wrappers, with the message as it arrived for them to see.
+        let wrapped = wrappers.clone().map(|w| (w, event.message().clone()));
         async move {
             let message = decoded.map_err(|err| {
                 tracing::warn!(%topic, error = %err, "a message could not be decoded; it is not delivered");
                 BoxError::from(format!("cannot decode the message on {topic}: {err}"))
             })?;
             let run = move |ctx, message| handler(ctx, message).map_err(Into::into);
-            let delivered = match (wrappers, raw) {
-                (Some(wrappers), Some(raw)) => {
+            let delivered = match wrapped {
+                Some((wrappers, raw)) => {
                     let topic = topic.clone();
                     Either::Left(subscriber::run(
                         wrappers,
@@ -224,7 +224,7 @@ where
                         run,
                     ))
                 }
-                _ => Either::Right(run(ctx.clone(), message)),
+                None => Either::Right(run(ctx.clone(), message)),
             };
             ctx.scope(delivered).await.inspect_err(|err| {
                 tracing::warn!(%topic, error = %err, "a subscriber failed");
