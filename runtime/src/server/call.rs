@@ -3,10 +3,11 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use futures_util::TryFutureExt;
 use futures_util::future::Either;
+use futures_util::{FutureExt, TryFutureExt};
 use tokio::time::Instant;
 use tonic::codec::CompressionEncoding;
 use tracing::{Instrument, Span};
@@ -36,7 +37,7 @@ pub(crate) struct CallSettings {
     /// How JSON requests and responses are read and written.
     pub(crate) json: Arc<JsonOptions>,
     /// Who may call what, if the service checks auth.
-    pub(crate) guard: Option<Guard>,
+    pub(crate) guard: Option<Arc<Guard>>,
     /// Where calls are counted, unless metrics are off.
     pub(crate) metrics: Option<crate::metrics::Metrics>,
     /// The handler wrappers every call goes through, if there are any.
@@ -49,18 +50,44 @@ pub(crate) struct CallMeta {
     pub(crate) method: &'static MethodInfo,
     pub(crate) types: Arc<MethodTypes>,
     pub(crate) peer: Option<SocketAddr>,
-    pub(crate) deadline: Option<Instant>,
     pub(crate) started: Instant,
+    /// When the caller stops waiting (set by the deadline layer).
+    pub(crate) deadline: Option<Instant>,
+    /// The call's `rpc` span (opened by the trace layer).
     pub(crate) span: Span,
-    /// This call's span in its trace.
-    pub(crate) trace: TraceContext,
-    /// The call's count and duration, if the server keeps metrics.
+    /// This call's span in its trace (set by the trace layer).
+    pub(crate) trace: Option<TraceContext>,
+    /// The call's count and duration, if the server keeps metrics (started by the metrics
+    /// layer).
     pub(crate) metrics: Option<CallMetrics>,
     /// The response headers and trailers the handler sets.
     pub(crate) outgoing: Arc<Outgoing>,
 }
 
 impl CallMeta {
+    /// A call of `method` that arrived `started` from `peer`, before the pipeline's layers
+    /// add its deadline, span, trace and metrics.
+    pub(crate) fn new(
+        settings: Arc<CallSettings>,
+        method: &'static MethodInfo,
+        types: Arc<MethodTypes>,
+        peer: Option<SocketAddr>,
+        started: Instant,
+    ) -> CallMeta {
+        CallMeta {
+            settings,
+            method,
+            types,
+            peer,
+            started,
+            deadline: None,
+            span: Span::none(),
+            trace: None,
+            metrics: None,
+            outgoing: Default::default(),
+        }
+    }
+
     /// tonic's per-call protocol handler for `framed`, configured with this server's limits.
     pub(crate) fn grpc<Resp, Req>(
         &self,
@@ -106,13 +133,14 @@ impl CallMeta {
             extensions,
             deadline: self.deadline,
             peer: self.peer,
-            trace: Some(self.trace),
+            trace: self.trace,
             outgoing: self.outgoing.clone(),
         })
     }
 
     /// Runs the handler's future under the call's deadline and span, with `ctx` as the task's
-    /// [`Context::current`], then records the outcome.
+    /// [`Context::current`], then finishes the call with its outcome. A handler that panics
+    /// fails the call with `INTERNAL`; the connection and other calls on it go on.
     pub(crate) fn observe<T>(
         self,
         ctx: Context,
@@ -121,17 +149,34 @@ impl CallMeta {
         let span = self.span.clone();
         let mut this = self;
         let call = async move {
-            let result = match this.deadline {
+            let handler = AssertUnwindSafe(handler).catch_unwind();
+            let outcome = match this.deadline {
                 Some(deadline) => match tokio::time::timeout_at(deadline, handler).await {
-                    Ok(result) => result,
-                    Err(_) => Err(this.deadline_exceeded()),
+                    Ok(outcome) => outcome,
+                    Err(_) => Ok(Err(this.deadline_exceeded())),
                 },
                 None => handler.await,
             };
-            this.record(result.as_ref().err());
+            let result = outcome.unwrap_or_else(|panic| Err(this.panicked(&*panic)));
+            this.finish(result.as_ref().err());
             result
         };
         ctx.scope(call).instrument(span)
+    }
+
+    /// The status of a call whose handler panicked with `panic`, which goes to the log (not
+    /// to the caller).
+    fn panicked(&self, panic: &(dyn std::any::Any + Send)) -> Status {
+        let message = panic
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("a non-string payload");
+        let endpoint = self.method.endpoint;
+        tracing::error!(endpoint, panic = message, "handler panicked");
+        Status::internal(format!(
+            "the handler of {endpoint} panicked; the service's log has the panic message"
+        ))
     }
 
     fn deadline_exceeded(&self) -> Status {
@@ -160,7 +205,7 @@ impl CallMeta {
         let message = match request {
             Ok(message) => message,
             Err(status) => {
-                self.reject(&status);
+                self.finish(Some(&status));
                 return Err(status);
             }
         };
@@ -211,14 +256,10 @@ impl CallMeta {
         self.wrapped(ctx, request, handler).map_ok(|Streamed| ())
     }
 
-    /// Counts a call that failed before its handler ran (a request that did not decode).
-    pub(crate) fn reject(&mut self, status: &Status) {
-        if let Some(metrics) = &mut self.metrics {
-            metrics.finish(status.code());
-        }
-    }
-
-    fn record(&mut self, error: Option<&Status>) {
+    /// Finishes the call with its outcome: `error`, or success. Counts it (once, however often
+    /// this runs), records its status and latency on its span, and logs it. Every call ends
+    /// here: refused by a layer, undecodable, or answered by its handler.
+    pub(crate) fn finish(&mut self, error: Option<&Status>) {
         let code = error.map_or(Code::Ok, Status::code);
         if let Some(metrics) = &mut self.metrics {
             metrics.finish(code);

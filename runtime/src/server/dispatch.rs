@@ -1,8 +1,9 @@
 //! Runs a generated handler method for one call, one function per RPC kind.
 //!
-//! tonic's `server::Grpc` does the wire work (framing, compression, size limits, status
-//! trailers), except for plain unary protobuf calls (`framed_unary.rs`); these functions build the handler's [`Context`], enforce the deadline and record
-//! the call's outcome.
+//! Unary calls, on every protocol, take one path (`unary.rs`); for streams, tonic's
+//! `server::Grpc` does the wire work (framing, compression, size limits, status trailers).
+//! These functions build the handler's [`Context`] and run the handler under
+//! [`CallMeta::observe`], which holds it to the deadline and finishes the call.
 
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
@@ -13,13 +14,12 @@ use futures_core::Stream;
 use futures_util::future::Either;
 use prost::Message;
 use tokio::sync::mpsc;
-use tonic::codec::SingleMessageCompressionOverride;
 
 use super::call::CallMeta;
 use super::outgoing::{self, Outgoing, Requests};
-use super::{Body, Incoming, ResponseFuture, Wire, framed_unary, plain};
+use super::{Body, Incoming, ResponseFuture, Wire};
 use crate::BoxFuture;
-use crate::codec::{Codec, MessageCodec};
+use crate::codec::MessageCodec;
 use crate::middleware::Streamed;
 use crate::{Context, Sender, Status, Streaming};
 
@@ -38,26 +38,14 @@ where
         request,
         meta,
         wire,
+        ..
     } = call;
     let outgoing = meta.outgoing.clone();
+    let response = super::unary::serve(request, meta, wire, handler);
     match wire {
-        Wire::Grpc(framed)
-            if framed.codec == Codec::Protobuf && framed_unary::serves(&request, &meta) =>
-        {
-            finish(
-                outgoing,
-                framed_unary::serve(request, meta, framed, handler),
-                Returned::First,
-            )
-        }
-        Wire::Grpc(framed) => finish(
-            outgoing,
-            grpc_unary(meta.grpc(framed), meta, request, handler),
-            Returned::First,
-        ),
-        Wire::Plain(reply) => {
-            let response = plain::unary(request, meta, reply, handler);
-            Box::pin(async move { plain::with_metadata(response.await, &outgoing) })
+        Wire::Grpc(_) => finish(outgoing, response, Returned::First),
+        Wire::Plain(_) => {
+            Box::pin(async move { super::unary::with_metadata(response.await, &outgoing) })
         }
     }
 }
@@ -79,36 +67,6 @@ enum Returned {
     WhileStreaming,
 }
 
-fn grpc_unary<Req, Resp, F, Fut>(
-    mut grpc: tonic::server::Grpc<MessageCodec<Resp, Req>>,
-    meta: CallMeta,
-    request: http::Request<Body>,
-    handler: F,
-) -> impl Future<Output = http::Response<Body>> + Send + 'static
-where
-    Req: Message + Default + Send + 'static,
-    Resp: Message + Send + 'static,
-    F: FnOnce(Context, Req) -> Fut + Send + 'static,
-    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
-{
-    let service = Once::new(move |request: tonic::Request<Req>| {
-        let (ctx, message) = meta.context(request);
-        let outgoing = meta.outgoing.clone();
-        let handler = meta.wrapped(ctx.clone(), message, handler);
-        let response = meta.observe(ctx, handler);
-        async move {
-            let mut response = tonic::Response::new(response.await?);
-            if outgoing.uncompressed() {
-                response
-                    .extensions_mut()
-                    .insert(SingleMessageCompressionOverride::Disable);
-            }
-            Ok(response)
-        }
-    });
-    async move { grpc.unary(service, request).await }
-}
-
 /// Serves a server-streaming call: one request, responses sent through a [`Sender`].
 pub fn server_streaming<Req, Resp, F, Fut>(call: Incoming, handler: F) -> ResponseFuture
 where
@@ -121,6 +79,7 @@ where
         request,
         meta,
         wire,
+        ..
     } = call;
     let Wire::Grpc(framed) = wire else {
         return not_plain(&meta);
@@ -193,6 +152,7 @@ where
         request,
         meta,
         wire,
+        ..
     } = call;
     let Wire::Grpc(framed) = wire else {
         return not_plain(&meta);
@@ -236,6 +196,7 @@ where
         request,
         meta,
         wire,
+        ..
     } = call;
     let Wire::Grpc(framed) = wire else {
         return not_plain(&meta);

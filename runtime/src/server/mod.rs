@@ -7,14 +7,14 @@ mod builtin;
 pub(crate) mod call;
 mod cors;
 mod dispatch;
-mod framed_unary;
 mod info;
 mod leftover;
 mod outgoing;
-mod plain;
+mod pipeline;
 mod protocol;
 mod router;
 mod serve;
+mod unary;
 pub(crate) mod wrapper;
 
 use std::future::Future;
@@ -57,6 +57,17 @@ pub struct Incoming {
     request: http::Request<Body>,
     meta: CallMeta,
     wire: Wire,
+    target: Target,
+}
+
+/// Where the router sent a call.
+#[derive(Debug)]
+struct Target {
+    /// The index of the handler, and of the method in its [`ServiceInfo`].
+    handler: usize,
+    method: usize,
+    /// The method's metrics, until the metrics layer starts the call's.
+    metrics: Option<std::sync::Arc<crate::metrics::EndpointMetrics>>,
 }
 
 /// How a call's messages travel.

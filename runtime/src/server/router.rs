@@ -14,13 +14,13 @@ use tower::ServiceExt;
 use super::builtin::BuiltinService;
 use super::call::{CallMeta, CallSettings};
 use super::leftover::Leftover;
+use super::pipeline::{self, CallPipeline, CallResult};
 use super::protocol::{Protocol, connect, connect_unary, grpc_web, micro};
-use super::{Body, Builtins, Framed, Handler, Incoming, MethodInfo, RpcKind, Wire};
+use super::{Body, Builtins, Framed, Handler, Incoming, MethodInfo, RpcKind, Target, Wire};
 use crate::auth::Identity;
 use crate::codec::{Codec, FrameLimit};
 use crate::metrics::EndpointMetrics;
 use crate::service::Error;
-use crate::trace::{TRACEPARENT, TraceContext};
 use crate::transcode::{MethodTypes, method_types};
 use crate::{BoxError, Code, Status};
 
@@ -36,7 +36,7 @@ struct Route {
 
 /// The port's request router. Built once at start, shared by every connection.
 pub(crate) struct Router {
-    handlers: Vec<Arc<dyn Handler>>,
+    handlers: Arc<[Arc<dyn Handler>]>,
     /// `/pkg.Svc/Method` → route.
     routes: HashMap<&'static str, Route>,
     /// `Svc.Method` (go-micro's endpoint name) → route. go-micro's gRPC clients put their own
@@ -45,6 +45,8 @@ pub(crate) struct Router {
     endpoints: HashMap<String, Route>,
     builtins: HashMap<&'static str, BuiltinService>,
     settings: Arc<CallSettings>,
+    /// What every routed call goes through on its way to the handler.
+    pipeline: CallPipeline,
 }
 
 impl Router {
@@ -77,8 +79,11 @@ impl Router {
                     .or_insert(Some(route));
             }
         }
+        let handlers: Arc<[Arc<dyn Handler>]> = handlers.into();
+        let pipeline = pipeline::build(handlers.clone(), settings.guard.clone());
         Ok(Router {
             handlers,
+            pipeline,
             routes,
             endpoints: endpoints
                 .into_iter()
@@ -189,7 +194,10 @@ impl Router {
                 codec,
                 undecodable: carrier.undecodable,
             });
-            let mut response = self.call(&route, request, peer, wire).await;
+            let mut response = self
+                .call(&route, request, peer, wire)
+                .await
+                .unwrap_or_else(|status| status.into_http());
             if codec == Codec::Json {
                 let content_type = HeaderValue::from_static(codec.grpc_content_type());
                 response
@@ -340,10 +348,13 @@ impl Router {
                 return response;
             }
         };
-        let response = self
+        match self
             .call(&route, request, peer, Wire::Plain(connect::reply(codec)))
-            .await;
-        connect::unary_response(response)
+            .await
+        {
+            Ok(response) => connect::unary_response(response),
+            Err(status) => connect::unary_error(&status),
+        }
     }
 
     /// go-micro: `Micro-Endpoint: Svc.Method`, any path, the body one message.
@@ -370,10 +381,13 @@ impl Router {
                 return caller.error(&status, service);
             }
         };
-        let response = self
+        match self
             .call(&route, request, peer, Wire::Plain(micro::reply(codec)))
-            .await;
-        caller.response(response, service)
+            .await
+        {
+            Ok(response) => caller.response(response, service),
+            Err(status) => caller.error(&status, service),
+        }
     }
 
     /// `GET /metrics`: the registry in Prometheus' text format, or 404 with metrics off.
@@ -408,86 +422,34 @@ impl Router {
         &self.handlers[route.handler].info().methods[route.method]
     }
 
-    /// Runs the routed method's handler.
+    /// Runs the routed call through the per-call pipeline to its handler: the response, or
+    /// the status a layer of the pipeline refused the call with.
     async fn call(
         &self,
         route: &Route,
         request: http::Request<Body>,
         peer: Option<SocketAddr>,
         wire: Wire,
-    ) -> http::Response<Body> {
-        let started = Instant::now();
-        let method = self.method(route);
-        let mut metrics = route.metrics.as_ref().map(|metrics| metrics.start(started));
-        let mut early = |status: &Status| {
-            if let Some(metrics) = &mut metrics {
-                metrics.finish(status.code());
-            }
-        };
-        let timeout = match crate::deadline::from_headers(request.headers()) {
-            Ok(timeout) => timeout,
-            Err(status) => {
-                early(&status);
-                return status.into_http();
-            }
-        };
-        let mut request = request;
-        if let Some(guard) = &self.settings.guard {
-            let identity = request.extensions().get::<Identity>();
-            match guard
-                .check(request.headers(), identity, method.endpoint)
-                .await
-            {
-                Ok(Some(account)) => {
-                    request.extensions_mut().insert(account);
-                }
-                Ok(None) => {}
-                Err(status) => {
-                    early(&status);
-                    return refused(status, method.endpoint);
-                }
-            }
-        }
-        let trace = TraceContext::continue_from(
-            request
-                .headers()
-                .get(TRACEPARENT)
-                .and_then(|value| value.to_str().ok()),
-        );
-        let span = tracing::info_span!(
-            "rpc",
-            service = %self.settings.service,
-            endpoint = method.endpoint,
-            trace_id = %trace.trace_id(),
-            peer = tracing::field::Empty,
-            status = tracing::field::Empty,
-            latency_us = tracing::field::Empty,
-        );
-        if let Some(peer) = peer {
-            span.record("peer", tracing::field::display(peer));
-        }
-        let meta = CallMeta {
-            settings: self.settings.clone(),
-            method,
-            types: route.types.clone(),
+    ) -> CallResult {
+        let meta = CallMeta::new(
+            self.settings.clone(),
+            self.method(route),
+            route.types.clone(),
             peer,
-            deadline: timeout.map(|timeout| started + timeout),
-            started,
-            span,
-            trace,
-            metrics,
-            outgoing: Default::default(),
+            Instant::now(),
+        );
+        let target = Target {
+            handler: route.handler,
+            method: route.method,
+            metrics: route.metrics.clone(),
         };
-        self.handlers[route.handler]
-            .call(
-                route.method,
-                Incoming {
-                    request,
-                    meta,
-                    wire,
-                },
-            )
-            .await
+        let call = Incoming {
+            request,
+            meta,
+            wire,
+            target,
+        };
+        self.pipeline.clone().oneshot(call).await
     }
 
     /// `UNIMPLEMENTED`, naming what was asked for and what this server has.

@@ -51,7 +51,7 @@ impl RunningService {
             json: Arc::new(options.json.clone()),
             guard: auth
                 .server
-                .map(|server| Guard::new(server, Arc::from(options.name.as_str()))),
+                .map(|server| Arc::new(Guard::new(server, Arc::from(options.name.as_str())))),
             metrics: options.metrics_on.then(|| options.metrics.clone()),
             wrappers: crate::middleware::assemble(&options.handler_wrappers),
         };

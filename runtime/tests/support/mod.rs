@@ -73,12 +73,13 @@ impl KitchenHandler for TestKitchen {
     /// the metadata value in `note`; `peer` → the peer address; `account` → the caller's account
     /// id and scopes; `identity` → the caller's certificate identity; `trace` → "<trace id> <span id> <parent
     /// id or ->"; `relay:<addr>` → this call's span id, then `trace` as the kitchen at addr
-    /// answers it; anything else is echoed.
+    /// answers it; `panic` → panics; anything else is echoed.
     async fn get(&self, ctx: Context, request: GetRequest) -> Result<Item, Status> {
         let guard = CancelGuard::new(&self.counters);
         let id = request.id;
         let note = match id.as_str() {
             "missing" => return Err(Status::not_found("no item `missing`")),
+            "panic" => panic!("the kitchen is on fire"),
             "unavailable" => return Err(Status::unavailable("this node is draining")),
             "go-micro" => {
                 return Err(micro::errors::Error::not_found("kitchen", "no item").into());
@@ -129,7 +130,8 @@ impl KitchenHandler for TestKitchen {
         })
     }
 
-    /// Streams `limit` items (default 3), numbered; `kind` 2 (FILM) fails after the first.
+    /// Streams `limit` items (default 3), numbered; `kind` 2 (FILM) fails after the first; a
+    /// limit of 13 panics after the first.
     async fn list(
         &self,
         _ctx: Context,
@@ -146,6 +148,9 @@ impl KitchenHandler for TestKitchen {
                 .await?;
             if request.kind == types::Kind::Film as i32 {
                 return Err(Status::aborted("films are out of stock"));
+            }
+            if request.limit == Some(13) {
+                panic!("unlucky number");
             }
         }
         guard.finish();

@@ -1,0 +1,304 @@
+//! Unary calls on every protocol, one path: the request's one message is read (from its gRPC
+//! frame, or as the whole body for Connect unary and go-micro), decoded by the call's codec,
+//! handed to the handler, and the reply written back the same way.
+//!
+//! The framing decides only what each protocol's reference implementation decides: a message
+//! that does not decode is `INTERNAL` in gRPC and gRPC-Web (grpc-go) and `INVALID_ARGUMENT` in
+//! Connect (connect-go), which go-micro's JSON route answers with 400; an empty gRPC body is no
+//! message (`UNIMPLEMENTED`), an empty unframed body the empty message (as curl sends).
+//!
+//! Errors leave as trailers-only gRPC responses; the protocol adapters write them in their own
+//! form.
+
+use std::future::Future;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
+use http_body_util::{BodyExt, Full, Limited};
+use prost::Message;
+
+use super::call::CallMeta;
+use super::{Body, Outgoing, PlainReply, Wire};
+use crate::codec::{Codec, Whole, frame};
+use crate::transcode::{from_json, to_json};
+use crate::{Code, Context, Status};
+
+const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
+const GRPC_ACCEPT_ENCODING: HeaderName = HeaderName::from_static("grpc-accept-encoding");
+const GZIP: HeaderValue = HeaderValue::from_static("gzip");
+
+/// Reads the request, runs the handler, and replies with its message or its status.
+pub(super) async fn serve<Req, Resp, F, Fut>(
+    request: http::Request<Body>,
+    meta: CallMeta,
+    wire: Wire,
+    handler: F,
+) -> http::Response<Body>
+where
+    Req: Message + Default + 'static,
+    Resp: Message + 'static,
+    F: FnOnce(Context, Req) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
+{
+    let (parts, body) = request.into_parts();
+    let compression = Compression::of(&parts.headers, &meta, wire);
+    let request = match compression.request {
+        Ok(gzipped) => read(body, &meta, wire, gzipped)
+            .await
+            .and_then(|message| decode(&message, &meta, wire)),
+        Err(ref status) => Err(status.clone()),
+    };
+    let writer = Writer::new(&meta, wire, compression.reply);
+    let refused_encoding = compression.request.is_err();
+    match meta.serve_unary(parts, request, handler).await {
+        Ok(reply) => writer.write(&reply).unwrap_or_else(Status::into_http),
+        Err(status) => {
+            let mut response = status.into_http();
+            if refused_encoding {
+                response.headers_mut().insert(GRPC_ACCEPT_ENCODING, GZIP);
+            }
+            response
+        }
+    }
+}
+
+/// How a gRPC call's messages are compressed.
+struct Compression {
+    /// Whether the request is gzipped, or the status refusing its encoding.
+    request: Result<bool, Status>,
+    /// Whether to gzip the reply.
+    reply: bool,
+}
+
+impl Compression {
+    fn of(headers: &HeaderMap, meta: &CallMeta, wire: Wire) -> Compression {
+        if matches!(wire, Wire::Plain(_)) {
+            // Connect unary's Content-Encoding was undone by the router; go-micro has none.
+            return Compression {
+                request: Ok(false),
+                reply: false,
+            };
+        }
+        let request = match headers.get(&GRPC_ENCODING).map(HeaderValue::as_bytes) {
+            None | Some(b"identity") => Ok(false),
+            Some(b"gzip") => Ok(true),
+            Some(other) => Err(Status::unimplemented(format!(
+                "unsupported grpc-encoding `{}`; this server accepts gzip",
+                String::from_utf8_lossy(other)
+            ))),
+        };
+        let reply = meta.settings.compress_responses
+            && headers
+                .get_all(GRPC_ACCEPT_ENCODING)
+                .iter()
+                .any(|value| value.as_bytes().windows(4).any(|word| word == b"gzip"));
+        Compression { request, reply }
+    }
+}
+
+/// The request's one message.
+async fn read(body: Body, meta: &CallMeta, wire: Wire, gzipped: bool) -> Result<Bytes, Status> {
+    let Wire::Grpc(_) = wire else {
+        return read_whole(body, meta.settings.max_message_size).await;
+    };
+    let (data, _) = Whole::read(body).await?.into_parts();
+    // A unary call with no or several messages is a client using the wrong kind of call:
+    // UNIMPLEMENTED, as grpc-go and connect-go answer.
+    let data = data.unwrap_or_default();
+    if frame::holds_more_than_one(&data) {
+        return Err(Status::unimplemented(
+            "the request holds more than one message; a unary call sends exactly one",
+        ));
+    }
+    let limit = meta.settings.max_message_size;
+    let message = match gzipped {
+        true => frame::single_gzip(data, "the request", limit)?,
+        false => frame::single(data, "the request")?,
+    };
+    message.ok_or_else(|| {
+        Status::unimplemented("the request holds no message; a unary call sends exactly one")
+    })
+}
+
+/// The whole body, up to `limit` bytes.
+async fn read_whole(body: Body, limit: usize) -> Result<Bytes, Status> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+            Err(Status::resource_exhausted(format!(
+                "the request body exceeds the limit of {limit} bytes; send smaller messages or \
+                 raise the limit (--server-max-message-size)"
+            )))
+        }
+        Err(err) => Err(Status::from_error(err)),
+    }
+}
+
+/// Decodes the request in the call's codec; an empty unframed body is the empty message.
+fn decode<Req: Message + Default>(
+    message: &[u8],
+    meta: &CallMeta,
+    wire: Wire,
+) -> Result<Req, Status> {
+    let (codec, undecodable) = match wire {
+        Wire::Grpc(framed) => (framed.codec, framed.undecodable),
+        Wire::Plain(_) if message.is_empty() => return Ok(Req::default()),
+        Wire::Plain(reply) => (reply.codec, Code::InvalidArgument),
+    };
+    let input = &meta.types.input;
+    let decoded = match codec {
+        Codec::Protobuf => Req::decode(message).map_err(|err| {
+            Status::invalid_argument(format!(
+                "cannot decode the request as {}: {err}",
+                input.full_name()
+            ))
+        }),
+        Codec::Json => from_json(message, input, &meta.settings.json),
+    };
+    decoded.map_err(|status| match status.code() == undecodable {
+        true => status,
+        false => Status::new(undecodable, status.message()),
+    })
+}
+
+/// Writes the reply as the call's protocol carries it.
+struct Writer {
+    wire: Wire,
+    types: std::sync::Arc<crate::transcode::MethodTypes>,
+    json: std::sync::Arc<crate::JsonOptions>,
+    outgoing: std::sync::Arc<Outgoing>,
+    gzip: bool,
+}
+
+impl Writer {
+    fn new(meta: &CallMeta, wire: Wire, gzip: bool) -> Writer {
+        Writer {
+            wire,
+            types: meta.types.clone(),
+            json: meta.settings.json.clone(),
+            outgoing: meta.outgoing.clone(),
+            gzip,
+        }
+    }
+
+    fn write<Resp: Message>(&self, reply: &Resp) -> Result<http::Response<Body>, Status> {
+        match self.wire {
+            Wire::Grpc(framed) => self.grpc(reply, framed.codec),
+            Wire::Plain(reply_as) => self.unframed(reply, reply_as),
+        }
+    }
+
+    /// A gRPC reply: the message's frame, then `grpc-status: 0`.
+    fn grpc<Resp: Message>(
+        &self,
+        reply: &Resp,
+        codec: Codec,
+    ) -> Result<http::Response<Body>, Status> {
+        let gzip = self.gzip && !self.outgoing.uncompressed();
+        let data = match (codec, gzip) {
+            // The common case: encoded straight into one buffer of the frame's size.
+            (Codec::Protobuf, false) => frame::encode(reply, u32::MAX as usize).map_err(too_big)?,
+            _ => {
+                let mut message = BytesMut::new();
+                self.encode(reply, codec, &mut message)?;
+                framed(&message, gzip)?
+            }
+        };
+        let mut trailers = HeaderMap::with_capacity(1);
+        trailers.insert(frame::GRPC_STATUS, HeaderValue::from_static("0"));
+        let mut response = http::Response::new(Body::new(Whole::new(data, trailers)));
+        let headers = response.headers_mut();
+        let content_type = HeaderValue::from_static(codec.grpc_content_type());
+        headers.insert(header::CONTENT_TYPE, content_type);
+        if gzip {
+            headers.insert(GRPC_ENCODING, GZIP);
+        }
+        Ok(response)
+    }
+
+    /// A Connect unary or go-micro reply: the message is the body.
+    fn unframed<Resp: Message>(
+        &self,
+        reply: &Resp,
+        reply_as: PlainReply,
+    ) -> Result<http::Response<Body>, Status> {
+        let mut body = BytesMut::with_capacity(reply.encoded_len() * 2 + 16);
+        self.encode(reply, reply_as.codec, &mut body)?;
+        if reply_as.newline {
+            body.extend_from_slice(b"\n");
+        }
+        let mut response = http::Response::new(Body::new(Full::new(body.freeze())));
+        let content_type = HeaderValue::from_static(reply_as.content_type);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, content_type);
+        Ok(response)
+    }
+
+    fn encode<Resp: Message>(
+        &self,
+        reply: &Resp,
+        codec: Codec,
+        out: &mut BytesMut,
+    ) -> Result<(), Status> {
+        match codec {
+            Codec::Protobuf => reply
+                .encode(out)
+                .map_err(|err| Status::internal(err.to_string())),
+            Codec::Json => to_json(reply, &self.types.output, &self.json, out),
+        }
+    }
+}
+
+/// `message` in one gRPC frame, gzipped if `gzip`.
+fn framed(message: &[u8], gzip: bool) -> Result<Bytes, Status> {
+    let compressed;
+    let payload = match gzip {
+        false => message,
+        true => {
+            compressed = gzipped(message)?;
+            &compressed[..]
+        }
+    };
+    let len = u32::try_from(payload.len()).map_err(|_| too_big(payload.len()))?;
+    let mut frame = BytesMut::with_capacity(frame::PREFIX_LEN + payload.len());
+    frame.put_u8(u8::from(gzip));
+    frame.put_u32(len);
+    frame.extend_from_slice(payload);
+    Ok(frame.freeze())
+}
+
+fn gzipped(message: &[u8]) -> Result<Vec<u8>, Status> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder
+        .write_all(message)
+        .and_then(|()| encoder.finish())
+        .map_err(|err| Status::internal(format!("compressing the reply: {err}")))
+}
+
+// Replies are not limited (as in grpc-go and tonic): the client enforces its own limit.
+fn too_big(len: usize) -> Status {
+    Status::resource_exhausted(format!(
+        "the reply of {len} bytes does not fit a gRPC frame (4 GiB at most)"
+    ))
+}
+
+/// Adds the handler's response metadata to an unframed reply: headers as they are, trailers as
+/// `trailer-` headers (Connect's unary form; go-micro has no trailers).
+pub(super) fn with_metadata(
+    mut response: http::Response<Body>,
+    outgoing: &Outgoing,
+) -> http::Response<Body> {
+    let (headers, trailers) = outgoing.take_all();
+    let into = response.headers_mut();
+    for (name, value) in &headers {
+        into.append(name.clone(), value.clone());
+    }
+    for (name, value) in &trailers {
+        if let Ok(name) = HeaderName::try_from(format!("trailer-{name}")) {
+            into.append(name, value.clone());
+        }
+    }
+    response
+}
