@@ -82,7 +82,7 @@ where
         ..
     } = call;
     let Wire::Grpc(framed) = wire else {
-        return not_plain(&meta);
+        return not_plain(&meta, wire);
     };
     grpc_server_streaming(meta.grpc(framed), meta, request, handler)
 }
@@ -155,7 +155,7 @@ where
         ..
     } = call;
     let Wire::Grpc(framed) = wire else {
-        return not_plain(&meta);
+        return not_plain(&meta, wire);
     };
     grpc_client_streaming(meta.grpc(framed), meta, request, handler)
 }
@@ -199,7 +199,7 @@ where
         ..
     } = call;
     let Wire::Grpc(framed) = wire else {
-        return not_plain(&meta);
+        return not_plain(&meta, wire);
     };
     grpc_bidi_streaming(meta.grpc(framed), meta, request, handler)
 }
@@ -237,16 +237,16 @@ where
 /// Answers a method index the handler does not know; the router never sends one.
 pub fn unknown_method(call: Incoming) -> ResponseFuture {
     let status = Status::unimplemented(format!("unknown method {}", call.meta.method.path));
-    Box::pin(ready(status.into_http()))
+    Box::pin(ready(call.wire.failed(status)))
 }
 
 /// Streaming methods only run over gRPC framing; the router checks before it gets here.
-fn not_plain(meta: &CallMeta) -> ResponseFuture {
+fn not_plain(meta: &CallMeta, wire: Wire) -> ResponseFuture {
     let message = format!(
         "{} streams; call it with gRPC or Connect streaming",
         meta.method.endpoint
     );
-    Box::pin(ready(Status::unimplemented(message).into_http()))
+    Box::pin(ready(wire.failed(Status::unimplemented(message))))
 }
 
 /// A tower service that runs its function for the one request tonic gives it per call.

@@ -20,6 +20,8 @@ pub(crate) mod wrapper;
 use std::future::Future;
 use std::pin::Pin;
 
+use crate::Status;
+
 pub use cors::Cors;
 pub use dispatch::{bidi_streaming, client_streaming, server_streaming, unary, unknown_method};
 pub use info::{MethodInfo, RpcKind, ServiceInfo};
@@ -78,6 +80,26 @@ pub(crate) enum Wire {
     /// The whole request body is the one request message (Connect unary, go-micro).
     Plain(PlainReply),
 }
+
+impl Wire {
+    /// The response of a call that failed with `status`: trailers-only gRPC, or for an
+    /// unframed call the [`Failure`] itself, which the protocol adapter writes in its own form.
+    pub(crate) fn failed(self, status: Status) -> http::Response<Body> {
+        match self {
+            Wire::Grpc(_) => status.into_http(),
+            Wire::Plain(_) => {
+                let mut response = http::Response::new(Body::empty());
+                response.extensions_mut().insert(Failure(status));
+                response
+            }
+        }
+    }
+}
+
+/// The status of a failed unframed call (Connect unary, go-micro), carried typed to the
+/// protocol adapter in the response's extensions.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure(pub(crate) Status);
 
 /// How a gRPC-framed call's messages are read.
 #[derive(Debug, Clone, Copy)]

@@ -7,8 +7,8 @@
 //! Connect (connect-go), which go-micro's JSON route answers with 400; an empty gRPC body is no
 //! message (`UNIMPLEMENTED`), an empty unframed body the empty message (as curl sends).
 //!
-//! Errors leave as trailers-only gRPC responses; the protocol adapters write them in their own
-//! form.
+//! A gRPC error leaves as a trailers-only response; an unframed call's error reaches its
+//! protocol adapter as a typed [`Failure`](super::Failure), written in that protocol's form.
 
 use std::future::Future;
 
@@ -50,16 +50,17 @@ where
     };
     let writer = Writer::new(&meta, wire, compression.reply);
     let refused_encoding = compression.request.is_err();
-    match meta.serve_unary(parts, request, handler).await {
-        Ok(reply) => writer.write(&reply).unwrap_or_else(Status::into_http),
-        Err(status) => {
-            let mut response = status.into_http();
-            if refused_encoding {
-                response.headers_mut().insert(GRPC_ACCEPT_ENCODING, GZIP);
-            }
-            response
+    let result = match meta.serve_unary(parts, request, handler).await {
+        Ok(reply) => writer.write(&reply),
+        Err(status) => Err(status),
+    };
+    result.unwrap_or_else(|status| {
+        let mut response = wire.failed(status);
+        if refused_encoding {
+            response.headers_mut().insert(GRPC_ACCEPT_ENCODING, GZIP);
         }
-    }
+        response
+    })
 }
 
 /// How a gRPC call's messages are compressed.

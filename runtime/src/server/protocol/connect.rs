@@ -110,8 +110,8 @@ pub(crate) fn reply(codec: Codec) -> PlainReply {
 
 /// Turns a failed unary call's gRPC status into Connect's error, keeping the handler's
 /// headers and trailers (`trailer-` prefixed); success passes through.
-pub(crate) fn unary_response(response: http::Response<Body>) -> http::Response<Body> {
-    let Some(status) = super::failure(&response) else {
+pub(crate) fn unary_response(mut response: http::Response<Body>) -> http::Response<Body> {
+    let Some(status) = super::failure(&mut response) else {
         return response;
     };
     let mut error = unary_error(&status);

@@ -93,10 +93,10 @@ impl Caller {
     /// go-micro's response for a finished call; a failure becomes go-micro's error.
     pub(crate) fn response(
         &self,
-        response: http::Response<Body>,
+        mut response: http::Response<Body>,
         service: &str,
     ) -> http::Response<Body> {
-        match super::failure(&response) {
+        match super::failure(&mut response) {
             Some(status) => self.error(&status, service),
             None => self.echoed(response),
         }

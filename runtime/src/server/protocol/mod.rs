@@ -10,10 +10,14 @@ use std::borrow::Cow;
 use http::{HeaderMap, HeaderName, header};
 
 use crate::codec::Codec;
+use crate::server::Failure;
 
-/// The status of a failed call answered trailers-only (as the plain unary path does); `None`
-/// for a success. The cheap `grpc-status` check comes first, as most calls succeed.
-pub(super) fn failure(response: &http::Response<crate::server::Body>) -> Option<crate::Status> {
+/// The status of a failed unframed call: the typed [`Failure`] the unary path leaves, or, from
+/// a `Handler` written by hand, a trailers-only gRPC status; `None` for a success.
+pub(super) fn failure(response: &mut http::Response<crate::server::Body>) -> Option<crate::Status> {
+    if let Some(Failure(status)) = response.extensions_mut().remove::<Failure>() {
+        return Some(status);
+    }
     crate::codec::frame::status_in(response.headers())
         .filter(|status| status.code() != crate::Code::Ok)
 }
