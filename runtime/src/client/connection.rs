@@ -15,8 +15,8 @@ use super::CallTarget;
 use super::failure::Failure;
 use crate::Status;
 use crate::codec::Codec;
+use crate::rpc::Body;
 use crate::selector::{Load, LoadGuard};
-use crate::server::Body;
 
 /// How long connecting may take before calls fail with `UNAVAILABLE`, as in go-micro.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

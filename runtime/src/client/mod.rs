@@ -12,7 +12,6 @@ mod balance;
 mod buffered;
 mod call;
 mod connection;
-mod dynamic;
 mod failure;
 mod invoke;
 mod mucp;
@@ -34,6 +33,7 @@ use tonic::codec::CompressionEncoding;
 use tower::Layer;
 use tower::util::BoxCloneSyncService;
 
+pub(crate) use call::CallOptions;
 pub use call::{Call, CallTarget};
 pub use response::ResponseMetadata;
 pub use retry::DEFAULT_RETRIES;
@@ -45,12 +45,12 @@ use crate::flags::Flags;
 use crate::layers::Layers;
 use crate::middleware::Streamed;
 use crate::registry::{Cache, Registry};
+use crate::rpc::Body;
 use crate::selector::{Ejection, Filter, Outliers, Strategy};
-use crate::server::Body;
 use crate::transcode::JsonOptions;
 use crate::{Status, Streaming};
 use balance::{Balance, BalanceOptions, Destination};
-use invoke::Invocation;
+pub(crate) use invoke::Invocation;
 use pool::Pool;
 use retry::{Backoff, Retry, RetryPolicy};
 
@@ -188,6 +188,21 @@ impl Client {
     fn invocation(&self, target: CallTarget, options: call::CallOptions) -> Invocation {
         Invocation {
             format: self.inner.options.codec,
+            client: self.clone(),
+            target,
+            options,
+        }
+    }
+
+    /// An invocation in protobuf whatever the client's codec: what dynamic calls
+    /// ([`crate::dynamic`]) send.
+    pub(crate) fn protobuf_invocation(
+        &self,
+        target: CallTarget,
+        options: CallOptions,
+    ) -> Invocation {
+        Invocation {
+            format: Codec::Protobuf,
             client: self.clone(),
             target,
             options,

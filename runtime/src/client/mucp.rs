@@ -18,7 +18,7 @@ use super::CallTarget;
 use super::failure::Failure;
 use crate::codec::{Codec, Whole, frame};
 use crate::registry::Node;
-use crate::server::{Body, RpcKind};
+use crate::rpc::{Body, RpcKind};
 use crate::{Status, deadline};
 
 /// How long connecting may take, as for gRPC connections.

@@ -16,10 +16,10 @@ use tokio::sync::mpsc;
 use tonic::codec::SingleMessageCompressionOverride;
 
 use super::call::CallMeta;
-use super::outgoing::{self, Outgoing, Requests};
 use super::{Body, Incoming, ResponseFuture, Wire, framed_unary, plain};
 use crate::BoxFuture;
 use crate::codec::{Codec, MessageCodec};
+use crate::context::outgoing::{self, Outgoing, Requests};
 use crate::middleware::Streamed;
 use crate::{Context, Sender, Status, Streaming};
 

@@ -7,10 +7,9 @@ mod builtin;
 pub(crate) mod call;
 mod cors;
 mod dispatch;
+mod error;
 mod framed_unary;
-mod info;
 mod leftover;
-mod outgoing;
 mod plain;
 mod protocol;
 mod router;
@@ -20,22 +19,19 @@ pub(crate) mod wrapper;
 use std::future::Future;
 use std::pin::Pin;
 
+pub use crate::rpc::{Body, MethodInfo, RpcKind, ServiceInfo};
 pub use cors::Cors;
 pub use dispatch::{bidi_streaming, client_streaming, server_streaming, unary, unknown_method};
-pub use info::{MethodInfo, RpcKind, ServiceInfo};
+pub use error::{Error, ErrorKind};
 
+pub(crate) use crate::context::outgoing::{Outgoing, TrailerNames};
 pub(crate) use builtin::{Builtins, Health};
-pub(crate) use info::UNKNOWN_METHOD;
-pub(crate) use outgoing::{Outgoing, TrailerNames};
 pub(crate) use router::Router;
 pub use serve::Stack;
 pub(crate) use serve::{ServeOptions, serve};
 pub use wrapper::{HandlerRequest, HandlerResponse, HandlerService};
 
 use call::CallMeta;
-
-/// The HTTP body of gRPC requests and responses.
-pub type Body = tonic::body::Body;
 
 /// A response on its way: what [`Handler::call`] returns.
 pub type ResponseFuture = Pin<Box<dyn Future<Output = http::Response<Body>> + Send>>;

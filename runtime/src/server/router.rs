@@ -11,6 +11,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
+use super::Error;
 use super::builtin::BuiltinService;
 use super::call::{CallMeta, CallSettings};
 use super::leftover::Leftover;
@@ -19,7 +20,6 @@ use super::{Body, Builtins, Framed, Handler, Incoming, MethodInfo, RpcKind, Wire
 use crate::auth::Identity;
 use crate::codec::{Codec, FrameLimit};
 use crate::metrics::EndpointMetrics;
-use crate::service::Error;
 use crate::trace::{TRACEPARENT, TraceContext};
 use crate::transcode::{MethodTypes, method_types};
 use crate::{BoxError, Code, Status};
