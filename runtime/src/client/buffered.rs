@@ -18,7 +18,7 @@ pub(super) struct Replay {
     deadline: Option<CallDeadline>,
     route: Option<Route>,
     tried: Option<Tried>,
-    codec: Option<crate::codec::Codec>,
+    codec: Option<crate::codec::Format>,
     body: Bytes,
 }
 

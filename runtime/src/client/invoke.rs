@@ -18,7 +18,7 @@ use super::{Client, Options, ResponseMetadata, Transport, unary};
 use tonic::codec::Codec;
 
 use crate::BoxFuture;
-use crate::codec::{Codec as Format, Direction, MessageCodec};
+use crate::codec::{Direction, Format, MessageCodec};
 use crate::metadata::MetadataMap;
 use crate::transcode::method_types;
 use crate::{Context, Status, Streaming, deadline};

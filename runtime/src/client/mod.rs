@@ -40,7 +40,7 @@ pub use retry::DEFAULT_RETRIES;
 pub use wrapper::{CallRequest, CallResponse, CallService};
 
 use crate::auth::{self, BearerLayer, TokenSource};
-use crate::codec::{Codec, DEFAULT_MAX_MESSAGE_SIZE};
+use crate::codec::{DEFAULT_MAX_MESSAGE_SIZE, Format};
 use crate::flags::Flags;
 use crate::layers::Layers;
 use crate::middleware::Streamed;
@@ -136,7 +136,7 @@ pub(crate) struct Options {
     /// `timeout` as a `grpc-timeout` value, encoded once; `None` without a default timeout.
     pub(crate) timeout_header: Option<http::HeaderValue>,
     pub(crate) max_message_size: usize,
-    pub(crate) codec: Codec,
+    pub(crate) codec: Format,
     pub(crate) json: Arc<JsonOptions>,
     /// Metadata keys passed on from the call being served.
     pub(crate) propagate: Arc<[http::HeaderName]>,
@@ -202,7 +202,7 @@ impl Client {
         options: CallOptions,
     ) -> Invocation {
         Invocation {
-            format: Codec::Protobuf,
+            format: Format::Protobuf,
             client: self.clone(),
             target,
             options,
@@ -221,7 +221,7 @@ impl Client {
             let wrappers = client.inner.wrappers.clone();
             let call = move |target, options, request| async move {
                 let invocation = client.invocation(target, options);
-                if invocation.format == Codec::Protobuf && !invocation.options.gzip {
+                if invocation.format == Format::Protobuf && !invocation.options.gzip {
                     return invocation.unary_protobuf(request, unary::protobuf).await;
                 }
                 let codec = invocation.codec()?;
@@ -350,7 +350,7 @@ impl Default for ClientBuilder {
                 timeout: DEFAULT_TIMEOUT,
                 timeout_header: Some(crate::deadline::encode(DEFAULT_TIMEOUT)),
                 max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-                codec: Codec::Protobuf,
+                codec: Format::Protobuf,
                 json: Arc::new(JsonOptions::default()),
                 propagate: DEFAULT_PROPAGATED_METADATA
                     .map(http::HeaderName::from_static)
@@ -481,12 +481,12 @@ impl ClientBuilder {
 
     /// Sends and receives messages as protobuf (the default) or as JSON
     /// (`application/grpc+json`), which any micro service and many gRPC servers accept.
-    pub fn codec(mut self, codec: Codec) -> ClientBuilder {
+    pub fn codec(mut self, codec: Format) -> ClientBuilder {
         self.options.codec = codec;
         self
     }
 
-    /// How JSON messages are written, with [`Codec::Json`].
+    /// How JSON messages are written, with [`Format::Json`].
     pub fn json_options(mut self, options: JsonOptions) -> ClientBuilder {
         self.options.json = Arc::new(options);
         self

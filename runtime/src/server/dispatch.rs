@@ -18,7 +18,7 @@ use tonic::codec::SingleMessageCompressionOverride;
 use super::call::CallMeta;
 use super::{Body, Incoming, ResponseFuture, Wire, framed_unary, plain};
 use crate::BoxFuture;
-use crate::codec::{Codec, MessageCodec};
+use crate::codec::{Format, MessageCodec};
 use crate::context::outgoing::{self, Outgoing, Requests};
 use crate::middleware::Streamed;
 use crate::{Context, Sender, Status, Streaming};
@@ -42,7 +42,7 @@ where
     let outgoing = meta.outgoing.clone();
     match wire {
         Wire::Grpc(framed)
-            if framed.codec == Codec::Protobuf && framed_unary::serves(&request, &meta) =>
+            if framed.codec == Format::Protobuf && framed_unary::serves(&request, &meta) =>
         {
             finish(
                 outgoing,

@@ -10,7 +10,7 @@ use prost::Message;
 
 use super::call::CallMeta;
 use super::{Body, Framed};
-use crate::codec::{Codec, Whole, frame};
+use crate::codec::{Format, Whole, frame};
 use crate::{Context, Status};
 
 const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
@@ -97,7 +97,7 @@ fn ok(data: bytes::Bytes) -> http::Response<Body> {
     let mut response = http::Response::new(Body::new(Whole::new(data, trailers)));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(Codec::Protobuf.grpc_content_type()),
+        HeaderValue::from_static(Format::Protobuf.grpc_content_type()),
     );
     response
 }

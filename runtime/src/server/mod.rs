@@ -67,7 +67,7 @@ pub(crate) enum Wire {
 /// How a gRPC-framed call's messages are read.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Framed {
-    pub(crate) codec: crate::codec::Codec,
+    pub(crate) codec: crate::codec::Format,
     /// The code of a request message that does not decode, as the protocol's reference
     /// implementation answers: `INTERNAL` in grpc-go, `INVALID_ARGUMENT` in connect-go.
     pub(crate) undecodable: crate::Code,
@@ -76,7 +76,7 @@ pub(crate) struct Framed {
 /// How a plain-HTTP unary call is read and its reply written.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PlainReply {
-    pub(crate) codec: crate::codec::Codec,
+    pub(crate) codec: crate::codec::Format,
     /// The reply's content type.
     pub(crate) content_type: &'static str,
     /// Whether to end the body with a newline (go-micro's JSON does).

@@ -13,7 +13,7 @@ use prost::Message;
 
 use super::call::CallMeta;
 use super::{Body, PlainReply};
-use crate::codec::Codec;
+use crate::codec::Format;
 use crate::transcode::{from_json, to_json};
 use crate::{Context, Status};
 
@@ -44,10 +44,10 @@ where
     };
     let mut body = BytesMut::with_capacity(reply.encoded_len() * 2 + 16);
     let encoded = match codec {
-        Codec::Protobuf => reply
+        Format::Protobuf => reply
             .encode(&mut body)
             .map_err(|err| Status::internal(err.to_string())),
-        Codec::Json => to_json(&reply, &types.output, &json, &mut body),
+        Format::Json => to_json(&reply, &types.output, &json, &mut body),
     };
     if let Err(status) = encoded {
         return status.into_http();
@@ -99,7 +99,7 @@ async fn read(body: Body, limit: usize) -> Result<Bytes, Status> {
 /// Decodes the request; an empty body is the empty message in either codec, as curl sends.
 fn decode<Req: Message + Default>(
     meta: &CallMeta,
-    codec: Codec,
+    codec: Format,
     bytes: &[u8],
 ) -> Result<Req, Status> {
     let input = &meta.types.input;
@@ -108,9 +108,9 @@ fn decode<Req: Message + Default>(
     }
 
     match codec {
-        Codec::Protobuf => Req::decode(bytes).map_err(|err| {
+        Format::Protobuf => Req::decode(bytes).map_err(|err| {
             Status::invalid_argument(format!("invalid protobuf for {}: {err}", input.full_name()))
         }),
-        Codec::Json => from_json(bytes, input, &meta.settings.json),
+        Format::Json => from_json(bytes, input, &meta.settings.json),
     }
 }

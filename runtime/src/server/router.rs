@@ -18,7 +18,7 @@ use super::leftover::Leftover;
 use super::protocol::{Protocol, connect, connect_unary, grpc_web, micro};
 use super::{Body, Builtins, Framed, Handler, Incoming, MethodInfo, RpcKind, Wire};
 use crate::auth::Identity;
-use crate::codec::{Codec, FrameLimit};
+use crate::codec::{Format, FrameLimit};
 use crate::metrics::EndpointMetrics;
 use crate::trace::{TRACEPARENT, TraceContext};
 use crate::transcode::{MethodTypes, method_types};
@@ -148,7 +148,7 @@ impl Router {
         &self,
         request: http::Request<B>,
         peer: Option<SocketAddr>,
-        codec: Codec,
+        codec: Format,
     ) -> http::Response<Body>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -177,7 +177,7 @@ impl Router {
         &self,
         request: http::Request<Body>,
         peer: Option<SocketAddr>,
-        codec: Codec,
+        codec: Format,
         carrier: &Carrier,
     ) -> http::Response<Body> {
         let path = request.uri().path();
@@ -190,7 +190,7 @@ impl Router {
                 undecodable: carrier.undecodable,
             });
             let mut response = self.call(&route, request, peer, wire).await;
-            if codec == Codec::Json {
+            if codec == Format::Json {
                 let content_type = HeaderValue::from_static(codec.grpc_content_type());
                 response
                     .headers_mut()
@@ -225,7 +225,7 @@ impl Router {
         &self,
         mut request: http::Request<Body>,
         peer: Option<SocketAddr>,
-        codec: Codec,
+        codec: Format,
     ) -> http::Response<Body> {
         grpc_web::before(&mut request, codec);
         let limit = self.settings.max_message_size;
@@ -253,7 +253,7 @@ impl Router {
         &self,
         mut request: http::Request<Body>,
         peer: Option<SocketAddr>,
-        codec: Codec,
+        codec: Format,
     ) -> http::Response<Body> {
         let carrier = match request.version() {
             http::Version::HTTP_2 => &CONNECT_STREAM,
@@ -295,7 +295,7 @@ impl Router {
         &self,
         request: http::Request<Body>,
         peer: Option<SocketAddr>,
-        codec: Codec,
+        codec: Format,
     ) -> http::Response<Body> {
         if request.method() != Method::POST {
             // As connect-go answers: 405 with `Allow`, no Connect error body.
@@ -317,7 +317,7 @@ impl Router {
         &self,
         request: http::Request<Body>,
         peer: Option<SocketAddr>,
-        codec: Codec,
+        codec: Format,
     ) -> http::Response<Body> {
         let Some(route) = self.find_path(request.uri().path()) else {
             let mut response = connect::unary_error(&self.unknown_path(request.uri().path()));
@@ -351,7 +351,7 @@ impl Router {
         &self,
         request: http::Request<Body>,
         peer: Option<SocketAddr>,
-        codec: Codec,
+        codec: Format,
     ) -> http::Response<Body> {
         let caller = micro::Caller::of(request.headers());
         let service = &self.settings.service;
