@@ -380,7 +380,7 @@ async fn micro_rs_calls_go(go: Go, discovery: Discovery) {
     // JSON messages (application/json over mucp, application/grpc+json over gRPC).
     let json_client = micro::Client::builder()
         .registry(discovery.registry.clone())
-        .codec(micro::codec::Codec::Json)
+        .codec(micro::codec::Format::Json)
         .timeout(Duration::from_secs(10))
         .build()
         .expect("client");

@@ -46,8 +46,8 @@ async fn call(request: ClientCompatRequest) -> Result<ClientResponseResult, Stri
         return Err("raw requests are not supported".to_owned());
     }
     let codec = match request.codec() {
-        Codec::Json => micro::codec::Codec::Json,
-        _ => micro::codec::Codec::Protobuf,
+        Codec::Json => micro::codec::Format::Json,
+        _ => micro::codec::Format::Protobuf,
     };
     let mut builder = micro::Client::builder()
         .address(format!("{}:{}", request.host, request.port))

@@ -96,6 +96,7 @@ mod log;
 mod nats;
 mod net;
 mod rfc3339;
+mod rpc;
 mod stream;
 mod transcode;
 

@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use futures::StreamExt;
-use micro::codec::Codec;
+use micro::codec::Format;
 use prost::Message;
 use serde_json::{Value, json};
 use support::kitchen::{GetRequest, KitchenClient};
@@ -457,7 +457,7 @@ async fn the_generated_client_can_speak_json() {
     let (service, _, _) = support::start_kitchen().await;
     let client = micro::Client::builder()
         .address(service.local_addr().to_string())
-        .codec(Codec::Json)
+        .codec(Format::Json)
         .build()
         .unwrap();
     let kitchen = KitchenClient::new(client);

@@ -19,8 +19,8 @@ use super::route::{Route, Tried};
 use crate::Status;
 use crate::codec::FrameLimit;
 use crate::registry::{Cache, ErrorKind, Node, Service};
+use crate::rpc::Body;
 use crate::selector::{Filter, LoadGuard, Outliers, Picker, Strategy};
-use crate::server::Body;
 
 /// Where calls go when they do not name an address.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use super::CallTarget;
 use super::route::{CallDeadline, Route, Tried};
 use crate::Status;
 use crate::codec::Whole;
-use crate::server::Body;
+use crate::rpc::Body;
 
 /// A buffered request that can be sent again: its body, headers, and the extensions the
 /// layers below read (copied only when a retry happens).
@@ -18,7 +18,7 @@ pub(super) struct Replay {
     deadline: Option<CallDeadline>,
     route: Option<Route>,
     tried: Option<Tried>,
-    codec: Option<crate::codec::Codec>,
+    codec: Option<crate::codec::Format>,
     body: Bytes,
 }
 

@@ -11,8 +11,8 @@ use super::route::Route;
 use crate::BoxFuture;
 use crate::Status;
 use crate::metadata::{Binary, MetadataKey, MetadataMap, MetadataValue};
+use crate::rpc::{MethodInfo, ServiceInfo};
 use crate::selector::Strategy;
-use crate::server::{MethodInfo, ServiceInfo};
 
 /// A call about to be made. Set per-call options, then `.await` it.
 ///

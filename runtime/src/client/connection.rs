@@ -14,9 +14,9 @@ use tokio::net::TcpStream;
 use super::CallTarget;
 use super::failure::Failure;
 use crate::Status;
-use crate::codec::Codec;
+use crate::codec::Format;
+use crate::rpc::Body;
 use crate::selector::{Load, LoadGuard};
-use crate::server::Body;
 
 /// How long connecting may take before calls fail with `UNAVAILABLE`, as in go-micro.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -165,8 +165,8 @@ impl Connection {
     /// Points the request at this connection's peer: gRPC over h2c, with JSON messages if the
     /// call asked for them.
     fn target(&self, request: &mut http::Request<Body>) -> Result<(), Status> {
-        if request.extensions().get::<Codec>() == Some(&Codec::Json) {
-            let content_type = http::HeaderValue::from_static(Codec::Json.grpc_content_type());
+        if request.extensions().get::<Format>() == Some(&Format::Json) {
+            let content_type = http::HeaderValue::from_static(Format::Json.grpc_content_type());
             request
                 .headers_mut()
                 .insert(http::header::CONTENT_TYPE, content_type);

@@ -1,7 +1,7 @@
 //! How a call fails inside the client stack, with what a retry needs to know.
 
 use crate::Status;
-use crate::server::Body;
+use crate::rpc::Body;
 
 /// A failed attempt: its status, and the request itself when it never left this process (so a
 /// streaming request, which cannot be buffered, can still be sent elsewhere).

@@ -18,13 +18,13 @@ use super::{Client, Options, ResponseMetadata, Transport, unary};
 use tonic::codec::Codec;
 
 use crate::BoxFuture;
-use crate::codec::{Codec as Format, Direction, MessageCodec};
+use crate::codec::{Direction, Format, MessageCodec};
 use crate::metadata::MetadataMap;
 use crate::transcode::method_types;
 use crate::{Context, Status, Streaming, deadline};
 
 /// Everything one call needs, resolved from the client and the call's options.
-pub(super) struct Invocation {
+pub(crate) struct Invocation {
     /// How messages are encoded: the client's codec, or protobuf for dynamic calls.
     pub(super) format: Format,
     pub(super) client: Client,
@@ -45,7 +45,7 @@ impl Invocation {
         self.client_streaming(message, codec).await
     }
 
-    pub(super) async fn server_streaming<C>(
+    pub(crate) async fn server_streaming<C>(
         mut self,
         message: C::Encode,
         codec: C,
@@ -61,7 +61,7 @@ impl Invocation {
         Ok(self.stream(deadline, response.into_inner()))
     }
 
-    pub(super) async fn client_streaming<C, S>(
+    pub(crate) async fn client_streaming<C, S>(
         mut self,
         messages: S,
         codec: C,
@@ -106,7 +106,7 @@ impl Invocation {
     /// interop server does), and the caller sends that request only once it has the stream.
     /// The call runs in a task under the current call's context; dropping the stream cancels
     /// it and ends the request stream.
-    pub(super) async fn bidi_streaming_started<C, S>(
+    pub(crate) async fn bidi_streaming_started<C, S>(
         self,
         messages: S,
         codec: C,
@@ -175,7 +175,7 @@ impl Invocation {
 
     /// A unary call in protobuf, its messages encoded and decoded here rather than through
     /// tonic's streaming codec ([`super::unary`]); `decode` reads the reply message.
-    pub(super) async fn unary_protobuf<Req, Resp>(
+    pub(crate) async fn unary_protobuf<Req, Resp>(
         mut self,
         message: Req,
         decode: impl FnOnce(Bytes) -> Result<Resp, Status>,

@@ -12,7 +12,6 @@ mod balance;
 mod buffered;
 mod call;
 mod connection;
-mod dynamic;
 mod failure;
 mod invoke;
 mod mucp;
@@ -34,23 +33,24 @@ use tonic::codec::CompressionEncoding;
 use tower::Layer;
 use tower::util::BoxCloneSyncService;
 
+pub(crate) use call::CallOptions;
 pub use call::{Call, CallTarget};
 pub use response::ResponseMetadata;
 pub use retry::DEFAULT_RETRIES;
 pub use wrapper::{CallRequest, CallResponse, CallService};
 
 use crate::auth::{self, BearerLayer, TokenSource};
-use crate::codec::{Codec, DEFAULT_MAX_MESSAGE_SIZE};
+use crate::codec::{DEFAULT_MAX_MESSAGE_SIZE, Format};
 use crate::flags::Flags;
 use crate::layers::Layers;
 use crate::middleware::Streamed;
 use crate::registry::{Cache, Registry};
+use crate::rpc::Body;
 use crate::selector::{Ejection, Filter, Outliers, Strategy};
-use crate::server::Body;
 use crate::transcode::JsonOptions;
 use crate::{Status, Streaming};
 use balance::{Balance, BalanceOptions, Destination};
-use invoke::Invocation;
+pub(crate) use invoke::Invocation;
 use pool::Pool;
 use retry::{Backoff, Retry, RetryPolicy};
 
@@ -136,7 +136,7 @@ pub(crate) struct Options {
     /// `timeout` as a `grpc-timeout` value, encoded once; `None` without a default timeout.
     pub(crate) timeout_header: Option<http::HeaderValue>,
     pub(crate) max_message_size: usize,
-    pub(crate) codec: Codec,
+    pub(crate) codec: Format,
     pub(crate) json: Arc<JsonOptions>,
     /// Metadata keys passed on from the call being served.
     pub(crate) propagate: Arc<[http::HeaderName]>,
@@ -194,6 +194,21 @@ impl Client {
         }
     }
 
+    /// An invocation in protobuf whatever the client's codec: what dynamic calls
+    /// ([`crate::dynamic`]) send.
+    pub(crate) fn protobuf_invocation(
+        &self,
+        target: CallTarget,
+        options: CallOptions,
+    ) -> Invocation {
+        Invocation {
+            format: Format::Protobuf,
+            client: self.clone(),
+            target,
+            options,
+        }
+    }
+
     /// A unary call; generated clients use it.
     #[doc(hidden)]
     pub fn unary<Req, Resp>(&self, target: CallTarget, request: Req) -> Call<Resp>
@@ -206,7 +221,7 @@ impl Client {
             let wrappers = client.inner.wrappers.clone();
             let call = move |target, options, request| async move {
                 let invocation = client.invocation(target, options);
-                if invocation.format == Codec::Protobuf && !invocation.options.gzip {
+                if invocation.format == Format::Protobuf && !invocation.options.gzip {
                     return invocation.unary_protobuf(request, unary::protobuf).await;
                 }
                 let codec = invocation.codec()?;
@@ -335,7 +350,7 @@ impl Default for ClientBuilder {
                 timeout: DEFAULT_TIMEOUT,
                 timeout_header: Some(crate::deadline::encode(DEFAULT_TIMEOUT)),
                 max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-                codec: Codec::Protobuf,
+                codec: Format::Protobuf,
                 json: Arc::new(JsonOptions::default()),
                 propagate: DEFAULT_PROPAGATED_METADATA
                     .map(http::HeaderName::from_static)
@@ -466,12 +481,12 @@ impl ClientBuilder {
 
     /// Sends and receives messages as protobuf (the default) or as JSON
     /// (`application/grpc+json`), which any micro service and many gRPC servers accept.
-    pub fn codec(mut self, codec: Codec) -> ClientBuilder {
+    pub fn codec(mut self, codec: Format) -> ClientBuilder {
         self.options.codec = codec;
         self
     }
 
-    /// How JSON messages are written, with [`Codec::Json`].
+    /// How JSON messages are written, with [`Format::Json`].
     pub fn json_options(mut self, options: JsonOptions) -> ClientBuilder {
         self.options.json = Arc::new(options);
         self

@@ -16,9 +16,9 @@ use hyper_util::rt::TokioExecutor;
 
 use super::CallTarget;
 use super::failure::Failure;
-use crate::codec::{Codec, Whole, frame};
+use crate::codec::{Format, Whole, frame};
 use crate::registry::Node;
-use crate::server::{Body, RpcKind};
+use crate::rpc::{Body, RpcKind};
 use crate::{Status, deadline};
 
 /// How long connecting may take, as for gRPC connections.
@@ -104,8 +104,8 @@ async fn to_mucp(
     }
     let (parts, body) = request.into_parts();
     // The message codec rides in the extensions (the connection sets the gRPC content type).
-    let content_type = match parts.extensions.get::<Codec>() {
-        Some(Codec::Json) => "application/json",
+    let content_type = match parts.extensions.get::<Format>() {
+        Some(Format::Json) => "application/json",
         _ => "application/protobuf",
     };
     if parts.headers.contains_key("grpc-encoding") {

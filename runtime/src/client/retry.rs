@@ -21,7 +21,7 @@ use super::failure::Failure;
 use super::route::{CallDeadline, Route, Tried};
 use crate::BoxFuture;
 use crate::codec::Whole;
-use crate::server::{Body, RpcKind};
+use crate::rpc::{Body, RpcKind};
 use crate::{Code, Status, deadline};
 
 /// Retries a call gets unless configured: 3, so at most 4 attempts.

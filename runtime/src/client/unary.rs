@@ -10,7 +10,7 @@ use prost::Message;
 
 use super::ResponseMetadata;
 use crate::codec::{Whole, frame};
-use crate::server::Body;
+use crate::rpc::Body;
 use crate::{Code, Status};
 
 /// `message` as the body of a unary request: one uncompressed gRPC frame.

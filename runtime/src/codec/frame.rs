@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use prost::Message;
 
 use crate::Status;
-use crate::server::Body;
+use crate::rpc::Body;
 
 /// A gRPC message prefix: a compression flag and a big-endian `u32` length.
 pub(crate) const PREFIX_LEN: usize = 5;

@@ -7,18 +7,18 @@ use tonic::codec::{BufferSettings, Codec as TonicCodec, DecodeBuf, Decoder, Enco
 use tonic::{Code, Status};
 use tonic_prost::{ProstCodec, ProstDecoder, ProstEncoder};
 
-use super::Codec;
+use super::Format;
 use super::json::{JsonCodec, JsonDecoder, JsonEncoder};
 use crate::transcode::{JsonOptions, MethodTypes};
 
 /// Encodes `E` and decodes `D` with the codec a call asked for.
 pub(crate) struct MessageCodec<E, D> {
-    format: Format<E, D>,
+    format: FormatCodec<E, D>,
     /// The code of a message that does not decode, if not the codec's own.
     undecodable: Option<Code>,
 }
 
-enum Format<E, D> {
+enum FormatCodec<E, D> {
     Protobuf(ProstCodec<E, D>),
     Json(JsonCodec<E, D>),
 }
@@ -26,21 +26,21 @@ enum Format<E, D> {
 impl<E, D> MessageCodec<E, D> {
     /// The codec for one call of a method with these message types.
     pub(crate) fn new(
-        codec: Codec,
+        codec: Format,
         types: &MethodTypes,
         direction: Direction,
         options: &Arc<JsonOptions>,
     ) -> MessageCodec<E, D> {
         match codec {
-            Codec::Protobuf => MessageCodec::protobuf(),
-            Codec::Json => MessageCodec::json(types, direction, options),
+            Format::Protobuf => MessageCodec::protobuf(),
+            Format::Json => MessageCodec::json(types, direction, options),
         }
     }
 
     /// Protobuf, which needs no descriptors.
     pub(crate) fn protobuf() -> MessageCodec<E, D> {
         MessageCodec {
-            format: Format::Protobuf(ProstCodec::default()),
+            format: FormatCodec::Protobuf(ProstCodec::default()),
             undecodable: None,
         }
     }
@@ -63,7 +63,7 @@ impl<E, D> MessageCodec<E, D> {
             Direction::Client => (&types.input, &types.output),
         };
         MessageCodec {
-            format: Format::Json(JsonCodec::new(
+            format: FormatCodec::Json(JsonCodec::new(
                 encode.clone(),
                 decode.clone(),
                 options.clone(),
@@ -92,15 +92,15 @@ where
 
     fn encoder(&mut self) -> Self::Encoder {
         match &mut self.format {
-            Format::Protobuf(codec) => MessageEncoder::Protobuf(codec.encoder()),
-            Format::Json(codec) => MessageEncoder::Json(codec.encoder()),
+            FormatCodec::Protobuf(codec) => MessageEncoder::Protobuf(codec.encoder()),
+            FormatCodec::Json(codec) => MessageEncoder::Json(codec.encoder()),
         }
     }
 
     fn decoder(&mut self) -> Self::Decoder {
         let format = match &mut self.format {
-            Format::Protobuf(codec) => DecoderFormat::Protobuf(codec.decoder()),
-            Format::Json(codec) => DecoderFormat::Json(codec.decoder()),
+            FormatCodec::Protobuf(codec) => DecoderFormat::Protobuf(codec.decoder()),
+            FormatCodec::Json(codec) => DecoderFormat::Json(codec.decoder()),
         };
         MessageDecoder {
             format,

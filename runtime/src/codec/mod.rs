@@ -15,9 +15,9 @@ pub use payload::{JSON, Json, PROTOBUF, Payload};
 /// Largest message accepted or sent unless configured: 4 MiB, as in gRPC and go-micro.
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 
-/// A message encoding, chosen by content type: go-micro's codecs for protobuf and JSON.
+/// A message format, chosen by content type: go-micro's codecs for protobuf and JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Codec {
+pub enum Format {
     /// Protobuf binary (`application/grpc`, `application/proto`, `application/protobuf`).
     #[default]
     Protobuf,
@@ -25,20 +25,20 @@ pub enum Codec {
     Json,
 }
 
-impl Codec {
-    /// The gRPC content type for this codec.
+impl Format {
+    /// The gRPC content type for this format.
     pub const fn grpc_content_type(self) -> &'static str {
         match self {
-            Codec::Protobuf => "application/grpc",
-            Codec::Json => "application/grpc+json",
+            Format::Protobuf => "application/grpc",
+            Format::Json => "application/grpc+json",
         }
     }
 
-    /// The codec a gRPC-style content-type suffix names (`+proto`, `+json`, none).
-    pub(crate) fn from_suffix(suffix: &str) -> Option<Codec> {
+    /// The format a gRPC-style content-type suffix names (`+proto`, `+json`, none).
+    pub(crate) fn from_suffix(suffix: &str) -> Option<Format> {
         match suffix {
-            "" | "proto" => Some(Codec::Protobuf),
-            "json" => Some(Codec::Json),
+            "" | "proto" => Some(Format::Protobuf),
+            "json" => Some(Format::Json),
             _ => None,
         }
     }

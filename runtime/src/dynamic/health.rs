@@ -8,7 +8,7 @@ use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 use crate::Client;
 use crate::Status;
 use crate::client::CallTarget;
-use crate::server::{MethodInfo, RpcKind, ServiceInfo};
+use crate::rpc::{MethodInfo, RpcKind, ServiceInfo};
 
 /// What a node's health service answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

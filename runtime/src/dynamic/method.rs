@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use prost_reflect::{MessageDescriptor, MethodDescriptor};
 
 use crate::client::CallTarget;
-use crate::server::{MethodInfo, RpcKind, ServiceInfo};
+use crate::rpc::{MethodInfo, RpcKind, ServiceInfo};
 
 /// A method of a service, known from its descriptors rather than from generated code.
 #[derive(Clone)]

@@ -17,6 +17,7 @@
 //! # }
 //! ```
 
+mod call;
 mod catalog;
 mod health;
 mod method;

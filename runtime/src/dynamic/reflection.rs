@@ -15,7 +15,7 @@ use tonic_reflection::pb::v1::{ServerReflectionRequest, ServerReflectionResponse
 
 use super::Method;
 use crate::client::CallTarget;
-use crate::server::{MethodInfo, RpcKind, ServiceInfo};
+use crate::rpc::{MethodInfo, RpcKind, ServiceInfo};
 use crate::{Client, Code, Status, Streaming};
 
 /// The descriptors of the services one program serves, from its reflection service.

@@ -8,8 +8,8 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower::util::BoxCloneSyncService;
 
+use super::Error;
 use super::{Body, Handler};
-use crate::service::Error;
 
 /// A built-in gRPC service, type-erased.
 pub(crate) type BuiltinService =
@@ -108,4 +108,5 @@ fn reflection_error(err: tonic_reflection::server::Error) -> Error {
     Error::config(format!(
         "cannot serve reflection: the embedded descriptors are invalid: {err}"
     ))
+    .with_source(err)
 }

@@ -12,12 +12,12 @@ use tokio::time::Instant;
 use tonic::codec::CompressionEncoding;
 use tracing::{Instrument, Span};
 
-use super::outgoing::Outgoing;
 use super::wrapper::{self, HandlerService};
 use super::{Framed, MethodInfo};
 use crate::auth::Guard;
 use crate::codec::{Direction, MessageCodec};
 use crate::context::ContextParts;
+use crate::context::outgoing::Outgoing;
 use crate::metadata::MetadataMap;
 use crate::metrics::CallMetrics;
 use crate::middleware::{Erase, Streamed};

@@ -5,7 +5,7 @@ use std::time::Duration;
 use http::{HeaderName, HeaderValue, Method};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer, ExposeHeaders};
 
-use crate::service::Error;
+use super::Error;
 
 /// Which browser origins may call the service.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -16,10 +16,10 @@ use prost::Message;
 use tokio::sync::mpsc;
 
 use super::call::CallMeta;
-use super::outgoing::{self, Outgoing, Requests};
 use super::{Body, Incoming, ResponseFuture, Wire};
 use crate::BoxFuture;
 use crate::codec::MessageCodec;
+use crate::context::outgoing::{self, Outgoing, Requests};
 use crate::middleware::Streamed;
 use crate::{Context, Sender, Status, Streaming};
 

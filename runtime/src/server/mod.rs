@@ -7,9 +7,8 @@ mod builtin;
 pub(crate) mod call;
 mod cors;
 mod dispatch;
-mod info;
+mod error;
 mod leftover;
-mod outgoing;
 mod pipeline;
 mod protocol;
 mod router;
@@ -20,24 +19,21 @@ pub(crate) mod wrapper;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::Status;
+pub use crate::rpc::{Body, MethodInfo, RpcKind, ServiceInfo};
 
 pub use cors::Cors;
 pub use dispatch::{bidi_streaming, client_streaming, server_streaming, unary, unknown_method};
-pub use info::{MethodInfo, RpcKind, ServiceInfo};
+pub use error::{Error, ErrorKind};
 
+pub(crate) use crate::context::outgoing::{Outgoing, TrailerNames};
 pub(crate) use builtin::{Builtins, Health};
-pub(crate) use info::UNKNOWN_METHOD;
-pub(crate) use outgoing::{Outgoing, TrailerNames};
 pub(crate) use router::Router;
 pub use serve::Stack;
 pub(crate) use serve::{ServeOptions, serve};
 pub use wrapper::{HandlerRequest, HandlerResponse, HandlerService};
 
+use crate::Status;
 use call::CallMeta;
-
-/// The HTTP body of gRPC requests and responses.
-pub type Body = tonic::body::Body;
 
 /// A response on its way: what [`Handler::call`] returns.
 pub type ResponseFuture = Pin<Box<dyn Future<Output = http::Response<Body>> + Send>>;
@@ -104,7 +100,7 @@ pub(crate) struct Failure(pub(crate) Status);
 /// How a gRPC-framed call's messages are read.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Framed {
-    pub(crate) codec: crate::codec::Codec,
+    pub(crate) codec: crate::codec::Format,
     /// The code of a request message that does not decode, as the protocol's reference
     /// implementation answers: `INTERNAL` in grpc-go, `INVALID_ARGUMENT` in connect-go.
     pub(crate) undecodable: crate::Code,
@@ -113,7 +109,7 @@ pub(crate) struct Framed {
 /// How a plain-HTTP unary call is read and its reply written.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PlainReply {
-    pub(crate) codec: crate::codec::Codec,
+    pub(crate) codec: crate::codec::Format,
     /// The reply's content type.
     pub(crate) content_type: &'static str,
     /// Whether to end the body with a newline (go-micro's JSON does).

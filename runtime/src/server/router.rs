@@ -11,6 +11,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
+use super::Error;
 use super::builtin::BuiltinService;
 use super::call::{CallMeta, CallSettings};
 use super::leftover::Leftover;
@@ -18,9 +19,8 @@ use super::pipeline::{self, CallPipeline, CallResult};
 use super::protocol::{Protocol, connect, connect_unary, grpc_web, micro};
 use super::{Body, Builtins, Framed, Handler, Incoming, MethodInfo, RpcKind, Target, Wire};
 use crate::auth::Identity;
-use crate::codec::{Codec, FrameLimit};
+use crate::codec::{Format, FrameLimit};
 use crate::metrics::EndpointMetrics;
-use crate::service::Error;
 use crate::transcode::{MethodTypes, method_types};
 use crate::{BoxError, Code, Status};
 
@@ -153,7 +153,7 @@ impl Router {
         &self,
         request: http::Request<B>,
         peer: Option<SocketAddr>,
-        codec: Codec,
+        codec: Format,
     ) -> http::Response<Body>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -182,7 +182,7 @@ impl Router {
         &self,
         request: http::Request<Body>,
         peer: Option<SocketAddr>,
-        codec: Codec,
+        codec: Format,
         carrier: &Carrier,
     ) -> http::Response<Body> {
         let path = request.uri().path();
@@ -198,7 +198,7 @@ impl Router {
                 .call(&route, request, peer, wire)
                 .await
                 .unwrap_or_else(|status| status.into_http());
-            if codec == Codec::Json {
+            if codec == Format::Json {
                 let content_type = HeaderValue::from_static(codec.grpc_content_type());
                 response
                     .headers_mut()
@@ -233,7 +233,7 @@ impl Router {
         &self,
         mut request: http::Request<Body>,
         peer: Option<SocketAddr>,
-        codec: Codec,
+        codec: Format,
     ) -> http::Response<Body> {
         grpc_web::before(&mut request, codec);
         let limit = self.settings.max_message_size;
@@ -261,7 +261,7 @@ impl Router {
         &self,
         mut request: http::Request<Body>,
         peer: Option<SocketAddr>,
-        codec: Codec,
+        codec: Format,
     ) -> http::Response<Body> {
         let carrier = match request.version() {
             http::Version::HTTP_2 => &CONNECT_STREAM,
@@ -303,7 +303,7 @@ impl Router {
         &self,
         request: http::Request<Body>,
         peer: Option<SocketAddr>,
-        codec: Codec,
+        codec: Format,
     ) -> http::Response<Body> {
         if request.method() != Method::POST {
             // As connect-go answers: 405 with `Allow`, no Connect error body.
@@ -325,7 +325,7 @@ impl Router {
         &self,
         request: http::Request<Body>,
         peer: Option<SocketAddr>,
-        codec: Codec,
+        codec: Format,
     ) -> http::Response<Body> {
         let Some(route) = self.find_path(request.uri().path()) else {
             let mut response = connect::unary_error(&self.unknown_path(request.uri().path()));
@@ -362,7 +362,7 @@ impl Router {
         &self,
         request: http::Request<Body>,
         peer: Option<SocketAddr>,
-        codec: Codec,
+        codec: Format,
     ) -> http::Response<Body> {
         let caller = micro::Caller::of(request.headers());
         let service = &self.settings.service;

@@ -19,7 +19,7 @@ use prost::Message;
 
 use super::call::CallMeta;
 use super::{Body, Outgoing, PlainReply, Wire};
-use crate::codec::{Codec, Whole, frame};
+use crate::codec::{Format, Whole, frame};
 use crate::transcode::{from_json, to_json};
 use crate::{Code, Context, Status};
 
@@ -148,13 +148,13 @@ fn decode<Req: Message + Default>(
     };
     let input = &meta.types.input;
     let decoded = match codec {
-        Codec::Protobuf => Req::decode(message).map_err(|err| {
+        Format::Protobuf => Req::decode(message).map_err(|err| {
             Status::invalid_argument(format!(
                 "cannot decode the request as {}: {err}",
                 input.full_name()
             ))
         }),
-        Codec::Json => from_json(message, input, &meta.settings.json),
+        Format::Json => from_json(message, input, &meta.settings.json),
     };
     decoded.map_err(|status| match status.code() == undecodable {
         true => status,
@@ -193,12 +193,14 @@ impl Writer {
     fn grpc<Resp: Message>(
         &self,
         reply: &Resp,
-        codec: Codec,
+        codec: Format,
     ) -> Result<http::Response<Body>, Status> {
         let gzip = self.gzip && !self.outgoing.uncompressed();
         let data = match (codec, gzip) {
             // The common case: encoded straight into one buffer of the frame's size.
-            (Codec::Protobuf, false) => frame::encode(reply, u32::MAX as usize).map_err(too_big)?,
+            (Format::Protobuf, false) => {
+                frame::encode(reply, u32::MAX as usize).map_err(too_big)?
+            }
             _ => {
                 let mut message = BytesMut::new();
                 self.encode(reply, codec, &mut message)?;
@@ -239,14 +241,14 @@ impl Writer {
     fn encode<Resp: Message>(
         &self,
         reply: &Resp,
-        codec: Codec,
+        codec: Format,
         out: &mut BytesMut,
     ) -> Result<(), Status> {
         match codec {
-            Codec::Protobuf => reply
+            Format::Protobuf => reply
                 .encode(out)
                 .map_err(|err| Status::internal(err.to_string())),
-            Codec::Json => to_json(reply, &self.types.output, &self.json, out),
+            Format::Json => to_json(reply, &self.types.output, &self.json, out),
         }
     }
 }

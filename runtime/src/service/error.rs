@@ -45,3 +45,16 @@ impl From<BindError> for Error {
         }
     }
 }
+
+impl From<crate::server::Error> for Error {
+    fn from(err: crate::server::Error) -> Error {
+        let (kind, message, source) = err.into_parts();
+        let err = match kind {
+            crate::server::ErrorKind::Config => Error::config(message),
+        };
+        match source {
+            Some(source) => err.with_source(source),
+            None => err,
+        }
+    }
+}

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use prost_reflect::{DescriptorPool, MessageDescriptor};
 
-use crate::server::{MethodInfo, ServiceInfo};
+use crate::rpc::{MethodInfo, ServiceInfo};
 
 /// The request and response message types of one method.
 #[derive(Debug)]

@@ -4,7 +4,7 @@
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 
 use crate::registry::Value;
-use crate::server::{MethodInfo, ServiceInfo};
+use crate::rpc::{MethodInfo, ServiceInfo};
 
 /// Fields are described this many messages deep, as go-micro's extractor does.
 const MAX_DEPTH: usize = 3;

@@ -15,7 +15,7 @@ use pin_project_lite::pin_project;
 use prost::Message;
 use serde_json::{Map, Value, json};
 
-use crate::codec::Codec;
+use crate::codec::Format;
 use crate::errors::http_status;
 use crate::server::{Body, PlainReply, TrailerNames};
 use crate::{Code, Status};
@@ -96,10 +96,10 @@ pub(crate) fn unary_error(status: &Status) -> http::Response<Body> {
 }
 
 /// How a Connect unary reply is written.
-pub(crate) fn reply(codec: Codec) -> PlainReply {
+pub(crate) fn reply(codec: Format) -> PlainReply {
     let content_type = match codec {
-        Codec::Protobuf => "application/proto",
-        Codec::Json => "application/json",
+        Format::Protobuf => "application/proto",
+        Format::Json => "application/json",
     };
     PlainReply {
         codec,
@@ -139,7 +139,7 @@ pub(crate) fn unary_response(mut response: http::Response<Body>) -> http::Respon
 }
 
 /// Rewrites a Connect streaming request as the gRPC request it encodes.
-pub(crate) fn stream_request(request: &mut http::Request<Body>, codec: Codec) {
+pub(crate) fn stream_request(request: &mut http::Request<Body>, codec: Format) {
     let headers = request.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -159,7 +159,7 @@ pub(crate) fn stream_request(request: &mut http::Request<Body>, codec: Codec) {
 /// content type, and the trailers (or a trailers-only status) as the end-of-stream message.
 pub(crate) fn stream_response(
     response: http::Response<Body>,
-    codec: Codec,
+    codec: Format,
 ) -> http::Response<Body> {
     let (mut parts, body) = response.into_parts();
     let trailer_names = parts
@@ -171,8 +171,8 @@ pub(crate) fn stream_response(
         .contains_key("grpc-status")
         .then(|| take_trailers(&mut parts.headers, &trailer_names));
     let content_type = match codec {
-        Codec::Protobuf => "application/connect+proto",
-        Codec::Json => "application/connect+json",
+        Format::Protobuf => "application/connect+proto",
+        Format::Json => "application/connect+json",
     };
     parts.status = StatusCode::OK;
     parts

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, header};
 use http_body_util::{BodyExt, Full, Limited};
 
-use crate::codec::Codec;
+use crate::codec::Format;
 use crate::server::Body;
 use crate::{BoxError, Status};
 
@@ -40,7 +40,7 @@ fn query(uri: &http::Uri) -> impl Iterator<Item = (String, String)> + '_ {
 /// the body, `encoding` the codec, `compression` its content encoding.
 pub(crate) fn from_get(
     request: http::Request<Body>,
-) -> Result<(http::Request<Body>, Codec), Status> {
+) -> Result<(http::Request<Body>, Format), Status> {
     let (mut parts, _) = request.into_parts();
     let mut message = None;
     let (mut encoding, mut base64, mut compression) = (None, false, None);
@@ -54,8 +54,8 @@ pub(crate) fn from_get(
         }
     }
     let codec = match encoding.as_deref() {
-        Some("json") => Codec::Json,
-        Some("proto") => Codec::Protobuf,
+        Some("json") => Format::Json,
+        Some("proto") => Format::Protobuf,
         Some(other) => {
             return Err(Status::invalid_argument(format!(
                 "unknown Connect GET encoding `{other}`; use json or proto"

@@ -3,7 +3,7 @@
 
 use http::{HeaderValue, header};
 
-use crate::codec::Codec;
+use crate::codec::Format;
 use crate::server::Body;
 
 /// Marks a gRPC-Web request whose messages are JSON, for the gRPC side of the translation.
@@ -12,8 +12,8 @@ pub(crate) struct JsonMessages;
 
 /// Prepares a gRPC-Web request for tonic-web: `+json` becomes `+proto` in the content type and
 /// the accepted type, remembered as a mark.
-pub(crate) fn before(request: &mut http::Request<Body>, codec: Codec) {
-    if codec != Codec::Json {
+pub(crate) fn before(request: &mut http::Request<Body>, codec: Format) {
+    if codec != Format::Json {
         return;
     }
     for name in [header::CONTENT_TYPE, header::ACCEPT] {
@@ -35,18 +35,18 @@ pub(crate) fn before(request: &mut http::Request<Body>, codec: Codec) {
 }
 
 /// The codec of a request after tonic-web's translation.
-pub(crate) fn codec_after(request: &http::Request<Body>) -> Codec {
+pub(crate) fn codec_after(request: &http::Request<Body>) -> Format {
     if request.extensions().get::<JsonMessages>().is_some() {
-        Codec::Json
+        Format::Json
     } else {
-        Codec::Protobuf
+        Format::Protobuf
     }
 }
 
 /// Restores `+json` in the content type of a JSON call's response, keeping the encoding
 /// (binary or base64 text) tonic-web chose from the request's `Accept`.
-pub(crate) fn after(mut response: http::Response<Body>, codec: Codec) -> http::Response<Body> {
-    if codec != Codec::Json {
+pub(crate) fn after(mut response: http::Response<Body>, codec: Format) -> http::Response<Body> {
+    if codec != Format::Json {
         return response;
     }
     let text = response

@@ -12,20 +12,20 @@ use http_body_util::Full;
 
 use super::MICRO_ENDPOINT_HEADERS;
 use crate::Status;
-use crate::codec::Codec;
+use crate::codec::Format;
 use crate::errors::Error as MicroError;
 use crate::server::{Body, PlainReply};
 
 /// How a go-micro reply is written: go-micro's content types, and JSON ends with a newline
 /// (go-micro writes it with `json.Encoder`).
-pub(crate) fn reply(codec: Codec) -> PlainReply {
+pub(crate) fn reply(codec: Format) -> PlainReply {
     match codec {
-        Codec::Protobuf => PlainReply {
+        Format::Protobuf => PlainReply {
             codec,
             content_type: "application/protobuf",
             newline: false,
         },
-        Codec::Json => PlainReply {
+        Format::Json => PlainReply {
             codec,
             content_type: "application/json",
             newline: true,

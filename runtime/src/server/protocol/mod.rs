@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use http::{HeaderMap, HeaderName, header};
 
-use crate::codec::Codec;
+use crate::codec::Format;
 use crate::server::Failure;
 
 /// The status of a failed unframed call: the typed [`Failure`] the unary path leaves, or, from
@@ -26,15 +26,15 @@ pub(super) fn failure(response: &mut http::Response<crate::server::Body>) -> Opt
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Protocol {
     /// gRPC over HTTP/2: `application/grpc[+proto|+json]`.
-    Grpc(Codec),
+    Grpc(Format),
     /// gRPC-Web: `application/grpc-web[-text][+proto|+json]`.
-    GrpcWeb(Codec),
+    GrpcWeb(Format),
     /// Connect streaming: `application/connect+proto|json`.
-    ConnectStream(Codec),
+    ConnectStream(Format),
     /// Connect unary: `POST /pkg.Svc/Method` with `application/json` or `application/proto`.
-    ConnectUnary(Codec),
+    ConnectUnary(Format),
     /// go-micro: a `Micro-Endpoint` (or `Micro-Method`) header; the path is ignored.
-    Micro(Codec),
+    Micro(Format),
     /// Nothing this port speaks; the text says what to send instead.
     Unsupported(String),
 }
@@ -75,23 +75,24 @@ impl Protocol {
         };
         let framed = suffixed("application/grpc-web-text")
             .or_else(|| suffixed("application/grpc-web"))
-            .map(|rest| (rest, Protocol::GrpcWeb as fn(Codec) -> Protocol))
+            .map(|rest| (rest, Protocol::GrpcWeb as fn(Format) -> Protocol))
             .or_else(|| {
                 suffixed("application/grpc")
-                    .map(|rest| (rest, Protocol::Grpc as fn(Codec) -> Protocol))
+                    .map(|rest| (rest, Protocol::Grpc as fn(Format) -> Protocol))
             })
             .or_else(|| {
                 essence
                     .strip_prefix("application/connect+")
-                    .map(|rest| (rest, Protocol::ConnectStream as fn(Codec) -> Protocol))
+                    .map(|rest| (rest, Protocol::ConnectStream as fn(Format) -> Protocol))
             });
         if let Some((suffix, protocol)) = framed {
-            return Codec::from_suffix(suffix).map_or_else(|| unsupported(Some(essence)), protocol);
+            return Format::from_suffix(suffix)
+                .map_or_else(|| unsupported(Some(essence)), protocol);
         }
         match essence {
-            "application/json" => Protocol::ConnectUnary(Codec::Json),
+            "application/json" => Protocol::ConnectUnary(Format::Json),
             "application/proto" | "application/protobuf" | "application/x-protobuf" => {
-                Protocol::ConnectUnary(Codec::Protobuf)
+                Protocol::ConnectUnary(Format::Protobuf)
             }
             _ => unsupported(Some(essence)),
         }
@@ -99,12 +100,12 @@ impl Protocol {
 }
 
 /// go-micro's codecs by content type; none means protobuf, as in go-micro.
-fn micro_codec(essence: Option<&str>) -> Option<Codec> {
+fn micro_codec(essence: Option<&str>) -> Option<Format> {
     match essence {
         None
         | Some("application/protobuf" | "application/proto" | "application/x-protobuf")
-        | Some("application/octet-stream") => Some(Codec::Protobuf),
-        Some("application/json") => Some(Codec::Json),
+        | Some("application/octet-stream") => Some(Format::Protobuf),
+        Some("application/json") => Some(Format::Json),
         Some(_) => None,
     }
 }
@@ -141,40 +142,40 @@ mod tests {
     #[test]
     fn content_types_pick_protocol_and_codec() {
         let ct = |value| detect(&[("content-type", value)]);
-        assert_eq!(ct("application/grpc"), Protocol::Grpc(Codec::Protobuf));
+        assert_eq!(ct("application/grpc"), Protocol::Grpc(Format::Protobuf));
         assert_eq!(
             ct("application/grpc+proto"),
-            Protocol::Grpc(Codec::Protobuf)
+            Protocol::Grpc(Format::Protobuf)
         );
-        assert_eq!(ct("application/grpc+json"), Protocol::Grpc(Codec::Json));
+        assert_eq!(ct("application/grpc+json"), Protocol::Grpc(Format::Json));
         assert_eq!(
             ct("application/grpc-web"),
-            Protocol::GrpcWeb(Codec::Protobuf)
+            Protocol::GrpcWeb(Format::Protobuf)
         );
         assert_eq!(
             ct("application/grpc-web-text+proto"),
-            Protocol::GrpcWeb(Codec::Protobuf)
+            Protocol::GrpcWeb(Format::Protobuf)
         );
         assert_eq!(
             ct("application/grpc-web+json"),
-            Protocol::GrpcWeb(Codec::Json)
+            Protocol::GrpcWeb(Format::Json)
         );
         assert_eq!(
             ct("application/connect+json"),
-            Protocol::ConnectStream(Codec::Json)
+            Protocol::ConnectStream(Format::Json)
         );
         assert_eq!(
             ct("application/connect+proto"),
-            Protocol::ConnectStream(Codec::Protobuf)
+            Protocol::ConnectStream(Format::Protobuf)
         );
         assert_eq!(
             ct("application/json; charset=utf-8"),
-            Protocol::ConnectUnary(Codec::Json)
+            Protocol::ConnectUnary(Format::Json)
         );
-        assert_eq!(ct("Application/JSON"), Protocol::ConnectUnary(Codec::Json));
+        assert_eq!(ct("Application/JSON"), Protocol::ConnectUnary(Format::Json));
         assert_eq!(
             ct("application/proto"),
-            Protocol::ConnectUnary(Codec::Protobuf)
+            Protocol::ConnectUnary(Format::Protobuf)
         );
         assert!(matches!(ct("text/plain"), Protocol::Unsupported(m) if m.contains("`text/plain`")));
         assert!(matches!(
@@ -195,16 +196,16 @@ mod tests {
         };
         assert_eq!(
             micro(&[("content-type", "application/json")]),
-            Protocol::Micro(Codec::Json)
+            Protocol::Micro(Format::Json)
         );
-        assert_eq!(micro(&[]), Protocol::Micro(Codec::Protobuf));
+        assert_eq!(micro(&[]), Protocol::Micro(Format::Protobuf));
         assert_eq!(
             micro(&[("content-type", "application/protobuf")]),
-            Protocol::Micro(Codec::Protobuf)
+            Protocol::Micro(Format::Protobuf)
         );
         assert_eq!(
             detect(&[("x-micro-method", "A.B")]),
-            Protocol::Micro(Codec::Protobuf)
+            Protocol::Micro(Format::Protobuf)
         );
         assert!(matches!(
             micro(&[("content-type", "application/x-www-form-urlencoded")]),

@@ -15,9 +15,9 @@ use futures_core::Stream;
 use http::HeaderMap;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 
-use super::Body;
 use crate::Status;
 use crate::metadata::MetadataMap;
+use crate::rpc::Body;
 
 /// The response metadata of one call, shared by its [`Context`](crate::Context) and the
 /// protocol code that writes the response.

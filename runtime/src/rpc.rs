@@ -1,4 +1,10 @@
-//! Static descriptions of generated services, which the runtime routes and registers by.
+//! What a call is, for the server, the client and the modules below them: the static
+//! descriptions of generated services ([`ServiceInfo`], [`MethodInfo`], [`RpcKind`]), which the
+//! runtime routes and registers by, and the HTTP [`Body`] calls travel in. Public as
+//! `micro::server::{Body, MethodInfo, RpcKind, ServiceInfo}`.
+
+/// The HTTP body of gRPC requests and responses.
+pub type Body = tonic::body::Body;
 
 /// A generated service: its name, methods and encoded descriptors.
 ///

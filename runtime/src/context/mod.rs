@@ -1,4 +1,7 @@
-//! The per-call context every handler receives: who called what, with which metadata, by when.
+//! The per-call context every handler receives: who called what, with which metadata, by when;
+//! and what it sends back besides messages ([`outgoing`]).
+
+pub(crate) mod outgoing;
 
 use std::fmt;
 use std::future::Future;
@@ -10,8 +13,9 @@ use tokio::time::Instant;
 
 use crate::Status;
 use crate::metadata::MetadataMap;
-use crate::server::{MethodInfo, Outgoing, UNKNOWN_METHOD};
+use crate::rpc::{MethodInfo, UNKNOWN_METHOD};
 use crate::trace::{TRACEPARENT, TraceContext, TraceId};
+use outgoing::Outgoing;
 
 /// What a handler knows about the call it serves. Cheap to clone.
 ///

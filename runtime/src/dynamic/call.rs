@@ -1,6 +1,6 @@
-//! Calls of methods known only at run time, by their descriptors ([`crate::dynamic`]):
-//! messages are [`DynamicMessage`]s, sent as protobuf, through the same stack as generated
-//! clients' calls.
+//! Calls of methods known only at run time, by their descriptors: [`Client`]'s `dynamic_*`
+//! methods. Messages are [`DynamicMessage`]s, sent as protobuf, through the same stack as
+//! generated clients' calls.
 
 use bytes::{Buf, Bytes};
 use futures_core::Stream;
@@ -8,9 +8,8 @@ use prost::Message;
 use prost_reflect::{DynamicMessage, MessageDescriptor};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
-use super::{Call, Client, Invocation};
-use crate::codec::Codec as Format;
-use crate::dynamic::Method;
+use super::Method;
+use crate::client::{Call, CallOptions, Client, Invocation};
 use crate::{Status, Streaming};
 
 impl Client {
@@ -78,7 +77,7 @@ impl Client {
         service: &str,
         method: &Method,
     ) -> (
-        impl FnOnce(super::call::CallOptions) -> Invocation + Send + 'static,
+        impl FnOnce(CallOptions) -> Invocation + Send + 'static,
         DynamicCodec,
     ) {
         let client = self.clone();
@@ -86,12 +85,7 @@ impl Client {
         let codec = DynamicCodec {
             output: method.output(),
         };
-        let invoke = move |options| Invocation {
-            format: Format::Protobuf,
-            client,
-            target,
-            options,
-        };
+        let invoke = move |options| client.protobuf_invocation(target, options);
         (invoke, codec)
     }
 }
