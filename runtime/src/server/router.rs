@@ -204,10 +204,18 @@ impl Router {
             .next()
             .unwrap_or_default();
         if let Some(builtin) = self.builtins.get(service) {
-            if let Some(guard) = self.settings.guard.as_ref().filter(|g| g.guards_builtins()) {
+            if let Some(gatekeeper) = self
+                .settings
+                .gatekeeper
+                .as_ref()
+                .filter(|g| g.checks_builtins())
+            {
                 let endpoint = builtin_endpoint(path);
                 let identity = request.extensions().get::<Identity>();
-                if let Err(status) = guard.check(request.headers(), identity, &endpoint).await {
+                if let Err(status) = gatekeeper
+                    .check(request.headers(), identity, &endpoint)
+                    .await
+                {
                     return refused(status, &endpoint);
                 }
             }
@@ -432,9 +440,9 @@ impl Router {
             }
         };
         let mut request = request;
-        if let Some(guard) = &self.settings.guard {
+        if let Some(gatekeeper) = &self.settings.gatekeeper {
             let identity = request.extensions().get::<Identity>();
-            match guard
+            match gatekeeper
                 .check(request.headers(), identity, method.endpoint)
                 .await
             {
