@@ -24,7 +24,7 @@ use bytes::Bytes;
 use clap::Parser;
 use futures::StreamExt;
 use micro::broker::{self, Broker, HttpBroker, HttpOptions, Message, SubscribeOptions};
-use micro::events::{ConsumeOptions, PublishOptions, Stream};
+use micro::events::{ConsumeOptions, EventStream, PublishOptions};
 use micro_test_support::{NatsServer, RedisServer};
 use tokio::sync::Notify;
 
@@ -226,7 +226,7 @@ impl Counter {
     }
 }
 
-async fn events_round(stream: Arc<dyn Stream>, topic: String, args: &Args) -> f64 {
+async fn events_round(stream: Arc<dyn EventStream>, topic: String, args: &Args) -> f64 {
     let target = total(args);
     let options = ConsumeOptions::default().group("bench").manual_ack();
     let mut consumer = stream.consume(&topic, options).await.expect("consume");
@@ -424,7 +424,7 @@ async fn broker_round(broker: Arc<dyn Broker>, topic: String, args: &Args) -> f6
     rate
 }
 
-async fn events_publish(stream: Arc<dyn Stream>, topic: String, args: &Args) -> f64 {
+async fn events_publish(stream: Arc<dyn EventStream>, topic: String, args: &Args) -> f64 {
     let payload = Bytes::from(vec![b'x'; args.payload]);
     let started = Instant::now();
     publish_all(args, move |_| {
@@ -440,7 +440,7 @@ async fn events_publish(stream: Arc<dyn Stream>, topic: String, args: &Args) -> 
     total(args) as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn events_consume(stream: Arc<dyn Stream>, topic: String, args: &Args) -> f64 {
+async fn events_consume(stream: Arc<dyn EventStream>, topic: String, args: &Args) -> f64 {
     let options = ConsumeOptions::default()
         .group("replay")
         .offset(micro::events::Offset::Start)

@@ -615,7 +615,7 @@ async fn http_broker_with_go_v5_both_ways() {
 /// group consumes from the start; micro-rs publishes, a Go group consumes from the start.
 #[cfg(feature = "full")]
 async fn jetstream_both_ways(go: Go) {
-    use micro::events::{ConsumeOptions, JetStream, Offset, PublishOptions, Stream};
+    use micro::events::{ConsumeOptions, EventStream, JetStream, Offset, PublishOptions};
     let Some(go_events) = go.program("events") else {
         return;
     };

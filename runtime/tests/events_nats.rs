@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use futures_util::StreamExt;
 use micro::events::{
-    self, ConsumeOptions, ErrorKind, Event, JetStream, Offset, PublishOptions, ReadOptions, Store,
-    Stream, WriteOptions,
+    self, ConsumeOptions, ErrorKind, Event, EventStore, EventStream, JetStream, Offset,
+    PublishOptions, ReadOptions, WriteOptions,
 };
 use micro_test_support::NatsServer;
 use support::events::{Logs, next, text};

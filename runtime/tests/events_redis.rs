@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use micro::events::{
-    self, ConsumeOptions, ErrorKind, Event, Offset, PublishOptions, ReadOptions, RedisStream,
-    Store, Stream, WriteOptions,
+    self, ConsumeOptions, ErrorKind, Event, EventStore, EventStream, Offset, PublishOptions,
+    ReadOptions, RedisStream, WriteOptions,
 };
 use micro_test_support::RedisServer;
 use support::events::{Logs, next, text};

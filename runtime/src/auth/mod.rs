@@ -57,7 +57,7 @@ pub use identity::Identity;
 pub use jwt::JwtAuth;
 pub use noop::NoopAuth;
 pub use rules::{Access, MemoryRules, Resource, Rule, verify};
-pub(crate) use server::Guard;
+pub(crate) use server::Gatekeeper;
 pub use server::ServerAuth;
 #[cfg(feature = "auth-tls")]
 pub use tls::{ClientAuth, DEFAULT_CERTIFICATE_LIFETIME, ServiceTls};

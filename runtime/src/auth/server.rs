@@ -72,18 +72,18 @@ impl fmt::Debug for ServerAuth {
 
 /// A server's [`ServerAuth`], bound to the service name it checks resources of.
 #[derive(Debug, Clone)]
-pub(crate) struct Guard {
+pub(crate) struct Gatekeeper {
     options: ServerAuth,
     service: Arc<str>,
 }
 
-impl Guard {
-    pub(crate) fn new(options: ServerAuth, service: Arc<str>) -> Guard {
-        Guard { options, service }
+impl Gatekeeper {
+    pub(crate) fn new(options: ServerAuth, service: Arc<str>) -> Gatekeeper {
+        Gatekeeper { options, service }
     }
 
     /// Whether a built-in service (health, reflection) is checked.
-    pub(crate) fn guards_builtins(&self) -> bool {
+    pub(crate) fn checks_builtins(&self) -> bool {
         !self.options.public_builtins
     }
 

@@ -9,7 +9,7 @@
 //! | defaults | [`Memory::new`], [`Memory::serialize`] | on [`Memory::set`] |
 //! | file (JSON, YAML, TOML) | [`File::new`] | yes (editors' renames too) |
 //! | environment | [`Env::new`] (`DATABASE_ADDRESS` → `database.address`) | no |
-//! | flags | [`Flags::new`], [`Flags::from_matches`] | no |
+//! | flags | [`CommandLine::new`], [`CommandLine::from_matches`] | no |
 //! | etcd | `Etcd::new` (feature `config-etcd`; keys under `/micro/config/`) | yes |
 //!
 //! [`from_uri`] picks one from a URI (`file:///etc/app.yaml`, `env://MICRO`, `etcd://host:2379`).
@@ -44,7 +44,7 @@ mod error;
 #[cfg(feature = "config-etcd")]
 mod etcd;
 mod file;
-mod flags;
+mod command_line;
 mod loader;
 mod memory;
 mod tree;
@@ -60,7 +60,7 @@ pub use error::{Error, ErrorKind};
 #[cfg(feature = "config-etcd")]
 pub use etcd::Etcd;
 pub use file::{File, Format};
-pub use flags::Flags;
+pub use command_line::CommandLine;
 pub use loader::{Builder, Config, Watcher};
 pub use memory::Memory;
 

@@ -1,4 +1,4 @@
-//! The behaviour every [`Stream`] backend must have, as one suite to run against each.
+//! The behaviour every [`EventStream`] backend must have, as one suite to run against each.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -17,8 +17,8 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 
 use super::{
-    ConsumeOptions, Consumer, ErrorKind, Event, Offset, PublishOptions, ReadOptions, Store, Stream,
-    WriteOptions,
+    ConsumeOptions, Consumer, ErrorKind, Event, EventStore, EventStream, Offset, PublishOptions,
+    ReadOptions, WriteOptions,
 };
 
 /// How long a backend may take to deliver an event that is due.
@@ -28,7 +28,7 @@ const DELIVERY: Duration = Duration::from_secs(10);
 const ACK_WAIT: Duration = Duration::from_secs(1);
 
 /// Runs every check against `stream`.
-pub async fn run(stream: Arc<dyn Stream>) {
+pub async fn run(stream: Arc<dyn EventStream>) {
     let run = Run {
         stream,
         prefix: format!(
@@ -51,7 +51,7 @@ pub async fn run(stream: Arc<dyn Stream>) {
 
 /// Runs every check of the history contract against `store`: what is written is read back in
 /// order, with its id, timestamp, metadata and payload, a page at a time, per topic.
-pub async fn run_store(store: Arc<dyn Store>) {
+pub async fn run_store(store: Arc<dyn EventStore>) {
     let topic = format!(
         "conformance-store-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
@@ -112,7 +112,7 @@ pub async fn run_store(store: Arc<dyn Store>) {
 }
 
 struct Run {
-    stream: Arc<dyn Stream>,
+    stream: Arc<dyn EventStream>,
     prefix: String,
 }
 

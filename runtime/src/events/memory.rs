@@ -11,7 +11,8 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{
-    Acknowledge, BoxFuture, ConsumeOptions, Consumer, Error, Event, Offset, PublishOptions, Stream,
+    Acknowledge, BoxFuture, ConsumeOptions, Consumer, Error, Event, EventStream, Offset,
+    PublishOptions,
 };
 
 /// Events kept in this process, delivered at least once per group like the durable backends.
@@ -73,7 +74,7 @@ impl MemoryStream {
     }
 }
 
-impl Stream for MemoryStream {
+impl EventStream for MemoryStream {
     fn publish<'a>(
         &'a self,
         topic: &'a str,

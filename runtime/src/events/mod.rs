@@ -13,7 +13,7 @@
 //!
 //! ```
 //! # async fn demo() -> Result<(), micro::events::Error> {
-//! use micro::events::{self, ConsumeOptions, Offset, PublishOptions, Stream};
+//! use micro::events::{self, ConsumeOptions, EventStream, Offset, PublishOptions};
 //!
 //! let stream = events::memory();
 //! stream.publish("orders", "{\"id\":1}".into(), PublishOptions::default()).await?;
@@ -48,7 +48,7 @@ pub use memory::MemoryStream;
 pub use nats::JetStream;
 #[cfg(feature = "events-redis")]
 pub use redis::RedisStream;
-pub use store::MemoryStore;
+pub use store::MemoryEventStore;
 pub use types::{
     Acknowledge, ConsumeOptions, Consumer, DEFAULT_ACK_WAIT, Event, Offset, PublishOptions,
     ReadOptions, WriteOptions,
@@ -56,8 +56,8 @@ pub use types::{
 
 pub use crate::BoxFuture;
 
-/// Durable topics: publish events, consume them by group. Hold one as `Arc<dyn Stream>`.
-pub trait Stream: Send + Sync + fmt::Debug + 'static {
+/// Durable topics: publish events, consume them by group. Hold one as `Arc<dyn EventStream>`.
+pub trait EventStream: Send + Sync + fmt::Debug + 'static {
     /// Appends an event with `payload` to `topic`; `Ok` once the backend stored it.
     fn publish<'a>(
         &'a self,
@@ -78,7 +78,7 @@ pub trait Stream: Send + Sync + fmt::Debug + 'static {
 }
 
 /// Event history: write events, read them back by topic.
-pub trait Store: Send + Sync + fmt::Debug + 'static {
+pub trait EventStore: Send + Sync + fmt::Debug + 'static {
     /// The stored events of `topic`, oldest first.
     fn read<'a>(
         &'a self,
@@ -95,12 +95,12 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 }
 
 /// A new in-process stream.
-pub fn memory() -> Arc<dyn Stream> {
+pub fn memory() -> Arc<dyn EventStream> {
     Arc::new(MemoryStream::new())
 }
 
 /// A stream by name and addresses, as the `--events` and `--events-address` flags give them.
-pub fn build(name: &str, addresses: &[String]) -> Result<Arc<dyn Stream>, Error> {
+pub fn build(name: &str, addresses: &[String]) -> Result<Arc<dyn EventStream>, Error> {
     let _ = addresses; // unused when no external backend is compiled in
     match name {
         "memory" => Ok(memory()),
@@ -122,7 +122,7 @@ pub fn build(name: &str, addresses: &[String]) -> Result<Arc<dyn Stream>, Error>
 }
 
 /// A stream from a URI: `memory://`, `nats://host:4222[,…]`, `redis://host:6379`.
-pub fn from_uri(uri: &str) -> Result<Arc<dyn Stream>, Error> {
+pub fn from_uri(uri: &str) -> Result<Arc<dyn EventStream>, Error> {
     let (scheme, rest) = uri.split_once("://").unwrap_or((uri, ""));
     build(scheme, &crate::net::split_addresses(rest))
 }

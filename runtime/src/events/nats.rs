@@ -16,8 +16,8 @@ use futures_util::StreamExt;
 use crate::nats::{ConnectError, Connector, TIMEOUT};
 
 use super::{
-    Acknowledge, BoxFuture, ConsumeOptions, Consumer, Error, ErrorKind, Event, Offset,
-    PublishOptions, ReadOptions, Store, Stream, WriteOptions,
+    Acknowledge, BoxFuture, ConsumeOptions, Consumer, Error, ErrorKind, Event, EventStore,
+    EventStream, Offset, PublishOptions, ReadOptions, WriteOptions,
 };
 
 /// Events pulled per request (async-nats's default): what a consumer may hold unacked without
@@ -147,7 +147,7 @@ impl JetStream {
     }
 }
 
-impl Stream for JetStream {
+impl EventStream for JetStream {
     fn publish<'a>(
         &'a self,
         topic: &'a str,
@@ -183,7 +183,7 @@ impl Stream for JetStream {
     }
 }
 
-impl Store for JetStream {
+impl EventStore for JetStream {
     /// Reads the topic's stream from its first stored message.
     fn read<'a>(
         &'a self,

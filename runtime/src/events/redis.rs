@@ -15,7 +15,7 @@ use redis::{AsyncConnectionConfig, Client, Cmd, FromRedisValue, RedisError, Redi
 use tokio::sync::Mutex;
 
 use super::{BoxFuture, ConsumeOptions, Consumer, Error, ErrorKind, Event, PublishOptions};
-use super::{ReadOptions, Store, Stream, WriteOptions};
+use super::{EventStore, EventStream, ReadOptions, WriteOptions};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -25,7 +25,7 @@ const RESPONSE_TIMEOUT: Duration = Duration::from_secs(3);
 ///
 /// Each group is a Redis consumer group. Unacked entries are claimed by the group's live
 /// consumers once idle for `ack_wait`, so events of a consumer that died are not lost; a
-/// nack makes the entry idle at once. It is also a [`Store`]: `read` lists a topic's stream,
+/// nack makes the entry idle at once. It is also an [`EventStore`]: `read` lists a topic's stream,
 /// `write` appends to it (entries have no TTL, so `WriteOptions::ttl` is not applied).
 #[derive(Clone)]
 pub struct RedisStream {
@@ -61,7 +61,7 @@ impl fmt::Debug for RedisStream {
     }
 }
 
-impl Stream for RedisStream {
+impl EventStream for RedisStream {
     fn publish<'a>(
         &'a self,
         topic: &'a str,
@@ -84,7 +84,7 @@ impl Stream for RedisStream {
     }
 }
 
-impl Store for RedisStream {
+impl EventStore for RedisStream {
     fn read<'a>(
         &'a self,
         topic: &'a str,

@@ -6,12 +6,12 @@ use std::sync::Mutex;
 
 use tokio::time::Instant;
 
-use super::{BoxFuture, Error, Event, ReadOptions, Store, WriteOptions};
+use super::{BoxFuture, Error, Event, EventStore, ReadOptions, WriteOptions};
 
 /// Stores events in this process. For tests and embedding; JetStream and Redis streams are
 /// stores too, reading their streams' history.
 #[derive(Debug, Default)]
-pub struct MemoryStore {
+pub struct MemoryEventStore {
     topics: Mutex<HashMap<String, Vec<Stored>>>,
 }
 
@@ -21,14 +21,14 @@ struct Stored {
     expires: Option<Instant>,
 }
 
-impl MemoryStore {
+impl MemoryEventStore {
     /// An empty store.
-    pub fn new() -> MemoryStore {
-        MemoryStore::default()
+    pub fn new() -> MemoryEventStore {
+        MemoryEventStore::default()
     }
 }
 
-impl Store for MemoryStore {
+impl EventStore for MemoryEventStore {
     fn read<'a>(
         &'a self,
         topic: &'a str,
@@ -71,12 +71,12 @@ mod tests {
 
     #[tokio::test]
     async fn conformance() {
-        super::super::conformance::run_store(Arc::new(MemoryStore::new())).await;
+        super::super::conformance::run_store(Arc::new(MemoryEventStore::new())).await;
     }
 
     #[tokio::test(start_paused = true)]
     async fn events_are_forgotten_after_their_ttl() {
-        let store = MemoryStore::new();
+        let store = MemoryEventStore::new();
         let ttl = WriteOptions {
             ttl: Some(Duration::from_secs(60)),
         };

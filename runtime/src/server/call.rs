@@ -14,7 +14,7 @@ use tracing::{Instrument, Span};
 
 use super::wrapper::{self, HandlerService};
 use super::{Framed, MethodInfo};
-use crate::auth::Guard;
+use crate::auth::Gatekeeper;
 use crate::codec::{Direction, MessageCodec};
 use crate::context::ContextParts;
 use crate::context::outgoing::Outgoing;
@@ -37,7 +37,7 @@ pub(crate) struct CallSettings {
     /// How JSON requests and responses are read and written.
     pub(crate) json: Arc<JsonOptions>,
     /// Who may call what, if the service checks auth.
-    pub(crate) guard: Option<Arc<Guard>>,
+    pub(crate) gatekeeper: Option<Arc<Gatekeeper>>,
     /// Where calls are counted, unless metrics are off.
     pub(crate) metrics: Option<crate::metrics::Metrics>,
     /// The handler wrappers every call goes through, if there are any.

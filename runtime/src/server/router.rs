@@ -80,7 +80,7 @@ impl Router {
             }
         }
         let handlers: Arc<[Arc<dyn Handler>]> = handlers.into();
-        let pipeline = pipeline::build(handlers.clone(), settings.guard.clone());
+        let pipeline = pipeline::build(handlers.clone(), settings.gatekeeper.clone());
         Ok(Router {
             handlers,
             pipeline,
@@ -212,10 +212,18 @@ impl Router {
             .next()
             .unwrap_or_default();
         if let Some(builtin) = self.builtins.get(service) {
-            if let Some(guard) = self.settings.guard.as_ref().filter(|g| g.guards_builtins()) {
+            if let Some(gatekeeper) = self
+                .settings
+                .gatekeeper
+                .as_ref()
+                .filter(|g| g.checks_builtins())
+            {
                 let endpoint = builtin_endpoint(path);
                 let identity = request.extensions().get::<Identity>();
-                if let Err(status) = guard.check(request.headers(), identity, &endpoint).await {
+                if let Err(status) = gatekeeper
+                    .check(request.headers(), identity, &endpoint)
+                    .await
+                {
                     return refused(status, &endpoint);
                 }
             }

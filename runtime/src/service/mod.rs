@@ -68,7 +68,7 @@ pub struct Service {
     auth: Arc<Mutex<Option<crate::auth::Resolved>>>,
     /// The broker and event stream once built, shared likewise.
     broker: Arc<Mutex<Option<Arc<dyn Broker>>>>,
-    events: Arc<Mutex<Option<Arc<dyn events::Stream>>>>,
+    events: Arc<Mutex<Option<Arc<dyn events::EventStream>>>>,
     store: Arc<Mutex<Option<Arc<dyn crate::store::Store>>>>,
     sync: Arc<Mutex<Option<Arc<dyn crate::sync::Coordinator>>>>,
     /// The config once loaded, shared likewise.
@@ -91,7 +91,7 @@ pub(crate) struct Options {
     pub(crate) cors: Cors,
     pub(crate) registry: Choice<Arc<dyn Registry>>,
     pub(crate) broker: Choice<Arc<dyn Broker>>,
-    pub(crate) events: Choice<Arc<dyn events::Stream>>,
+    pub(crate) events: Choice<Arc<dyn events::EventStream>>,
     pub(crate) store: Choice<Arc<dyn crate::store::Store>>,
     /// `--store-database` and `--store-table`.
     pub(crate) store_scope: (Option<String>, Option<String>),

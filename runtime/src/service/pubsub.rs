@@ -70,7 +70,7 @@ impl Service {
     }
 
     /// Uses `stream` for events instead of the one `--events` names (default: in memory).
-    pub fn events(mut self, stream: Arc<dyn events::Stream>) -> Service {
+    pub fn events(mut self, stream: Arc<dyn events::EventStream>) -> Service {
         self.options.events = super::Choice::Instance(stream);
         self
     }
@@ -87,7 +87,7 @@ impl Service {
     /// let mut consumer = stream.consume("invoices", ConsumeOptions::default().group("billing")).await?;
     /// # Ok(()) }
     /// ```
-    pub fn stream(&self) -> Result<Arc<dyn events::Stream>, Error> {
+    pub fn stream(&self) -> Result<Arc<dyn events::EventStream>, Error> {
         let options = self.options_with_flags()?;
         built_once(&self.events, || options.events.build(events::build))
     }

@@ -9,7 +9,7 @@ use tonic_health::ServingStatus;
 
 use super::registration::Registration;
 use super::{Error, ErrorKind, Options};
-use crate::auth::Guard;
+use crate::auth::Gatekeeper;
 use crate::net;
 use crate::registry::{self, Registry};
 use crate::server::call::CallSettings;
@@ -49,9 +49,9 @@ impl RunningService {
             max_message_size: options.max_message_size,
             compress_responses: options.compress_responses,
             json: Arc::new(options.json.clone()),
-            guard: auth
+            gatekeeper: auth
                 .server
-                .map(|server| Arc::new(Guard::new(server, Arc::from(options.name.as_str())))),
+                .map(|server| Arc::new(Gatekeeper::new(server, Arc::from(options.name.as_str())))),
             metrics: options.metrics_on.then(|| options.metrics.clone()),
             wrappers: crate::middleware::assemble(&options.handler_wrappers),
         };

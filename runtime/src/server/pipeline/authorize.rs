@@ -6,20 +6,20 @@ use std::task::{Context, Poll};
 use futures_util::future::Either;
 
 use super::CallResult;
-use crate::auth::{Guard, Identity};
+use crate::auth::{Gatekeeper, Identity};
 use crate::server::{Body, Incoming};
 use crate::{BoxFuture, Status};
 
 /// Adds [`Authorize`] to a service.
 #[derive(Debug, Clone)]
 pub(crate) struct AuthorizeLayer {
-    guard: Option<Arc<Guard>>,
+    gatekeeper: Option<Arc<Gatekeeper>>,
 }
 
 impl AuthorizeLayer {
-    /// Checks calls with `guard`; without one, calls pass untouched.
-    pub(crate) fn new(guard: Option<Arc<Guard>>) -> AuthorizeLayer {
-        AuthorizeLayer { guard }
+    /// Checks calls with `gatekeeper`; without one, calls pass untouched.
+    pub(crate) fn new(gatekeeper: Option<Arc<Gatekeeper>>) -> AuthorizeLayer {
+        AuthorizeLayer { gatekeeper }
     }
 }
 
@@ -28,7 +28,7 @@ impl<S> tower::Layer<S> for AuthorizeLayer {
 
     fn layer(&self, inner: S) -> Authorize<S> {
         Authorize {
-            guard: self.guard.clone(),
+            gatekeeper: self.gatekeeper.clone(),
             inner,
         }
     }
@@ -40,7 +40,7 @@ impl<S> tower::Layer<S> for AuthorizeLayer {
 /// `PERMISSION_DENIED`.
 #[derive(Debug, Clone)]
 pub(crate) struct Authorize<S> {
-    guard: Option<Arc<Guard>>,
+    gatekeeper: Option<Arc<Gatekeeper>>,
     inner: S,
 }
 
@@ -61,23 +61,23 @@ where
     }
 
     fn call(&mut self, call: Incoming) -> Self::Future {
-        let Some(guard) = self.guard.clone() else {
+        let Some(gatekeeper) = self.gatekeeper.clone() else {
             return Either::Left(self.inner.call(call));
         };
         // The ready service goes into the future; a clone stays for the next call.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        Either::Right(Box::pin(authorize(guard, inner, call)))
+        Either::Right(Box::pin(authorize(gatekeeper, inner, call)))
     }
 }
 
-async fn authorize<S>(guard: Arc<Guard>, mut inner: S, mut call: Incoming) -> CallResult
+async fn authorize<S>(gatekeeper: Arc<Gatekeeper>, mut inner: S, mut call: Incoming) -> CallResult
 where
     S: tower::Service<Incoming, Response = http::Response<Body>, Error = Status>,
 {
     let endpoint = call.meta.method.endpoint;
     let identity = call.request.extensions().get::<Identity>();
-    match guard
+    match gatekeeper
         .check(call.request.headers(), identity, endpoint)
         .await
     {

@@ -45,7 +45,7 @@ pub(crate) use trace::{Trace, TraceLayer};
 
 use super::{Body, Handler, Incoming};
 use crate::Status;
-use crate::auth::Guard;
+use crate::auth::Gatekeeper;
 
 /// The pipeline as the router runs it.
 pub(crate) type CallPipeline = Trace<Metrics<Deadline<Authorize<Handlers>>>>;
@@ -54,13 +54,13 @@ pub(crate) type CallPipeline = Trace<Metrics<Deadline<Authorize<Handlers>>>>;
 /// call with.
 pub(crate) type CallResult = Result<http::Response<Body>, Status>;
 
-/// The pipeline in front of `handlers`, checking calls with `guard` if the service has one.
-pub(crate) fn build(handlers: Arc<[Arc<dyn Handler>]>, guard: Option<Arc<Guard>>) -> CallPipeline {
+/// The pipeline in front of `handlers`, checking calls with `gatekeeper` if the service has one.
+pub(crate) fn build(handlers: Arc<[Arc<dyn Handler>]>, gatekeeper: Option<Arc<Gatekeeper>>) -> CallPipeline {
     ServiceBuilder::new()
         .layer(TraceLayer)
         .layer(MetricsLayer)
         .layer(DeadlineLayer)
-        .layer(AuthorizeLayer::new(guard))
+        .layer(AuthorizeLayer::new(gatekeeper))
         .service(Handlers::new(handlers))
 }
 

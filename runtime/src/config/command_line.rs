@@ -7,19 +7,19 @@ use serde_json::{Map, Value};
 use super::tree::{insert, name_to_keys, typed_scalar};
 use super::{BoxFuture, Changes, Error, Source};
 
-/// Flags as nested keys: names are lowercased and split on `-` and `_`; values are typed
+/// Command-line flags as nested keys: names are lowercased and split on `-` and `_`; values are typed
 /// integer → bool → string. Not watched.
 #[derive(Debug, Clone, Default)]
-pub struct Flags {
+pub struct CommandLine {
     values: Vec<(String, String)>,
 }
 
-impl Flags {
+impl CommandLine {
     /// Flags from `(name, value)` pairs; a leading `--` on a name is ignored.
     pub fn new<K: Into<String>, V: Into<String>>(
         values: impl IntoIterator<Item = (K, V)>,
-    ) -> Flags {
-        Flags {
+    ) -> CommandLine {
+        CommandLine {
             values: values
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
@@ -30,7 +30,7 @@ impl Flags {
     /// The flags a user gave (on the command line or through their `env`), not clap's
     /// defaults, so that defaults of earlier sources still apply. A flag given several times
     /// keeps its last value; values that are not UTF-8 are skipped.
-    pub fn from_matches(matches: &ArgMatches) -> Flags {
+    pub fn from_matches(matches: &ArgMatches) -> CommandLine {
         let mut values = Vec::new();
         for id in matches.ids() {
             // Argument groups (clap derive makes one per struct) hold the ids of their members.
@@ -49,7 +49,7 @@ impl Flags {
                 values.push((id.to_string(), value.to_owned()));
             }
         }
-        Flags { values }
+        CommandLine { values }
     }
 
     fn tree(&self) -> Value {
@@ -68,7 +68,7 @@ impl Flags {
     }
 }
 
-impl Source for Flags {
+impl Source for CommandLine {
     fn read(&self) -> BoxFuture<'_, Result<Value, Error>> {
         Box::pin(async move { Ok(self.tree()) })
     }
@@ -91,7 +91,7 @@ mod tests {
 
     #[test]
     fn names_split_on_dashes_and_underscores() {
-        let flags = Flags::new([("--server-port", "9090"), ("server_name", "greeter")]);
+        let flags = CommandLine::new([("--server-port", "9090"), ("server_name", "greeter")]);
         assert_eq!(
             flags.tree(),
             json!({"server": {"port": 9090, "name": "greeter"}})
@@ -123,7 +123,7 @@ mod tests {
             "--debug",
         ]);
         assert_eq!(
-            Flags::from_matches(&matches).tree(),
+            CommandLine::from_matches(&matches).tree(),
             json!({"server": {"port": 9090}, "debug": true})
         );
     }
@@ -139,7 +139,7 @@ mod tests {
             );
         let matches = command.get_matches_from(["app", "--server-port", "9090"]);
         assert_eq!(
-            Flags::from_matches(&matches).tree(),
+            CommandLine::from_matches(&matches).tree(),
             json!({"server": {"port": 9090}})
         );
     }
