@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
@@ -10,7 +11,6 @@ use futures_core::Stream;
 use futures_util::FutureExt;
 use http::uri::PathAndQuery;
 use tokio::time::{Instant, Sleep};
-use tower::ServiceExt;
 
 use super::call::{CallOptions, CallTarget};
 use super::route::CallDeadline;
@@ -20,7 +20,7 @@ use tonic::codec::Codec;
 use crate::BoxFuture;
 use crate::codec::{Direction, Format, MessageCodec};
 use crate::metadata::MetadataMap;
-use crate::transcode::method_types;
+use crate::transcode::{MethodTypes, method_types};
 use crate::{Context, Status, Streaming, deadline};
 
 /// Everything one call needs, resolved from the client and the call's options.
@@ -35,16 +35,6 @@ pub(crate) struct Invocation {
 type Grpc = tonic::client::Grpc<Transport>;
 
 impl Invocation {
-    pub(super) async fn unary<C>(self, message: C::Encode, codec: C) -> Result<C::Decode, Status>
-    where
-        C: Codec<Encode: Send + Sync + 'static, Decode: Send + Sync + 'static>,
-    {
-        // A client stream of one message: its reply keeps headers and trailers apart, which
-        // tonic's unary call merges.
-        let message = futures_util::stream::once(std::future::ready(message));
-        self.client_streaming(message, codec).await
-    }
-
     pub(crate) async fn server_streaming<C>(
         mut self,
         message: C::Encode,
@@ -161,21 +151,23 @@ impl Invocation {
     pub(super) fn codec<Req, Resp>(&self) -> Result<MessageCodec<Req, Resp>, Status> {
         match self.format {
             Format::Protobuf => Ok(MessageCodec::protobuf()),
-            Format::Json => {
-                let types =
-                    method_types(self.target.info, self.target.method).map_err(Status::internal)?;
-                Ok(MessageCodec::json(
-                    &types,
-                    Direction::Client,
-                    &self.client.options().json,
-                ))
-            }
+            Format::Json => Ok(MessageCodec::json(
+                &*self.types()?,
+                Direction::Client,
+                &self.client.options().json,
+            )),
         }
     }
 
-    /// A unary call in protobuf, its messages encoded and decoded here rather than through
-    /// tonic's streaming codec ([`super::unary`]); `decode` reads the reply message.
-    pub(crate) async fn unary_protobuf<Req, Resp>(
+    /// The method's message descriptors, which JSON needs.
+    pub(super) fn types(&self) -> Result<Arc<MethodTypes>, Status> {
+        method_types(self.target.info, self.target.method).map_err(Status::internal)
+    }
+
+    /// A unary call: the request, one gRPC frame in the call's format (gzipped if the call
+    /// asks), goes down the client's stack as it is; the reply, read whole, is checked and
+    /// its one message handed to `decode` ([`super::unary`]).
+    pub(crate) async fn unary<Req, Resp>(
         mut self,
         message: Req,
         decode: impl FnOnce(Bytes) -> Result<Resp, Status>,
@@ -183,12 +175,26 @@ impl Invocation {
     where
         Req: prost::Message,
     {
-        let body = unary::encode(&message, self.client.options().max_message_size)?;
+        let json = match self.format {
+            Format::Protobuf => None,
+            Format::Json => Some(self.types()?),
+        };
+        let options = self.client.options();
+        let encoding = json.as_ref().map(|types| (&types.input, &*options.json));
+        let limit = options.max_message_size;
+        let body = unary::encode(&message, encoding, self.options.gzip, limit)?;
         drop(message);
         let (mut headers, extensions, deadline) = self.parts()?;
         headers.insert(http::header::TE, TRAILERS);
-        headers.insert(http::header::CONTENT_TYPE, GRPC_PROTOBUF);
+        let content_type = self.format.grpc_content_type();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(content_type),
+        );
         headers.insert(unary::GRPC_ACCEPT_ENCODING, unary::GZIP);
+        if self.options.gzip {
+            headers.insert(unary::GRPC_ENCODING, unary::GZIP);
+        }
         let mut request = http::Request::new(body);
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = http::Uri::from(PathAndQuery::from_static(self.target.method.path));
@@ -196,14 +202,7 @@ impl Invocation {
         *request.headers_mut() = headers;
         *request.extensions_mut() = extensions;
         let call = async {
-            let inner = &self.client.inner;
-            let response = match &inner.plain {
-                // Boxed, as the transport's future would be: it takes kilobytes, which every
-                // future wrapping it would otherwise carry and copy.
-                Some(retry) => Box::pin(retry.send(request)).await?,
-                None => inner.transport.clone().oneshot(request).await?,
-            };
-            let limit = self.client.options().max_message_size;
+            let response = self.client.send(request).await?;
             unary::decode(response, self.options.capture.as_ref(), limit, decode).await
         };
         self.measured(deadline, call).await
@@ -346,10 +345,6 @@ impl Invocation {
 
 /// `te: trailers`, which gRPC requests carry.
 const TRAILERS: http::HeaderValue = http::HeaderValue::from_static("trailers");
-
-/// The content type of gRPC with protobuf messages.
-const GRPC_PROTOBUF: http::HeaderValue =
-    http::HeaderValue::from_static(Format::Protobuf.grpc_content_type());
 
 /// Headers gRPC reserves, which call metadata must not set (as tonic drops them too).
 const RESERVED: [http::HeaderName; 5] = [

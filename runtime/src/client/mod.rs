@@ -20,6 +20,7 @@ mod publish;
 mod response;
 mod retry;
 mod route;
+mod stack;
 mod unary;
 mod wrapper;
 
@@ -53,6 +54,7 @@ use balance::{Balance, BalanceOptions, Destination};
 pub(crate) use invoke::Invocation;
 use pool::Pool;
 use retry::{Backoff, Retry, RetryPolicy};
+use stack::Stack;
 
 /// How long a call may take unless configured otherwise: 30 s, as in go-micro.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -120,10 +122,7 @@ pub struct Client {
 }
 
 struct Inner {
-    transport: Transport,
-    /// The stack below `transport` when no layers were added: unary calls go straight to it,
-    /// sparing the boxing of every call's service and future.
-    plain: Option<Retry>,
+    stack: Stack,
     /// The call wrappers every call goes through, if there are any.
     wrappers: Option<CallService>,
     destination: Destination,
@@ -177,9 +176,14 @@ impl Client {
         &self.inner.options
     }
 
+    /// Sends one request down the client's stack.
+    async fn send(&self, request: http::Request<Body>) -> Result<http::Response<Body>, Status> {
+        self.inner.stack.send(request).await
+    }
+
     fn grpc(&self) -> tonic::client::Grpc<Transport> {
         let limit = self.inner.options.max_message_size;
-        tonic::client::Grpc::new(self.inner.transport.clone())
+        tonic::client::Grpc::new(self.inner.stack.transport())
             .accept_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(limit)
             .max_encoding_message_size(limit)
@@ -221,11 +225,17 @@ impl Client {
             let wrappers = client.inner.wrappers.clone();
             let call = move |target, options, request| async move {
                 let invocation = client.invocation(target, options);
-                if invocation.format == Format::Protobuf && !invocation.options.gzip {
-                    return invocation.unary_protobuf(request, unary::protobuf).await;
+                match invocation.format {
+                    Format::Protobuf => invocation.unary(request, unary::protobuf).await,
+                    Format::Json => {
+                        let types = invocation.types()?;
+                        let json = client.options().json.clone();
+                        let decode = move |reply: bytes::Bytes| {
+                            crate::transcode::from_json(&reply, &types.output, &json)
+                        };
+                        invocation.unary(request, decode).await
+                    }
                 }
-                let codec = invocation.codec()?;
-                invocation.unary(request, codec).await
             };
             wrapper::wrapped(wrappers, target, options, request, call)
         })
@@ -718,13 +728,10 @@ impl ClientBuilder {
             self.retry_budget,
             DEFAULT_RETRY_MIN_PER_SEC,
         );
-        let retry = Retry::new(balance, policy);
-        let plain = self.layers.is_empty().then(|| retry.clone());
-        let transport = self.layers.apply(BoxCloneSyncService::new(retry));
+        let stack = Stack::new(Retry::new(balance, policy), &self.layers);
         Ok(Client {
             inner: Arc::new(Inner {
-                transport,
-                plain,
+                stack,
                 wrappers: crate::middleware::assemble(&self.call_wrappers),
                 destination,
                 options: self.options,

@@ -1,27 +1,55 @@
-//! Unary protobuf calls without tonic's streaming codec ([`crate::codec::frame`]): the request
-//! is encoded straight into one buffer of its exact size, and the reply, read whole (the retry
-//! layer reads it whole anyway), is checked and decoded in place. The status rules are tonic's
+//! Unary calls, the client's one path for them whatever the format and compression, without
+//! tonic's streaming codec ([`crate::codec::frame`]): the request is encoded into one buffer
+//! (for protobuf without gzip, straight into one of its exact size), and the reply, read whole
+//! (the retry layer reads it whole anyway), is checked and decoded in place. The status rules are tonic's
 //! (and gRPC's): a `grpc-status` in the headers ends the call, otherwise the trailers' does,
 //! else the HTTP status is mapped.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body_util::Full;
 use prost::Message;
+use prost_reflect::MessageDescriptor;
 
 use super::ResponseMetadata;
 use crate::codec::{Whole, frame};
 use crate::rpc::Body;
+use crate::transcode::{JsonOptions, to_json};
 use crate::{Code, Status};
 
-/// `message` as the body of a unary request: one uncompressed gRPC frame.
-pub(super) fn encode<M: Message>(message: &M, limit: usize) -> Result<Body, Status> {
-    let frame = frame::encode(message, limit).map_err(|len| {
-        Status::resource_exhausted(format!(
-            "the request of {len} bytes exceeds the client's limit of {limit} bytes; send a \
-             smaller message or raise ClientBuilder::max_message_size"
-        ))
-    })?;
+/// `message` as the body of a unary request: one gRPC frame, of protobuf or (given the
+/// message's descriptor) JSON, gzipped if `gzip`. Fails if the message encodes to more than
+/// `limit` bytes.
+pub(super) fn encode<M: Message>(
+    message: &M,
+    json: Option<(&MessageDescriptor, &JsonOptions)>,
+    gzip: bool,
+    limit: usize,
+) -> Result<Body, Status> {
+    let frame = match (json, gzip) {
+        // The common case: encoded straight into one buffer of the frame's size.
+        (None, false) => frame::encode(message, limit).map_err(|len| too_big(len, limit))?,
+        _ => {
+            let mut encoded = BytesMut::with_capacity(message.encoded_len());
+            match json {
+                None => message
+                    .encode(&mut encoded)
+                    .map_err(|err| Status::internal(err.to_string()))?,
+                Some((descriptor, options)) => to_json(message, descriptor, options, &mut encoded)?,
+            }
+            if encoded.len() > limit {
+                return Err(too_big(encoded.len(), limit));
+            }
+            frame::framed(&encoded, gzip)?
+        }
+    };
     Ok(Body::new(Full::new(frame)))
+}
+
+fn too_big(len: usize, limit: usize) -> Status {
+    Status::resource_exhausted(format!(
+        "the request of {len} bytes exceeds the client's limit of {limit} bytes; send a smaller \
+         message or raise ClientBuilder::max_message_size"
+    ))
 }
 
 /// `grpc-accept-encoding`: the reply compressions a client accepts.
@@ -31,7 +59,8 @@ pub(super) const GRPC_ACCEPT_ENCODING: http::HeaderName =
 /// gzip, the one compression the client speaks.
 pub(super) const GZIP: http::HeaderValue = http::HeaderValue::from_static("gzip");
 
-const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
+/// `grpc-encoding`: how a message is compressed.
+pub(super) const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
 
 /// The one message of a unary reply, decoded by `decode`, or the call's error status. The
 /// reply's headers and trailers go to `capture`, if given; a gzipped reply may inflate to
@@ -181,12 +210,27 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_is_one_exactly_sized_frame() {
-        let body = encode(&"hi".to_owned(), 64).unwrap();
+        let body = encode(&"hi".to_owned(), None, false, 64).unwrap();
         let bytes = body.collect().await.unwrap().to_bytes();
         assert_eq!(bytes.as_ref(), framed(&"hi".to_owned().encode_to_vec()));
-        let err = encode(&"x".repeat(100), 64).unwrap_err();
+        let err = encode(&"x".repeat(100), None, false, 64).unwrap_err();
         assert_eq!(err.code(), Code::ResourceExhausted);
         assert!(err.message().contains("limit of 64 bytes"), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_gzipped_request_is_one_flagged_frame_that_inflates_to_the_message() {
+        let message = "hello ".repeat(100);
+        let body = encode(&message, None, true, 1 << 20).unwrap();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        assert_eq!(bytes[0], 1, "the frame is flagged compressed");
+        assert!(bytes.len() < message.len(), "{} bytes", bytes.len());
+        let inflated = frame::single_gzip(bytes, "the request", 1 << 20)
+            .unwrap()
+            .unwrap();
+        assert_eq!(inflated, message.encode_to_vec());
+        let err = encode(&message, None, true, 64).unwrap_err();
+        assert_eq!(err.code(), Code::ResourceExhausted);
     }
 
     #[tokio::test]

@@ -46,6 +46,38 @@ pub(crate) fn encode<M: Message>(message: &M, limit: usize) -> Result<Bytes, usi
     Ok(buffer.freeze())
 }
 
+/// `message` in one gRPC frame, gzipped (and flagged compressed) if `gzip`.
+pub(crate) fn framed(message: &[u8], gzip: bool) -> Result<Bytes, Status> {
+    let compressed;
+    let payload = match gzip {
+        false => message,
+        true => {
+            compressed = gzipped(message)?;
+            &compressed[..]
+        }
+    };
+    let len = u32::try_from(payload.len()).map_err(|_| {
+        Status::resource_exhausted(format!(
+            "a message of {} bytes does not fit a gRPC frame (4 GiB at most)",
+            payload.len()
+        ))
+    })?;
+    let mut frame = BytesMut::with_capacity(PREFIX_LEN + payload.len());
+    frame.put_u8(u8::from(gzip));
+    frame.put_u32(len);
+    frame.extend_from_slice(payload);
+    Ok(frame.freeze())
+}
+
+fn gzipped(message: &[u8]) -> Result<Vec<u8>, Status> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder
+        .write_all(message)
+        .and_then(|()| encoder.finish())
+        .map_err(|err| Status::internal(format!("cannot gzip a message: {err}")))
+}
+
 /// The payload of the one gRPC frame in `data`, or `None` if `data` is empty. `whose` names the
 /// message in errors ("the request", "the reply").
 pub(crate) fn single(mut data: Bytes, whose: &str) -> Result<Option<Bytes>, Status> {

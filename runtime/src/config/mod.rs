@@ -37,6 +37,7 @@
 //! # }
 //! ```
 
+mod command_line;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod env;
@@ -44,7 +45,6 @@ mod error;
 #[cfg(feature = "config-etcd")]
 mod etcd;
 mod file;
-mod command_line;
 mod loader;
 mod memory;
 mod tree;
@@ -55,12 +55,12 @@ use std::pin::Pin;
 use futures_core::Stream;
 use serde_json::Value;
 
+pub use command_line::CommandLine;
 pub use env::Env;
 pub use error::{Error, ErrorKind};
 #[cfg(feature = "config-etcd")]
 pub use etcd::Etcd;
 pub use file::{File, Format};
-pub use command_line::CommandLine;
 pub use loader::{Builder, Config, Watcher};
 pub use memory::Memory;
 

@@ -23,7 +23,7 @@ impl Client {
     ) -> Call<DynamicMessage> {
         let (invoke, codec) = self.dynamic(service, method);
         let decode = move |reply| codec.reply(reply);
-        Call::new(move |options| invoke(options).unary_protobuf(request, decode))
+        Call::new(move |options| invoke(options).unary(request, decode))
     }
 
     /// Calls the server-streaming `method` of `service` with `request`.

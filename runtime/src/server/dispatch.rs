@@ -44,7 +44,7 @@ where
     let response = super::unary::serve(request, meta, wire, handler);
     match wire {
         Wire::Grpc(_) => finish(outgoing, response, Returned::First),
-        Wire::Plain(_) => {
+        Wire::Unframed(_) => {
             Box::pin(async move { super::unary::with_metadata(response.await, &outgoing) })
         }
     }
@@ -82,7 +82,7 @@ where
         ..
     } = call;
     let Wire::Grpc(framed) = wire else {
-        return not_plain(&meta, wire);
+        return streams_need_framing(&meta, wire);
     };
     grpc_server_streaming(meta.grpc(framed), meta, request, handler)
 }
@@ -155,7 +155,7 @@ where
         ..
     } = call;
     let Wire::Grpc(framed) = wire else {
-        return not_plain(&meta, wire);
+        return streams_need_framing(&meta, wire);
     };
     grpc_client_streaming(meta.grpc(framed), meta, request, handler)
 }
@@ -199,7 +199,7 @@ where
         ..
     } = call;
     let Wire::Grpc(framed) = wire else {
-        return not_plain(&meta, wire);
+        return streams_need_framing(&meta, wire);
     };
     grpc_bidi_streaming(meta.grpc(framed), meta, request, handler)
 }
@@ -241,7 +241,7 @@ pub fn unknown_method(call: Incoming) -> ResponseFuture {
 }
 
 /// Streaming methods only run over gRPC framing; the router checks before it gets here.
-fn not_plain(meta: &CallMeta, wire: Wire) -> ResponseFuture {
+fn streams_need_framing(meta: &CallMeta, wire: Wire) -> ResponseFuture {
     let message = format!(
         "{} streams; call it with gRPC or Connect streaming",
         meta.method.endpoint

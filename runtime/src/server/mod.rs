@@ -74,7 +74,7 @@ pub(crate) enum Wire {
     /// gRPC framing (gRPC itself, and gRPC-Web and Connect streams translated to it).
     Grpc(Framed),
     /// The whole request body is the one request message (Connect unary, go-micro).
-    Plain(PlainReply),
+    Unframed(UnframedReply),
 }
 
 impl Wire {
@@ -83,7 +83,7 @@ impl Wire {
     pub(crate) fn failed(self, status: Status) -> http::Response<Body> {
         match self {
             Wire::Grpc(_) => status.into_http(),
-            Wire::Plain(_) => {
+            Wire::Unframed(_) => {
                 let mut response = http::Response::new(Body::empty());
                 response.extensions_mut().insert(Failure(status));
                 response
@@ -106,9 +106,9 @@ pub(crate) struct Framed {
     pub(crate) undecodable: crate::Code,
 }
 
-/// How a plain-HTTP unary call is read and its reply written.
+/// How an unframed unary call (Connect unary, go-micro) is read and its reply written.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct PlainReply {
+pub(crate) struct UnframedReply {
     pub(crate) codec: crate::codec::Format,
     /// The reply's content type.
     pub(crate) content_type: &'static str,

@@ -26,7 +26,7 @@ use crate::{BoxError, Code, Status};
 
 /// Where a method leads: a handler, the index of one of its methods, and its message types.
 #[derive(Debug, Clone)]
-struct Route {
+struct MethodRoute {
     handler: usize,
     method: usize,
     types: Arc<MethodTypes>,
@@ -38,11 +38,11 @@ struct Route {
 pub(crate) struct Router {
     handlers: Arc<[Arc<dyn Handler>]>,
     /// `/pkg.Svc/Method` → route.
-    routes: HashMap<&'static str, Route>,
+    routes: HashMap<&'static str, MethodRoute>,
     /// `Svc.Method` (go-micro's endpoint name) → route. go-micro's gRPC clients put their own
     /// service name where the package goes (`/helloworld.Helloworld/Call`), so gRPC paths fall
     /// back to this too. Only names that identify one method are kept.
-    endpoints: HashMap<String, Route>,
+    endpoints: HashMap<String, MethodRoute>,
     builtins: HashMap<&'static str, BuiltinService>,
     settings: Arc<CallSettings>,
     /// What every routed call goes through on its way to the handler.
@@ -56,7 +56,7 @@ impl Router {
         settings: CallSettings,
     ) -> Result<Router, Error> {
         let mut routes = HashMap::new();
-        let mut endpoints: HashMap<String, Option<Route>> = HashMap::new();
+        let mut endpoints: HashMap<String, Option<MethodRoute>> = HashMap::new();
         for (handler, service) in handlers.iter().enumerate() {
             let info = service.info();
             for (method, method_info) in info.methods.iter().enumerate() {
@@ -65,7 +65,7 @@ impl Router {
                     let service = settings.service.clone();
                     Arc::new(EndpointMetrics::new(metrics, service, method_info.endpoint))
                 });
-                let route = Route {
+                let route = MethodRoute {
                     handler,
                     method,
                     types,
@@ -143,7 +143,7 @@ impl Router {
             }
             Protocol::Micro(codec) => self.micro(request.map(Body::new), peer, codec).await,
             Protocol::Unsupported(message) => {
-                plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, &format!("{message}\n"))
+                text_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, &format!("{message}\n"))
             }
         }
     }
@@ -160,14 +160,14 @@ impl Router {
         B::Error: Into<BoxError>,
     {
         if request.version() != http::Version::HTTP_2 {
-            return plain(
+            return text_response(
                 StatusCode::HTTP_VERSION_NOT_SUPPORTED,
                 "gRPC needs HTTP/2: connect with HTTP/2 (h2c, prior knowledge) on this port, or \
                  use gRPC-Web or Connect over HTTP/1.1\n",
             );
         }
         if request.method() != Method::POST {
-            return plain(
+            return text_response(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "gRPC calls must be HTTP POST requests\n",
             );
@@ -315,7 +315,7 @@ impl Router {
     ) -> http::Response<Body> {
         if request.method() != Method::POST {
             // As connect-go answers: 405 with `Allow`, no Connect error body.
-            let mut response = plain(
+            let mut response = text_response(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "Connect unary calls are HTTP POST requests (or GET, for methods without side \
                  effects)\n",
@@ -357,7 +357,7 @@ impl Router {
             }
         };
         match self
-            .call(&route, request, peer, Wire::Plain(connect::reply(codec)))
+            .call(&route, request, peer, Wire::Unframed(connect::reply(codec)))
             .await
         {
             Ok(response) => connect::unary_response(response),
@@ -390,7 +390,7 @@ impl Router {
             }
         };
         match self
-            .call(&route, request, peer, Wire::Plain(micro::reply(codec)))
+            .call(&route, request, peer, Wire::Unframed(micro::reply(codec)))
             .await
         {
             Ok(response) => caller.response(response, service),
@@ -401,7 +401,7 @@ impl Router {
     /// `GET /metrics`: the registry in Prometheus' text format, or 404 with metrics off.
     fn metrics_page(&self) -> http::Response<Body> {
         let Some(metrics) = &self.settings.metrics else {
-            return plain(
+            return text_response(
                 StatusCode::NOT_FOUND,
                 "metrics are off for this service (Service::metrics(false), --metrics false or \
                  MICRO_METRICS=false)\n",
@@ -417,7 +417,7 @@ impl Router {
         response
     }
 
-    fn find_path(&self, path: &str) -> Option<Route> {
+    fn find_path(&self, path: &str) -> Option<MethodRoute> {
         if let Some(route) = self.routes.get(path) {
             return Some(route.clone());
         }
@@ -426,7 +426,7 @@ impl Router {
         self.endpoints.get(&format!("{handler}.{method}")).cloned()
     }
 
-    fn method(&self, route: &Route) -> &'static MethodInfo {
+    fn method(&self, route: &MethodRoute) -> &'static MethodInfo {
         &self.handlers[route.handler].info().methods[route.method]
     }
 
@@ -434,7 +434,7 @@ impl Router {
     /// the status a layer of the pipeline refused the call with.
     async fn call(
         &self,
-        route: &Route,
+        route: &MethodRoute,
         request: http::Request<Body>,
         peer: Option<SocketAddr>,
         wire: Wire,
@@ -484,7 +484,7 @@ impl Router {
     }
 
     /// `UNIMPLEMENTED` for a method whose kind `protocol` cannot carry, saying what can.
-    fn wrong_kind(&self, route: &Route, protocol: &str) -> Status {
+    fn wrong_kind(&self, route: &MethodRoute, protocol: &str) -> Status {
         let method = self.method(route);
         let kind = match method.kind {
             RpcKind::Unary => {
@@ -588,7 +588,7 @@ fn builtin_endpoint(path: &str) -> String {
 }
 
 /// A plain-text HTTP response, for clients that speak no protocol of this port.
-fn plain(status: StatusCode, message: &str) -> http::Response<Body> {
+fn text_response(status: StatusCode, message: &str) -> http::Response<Body> {
     let body = Body::new(http_body_util::Full::new(Bytes::copy_from_slice(
         message.as_bytes(),
     )));

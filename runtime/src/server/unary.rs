@@ -12,13 +12,13 @@
 
 use std::future::Future;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 use http_body_util::{BodyExt, Full, Limited};
 use prost::Message;
 
 use super::call::CallMeta;
-use super::{Body, Outgoing, PlainReply, Wire};
+use super::{Body, Outgoing, UnframedReply, Wire};
 use crate::codec::{Format, Whole, frame};
 use crate::transcode::{from_json, to_json};
 use crate::{Code, Context, Status};
@@ -73,7 +73,7 @@ struct Compression {
 
 impl Compression {
     fn of(headers: &HeaderMap, meta: &CallMeta, wire: Wire) -> Compression {
-        if matches!(wire, Wire::Plain(_)) {
+        if matches!(wire, Wire::Unframed(_)) {
             // Connect unary's Content-Encoding was undone by the router; go-micro has none.
             return Compression {
                 request: Ok(false),
@@ -143,8 +143,8 @@ fn decode<Req: Message + Default>(
 ) -> Result<Req, Status> {
     let (codec, undecodable) = match wire {
         Wire::Grpc(framed) => (framed.codec, framed.undecodable),
-        Wire::Plain(_) if message.is_empty() => return Ok(Req::default()),
-        Wire::Plain(reply) => (reply.codec, Code::InvalidArgument),
+        Wire::Unframed(_) if message.is_empty() => return Ok(Req::default()),
+        Wire::Unframed(reply) => (reply.codec, Code::InvalidArgument),
     };
     let input = &meta.types.input;
     let decoded = match codec {
@@ -185,7 +185,7 @@ impl Writer {
     fn write<Resp: Message>(&self, reply: &Resp) -> Result<http::Response<Body>, Status> {
         match self.wire {
             Wire::Grpc(framed) => self.grpc(reply, framed.codec),
-            Wire::Plain(reply_as) => self.unframed(reply, reply_as),
+            Wire::Unframed(reply_as) => self.unframed(reply, reply_as),
         }
     }
 
@@ -204,7 +204,7 @@ impl Writer {
             _ => {
                 let mut message = BytesMut::new();
                 self.encode(reply, codec, &mut message)?;
-                framed(&message, gzip)?
+                frame::framed(&message, gzip)?
             }
         };
         let mut trailers = HeaderMap::with_capacity(1);
@@ -223,7 +223,7 @@ impl Writer {
     fn unframed<Resp: Message>(
         &self,
         reply: &Resp,
-        reply_as: PlainReply,
+        reply_as: UnframedReply,
     ) -> Result<http::Response<Body>, Status> {
         let mut body = BytesMut::with_capacity(reply.encoded_len() * 2 + 16);
         self.encode(reply, reply_as.codec, &mut body)?;
@@ -251,33 +251,6 @@ impl Writer {
             Format::Json => to_json(reply, &self.types.output, &self.json, out),
         }
     }
-}
-
-/// `message` in one gRPC frame, gzipped if `gzip`.
-fn framed(message: &[u8], gzip: bool) -> Result<Bytes, Status> {
-    let compressed;
-    let payload = match gzip {
-        false => message,
-        true => {
-            compressed = gzipped(message)?;
-            &compressed[..]
-        }
-    };
-    let len = u32::try_from(payload.len()).map_err(|_| too_big(payload.len()))?;
-    let mut frame = BytesMut::with_capacity(frame::PREFIX_LEN + payload.len());
-    frame.put_u8(u8::from(gzip));
-    frame.put_u32(len);
-    frame.extend_from_slice(payload);
-    Ok(frame.freeze())
-}
-
-fn gzipped(message: &[u8]) -> Result<Vec<u8>, Status> {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder
-        .write_all(message)
-        .and_then(|()| encoder.finish())
-        .map_err(|err| Status::internal(format!("compressing the reply: {err}")))
 }
 
 // Replies are not limited (as in grpc-go and tonic): the client enforces its own limit.

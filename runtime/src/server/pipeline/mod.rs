@@ -55,7 +55,10 @@ pub(crate) type CallPipeline = Trace<Metrics<Deadline<Authorize<Handlers>>>>;
 pub(crate) type CallResult = Result<http::Response<Body>, Status>;
 
 /// The pipeline in front of `handlers`, checking calls with `gatekeeper` if the service has one.
-pub(crate) fn build(handlers: Arc<[Arc<dyn Handler>]>, gatekeeper: Option<Arc<Gatekeeper>>) -> CallPipeline {
+pub(crate) fn build(
+    handlers: Arc<[Arc<dyn Handler>]>,
+    gatekeeper: Option<Arc<Gatekeeper>>,
+) -> CallPipeline {
     ServiceBuilder::new()
         .layer(TraceLayer)
         .layer(MetricsLayer)

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::codec::Format;
 use crate::errors::http_status;
-use crate::server::{Body, PlainReply, TrailerNames};
+use crate::server::{Body, TrailerNames, UnframedReply};
 use crate::{Code, Status};
 
 /// Connect's name for a gRPC code, e.g. `not_found`.
@@ -96,12 +96,12 @@ pub(crate) fn unary_error(status: &Status) -> http::Response<Body> {
 }
 
 /// How a Connect unary reply is written.
-pub(crate) fn reply(codec: Format) -> PlainReply {
+pub(crate) fn reply(codec: Format) -> UnframedReply {
     let content_type = match codec {
         Format::Protobuf => "application/proto",
         Format::Json => "application/json",
     };
-    PlainReply {
+    UnframedReply {
         codec,
         content_type,
         newline: false,

@@ -14,18 +14,18 @@ use super::MICRO_ENDPOINT_HEADERS;
 use crate::Status;
 use crate::codec::Format;
 use crate::errors::Error as MicroError;
-use crate::server::{Body, PlainReply};
+use crate::server::{Body, UnframedReply};
 
 /// How a go-micro reply is written: go-micro's content types, and JSON ends with a newline
 /// (go-micro writes it with `json.Encoder`).
-pub(crate) fn reply(codec: Format) -> PlainReply {
+pub(crate) fn reply(codec: Format) -> UnframedReply {
     match codec {
-        Format::Protobuf => PlainReply {
+        Format::Protobuf => UnframedReply {
             codec,
             content_type: "application/protobuf",
             newline: false,
         },
-        Format::Json => PlainReply {
+        Format::Json => UnframedReply {
             codec,
             content_type: "application/json",
             newline: true,
