@@ -20,7 +20,7 @@ use crate::Status;
 use crate::codec::FrameLimit;
 use crate::registry::{Cache, ErrorKind, Node, Service};
 use crate::rpc::Body;
-use crate::selector::{Filter, LoadGuard, Outliers, Picker, Strategy};
+use crate::selector::{LoadGuard, Selector, Strategy};
 
 /// Where calls go when they do not name an address.
 #[derive(Debug, Clone)]
@@ -35,9 +35,7 @@ pub(crate) enum Destination {
 #[derive(Debug)]
 pub(crate) struct BalanceOptions {
     pub(crate) destination: Destination,
-    pub(crate) strategy: Strategy,
-    pub(crate) filter: Filter,
-    pub(crate) outliers: Outliers,
+    pub(crate) selector: Selector,
     pub(crate) pool: Arc<Pool>,
     pub(crate) max_message_size: usize,
 }
@@ -51,7 +49,6 @@ pub(crate) struct Balance {
 #[derive(Debug)]
 struct Shared {
     options: BalanceOptions,
-    picker: Picker,
     /// Calls to go-micro nodes that speak its RPC protocol rather than gRPC.
     mucp: Mucp,
     /// The nodes last seen per service, to close connections to nodes that leave.
@@ -63,7 +60,6 @@ impl Balance {
         Balance {
             shared: Arc::new(Shared {
                 options,
-                picker: Picker::default(),
                 mucp: Mucp::new(),
                 seen: RwLock::new(HashMap::new()),
             }),
@@ -86,7 +82,7 @@ impl Shared {
     async fn send(&self, request: http::Request<Body>) -> Result<http::Response<Body>, Failure> {
         let route = request.extensions().get::<Route>();
         let strategy = route.and_then(|route| route.strategy);
-        let strategy = strategy.unwrap_or(self.options.strategy);
+        let strategy = strategy.unwrap_or(self.options.selector.strategy());
         let chosen = route.and_then(|route| route.address.as_ref().map(ToString::to_string));
         let tried = request.extensions().get::<Tried>().cloned();
         // The registry's nodes, kept while the picked node's address is borrowed from them.
@@ -113,8 +109,10 @@ impl Shared {
         if speaks_mucp {
             let sent = self.mucp.send(address, request).await;
             match &sent {
-                Ok(_) => self.options.outliers.succeeded(address),
-                Err(failure) if failure.connection => self.options.outliers.failed(address),
+                Ok(_) => self.options.selector.outliers().succeeded(address),
+                Err(failure) if failure.connection => {
+                    self.options.selector.outliers().failed(address)
+                }
                 Err(_) => {}
             }
             return sent;
@@ -127,7 +125,7 @@ impl Shared {
         let stream = connection.start_stream();
         match connection.send(request).await {
             Ok(response) => {
-                self.options.outliers.succeeded(address);
+                self.options.selector.outliers().succeeded(address);
                 let limit = self.options.max_message_size;
                 Ok(response.map(|body| {
                     Body::new(InFlight {
@@ -138,7 +136,7 @@ impl Shared {
             }
             Err(failure) => {
                 if failure.connection {
-                    self.options.outliers.failed(address);
+                    self.options.selector.outliers().failed(address);
                 }
                 Err(failure)
             }
@@ -159,8 +157,7 @@ impl Shared {
         Ok(services)
     }
 
-    /// Picks one of the nodes of `services`: one not yet tried by this call and not ejected if
-    /// there is one, else any.
+    /// Picks one of the nodes of `services` for this attempt ([`Selector::select`]).
     fn pick<'a>(
         &self,
         services: &'a [Service],
@@ -169,57 +166,15 @@ impl Shared {
         target: &CallTarget,
         tried: Option<&Tried>,
     ) -> Result<&'a Node, Status> {
-        let first_try = tried.is_none_or(Tried::is_empty) && !self.options.outliers.any_ejected();
-        if first_try
-            && strategy == Strategy::Random
-            && self.options.filter.is_empty()
-            && let Some(node) = random_node(services)
-        {
-            return Ok(node);
-        }
-        let candidates = self.options.filter.nodes(services);
-        if candidates.is_empty() {
-            return Err(self.none_match(cache, target, services));
-        }
-        let node = match first_try {
-            true => self.choose(strategy, &target.service, &candidates),
-            false => self.pick_avoiding(strategy, &target.service, &candidates, tried),
-        };
-        Ok(node)
-    }
-
-    /// Picks a node not yet tried by this call and not ejected if there is one, else one not
-    /// tried, else any.
-    fn pick_avoiding<'a>(
-        &self,
-        strategy: Strategy,
-        service: &str,
-        candidates: &[&'a Node],
-        tried: Option<&Tried>,
-    ) -> &'a Node {
-        let untried = |node: &&Node| tried.is_none_or(|tried| !tried.contains(&node.address));
-        let outliers = &self.options.outliers;
-        let preferred: Vec<&Node> = candidates
-            .iter()
-            .copied()
-            .filter(|node| untried(node) && !outliers.is_ejected(&node.address))
-            .collect();
-        if !preferred.is_empty() {
-            return self.choose(strategy, service, &preferred);
-        }
-        let untried: Vec<&Node> = candidates.iter().copied().filter(untried).collect();
-        match untried.is_empty() {
-            false => self.choose(strategy, service, &untried),
-            true => self.choose(strategy, service, candidates),
-        }
-    }
-
-    /// One of `candidates` by `strategy`; least-loaded counts the calls in flight on each
-    /// node's pooled connections.
-    fn choose<'a>(&self, strategy: Strategy, service: &str, candidates: &[&'a Node]) -> &'a Node {
+        let tried = tried.filter(|tried| !tried.is_empty());
+        let tried_address = tried.map(|tried| move |address: &str| tried.contains(address));
+        let tried_address = tried_address.as_ref().map(|f| f as &dyn Fn(&str) -> bool);
         let pool = &self.options.pool;
-        let in_flight = |address: &str| pool.in_flight(address);
-        self.picker.pick(strategy, service, candidates, &in_flight)
+        let load = |address: &str| pool.in_flight(address);
+        self.options
+            .selector
+            .select(services, &target.service, strategy, tried_address, &load)
+            .ok_or_else(|| self.none_match(cache, target, services))
     }
 
     /// Closes the connections of nodes that left `service` since the last call.
@@ -265,27 +220,10 @@ impl Shared {
             )),
             false => Status::unavailable(format!(
                 "no node of `{service}` in the {registry} registry matches the client's filter {:?}",
-                self.options.filter
+                self.options.selector.filter()
             )),
         }
     }
-}
-
-/// Any node of `services`, uniformly at random (what the random strategy picks when nothing is
-/// filtered out), without collecting them first.
-fn random_node(services: &[Service]) -> Option<&Node> {
-    let count: usize = services.iter().map(|service| service.nodes.len()).sum();
-    if count == 0 {
-        return None;
-    }
-    let mut index = fastrand::usize(..count);
-    for service in services {
-        match service.nodes.get(index) {
-            Some(node) => return Some(node),
-            None => index -= service.nodes.len(),
-        }
-    }
-    None
 }
 
 fn addresses(services: &[Service]) -> Vec<&str> {

@@ -6,14 +6,16 @@
 //! ejected for a while (outlier detection).
 
 mod outliers;
+mod select;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 pub(crate) use outliers::{Ejection, Outliers};
+pub(crate) use select::Selector;
 
 use crate::registry::{Node, Service};
 
@@ -126,63 +128,11 @@ impl Drop for LoadGuard {
     }
 }
 
-/// What the strategies remember: round-robin positions per service.
-#[derive(Debug, Default)]
-pub(crate) struct Picker {
-    positions: Mutex<HashMap<String, Arc<AtomicUsize>>>,
-}
-
-impl Picker {
-    /// Picks one of `candidates` (not empty) for a call to `service`; `load` says how many
-    /// calls are in flight to a node address (for least-loaded).
-    pub(crate) fn pick<'a>(
-        &self,
-        strategy: Strategy,
-        service: &str,
-        candidates: &[&'a Node],
-        load: &dyn Fn(&str) -> usize,
-    ) -> &'a Node {
-        match candidates {
-            [only] => only,
-            _ => match strategy {
-                Strategy::Random => candidates[fastrand::usize(..candidates.len())],
-                Strategy::RoundRobin => {
-                    let mut sorted = candidates.to_vec();
-                    sorted.sort_by(|a, b| a.address.cmp(&b.address));
-                    let position = self.position(service).fetch_add(1, Ordering::Relaxed);
-                    sorted[position % sorted.len()]
-                }
-                Strategy::LeastLoaded => {
-                    let first = fastrand::usize(..candidates.len());
-                    let mut second = fastrand::usize(..candidates.len() - 1);
-                    if second >= first {
-                        second += 1;
-                    }
-                    let (a, b) = (candidates[first], candidates[second]);
-                    if load(&b.address) < load(&a.address) {
-                        b
-                    } else {
-                        a
-                    }
-                }
-            },
-        }
-    }
-
-    fn position(&self, service: &str) -> Arc<AtomicUsize> {
-        let mut positions = self
-            .positions
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        positions.entry(service.to_owned()).or_default().clone()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn nodes(count: usize) -> Vec<Node> {
+    pub(super) fn nodes(count: usize) -> Vec<Node> {
         (0..count)
             .map(|n| Node {
                 id: format!("n{n}"),
@@ -190,42 +140,6 @@ mod tests {
                 ..Node::default()
             })
             .collect()
-    }
-
-    #[test]
-    fn round_robin_is_exactly_even_and_continues_across_calls() {
-        let picker = Picker::default();
-        let nodes = nodes(3);
-        let candidates: Vec<&Node> = nodes.iter().collect();
-        let mut counts = HashMap::new();
-        for _ in 0..300 {
-            *counts
-                .entry(
-                    picker
-                        .pick(Strategy::RoundRobin, "svc", &candidates, &|_| 0)
-                        .id
-                        .clone(),
-                )
-                .or_insert(0) += 1;
-        }
-        assert!(counts.values().all(|&count| count == 100), "{counts:?}");
-    }
-
-    #[test]
-    fn least_loaded_prefers_the_idle_node() {
-        let picker = Picker::default();
-        let nodes = nodes(2);
-        let candidates: Vec<&Node> = nodes.iter().collect();
-        // Five calls in flight to n0, none to n1.
-        let load = |address: &str| if address == "10.0.0.0:1" { 5 } else { 0 };
-        for _ in 0..50 {
-            assert_eq!(
-                picker
-                    .pick(Strategy::LeastLoaded, "svc", &candidates, &load)
-                    .id,
-                "n1"
-            );
-        }
     }
 
     #[test]

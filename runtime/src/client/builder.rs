@@ -1,0 +1,476 @@
+//! [`ClientBuilder`]: a client's options, and the stack `build` assembles from them.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower::Layer;
+use tower::util::BoxCloneSyncService;
+
+use super::balance::{Balance, BalanceOptions, Destination};
+use super::pool::Pool;
+use super::retry::{Backoff, DEFAULT_RETRIES, Retry, RetryPolicy};
+use super::stack::Stack;
+use super::{
+    CallRequest, CallResponse, CallService, Client, DEFAULT_POOL_IDLE, DEFAULT_POOL_SIZE,
+    DEFAULT_PROPAGATED_METADATA, DEFAULT_RETRY_BUDGET, DEFAULT_RETRY_MIN_PER_SEC,
+    DEFAULT_STREAMS_PER_CONNECTION, DEFAULT_TIMEOUT, Error, Inner, NO_TIMEOUT, Options, Transport,
+    address, connection,
+};
+use crate::Status;
+use crate::auth::{self, BearerLayer, TokenSource};
+use crate::codec::{DEFAULT_MAX_MESSAGE_SIZE, Format};
+use crate::flags::Flags;
+use crate::layers::Layers;
+use crate::registry::{Cache, Registry};
+use crate::rpc::Body;
+use crate::selector::{Ejection, Filter, Outliers, Selector, Strategy};
+use crate::transcode::JsonOptions;
+
+/// Configures a [`Client`].
+#[derive(Clone)]
+pub struct ClientBuilder {
+    address: Option<String>,
+    registry: Option<Cache>,
+    strategy: Strategy,
+    filter: Filter,
+    retries: u32,
+    backoff: Backoff,
+    retry_budget: f32,
+    pool_size: usize,
+    streams_per_connection: usize,
+    pool_idle: Duration,
+    ejection: Ejection,
+    layers: Layers<Transport>,
+    call_wrappers: Layers<CallService>,
+    options: Options,
+    /// A problem found while configuring, reported by `build`.
+    invalid: Option<Error>,
+    tls: connection::Tls,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> ClientBuilder {
+        ClientBuilder {
+            address: None,
+            registry: None,
+            strategy: Strategy::default(),
+            filter: Filter::default(),
+            retries: DEFAULT_RETRIES,
+            backoff: Arc::new(after_first_retry(crate::backoff::go_micro)),
+            retry_budget: DEFAULT_RETRY_BUDGET,
+            pool_size: DEFAULT_POOL_SIZE,
+            streams_per_connection: DEFAULT_STREAMS_PER_CONNECTION,
+            pool_idle: DEFAULT_POOL_IDLE,
+            ejection: Ejection::default(),
+            layers: Layers::default(),
+            call_wrappers: Layers::default(),
+            options: Options {
+                timeout: DEFAULT_TIMEOUT,
+                timeout_header: Some(crate::deadline::encode(DEFAULT_TIMEOUT)),
+                max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+                codec: Format::Protobuf,
+                json: Arc::new(JsonOptions::default()),
+                propagate: DEFAULT_PROPAGATED_METADATA
+                    .map(http::HeaderName::from_static)
+                    .into(),
+                caller: None,
+                broker: None,
+                metrics: None,
+            },
+            invalid: None,
+            tls: connection::Tls::default(),
+        }
+    }
+}
+
+/// Backoff before retry `n` (1-based): none before the first (it goes to another node), then
+/// `backoff` counted from one (go-micro's: 100 ms, 658 ms, 1.98 s…).
+fn after_first_retry(backoff: fn(u32) -> Duration) -> impl Fn(u32) -> Duration {
+    move |retry| backoff(retry.saturating_sub(1))
+}
+
+impl ClientBuilder {
+    /// Sends every call to this address (`host:port` or `http://host:port`) instead of
+    /// resolving services through a registry.
+    pub fn address(mut self, address: impl Into<String>) -> ClientBuilder {
+        self.address = Some(address.into());
+        self
+    }
+
+    /// Finds the nodes of called services in `registry`, through a cache that a watch keeps
+    /// current and that keeps answering with the last known nodes if the registry goes down.
+    pub fn registry(self, registry: Arc<dyn Registry>) -> ClientBuilder {
+        self.registry_cache(Cache::new(registry))
+    }
+
+    /// Like [`registry`](Self::registry), sharing a cache another component built.
+    pub fn registry_cache(mut self, cache: Cache) -> ClientBuilder {
+        self.registry = Some(cache);
+        self
+    }
+
+    /// How a node is picked: random (default), round robin, or the less loaded of two (p2c).
+    pub fn selector(mut self, strategy: Strategy) -> ClientBuilder {
+        self.strategy = strategy;
+        self
+    }
+
+    /// Calls only nodes this filter lets through (by version, node metadata).
+    pub fn filter(mut self, filter: Filter) -> ClientBuilder {
+        self.filter = filter;
+        self
+    }
+
+    /// How many times a failed call is retried on another node (default 3; 0 disables).
+    /// Only connection failures and `UNAVAILABLE` are retried.
+    pub fn retries(mut self, retries: u32) -> ClientBuilder {
+        self.retries = retries;
+        self
+    }
+
+    /// How long to wait before retry `n` (1-based). The default retries once at once, on
+    /// another node, then backs off as go-micro does (`n^e × 100 ms`).
+    pub fn backoff(mut self, backoff: impl Fn(u32) -> Duration + Send + Sync + 'static) -> Self {
+        self.backoff = Arc::new(backoff);
+        self
+    }
+
+    /// The share of calls that may be retried, over a 10 s window, e.g. `0.2` (the default)
+    /// for at most 20 % extra load; ten retries a second are always allowed.
+    pub fn retry_budget(mut self, share: f32) -> ClientBuilder {
+        self.retry_budget = share;
+        self
+    }
+
+    /// HTTP/2 connections per node at most (default 4). Calls share the first until it
+    /// carries [`streams_per_connection`](Self::streams_per_connection) of them, then the next
+    /// one opens, and so on.
+    pub fn pool_size(mut self, connections: usize) -> ClientBuilder {
+        self.pool_size = connections;
+        self
+    }
+
+    /// Calls in flight on one connection before the pool opens another to that node (default
+    /// 100). Lower it to spread moderate load over several connections on many-core machines.
+    pub fn streams_per_connection(mut self, streams: usize) -> ClientBuilder {
+        self.streams_per_connection = streams;
+        self
+    }
+
+    /// How long a node's connections stay open without calls (default one minute).
+    pub fn pool_idle_timeout(mut self, idle: Duration) -> ClientBuilder {
+        self.pool_idle = idle;
+        self
+    }
+
+    /// Leaves a node out for `cool_down` after `failures` consecutive connection failures
+    /// (default 3 and 30 s), unless no other node is left.
+    pub fn outlier_ejection(mut self, failures: u32, cool_down: Duration) -> ClientBuilder {
+        self.ejection = Ejection {
+            failures: failures.max(1),
+            cool_down,
+        };
+        self
+    }
+
+    /// How long a call may take unless it sets its own timeout (default 30 s). Inside a
+    /// handler, calls also end by the served call's deadline, whichever is sooner.
+    pub fn timeout(mut self, timeout: Duration) -> ClientBuilder {
+        self.options.timeout = timeout;
+        self.options.timeout_header = Some(crate::deadline::encode(timeout));
+        self
+    }
+
+    /// Calls have no deadline unless they set one ([`Call::timeout`]) or inherit the served
+    /// call's, as in grpc-go and tonic; the server sees no `grpc-timeout`. For clients that
+    /// wait on long streams; most should keep a timeout.
+    pub fn without_timeout(mut self) -> ClientBuilder {
+        // A deadline still bounds the call internally: one that never comes in practice.
+        self.options.timeout = NO_TIMEOUT;
+        self.options.timeout_header = None;
+        self
+    }
+
+    /// Largest message sent or accepted, in bytes (default 4 MiB).
+    pub fn max_message_size(mut self, bytes: usize) -> ClientBuilder {
+        self.options.max_message_size = bytes;
+        self
+    }
+
+    /// Sends and receives messages as protobuf (the default) or as JSON
+    /// (`application/grpc+json`), which any micro service and many gRPC servers accept.
+    pub fn codec(mut self, codec: Format) -> ClientBuilder {
+        self.options.codec = codec;
+        self
+    }
+
+    /// How JSON messages are written, with [`Format::Json`].
+    pub fn json_options(mut self, options: JsonOptions) -> ClientBuilder {
+        self.options.json = Arc::new(options);
+        self
+    }
+
+    /// Metadata keys a handler's calls copy from the call it serves (default
+    /// [`DEFAULT_PROPAGATED_METADATA`]: request id and W3C trace context). Invalid keys are
+    /// an error at [`build`](Self::build).
+    pub fn propagate<I, K>(mut self, keys: I) -> Result<ClientBuilder, Error>
+    where
+        I: IntoIterator<Item = K>,
+        K: AsRef<str>,
+    {
+        let keys = keys.into_iter().map(|key| {
+            let key = key.as_ref();
+            http::HeaderName::from_bytes(key.to_ascii_lowercase().as_bytes())
+                .map_err(|_| Error::new(format!("`{key}` is not a valid metadata key")))
+        });
+        self.options.propagate = keys.collect::<Result<Vec<_>, _>>()?.into();
+        Ok(self)
+    }
+
+    /// Publishes with `broker` ([`Client::publish`]).
+    pub fn broker(mut self, broker: Arc<dyn crate::broker::Broker>) -> ClientBuilder {
+        self.options.broker = Some(broker);
+        self
+    }
+
+    /// Counts calls in `metrics` (a service's registry).
+    pub(crate) fn metrics(mut self, metrics: crate::metrics::Metrics) -> ClientBuilder {
+        self.options.metrics = Some(metrics);
+        self
+    }
+
+    /// The name sent as `Micro-From-Service` on calls made outside a handler (inside one,
+    /// the served service's name is sent).
+    pub fn caller(mut self, service: &str) -> ClientBuilder {
+        self.options.caller = http::HeaderValue::from_str(service).ok();
+        self
+    }
+
+    /// Applies the `--client-*` and `--selector` flags that were given; with `--auth jwt`
+    /// and `--auth-id`/`--auth-secret`, puts that account's tokens on every call; with
+    /// `--tls-ca-dir`, calls over mTLS as `--server-name` (default `client`).
+    pub fn flags(self, flags: &Flags) -> ClientBuilder {
+        let builder = self.client_flags(flags);
+        if flags.auth_id.is_none() && flags.tls_ca_dir.is_none() {
+            return builder;
+        }
+        let identity = flags.server_name.as_deref().unwrap_or("client");
+        match auth::Options::from_flags(flags).build() {
+            Ok(auth) => builder.auth(auth, identity),
+            Err(err) => builder.invalid(Error::new(err.to_string())),
+        }
+    }
+
+    /// Uses a service's resolved auth: its account's tokens, and TLS as `identity`.
+    pub(crate) fn auth(mut self, auth: auth::Resolved, identity: &str) -> ClientBuilder {
+        if let Some(account) = auth.account {
+            self = self.token_source(account);
+        }
+        #[cfg(feature = "auth-tls")]
+        if let Some(tls) = &auth.tls {
+            self = self.tls(tls, identity);
+        }
+        #[cfg(not(feature = "auth-tls"))]
+        let _ = identity;
+        self
+    }
+
+    /// Reports `error` when the client is built.
+    fn invalid(mut self, error: Error) -> ClientBuilder {
+        self.invalid.get_or_insert(error);
+        self
+    }
+
+    /// The `--client-*` and `--selector` flags only.
+    pub(crate) fn client_flags(mut self, flags: &Flags) -> ClientBuilder {
+        if let Some(timeout) = flags.client_request_timeout {
+            self = self.timeout(timeout);
+        }
+        self.retries = flags.client_retries.unwrap_or(self.retries);
+        self.pool_size = flags.client_pool_size.unwrap_or(self.pool_size);
+        self.strategy = flags.selector.unwrap_or(self.strategy);
+        self
+    }
+
+    /// Wraps every call in a tower layer, outermost last: logging, headers, rate limits,
+    /// anything that may `await`. The request's extensions hold its [`CallTarget`].
+    ///
+    /// ```
+    /// # fn demo() -> Result<(), micro::client::Error> {
+    /// use tower::ServiceExt;
+    ///
+    /// let client = micro::Client::builder()
+    ///     .address("127.0.0.1:8080")
+    ///     .layer(tower::layer::layer_fn(|next: micro::client::Transport| {
+    ///         tower::service_fn(move |mut request: http::Request<micro::server::Body>| {
+    ///             let next = next.clone();
+    ///             async move {
+    ///                 request.headers_mut().insert("x-team", "payments".parse().unwrap());
+    ///                 next.oneshot(request).await
+    ///             }
+    ///         })
+    ///     }));
+    /// # Ok(()) }
+    /// ```
+    pub fn layer<L>(mut self, layer: L) -> ClientBuilder
+    where
+        L: Layer<Transport> + Send + Sync + 'static,
+        L::Service: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Status>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<http::Request<Body>>>::Future: Send + 'static,
+    {
+        self.layers
+            .push(move |inner| BoxCloneSyncService::new(layer.layer(inner)));
+        self
+    }
+
+    /// Wraps every call in `layer` (go-micro's `WrapCall`): it sees the target, the
+    /// metadata, the timeout and the request before the call goes out, may add metadata or
+    /// answer with a [`Status`] instead, and sees the response. It runs before discovery,
+    /// retries and [`layer`](Self::layer)s, once per call (not per attempt); a wrapper added
+    /// later wraps those added before. See [`middleware`](crate::middleware).
+    ///
+    /// ```
+    /// use micro::client::{CallRequest, CallResponse};
+    /// use micro::middleware::{Next, from_fn};
+    ///
+    /// # fn demo() -> Result<(), micro::client::Error> {
+    /// let client = micro::Client::builder()
+    ///     .address("127.0.0.1:8080")
+    ///     .wrap_call(from_fn(
+    ///         |mut call: CallRequest, next: Next<CallRequest, CallResponse, micro::Status>| async move {
+    ///             call.metadata_mut().insert("x-team", "payments".parse().unwrap());
+    ///             next.run(call).await
+    ///         },
+    ///     ))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn wrap_call<L>(mut self, layer: L) -> ClientBuilder
+    where
+        L: Layer<CallService> + Send + Sync + 'static,
+        L::Service: tower::Service<CallRequest, Response = CallResponse, Error = Status>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<CallRequest>>::Future: Send + 'static,
+    {
+        self.call_wrappers
+            .push(move |inner| CallService::new(layer.layer(inner)));
+        self
+    }
+
+    /// Uses these call wrappers (a service's, for its client).
+    pub(crate) fn call_wrappers(mut self, wrappers: Layers<CallService>) -> ClientBuilder {
+        self.call_wrappers = wrappers;
+        self
+    }
+
+    /// Puts a token from `source` on every call that carries no `Authorization` of its own
+    /// ([`Service::client`](crate::Service::client) does this for `--auth-id`/`--auth-secret`).
+    pub fn token_source(self, source: Arc<TokenSource>) -> ClientBuilder {
+        self.layer(BearerLayer::new(source))
+    }
+
+    /// Calls over TLS as `identity` (the calling service's name): presents a certificate from
+    /// `tls`'s CA naming it, and accepts only servers whose certificate names the service
+    /// called ([`Service::client`](crate::Service::client) does this for a service with TLS).
+    #[cfg(feature = "auth-tls")]
+    pub fn tls(mut self, tls: &crate::auth::ServiceTls, identity: &str) -> ClientBuilder {
+        match tls.client(identity) {
+            Ok(tls) => {
+                self.tls = Some(tls);
+                self
+            }
+            Err(err) => self.invalid(Error::new(err.to_string())),
+        }
+    }
+
+    /// Builds the client. It connects lazily, on the first call, and must be built inside a
+    /// Tokio runtime.
+    pub fn build(self) -> Result<Client, Error> {
+        if let Some(invalid) = self.invalid {
+            return Err(invalid);
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::new(
+                "a micro::Client must be built inside a Tokio runtime (e.g. in #[tokio::main])",
+            ));
+        }
+        let destination = match (&self.address, self.registry) {
+            (Some(address), _) => Destination::Address(address::authority(address)?.to_string()),
+            (None, Some(cache)) => Destination::Registry(cache),
+            (None, None) => {
+                return Err(Error::new(
+                    "the client has neither a registry nor an address to call; set one with \
+                     ClientBuilder::registry or ClientBuilder::address (Service::client does)",
+                ));
+            }
+        };
+        if !(0.0..=1000.0).contains(&self.retry_budget) {
+            return Err(Error::new(format!(
+                "the retry budget must be a share of calls between 0 and 1000, not {}",
+                self.retry_budget
+            )));
+        }
+        let balance = Balance::new(BalanceOptions {
+            destination: destination.clone(),
+            selector: Selector::new(self.strategy, self.filter, Outliers::new(self.ejection)),
+            pool: Pool::new(
+                self.pool_size,
+                self.streams_per_connection,
+                self.pool_idle,
+                self.tls,
+            ),
+            max_message_size: self.options.max_message_size,
+        });
+        let policy = RetryPolicy::new(
+            self.retries,
+            self.backoff,
+            self.retry_budget,
+            DEFAULT_RETRY_MIN_PER_SEC,
+        );
+        let stack = Stack::new(Retry::new(balance, policy), &self.layers);
+        Ok(Client {
+            inner: Arc::new(Inner {
+                stack,
+                wrappers: crate::middleware::assemble(&self.call_wrappers),
+                destination,
+                options: self.options,
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("address", &self.address)
+            .field("registry", &self.registry)
+            .field("strategy", &self.strategy)
+            .field("filter", &self.filter)
+            .field("retries", &self.retries)
+            .field("pool_size", &self.pool_size)
+            .field("streams_per_connection", &self.streams_per_connection)
+            .field("layers", &self.layers)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_retry_is_immediate_then_go_micros_backoff() {
+        let backoff = after_first_retry(crate::backoff::go_micro);
+        let millis: Vec<u128> = (1..=4).map(|n| backoff(n).as_millis()).collect();
+        assert_eq!(millis, [0, 100, 658, 1981]);
+    }
+}
