@@ -1,20 +1,19 @@
 //! Makes one call of each kind over the client's transport, under the call's deadline.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::FutureExt;
 use http::uri::PathAndQuery;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 use super::call::{CallOptions, CallTarget};
+use super::headers::{propagate, sanitized};
 use super::route::CallDeadline;
-use super::{Client, Options, ResponseMetadata, Transport, unary};
+use super::streams::{Deadline, FirstPoll, Started, deadline_exceeded};
+use super::{Client, Transport, unary};
 use tonic::codec::Codec;
 
 use crate::BoxFuture;
@@ -345,203 +344,3 @@ impl Invocation {
 
 /// `te: trailers`, which gRPC requests carry.
 const TRAILERS: http::HeaderValue = http::HeaderValue::from_static("trailers");
-
-/// Headers gRPC reserves, which call metadata must not set (as tonic drops them too).
-const RESERVED: [http::HeaderName; 5] = [
-    http::header::TE,
-    http::header::CONTENT_TYPE,
-    http::HeaderName::from_static("grpc-message"),
-    http::HeaderName::from_static("grpc-message-type"),
-    crate::codec::frame::GRPC_STATUS,
-];
-
-/// The call's metadata as headers, without those gRPC reserves.
-fn sanitized(metadata: MetadataMap) -> http::HeaderMap {
-    let mut headers = metadata.into_headers();
-    if !headers.is_empty() {
-        for reserved in &RESERVED {
-            headers.remove(reserved);
-        }
-    }
-    headers
-}
-
-/// W3C trace context's header.
-const TRACEPARENT: http::HeaderName = http::HeaderName::from_static(crate::trace::TRACEPARENT);
-
-/// The header naming the calling service, as go-micro sets it.
-const FROM_SERVICE: http::HeaderName = http::HeaderName::from_static("micro-from-service");
-
-/// Copies the allow-listed metadata of the call being served, passes its trace on (as the
-/// parent of this call) and names the caller, unless the call set them itself.
-pub(super) fn propagate(
-    headers: &mut http::HeaderMap,
-    current: Option<&Context>,
-    options: &Options,
-) {
-    if let Some(ctx) = current {
-        // The call being served is the parent of this one, whatever the caller sent.
-        if let Some(trace) = ctx.trace()
-            && !headers.contains_key(&TRACEPARENT)
-            && let Ok(value) = http::HeaderValue::try_from(trace.traceparent())
-        {
-            headers.insert(TRACEPARENT, value);
-        }
-        for key in options.propagate.iter() {
-            if headers.contains_key(key) {
-                continue;
-            }
-            if let Some(value) = ctx.metadata().as_ref().get(key) {
-                headers.insert(key.clone(), value.clone());
-            }
-        }
-    }
-    if headers.contains_key(&FROM_SERVICE) {
-        return;
-    }
-    let caller = current
-        .filter(|ctx| !ctx.service().is_empty())
-        .and_then(|ctx| http::HeaderValue::from_str(ctx.service()).ok())
-        .or_else(|| options.caller.clone());
-    if let Some(caller) = caller {
-        headers.insert(FROM_SERVICE, caller);
-    }
-}
-
-fn deadline_exceeded(target: &CallTarget, elapsed: Duration) -> Status {
-    Status::deadline_exceeded(format!(
-        "call to {} {} exceeded its deadline after {:.3}s",
-        target.service,
-        target.method.endpoint,
-        elapsed.as_secs_f64()
-    ))
-}
-
-/// A request stream that says when the transport first asks it for a message.
-struct FirstPoll<S> {
-    inner: Pin<Box<S>>,
-    signal: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl<S: Stream> Stream for FirstPoll<S> {
-    type Item = S::Item;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<S::Item>> {
-        if let Some(signal) = self.signal.take() {
-            let _ = signal.send(());
-        }
-        self.inner.as_mut().poll_next(cx)
-    }
-}
-
-/// The response stream of a call running in its own task: the task's stream once it has one.
-struct Started<T> {
-    /// The task's result.
-    result: BoxFuture<'static, Result<Result<Streaming<T>, Status>, tokio::task::JoinError>>,
-    abort: tokio::task::AbortHandle,
-    responses: Option<Streaming<T>>,
-    /// Ends the request stream.
-    stop: futures_util::stream::AbortHandle,
-}
-
-impl<T> Stream for Started<T> {
-    type Item = Result<T, Status>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        if this.responses.is_none() {
-            if this.stop.is_aborted() {
-                return Poll::Ready(None);
-            }
-            match std::task::ready!(this.result.as_mut().poll(cx)) {
-                Ok(Ok(responses)) => this.responses = Some(responses),
-                Ok(Err(status)) => {
-                    this.stop.abort();
-                    return Poll::Ready(Some(Err(status)));
-                }
-                Err(err) => {
-                    this.stop.abort();
-                    return Poll::Ready(Some(Err(Status::cancelled(format!(
-                        "the call's task ended: {err}"
-                    )))));
-                }
-            }
-        }
-        match &mut this.responses {
-            Some(responses) => Pin::new(responses).poll_next(cx),
-            None => Poll::Ready(None),
-        }
-    }
-}
-
-impl<T> Drop for Started<T> {
-    fn drop(&mut self) {
-        self.abort.abort();
-        self.stop.abort();
-    }
-}
-
-/// A response stream cut off at the call's deadline.
-struct Deadline<T> {
-    inner: tonic::Streaming<T>,
-    sleep: Pin<Box<Sleep>>,
-    /// Taken when the deadline passes, which ends the stream.
-    target: Option<CallTarget>,
-    started: Instant,
-    /// Where the trailers go once the stream ends.
-    capture: Option<ResponseMetadata>,
-}
-
-impl<T> Stream for Deadline<T> {
-    type Item = Result<T, Status>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        if this.target.is_none() {
-            return Poll::Ready(None);
-        }
-        // The deadline first: once it has passed, the call is over even if messages wait.
-        if this.sleep.as_mut().poll(cx).is_ready()
-            && let Some(target) = this.target.take()
-        {
-            return Poll::Ready(Some(Err(deadline_exceeded(
-                &target,
-                this.started.elapsed(),
-            ))));
-        }
-        if let Poll::Ready(mut item) = Pin::new(&mut this.inner).poll_next(cx) {
-            // A stream that broke as its deadline passed (the server reset it) timed out.
-            if matches!(item, Some(Err(_)))
-                && this.sleep.is_elapsed()
-                && let Some(target) = this.target.take()
-            {
-                item = Some(Err(deadline_exceeded(&target, this.started.elapsed())));
-            }
-            if let Some(capture) = &this.capture {
-                match &item {
-                    Some(Ok(_)) => {}
-                    Some(Err(status)) => {
-                        capture.set_trailers(status.metadata().clone().into_headers())
-                    }
-                    // The stream has read its trailers by the time it ends.
-                    None => {
-                        if let Some(Ok(Some(trailers))) = this.inner.trailers().now_or_never() {
-                            capture.set_trailers(trailers.into_headers());
-                        }
-                    }
-                }
-            }
-            return Poll::Ready(item);
-        }
-        match (this.sleep.as_mut().poll(cx), this.target.take()) {
-            (Poll::Ready(()), Some(target)) => Poll::Ready(Some(Err(deadline_exceeded(
-                &target,
-                this.started.elapsed(),
-            )))),
-            (_, target) => {
-                this.target = target;
-                Poll::Pending
-            }
-        }
-    }
-}

@@ -14,6 +14,7 @@ mod builder;
 mod call;
 mod connection;
 mod failure;
+mod headers;
 mod invoke;
 mod mucp;
 mod pool;
@@ -22,6 +23,7 @@ mod response;
 mod retry;
 mod route;
 mod stack;
+mod streams;
 mod unary;
 mod wrapper;
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::Client;
-use super::invoke::propagate;
+use super::headers::propagate;
 use crate::broker::{self, Message, TOPIC_HEADER};
 use crate::codec::Payload;
 use crate::context::Context;
