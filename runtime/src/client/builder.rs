@@ -182,7 +182,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Calls have no deadline unless they set one ([`Call::timeout`]) or inherit the served
+    /// Calls have no deadline unless they set one ([`Call::timeout`](super::Call::timeout)) or inherit the served
     /// call's, as in grpc-go and tonic; the server sees no `grpc-timeout`. For clients that
     /// wait on long streams; most should keep a timeout.
     pub fn without_timeout(mut self) -> ClientBuilder {
@@ -294,7 +294,7 @@ impl ClientBuilder {
     }
 
     /// Wraps every call in a tower layer, outermost last: logging, headers, rate limits,
-    /// anything that may `await`. The request's extensions hold its [`CallTarget`].
+    /// anything that may `await`. The request's extensions hold its [`CallTarget`](super::CallTarget).
     ///
     /// ```
     /// # fn demo() -> Result<(), micro::client::Error> {

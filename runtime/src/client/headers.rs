@@ -7,7 +7,7 @@ use crate::Context;
 use crate::metadata::MetadataMap;
 
 /// Headers gRPC reserves, which call metadata must not set (as tonic drops them too).
-const RESERVED: [http::HeaderName; 5] = [
+static RESERVED: [http::HeaderName; 5] = [
     http::header::TE,
     http::header::CONTENT_TYPE,
     http::HeaderName::from_static("grpc-message"),

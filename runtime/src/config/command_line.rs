@@ -5,7 +5,7 @@ use clap::parser::ValueSource;
 use serde_json::{Map, Value};
 
 use super::tree::{insert, name_to_keys, typed_scalar};
-use super::{BoxFuture, Changes, Error, Source};
+use super::{BoxFuture, Error, Source};
 
 /// Command-line flags as nested keys: names are lowercased and split on `-` and `_`; values are typed
 /// integer → bool → string. Not watched.
@@ -71,10 +71,6 @@ impl CommandLine {
 impl Source for CommandLine {
     fn read(&self) -> BoxFuture<'_, Result<Value, Error>> {
         Box::pin(async move { Ok(self.tree()) })
-    }
-
-    fn watch(&self) -> BoxFuture<'_, Result<Option<Changes>, Error>> {
-        Box::pin(async { Ok(None) })
     }
 
     fn describe(&self) -> String {

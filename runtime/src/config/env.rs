@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::tree::{insert, name_to_keys, typed_scalar};
-use super::{BoxFuture, Changes, Error, Source};
+use super::{BoxFuture, Error, Source};
 
 /// Environment variables, filtered by prefix, as nested keys: names are lowercased and split
 /// on `_`; values are typed integer → bool → string, as in go-micro. Read once per load; it is
@@ -106,10 +106,6 @@ fn with_underscore(prefix: &str) -> String {
 impl Source for Env {
     fn read(&self) -> BoxFuture<'_, Result<Value, Error>> {
         Box::pin(async move { Ok(self.tree()) })
-    }
-
-    fn watch(&self) -> BoxFuture<'_, Result<Option<Changes>, Error>> {
-        Box::pin(async { Ok(None) })
     }
 
     fn describe(&self) -> String {

@@ -120,8 +120,10 @@ pub trait Source: Send + Sync + fmt::Debug + 'static {
     fn read(&self) -> BoxFuture<'_, Result<Value, Error>>;
 
     /// Changes from now on (the first item may repeat the current tree), or `None` for a source
-    /// that never changes. The stream ends when dropped.
-    fn watch(&self) -> BoxFuture<'_, Result<Option<Changes>, Error>>;
+    /// that never changes (the default). The stream ends when dropped.
+    fn watch(&self) -> BoxFuture<'_, Result<Option<Changes>, Error>> {
+        Box::pin(async { Ok(None) })
+    }
 
     /// What the source is, for logs and errors (`file /etc/app.yaml`, `etcd at 127.0.0.1:2379`).
     fn describe(&self) -> String;

@@ -11,6 +11,7 @@
 //! protocol adapter as a typed [`Failure`](super::Failure), written in that protocol's form.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, header};
@@ -20,7 +21,7 @@ use prost::Message;
 use super::call::CallMeta;
 use super::{Body, Outgoing, UnframedReply, Wire};
 use crate::codec::{Format, Whole, frame};
-use crate::transcode::{from_json, to_json};
+use crate::transcode::{JsonOptions, MethodTypes, from_json, to_json};
 use crate::{Code, Context, Status};
 
 const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
@@ -165,20 +166,26 @@ fn decode<Req: Message + Default>(
 /// Writes the reply as the call's protocol carries it.
 struct Writer {
     wire: Wire,
-    types: std::sync::Arc<crate::transcode::MethodTypes>,
-    json: std::sync::Arc<crate::JsonOptions>,
-    outgoing: std::sync::Arc<Outgoing>,
-    gzip: bool,
+    /// The method's types and the JSON options, for a JSON reply.
+    json: Option<(Arc<MethodTypes>, Arc<JsonOptions>)>,
+    /// The handler's response metadata, which may turn compression off, if the reply may be
+    /// gzipped.
+    gzip: Option<Arc<Outgoing>>,
 }
 
 impl Writer {
+    /// Takes from `meta` only what this reply needs: a protobuf reply that is not gzipped,
+    /// the usual case, needs nothing.
     fn new(meta: &CallMeta, wire: Wire, gzip: bool) -> Writer {
+        let format = match wire {
+            Wire::Grpc(framed) => framed.codec,
+            Wire::Unframed(reply) => reply.codec,
+        };
         Writer {
             wire,
-            types: meta.types.clone(),
-            json: meta.settings.json.clone(),
-            outgoing: meta.outgoing.clone(),
-            gzip,
+            json: (format == Format::Json)
+                .then(|| (meta.types.clone(), meta.settings.json.clone())),
+            gzip: gzip.then(|| meta.outgoing.clone()),
         }
     }
 
@@ -195,7 +202,10 @@ impl Writer {
         reply: &Resp,
         codec: Format,
     ) -> Result<http::Response<Body>, Status> {
-        let gzip = self.gzip && !self.outgoing.uncompressed();
+        let gzip = self
+            .gzip
+            .as_ref()
+            .is_some_and(|outgoing| !outgoing.uncompressed());
         let data = match (codec, gzip) {
             // The common case: encoded straight into one buffer of the frame's size.
             (Format::Protobuf, false) => {
@@ -203,7 +213,7 @@ impl Writer {
             }
             _ => {
                 let mut message = BytesMut::new();
-                self.encode(reply, codec, &mut message)?;
+                self.encode(reply, &mut message)?;
                 frame::framed(&message, gzip)?
             }
         };
@@ -226,7 +236,7 @@ impl Writer {
         reply_as: UnframedReply,
     ) -> Result<http::Response<Body>, Status> {
         let mut body = BytesMut::with_capacity(reply.encoded_len() * 2 + 16);
-        self.encode(reply, reply_as.codec, &mut body)?;
+        self.encode(reply, &mut body)?;
         if reply_as.newline {
             body.extend_from_slice(b"\n");
         }
@@ -238,17 +248,13 @@ impl Writer {
         Ok(response)
     }
 
-    fn encode<Resp: Message>(
-        &self,
-        reply: &Resp,
-        codec: Format,
-        out: &mut BytesMut,
-    ) -> Result<(), Status> {
-        match codec {
-            Format::Protobuf => reply
+    /// The reply message in the call's format: JSON if the writer holds descriptors for it.
+    fn encode<Resp: Message>(&self, reply: &Resp, out: &mut BytesMut) -> Result<(), Status> {
+        match &self.json {
+            None => reply
                 .encode(out)
                 .map_err(|err| Status::internal(err.to_string())),
-            Format::Json => to_json(reply, &self.types.output, &self.json, out),
+            Some((types, options)) => to_json(reply, &types.output, options, out),
         }
     }
 }

@@ -34,7 +34,7 @@ pub(crate) fn reply(codec: Format) -> UnframedReply {
 }
 
 /// The go-micro headers a response echoes, as go-micro's server does.
-const ECHOED: [HeaderName; 8] = [
+static ECHOED: [HeaderName; 8] = [
     HeaderName::from_static("micro-id"),
     HeaderName::from_static("micro-service"),
     HeaderName::from_static("micro-method"),
