@@ -6,17 +6,17 @@
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, SystemTime};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
-use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{RootCertStore, SignatureScheme};
 use tokio::net::TcpStream;
 
 use super::{CertificateAuthority, Error, Identity};
+use crate::net::ChainOnly;
 
 /// How long service certificates live unless configured: a day, renewed after two thirds.
 pub const DEFAULT_CERTIFICATE_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -257,10 +257,8 @@ pub(crate) struct ClientTls {
 impl ClientTls {
     /// A connector that accepts only a server whose certificate names `service`.
     pub(crate) fn connector(&self, service: &str) -> tokio_rustls::TlsConnector {
-        let verifier = IdentityVerifier {
-            webpki: self.webpki.clone(),
-            expected: Identity::new(&self.namespace, service),
-        };
+        let expected = Identity::new(&self.namespace, service);
+        let verifier = ChainOnly::new(self.webpki.clone()).and(names(expected));
         let mut config = rustls::ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .expect("ring supports the default protocol versions")
@@ -282,66 +280,15 @@ impl ClientTls {
     }
 }
 
-/// Checks a server certificate the usual way (chain to the CA, validity, usage) except for the
-/// host name: services are reached at registry addresses, so what must match is the identity.
-#[derive(Debug)]
-struct IdentityVerifier {
-    webpki: Arc<WebPkiServerVerifier>,
-    expected: Identity,
-}
-
-impl ServerCertVerifier for IdentityVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        // webpki checks the chain before the name, so a name mismatch means the chain is good.
-        match self.webpki.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
-            Ok(_)
-            | Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => {}
-            Err(err) => return Err(err),
-        }
-        match Identity::from_certificate_der(end_entity) {
-            Some(identity) if identity == self.expected => Ok(ServerCertVerified::assertion()),
-            found => Err(rustls::Error::General(format!(
-                "the server's certificate names {}, not {}",
-                found.map_or_else(|| "no micro identity".to_owned(), |id| id.uri()),
-                self.expected
-            ))),
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
+/// Whether the server's certificate names `expected`: services are reached at registry
+/// addresses, so what must match is the identity, not the host name.
+fn names(expected: Identity) -> impl Fn(&CertificateDer<'_>) -> Result<(), rustls::Error> {
+    move |certificate| match Identity::from_certificate_der(certificate) {
+        Some(identity) if identity == expected => Ok(()),
+        found => Err(rustls::Error::General(format!(
+            "the server's certificate names {}, not {}",
+            found.map_or_else(|| "no micro identity".to_owned(), |id| id.uri()),
+            expected
+        ))),
     }
 }

@@ -5,9 +5,13 @@
 
 mod advertise;
 mod listen;
+#[cfg(any(feature = "auth-tls", feature = "store-postgres"))]
+mod verify;
 
 pub(crate) use advertise::advertised_address;
 pub(crate) use listen::{BindError, bind};
+#[cfg(any(feature = "auth-tls", feature = "store-postgres"))]
+pub(crate) use verify::ChainOnly;
 
 /// `a,b , c` → `["a", "b", "c"]`, skipping empty parts.
 pub(crate) fn split_addresses(list: &str) -> Vec<String> {
