@@ -115,7 +115,7 @@ impl Connection {
         self.shared.streams.start()
     }
 
-    /// Connects; an error says why, for [`unavailable`].
+    /// Connects; an error says why, for [`unavailable`](Self::unavailable).
     async fn connect(&self, service: &str) -> Result<SendRequest<Body>, String> {
         let address = self.shared.authority.as_str();
         let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await

@@ -1,4 +1,5 @@
-//! Makes one call of each kind over the client's transport, under the call's deadline.
+//! Makes one call of each kind: its request built, and its exchange (sent down the client's
+//! stack, the reply read) run under the call's layers ([`super::pipeline`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,10 +12,13 @@ use tokio::time::Instant;
 
 use super::call::{CallOptions, CallTarget};
 use super::headers::{propagate, sanitized};
+use super::pipeline::{self, Deadline, DeadlineLayer, Metrics};
 use super::route::CallDeadline;
-use super::streams::{Deadline, FirstPoll, Started, deadline_exceeded};
+use super::streams::{DeadlineStream, FirstPoll, Started};
 use super::{Client, Transport, unary};
+use crate::middleware::Once;
 use tonic::codec::Codec;
+use tower::ServiceExt;
 
 use crate::BoxFuture;
 use crate::codec::{Direction, Format, MessageCodec};
@@ -82,7 +86,9 @@ impl Invocation {
             }
             Ok(reply)
         };
-        let reply = self.within(deadline, read).await;
+        let reply = DeadlineLayer::new(&self.target, deadline)
+            .within(read)
+            .await;
         if let (Some(capture), Err(status)) = (&self.options.capture, &reply) {
             capture.set_trailers(status.metadata().clone().into_headers());
         }
@@ -200,11 +206,12 @@ impl Invocation {
         *request.version_mut() = http::Version::HTTP_2;
         *request.headers_mut() = headers;
         *request.extensions_mut() = extensions;
-        let call = async {
-            let response = self.client.send(request).await?;
-            unary::decode(response, self.options.capture.as_ref(), limit, decode).await
-        };
-        self.measured(deadline, call).await
+        let (client, capture) = (&self.client, self.options.capture.as_ref());
+        let exchange = Once::new(|request| async move {
+            let response = client.send(request).await?;
+            unary::decode(response, capture, limit, decode).await
+        });
+        self.layers(exchange, deadline).oneshot(request).await
     }
 
     /// Sends the request once the transport is ready, all under the call's deadline; returns
@@ -226,11 +233,11 @@ impl Invocation {
         if self.options.gzip {
             grpc = grpc.send_compressed(tonic::codec::CompressionEncoding::Gzip);
         }
-        let sent = async move {
+        let exchange = Once::new(move |request| async move {
             grpc.ready().await?;
             call(grpc, request, path).await
-        };
-        let response = self.measured(deadline, sent).await;
+        });
+        let response = self.layers(exchange, deadline).oneshot(request).await;
         if let Some(capture) = &self.options.capture {
             match &response {
                 Ok(response) => capture.set_headers(response.metadata().clone().into_headers()),
@@ -240,28 +247,10 @@ impl Invocation {
         Ok((response?, deadline))
     }
 
-    /// Runs `call` within the deadline, counting it in the client's metrics.
-    async fn measured<T>(
-        &self,
-        deadline: Instant,
-        call: impl Future<Output = Result<T, Status>>,
-    ) -> Result<T, Status> {
-        let started = Instant::now();
-        let response = self.within(deadline, call).await;
-        if let Some(metrics) = &self.client.options().metrics {
-            let code = response
-                .as_ref()
-                .err()
-                .map_or(crate::Code::Ok, Status::code);
-            let target = &self.target;
-            metrics.client_call(
-                &target.service,
-                target.method.endpoint,
-                code,
-                started.elapsed(),
-            );
-        }
-        response
+    /// `exchange` under the call's layers ([`pipeline`]).
+    fn layers<S>(&self, exchange: S, deadline: Instant) -> Metrics<'_, Deadline<'_, S>> {
+        let metrics = self.client.options().metrics.as_ref();
+        pipeline::around(exchange, &self.target, deadline, metrics)
     }
 
     /// What the request carries besides its message: metadata (with what the current call
@@ -307,32 +296,13 @@ impl Invocation {
         ))
     }
 
-    /// Runs `call`, failing with `DEADLINE_EXCEEDED` at the deadline and naming the target in
-    /// transport errors.
-    async fn within<T>(
-        &self,
-        deadline: Instant,
-        call: impl Future<Output = Result<T, Status>>,
-    ) -> Result<T, Status> {
-        let started = Instant::now();
-        match tokio::time::timeout_at(deadline, call).await {
-            // A call that broke as its deadline passed (the server reset it) timed out.
-            Ok(Err(_)) if Instant::now() >= deadline => {
-                Err(deadline_exceeded(&self.target, started.elapsed()))
-            }
-            Ok(result) => result,
-
-            Err(_) => Err(deadline_exceeded(&self.target, started.elapsed())),
-        }
-    }
-
     /// Wraps a response stream so that it ends with `DEADLINE_EXCEEDED` at the deadline.
     fn stream<T: Send + 'static>(
         &self,
         deadline: Instant,
         inner: tonic::Streaming<T>,
     ) -> Streaming<T> {
-        Streaming::new(Deadline {
+        Streaming::new(DeadlineStream {
             inner,
             sleep: Box::pin(tokio::time::sleep_until(deadline)),
             target: Some(self.target.clone()),

@@ -17,6 +17,7 @@ mod failure;
 mod headers;
 mod invoke;
 mod mucp;
+mod pipeline;
 mod pool;
 mod publish;
 mod response;

@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
-use std::time::Duration;
 
 use futures_core::Stream;
 use futures_util::FutureExt;
@@ -12,6 +11,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::ResponseMetadata;
 use super::call::CallTarget;
+use super::pipeline::deadline_exceeded;
 use crate::{BoxFuture, Status, Streaming};
 
 /// A request stream that says when the transport first asks it for a message.
@@ -80,7 +80,7 @@ impl<T> Drop for Started<T> {
 }
 
 /// A response stream cut off at the call's deadline.
-pub(super) struct Deadline<T> {
+pub(super) struct DeadlineStream<T> {
     pub(super) inner: tonic::Streaming<T>,
     pub(super) sleep: Pin<Box<Sleep>>,
     /// Taken when the deadline passes, which ends the stream.
@@ -90,7 +90,7 @@ pub(super) struct Deadline<T> {
     pub(super) capture: Option<ResponseMetadata>,
 }
 
-impl<T> Stream for Deadline<T> {
+impl<T> Stream for DeadlineStream<T> {
     type Item = Result<T, Status>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
@@ -142,14 +142,4 @@ impl<T> Stream for Deadline<T> {
             }
         }
     }
-}
-
-/// The status of a call whose deadline passed.
-pub(super) fn deadline_exceeded(target: &CallTarget, elapsed: Duration) -> Status {
-    Status::deadline_exceeded(format!(
-        "call to {} {} exceeded its deadline after {:.3}s",
-        target.service,
-        target.method.endpoint,
-        elapsed.as_secs_f64()
-    ))
 }

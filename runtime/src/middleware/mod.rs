@@ -13,12 +13,14 @@
 
 mod chain;
 mod message;
+mod once;
 
 pub use chain::{FromFn, FromFnLayer, Next, from_fn};
 pub use message::AnyMessage;
 
 pub(crate) use chain::{Continuation, Continued, assemble};
 pub(crate) use message::{Erase, Streamed};
+pub(crate) use once::Once;
 
 /// The error of a call whose `what` (request or response) a `kind` wrapper replaced with a
 /// message of another type.

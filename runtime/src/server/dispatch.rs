@@ -5,13 +5,12 @@
 //! These functions build the handler's [`Context`] and run the handler under
 //! [`CallMeta::observe`], which holds it to the deadline and finishes the call.
 
-use std::future::{Future, Ready, ready};
+use std::future::{Future, ready};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use futures_core::Stream;
-use futures_util::future::Either;
 use prost::Message;
 use tokio::sync::mpsc;
 
@@ -20,6 +19,7 @@ use super::{Body, Incoming, ResponseFuture, Wire};
 use crate::BoxFuture;
 use crate::codec::MessageCodec;
 use crate::context::outgoing::{self, Outgoing, Requests};
+use crate::middleware::Once;
 use crate::middleware::Streamed;
 use crate::{Context, Sender, Status, Streaming};
 
@@ -247,38 +247,6 @@ fn streams_need_framing(meta: &CallMeta, wire: Wire) -> ResponseFuture {
         meta.method.endpoint
     );
     Box::pin(ready(wire.failed(Status::unimplemented(message))))
-}
-
-/// A tower service that runs its function for the one request tonic gives it per call.
-struct Once<F>(Option<F>);
-
-impl<F> Once<F> {
-    fn new(f: F) -> Once<F> {
-        Once(Some(f))
-    }
-}
-
-impl<F, R, T, Fut> tower::Service<R> for Once<F>
-where
-    F: FnOnce(R) -> Fut,
-    Fut: Future<Output = Result<T, Status>>,
-{
-    type Response = T;
-    type Error = Status;
-    type Future = Either<Fut, Ready<Result<T, Status>>>;
-
-    fn poll_ready(&mut self, _: &mut TaskContext<'_>) -> Poll<Result<(), Status>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: R) -> Self::Future {
-        match self.0.take() {
-            Some(f) => Either::Left(f(request)),
-            None => Either::Right(ready(Err(Status::internal(
-                "handler called twice for one call",
-            )))),
-        }
-    }
 }
 
 /// The response stream of a streaming handler. It drives the handler itself, so dropping it
