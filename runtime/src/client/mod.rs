@@ -29,6 +29,7 @@ mod unary;
 mod wrapper;
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -175,8 +176,11 @@ impl Client {
     }
 
     /// Sends one request down the client's stack.
-    async fn send(&self, request: http::Request<Body>) -> Result<http::Response<Body>, Status> {
-        self.inner.stack.send(request).await
+    fn send(
+        &self,
+        request: http::Request<Body>,
+    ) -> impl Future<Output = Result<http::Response<Body>, Status>> + Send + '_ {
+        self.inner.stack.send(request)
     }
 
     fn grpc(&self) -> tonic::client::Grpc<Transport> {

@@ -1,6 +1,9 @@
 //! The service every call's request goes down: retry → balance → pool, under the user's
 //! layers when there are any.
 
+use std::future::Future;
+
+use futures_util::future::Either;
 use tower::ServiceExt;
 use tower::util::BoxCloneSyncService;
 
@@ -32,15 +35,15 @@ impl Stack {
     }
 
     /// Sends one request down the stack.
-    pub(super) async fn send(
+    pub(super) fn send(
         &self,
         request: http::Request<Body>,
-    ) -> Result<http::Response<Body>, Status> {
+    ) -> impl Future<Output = Result<http::Response<Body>, Status>> + Send + '_ {
         match &self.bare {
             // Boxed, as the transport's future would be: it takes kilobytes, which every
             // future wrapping it would otherwise carry and copy.
-            Some(retry) => Box::pin(retry.send(request)).await,
-            None => self.layered.clone().oneshot(request).await,
+            Some(retry) => Either::Left(Box::pin(retry.send(request))),
+            None => Either::Right(self.layered.clone().oneshot(request)),
         }
     }
 

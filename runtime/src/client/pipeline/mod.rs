@@ -17,8 +17,7 @@ mod metrics;
 use tokio::time::Instant;
 use tower::Layer;
 
-pub(super) use deadline::Deadline;
-pub(super) use deadline::{DeadlineLayer, deadline_exceeded};
+pub(super) use deadline::{Deadline, DeadlineLayer, deadline_exceeded};
 pub(super) use metrics::Metrics;
 use metrics::MetricsLayer;
 
