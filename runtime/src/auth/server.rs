@@ -88,8 +88,21 @@ impl Gatekeeper {
     }
 
     /// Checks a call to `endpoint` with these headers: the caller's account (`None` for a
-    /// public call without a token), or the status to refuse the call with.
+    /// public call without a token), or the status to refuse the call with (logged at debug).
     pub(crate) async fn check(
+        &self,
+        headers: &http::HeaderMap,
+        identity: Option<&Identity>,
+        endpoint: &str,
+    ) -> Result<Option<Account>, Status> {
+        let checked = self.decide(headers, identity, endpoint).await;
+        if let Err(status) = &checked {
+            tracing::debug!(endpoint, code = ?status.code(), message = status.message(), "call refused");
+        }
+        checked
+    }
+
+    async fn decide(
         &self,
         headers: &http::HeaderMap,
         identity: Option<&Identity>,

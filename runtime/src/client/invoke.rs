@@ -9,6 +9,8 @@ use futures_core::Stream;
 use futures_util::FutureExt;
 use http::uri::PathAndQuery;
 use tokio::time::Instant;
+use tonic::codec::Codec;
+use tower::ServiceExt;
 
 use super::call::{CallOptions, CallTarget};
 use super::headers::{propagate, sanitized};
@@ -16,13 +18,12 @@ use super::pipeline::{self, Deadline, DeadlineLayer, Metrics};
 use super::route::CallDeadline;
 use super::streams::{DeadlineStream, FirstPoll, Started};
 use super::{Client, Transport, unary};
-use crate::middleware::Once;
-use tonic::codec::Codec;
-use tower::ServiceExt;
 
 use crate::BoxFuture;
+use crate::codec::frame::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING, GZIP};
 use crate::codec::{Direction, Format, MessageCodec};
 use crate::metadata::MetadataMap;
+use crate::middleware::Once;
 use crate::transcode::{MethodTypes, method_types};
 use crate::{Context, Status, Streaming, deadline};
 
@@ -196,9 +197,9 @@ impl Invocation {
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static(content_type),
         );
-        headers.insert(unary::GRPC_ACCEPT_ENCODING, unary::GZIP);
+        headers.insert(GRPC_ACCEPT_ENCODING, GZIP);
         if self.options.gzip {
-            headers.insert(unary::GRPC_ENCODING, unary::GZIP);
+            headers.insert(GRPC_ENCODING, GZIP);
         }
         let mut request = http::Request::new(body);
         *request.method_mut() = http::Method::POST;

@@ -11,6 +11,7 @@ use prost::Message;
 use prost_reflect::MessageDescriptor;
 
 use super::ResponseMetadata;
+use crate::codec::frame::{GRPC_ENCODING, GZIP};
 use crate::codec::{Whole, frame};
 use crate::rpc::Body;
 use crate::transcode::{JsonOptions, to_json};
@@ -51,16 +52,6 @@ fn too_big(len: usize, limit: usize) -> Status {
          message or raise ClientBuilder::max_message_size"
     ))
 }
-
-/// `grpc-accept-encoding`: the reply compressions a client accepts.
-pub(super) const GRPC_ACCEPT_ENCODING: http::HeaderName =
-    http::HeaderName::from_static("grpc-accept-encoding");
-
-/// gzip, the one compression the client speaks.
-pub(super) const GZIP: http::HeaderValue = http::HeaderValue::from_static("gzip");
-
-/// `grpc-encoding`: how a message is compressed.
-pub(super) const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
 
 /// The one message of a unary reply, decoded by `decode`, or the call's error status. The
 /// reply's headers and trailers go to `capture`, if given; a gzipped reply may inflate to

@@ -21,6 +21,16 @@ pub(crate) const PREFIX_LEN: usize = 5;
 /// name.
 pub(crate) const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
 
+/// `grpc-encoding`: how a call's messages are compressed.
+pub(crate) const GRPC_ENCODING: http::HeaderName = http::HeaderName::from_static("grpc-encoding");
+
+/// `grpc-accept-encoding`: the compressions a peer accepts for the messages it receives.
+pub(crate) const GRPC_ACCEPT_ENCODING: http::HeaderName =
+    http::HeaderName::from_static("grpc-accept-encoding");
+
+/// gzip, the one message compression micro speaks.
+pub(crate) const GZIP: http::HeaderValue = http::HeaderValue::from_static("gzip");
+
 /// The status these headers (or trailers) carry, if any. Nearly every response carries none in
 /// its headers, so the name is looked up before tonic parses (and copies) the map.
 pub(crate) fn status_in(headers: &http::HeaderMap) -> Option<Status> {

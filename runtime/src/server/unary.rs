@@ -20,13 +20,10 @@ use prost::Message;
 
 use super::call::CallMeta;
 use super::{Body, Outgoing, UnframedReply, Wire};
+use crate::codec::frame::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING, GZIP};
 use crate::codec::{Format, Whole, frame};
 use crate::transcode::{JsonOptions, MethodTypes, from_json, to_json};
 use crate::{Code, Context, Status};
-
-const GRPC_ENCODING: HeaderName = HeaderName::from_static("grpc-encoding");
-const GRPC_ACCEPT_ENCODING: HeaderName = HeaderName::from_static("grpc-accept-encoding");
-const GZIP: HeaderValue = HeaderValue::from_static("gzip");
 
 /// Reads the request, runs the handler, and replies with its message or its status.
 pub(super) async fn serve<Req, Resp, F, Fut>(

@@ -85,10 +85,7 @@ where
             call.request.extensions_mut().insert(account);
         }
         Ok(None) => {}
-        Err(status) => {
-            tracing::debug!(endpoint, code = ?status.code(), message = status.message(), "call refused");
-            return Err(call.refuse(status));
-        }
+        Err(status) => return Err(call.refuse(status)),
     }
     inner.call(call).await
 }

@@ -8,7 +8,7 @@ use http::{HeaderValue, Method, StatusCode, header};
 use tower::ServiceExt;
 
 use super::Router;
-use super::refusals::{builtin_endpoint, refused, text_response};
+use super::refusals::{builtin_endpoint, text_response};
 use crate::auth::Identity;
 use crate::codec::{Format, FrameLimit};
 use crate::server::protocol::{connect, connect_unary, grpc_web, micro};
@@ -92,7 +92,7 @@ impl Router {
                     .check(request.headers(), identity, &endpoint)
                     .await
                 {
-                    return refused(status, &endpoint);
+                    return status.into_http();
                 }
             }
             return builtin

@@ -70,12 +70,6 @@ impl Router {
     }
 }
 
-/// The response to a call auth refused, logged as such.
-pub(super) fn refused(status: Status, endpoint: &str) -> http::Response<Body> {
-    tracing::debug!(endpoint, code = ?status.code(), message = status.message(), "call refused");
-    status.into_http()
-}
-
 /// A built-in method's endpoint as rules name it: `/grpc.health.v1.Health/Check` → `Health.Check`.
 pub(super) fn builtin_endpoint(path: &str) -> String {
     let mut parts = path.trim_start_matches('/').splitn(2, '/');
