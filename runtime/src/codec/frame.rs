@@ -146,17 +146,29 @@ pub(crate) fn single_gzip(data: Bytes, whose: &str, limit: usize) -> Result<Opti
     if flag == 0 {
         return Ok(Some(payload));
     }
+    gunzip(&payload, whose, limit, crate::Code::Internal).map(Some)
+}
+
+/// `data` inflated, up to `limit` bytes. Data that is not gzip fails with `invalid` (grpc-go
+/// answers `INTERNAL`, connect-go `INVALID_ARGUMENT`); more than `limit` bytes with
+/// `RESOURCE_EXHAUSTED`. `whose` names the data in errors.
+pub(crate) fn gunzip(
+    data: &[u8],
+    whose: &str,
+    limit: usize,
+    invalid: crate::Code,
+) -> Result<Bytes, Status> {
     let mut inflated = Vec::new();
-    let decoder = flate2::read::GzDecoder::new(payload.as_ref());
+    let decoder = flate2::read::GzDecoder::new(data);
     let mut reader = std::io::Read::take(decoder, limit as u64 + 1);
     std::io::Read::read_to_end(&mut reader, &mut inflated)
-        .map_err(|err| Status::internal(format!("{whose} is not valid gzip: {err}")))?;
+        .map_err(|err| Status::new(invalid, format!("{whose} is not valid gzip: {err}")))?;
     if inflated.len() > limit {
         return Err(Status::resource_exhausted(format!(
             "{whose} inflates to more than the limit of {limit} bytes"
         )));
     }
-    Ok(Some(Bytes::from(inflated)))
+    Ok(Bytes::from(inflated))
 }
 
 /// A body read whole, or made whole: its data (one frame, as unary messages come), its

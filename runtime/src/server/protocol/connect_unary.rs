@@ -7,9 +7,9 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, header};
 use http_body_util::{BodyExt, Full, Limited};
 
-use crate::codec::Format;
+use crate::codec::{Format, frame};
 use crate::server::Body;
-use crate::{BoxError, Status};
+use crate::{BoxError, Code, Status};
 
 /// The compressions Connect unary requests may use, as `Accept-Encoding` lists them.
 pub(crate) const ACCEPTED: HeaderValue = HeaderValue::from_static("gzip");
@@ -112,20 +112,9 @@ pub(crate) async fn decompress(
         .await
         .map_err(|err: BoxError| Status::resource_exhausted(format!("reading the request: {err}")))?
         .to_bytes();
-    let mut inflated = Vec::new();
-    let decoder = flate2::read::GzDecoder::new(compressed.as_ref());
-    std::io::Read::read_to_end(
-        &mut std::io::Read::take(decoder, limit as u64 + 1),
-        &mut inflated,
-    )
-    .map_err(|err| Status::invalid_argument(format!("the request is not valid gzip: {err}")))?;
-    if inflated.len() > limit {
-        return Err(Status::resource_exhausted(format!(
-            "the request inflates to more than the limit of {limit} bytes"
-        )));
-    }
+    let inflated = frame::gunzip(&compressed, "the request", limit, Code::InvalidArgument)?;
     parts.headers.remove(header::CONTENT_ENCODING);
     parts.headers.remove(header::CONTENT_LENGTH);
-    let body = Body::new(Full::new(Bytes::from(inflated)).map_err(|never| match never {}));
+    let body = Body::new(Full::new(inflated).map_err(|never| match never {}));
     Ok(http::Request::from_parts(parts, body))
 }
