@@ -5,7 +5,7 @@
 //! (and gRPC's): a `grpc-status` in the headers ends the call, otherwise the trailers' does,
 //! else the HTTP status is mapped.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body_util::Full;
 use prost::Message;
 use prost_reflect::MessageDescriptor;
@@ -14,7 +14,7 @@ use super::ResponseMetadata;
 use crate::codec::frame::{GRPC_ENCODING, GZIP};
 use crate::codec::{Whole, frame};
 use crate::rpc::Body;
-use crate::transcode::{JsonOptions, to_json};
+use crate::transcode::JsonOptions;
 use crate::{Code, Status};
 
 /// `message` as the body of a unary request: one gRPC frame, of protobuf or (given the
@@ -26,23 +26,7 @@ pub(super) fn encode<M: Message>(
     gzip: bool,
     limit: usize,
 ) -> Result<Body, Status> {
-    let frame = match (json, gzip) {
-        // The common case: encoded straight into one buffer of the frame's size.
-        (None, false) => frame::encode(message, limit).map_err(|len| too_big(len, limit))?,
-        _ => {
-            let mut encoded = BytesMut::with_capacity(message.encoded_len());
-            match json {
-                None => message
-                    .encode(&mut encoded)
-                    .map_err(|err| Status::internal(err.to_string()))?,
-                Some((descriptor, options)) => to_json(message, descriptor, options, &mut encoded)?,
-            }
-            if encoded.len() > limit {
-                return Err(too_big(encoded.len(), limit));
-            }
-            frame::framed(&encoded, gzip)?
-        }
-    };
+    let frame = frame::message_frame(message, json, gzip, limit, |len| too_big(len, limit))?;
     Ok(Body::new(Full::new(frame)))
 }
 

@@ -10,9 +10,11 @@ use bytes::{BufMut, Bytes, BytesMut};
 use http_body::Frame;
 use http_body_util::BodyExt;
 use prost::Message;
+use prost_reflect::MessageDescriptor;
 
 use crate::Status;
 use crate::rpc::Body;
+use crate::transcode::{JsonOptions, to_json};
 
 /// A gRPC message prefix: a compression flag and a big-endian `u32` length.
 pub(crate) const PREFIX_LEN: usize = 5;
@@ -54,6 +56,42 @@ pub(crate) fn encode<M: Message>(message: &M, limit: usize) -> Result<Bytes, usi
     // A `BytesMut` grows as needed, so encoding cannot run out of room.
     message.encode(&mut buffer).map_err(|_| len)?;
     Ok(buffer.freeze())
+}
+
+/// `message` in one gRPC frame: protobuf, or JSON given the message's descriptor and the JSON
+/// options; gzipped if `gzip`. A message that encodes to more than `limit` bytes fails with
+/// `too_long` of its length.
+pub(crate) fn message_frame<M: Message>(
+    message: &M,
+    json: Option<(&MessageDescriptor, &JsonOptions)>,
+    gzip: bool,
+    limit: usize,
+    too_long: impl FnOnce(usize) -> Status,
+) -> Result<Bytes, Status> {
+    if json.is_none() && !gzip {
+        // The common case: encoded straight into one buffer of the frame's size.
+        return encode(message, limit).map_err(too_long);
+    }
+    let mut encoded = BytesMut::with_capacity(message.encoded_len());
+    encode_into(message, json, &mut encoded)?;
+    if encoded.len() > limit {
+        return Err(too_long(encoded.len()));
+    }
+    framed(&encoded, gzip)
+}
+
+/// Appends `message` to `out`: protobuf, or JSON given its descriptor and the JSON options.
+pub(crate) fn encode_into<M: Message>(
+    message: &M,
+    json: Option<(&MessageDescriptor, &JsonOptions)>,
+    out: &mut BytesMut,
+) -> Result<(), Status> {
+    match json {
+        None => message
+            .encode(out)
+            .map_err(|err| Status::internal(err.to_string())),
+        Some((descriptor, options)) => to_json(message, descriptor, options, out),
+    }
 }
 
 /// `message` in one gRPC frame, gzipped (and flagged compressed) if `gzip`.

@@ -17,12 +17,13 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 use http_body_util::{BodyExt, Full, Limited};
 use prost::Message;
+use prost_reflect::MessageDescriptor;
 
 use super::call::CallMeta;
 use super::{Body, Outgoing, UnframedReply, Wire};
 use crate::codec::frame::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING, GZIP};
 use crate::codec::{Format, Whole, frame};
-use crate::transcode::{JsonOptions, MethodTypes, from_json, to_json};
+use crate::transcode::{JsonOptions, MethodTypes, from_json};
 use crate::{Code, Context, Status};
 
 /// Reads the request, runs the handler, and replies with its message or its status.
@@ -203,17 +204,7 @@ impl Writer {
             .gzip
             .as_ref()
             .is_some_and(|outgoing| !outgoing.uncompressed());
-        let data = match (codec, gzip) {
-            // The common case: encoded straight into one buffer of the frame's size.
-            (Format::Protobuf, false) => {
-                frame::encode(reply, u32::MAX as usize).map_err(too_big)?
-            }
-            _ => {
-                let mut message = BytesMut::new();
-                self.encode(reply, &mut message)?;
-                frame::framed(&message, gzip)?
-            }
-        };
+        let data = frame::message_frame(reply, self.json(), gzip, u32::MAX as usize, too_big)?;
         let mut trailers = HeaderMap::with_capacity(1);
         trailers.insert(frame::GRPC_STATUS, HeaderValue::from_static("0"));
         let mut response = http::Response::new(Body::new(Whole::new(data, trailers)));
@@ -233,7 +224,7 @@ impl Writer {
         reply_as: UnframedReply,
     ) -> Result<http::Response<Body>, Status> {
         let mut body = BytesMut::with_capacity(reply.encoded_len() * 2 + 16);
-        self.encode(reply, &mut body)?;
+        frame::encode_into(reply, self.json(), &mut body)?;
         if reply_as.newline {
             body.extend_from_slice(b"\n");
         }
@@ -245,14 +236,9 @@ impl Writer {
         Ok(response)
     }
 
-    /// The reply message in the call's format: JSON if the writer holds descriptors for it.
-    fn encode<Resp: Message>(&self, reply: &Resp, out: &mut BytesMut) -> Result<(), Status> {
-        match &self.json {
-            None => reply
-                .encode(out)
-                .map_err(|err| Status::internal(err.to_string())),
-            Some((types, options)) => to_json(reply, &types.output, options, out),
-        }
+    /// The reply's descriptor and the JSON options, for a JSON reply.
+    fn json(&self) -> Option<(&MessageDescriptor, &JsonOptions)> {
+        (self.json.as_ref()).map(|(types, options)| (&types.output, &**options))
     }
 }
 
