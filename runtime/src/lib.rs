@@ -67,6 +67,7 @@ pub mod config;
 pub mod dynamic;
 pub mod errors;
 pub mod events;
+pub mod handler;
 pub mod metadata;
 pub mod metrics;
 pub mod middleware;
@@ -103,6 +104,8 @@ mod transcode;
 pub use client::{Call, Client};
 pub use context::Context;
 pub use flags::Flags;
+/// Marks an `impl` block as a proto-less handler: see [`mod@handler`].
+pub use micro_macros::handler;
 pub use service::{RunningService, Service};
 pub use stream::{Sender, Streaming};
 pub use tonic::{Code, Status};

@@ -1,6 +1,8 @@
 //! [`Call`]: one call from a generated client, with per-call options, awaited to run.
 
 use std::fmt;
+
+use futures_util::TryFutureExt;
 use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,6 +83,15 @@ impl<T: Send + 'static> Call<T> {
         Call {
             options: CallOptions::default(),
             run: Box::new(move |options| Box::pin(run(options))),
+        }
+    }
+
+    /// The call, its result converted by `convert`; its options stay settable.
+    pub(crate) fn map<U: Send + 'static>(self, convert: fn(T) -> U) -> Call<U> {
+        let run = self.run;
+        Call {
+            options: self.options,
+            run: Box::new(move |options| Box::pin(run(options).map_ok(convert))),
         }
     }
 

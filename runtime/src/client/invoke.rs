@@ -21,7 +21,7 @@ use super::{Client, Transport, unary};
 
 use crate::BoxFuture;
 use crate::codec::frame::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING, GZIP};
-use crate::codec::{Direction, Format, MessageCodec};
+use crate::codec::{Codable, Direction, Format, MessageCodec};
 use crate::metadata::MetadataMap;
 use crate::middleware::Once;
 use crate::transcode::{MethodTypes, method_types};
@@ -153,21 +153,29 @@ impl Invocation {
         Ok(self.stream(deadline, response.into_inner()))
     }
 
-    /// The message codec the client uses, with the method's descriptors for JSON.
-    pub(super) fn codec<Req, Resp>(&self) -> Result<MessageCodec<Req, Resp>, Status> {
-        match self.format {
-            Format::Protobuf => Ok(MessageCodec::protobuf()),
-            Format::Json => Ok(MessageCodec::json(
-                &*self.types()?,
-                Direction::Client,
-                &self.client.options().json,
-            )),
-        }
+    /// The message codec the client uses, with the method's descriptors where it needs them.
+    pub(super) fn codec<Req: Codable, Resp: Codable>(
+        &self,
+    ) -> Result<MessageCodec<Req, Resp>, Status> {
+        let needs = Req::needs_descriptor(self.format) || Resp::needs_descriptor(self.format);
+        let types = if needs { self.types()? } else { None };
+        let json = &self.client.options().json;
+        Ok(MessageCodec::new(
+            self.format,
+            types.as_deref(),
+            Direction::Client,
+            json,
+        ))
     }
 
-    /// The method's message descriptors, which JSON needs.
-    pub(super) fn types(&self) -> Result<Arc<MethodTypes>, Status> {
-        method_types(self.target.info, self.target.method).map_err(Status::internal)
+    /// The method's message descriptors; none for a proto-less method that has none.
+    pub(super) fn types(&self) -> Result<Option<Arc<MethodTypes>>, Status> {
+        if self.target.info.file_descriptor_set.is_empty() {
+            return Ok(None);
+        }
+        method_types(self.target.info, self.target.method)
+            .map(Some)
+            .map_err(Status::internal)
     }
 
     /// A unary call: the request, one gRPC frame in the call's format (gzipped if the call
@@ -179,16 +187,17 @@ impl Invocation {
         decode: impl FnOnce(Bytes) -> Result<Resp, Status>,
     ) -> Result<Resp, Status>
     where
-        Req: prost::Message,
+        Req: Codable,
     {
-        let json = match self.format {
-            Format::Protobuf => None,
-            Format::Json => Some(self.types()?),
+        let types = match Req::needs_descriptor(self.format) {
+            true => self.types()?,
+            false => None,
         };
+        let input = types.as_ref().map(|types| &types.input);
         let options = self.client.options();
-        let encoding = json.as_ref().map(|types| (&types.input, &*options.json));
         let limit = options.max_message_size;
-        let body = unary::encode(&message, encoding, self.options.gzip, limit)?;
+        let format = (self.format, input, &*options.json);
+        let body = unary::encode(&message, format, self.options.gzip, limit)?;
         drop(message);
         let (mut headers, extensions, deadline) = self.parts()?;
         headers.insert(http::header::TE, TRAILERS);

@@ -18,6 +18,7 @@ mod headers;
 mod invoke;
 mod mucp;
 mod pipeline;
+mod plain;
 mod pool;
 mod publish;
 mod response;
@@ -34,7 +35,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_core::Stream;
-use prost::Message;
 use tonic::codec::CompressionEncoding;
 use tower::util::BoxCloneSyncService;
 
@@ -45,7 +45,7 @@ pub use response::ResponseMetadata;
 pub use retry::DEFAULT_RETRIES;
 pub use wrapper::{CallRequest, CallResponse, CallService};
 
-use crate::codec::Format;
+use crate::codec::{Codable, Format};
 use crate::middleware::Streamed;
 use crate::registry::Registry;
 use crate::rpc::Body;
@@ -54,6 +54,13 @@ use crate::{Status, Streaming};
 use balance::Destination;
 pub(crate) use invoke::Invocation;
 use stack::Stack;
+
+/// The JSON options of a reply that does not read them.
+static DEFAULT_JSON: JsonOptions = JsonOptions {
+    proto_field_names: false,
+    emit_defaults: false,
+    ignore_unknown_fields: false,
+};
 
 /// How long a call may take unless configured otherwise: 30 s, as in go-micro.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -191,9 +198,21 @@ impl Client {
             .max_encoding_message_size(limit)
     }
 
-    fn invocation(&self, target: CallTarget, options: call::CallOptions) -> Invocation {
+    /// An invocation carrying `Req`s and `Resp`s: in the client's codec, or in JSON for
+    /// proto-less messages to a method without descriptors (which protobuf would need).
+    fn invocation<Req: Codable, Resp: Codable>(
+        &self,
+        target: CallTarget,
+        options: call::CallOptions,
+    ) -> Invocation {
+        let codec = self.inner.options.codec;
+        let described = !target.info.file_descriptor_set.is_empty();
+        let needs = Req::needs_descriptor(codec) || Resp::needs_descriptor(codec);
         Invocation {
-            format: self.inner.options.codec,
+            format: match needs && !described {
+                true => Format::Json,
+                false => codec,
+            },
             client: self.clone(),
             target,
             options,
@@ -219,25 +238,27 @@ impl Client {
     #[doc(hidden)]
     pub fn unary<Req, Resp>(&self, target: CallTarget, request: Req) -> Call<Resp>
     where
-        Req: Message + Send + 'static,
-        Resp: Message + Default + Send + 'static,
+        Req: Codable,
+        Resp: Codable,
     {
         let client = self.clone();
         Call::new(move |options| {
             let wrappers = client.inner.wrappers.clone();
             let call = move |target, options, request| async move {
-                let invocation = client.invocation(target, options);
-                match invocation.format {
-                    Format::Protobuf => invocation.unary(request, unary::protobuf).await,
-                    Format::Json => {
-                        let types = invocation.types()?;
-                        let json = client.options().json.clone();
-                        let decode = move |reply: bytes::Bytes| {
-                            crate::transcode::from_json(&reply, &types.output, &json)
-                        };
-                        invocation.unary(request, decode).await
-                    }
-                }
+                let invocation = client.invocation::<Req, Resp>(target, options);
+                let format = invocation.format;
+                let types = match Resp::needs_descriptor(format) {
+                    true => invocation.types()?,
+                    false => None,
+                };
+                // Only a message described by its descriptors reads the JSON options.
+                let json = types.as_ref().map(|_| client.options().json.clone());
+                let decode = move |reply: bytes::Bytes| {
+                    let output = types.as_ref().map(|types| &types.output);
+                    let json = json.as_deref().unwrap_or(&DEFAULT_JSON);
+                    unary::decode_reply(reply, format, output, json)
+                };
+                invocation.unary(request, decode).await
             };
             wrapper::wrapped(wrappers, target, options, request, call)
         })
@@ -251,14 +272,14 @@ impl Client {
         request: Req,
     ) -> Call<Streaming<Resp>>
     where
-        Req: Message + Send + 'static,
-        Resp: Message + Default + Send + 'static,
+        Req: Codable,
+        Resp: Codable,
     {
         let client = self.clone();
         Call::new(move |options| {
             let wrappers = client.inner.wrappers.clone();
             let call = move |target, options, request| async move {
-                let invocation = client.invocation(target, options);
+                let invocation = client.invocation::<Req, Resp>(target, options);
                 let codec = invocation.codec()?;
                 invocation.server_streaming(request, codec).await
             };
@@ -270,15 +291,15 @@ impl Client {
     #[doc(hidden)]
     pub fn client_streaming<Req, Resp, S>(&self, target: CallTarget, requests: S) -> Call<Resp>
     where
-        Req: Message + Send + 'static,
-        Resp: Message + Default + Send + 'static,
+        Req: Codable,
+        Resp: Codable,
         S: Stream<Item = Req> + Send + 'static,
     {
         let client = self.clone();
         Call::new(move |options| {
             let wrappers = client.inner.wrappers.clone();
             let call = move |target, options, Streamed| async move {
-                let invocation = client.invocation(target, options);
+                let invocation = client.invocation::<Req, Resp>(target, options);
                 let codec = invocation.codec()?;
                 invocation.client_streaming(requests, codec).await
             };
@@ -294,15 +315,15 @@ impl Client {
         requests: S,
     ) -> Call<Streaming<Resp>>
     where
-        Req: Message + Send + 'static,
-        Resp: Message + Default + Send + 'static,
+        Req: Codable,
+        Resp: Codable,
         S: Stream<Item = Req> + Send + 'static,
     {
         let client = self.clone();
         Call::new(move |options| {
             let wrappers = client.inner.wrappers.clone();
             let call = move |target, options, Streamed| async move {
-                let invocation = client.invocation(target, options);
+                let invocation = client.invocation::<Req, Resp>(target, options);
                 let codec = invocation.codec()?;
                 Ok(invocation.bidi_streaming_started(requests, codec).await)
             };

@@ -7,26 +7,26 @@
 
 use bytes::Bytes;
 use http_body_util::Full;
-use prost::Message;
 use prost_reflect::MessageDescriptor;
 
 use super::ResponseMetadata;
 use crate::codec::frame::{GRPC_ENCODING, GZIP};
-use crate::codec::{Whole, frame};
+use crate::codec::{Codable, Format, Whole, frame};
 use crate::rpc::Body;
 use crate::transcode::JsonOptions;
 use crate::{Code, Status};
 
-/// `message` as the body of a unary request: one gRPC frame, of protobuf or (given the
-/// message's descriptor) JSON, gzipped if `gzip`. Fails if the message encodes to more than
-/// `limit` bytes.
-pub(super) fn encode<M: Message>(
+/// `message` as the body of a unary request: one gRPC frame in a format (given the message's
+/// descriptor where it needs it, and the JSON options), gzipped if `gzip`. Fails if the message
+/// encodes to more than `limit` bytes.
+pub(super) fn encode<M: Codable>(
     message: &M,
-    json: Option<(&MessageDescriptor, &JsonOptions)>,
+    (format, descriptor, json): (Format, Option<&MessageDescriptor>, &JsonOptions),
     gzip: bool,
     limit: usize,
 ) -> Result<Body, Status> {
-    let frame = frame::message_frame(message, json, gzip, limit, |len| too_big(len, limit))?;
+    let too_long = |len| too_big(len, limit);
+    let frame = frame::message_frame(message, format, descriptor, json, gzip, limit, too_long)?;
     Ok(Body::new(Full::new(frame)))
 }
 
@@ -103,9 +103,20 @@ async fn trailers_only<T>(
     })
 }
 
-/// A reply message of a generated type.
-pub(super) fn protobuf<T: Message + Default>(message: Bytes) -> Result<T, Status> {
-    T::decode(message).map_err(|err| Status::internal(format!("cannot decode the reply: {err}")))
+/// A reply message of any [`Codable`] type, in `format`; a reply that does not decode is
+/// `INTERNAL`, as in grpc-go.
+pub(super) fn decode_reply<T: Codable>(
+    message: Bytes,
+    format: Format,
+    descriptor: Option<&MessageDescriptor>,
+    json: &JsonOptions,
+) -> Result<T, Status> {
+    T::decode_from(message, format, descriptor, json).map_err(|status| match status.code() {
+        Code::InvalidArgument => {
+            Status::internal(format!("cannot decode the reply: {}", status.message()))
+        }
+        _ => status,
+    })
 }
 
 /// The status the trailers give, else one inferred from the HTTP status (gRPC's mapping).
@@ -156,6 +167,15 @@ pub(super) fn extra_message() -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prost::Message;
+
+    const PROTOBUF: (Format, Option<&MessageDescriptor>, &JsonOptions) =
+        (Format::Protobuf, None, &DEFAULT);
+    const DEFAULT: JsonOptions = JsonOptions {
+        proto_field_names: false,
+        emit_defaults: false,
+        ignore_unknown_fields: false,
+    };
     use http_body_util::BodyExt;
 
     fn reply(
@@ -180,15 +200,16 @@ mod tests {
     }
 
     async fn decoded(response: http::Response<Body>) -> Result<String, Status> {
-        decode(response, None, 1 << 20, protobuf::<String>).await
+        let protobuf = |reply| decode_reply(reply, Format::Protobuf, None, &JsonOptions::default());
+        decode(response, None, 1 << 20, protobuf).await
     }
 
     #[tokio::test]
     async fn a_request_is_one_exactly_sized_frame() {
-        let body = encode(&"hi".to_owned(), None, false, 64).unwrap();
+        let body = encode(&"hi".to_owned(), PROTOBUF, false, 64).unwrap();
         let bytes = body.collect().await.unwrap().to_bytes();
         assert_eq!(bytes.as_ref(), framed(&"hi".to_owned().encode_to_vec()));
-        let err = encode(&"x".repeat(100), None, false, 64).unwrap_err();
+        let err = encode(&"x".repeat(100), PROTOBUF, false, 64).unwrap_err();
         assert_eq!(err.code(), Code::ResourceExhausted);
         assert!(err.message().contains("limit of 64 bytes"), "{err:?}");
     }
@@ -196,7 +217,7 @@ mod tests {
     #[tokio::test]
     async fn a_gzipped_request_is_one_flagged_frame_that_inflates_to_the_message() {
         let message = "hello ".repeat(100);
-        let body = encode(&message, None, true, 1 << 20).unwrap();
+        let body = encode(&message, PROTOBUF, true, 1 << 20).unwrap();
         let bytes = body.collect().await.unwrap().to_bytes();
         assert_eq!(bytes[0], 1, "the frame is flagged compressed");
         assert!(bytes.len() < message.len(), "{} bytes", bytes.len());
@@ -204,7 +225,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(inflated, message.encode_to_vec());
-        let err = encode(&message, None, true, 64).unwrap_err();
+        let err = encode(&message, PROTOBUF, true, 64).unwrap_err();
         assert_eq!(err.code(), Code::ResourceExhausted);
     }
 

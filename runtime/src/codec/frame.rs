@@ -9,12 +9,12 @@ use std::task::{Context as TaskContext, Poll};
 use bytes::{BufMut, Bytes, BytesMut};
 use http_body::Frame;
 use http_body_util::BodyExt;
-use prost::Message;
 use prost_reflect::MessageDescriptor;
 
+use super::{Codable, Format};
 use crate::Status;
 use crate::rpc::Body;
-use crate::transcode::{JsonOptions, to_json};
+use crate::transcode::JsonOptions;
 
 /// A gRPC message prefix: a compression flag and a big-endian `u32` length.
 pub(crate) const PREFIX_LEN: usize = 5;
@@ -42,56 +42,34 @@ pub(crate) fn status_in(headers: &http::HeaderMap) -> Option<Status> {
     Status::from_header_map(headers)
 }
 
-/// `message` as one uncompressed gRPC frame, unless it encodes to more than `limit` bytes (the
-/// error is its length).
-pub(crate) fn encode<M: Message>(message: &M, limit: usize) -> Result<Bytes, usize> {
-    let len = message.encoded_len();
-    let prefix = u32::try_from(len).map_err(|_| len)?;
-    if len > limit {
-        return Err(len);
-    }
-    let mut buffer = BytesMut::with_capacity(PREFIX_LEN + len);
-    buffer.put_u8(0);
-    buffer.put_u32(prefix);
-    // A `BytesMut` grows as needed, so encoding cannot run out of room.
-    message.encode(&mut buffer).map_err(|_| len)?;
-    Ok(buffer.freeze())
-}
-
-/// `message` in one gRPC frame: protobuf, or JSON given the message's descriptor and the JSON
-/// options; gzipped if `gzip`. A message that encodes to more than `limit` bytes fails with
-/// `too_long` of its length.
-pub(crate) fn message_frame<M: Message>(
+/// `message` in one gRPC frame, encoded in `format` (JSON needs the message's descriptor, if
+/// it is a generated one), gzipped if `gzip`. A message that encodes to more than `limit`
+/// bytes fails with `too_long` of its length.
+///
+/// Uncompressed, the message is encoded straight into the frame's buffer, after room left for
+/// its prefix.
+pub(crate) fn message_frame<M: Codable>(
     message: &M,
-    json: Option<(&MessageDescriptor, &JsonOptions)>,
+    format: Format,
+    descriptor: Option<&MessageDescriptor>,
+    json: &JsonOptions,
     gzip: bool,
     limit: usize,
     too_long: impl FnOnce(usize) -> Status,
 ) -> Result<Bytes, Status> {
-    if json.is_none() && !gzip {
-        // The common case: encoded straight into one buffer of the frame's size.
-        return encode(message, limit).map_err(too_long);
+    let mut buffer = BytesMut::with_capacity(PREFIX_LEN + message.size_hint());
+    buffer.put_bytes(0, PREFIX_LEN);
+    message.encode_to(format, descriptor, json, &mut buffer)?;
+    let len = buffer.len() - PREFIX_LEN;
+    if len > limit {
+        return Err(too_long(len));
     }
-    let mut encoded = BytesMut::with_capacity(message.encoded_len());
-    encode_into(message, json, &mut encoded)?;
-    if encoded.len() > limit {
-        return Err(too_long(encoded.len()));
+    if gzip {
+        return framed(&buffer[PREFIX_LEN..], true);
     }
-    framed(&encoded, gzip)
-}
-
-/// Appends `message` to `out`: protobuf, or JSON given its descriptor and the JSON options.
-pub(crate) fn encode_into<M: Message>(
-    message: &M,
-    json: Option<(&MessageDescriptor, &JsonOptions)>,
-    out: &mut BytesMut,
-) -> Result<(), Status> {
-    match json {
-        None => message
-            .encode(out)
-            .map_err(|err| Status::internal(err.to_string())),
-        Some((descriptor, options)) => to_json(message, descriptor, options, out),
-    }
+    let prefix = u32::try_from(len).map_err(|_| too_long(len))?;
+    buffer[1..PREFIX_LEN].copy_from_slice(&prefix.to_be_bytes());
+    Ok(buffer.freeze())
 }
 
 /// `message` in one gRPC frame, gzipped (and flagged compressed) if `gzip`.

@@ -1,47 +1,49 @@
-//! The message codec of one call, picked at run time: protobuf or JSON inside gRPC frames.
+//! The message codec of one streaming call, picked at run time: protobuf or JSON inside gRPC
+//! frames, for any [`Codable`] message.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
-use prost::Message;
-use tonic::codec::{BufferSettings, Codec as TonicCodec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use prost_reflect::MessageDescriptor;
+use tonic::codec::{Codec as TonicCodec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Code, Status};
-use tonic_prost::{ProstCodec, ProstDecoder, ProstEncoder};
 
-use super::Format;
-use super::json::{JsonCodec, JsonDecoder, JsonEncoder};
+use super::{Codable, Format};
 use crate::transcode::{JsonOptions, MethodTypes};
 
-/// Encodes `E` and decodes `D` with the codec a call asked for.
+/// Encodes `E` and decodes `D` in the format a call asked for.
 pub(crate) struct MessageCodec<E, D> {
-    format: FormatCodec<E, D>,
+    format: Format,
+    /// The descriptors of the encoded and the decoded message, where known.
+    encode: Option<MessageDescriptor>,
+    decode: Option<MessageDescriptor>,
+    options: Arc<JsonOptions>,
     /// The code of a message that does not decode, if not the codec's own.
     undecodable: Option<Code>,
-}
-
-enum FormatCodec<E, D> {
-    Protobuf(ProstCodec<E, D>),
-    Json(JsonCodec<E, D>),
+    _types: PhantomData<fn(E) -> D>,
 }
 
 impl<E, D> MessageCodec<E, D> {
-    /// The codec for one call of a method with these message types.
+    /// The codec for one call of a method with these message types (if it has descriptors);
+    /// `direction` says which of the method's messages are outgoing.
     pub(crate) fn new(
-        codec: Format,
-        types: &MethodTypes,
+        format: Format,
+        types: Option<&MethodTypes>,
         direction: Direction,
         options: &Arc<JsonOptions>,
     ) -> MessageCodec<E, D> {
-        match codec {
-            Format::Protobuf => MessageCodec::protobuf(),
-            Format::Json => MessageCodec::json(types, direction, options),
-        }
-    }
-
-    /// Protobuf, which needs no descriptors.
-    pub(crate) fn protobuf() -> MessageCodec<E, D> {
+        let (encode, decode) = match (types, direction) {
+            (None, _) => (None, None),
+            (Some(types), Direction::Server) => (Some(&types.output), Some(&types.input)),
+            (Some(types), Direction::Client) => (Some(&types.input), Some(&types.output)),
+        };
         MessageCodec {
-            format: FormatCodec::Protobuf(ProstCodec::default()),
+            format,
+            encode: encode.cloned(),
+            decode: decode.cloned(),
+            options: options.clone(),
             undecodable: None,
+            _types: PhantomData,
         }
     }
 
@@ -50,26 +52,6 @@ impl<E, D> MessageCodec<E, D> {
     pub(crate) fn undecodable(mut self, code: Code) -> MessageCodec<E, D> {
         self.undecodable = Some(code);
         self
-    }
-
-    /// JSON; `direction` says which of the method's messages are outgoing.
-    pub(crate) fn json(
-        types: &MethodTypes,
-        direction: Direction,
-        options: &Arc<JsonOptions>,
-    ) -> MessageCodec<E, D> {
-        let (encode, decode) = match direction {
-            Direction::Server => (&types.output, &types.input),
-            Direction::Client => (&types.input, &types.output),
-        };
-        MessageCodec {
-            format: FormatCodec::Json(JsonCodec::new(
-                encode.clone(),
-                decode.clone(),
-                options.clone(),
-            )),
-            undecodable: None,
-        }
     }
 }
 
@@ -80,90 +62,67 @@ pub(crate) enum Direction {
     Client,
 }
 
-impl<E, D> TonicCodec for MessageCodec<E, D>
-where
-    E: Message + Send + 'static,
-    D: Message + Default + Send + 'static,
-{
+impl<E: Codable, D: Codable> TonicCodec for MessageCodec<E, D> {
     type Encode = E;
     type Decode = D;
     type Encoder = MessageEncoder<E>;
     type Decoder = MessageDecoder<D>;
 
     fn encoder(&mut self) -> Self::Encoder {
-        match &mut self.format {
-            FormatCodec::Protobuf(codec) => MessageEncoder::Protobuf(codec.encoder()),
-            FormatCodec::Json(codec) => MessageEncoder::Json(codec.encoder()),
+        MessageEncoder {
+            format: self.format,
+            descriptor: self.encode.clone(),
+            options: self.options.clone(),
+            _type: PhantomData,
         }
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        let format = match &mut self.format {
-            FormatCodec::Protobuf(codec) => DecoderFormat::Protobuf(codec.decoder()),
-            FormatCodec::Json(codec) => DecoderFormat::Json(codec.decoder()),
-        };
         MessageDecoder {
-            format,
+            format: self.format,
+            descriptor: self.decode.clone(),
+            options: self.options.clone(),
             undecodable: self.undecodable,
+            _type: PhantomData,
         }
     }
 }
 
-pub(crate) enum MessageEncoder<E> {
-    Protobuf(ProstEncoder<E>),
-    Json(JsonEncoder<E>),
+pub(crate) struct MessageEncoder<E> {
+    format: Format,
+    descriptor: Option<MessageDescriptor>,
+    options: Arc<JsonOptions>,
+    _type: PhantomData<fn(E)>,
 }
 
-impl<E: Message> Encoder for MessageEncoder<E> {
+impl<E: Codable> Encoder for MessageEncoder<E> {
     type Item = E;
     type Error = Status;
 
     fn encode(&mut self, item: E, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        match self {
-            MessageEncoder::Protobuf(encoder) => encoder.encode(item, dst),
-            MessageEncoder::Json(encoder) => encoder.encode(item, dst),
-        }
-    }
-
-    fn buffer_settings(&self) -> BufferSettings {
-        match self {
-            MessageEncoder::Protobuf(encoder) => encoder.buffer_settings(),
-            MessageEncoder::Json(encoder) => encoder.buffer_settings(),
-        }
+        item.encode_to(self.format, self.descriptor.as_ref(), &self.options, dst)
     }
 }
 
 pub(crate) struct MessageDecoder<D> {
-    format: DecoderFormat<D>,
+    format: Format,
+    descriptor: Option<MessageDescriptor>,
+    options: Arc<JsonOptions>,
     undecodable: Option<Code>,
+    _type: PhantomData<fn() -> D>,
 }
 
-enum DecoderFormat<D> {
-    Protobuf(ProstDecoder<D>),
-    Json(JsonDecoder<D>),
-}
-
-impl<D: Message + Default> Decoder for MessageDecoder<D> {
+impl<D: Codable> Decoder for MessageDecoder<D> {
     type Item = D;
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<D>, Status> {
-        let decoded = match &mut self.format {
-            DecoderFormat::Protobuf(decoder) => decoder.decode(src),
-            DecoderFormat::Json(decoder) => decoder.decode(src),
-        };
+        let decoded = D::decode_from(src, self.format, self.descriptor.as_ref(), &self.options);
         match (decoded, self.undecodable) {
             (Err(status), Some(code)) if status.code() != code => {
                 Err(Status::new(code, status.message()))
             }
-            (decoded, _) => decoded,
-        }
-    }
-
-    fn buffer_settings(&self) -> BufferSettings {
-        match &self.format {
-            DecoderFormat::Protobuf(decoder) => decoder.buffer_settings(),
-            DecoderFormat::Json(decoder) => decoder.buffer_settings(),
+            (decoded, _) => decoded.map(Some),
         }
     }
 }

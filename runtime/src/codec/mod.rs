@@ -1,12 +1,13 @@
 //! How messages travel: protobuf or JSON, inside gRPC framing, whole HTTP bodies or broker
 //! messages.
 
+mod codable;
 pub(crate) mod frame;
-mod json;
 mod limit;
 mod message;
 mod payload;
 
+pub use codable::Codable;
 pub(crate) use frame::Whole;
 pub(crate) use limit::FrameLimit;
 pub(crate) use message::{Direction, MessageCodec};

@@ -78,6 +78,12 @@ impl<M: prost::Message + Default + 'static> Payload for M {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Json<T>(pub T);
 
+impl<T> From<T> for Json<T> {
+    fn from(value: T) -> Json<T> {
+        Json(value)
+    }
+}
+
 impl<T: Serialize + DeserializeOwned + Send + 'static> Payload for Json<T> {
     fn encode(&self) -> (&'static str, Bytes) {
         (

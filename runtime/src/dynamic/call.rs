@@ -2,7 +2,9 @@
 //! methods. Messages are [`DynamicMessage`]s, sent as protobuf, through the same stack as
 //! generated clients' calls.
 
-use bytes::{Buf, Bytes};
+use std::any::Any;
+
+use bytes::{Buf, BufMut, Bytes};
 use futures_core::Stream;
 use prost::Message;
 use prost_reflect::{DynamicMessage, MessageDescriptor};
@@ -10,6 +12,9 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 use super::Method;
 use crate::client::{Call, CallOptions, Client, Invocation};
+use crate::codec::{Codable, Format};
+use crate::middleware::AnyMessage;
+use crate::transcode::JsonOptions;
 use crate::{Status, Streaming};
 
 impl Client {
@@ -23,6 +28,7 @@ impl Client {
     ) -> Call<DynamicMessage> {
         let (invoke, codec) = self.dynamic(service, method);
         let decode = move |reply| codec.reply(reply);
+        let request = Outgoing(request);
         Call::new(move |options| invoke(options).unary(request, decode))
     }
 
@@ -141,5 +147,65 @@ impl Decoder for DynamicCodec {
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DynamicMessage>, Status> {
         self.reply(src.copy_to_bytes(src.remaining())).map(Some)
+    }
+}
+
+/// A dynamic request on the unary path, which takes any [`Codable`] message: sent as the
+/// protobuf it already is (its descriptor travels with it).
+struct Outgoing(DynamicMessage);
+
+impl Codable for Outgoing {
+    fn decode_from(
+        _: impl Buf,
+        _: Format,
+        _: Option<&MessageDescriptor>,
+        _: &JsonOptions,
+    ) -> Result<Outgoing, Status> {
+        Err(Status::internal("dynamic requests are only sent"))
+    }
+
+    fn encode_to(
+        &self,
+        _: Format,
+        _: Option<&MessageDescriptor>,
+        _: &JsonOptions,
+        mut out: impl BufMut,
+    ) -> Result<(), Status> {
+        (self.0.encode(&mut out))
+            .map_err(|err| Status::internal(format!("cannot encode the request: {err}")))
+    }
+
+    fn size_hint(&self) -> usize {
+        self.0.encoded_len()
+    }
+
+    fn needs_descriptor(_: Format) -> bool {
+        false
+    }
+
+    fn empty() -> Result<Outgoing, Status> {
+        Err(Status::internal("dynamic requests are only sent"))
+    }
+}
+
+impl AnyMessage for Outgoing {
+    fn as_any(&self) -> &dyn Any {
+        &self.0
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        &mut self.0
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        Box::new(self.0)
+    }
+
+    fn encoded(&self) -> Vec<u8> {
+        self.0.encode_to_vec()
+    }
+
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<DynamicMessage>()
     }
 }

@@ -3,8 +3,13 @@
 use std::any::Any;
 use std::fmt;
 
-/// A decoded request or response of any generated message type. Downcast it to the type the
-/// endpoint takes: `message.downcast_ref::<HelloRequest>()`.
+use serde::Serialize;
+
+use crate::codec::Json;
+
+/// A decoded request or response of any message type. Downcast it to the type the endpoint
+/// takes: `message.downcast_ref::<HelloRequest>()` for a generated message, or
+/// `message.downcast_ref::<Json<Request>>()` for a proto-less handler's serde type.
 pub trait AnyMessage: Any + Send + Sync {
     /// The message as `Any`, to downcast.
     fn as_any(&self) -> &dyn Any;
@@ -15,7 +20,8 @@ pub trait AnyMessage: Any + Send + Sync {
     /// The boxed message as `Any`, to take it back by value.
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
 
-    /// The message in protobuf's wire format.
+    /// The message in its own wire format: protobuf for a generated message, JSON for a
+    /// serde type ([`Json`]).
     fn encoded(&self) -> Vec<u8>;
 
     /// The Rust type's name, e.g. `helloworld::Request`.
@@ -41,6 +47,28 @@ impl<M: prost::Message + 'static> AnyMessage for M {
 
     fn type_name(&self) -> &'static str {
         std::any::type_name::<M>()
+    }
+}
+
+impl<T: Serialize + Send + Sync + 'static> AnyMessage for Json<T> {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+
+    fn encoded(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.0).unwrap_or_default()
+    }
+
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
     }
 }
 
@@ -76,7 +104,7 @@ pub(crate) trait Erase: Send + Sized + 'static {
     fn restore(message: Option<Box<dyn AnyMessage>>) -> Option<Self>;
 }
 
-impl<M: prost::Message + 'static> Erase for M {
+impl<M: crate::codec::Codable> Erase for M {
     fn erase(self) -> Option<Box<dyn AnyMessage>> {
         Some(Box::new(self))
     }

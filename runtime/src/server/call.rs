@@ -15,6 +15,7 @@ use tracing::{Instrument, Span};
 use super::wrapper::{self, HandlerService};
 use super::{Framed, MethodInfo};
 use crate::auth::Gatekeeper;
+use crate::codec::Codable;
 use crate::codec::{Direction, MessageCodec};
 use crate::context::ContextParts;
 use crate::context::outgoing::Outgoing;
@@ -48,7 +49,9 @@ pub(crate) struct CallSettings {
 pub(crate) struct CallMeta {
     pub(crate) settings: Arc<CallSettings>,
     pub(crate) method: &'static MethodInfo,
-    pub(crate) types: Arc<MethodTypes>,
+    /// The method's message types, if it has descriptors (a proto-less handler's types may
+    /// have none).
+    pub(crate) types: Option<Arc<MethodTypes>>,
     pub(crate) peer: Option<SocketAddr>,
     pub(crate) started: Instant,
     /// When the caller stops waiting (set by the deadline layer).
@@ -70,7 +73,7 @@ impl CallMeta {
     pub(crate) fn new(
         settings: Arc<CallSettings>,
         method: &'static MethodInfo,
-        types: Arc<MethodTypes>,
+        types: Option<Arc<MethodTypes>>,
         peer: Option<SocketAddr>,
         started: Instant,
     ) -> CallMeta {
@@ -94,12 +97,12 @@ impl CallMeta {
         framed: Framed,
     ) -> tonic::server::Grpc<MessageCodec<Resp, Req>>
     where
-        Resp: prost::Message + Send + 'static,
-        Req: prost::Message + Default + Send + 'static,
+        Resp: Codable,
+        Req: Codable,
     {
         let codec = MessageCodec::new(
             framed.codec,
-            &self.types,
+            self.types.as_deref(),
             Direction::Server,
             &self.settings.json,
         )

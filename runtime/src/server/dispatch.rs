@@ -10,8 +10,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
+use crate::codec::Codable;
 use futures_core::Stream;
-use prost::Message;
+use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use super::call::CallMeta;
@@ -29,8 +30,8 @@ const STREAM_BUFFER: usize = 16;
 /// Serves a unary call: one request, one response.
 pub fn unary<Req, Resp, F, Fut>(call: Incoming, handler: F) -> ResponseFuture
 where
-    Req: Message + Default + Send + 'static,
-    Resp: Message + Send + 'static,
+    Req: Codable,
+    Resp: Codable,
     F: FnOnce(Context, Req) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
 {
@@ -70,9 +71,25 @@ enum Returned {
 /// Serves a server-streaming call: one request, responses sent through a [`Sender`].
 pub fn server_streaming<Req, Resp, F, Fut>(call: Incoming, handler: F) -> ResponseFuture
 where
-    Req: Message + Default + Send + 'static,
-    Resp: Message + Send + 'static,
+    Req: Codable,
+    Resp: Codable,
     F: FnOnce(Context, Req, Sender<Resp>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), Status>> + Send + 'static,
+{
+    server_streaming_as::<Req, Resp, Resp, F, Fut>(call, handler)
+}
+
+/// [`server_streaming`] for a handler that sends `Out`s, each sent as the `Resp` it converts
+/// to (a proto-less handler's serde type, sent as [`Json`](crate::codec::Json)).
+pub(crate) fn server_streaming_as<Req, Resp, Out, F, Fut>(
+    call: Incoming,
+    handler: F,
+) -> ResponseFuture
+where
+    Req: Codable,
+    Resp: Codable + From<Out>,
+    Out: Send + 'static,
+    F: FnOnce(Context, Req, Sender<Out>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
     let Incoming {
@@ -84,19 +101,20 @@ where
     let Wire::Grpc(framed) = wire else {
         return streams_need_framing(&meta, wire);
     };
-    grpc_server_streaming(meta.grpc(framed), meta, request, handler)
+    grpc_server_streaming(meta.grpc::<Resp, Req>(framed), meta, request, handler)
 }
 
-fn grpc_server_streaming<Req, Resp, F, Fut>(
+fn grpc_server_streaming<Req, Resp, Out, F, Fut>(
     mut grpc: tonic::server::Grpc<MessageCodec<Resp, Req>>,
     meta: CallMeta,
     request: http::Request<Body>,
     handler: F,
 ) -> ResponseFuture
 where
-    Req: Message + Default + Send + 'static,
-    Resp: Message + Send + 'static,
-    F: FnOnce(Context, Req, Sender<Resp>) -> Fut + Send + 'static,
+    Req: Codable,
+    Resp: Codable + From<Out>,
+    Out: Send + 'static,
+    F: FnOnce(Context, Req, Sender<Out>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
     let outgoing = meta.outgoing.clone();
@@ -114,6 +132,7 @@ where
             Responses::new(receiver, handler)
                 .when_headers_ready(outgoing)
                 .await
+                .map(converted)
         }
     });
     finish(
@@ -121,6 +140,13 @@ where
         async move { grpc.streaming(service, request).await },
         Returned::WhileStreaming,
     )
+}
+
+/// A response stream of `Out`s as the `Resp`s they convert to.
+fn converted<Out, Resp: From<Out>>(
+    response: tonic::Response<Responses<Out>>,
+) -> tonic::Response<impl Stream<Item = Result<Resp, Status>>> {
+    response.map(|responses| responses.map(|item| item.map(Resp::from)))
 }
 
 /// The one request of a server-streaming call: UNIMPLEMENTED if there are none or several.
@@ -143,8 +169,8 @@ async fn only_request<Req>(mut requests: tonic::Streaming<Req>) -> Result<Req, S
 /// Serves a client-streaming call: requests arrive on a [`Streaming`], one response.
 pub fn client_streaming<Req, Resp, F, Fut>(call: Incoming, handler: F) -> ResponseFuture
 where
-    Req: Message + Default + Send + 'static,
-    Resp: Message + Send + 'static,
+    Req: Codable,
+    Resp: Codable,
     F: FnOnce(Context, Streaming<Req>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
 {
@@ -167,8 +193,8 @@ fn grpc_client_streaming<Req, Resp, F, Fut>(
     handler: F,
 ) -> ResponseFuture
 where
-    Req: Message + Default + Send + 'static,
-    Resp: Message + Send + 'static,
+    Req: Codable,
+    Resp: Codable,
     F: FnOnce(Context, Streaming<Req>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
 {
@@ -187,9 +213,24 @@ where
 /// Serves a bidirectional call: requests on a [`Streaming`], responses through a [`Sender`].
 pub fn bidi_streaming<Req, Resp, F, Fut>(call: Incoming, handler: F) -> ResponseFuture
 where
-    Req: Message + Default + Send + 'static,
-    Resp: Message + Send + 'static,
+    Req: Codable,
+    Resp: Codable,
     F: FnOnce(Context, Streaming<Req>, Sender<Resp>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), Status>> + Send + 'static,
+{
+    bidi_streaming_as::<Req, Resp, Resp, F, Fut>(call, handler)
+}
+
+/// [`bidi_streaming`] for a handler that sends `Out`s, each sent as the `Resp` it converts to.
+pub(crate) fn bidi_streaming_as<Req, Resp, Out, F, Fut>(
+    call: Incoming,
+    handler: F,
+) -> ResponseFuture
+where
+    Req: Codable,
+    Resp: Codable + From<Out>,
+    Out: Send + 'static,
+    F: FnOnce(Context, Streaming<Req>, Sender<Out>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
     let Incoming {
@@ -201,19 +242,20 @@ where
     let Wire::Grpc(framed) = wire else {
         return streams_need_framing(&meta, wire);
     };
-    grpc_bidi_streaming(meta.grpc(framed), meta, request, handler)
+    grpc_bidi_streaming(meta.grpc::<Resp, Req>(framed), meta, request, handler)
 }
 
-fn grpc_bidi_streaming<Req, Resp, F, Fut>(
+fn grpc_bidi_streaming<Req, Resp, Out, F, Fut>(
     mut grpc: tonic::server::Grpc<MessageCodec<Resp, Req>>,
     meta: CallMeta,
     request: http::Request<Body>,
     handler: F,
 ) -> ResponseFuture
 where
-    Req: Message + Default + Send + 'static,
-    Resp: Message + Send + 'static,
-    F: FnOnce(Context, Streaming<Req>, Sender<Resp>) -> Fut + Send + 'static,
+    Req: Codable,
+    Resp: Codable + From<Out>,
+    Out: Send + 'static,
+    F: FnOnce(Context, Streaming<Req>, Sender<Out>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(), Status>> + Send + 'static,
 {
     let outgoing = meta.outgoing.clone();
@@ -225,7 +267,8 @@ where
         let run = move |ctx, Streamed| handler(ctx, requests, sender);
         let handler = meta.wrapped_stream(ctx.clone(), Streamed, run);
         let handler = meta.observe(ctx, handler);
-        Responses::new(receiver, handler).when_headers_ready(outgoing)
+        let response = Responses::new(receiver, handler).when_headers_ready(outgoing);
+        async move { response.await.map(converted) }
     });
     finish(
         outgoing,

@@ -6,7 +6,7 @@
 mod builtin;
 pub(crate) mod call;
 mod cors;
-mod dispatch;
+pub(crate) mod dispatch;
 mod error;
 mod leftover;
 mod pipeline;
@@ -48,6 +48,25 @@ pub trait Handler: Send + Sync + 'static {
 
     /// Serves one call of `info().methods[method]`.
     fn call(&self, method: usize, call: Incoming) -> ResponseFuture;
+}
+
+/// What [`Service::handle`](crate::Service::handle) serves: a [`Handler`] (generated
+/// `<Svc>Server`s are), or a proto-less handler marked with
+/// [`#[micro::handler]`](macro@crate::handler).
+pub trait IntoHandler {
+    /// The handler served.
+    type Handler: Handler;
+
+    /// The handler to serve.
+    fn into_handler(self) -> Self::Handler;
+}
+
+impl<H: Handler> IntoHandler for H {
+    type Handler = H;
+
+    fn into_handler(self) -> H {
+        self
+    }
 }
 
 /// One incoming call, routed to a method of a [`Handler`].

@@ -16,14 +16,13 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 use http_body_util::{BodyExt, Full, Limited};
-use prost::Message;
 use prost_reflect::MessageDescriptor;
 
 use super::call::CallMeta;
 use super::{Body, Outgoing, UnframedReply, Wire};
 use crate::codec::frame::{GRPC_ACCEPT_ENCODING, GRPC_ENCODING, GZIP};
-use crate::codec::{Format, Whole, frame};
-use crate::transcode::{JsonOptions, MethodTypes, from_json};
+use crate::codec::{Codable, Format, Whole, frame};
+use crate::transcode::{JsonOptions, MethodTypes};
 use crate::{Code, Context, Status};
 
 /// Reads the request, runs the handler, and replies with its message or its status.
@@ -34,8 +33,8 @@ pub(super) async fn serve<Req, Resp, F, Fut>(
     handler: F,
 ) -> http::Response<Body>
 where
-    Req: Message + Default + 'static,
-    Resp: Message + 'static,
+    Req: Codable,
+    Resp: Codable,
     F: FnOnce(Context, Req) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Resp, Status>> + Send + 'static,
 {
@@ -135,59 +134,44 @@ async fn read_whole(body: Body, limit: usize) -> Result<Bytes, Status> {
 }
 
 /// Decodes the request in the call's codec; an empty unframed body is the empty message.
-fn decode<Req: Message + Default>(
-    message: &[u8],
-    meta: &CallMeta,
-    wire: Wire,
-) -> Result<Req, Status> {
+fn decode<Req: Codable>(message: &[u8], meta: &CallMeta, wire: Wire) -> Result<Req, Status> {
     let (codec, undecodable) = match wire {
         Wire::Grpc(framed) => (framed.codec, framed.undecodable),
-        Wire::Unframed(_) if message.is_empty() => return Ok(Req::default()),
+        Wire::Unframed(_) if message.is_empty() => return Req::empty(),
         Wire::Unframed(reply) => (reply.codec, Code::InvalidArgument),
     };
-    let input = &meta.types.input;
-    let decoded = match codec {
-        Format::Protobuf => Req::decode(message).map_err(|err| {
-            Status::invalid_argument(format!(
-                "cannot decode the request as {}: {err}",
-                input.full_name()
-            ))
-        }),
-        Format::Json => from_json(message, input, &meta.settings.json),
-    };
-    decoded.map_err(|status| match status.code() == undecodable {
-        true => status,
-        false => Status::new(undecodable, status.message()),
+    let input = meta.types.as_ref().map(|types| &types.input);
+    let decoded = Req::decode_from(message, codec, input, &meta.settings.json);
+    decoded.map_err(|status| match status.code() {
+        // A proto-less endpoint asked for protobuf: not bad input, a protocol it lacks.
+        Code::Unimplemented => status,
+        code if code == undecodable => status,
+        _ => Status::new(undecodable, status.message()),
     })
 }
 
 /// Writes the reply as the call's protocol carries it.
 struct Writer {
     wire: Wire,
-    /// The method's types and the JSON options, for a JSON reply.
-    json: Option<(Arc<MethodTypes>, Arc<JsonOptions>)>,
+    /// The method's types, for a reply in a format the message needs them for.
+    types: Option<Arc<MethodTypes>>,
+    json: Arc<JsonOptions>,
     /// The handler's response metadata, which may turn compression off, if the reply may be
     /// gzipped.
     gzip: Option<Arc<Outgoing>>,
 }
 
 impl Writer {
-    /// Takes from `meta` only what this reply needs: a protobuf reply that is not gzipped,
-    /// the usual case, needs nothing.
     fn new(meta: &CallMeta, wire: Wire, gzip: bool) -> Writer {
-        let format = match wire {
-            Wire::Grpc(framed) => framed.codec,
-            Wire::Unframed(reply) => reply.codec,
-        };
         Writer {
             wire,
-            json: (format == Format::Json)
-                .then(|| (meta.types.clone(), meta.settings.json.clone())),
+            types: meta.types.clone(),
+            json: meta.settings.json.clone(),
             gzip: gzip.then(|| meta.outgoing.clone()),
         }
     }
 
-    fn write<Resp: Message>(&self, reply: &Resp) -> Result<http::Response<Body>, Status> {
+    fn write<Resp: Codable>(&self, reply: &Resp) -> Result<http::Response<Body>, Status> {
         match self.wire {
             Wire::Grpc(framed) => self.grpc(reply, framed.codec),
             Wire::Unframed(reply_as) => self.unframed(reply, reply_as),
@@ -195,7 +179,7 @@ impl Writer {
     }
 
     /// A gRPC reply: the message's frame, then `grpc-status: 0`.
-    fn grpc<Resp: Message>(
+    fn grpc<Resp: Codable>(
         &self,
         reply: &Resp,
         codec: Format,
@@ -204,7 +188,9 @@ impl Writer {
             .gzip
             .as_ref()
             .is_some_and(|outgoing| !outgoing.uncompressed());
-        let data = frame::message_frame(reply, self.json(), gzip, u32::MAX as usize, too_big)?;
+        let output = self.output();
+        let limit = u32::MAX as usize;
+        let data = frame::message_frame(reply, codec, output, &self.json, gzip, limit, too_big)?;
         let mut trailers = HeaderMap::with_capacity(1);
         trailers.insert(frame::GRPC_STATUS, HeaderValue::from_static("0"));
         let mut response = http::Response::new(Body::new(Whole::new(data, trailers)));
@@ -218,13 +204,13 @@ impl Writer {
     }
 
     /// A Connect unary or go-micro reply: the message is the body.
-    fn unframed<Resp: Message>(
+    fn unframed<Resp: Codable>(
         &self,
         reply: &Resp,
         reply_as: UnframedReply,
     ) -> Result<http::Response<Body>, Status> {
-        let mut body = BytesMut::with_capacity(reply.encoded_len() * 2 + 16);
-        frame::encode_into(reply, self.json(), &mut body)?;
+        let mut body = BytesMut::with_capacity(reply.size_hint() * 2 + 16);
+        reply.encode_to(reply_as.codec, self.output(), &self.json, &mut body)?;
         if reply_as.newline {
             body.extend_from_slice(b"\n");
         }
@@ -236,9 +222,9 @@ impl Writer {
         Ok(response)
     }
 
-    /// The reply's descriptor and the JSON options, for a JSON reply.
-    fn json(&self) -> Option<(&MessageDescriptor, &JsonOptions)> {
-        (self.json.as_ref()).map(|(types, options)| (&types.output, &**options))
+    /// The reply's descriptor, if the method has descriptors.
+    fn output(&self) -> Option<&MessageDescriptor> {
+        self.types.as_ref().map(|types| &types.output)
     }
 }
 

@@ -27,7 +27,7 @@ use crate::flags::{Cli, Flags};
 use crate::layers::Layers;
 use crate::registry::{self, Registry};
 use crate::server::HandlerService;
-use crate::server::{Body, Cors, Handler, Stack};
+use crate::server::{Body, Cors, Handler, IntoHandler, Stack};
 use crate::transcode::JsonOptions;
 pub use subscriber::{SubscriberRequest, SubscriberService};
 
@@ -224,10 +224,11 @@ impl Service {
         self
     }
 
-    /// Serves a handler, e.g. `HelloworldServer::new(Greeter)`; call again for more services
-    /// on the same port.
-    pub fn handle(mut self, handler: impl Handler) -> Service {
-        self.handlers.push(Arc::new(handler));
+    /// Serves a handler: a generated one (`HelloworldServer::new(Greeter)`) or a proto-less
+    /// one ([`#[micro::handler]`](macro@crate::handler)). Call again for more services on the
+    /// same port.
+    pub fn handle(mut self, handler: impl IntoHandler) -> Service {
+        self.handlers.push(Arc::new(handler.into_handler()));
         self
     }
 

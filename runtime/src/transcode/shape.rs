@@ -14,6 +14,10 @@ pub(crate) fn endpoint_values(
     service: &'static ServiceInfo,
     method: &'static MethodInfo,
 ) -> (Option<Value>, Option<Value>) {
+    if service.file_descriptor_set.is_empty() {
+        // A proto-less handler whose types could not describe themselves.
+        return (None, None);
+    }
     match super::method_types(service, method) {
         Ok(types) => (
             Some(message_value(&types.input, 0)),

@@ -31,7 +31,9 @@ use refusals::text_response;
 struct MethodRoute {
     handler: usize,
     method: usize,
-    types: Arc<MethodTypes>,
+    /// The method's message types; none for a proto-less handler whose types have no
+    /// protobuf description.
+    types: Option<Arc<MethodTypes>>,
     /// The method's metrics, if the server keeps them.
     metrics: Option<Arc<EndpointMetrics>>,
 }
@@ -62,7 +64,10 @@ impl Router {
         for (handler, service) in handlers.iter().enumerate() {
             let info = service.info();
             for (method, method_info) in info.methods.iter().enumerate() {
-                let types = method_types(info, method_info).map_err(Error::config)?;
+                let types = match info.file_descriptor_set.is_empty() {
+                    true => None,
+                    false => Some(method_types(info, method_info).map_err(Error::config)?),
+                };
                 let metrics = settings.metrics.as_ref().map(|metrics| {
                     let service = settings.service.clone();
                     Arc::new(EndpointMetrics::new(metrics, service, method_info.endpoint))

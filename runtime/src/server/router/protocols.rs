@@ -156,9 +156,12 @@ impl Router {
         request: http::Request<Body>,
         peer: Option<SocketAddr>,
     ) -> http::Response<Body> {
-        let allowed = self
-            .find_path(request.uri().path())
-            .is_some_and(|route| route.types.no_side_effects);
+        let allowed = self.find_path(request.uri().path()).is_some_and(|route| {
+            route
+                .types
+                .as_ref()
+                .is_some_and(|types| types.no_side_effects)
+        });
         if !allowed {
             let status = Status::unimplemented(
                 "Connect GET calls only methods marked `option idempotency_level = \
