@@ -149,13 +149,16 @@ pub fn describe(
     }))
 }
 
+/// The full names of an endpoint's request and reply messages.
+type MessageNames = (String, String);
+
 /// The encoded descriptor set of the handler, checked by building a pool from it, and the
 /// full names of each endpoint's request and reply messages.
 fn descriptors(
     package: &str,
     handler: &str,
     endpoints: &[Endpoint],
-) -> Result<(Vec<u8>, Vec<(String, String)>), String> {
+) -> Result<(Vec<u8>, Vec<MessageNames>), String> {
     let (formats, registry) = traced(endpoints)?;
     let methods: Vec<_> = endpoints
         .iter()
