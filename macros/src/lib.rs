@@ -21,6 +21,9 @@ use syn::{
 /// - `#[micro::handler(name = "Greeter")]` sets the handler name (the type's name by default).
 /// - `#[micro(name = "Hello")]` on a method sets its endpoint name (its name in UpperCamelCase
 ///   by default).
+/// - `#[micro(subscribe = "topic")]` (and optionally `queue = "group"`) makes a method
+///   `(&self, [ctx: Context,] message: T) -> Result<(), E>` a subscriber to the topic, reading
+///   JSON messages, sharing the handler's instance with its endpoints.
 ///
 /// A method's parameters say its kind: an optional `Context` first, then `req: T` or
 /// `reqs: Streaming<T>`, then an optional `Sender<R>` for a streamed reply. It returns
@@ -98,24 +101,33 @@ fn expand(options: Options, mut item: ItemImpl) -> syn::Result<Tokens> {
     }
     .ok_or_else(|| Error::new(self_ty.span(), "expected a type name"))?;
     let handler = options.name.map_or(type_name.clone(), |name| name.value());
+    let served = format_ident!("__Micro{}Handler", type_name);
     let package = options
         .package
         .map_or(type_name.to_lowercase(), |p| p.value());
     let mut endpoints = Vec::new();
+    let mut subscribers = Vec::new();
     for item in &mut item.items {
         if let ImplItem::Fn(method) = item
             && method.sig.asyncness.is_some()
             && matches!(method.sig.inputs.first(), Some(FnArg::Receiver(_)))
         {
-            endpoints.push(endpoint(method)?);
+            match method_of(method)? {
+                Method::Endpoint(endpoint) => endpoints.push(endpoint),
+                Method::Subscriber(subscriber) => subscribers.push(subscriber),
+            }
         }
     }
-    if endpoints.is_empty() {
+    if endpoints.is_empty() && subscribers.is_empty() {
         return Err(Error::new(
             item.self_ty.span(),
             "#[micro::handler] found no endpoint: write `async fn name(&self, req: T) -> Result<R, Status>`",
         ));
     }
+    let subscriptions = subscribers.iter().map(|s| subscription(s, &self_ty));
+    let mount_endpoints = (!endpoints.is_empty()).then(
+        || quote! { let service = service.handle(#served(::std::sync::Arc::clone(&shared))); },
+    );
     let descriptions = endpoints.iter().map(|e| {
         let (name, request, reply) = (&e.name, &e.request, &e.reply);
         let kind = kind(e);
@@ -125,7 +137,6 @@ fn expand(options: Options, mut item: ItemImpl) -> syn::Result<Tokens> {
         .iter()
         .enumerate()
         .map(|(index, e)| arm(index, e, &self_ty));
-    let served = format_ident!("__Micro{}Handler", type_name);
     Ok(quote! {
         #item
 
@@ -133,11 +144,13 @@ fn expand(options: Options, mut item: ItemImpl) -> syn::Result<Tokens> {
             #[doc(hidden)]
             pub struct #served(::std::sync::Arc<#self_ty>);
 
-            impl ::micro::server::IntoHandler for #self_ty {
-                type Handler = #served;
-
-                fn into_handler(self) -> #served {
-                    #served(::std::sync::Arc::new(self))
+            impl ::micro::service::Mount for #self_ty {
+                fn mount(self, service: ::micro::Service) -> ::micro::Service {
+                    let shared = ::std::sync::Arc::new(self);
+                    #mount_endpoints
+                    #(let service = #subscriptions;)*
+                    let _ = shared;
+                    service
                 }
             }
 
@@ -211,9 +224,25 @@ fn arm(index: usize, endpoint: &Endpoint, self_ty: &Type) -> Tokens {
     quote! { #index => #body, }
 }
 
-/// Reads a method's signature into an endpoint, and takes its `#[micro(…)]` attributes off.
-fn endpoint(method: &mut ImplItemFn) -> syn::Result<Endpoint> {
+/// A method of the block: an endpoint, or with `#[micro(subscribe = "topic")]` a subscriber.
+enum Method {
+    Endpoint(Endpoint),
+    Subscriber(Subscriber),
+}
+
+/// A method subscribed to a topic.
+struct Subscriber {
+    method: syn::Ident,
+    topic: LitStr,
+    queue: Option<LitStr>,
+    context: bool,
+    message: Type,
+}
+
+/// Reads a method's signature and takes its `#[micro(…)]` attributes off.
+fn method_of(method: &mut ImplItemFn) -> syn::Result<Method> {
     let mut name = upper_camel(&method.sig.ident.to_string());
+    let (mut topic, mut queue) = (None, None);
     let mut kept = Vec::new();
     for attr in method.attrs.drain(..) {
         if !attr.path().is_ident("micro") {
@@ -221,20 +250,33 @@ fn endpoint(method: &mut ImplItemFn) -> syn::Result<Endpoint> {
             continue;
         }
         attr.parse_nested_meta(|meta| {
+            let value = || meta.value()?.parse::<LitStr>();
             if meta.path.is_ident("name") {
-                name = meta.value()?.parse::<LitStr>()?.value();
-                Ok(())
+                name = value()?.value();
+            } else if meta.path.is_ident("subscribe") {
+                topic = Some(value()?);
+            } else if meta.path.is_ident("queue") {
+                queue = Some(value()?);
             } else {
-                Err(meta.error("unknown option; expected `name = \"…\"`"))
+                return Err(meta.error(
+                    "unknown option; expected `name = \"…\"`, `subscribe = \"topic\"` or `queue = \"group\"`",
+                ));
             }
+            Ok(())
         })?;
     }
     method.attrs = kept;
-    let sig = &method.sig;
+    match topic {
+        Some(topic) => subscriber(method, topic, queue).map(Method::Subscriber),
+        None => endpoint(method, name).map(Method::Endpoint),
+    }
+}
+
+/// The parameters after `&self`, and whether the first is a `Context` (then taken off).
+fn parameters(sig: &syn::Signature) -> (bool, Vec<&Type>) {
     let mut types: Vec<&Type> = sig
         .inputs
         .iter()
-        .skip(1)
         .filter_map(|arg| match arg {
             FnArg::Typed(arg) => Some(&*arg.ty),
             FnArg::Receiver(_) => None,
@@ -246,6 +288,65 @@ fn endpoint(method: &mut ImplItemFn) -> syn::Result<Endpoint> {
     if context {
         types.remove(0);
     }
+    (context, types)
+}
+
+/// A subscriber: `(&self, [ctx: Context,] message: T) -> Result<(), E>`.
+fn subscriber(
+    method: &ImplItemFn,
+    topic: LitStr,
+    queue: Option<LitStr>,
+) -> syn::Result<Subscriber> {
+    let (context, types) = parameters(&method.sig);
+    let [message] = types.as_slice() else {
+        return Err(Error::new(
+            method.sig.inputs.span(),
+            "a subscriber takes `(&self, [ctx: Context,] message: T)` and returns `Result<(), E>`",
+        ));
+    };
+    Ok(Subscriber {
+        method: method.sig.ident.clone(),
+        topic,
+        queue,
+        context,
+        message: (*message).clone(),
+    })
+}
+
+/// `service.subscribe_with(…)` for a subscriber, which shares the handler's instance.
+fn subscription(subscriber: &Subscriber, self_ty: &Type) -> Tokens {
+    let Subscriber {
+        method,
+        topic,
+        queue,
+        context,
+        message,
+    } = subscriber;
+    let ctx = context.then(|| quote!(ctx,));
+    let param = match context {
+        true => format_ident!("ctx"),
+        false => format_ident!("_ctx"),
+    };
+    let queue = queue.as_ref().map(|queue| quote! { .queue(#queue) });
+    quote! {
+        {
+            let handler = ::std::sync::Arc::clone(&shared);
+            service.subscribe_with(
+                #topic,
+                ::micro::broker::SubscribeOptions::default() #queue,
+                move |#param: ::micro::Context, ::micro::codec::Json(message): ::micro::codec::Json<#message>| {
+                    let handler = ::std::sync::Arc::clone(&handler);
+                    async move { <#self_ty>::#method(&*handler, #ctx message).await }
+                },
+            )
+        }
+    }
+}
+
+/// Reads an endpoint's signature: its kind, request and reply types.
+fn endpoint(method: &ImplItemFn, name: String) -> syn::Result<Endpoint> {
+    let sig = &method.sig;
+    let (context, types) = parameters(sig);
     let shape = "expected `(&self, [ctx: Context,] req: T [, replies: Sender<R>])` or `(&self, [ctx: Context,] reqs: Streaming<T> [, replies: Sender<R>])`";
     let (request, sender) = match types.as_slice() {
         [request] => (*request, None),
@@ -313,4 +414,65 @@ fn upper_camel(name: &str) -> String {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expanded(item: &str) -> Result<String, String> {
+        let item: ItemImpl = syn::parse_str(item).unwrap();
+        expand(Options::default(), item)
+            .map(|tokens| tokens.to_string())
+            .map_err(|err| err.to_string())
+    }
+
+    #[test]
+    fn each_kind_of_method_is_served_by_its_own_dispatch() {
+        let code = expanded(
+            "impl Shop {
+                async fn get(&self, ctx: Context, req: Req) -> Result<Resp, Status> { todo!() }
+                async fn list(&self, req: Req, out: Sender<Resp>) -> Result<(), Status> { todo!() }
+                async fn put(&self, reqs: Streaming<Req>) -> Result<Resp, Status> { todo!() }
+                async fn chat(&self, reqs: Streaming<Req>, out: Sender<Resp>) -> Result<(), Status> { todo!() }
+                #[micro(subscribe = \"orders\", queue = \"shop\")]
+                async fn on_order(&self, order: Req) -> Result<(), Status> { todo!() }
+                fn helper(&self) {}
+            }",
+        )
+        .unwrap();
+        for expected in [
+            "Endpoint :: new :: < Req , Resp > (\"Get\" , :: micro :: server :: RpcKind :: Unary)",
+            "RpcKind :: ServerStreaming",
+            "RpcKind :: ClientStreaming",
+            "RpcKind :: BidiStreaming",
+            "describe (\"shop\" , \"Shop\"",
+            "subscribe_with (\"orders\"",
+            ". queue (\"shop\")",
+        ] {
+            assert!(code.contains(expected), "{expected} not in {code}");
+        }
+        assert!(!code.contains("\"Helper\""), "plain fns are not endpoints");
+        assert!(
+            !code.contains("\"OnOrder\""),
+            "subscribers are not endpoints"
+        );
+    }
+
+    #[test]
+    fn bad_signatures_say_what_is_expected() {
+        let err = expanded("impl Shop { async fn get(&self) -> Result<Resp, Status> { todo!() } }");
+        assert!(
+            err.unwrap_err()
+                .contains("expected `(&self, [ctx: Context,] req: T")
+        );
+        let err = expanded("impl Shop { async fn get(&self, req: Req) -> Resp { todo!() } }");
+        assert!(err.unwrap_err().contains("returns `Result<R, Status>`"));
+        let err = expanded("impl Shop { fn get(&self) {} }");
+        assert!(err.unwrap_err().contains("found no endpoint"));
+        let err = expanded(
+            "impl<T> Shop<T> { async fn get(&self, req: Req) -> Result<Resp, Status> { todo!() } }",
+        );
+        assert!(err.unwrap_err().contains("without generic parameters"));
+    }
 }

@@ -372,3 +372,73 @@ async fn a_handler_whose_types_protobuf_cannot_carry_speaks_json_only() {
     assert!(message.contains("application/json"), "{message}");
     service.stop().await.unwrap();
 }
+
+/// Endpoints and subscribers in one block share the handler's state, as in go-micro.
+#[derive(Default)]
+struct Mailer {
+    welcomed: std::sync::Mutex<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Signup {
+    email: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Welcomed {
+    emails: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Empty {}
+
+#[micro::handler]
+impl Mailer {
+    #[micro(subscribe = "signups")]
+    async fn welcome(&self, _ctx: Context, signup: Signup) -> Result<(), Status> {
+        self.welcomed.lock().unwrap().push(signup.email);
+        Ok(())
+    }
+
+    async fn list(&self, _req: Empty) -> Result<Welcomed, Status> {
+        let emails = self.welcomed.lock().unwrap().clone();
+        Ok(Welcomed { emails })
+    }
+}
+
+#[tokio::test]
+async fn a_subscriber_and_an_endpoint_share_the_handler() {
+    let registry = support::memory_registry();
+    let service = Service::new("mailer")
+        .address("127.0.0.1:0")
+        .registry(registry.clone())
+        .handle(Mailer::default())
+        .start()
+        .await
+        .unwrap();
+    let client = Service::new("signup-form")
+        .registry(registry.clone())
+        .client()
+        .unwrap();
+    let signup = Signup {
+        email: "ada@example.com".into(),
+    };
+    client
+        .publish("signups", &micro::codec::Json(signup))
+        .await
+        .unwrap();
+    let mut listed = Vec::new();
+    for _ in 0..100 {
+        let welcomed: Welcomed = client
+            .call("mailer", "Mailer.List", Empty {})
+            .await
+            .unwrap();
+        listed = welcomed.emails;
+        if !listed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(listed, ["ada@example.com"]);
+    service.stop().await.unwrap();
+}

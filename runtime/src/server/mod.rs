@@ -50,25 +50,6 @@ pub trait Handler: Send + Sync + 'static {
     fn call(&self, method: usize, call: Incoming) -> ResponseFuture;
 }
 
-/// What [`Service::handle`](crate::Service::handle) serves: a [`Handler`] (generated
-/// `<Svc>Server`s are), or a proto-less handler marked with
-/// [`#[micro::handler]`](macro@crate::handler).
-pub trait IntoHandler {
-    /// The handler served.
-    type Handler: Handler;
-
-    /// The handler to serve.
-    fn into_handler(self) -> Self::Handler;
-}
-
-impl<H: Handler> IntoHandler for H {
-    type Handler = H;
-
-    fn into_handler(self) -> H {
-        self
-    }
-}
-
 /// One incoming call, routed to a method of a [`Handler`].
 pub struct Incoming {
     request: http::Request<Body>,

@@ -27,7 +27,7 @@ use crate::flags::{Cli, Flags};
 use crate::layers::Layers;
 use crate::registry::{self, Registry};
 use crate::server::HandlerService;
-use crate::server::{Body, Cors, Handler, IntoHandler, Stack};
+use crate::server::{Body, Cors, Handler, Stack};
 use crate::transcode::JsonOptions;
 pub use subscriber::{SubscriberRequest, SubscriberService};
 
@@ -224,12 +224,11 @@ impl Service {
         self
     }
 
-    /// Serves a handler: a generated one (`HelloworldServer::new(Greeter)`) or a proto-less
-    /// one ([`#[micro::handler]`](macro@crate::handler)). Call again for more services on the
-    /// same port.
-    pub fn handle(mut self, handler: impl IntoHandler) -> Service {
-        self.handlers.push(Arc::new(handler.into_handler()));
-        self
+    /// Serves a handler: a generated one (`HelloworldServer::new(Greeter)`), or a proto-less
+    /// one ([`#[micro::handler]`](macro@crate::handler)) with its endpoints and subscribers.
+    /// Call again for more services on the same port.
+    pub fn handle(self, handler: impl Mount) -> Service {
+        handler.mount(self)
     }
 
     /// Wraps every request the service receives in a tower layer, outermost last: logging,
@@ -502,5 +501,20 @@ impl std::fmt::Debug for Service {
             .field("options", &self.options)
             .field("handlers", &handlers)
             .finish_non_exhaustive()
+    }
+}
+
+/// What [`Service::handle`] takes: a [`Handler`] (generated `<Svc>Server`s are one), or a type
+/// marked [`#[micro::handler]`](macro@crate::handler), which mounts its endpoints and its
+/// subscribers.
+pub trait Mount {
+    /// Adds itself to `service`.
+    fn mount(self, service: Service) -> Service;
+}
+
+impl<H: Handler> Mount for H {
+    fn mount(self, mut service: Service) -> Service {
+        service.handlers.push(Arc::new(self));
+        service
     }
 }
