@@ -113,7 +113,7 @@ fn expand(options: Options, mut item: ItemImpl) -> syn::Result<Tokens> {
             && matches!(method.sig.inputs.first(), Some(FnArg::Receiver(_)))
         {
             match method_of(method)? {
-                Method::Endpoint(endpoint) => endpoints.push(endpoint),
+                Method::Endpoint(endpoint) => endpoints.push(*endpoint),
                 Method::Subscriber(subscriber) => subscribers.push(subscriber),
             }
         }
@@ -226,7 +226,7 @@ fn arm(index: usize, endpoint: &Endpoint, self_ty: &Type) -> Tokens {
 
 /// A method of the block: an endpoint, or with `#[micro(subscribe = "topic")]` a subscriber.
 enum Method {
-    Endpoint(Endpoint),
+    Endpoint(Box<Endpoint>),
     Subscriber(Subscriber),
 }
 
@@ -268,7 +268,7 @@ fn method_of(method: &mut ImplItemFn) -> syn::Result<Method> {
     method.attrs = kept;
     match topic {
         Some(topic) => subscriber(method, topic, queue).map(Method::Subscriber),
-        None => endpoint(method, name).map(Method::Endpoint),
+        None => endpoint(method, name).map(|endpoint| Method::Endpoint(Box::new(endpoint))),
     }
 }
 
