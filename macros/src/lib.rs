@@ -114,7 +114,7 @@ fn expand(options: Options, mut item: ItemImpl) -> syn::Result<Tokens> {
         {
             match method_of(method)? {
                 Method::Endpoint(endpoint) => endpoints.push(*endpoint),
-                Method::Subscriber(subscriber) => subscribers.push(subscriber),
+                Method::Subscriber(subscriber) => subscribers.push(*subscriber),
             }
         }
     }
@@ -227,7 +227,7 @@ fn arm(index: usize, endpoint: &Endpoint, self_ty: &Type) -> Tokens {
 /// A method of the block: an endpoint, or with `#[micro(subscribe = "topic")]` a subscriber.
 enum Method {
     Endpoint(Box<Endpoint>),
-    Subscriber(Subscriber),
+    Subscriber(Box<Subscriber>),
 }
 
 /// A method subscribed to a topic.
@@ -267,7 +267,7 @@ fn method_of(method: &mut ImplItemFn) -> syn::Result<Method> {
     }
     method.attrs = kept;
     match topic {
-        Some(topic) => subscriber(method, topic, queue).map(Method::Subscriber),
+        Some(topic) => subscriber(method, topic, queue).map(|s| Method::Subscriber(Box::new(s))),
         None => endpoint(method, name).map(|endpoint| Method::Endpoint(Box::new(endpoint))),
     }
 }
