@@ -154,7 +154,14 @@ impl<'a> Describer<'a> {
             label: Some(Label::Optional as i32),
             ..Default::default()
         };
-        match self.unwrap_newtypes(format)? {
+        let mut format = self.unwrap_newtypes(format)?;
+        if let Format::Option(inner) = format
+            && let Format::Seq(_) | Format::Map { .. } = self.unwrap_newtypes(inner)?
+        {
+            // An absent list or map is an empty one in protobuf.
+            format = self.unwrap_newtypes(inner)?;
+        }
+        match format {
             Format::Option(inner) => {
                 self.single(&mut field, inner)?;
                 if field.r#type != Some(Type::Message as i32) {

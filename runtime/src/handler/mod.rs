@@ -317,6 +317,7 @@ mod tests {
         counts: HashMap<String, Line>,
         note: Option<String>,
         line: Option<Line>,
+        maybe: Option<Vec<String>>,
     }
 
     #[derive(Serialize, Deserialize)]
@@ -355,6 +356,7 @@ mod tests {
         assert!(field("counts").is_map());
         assert!(field("note").supports_presence());
         assert!(field("line").kind().as_message().is_some());
+        assert!(field("maybe").is_list());
         let line = method.output();
         assert_eq!(
             line.get_field_by_name("next")
