@@ -1,5 +1,6 @@
 //! JSON over HTTP/1.1: micro's go-micro route (`Micro-Endpoint`) and Connect route
-//! (`POST /helloworld.Helloworld/Greeting`) vs a bare axum handler doing the same work.
+//! (`POST /helloworld.Helloworld/Greeting`), for a generated handler and for a proto-less one
+//! (`#[micro::handler]` over serde types), vs a bare axum handler doing the same work.
 //!
 //! ```sh
 //! cargo run --release -p micro-benches --bin json        # or scripts/bench.sh
@@ -7,7 +8,7 @@
 //!
 //! The axum handler decodes `{"name":…}` with serde_json, formats the greeting and encodes
 //! `{"message":…}`: what a hand-written JSON endpoint does. Each caller owns one keep-alive
-//! HTTP/1.1 connection. Rounds alternate between the three targets; medians are reported.
+//! HTTP/1.1 connection. Rounds alternate between the five targets; medians are reported.
 
 mod greeter;
 mod load;
@@ -36,7 +37,8 @@ struct Args {
     /// Rounds per target; the median is reported.
     #[arg(long, default_value_t = 5)]
     rounds: usize,
-    /// Run one target only (0 axum, 1 Micro-Endpoint, 2 Connect path), e.g. to profile it.
+    /// Run one target only (0 axum, 1 Micro-Endpoint, 2 Connect path, 3 and 4 the same two
+    /// routes to the proto-less handler), e.g. to profile it.
     #[arg(long)]
     only: Option<usize>,
 }
@@ -48,6 +50,34 @@ struct AxumRequest {
 
 #[derive(Serialize)]
 struct AxumResponse {
+    message: String,
+}
+
+/// The same service without a `.proto`: the serde types are the messages.
+struct Helloworld;
+
+#[micro::handler]
+impl Helloworld {
+    async fn greeting(
+        &self,
+        _ctx: micro::Context,
+        request: PlainRequest,
+    ) -> Result<PlainResponse, micro::Status> {
+        Ok(PlainResponse {
+            message: format!("Hello {}", request.name),
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Request")]
+struct PlainRequest {
+    name: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Response")]
+struct PlainResponse {
     message: String,
 }
 
@@ -109,6 +139,12 @@ async fn main() -> anyhow::Result<()> {
         .handle(micro_pb::HelloworldServer::new(Greeter))
         .start()
         .await?;
+    let plain = micro::Service::new("helloworld")
+        .address("127.0.0.1:0")
+        .registry(std::sync::Arc::new(micro::registry::MemoryRegistry::new()))
+        .handle(Helloworld)
+        .start()
+        .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let axum_addr = listener.local_addr()?;
     let app = axum::Router::new().route("/greeting", axum::routing::post(axum_greeting));
@@ -142,6 +178,22 @@ async fn main() -> anyhow::Result<()> {
                 micro_endpoint: false,
             },
         ),
+        (
+            "micro proto-less, Micro-Endpoint",
+            Target {
+                addr: plain.local_addr(),
+                path: "/",
+                micro_endpoint: true,
+            },
+        ),
+        (
+            "micro proto-less, POST /pkg.Svc/Method",
+            Target {
+                addr: plain.local_addr(),
+                path: "/helloworld.Helloworld/Greeting",
+                micro_endpoint: false,
+            },
+        ),
     ];
     let title = format!(
         "JSON over HTTP/1.1, {} requests x {} rounds, concurrency {} (median round)",
@@ -158,6 +210,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .await;
     service.stop().await?;
+    plain.stop().await?;
     Ok(())
 }
 

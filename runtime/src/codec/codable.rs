@@ -1,6 +1,8 @@
 //! [`Codable`]: what the server and the client need of a message type to carry it, in either
 //! [`Format`]. Generated (prost) messages are codable; so are serde types, as [`Json<T>`].
 
+use std::any::Any;
+
 use bytes::{Buf, BufMut};
 use prost_reflect::{DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions};
 use serde::Serialize;
@@ -8,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::{Format, Json};
 use crate::Status;
-use crate::middleware::AnyMessage;
+use crate::middleware::{AnyMessage, Erase};
 use crate::transcode::{JsonOptions, from_json, to_json};
 
 /// A message type calls can carry as protobuf or JSON.
@@ -177,6 +179,39 @@ where
 
     fn empty() -> Result<Json<T>, Status> {
         from_serde_json(b"{}")
+    }
+}
+
+// What wrappers see of a codable message: the message itself, boxed.
+impl<M: Codable> Erase for M {
+    fn erase(self) -> Option<Box<dyn AnyMessage>> {
+        Some(Box::new(self))
+    }
+
+    fn restore(message: Option<Box<dyn AnyMessage>>) -> Option<M> {
+        message?.into_any().downcast().ok().map(|message| *message)
+    }
+}
+
+impl<T: Serialize + Send + Sync + 'static> AnyMessage for Json<T> {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+
+    fn encoded(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.0).unwrap_or_default()
+    }
+
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
     }
 }
 

@@ -3,13 +3,10 @@
 use std::any::Any;
 use std::fmt;
 
-use serde::Serialize;
-
-use crate::codec::Json;
-
 /// A decoded request or response of any message type. Downcast it to the type the endpoint
 /// takes: `message.downcast_ref::<HelloRequest>()` for a generated message, or
-/// `message.downcast_ref::<Json<Request>>()` for a proto-less handler's serde type.
+/// `message.downcast_ref::<micro::codec::Json<Request>>()` for a proto-less handler's serde
+/// type.
 pub trait AnyMessage: Any + Send + Sync {
     /// The message as `Any`, to downcast.
     fn as_any(&self) -> &dyn Any;
@@ -21,7 +18,7 @@ pub trait AnyMessage: Any + Send + Sync {
     fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
 
     /// The message in its own wire format: protobuf for a generated message, JSON for a
-    /// serde type ([`Json`]).
+    /// serde type (`micro::codec::Json`).
     fn encoded(&self) -> Vec<u8>;
 
     /// The Rust type's name, e.g. `helloworld::Request`.
@@ -47,28 +44,6 @@ impl<M: prost::Message + 'static> AnyMessage for M {
 
     fn type_name(&self) -> &'static str {
         std::any::type_name::<M>()
-    }
-}
-
-impl<T: Serialize + Send + Sync + 'static> AnyMessage for Json<T> {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
-
-    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
-        self
-    }
-
-    fn encoded(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.0).unwrap_or_default()
-    }
-
-    fn type_name(&self) -> &'static str {
-        std::any::type_name::<T>()
     }
 }
 
@@ -102,16 +77,6 @@ pub(crate) trait Erase: Send + Sized + 'static {
 
     /// The value back from what a wrapper passed on; `None` if it changed the type.
     fn restore(message: Option<Box<dyn AnyMessage>>) -> Option<Self>;
-}
-
-impl<M: crate::codec::Codable> Erase for M {
-    fn erase(self) -> Option<Box<dyn AnyMessage>> {
-        Some(Box::new(self))
-    }
-
-    fn restore(message: Option<Box<dyn AnyMessage>>) -> Option<M> {
-        message?.into_any().downcast().ok().map(|message| *message)
-    }
 }
 
 /// No message a wrapper sees: a request or response that is a stream.
