@@ -442,3 +442,82 @@ async fn a_subscriber_and_an_endpoint_share_the_handler() {
     assert_eq!(listed, ["ada@example.com"]);
     service.stop().await.unwrap();
 }
+
+/// One Connect envelope: flags, big-endian length, payload.
+fn envelope(flags: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![flags];
+    frame.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// The envelopes of a Connect streaming body.
+fn envelopes(mut body: &[u8]) -> Vec<(u8, serde_json::Value)> {
+    let mut frames = Vec::new();
+    while body.len() >= 5 {
+        let len = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;
+        frames.push((body[0], serde_json::from_slice(&body[5..5 + len]).unwrap()));
+        body = &body[5 + len..];
+    }
+    frames
+}
+
+#[tokio::test]
+async fn connect_streams_carry_serde_json_envelopes() {
+    let (service, _) = start().await;
+    let headers = [("content-type", "application/connect+json")];
+    let path = "/helloworld.Helloworld/Count";
+    let request = envelope(0, br#"{"name":"ada"}"#);
+    let response = support::post(service.local_addr(), path, &headers, request, false).await;
+    assert_eq!(response.status, http::StatusCode::OK);
+    let frames = envelopes(&response.body);
+    let messages: Vec<_> = frames.iter().map(|(_, json)| json.clone()).collect();
+    assert_eq!(
+        messages,
+        [
+            serde_json::json!({"message": "ada 0"}),
+            serde_json::json!({"message": "ada 1"}),
+            serde_json::json!({"message": "ada 2"}),
+            serde_json::json!({}),
+        ]
+    );
+    assert_eq!(frames[3].0, 2, "the end-of-stream envelope");
+
+    // A message that is not the type's JSON ends the stream with invalid_argument, naming it.
+    let request = envelope(0, br#"{"name":["ada"]}"#);
+    let response = support::post(service.local_addr(), path, &headers, request, true).await;
+    let frames = envelopes(&response.body);
+    let end = &frames.last().unwrap().1;
+    assert_eq!(end["error"]["code"], "invalid_argument", "{end}");
+    let message = end["error"]["message"].as_str().unwrap();
+    assert!(message.contains("Request at `name`"), "{message}");
+    service.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_typed_client_calls_a_generated_service_too() {
+    #[derive(Serialize, Deserialize)]
+    struct GetRequest {
+        id: String,
+    }
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Item {
+        id: String,
+    }
+    let (service, _, _) = support::start_kitchen().await;
+    let client = Client::connect(&service.local_addr().to_string()).unwrap();
+    let request = GetRequest { id: "fig".into() };
+    let item: Item = client
+        .call("kitchen", "Kitchen.Get", request)
+        .await
+        .unwrap();
+    assert_eq!(item.id, "fig");
+    // The generated service's JSON errors reach the typed caller as statuses.
+    let request = GetRequest { id: "panic".into() };
+    let failed = client
+        .call::<_, Item>("kitchen", "Kitchen.Get", request)
+        .await
+        .unwrap_err();
+    assert_eq!(failed.code(), Code::Internal);
+    service.stop().await.unwrap();
+}
