@@ -81,6 +81,9 @@ pub struct Global {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Scaffold a new service crate: proto, build.rs, handler, main, README and a test.
+    ///
+    /// With `--no-proto`, plain serde types and a `#[micro::handler]` in `src/main.rs` instead:
+    /// no `.proto`, no `build.rs`, no generated code.
     New(NewArgs),
     /// List the services in the registry.
     Services,
@@ -118,6 +121,10 @@ pub struct NewArgs {
     /// from, if it is still there; otherwise the published crates).
     #[arg(long, env = "MICRO_RS_PATH", value_name = "DIR")]
     pub micro_path: Option<PathBuf>,
+    /// Plain serde types and `#[micro::handler]`, all in `src/main.rs`: no `.proto`,
+    /// `build.rs` or generated code.
+    #[arg(long)]
+    pub no_proto: bool,
 }
 
 /// `micro describe`.

@@ -17,5 +17,8 @@ pub(crate) fn init() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        // A closed stderr (`2>&-`, a log collector gone) loses log lines; reporting that on
+        // stderr would fail too, and panic.
+        .log_internal_errors(false)
         .try_init();
 }

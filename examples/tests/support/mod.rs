@@ -71,6 +71,19 @@ impl Example {
     pub fn drain_logs(&self) -> Vec<String> {
         self.logs.try_iter().collect()
     }
+
+    /// Waits up to `limit` for the example to log that it registered in its registry.
+    pub fn wait_registered(&self, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.logs.recv_timeout(left) {
+                Ok(line) if line.contains(" registered ") => return,
+                Ok(_) => continue,
+                Err(_) => panic!("the example did not log `registered` within {limit:?}"),
+            }
+        }
+    }
 }
 
 impl Drop for Example {
@@ -183,4 +196,27 @@ pub fn assert_all_failed(output: &std::process::Output, requests: u64) {
         stdout.contains(&format!("ok=0 failed={requests}")),
         "{stdout}"
     );
+}
+
+/// Runs `command` to its end with its output captured; kills it and fails the test if it takes
+/// longer than `limit`.
+pub fn output_within(command: &mut Command, limit: Duration) -> std::process::Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"));
+    let pid = child.id().to_string();
+    let (done, output) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match output.recv_timeout(limit) {
+        Ok(output) => output.unwrap_or_else(|err| panic!("waiting for {command:?}: {err}")),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            panic!("{command:?} did not finish within {limit:?}");
+        }
+    }
 }

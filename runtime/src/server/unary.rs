@@ -133,11 +133,14 @@ async fn read_whole(body: Body, limit: usize) -> Result<Bytes, Status> {
     }
 }
 
-/// Decodes the request in the call's codec; an empty unframed body is the empty message.
+/// Decodes the request in the call's codec; an empty unframed JSON body is the empty message.
 fn decode<Req: Codable>(message: &[u8], meta: &CallMeta, wire: Wire) -> Result<Req, Status> {
     let (codec, undecodable) = match wire {
         Wire::Grpc(framed) => (framed.codec, framed.undecodable),
-        Wire::Unframed(_) if message.is_empty() => return Req::empty(),
+        // curl without `-d`; an empty protobuf body is the default message, decoded as such.
+        Wire::Unframed(reply) if message.is_empty() && reply.codec == Format::Json => {
+            return Req::empty();
+        }
         Wire::Unframed(reply) => (reply.codec, Code::InvalidArgument),
     };
     let input = meta.types.as_ref().map(|types| &types.input);
