@@ -170,7 +170,8 @@ where
     }
 
     fn size_hint(&self) -> usize {
-        0
+        // A guess that fits most replies in one allocation: serde cannot tell the length.
+        128
     }
 
     fn needs_descriptor(format: Format) -> bool {
@@ -227,23 +228,30 @@ fn described(descriptor: Option<&MessageDescriptor>) -> Result<&MessageDescripto
 
 /// Reads a `T` from JSON; an error names the field and what was wrong with it.
 pub(crate) fn from_serde_json<T: DeserializeOwned>(json: &[u8]) -> Result<Json<T>, Status> {
+    match serde_json::from_slice(json) {
+        Ok(value) => Ok(Json(value)),
+        Err(_) => Err(explain::<T>(json)),
+    }
+}
+
+/// Parses JSON that failed to parse again, this time tracking the path to the failing field to
+/// say where it is. Valid requests never pay for the tracking.
+fn explain<T: DeserializeOwned>(json: &[u8]) -> Status {
+    let name = short_name::<T>();
     let mut deserializer = serde_json::Deserializer::from_slice(json);
-    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        let at = match path.as_str() {
-            "." | "" => String::new(),
-            path => format!(" at `{path}`"),
-        };
-        Status::invalid_argument(format!(
-            "invalid JSON for {}{at}: {inner}",
-            short_name::<T>()
-        ))
-    })?;
-    deserializer.end().map_err(|err| {
-        Status::invalid_argument(format!("invalid JSON for {}: {err}", short_name::<T>()))
-    })?;
-    Ok(Json(value))
+    let err = match serde_path_to_error::deserialize::<_, T>(&mut deserializer) {
+        Ok(_) => match deserializer.end() {
+            Err(err) => return Status::invalid_argument(format!("invalid JSON for {name}: {err}")),
+            Ok(()) => return Status::invalid_argument(format!("invalid JSON for {name}")),
+        },
+        Err(err) => err,
+    };
+    let path = err.path().to_string();
+    let at = match path.as_str() {
+        "." | "" => String::new(),
+        path => format!(" at `{path}`"),
+    };
+    Status::invalid_argument(format!("invalid JSON for {name}{at}: {}", err.into_inner()))
 }
 
 /// `helloworld::Request` → `Request`, as users name their types.

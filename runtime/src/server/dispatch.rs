@@ -41,14 +41,8 @@ where
         wire,
         ..
     } = call;
-    let outgoing = meta.outgoing.clone();
-    let response = super::unary::serve(request, meta, wire, handler);
-    match wire {
-        Wire::Grpc(_) => finish(outgoing, response, Returned::First),
-        Wire::Unframed(_) => {
-            Box::pin(async move { super::unary::with_metadata(response.await, &outgoing) })
-        }
-    }
+    // One future, boxed once: the unary path adds the handler's response metadata itself.
+    Box::pin(super::unary::serve(request, meta, wire, handler))
 }
 
 /// Adds the handler's response headers and trailers to the response `future` resolves to.

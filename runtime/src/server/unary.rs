@@ -25,7 +25,8 @@ use crate::codec::{Codable, Format, Whole, frame};
 use crate::transcode::{JsonOptions, MethodTypes};
 use crate::{Code, Context, Status};
 
-/// Reads the request, runs the handler, and replies with its message or its status.
+/// Reads the request, runs the handler, and replies with its message or its status, with the
+/// handler's response headers and trailers.
 pub(super) async fn serve<Req, Resp, F, Fut>(
     request: http::Request<Body>,
     meta: CallMeta,
@@ -47,18 +48,23 @@ where
         Err(ref status) => Err(status.clone()),
     };
     let writer = Writer::new(&meta, wire, compression.reply);
+    let outgoing = meta.outgoing.clone();
     let refused_encoding = compression.request.is_err();
     let result = match meta.serve_unary(parts, request, handler).await {
         Ok(reply) => writer.write(&reply),
         Err(status) => Err(status),
     };
-    result.unwrap_or_else(|status| {
+    let response = result.unwrap_or_else(|status| {
         let mut response = wire.failed(status);
         if refused_encoding {
             response.headers_mut().insert(GRPC_ACCEPT_ENCODING, GZIP);
         }
         response
-    })
+    });
+    match wire {
+        Wire::Grpc(_) => outgoing.finish(response, true),
+        Wire::Unframed(_) => with_metadata(response, &outgoing),
+    }
 }
 
 /// How a gRPC call's messages are compressed.
@@ -240,10 +246,7 @@ fn too_big(len: usize) -> Status {
 
 /// Adds the handler's response metadata to an unframed reply: headers as they are, trailers as
 /// `trailer-` headers (Connect's unary form; go-micro has no trailers).
-pub(super) fn with_metadata(
-    mut response: http::Response<Body>,
-    outgoing: &Outgoing,
-) -> http::Response<Body> {
+fn with_metadata(mut response: http::Response<Body>, outgoing: &Outgoing) -> http::Response<Body> {
     let (headers, trailers) = outgoing.take_all();
     let into = response.headers_mut();
     for (name, value) in &headers {
