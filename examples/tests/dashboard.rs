@@ -11,19 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use clap::Parser as _;
-use micro_test_support::{EtcdServer, require_or_skip, tool};
+use micro_test_support::{EtcdServer, tool};
 use serde_json::Value;
-use support::Example;
-
-/// The `node_modules` scripts/test.sh fills, if it holds playwright-core.
-fn playwright() -> Option<PathBuf> {
-    let dir = std::env::var_os("MICRO_TEST_NODE_MODULES").map(PathBuf::from);
-    let dir = dir.filter(|dir| dir.join("playwright-core/package.json").is_file());
-    if dir.is_none() {
-        require_or_skip("MICRO_TEST_NODE_MODULES must hold playwright-core (scripts/test.sh)");
-    }
-    dir
-}
+use support::{Example, playwright};
 
 /// Serves the dashboard on a free loopback port, and the API gateway (with the dashboard under
 /// `/dashboard/`) on another; their URLs. Nothing but the gateway answers on the second port,

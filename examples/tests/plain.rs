@@ -16,7 +16,7 @@ use micro_test_support::{
     EtcdServer, in_network_namespace, require_or_skip, run_in_network_namespace,
 };
 use serde_json::{Value, json};
-use support::{Example, output_within};
+use support::{Example, output_within, playwright};
 
 const PLAIN: &str = env!("CARGO_BIN_EXE_helloworld-plain");
 const STREAMING: &str = env!("CARGO_BIN_EXE_streaming");
@@ -417,16 +417,6 @@ async fn the_gateway_serves_it_over_http() {
         assert_go_micro_error(&answer, 404, &["Helloworld.Farewell", "Helloworld.Greeting"]);
     })
     .await;
-}
-
-/// The `node_modules` scripts/test.sh fills, if it holds playwright-core.
-fn playwright() -> Option<PathBuf> {
-    let dir = std::env::var_os("MICRO_TEST_NODE_MODULES").map(PathBuf::from);
-    let dir = dir.filter(|dir| dir.join("playwright-core/package.json").is_file());
-    if dir.is_none() {
-        require_or_skip("MICRO_TEST_NODE_MODULES must hold playwright-core (scripts/test.sh)");
-    }
-    dir
 }
 
 async fn serve(app: axum::Router) -> String {

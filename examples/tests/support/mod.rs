@@ -220,3 +220,15 @@ pub fn output_within(command: &mut Command, limit: Duration) -> std::process::Ou
         }
     }
 }
+
+/// The `node_modules` scripts/test.sh fills, if it holds playwright-core.
+pub fn playwright() -> Option<PathBuf> {
+    let dir = std::env::var_os("MICRO_TEST_NODE_MODULES").map(PathBuf::from);
+    let dir = dir.filter(|dir| dir.join("playwright-core/package.json").is_file());
+    if dir.is_none() {
+        micro_test_support::require_or_skip(
+            "MICRO_TEST_NODE_MODULES must hold playwright-core (scripts/test.sh)",
+        );
+    }
+    dir
+}
