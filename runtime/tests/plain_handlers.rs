@@ -521,3 +521,53 @@ async fn the_typed_client_calls_a_generated_service_too() {
     assert_eq!(failed.code(), Code::Internal);
     service.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn handler_and_call_wrappers_see_serde_messages_as_json() {
+    use micro::client::{CallRequest, CallResponse};
+    use micro::codec::Json;
+    use micro::middleware::{Next, from_fn};
+    use micro::server::{HandlerRequest, HandlerResponse};
+
+    let handler_wrapper = from_fn(
+        |mut request: HandlerRequest, next: Next<HandlerRequest, HandlerResponse, Status>| async move {
+            let message = request.message_mut().expect("a unary request is decoded");
+            if let Some(Json(request)) = message.downcast_mut::<Json<Request>>() {
+                request.name = request.name.to_uppercase();
+            }
+            next.run(request).await
+        },
+    );
+    let call_wrapper = from_fn(
+        |call: CallRequest, next: Next<CallRequest, CallResponse, Status>| async move {
+            let mut response = next.run(call).await?;
+            if let Some(Json(reply)) = response
+                .message_mut()
+                .and_then(|m| m.downcast_mut::<Json<Response>>())
+            {
+                reply.message.push('!');
+            }
+            Ok(response)
+        },
+    );
+    let service = Service::new("helloworld")
+        .address("127.0.0.1:0")
+        .registry(support::memory_registry())
+        .handle(Helloworld)
+        .wrap_handler(handler_wrapper)
+        .start()
+        .await
+        .unwrap();
+    let client = Client::builder()
+        .address(service.local_addr().to_string())
+        .wrap_call(call_wrapper)
+        .build()
+        .unwrap();
+    let request = Request { name: "ada".into() };
+    let reply: Response = client
+        .call("helloworld", "Helloworld.Greeting", request)
+        .await
+        .unwrap();
+    assert_eq!(reply.message, "Hello ADA!");
+    service.stop().await.unwrap();
+}
