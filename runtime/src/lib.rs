@@ -8,6 +8,8 @@
 //!   (v1 and v1alpha) and `grpc.health.v1`.
 //! - **Handlers are plain `async fn`s** taking a [`Context`] (metadata, deadline, peer) and the
 //!   request; streams arrive as [`Streaming`] and leave through a [`Sender`].
+//! - **Or no `.proto` at all** ([`mod@handler`]): `#[micro::handler]` on an `impl` block of
+//!   serde types, served on every protocol, called with [`Client::call`].
 //! - **Generated clients** run on a tower stack ([`Client`]) with per-call deadlines
 //!   and metadata.
 //! - **Auth** ([`auth`]): JWT accounts and go-micro's rules, checked on every protocol.

@@ -17,7 +17,7 @@ use crate::transcode::{JsonOptions, from_json, to_json};
 ///
 /// Every generated (prost) message is one: protobuf natively, JSON through its descriptor.
 /// A serde type is one wrapped in [`Json`]: JSON natively (its own field names and serde
-/// attributes), protobuf through the descriptor [`micro::handler`](crate::handler) derives
+/// attributes), protobuf through the descriptor [`micro::handler`](mod@crate::handler) derives
 /// from it, when it has one.
 ///
 /// The methods are the runtime's, not a user's: implement neither.
