@@ -148,3 +148,95 @@ async fn configuration_errors_are_reported_before_binding() {
             .contains("no name")
     );
 }
+
+/// A service on a free port whose hooks record, in `log`, when they ran.
+fn hooked(log: &std::sync::Arc<std::sync::Mutex<Vec<String>>>) -> micro::Service {
+    let record = |stage: &'static str| {
+        let log = log.clone();
+        move || {
+            log.lock().unwrap().push(stage.to_owned());
+            async { Ok::<_, micro::Status>(()) }
+        }
+    };
+    micro::Service::new("hooked")
+        .address("127.0.0.1:0")
+        .registry(support::memory_registry())
+        .before_start(record("before_start 1"))
+        .before_start(record("before_start 2"))
+        .after_start(record("after_start"))
+        .before_stop(record("before_stop"))
+        .after_stop(record("after_stop"))
+}
+
+#[tokio::test]
+async fn lifecycle_hooks_run_in_order_around_start_and_stop() {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let service = hooked(&log).start().await.unwrap();
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["before_start 1", "before_start 2", "after_start"]
+    );
+    service.stop().await.unwrap();
+    assert_eq!(
+        log.lock().unwrap()[3..],
+        ["before_stop".to_owned(), "after_stop".to_owned()]
+    );
+}
+
+#[tokio::test]
+async fn a_failing_before_start_hook_aborts_the_start_with_its_error() {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let registry = support::memory_registry();
+    let err = hooked(&log)
+        .registry(registry.clone())
+        .before_start(|| async { Err::<(), _>(std::io::Error::other("the database is down")) })
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), micro::service::ErrorKind::Hook);
+    let message = err.to_string();
+    assert!(message.contains("before_start hook #3"), "{message}");
+    assert!(message.contains("the database is down"), "{message}");
+    assert_eq!(*log.lock().unwrap(), ["before_start 1", "before_start 2"]);
+    assert!(
+        registry.get_service("hooked").await.is_err(),
+        "never registered"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_after_start_hook_stops_the_service_and_fails_the_start() {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let registry = support::memory_registry();
+    let err = hooked(&log)
+        .registry(registry.clone())
+        .after_start(|| async { Err::<(), _>(std::io::Error::other("warm-up failed")) })
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), micro::service::ErrorKind::Hook);
+    assert!(err.to_string().contains("warm-up failed"), "{err}");
+    // Stopped and deregistered; the stop hooks are for a service that started.
+    assert!(
+        registry.get_service("hooked").await.is_err(),
+        "deregistered"
+    );
+    assert_eq!(log.lock().unwrap().last().unwrap(), "after_start");
+}
+
+#[tokio::test]
+async fn failing_stop_hooks_are_logged_and_stopping_goes_on() {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let service = hooked(&log)
+        .before_stop(|| async { Err::<(), _>(std::io::Error::other("flush failed")) })
+        .start()
+        .await
+        .unwrap();
+    let addr = service.local_addr();
+    service.stop().await.unwrap();
+    assert_eq!(log.lock().unwrap().last().unwrap(), "after_stop");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the port is closed"
+    );
+}

@@ -21,6 +21,8 @@ pub enum ErrorKind {
     Registry,
     /// The service could not subscribe with its broker.
     Broker,
+    /// A `before_start` or `after_start` hook failed.
+    Hook,
 }
 
 impl Error {

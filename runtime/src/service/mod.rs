@@ -2,6 +2,7 @@
 
 mod data;
 mod error;
+mod hooks;
 mod options;
 mod pubsub;
 mod registration;
@@ -29,6 +30,7 @@ use crate::registry::{self, Registry};
 use crate::server::HandlerService;
 use crate::server::{Body, Cors, Handler, Stack};
 use crate::transcode::JsonOptions;
+use hooks::Stage;
 pub use subscriber::{SubscriberRequest, SubscriberService};
 
 pub use crate::codec::DEFAULT_MAX_MESSAGE_SIZE;
@@ -76,6 +78,8 @@ pub struct Service {
     /// The config once loaded, shared likewise.
     config: Arc<tokio::sync::OnceCell<crate::config::Config>>,
     subscriptions: Vec<pubsub::Subscription>,
+    /// The lifecycle hooks, by stage.
+    hooks: hooks::Hooks,
 }
 
 impl Service {
@@ -123,6 +127,7 @@ impl Service {
             sync: Arc::default(),
             config: Arc::default(),
             subscriptions: Vec::new(),
+            hooks: hooks::Hooks::default(),
         }
     }
 
@@ -453,6 +458,7 @@ impl Service {
     /// and programs that manage the lifecycle themselves.
     pub async fn start(self) -> Result<RunningService, Error> {
         let options = self.options_with_flags()?;
+        self.hooks.run(Stage::BeforeStart, &options.name).await?;
         let registry = self.shared_registry(&options)?;
         let auth = self.shared_auth(&options)?;
         let broker = match self.subscriptions.is_empty() {
@@ -466,6 +472,14 @@ impl Service {
             let subscribers = pubsub::start(&broker, &self.subscriptions, &name, wrappers).await?;
             running.hold(subscribers);
         }
+        if let Err(err) = self.hooks.run(Stage::AfterStart, &name).await {
+            // Stop what was started; its stop hooks are for a service that started.
+            if let Err(stop) = running.stop().await {
+                tracing::warn!(service = %name, error = %stop, "stopping after a failed after_start hook failed");
+            }
+            return Err(err);
+        }
+        running.hooks(self.hooks);
         Ok(running)
     }
 

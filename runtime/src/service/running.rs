@@ -7,6 +7,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic_health::ServingStatus;
 
+use super::hooks::{Hooks, Stage};
 use super::registration::Registration;
 use super::{Error, ErrorKind, Options};
 use crate::auth::Gatekeeper;
@@ -25,6 +26,8 @@ pub struct RunningService {
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<usize>,
     subscribers: Vec<crate::broker::Subscriber>,
+    /// The service's lifecycle hooks, for its stop.
+    hooks: Hooks,
 }
 
 impl RunningService {
@@ -89,11 +92,17 @@ impl RunningService {
             shutdown: Some(shutdown),
             task,
             subscribers: Vec::new(),
+            hooks: Hooks::default(),
         };
         // Register only once the port answers; a failure stops what was started.
         registration.start().await?;
         running.registration = Some(registration);
         Ok(running)
+    }
+
+    /// Runs `hooks`' stop hooks when it stops.
+    pub(super) fn hooks(&mut self, hooks: Hooks) {
+        self.hooks = hooks;
     }
 
     /// Runs the service's subscribers until it stops.
@@ -121,10 +130,15 @@ impl RunningService {
         &self.options.id
     }
 
-    /// Stops gracefully: health turns `NOT_SERVING`, the node leaves the registry, the listener
-    /// closes, and in-flight calls get the shutdown timeout to finish before their connections
-    /// are closed.
+    /// Stops gracefully: the `before_stop` hooks run, health turns `NOT_SERVING`, the node
+    /// leaves the registry, the listener closes, in-flight calls get the shutdown timeout to
+    /// finish before their connections are closed, and the `after_stop` hooks run. A failing
+    /// hook is logged; stopping goes on.
     pub async fn stop(mut self) -> Result<(), Error> {
+        let hooks = std::mem::take(&mut self.hooks);
+        hooks
+            .run_logged(Stage::BeforeStop, &self.options.name)
+            .await;
         self.health.set(ServingStatus::NotServing).await;
         for subscriber in self.subscribers.drain(..) {
             let topic = subscriber.topic().to_owned();
@@ -143,6 +157,7 @@ impl RunningService {
             Error::new(ErrorKind::Serve, format!("the server task failed: {err}")).with_source(err)
         })?;
         tracing::info!(service = %self.options.name, cut_off, "stopped");
+        hooks.run_logged(Stage::AfterStop, &self.options.name).await;
         Ok(())
     }
 }
