@@ -323,3 +323,29 @@ async fn a_handler_sees_its_context_when_it_publishes_on() {
         "published from relay's handler"
     );
 }
+
+#[tokio::test]
+async fn the_registered_node_names_the_broker_the_service_uses() {
+    for (broker, name) in [
+        (None, "http"),
+        (
+            Some(std::sync::Arc::new(broker::MemoryBroker::new()) as Arc<dyn broker::Broker>),
+            "memory",
+        ),
+    ] {
+        let registry = support::memory_registry();
+        let mut service = Service::new("named-broker")
+            .address("127.0.0.1:0")
+            .registry(registry.clone());
+        if let Some(broker) = broker {
+            service = service.broker(broker);
+        }
+        let running = service.start().await.unwrap();
+        let entry = running.registration().expect("registered");
+        assert_eq!(
+            entry.nodes[0].metadata.get("broker").map(String::as_str),
+            Some(name)
+        );
+        running.stop().await.unwrap();
+    }
+}

@@ -65,6 +65,17 @@ pub(crate) enum Choice<T> {
     Instance(T),
 }
 
+impl Options {
+    /// The name of the broker the service publishes and subscribes with (`http`, `nats`, …),
+    /// as its registry node says.
+    pub(crate) fn broker_name(&self) -> String {
+        match &self.broker {
+            Choice::Named(name, _) => name.clone(),
+            Choice::Instance(broker) => broker.name().to_owned(),
+        }
+    }
+}
+
 impl<T: Clone> Choice<T> {
     /// The backend: the instance, or `build(name, addresses)`.
     pub(super) fn build<E: std::fmt::Display>(

@@ -35,11 +35,12 @@ impl Registration {
         address: String,
     ) -> Registration {
         let mut metadata = options.metadata.clone();
+        let broker = options.broker_name();
         for (key, value) in [
             ("protocol", "grpc"),
             ("server", "grpc"),
             ("transport", "grpc"),
-            ("broker", "http"),
+            ("broker", broker.as_str()),
             ("registry", registry.name()),
         ] {
             metadata.insert(key.to_owned(), value.to_owned());
