@@ -235,6 +235,16 @@ pub struct Flags {
     )]
     pub client_request_timeout: Option<Duration>,
 
+    /// How long connecting to a node may take, e.g. `5s` (default).
+    #[arg(
+        long,
+        env = "MICRO_CLIENT_CONNECT_TIMEOUT",
+        alias = "client_connect_timeout",
+        value_name = "DURATION",
+        value_parser = parse_duration
+    )]
+    pub client_connect_timeout: Option<Duration>,
+
     /// How many times a failed call is retried on another node (default 3).
     #[arg(
         long,
@@ -412,9 +422,14 @@ mod tests {
             "--client_request_timeout=5s",
             "--client-retries=0",
             "--client-pool-size=2",
+            "--client-connect-timeout=250ms",
             "--selector=roundrobin",
         ])
         .unwrap();
+        assert_eq!(
+            flags.client_connect_timeout,
+            Some(Duration::from_millis(250))
+        );
         assert_eq!(flags.client_request_timeout, Some(Duration::from_secs(5)));
         assert_eq!(flags.client_retries, Some(0));
         assert_eq!(flags.client_pool_size, Some(2));

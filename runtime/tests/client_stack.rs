@@ -551,3 +551,60 @@ async fn deadlines_and_metadata_pass_across_two_hops() {
         "C, B, A calls: B was not called after A's deadline passed"
     );
 }
+
+/// A port that never completes a connection: a listener that accepts nothing, its backlog
+/// filled, so the kernel drops further SYNs and `connect` hangs. The listener and the filling
+/// connections are returned to keep them open.
+async fn unanswering_port() -> (
+    std::net::SocketAddr,
+    tokio::net::TcpListener,
+    Vec<tokio::net::TcpStream>,
+) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut filling = Vec::new();
+    for _ in 0..8 {
+        let connect = tokio::net::TcpStream::connect(addr);
+        match tokio::time::timeout(Duration::from_millis(200), connect).await {
+            Ok(Ok(stream)) => filling.push(stream),
+            _ => break,
+        }
+    }
+    (addr, listener, filling)
+}
+
+#[tokio::test]
+async fn the_connect_timeout_bounds_a_node_that_does_not_answer() {
+    let (addr, _listener, _filling) = unanswering_port().await;
+    let client = Client::builder()
+        .address(addr.to_string())
+        .connect_timeout(Duration::from_millis(300))
+        .retries(0)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = KitchenClient::new(client)
+        .get(GetRequest { id: "fig".into() })
+        .timeout(Duration::from_secs(20))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+    assert!(err.message().contains("no answer within 300ms"), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let zero = Client::builder()
+        .address(addr.to_string())
+        .connect_timeout(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert!(
+        zero.to_string().contains("--client-connect-timeout"),
+        "{zero}"
+    );
+}

@@ -38,6 +38,8 @@ pub(crate) struct BalanceOptions {
     pub(crate) selector: Selector,
     pub(crate) pool: Arc<Pool>,
     pub(crate) max_message_size: usize,
+    /// How long connecting to a node may take (mucp nodes; the pool has its own copy).
+    pub(crate) connect_timeout: std::time::Duration,
 }
 
 /// A tower service sending each request to one node; clones share state.
@@ -59,8 +61,8 @@ impl Balance {
     pub(crate) fn new(options: BalanceOptions) -> Balance {
         Balance {
             shared: Arc::new(Shared {
+                mucp: Mucp::new(options.connect_timeout),
                 options,
-                mucp: Mucp::new(),
                 seen: RwLock::new(HashMap::new()),
             }),
         }

@@ -8,6 +8,7 @@ use tower::Layer;
 use tower::util::BoxCloneSyncService;
 
 use super::balance::{Balance, BalanceOptions, Destination};
+use super::connection::DEFAULT_CONNECT_TIMEOUT;
 use super::pool::Pool;
 use super::retry::{Backoff, DEFAULT_RETRIES, Retry, RetryPolicy};
 use super::stack::Stack;
@@ -38,6 +39,7 @@ pub struct ClientBuilder {
     backoff: Backoff,
     retry_budget: f32,
     pool_size: usize,
+    connect_timeout: Duration,
     streams_per_connection: usize,
     pool_idle: Duration,
     ejection: Ejection,
@@ -60,6 +62,7 @@ impl Default for ClientBuilder {
             backoff: Arc::new(after_first_retry(crate::backoff::go_micro)),
             retry_budget: DEFAULT_RETRY_BUDGET,
             pool_size: DEFAULT_POOL_SIZE,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             streams_per_connection: DEFAULT_STREAMS_PER_CONNECTION,
             pool_idle: DEFAULT_POOL_IDLE,
             ejection: Ejection::default(),
@@ -140,6 +143,13 @@ impl ClientBuilder {
     /// for at most 20 % extra load; ten retries a second are always allowed.
     pub fn retry_budget(mut self, share: f32) -> ClientBuilder {
         self.retry_budget = share;
+        self
+    }
+
+    /// How long connecting to a node (TCP, and TLS where used) may take before the attempt
+    /// fails and the call tries another node (default 5 s; `--client-connect-timeout`).
+    pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder {
+        self.connect_timeout = timeout;
         self
     }
 
@@ -289,6 +299,7 @@ impl ClientBuilder {
         }
         self.retries = flags.client_retries.unwrap_or(self.retries);
         self.pool_size = flags.client_pool_size.unwrap_or(self.pool_size);
+        self.connect_timeout = flags.client_connect_timeout.unwrap_or(self.connect_timeout);
         self.strategy = flags.selector.unwrap_or(self.strategy);
         self
     }
@@ -412,6 +423,12 @@ impl ClientBuilder {
                 ));
             }
         };
+        if self.connect_timeout.is_zero() {
+            return Err(Error::new(
+                "the connect timeout must be above zero (ClientBuilder::connect_timeout, \
+                 --client-connect-timeout)",
+            ));
+        }
         if !(0.0..=1000.0).contains(&self.retry_budget) {
             return Err(Error::new(format!(
                 "the retry budget must be a share of calls between 0 and 1000, not {}",
@@ -426,8 +443,10 @@ impl ClientBuilder {
                 self.streams_per_connection,
                 self.pool_idle,
                 self.tls,
+                self.connect_timeout,
             ),
             max_message_size: self.options.max_message_size,
+            connect_timeout: self.connect_timeout,
         });
         let policy = RetryPolicy::new(
             self.retries,

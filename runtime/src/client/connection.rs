@@ -19,7 +19,8 @@ use crate::rpc::Body;
 use crate::selector::{Load, LoadGuard};
 
 /// How long connecting may take before calls fail with `UNAVAILABLE`, as in go-micro.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long connecting (TCP, then TLS) may take unless the client says otherwise.
+pub(crate) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often an otherwise busy connection is pinged to detect a dead peer.
 const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a ping may go unanswered before the connection is considered dead.
@@ -33,6 +34,8 @@ pub(crate) struct Connection {
 
 struct Shared {
     authority: Authority,
+    /// How long connecting may take.
+    connect_timeout: Duration,
     /// TLS with service identities, if the client has it.
     #[cfg(feature = "auth-tls")]
     tls: Option<crate::auth::ClientTls>,
@@ -45,12 +48,13 @@ struct Shared {
 }
 
 impl Connection {
-    pub(crate) fn new(authority: Authority, tls: &Tls) -> Connection {
+    pub(crate) fn new(authority: Authority, tls: &Tls, connect_timeout: Duration) -> Connection {
         #[cfg(not(feature = "auth-tls"))]
         let () = tls;
         Connection {
             shared: Arc::new(Shared {
                 authority,
+                connect_timeout,
                 #[cfg(feature = "auth-tls")]
                 tls: tls.clone(),
                 sender: RwLock::new(None),
@@ -118,21 +122,25 @@ impl Connection {
     /// Connects; an error says why, for [`unavailable`](Self::unavailable).
     async fn connect(&self, service: &str) -> Result<SendRequest<Body>, String> {
         let address = self.shared.authority.as_str();
-        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await
-        {
+        let within = self.shared.connect_timeout;
+        let stream = match tokio::time::timeout(within, TcpStream::connect(address)).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(err)) => return Err(err.to_string()),
-            Err(_) => return Err(format!("no answer within {CONNECT_TIMEOUT:?}")),
+            Err(_) => {
+                return Err(format!(
+                    "no answer within {within:?} (--client-connect-timeout)"
+                ));
+            }
         };
         let _ = stream.set_nodelay(true);
         #[cfg(feature = "auth-tls")]
         if let Some(tls) = &self.shared.tls {
             let name = crate::auth::ClientTls::server_name(self.shared.authority.host())?;
             let handshake = tls.connector(service).connect(name, stream);
-            let stream = match tokio::time::timeout(CONNECT_TIMEOUT, handshake).await {
+            let stream = match tokio::time::timeout(within, handshake).await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(err)) => return Err(format!("TLS handshake failed: {err}")),
-                Err(_) => return Err(format!("no TLS handshake within {CONNECT_TIMEOUT:?}")),
+                Err(_) => return Err(format!("no TLS handshake within {within:?}")),
             };
             return self.handshake(stream).await;
         }
@@ -262,7 +270,11 @@ mod tests {
     async fn connecting_stays_out_of_every_calls_future() {
         // Each call's future embeds `send`'s; the TCP, TLS and HTTP/2 handshakes' state is
         // boxed on the rare path, not carried (and copied) by every call (7 KiB when it was).
-        let connection = Connection::new("127.0.0.1:1".parse().unwrap(), &Tls::default());
+        let connection = Connection::new(
+            "127.0.0.1:1".parse().unwrap(),
+            &Tls::default(),
+            DEFAULT_CONNECT_TIMEOUT,
+        );
         let send = connection.send(http::Request::new(Body::empty()));
         assert!(
             std::mem::size_of_val(&send) < 2048,

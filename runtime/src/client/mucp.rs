@@ -21,9 +21,6 @@ use crate::registry::Node;
 use crate::rpc::{Body, RpcKind};
 use crate::{Status, deadline};
 
-/// How long connecting may take, as for gRPC connections.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// How long an idle HTTP/1.1 connection is kept, as go-micro's pool TTL.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -46,9 +43,10 @@ pub(crate) struct Mucp {
 }
 
 impl Mucp {
-    pub(crate) fn new() -> Mucp {
+    /// Calls whose connections may take `connect_timeout` to open, as gRPC ones.
+    pub(crate) fn new(connect_timeout: Duration) -> Mucp {
         let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.set_connect_timeout(Some(connect_timeout));
         connector.set_nodelay(true);
         let http = HttpClient::builder(TokioExecutor::new())
             .pool_idle_timeout(IDLE_TIMEOUT)

@@ -28,24 +28,28 @@ pub(crate) struct Pool {
     streams_per_connection: usize,
     idle: Duration,
     tls: Tls,
+    connect_timeout: Duration,
     nodes: RwLock<HashMap<String, Arc<Node>>>,
     sweeping: std::sync::Once,
 }
 
 impl Pool {
     /// Up to `size` connections per node, the next one used once each open one carries
-    /// `streams_per_connection` calls; closed after `idle` without calls.
+    /// `streams_per_connection` calls; closed after `idle` without calls; each given
+    /// `connect_timeout` to connect.
     pub(crate) fn new(
         size: usize,
         streams_per_connection: usize,
         idle: Duration,
         tls: Tls,
+        connect_timeout: Duration,
     ) -> Arc<Pool> {
         Arc::new(Pool {
             size: size.max(1),
             streams_per_connection: streams_per_connection.max(1),
             idle,
             tls,
+            connect_timeout,
             nodes: RwLock::new(HashMap::new()),
             sweeping: std::sync::Once::new(),
         })
@@ -101,7 +105,7 @@ impl Pool {
         });
         let node = Arc::new(Node {
             connections: (0..self.size)
-                .map(|_| Connection::new(authority.clone(), &self.tls))
+                .map(|_| Connection::new(authority.clone(), &self.tls, self.connect_timeout))
                 .collect(),
             used: AtomicBool::new(true),
         });
@@ -158,10 +162,17 @@ async fn sweep(pool: Weak<Pool>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::connection::DEFAULT_CONNECT_TIMEOUT;
 
     #[tokio::test]
     async fn idle_nodes_are_closed_and_removed_nodes_forgotten() {
-        let pool = Pool::new(2, 100, Duration::from_millis(40), Tls::default());
+        let pool = Pool::new(
+            2,
+            100,
+            Duration::from_millis(40),
+            Tls::default(),
+            DEFAULT_CONNECT_TIMEOUT,
+        );
         pool.connection("127.0.0.1:1").unwrap();
         pool.connection("127.0.0.1:2").unwrap();
         assert_eq!(pool.len(), 2);
@@ -173,7 +184,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_connection_is_added_only_when_the_open_ones_are_busy() {
-        let pool = Pool::new(3, 2, Duration::from_secs(60), Tls::default());
+        let pool = Pool::new(
+            3,
+            2,
+            Duration::from_secs(60),
+            Tls::default(),
+            DEFAULT_CONNECT_TIMEOUT,
+        );
         let first = pool.connection("127.0.0.1:1").unwrap();
         let _calls = [first.start_stream(), first.start_stream()];
         let second = pool.connection("127.0.0.1:1").unwrap();
@@ -200,9 +217,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_bad_address_is_an_error() {
-        let err = Pool::new(1, 100, Duration::from_secs(1), Tls::default())
-            .connection("not an address")
-            .unwrap_err();
+        let err = Pool::new(
+            1,
+            100,
+            Duration::from_secs(1),
+            Tls::default(),
+            DEFAULT_CONNECT_TIMEOUT,
+        )
+        .connection("not an address")
+        .unwrap_err();
         assert!(err.message().contains("expected host:port"));
     }
 }
