@@ -10,6 +10,7 @@ pub(crate) mod dispatch;
 mod error;
 mod leftover;
 mod pipeline;
+mod probes;
 mod protocol;
 mod router;
 mod serve;
@@ -27,6 +28,7 @@ pub use error::{Error, ErrorKind};
 
 pub(crate) use crate::context::outgoing::{Outgoing, TrailerNames};
 pub(crate) use builtin::{Builtins, Health};
+pub(crate) use probes::{Check, Probes};
 pub(crate) use router::Router;
 pub use serve::Stack;
 pub(crate) use serve::{ServeOptions, serve};

@@ -1,5 +1,6 @@
 //! [`Service`]: a named, versioned micro service that serves handlers on one port.
 
+mod checks;
 mod data;
 mod error;
 mod hooks;
@@ -80,6 +81,8 @@ pub struct Service {
     subscriptions: Vec<pubsub::Subscription>,
     /// The lifecycle hooks, by stage.
     hooks: hooks::Hooks,
+    /// The readiness checks the program added.
+    checks: Vec<(String, crate::server::Check)>,
 }
 
 impl Service {
@@ -128,6 +131,7 @@ impl Service {
             config: Arc::default(),
             subscriptions: Vec::new(),
             hooks: hooks::Hooks::default(),
+            checks: Vec::new(),
         }
     }
 
@@ -467,7 +471,9 @@ impl Service {
         };
         let name = options.name.clone();
         let wrappers = crate::middleware::assemble(&options.subscriber_wrappers);
-        let mut running = RunningService::start(options, self.handlers, registry, auth).await?;
+        let probes = Arc::new(crate::server::Probes::new(self.checks));
+        let mut running =
+            RunningService::start(options, self.handlers, registry, auth, probes).await?;
         if let Some(broker) = broker {
             let subscribers = pubsub::start(&broker, &self.subscriptions, &name, wrappers).await?;
             running.hold(subscribers);

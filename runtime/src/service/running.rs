@@ -14,7 +14,7 @@ use crate::auth::Gatekeeper;
 use crate::net;
 use crate::registry::{self, Registry};
 use crate::server::call::CallSettings;
-use crate::server::{Builtins, Handler, Router, ServeOptions, serve};
+use crate::server::{Builtins, Handler, Probes, Router, ServeOptions, serve};
 
 /// A service that is serving. Stop it with [`stop`](Self::stop); dropping it stops it abruptly.
 #[derive(Debug)]
@@ -28,6 +28,8 @@ pub struct RunningService {
     subscribers: Vec<crate::broker::Subscriber>,
     /// The service's lifecycle hooks, for its stop.
     hooks: Hooks,
+    /// Its readiness, as the HTTP probes answer it.
+    probes: Arc<Probes>,
 }
 
 impl RunningService {
@@ -36,6 +38,7 @@ impl RunningService {
         handlers: Vec<Arc<dyn Handler>>,
         registry: Arc<dyn Registry>,
         auth: crate::auth::Resolved,
+        probes: Arc<Probes>,
     ) -> Result<RunningService, Error> {
         let builtins = Builtins::new(&options.name, &handlers).await?;
         let listener = net::bind(&options.address).await?;
@@ -59,7 +62,7 @@ impl RunningService {
             wrappers: crate::middleware::assemble(&options.handler_wrappers),
         };
         let services: Vec<&str> = handlers.iter().map(|h| h.info().name).collect();
-        let router = Arc::new(Router::new(handlers, &builtins, settings)?);
+        let router = Arc::new(Router::new(handlers, &builtins, settings, probes.clone())?);
         let (shutdown, signal) = oneshot::channel::<()>();
         let serve_options = ServeOptions {
             drain_timeout: options.shutdown_timeout,
@@ -93,10 +96,12 @@ impl RunningService {
             task,
             subscribers: Vec::new(),
             hooks: Hooks::default(),
+            probes,
         };
         // Register only once the port answers; a failure stops what was started.
         registration.start().await?;
         running.registration = Some(registration);
+        running.probes.set_registered(true);
         Ok(running)
     }
 
@@ -139,6 +144,7 @@ impl RunningService {
         hooks
             .run_logged(Stage::BeforeStop, &self.options.name)
             .await;
+        self.probes.set_draining();
         self.health.set(ServingStatus::NotServing).await;
         for subscriber in self.subscribers.drain(..) {
             let topic = subscriber.topic().to_owned();
@@ -149,6 +155,7 @@ impl RunningService {
         // Leave the registry before draining, so no new callers find this node.
         if let Some(registration) = self.registration.as_mut() {
             registration.stop().await;
+            self.probes.set_registered(false);
         }
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());

@@ -19,6 +19,7 @@ use super::builtin::BuiltinService;
 use super::call::{CallMeta, CallSettings};
 use super::leftover::Leftover;
 use super::pipeline::{self, CallPipeline, CallResult};
+use super::probes::{Probe, Probes};
 use super::protocol::{Protocol, connect_unary};
 use super::{Body, Builtins, Handler, Incoming, MethodInfo, Target, Wire};
 use crate::BoxError;
@@ -51,6 +52,8 @@ pub(crate) struct Router {
     settings: Arc<CallSettings>,
     /// What every routed call goes through on its way to the handler.
     pipeline: CallPipeline,
+    /// The service's readiness, for the HTTP health probes.
+    probes: Arc<Probes>,
 }
 
 impl Router {
@@ -58,6 +61,7 @@ impl Router {
         handlers: Vec<Arc<dyn Handler>>,
         builtins: &Builtins,
         settings: CallSettings,
+        probes: Arc<Probes>,
     ) -> Result<Router, Error> {
         let mut routes = HashMap::new();
         let mut endpoints: HashMap<String, Option<MethodRoute>> = HashMap::new();
@@ -98,6 +102,7 @@ impl Router {
                 .collect(),
             builtins: builtins.services.iter().cloned().collect(),
             settings: Arc::new(settings),
+            probes,
         })
     }
 
@@ -111,8 +116,14 @@ impl Router {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        if request.method() == Method::GET && request.uri().path() == METRICS_PATH {
-            return Ok(self.metrics_page());
+        if request.method() == Method::GET {
+            let path = request.uri().path();
+            if path == METRICS_PATH {
+                return Ok(self.metrics_page());
+            }
+            if let Some(probe) = Probe::of(path) {
+                return Ok(self.probes.answer(probe).await);
+            }
         }
         if request.version() < http::Version::HTTP_2 {
             let leftover = Leftover::default();

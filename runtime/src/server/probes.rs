@@ -1,0 +1,204 @@
+//! HTTP health probes on the service's port, for Kubernetes `httpGet` probes and load
+//! balancers:
+//!
+//! - `GET /health/live`: 200 while the process serves requests at all.
+//! - `GET /health/ready` (and `GET /health`): 200 when the service should get traffic: it is
+//!   registered, not draining, and every check the program added
+//!   ([`Service::check`](crate::Service::check)) passes; else 503.
+//!
+//! Both answer JSON listing the checks: `{"status":"ready","checks":[{"name":"registered",
+//! "status":"ok"},{"name":"db","status":"failing","error":"…"}]}`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+
+use super::Body;
+use crate::{BoxError, BoxFuture};
+
+/// A readiness check the program added: `Ok` when the dependency it checks works.
+pub(crate) type Check = Arc<dyn Fn() -> BoxFuture<'static, Result<(), BoxError>> + Send + Sync>;
+
+/// How long one check may take before it counts as failing.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Which probe a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Probe {
+    Live,
+    Ready,
+}
+
+impl Probe {
+    /// The probe a `GET` of `path` asks for, if any.
+    pub(crate) fn of(path: &str) -> Option<Probe> {
+        match path {
+            "/health/live" => Some(Probe::Live),
+            "/health" | "/health/ready" => Some(Probe::Ready),
+            _ => None,
+        }
+    }
+}
+
+/// The service's readiness: its lifecycle state and the program's checks. Shared by the
+/// router (which answers probes) and the running service (which updates the state).
+#[derive(Default)]
+pub(crate) struct Probes {
+    checks: Vec<(String, Check)>,
+    registered: AtomicBool,
+    draining: AtomicBool,
+}
+
+impl std::fmt::Debug for Probes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.checks.iter().map(|(name, _)| name.as_str()).collect();
+        f.debug_struct("Probes").field("checks", &names).finish()
+    }
+}
+
+/// One line of a probe's answer.
+#[derive(Debug, Serialize)]
+struct Outcome {
+    name: String,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// A probe's answer.
+#[derive(Debug, Serialize)]
+struct Answer {
+    status: &'static str,
+    checks: Vec<Outcome>,
+}
+
+impl Probes {
+    pub(crate) fn new(checks: Vec<(String, Check)>) -> Probes {
+        Probes {
+            checks,
+            ..Probes::default()
+        }
+    }
+
+    /// The node is in the registry (or has left it).
+    pub(crate) fn set_registered(&self, registered: bool) {
+        self.registered.store(registered, Ordering::Release);
+    }
+
+    /// The service is stopping: no new traffic.
+    pub(crate) fn set_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// Answers `probe`.
+    pub(crate) async fn answer(&self, probe: Probe) -> http::Response<Body> {
+        let answer = match probe {
+            Probe::Live => Answer {
+                status: "live",
+                checks: Vec::new(),
+            },
+            Probe::Ready => self.readiness().await,
+        };
+        let status = match answer.status {
+            "live" | "ready" => StatusCode::OK,
+            _ => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        let body = serde_json::to_vec(&answer).unwrap_or_default();
+        let mut response =
+            http::Response::new(Body::new(http_body_util::Full::new(Bytes::from(body))));
+        *response.status_mut() = status;
+        let json = HeaderValue::from_static("application/json");
+        response.headers_mut().insert(header::CONTENT_TYPE, json);
+        response
+    }
+
+    /// Every check, run concurrently, each within [`CHECK_TIMEOUT`].
+    async fn readiness(&self) -> Answer {
+        let state = |name: &str, ok: bool, why: &str| Outcome {
+            name: name.to_owned(),
+            status: if ok { "ok" } else { "failing" },
+            error: (!ok).then(|| why.to_owned()),
+        };
+        let mut checks = vec![
+            state(
+                "registered",
+                self.registered.load(Ordering::Acquire),
+                "not in the registry yet, or no longer",
+            ),
+            state(
+                "serving",
+                !self.draining.load(Ordering::Acquire),
+                "draining: the service is stopping",
+            ),
+        ];
+        let runs = self.checks.iter().map(|(name, check)| async move {
+            let outcome = tokio::time::timeout(CHECK_TIMEOUT, check()).await;
+            let error = match outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(err)) => Some(err.to_string()),
+                Err(_) => Some(format!("no answer within {CHECK_TIMEOUT:?}")),
+            };
+            Outcome {
+                name: name.clone(),
+                status: if error.is_none() { "ok" } else { "failing" },
+                error,
+            }
+        });
+        checks.extend(futures_util::future::join_all(runs).await);
+        let ready = checks.iter().all(|check| check.status == "ok");
+        Answer {
+            status: if ready { "ready" } else { "not ready" },
+            checks,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    async fn ready(probes: &Probes) -> (StatusCode, serde_json::Value) {
+        let response = probes.answer(Probe::Ready).await;
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn ready_only_while_registered_and_not_draining() {
+        let slow: Check = Arc::new(|| {
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Ok(())
+            })
+        });
+        let probes = Probes::new(Vec::new());
+        let (status, json) = ready(&probes).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(json["checks"][0]["status"], "failing", "{json}");
+
+        probes.set_registered(true);
+        assert_eq!(ready(&probes).await.0, StatusCode::OK);
+
+        probes.set_draining();
+        let (status, json) = ready(&probes).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            json["checks"][1]["error"],
+            "draining: the service is stopping"
+        );
+
+        tokio::time::pause();
+        let probes = Probes::new(vec![("slow".into(), slow)]);
+        probes.set_registered(true);
+        let (status, json) = ready(&probes).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(json["checks"][2]["error"], "no answer within 2s");
+    }
+}
