@@ -75,3 +75,58 @@ pub(crate) static UNKNOWN_METHOD: MethodInfo = MethodInfo {
     input: "",
     output: "",
 };
+
+/// The names of a method called without generated code (dynamic and typed serde calls), and
+/// of its service: what [`OneMethod::interned`] makes a static [`ServiceInfo`] of.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct OneMethod {
+    /// The service's full name, e.g. `helloworld.Helloworld`.
+    pub(crate) service: String,
+    pub(crate) package: String,
+    pub(crate) handler: String,
+    /// The method's name, e.g. `Greeting`.
+    pub(crate) name: String,
+    pub(crate) path: String,
+    pub(crate) endpoint: String,
+    pub(crate) kind: RpcKind,
+    pub(crate) input: String,
+    pub(crate) output: String,
+}
+
+impl OneMethod {
+    /// A static [`ServiceInfo`] holding just this method, made once per distinct method and
+    /// kept for the life of the process, as generated code's are. Their number is bounded by
+    /// the methods a process calls.
+    pub(crate) fn interned(self) -> &'static ServiceInfo {
+        use std::collections::HashMap;
+        use std::sync::{Mutex, OnceLock};
+
+        static INTERNED: OnceLock<Mutex<HashMap<OneMethod, &'static ServiceInfo>>> =
+            OnceLock::new();
+        let interned = INTERNED.get_or_init(Default::default);
+        let mut interned = interned
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(info) = interned.get(&self) {
+            return info;
+        }
+        let leak = |text: &str| -> &'static str { Box::leak(text.into()) };
+        let method = MethodInfo {
+            name: leak(&self.name),
+            path: leak(&self.path),
+            endpoint: leak(&self.endpoint),
+            kind: self.kind,
+            input: leak(&self.input),
+            output: leak(&self.output),
+        };
+        let info: &'static ServiceInfo = Box::leak(Box::new(ServiceInfo {
+            name: leak(&self.service),
+            package: leak(&self.package),
+            handler: leak(&self.handler),
+            methods: Box::leak(Box::new([method])),
+            file_descriptor_set: &[],
+        }));
+        interned.insert(self, info);
+        info
+    }
+}

@@ -55,13 +55,6 @@ use balance::Destination;
 pub(crate) use invoke::Invocation;
 use stack::Stack;
 
-/// The JSON options of a reply that does not read them.
-static DEFAULT_JSON: JsonOptions = JsonOptions {
-    proto_field_names: false,
-    emit_defaults: false,
-    ignore_unknown_fields: false,
-};
-
 /// How long a call may take unless configured otherwise: 30 s, as in go-micro.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -255,7 +248,7 @@ impl Client {
                 let json = types.as_ref().map(|_| client.options().json.clone());
                 let decode = move |reply: bytes::Bytes| {
                     let output = types.as_ref().map(|types| &types.output);
-                    let json = json.as_deref().unwrap_or(&DEFAULT_JSON);
+                    let json = json.as_deref().unwrap_or(&JsonOptions::DEFAULT);
                     unary::decode_reply(reply, format, output, json)
                 };
                 invocation.unary(request, decode).await

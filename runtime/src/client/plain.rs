@@ -3,8 +3,7 @@
 //! Messages travel as JSON (`application/grpc+json`, or go-micro's `application/json` to mucp
 //! nodes) through the same stack as generated clients' calls.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use futures_core::Stream;
 use futures_util::StreamExt;
@@ -13,7 +12,7 @@ use super::{Call, CallTarget, Client};
 use crate::Streaming;
 use crate::codec::Json;
 use crate::handler::{Plain, unwrapped};
-use crate::rpc::{MethodInfo, RpcKind, ServiceInfo};
+use crate::rpc::{OneMethod, RpcKind};
 
 impl Client {
     /// Calls the unary `endpoint` (`Helloworld.Greeting`) of `service` with a serde request;
@@ -89,43 +88,26 @@ impl Client {
     }
 }
 
-/// The call target of `endpoint` of `service`, made once per distinct endpoint and kept for
-/// the life of the process, as generated code's are. The gRPC path is go-micro's:
-/// `/{service}.{Handler}/{Method}`, which micro servers also route by endpoint name.
+/// The call target of `endpoint` of `service`, its description interned as generated code's
+/// are static. The gRPC path is go-micro's: `/{service}.{Handler}/{Method}`, which micro
+/// servers also route by endpoint name.
 fn target(service: &str, endpoint: &str, kind: RpcKind) -> CallTarget {
-    type Key = (String, String, RpcKind);
-    static INTERNED: OnceLock<Mutex<HashMap<Key, &'static ServiceInfo>>> = OnceLock::new();
-    let key = (service.to_owned(), endpoint.to_owned(), kind);
-    let interned = INTERNED.get_or_init(Default::default);
-    let mut interned = interned
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let info = *interned
-        .entry(key)
-        .or_insert_with(|| describe(service, endpoint, kind));
+    let (handler, method) = endpoint.split_once('.').unwrap_or((endpoint, endpoint));
+    let info = OneMethod {
+        service: format!("{service}.{handler}"),
+        package: service.to_owned(),
+        handler: handler.to_owned(),
+        name: method.to_owned(),
+        path: format!("/{service}.{handler}/{method}"),
+        endpoint: endpoint.to_owned(),
+        kind,
+        input: String::new(),
+        output: String::new(),
+    }
+    .interned();
     CallTarget {
         service: Arc::from(service),
         info,
         method: &info.methods[0],
     }
-}
-
-fn describe(service: &str, endpoint: &str, kind: RpcKind) -> &'static ServiceInfo {
-    let leak = |text: String| -> &'static str { Box::leak(text.into_boxed_str()) };
-    let (handler, method) = endpoint.split_once('.').unwrap_or((endpoint, endpoint));
-    let method = MethodInfo {
-        name: leak(method.to_owned()),
-        path: leak(format!("/{service}.{handler}/{method}")),
-        endpoint: leak(endpoint.to_owned()),
-        kind,
-        input: "",
-        output: "",
-    };
-    Box::leak(Box::new(ServiceInfo {
-        name: leak(format!("{service}.{handler}")),
-        package: leak(service.to_owned()),
-        handler: leak(handler.to_owned()),
-        methods: Box::leak(Box::new([method])),
-        file_descriptor_set: &[],
-    }))
 }

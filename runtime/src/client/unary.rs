@@ -170,12 +170,7 @@ mod tests {
     use prost::Message;
 
     const PROTOBUF: (Format, Option<&MessageDescriptor>, &JsonOptions) =
-        (Format::Protobuf, None, &DEFAULT);
-    const DEFAULT: JsonOptions = JsonOptions {
-        proto_field_names: false,
-        emit_defaults: false,
-        ignore_unknown_fields: false,
-    };
+        (Format::Protobuf, None, &JsonOptions::DEFAULT);
     use http_body_util::BodyExt;
 
     fn reply(

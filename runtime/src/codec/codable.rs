@@ -255,7 +255,7 @@ fn explain<T: DeserializeOwned>(json: &[u8]) -> Status {
 }
 
 /// `helloworld::Request` → `Request`, as users name their types.
-fn short_name<T>() -> &'static str {
+pub(crate) fn short_name<T>() -> &'static str {
     let full = std::any::type_name::<T>();
     let path = full.split('<').next().unwrap_or(full);
     path.rsplit("::").next().unwrap_or(path)

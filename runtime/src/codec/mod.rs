@@ -8,6 +8,7 @@ mod message;
 mod payload;
 
 pub use codable::Codable;
+pub(crate) use codable::short_name;
 pub(crate) use frame::Whole;
 pub(crate) use limit::FrameLimit;
 pub(crate) use message::{Direction, MessageCodec};

@@ -1,13 +1,12 @@
 //! [`Method`]: a method found in descriptors, ready to be called.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use prost_reflect::{MessageDescriptor, MethodDescriptor};
 
 use crate::client::CallTarget;
-use crate::rpc::{MethodInfo, RpcKind, ServiceInfo};
+use crate::rpc::{OneMethod, RpcKind, ServiceInfo};
 
 /// A method of a service, known from its descriptors rather than from generated code.
 #[derive(Clone)]
@@ -73,45 +72,21 @@ impl fmt::Debug for Method {
     }
 }
 
-/// Everything that tells methods apart: path, kind and message types.
-type Key = (String, RpcKind, String, String);
-
-/// A static [`ServiceInfo`] holding just this method, made once per distinct method and kept
-/// for the life of the process, as generated code's are. Their number is bounded by the
-/// methods of the services a process calls.
+/// The static [`ServiceInfo`] of just this method, interned ([`OneMethod::interned`]).
 fn intern(descriptor: &MethodDescriptor) -> &'static ServiceInfo {
-    static INTERNED: OnceLock<Mutex<HashMap<Key, &'static ServiceInfo>>> = OnceLock::new();
     let service = descriptor.parent_service();
-    let kind = kind(descriptor);
-    let path = format!("/{}/{}", service.full_name(), descriptor.name());
-    let input = descriptor.input().full_name().to_owned();
-    let output = descriptor.output().full_name().to_owned();
-    let key = (path, kind, input, output);
-    let interned = INTERNED.get_or_init(Default::default);
-    let mut interned = interned
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(info) = interned.get(&key) {
-        return info;
+    OneMethod {
+        service: service.full_name().to_owned(),
+        package: service.package_name().to_owned(),
+        handler: service.name().to_owned(),
+        name: descriptor.name().to_owned(),
+        path: format!("/{}/{}", service.full_name(), descriptor.name()),
+        endpoint: format!("{}.{}", service.name(), descriptor.name()),
+        kind: kind(descriptor),
+        input: descriptor.input().full_name().to_owned(),
+        output: descriptor.output().full_name().to_owned(),
     }
-    let leak = |text: &str| -> &'static str { Box::leak(text.into()) };
-    let method = MethodInfo {
-        name: leak(descriptor.name()),
-        path: leak(&key.0),
-        endpoint: leak(&format!("{}.{}", service.name(), descriptor.name())),
-        kind,
-        input: leak(&key.2),
-        output: leak(&key.3),
-    };
-    let info: &'static ServiceInfo = Box::leak(Box::new(ServiceInfo {
-        name: leak(service.full_name()),
-        package: leak(service.package_name()),
-        handler: leak(service.name()),
-        methods: Box::leak(Box::new([method])),
-        file_descriptor_set: &[],
-    }));
-    interned.insert(key, info);
-    info
+    .interned()
 }
 
 fn kind(method: &MethodDescriptor) -> RpcKind {

@@ -56,7 +56,7 @@ use std::collections::BTreeSet;
 
 use serde_reflection::{Format, Registry, Samples, Tracer, TracerConfig};
 
-use crate::codec::Json;
+use crate::codec::{Json, short_name};
 use crate::rpc::{MethodInfo, RpcKind, ServiceInfo};
 use crate::server::{Incoming, ResponseFuture, dispatch};
 use crate::{Context, Sender, Status, Streaming};
@@ -96,13 +96,6 @@ fn trace<Req: Plain, Resp: Plain>(
     let (input, _) = tracer.trace_type::<Req>(&samples)?;
     let (output, _) = tracer.trace_type::<Resp>(&samples)?;
     Ok((input, output))
-}
-
-/// `helloworld::Request` → `Request`.
-fn short_name<T>() -> &'static str {
-    let full = std::any::type_name::<T>();
-    let path = full.split('<').next().unwrap_or(full);
-    path.rsplit("::").next().unwrap_or(path)
 }
 
 /// The description of proto-less handler `handler` in `package`: names, methods and, if its

@@ -1,11 +1,10 @@
 //! Readiness checks the program adds: what `GET /health/ready` runs (see the server's probes).
 
 use std::future::Future;
-use std::sync::Arc;
 
 use super::Service;
+use super::hooks::erased;
 use crate::BoxError;
-use crate::server::Check;
 
 impl Service {
     /// Adds a readiness check named `name`: `GET /health/ready` (and `/health`) answers 503,
@@ -27,11 +26,7 @@ impl Service {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<BoxError>,
     {
-        let check: Check = Arc::new(move || {
-            let run = check();
-            Box::pin(async move { run.await.map_err(Into::into) })
-        });
-        self.checks.push((name.into(), check));
+        self.checks.push((name.into(), erased(check)));
         self
     }
 }

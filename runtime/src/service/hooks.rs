@@ -9,10 +9,24 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::{Error, ErrorKind, Service};
-use crate::{BoxError, BoxFuture};
+use crate::BoxError;
+use crate::server::Check;
 
-/// One hook, type-erased.
-type Hook = Arc<dyn Fn() -> BoxFuture<'static, Result<(), BoxError>> + Send + Sync>;
+/// One hook, type-erased: the same shape as a readiness check.
+type Hook = Check;
+
+/// `f` type-erased, its error boxed: a hook or a readiness check.
+pub(super) fn erased<F, Fut, E>(f: F) -> Check
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    Arc::new(move || {
+        let run = f();
+        Box::pin(async move { run.await.map_err(Into::into) })
+    })
+}
 
 /// When a hook runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,11 +163,7 @@ impl Service {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<BoxError>,
     {
-        let hook: Hook = Arc::new(move || {
-            let run = hook();
-            Box::pin(async move { run.await.map_err(Into::into) })
-        });
-        self.hooks.hooks.push((stage, hook));
+        self.hooks.hooks.push((stage, erased(hook)));
         self
     }
 }

@@ -23,6 +23,13 @@ pub struct JsonOptions {
 }
 
 impl JsonOptions {
+    /// The defaults, as a constant: for a `&'static` where no options were given.
+    pub(crate) const DEFAULT: JsonOptions = JsonOptions {
+        proto_field_names: false,
+        emit_defaults: false,
+        ignore_unknown_fields: false,
+    };
+
     /// Writes field names as in the `.proto` file.
     pub fn proto_field_names(mut self, yes: bool) -> JsonOptions {
         self.proto_field_names = yes;
