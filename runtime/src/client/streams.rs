@@ -108,9 +108,10 @@ impl<T> Stream for DeadlineStream<T> {
             ))));
         }
         if let Poll::Ready(mut item) = Pin::new(&mut this.inner).poll_next(cx) {
-            // A stream that broke as its deadline passed (the server reset it) timed out.
+            // A stream that broke as its deadline passed (the server reset it) timed out,
+            // even if the timer has not fired yet (it fires on the driver's next tick).
             if matches!(item, Some(Err(_)))
-                && this.sleep.is_elapsed()
+                && Instant::now() >= this.sleep.deadline()
                 && let Some(target) = this.target.take()
             {
                 item = Some(Err(deadline_exceeded(&target, this.started.elapsed())));
