@@ -3,22 +3,13 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::pki::openssl;
+
 /// A fresh RSA key pair written to `dir` by openssl (`auth.key`, `auth.pub`), returned as
 /// base64 of the PEMs (public, private): what `--auth-public-key`/`--auth-private-key` take.
 pub fn rsa_key_pair(dir: &Path) -> (String, String) {
     let key = dir.join("auth.key");
     let public = dir.join("auth.pub");
-    let openssl = |args: &[&str]| {
-        let output = Command::new("openssl")
-            .args(args)
-            .output()
-            .expect("openssl runs (scripts/test.sh installs it)");
-        assert!(
-            output.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    };
     openssl(&["genrsa", "-out", &key.to_string_lossy(), "2048"]);
     openssl(&[
         "rsa",

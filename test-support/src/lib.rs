@@ -9,6 +9,7 @@
 mod etcd;
 mod keys;
 mod nats;
+mod pki;
 mod netns;
 mod postgres;
 mod process;
@@ -24,6 +25,7 @@ pub use nats::NatsServer;
 pub use netns::{
     in_network_namespace, run_in_isolated_network_namespace, run_in_network_namespace,
 };
+pub use pki::{Issued, Pki};
 pub use postgres::PostgresServer;
 pub use redis::RedisServer;
 pub use tools::{require_or_skip, tool};

@@ -150,68 +150,11 @@ fn give_to_postgres(path: &Path) {
 /// A CA (`data/ca.crt`) and a server certificate it signed, `ssl = on`, and a pg_hba.conf that
 /// refuses connections without TLS.
 fn require_tls(data: &Path, cluster: &Path) {
-    let path = |name: &str| data.join(name).to_string_lossy().into_owned();
-    let openssl = |args: &[&str]| {
-        let output = Command::new("openssl")
-            .args(args)
-            .output()
-            .expect("openssl runs (scripts/test.sh installs it)");
-        assert!(
-            output.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-    ];
-    openssl(
-        &[
-            &["req", "-x509"],
-            &ec[..],
-            &["-keyout", &path("ca.key"), "-out", &path("ca.crt")],
-            &["-days", "2", "-subj", "/CN=micro test CA"],
-        ]
-        .concat(),
-    );
-    openssl(
-        &[
-            &["req"],
-            &ec[..],
-            &["-keyout", &path("server.key"), "-out", &path("server.csr")],
-            &["-subj", "/CN=localhost"],
-        ]
-        .concat(),
-    );
-    std::fs::write(
-        data.join("server.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\n",
-    )
-    .expect("write the extensions");
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        &path("server.csr"),
-        "-CA",
-        &path("ca.crt"),
-        "-CAkey",
-        &path("ca.key"),
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        &path("server.ext"),
-        "-out",
-        &path("server.crt"),
-    ]);
-    for file in ["server.crt", "server.key"] {
+    let pki = crate::Pki::new(data, "micro test CA");
+    let server = pki.issue("server", &["DNS:localhost", "IP:127.0.0.1"], 2);
+    for (from, file) in [(&server.cert, "server.crt"), (&server.key, "server.key")] {
         let target = cluster.join(file);
-        std::fs::copy(data.join(file), &target).expect("copy a certificate file");
+        std::fs::copy(from, &target).expect("copy a certificate file");
         give_to_postgres(&target);
     }
     std::fs::set_permissions(
