@@ -7,6 +7,8 @@
 #   gomicro4-*, gomicro5-*                     peers/gomicro-v{4,5}/cmd/*: go-micro v4 and v5
 #                                              services, clients, broker, events, store, JWT
 #   gomicro5-micro                             go-micro v5's CLI (cmd/micro)
+#   jaeger                                     Jaeger v2 (peers/jaeger): the OTLP receiver and
+#                                              trace store the OpenTelemetry tests export to
 #
 # into $MICRO_CACHE_DIR/peers/bin (default ~/.cache/micro-rs/peers/bin) and prints that directory
 # as the last line of stdout; logs go to stderr. A stamp records a hash of peers/**/{go.mod,
@@ -36,6 +38,7 @@ targets=(
   gomicro5-store=gomicro-v5:./cmd/store
   gomicro5-jwt=gomicro-v5:./cmd/jwt
   gomicro5-micro=gomicro-v5:go-micro.dev/v5/cmd/micro
+  jaeger=jaeger:github.com/jaegertracing/jaeger/cmd/jaeger
 )
 
 log() { printf '\033[1mbuild-peers.sh:\033[0m %s\n' "$*" >&2; }

@@ -62,6 +62,31 @@ pub struct Global {
     #[arg(long, global = true, env = "MICRO_AUTH_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
+    /// Call services over TLS, trusting the CA bundle (PEM) in this file (`https://`
+    /// addresses use the system's roots without it).
+    #[arg(long, global = true, env = "MICRO_TLS_CA_FILE", value_name = "FILE")]
+    pub tls_ca_file: Option<PathBuf>,
+
+    /// The client certificate (PEM) to present to services that ask for one (mTLS).
+    #[arg(
+        long,
+        global = true,
+        env = "MICRO_TLS_CERT_FILE",
+        value_name = "FILE",
+        requires = "tls_key_file"
+    )]
+    pub tls_cert_file: Option<PathBuf>,
+
+    /// The private key (PEM) of `--tls-cert-file`.
+    #[arg(
+        long,
+        global = true,
+        env = "MICRO_TLS_KEY_FILE",
+        value_name = "FILE",
+        requires = "tls_cert_file"
+    )]
+    pub tls_key_file: Option<PathBuf>,
+
     /// Print results for people (default) or as JSON for scripts.
     #[arg(
         long,
@@ -84,6 +109,9 @@ pub enum Command {
     ///
     /// With `--no-proto`, plain serde types and a `#[micro::handler]` in `src/main.rs` instead:
     /// no `.proto`, no `build.rs`, no generated code.
+    ///
+    /// The crate depends on micro-rs by path (the checkout `micro` was built from, or
+    /// `--micro-path`), from git (`--micro-git`, `--micro-rev`) or on the published crates.
     New(NewArgs),
     /// List the services in the registry.
     Services,
@@ -121,6 +149,20 @@ pub struct NewArgs {
     /// from, if it is still there; otherwise the published crates).
     #[arg(long, env = "MICRO_RS_PATH", value_name = "DIR")]
     pub micro_path: Option<PathBuf>,
+    /// Git repository of micro-rs to depend on instead: `micro` and `micro-build` become
+    /// `{ git = URL }` dependencies (cargo finds both crates by name in the repository).
+    #[arg(
+        long,
+        env = "MICRO_RS_GIT",
+        value_name = "URL",
+        conflicts_with = "micro_path"
+    )]
+    pub micro_git: Option<String>,
+    /// The commit of `--micro-git` to depend on (`rev = REV`: a hash, or any revision cargo's
+    /// `rev` takes); without it, the default branch's head at the first build, which
+    /// `Cargo.lock` then keeps.
+    #[arg(long, env = "MICRO_RS_REV", value_name = "REV", requires = "micro_git")]
+    pub micro_rev: Option<String>,
     /// Plain serde types and `#[micro::handler]`, all in `src/main.rs`: no `.proto`,
     /// `build.rs` or generated code.
     #[arg(long)]

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use micro::Client;
+use micro::auth::ServiceTls;
+use micro::client::ClientBuilder;
 use micro::dynamic::Catalog;
 use micro::registry::Registry;
 
@@ -37,7 +39,7 @@ impl Env {
 
     /// Like [`new`](Self::new), on a registry built elsewhere (an in-process one, say).
     pub fn with_registry(global: &Global, registry: Arc<dyn Registry>) -> anyhow::Result<Env> {
-        let client = Client::builder()
+        let client = tls(Client::builder(), global)
             .registry(registry.clone())
             .timeout(global.timeout)
             .caller("micro")
@@ -70,6 +72,24 @@ impl Env {
              registered with `micro services`",
             self.registry_label
         )
+    }
+}
+
+/// TLS from `--tls-cert-file`/`--tls-key-file` and `--tls-ca-file`.
+fn tls(builder: ClientBuilder, global: &Global) -> ClientBuilder {
+    match (&global.tls_cert_file, &global.tls_key_file) {
+        (Some(cert), Some(key)) => {
+            let tls = ServiceTls::from_files(cert, key);
+            let tls = match &global.tls_ca_file {
+                Some(ca) => tls.trust(ca),
+                None => tls,
+            };
+            builder.tls(&tls, "micro")
+        }
+        _ => match &global.tls_ca_file {
+            Some(ca) => builder.tls_ca_file(ca),
+            None => builder,
+        },
     }
 }
 

@@ -253,6 +253,59 @@ async fn health_checks_every_node() {
 }
 
 #[tokio::test]
+async fn health_shows_each_check_with_its_status_error_and_duration() {
+    let Some(fleet) = Fleet::start().await else {
+        return;
+    };
+    let orders = micro::Service::new("orders")
+        .check("cache", || async { Ok::<_, std::io::Error>(()) })
+        .check("db", || async {
+            Err::<(), _>(std::io::Error::other("connection refused"))
+        });
+    let orders = support::serve(orders, &fleet.registry).await;
+
+    let output = fleet.micro(&["health", "orders", "-o", "json"]).await;
+    let stderr = failed(&output);
+    assert!(
+        stderr.contains("1 of 1 nodes of orders are not serving"),
+        "{stderr}"
+    );
+    let reported = json(&support::stdout(&output));
+    let node = &reported[0];
+    assert_eq!(node["status"], "NOT_SERVING", "{node:#}");
+    assert_eq!(node["ready"], false, "{node:#}");
+    let checks = node["checks"].as_array().unwrap();
+    let names: Vec<&str> = checks.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["registered", "serving", "cache", "db"], "{node:#}");
+    assert_eq!(checks[2]["status"], "ok");
+    assert_eq!(checks[3]["status"], "failing");
+    assert_eq!(checks[3]["error"], "connection refused");
+    for check in &checks[2..] {
+        let took = check["duration_ms"].as_f64().unwrap();
+        assert!((0.0..2000.0).contains(&took), "{check}");
+    }
+
+    let human = failed_stdout(&fleet.micro(&["health", "orders"]).await);
+    let db = human
+        .lines()
+        .find(|line| line.contains(" db "))
+        .unwrap_or_else(|| panic!("no db row:\n{human}"));
+    assert!(
+        db.contains("failing") && db.contains("connection refused") && db.contains('s'),
+        "{human}"
+    );
+    assert!(human.contains("NOT_SERVING"), "{human}");
+    orders.stop().await.unwrap();
+    fleet.stop().await;
+}
+
+/// Asserts the command failed and returns its stdout.
+fn failed_stdout(output: &std::process::Output) -> String {
+    failed(output);
+    support::stdout(output)
+}
+
+#[tokio::test]
 async fn publish_reaches_subscribers_with_go_micro_headers() {
     let Some(fleet) = Fleet::start().await else {
         return;

@@ -104,6 +104,72 @@ fn new_service_without_proto_answers_go_micros_curl() {
     );
 }
 
+/// `--micro-git` with a `file://` URL of this repository at its `HEAD`: cargo fetches `micro`
+/// and `micro-build` from it (finding them by name) and the crate builds. No network is used
+/// though cargo runs online, as it must to fetch git: the registry packages are pinned by this
+/// workspace's lock file and already in cargo's cache, and a dead HTTP proxy fails anything
+/// else.
+#[test]
+fn new_service_builds_from_a_git_dependency() {
+    let Some(rev) = head_commit() else {
+        eprintln!("skipped: {} is not a git checkout", repo().display());
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let crate_dir = dir.path().join("git-greeter");
+    let url = format!("file://{}", repo().display());
+    ok(&support::run(
+        Command::new(support::MICRO)
+            .args(["new", "git-greeter", "--micro-git", &url])
+            .args(["--micro-rev", &rev])
+            .arg("--dir")
+            .arg(&crate_dir)
+            .env_remove("MICRO_RS_PATH"),
+        None,
+    ));
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    let dependency = format!("{{ git = \"{url}\", rev = \"{rev}\" }}");
+    for name in ["micro", "micro-build"] {
+        assert!(
+            manifest.contains(&format!("\n{name} = {dependency}\n")),
+            "{manifest}"
+        );
+    }
+    std::fs::copy(repo().join("Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
+
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "--quiet"])
+        .current_dir(&crate_dir)
+        .env("CARGO_TARGET_DIR", target_dir())
+        .env_remove("CARGO_NET_OFFLINE")
+        .env("CARGO_HTTP_PROXY", "http://127.0.0.1:9")
+        .env("CARGO_NET_RETRY", "0")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "cargo build fails with micro from git:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lock = std::fs::read_to_string(crate_dir.join("Cargo.lock")).unwrap();
+    let source = format!("source = \"git+{url}?rev={rev}#{rev}\"");
+    assert!(
+        lock.contains(&source),
+        "micro does not come from {url}:\n{lock}"
+    );
+}
+
+/// The commit `HEAD` of this repository, unless it is not a git checkout.
+fn head_commit() -> Option<String> {
+    let output = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(repo())
+        .output()
+        .ok()?;
+    let rev = String::from_utf8(output.stdout).ok()?.trim().to_owned();
+    (output.status.success() && !rev.is_empty()).then_some(rev)
+}
+
 /// Runs `micro new <name> <flags>` into `<parent>/<name>`, depending on this checkout, and
 /// gives the crate this workspace's lock file: the dependency versions already built here.
 /// Returns the crate's directory and what `micro new` printed, with that directory as `DIR`.

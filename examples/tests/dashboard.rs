@@ -110,13 +110,16 @@ async fn the_dashboard_lists_calls_and_counts_in_chromium() {
         return;
     };
     let registry = ["--registry", "etcd", "--registry-address", &etcd.address()];
-    let _helloworld = Example::start(env!("CARGO_BIN_EXE_helloworld"), &registry);
+    let helloworld = Example::start(env!("CARGO_BIN_EXE_helloworld"), &registry);
+    // Health says SERVING once a node is registered; the page must see that.
+    helloworld.wait_ready(std::time::Duration::from_secs(20));
     // Markup in metadata must reach the page as text, not as elements.
     let markup = ["--server-metadata", "note=<b id=injected>bold</b>"];
     let streaming = Example::start(
         env!("CARGO_BIN_EXE_streaming"),
         &[&registry[..], &markup].concat(),
     );
+    streaming.wait_ready(std::time::Duration::from_secs(20));
     let (url, nested) = start_dashboard(&etcd.address()).await;
 
     let work = tempfile::tempdir().unwrap();

@@ -99,6 +99,8 @@ fn buf_sees_health_serving() {
         return;
     };
     let server = Example::start(env!("CARGO_BIN_EXE_helloworld"), &[]);
+    // Health says SERVING only once the example is registered.
+    server.wait_ready(std::time::Duration::from_secs(20));
     let url = format!("{}/grpc.health.v1.Health/Check", server.url());
     let reply = buf_curl(
         &buf,

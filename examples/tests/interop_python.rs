@@ -13,6 +13,8 @@ fn python_grpcio_calls_all_four_kinds_checks_health_and_reflects() {
         return;
     };
     let server = Example::start(env!("CARGO_BIN_EXE_streaming"), &[]);
+    // Health says SERVING only once the example is registered.
+    server.wait_ready(std::time::Duration::from_secs(20));
     let stubs = tempfile::tempdir().unwrap();
     let script =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/grpc_client.py");

@@ -92,6 +92,7 @@ fn plain_in_etcd() -> Option<(EtcdServer, Example)> {
     let registry = ["--registry", "etcd", "--registry-address", &etcd.address()];
     let plain = Example::start(PLAIN, &registry);
     plain.wait_registered(Duration::from_secs(20));
+    plain.wait_ready(Duration::from_secs(20));
     Some((etcd, plain))
 }
 

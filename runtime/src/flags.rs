@@ -120,6 +120,29 @@ pub struct Flags {
     )]
     pub registry_address: Vec<String>,
 
+    /// CA bundle (PEM) to check etcd's certificate with; turns TLS on (without it, TLS is
+    /// on for `https://` addresses, checked with the system's roots).
+    #[arg(long, env = "MICRO_REGISTRY_TLS_CA", value_name = "FILE")]
+    pub registry_tls_ca: Option<std::path::PathBuf>,
+
+    /// Client certificate (PEM) to present to etcd; needs `--registry-tls-key`.
+    #[arg(
+        long,
+        env = "MICRO_REGISTRY_TLS_CERT",
+        value_name = "FILE",
+        requires = "registry_tls_key"
+    )]
+    pub registry_tls_cert: Option<std::path::PathBuf>,
+
+    /// Private key (PEM, unencrypted) of `--registry-tls-cert`.
+    #[arg(
+        long,
+        env = "MICRO_REGISTRY_TLS_KEY",
+        value_name = "FILE",
+        requires = "registry_tls_cert"
+    )]
+    pub registry_tls_key: Option<std::path::PathBuf>,
+
     /// Broker for publish/subscribe: `http` (default; go-micro's), `nats` or `memory`.
     #[arg(
         long,
@@ -139,6 +162,29 @@ pub struct Flags {
     )]
     pub broker_address: Vec<String>,
 
+    /// CA bundle (PEM) to check NATS's certificate with; turns TLS on (without it, TLS is
+    /// on for `tls://` addresses, checked with the system's roots).
+    #[arg(long, env = "MICRO_BROKER_TLS_CA", value_name = "FILE")]
+    pub broker_tls_ca: Option<std::path::PathBuf>,
+
+    /// Client certificate (PEM) to present to NATS; needs `--broker-tls-key`.
+    #[arg(
+        long,
+        env = "MICRO_BROKER_TLS_CERT",
+        value_name = "FILE",
+        requires = "broker_tls_key"
+    )]
+    pub broker_tls_cert: Option<std::path::PathBuf>,
+
+    /// Private key (PEM, unencrypted) of `--broker-tls-cert`.
+    #[arg(
+        long,
+        env = "MICRO_BROKER_TLS_KEY",
+        value_name = "FILE",
+        requires = "broker_tls_cert"
+    )]
+    pub broker_tls_key: Option<std::path::PathBuf>,
+
     /// Event stream backend: `memory` (default), `nats` (JetStream) or `redis`.
     #[arg(
         long,
@@ -157,6 +203,29 @@ pub struct Flags {
         value_delimiter = ','
     )]
     pub events_address: Vec<String>,
+
+    /// CA bundle (PEM) to check the events server's certificate with; turns TLS on (without it,
+    /// TLS is on for `tls://` or `rediss://` addresses, checked with the system's roots).
+    #[arg(long, env = "MICRO_EVENTS_TLS_CA", value_name = "FILE")]
+    pub events_tls_ca: Option<std::path::PathBuf>,
+
+    /// Client certificate (PEM) to present to NATS or Redis; needs `--events-tls-key`.
+    #[arg(
+        long,
+        env = "MICRO_EVENTS_TLS_CERT",
+        value_name = "FILE",
+        requires = "events_tls_key"
+    )]
+    pub events_tls_cert: Option<std::path::PathBuf>,
+
+    /// Private key (PEM, unencrypted) of `--events-tls-cert`.
+    #[arg(
+        long,
+        env = "MICRO_EVENTS_TLS_KEY",
+        value_name = "FILE",
+        requires = "events_tls_cert"
+    )]
+    pub events_tls_key: Option<std::path::PathBuf>,
 
     /// Store backend: `file` (default; embedded, crash-safe), `memory`, or `postgres`
     /// (PostgreSQL or CockroachDB; feature `store-postgres`).
@@ -205,6 +274,29 @@ pub struct Flags {
         value_delimiter = ','
     )]
     pub sync_address: Vec<String>,
+
+    /// CA bundle (PEM) to check etcd's certificate with; turns TLS on (without it, TLS is
+    /// on for `https://` addresses, checked with the system's roots).
+    #[arg(long, env = "MICRO_SYNC_TLS_CA", value_name = "FILE")]
+    pub sync_tls_ca: Option<std::path::PathBuf>,
+
+    /// Client certificate (PEM) to present to etcd; needs `--sync-tls-key`.
+    #[arg(
+        long,
+        env = "MICRO_SYNC_TLS_CERT",
+        value_name = "FILE",
+        requires = "sync_tls_key"
+    )]
+    pub sync_tls_cert: Option<std::path::PathBuf>,
+
+    /// Private key (PEM, unencrypted) of `--sync-tls-cert`.
+    #[arg(
+        long,
+        env = "MICRO_SYNC_TLS_KEY",
+        value_name = "FILE",
+        requires = "sync_tls_cert"
+    )]
+    pub sync_tls_key: Option<std::path::PathBuf>,
 
     /// A config source for `Service::config()`, in load order (later wins; repeatable): a
     /// file (`app.yaml`, `file:///etc/app.toml`), `env://PREFIX`, or `etcd://host:2379`.
@@ -322,8 +414,39 @@ pub struct Flags {
     #[arg(long, env = "MICRO_TLS_CA_DIR", value_name = "DIR")]
     pub tls_ca_dir: Option<std::path::PathBuf>,
 
-    /// Whether callers must present a certificate: `required` (default, mTLS) or `optional`.
-    #[arg(long, env = "MICRO_TLS_CLIENT_AUTH", value_name = "WHEN", value_parser = ["required", "optional"])]
+    /// Serve and call over TLS with the certificate chain (leaf first) in this PEM file, issued
+    /// by any PKI; re-read when it changes. Needs `--tls-key-file`.
+    #[arg(
+        long,
+        env = "MICRO_TLS_CERT_FILE",
+        value_name = "FILE",
+        requires = "tls_key_file",
+        conflicts_with = "tls_ca_dir"
+    )]
+    pub tls_cert_file: Option<std::path::PathBuf>,
+
+    /// The private key (PEM, unencrypted) of `--tls-cert-file`; re-read when it changes.
+    #[arg(
+        long,
+        env = "MICRO_TLS_KEY_FILE",
+        value_name = "FILE",
+        requires = "tls_cert_file"
+    )]
+    pub tls_key_file: Option<std::path::PathBuf>,
+
+    /// The CA bundle (PEM) that callers' and called servers' certificates must chain to
+    /// (default: the system's roots for servers; callers are then not asked for one).
+    #[arg(
+        long,
+        env = "MICRO_TLS_CA_FILE",
+        value_name = "FILE",
+        conflicts_with = "tls_ca_dir"
+    )]
+    pub tls_ca_file: Option<std::path::PathBuf>,
+
+    /// Whether callers must present a certificate: `required` (the default when there is a
+    /// CA to check them with, mTLS), `optional` or `off`.
+    #[arg(long, env = "MICRO_TLS_CLIENT_AUTH", value_name = "WHEN", value_parser = ["required", "optional", "off"])]
     pub tls_client_auth: Option<String>,
 
     /// JSON file of access rules (go-micro's `Rule` fields); default: any account may call

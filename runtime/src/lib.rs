@@ -26,6 +26,7 @@
 //! | feature | default | adds |
 //! |---|---|---|
 //! | `auth-jwt` | yes | [`auth::JwtAuth`]: RS256 tokens, `--auth jwt` |
+//! | `otel` | yes | OpenTelemetry spans (server calls, client attempts, broker messages) sent with OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set |
 //! | `registry-etcd` | no | `registry::EtcdRegistry`: `--registry etcd` (building it needs `protoc`) |
 //! | `broker-nats` | no | `broker::NatsBroker`: `--broker nats` |
 //! | `events-nats` | no | `events::JetStream`: `--events nats` (NATS JetStream) |
@@ -101,6 +102,7 @@ mod net;
 mod rfc3339;
 mod rpc;
 mod stream;
+mod telemetry;
 mod transcode;
 
 pub use client::{Call, Client};
@@ -108,6 +110,7 @@ pub use context::Context;
 pub use flags::Flags;
 /// Marks an `impl` block as a proto-less handler: see [`mod@handler`].
 pub use micro_macros::handler;
+pub use net::BackendTls;
 pub use service::{RunningService, Service};
 pub use stream::{Sender, Streaming};
 pub use tonic::{Code, Status};

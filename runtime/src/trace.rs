@@ -125,10 +125,36 @@ impl TraceContext {
         self.flags & SAMPLED != 0
     }
 
+    /// This span with its sampled flag set to `sampled` (an exporter's sampler decided).
+    #[cfg(feature = "otel")]
+    pub(crate) fn with_sampled(mut self, sampled: bool) -> TraceContext {
+        self.flags = match sampled {
+            true => self.flags | SAMPLED,
+            false => self.flags & !SAMPLED,
+        };
+        self
+    }
+
     /// The `traceparent` value naming this span as the parent:
     /// `00-<trace id>-<span id>-<flags>`.
     pub fn traceparent(&self) -> String {
         format!("00-{}-{}-{:02x}", self.trace_id, self.span_id, self.flags)
+    }
+}
+
+#[cfg(feature = "otel")]
+impl TraceId {
+    /// The id as a number.
+    pub(crate) fn get(self) -> u128 {
+        self.0
+    }
+}
+
+#[cfg(feature = "otel")]
+impl SpanId {
+    /// The id as a number.
+    pub(crate) fn get(self) -> u64 {
+        self.0
     }
 }
 

@@ -1,14 +1,22 @@
 //! HTTP health probes on the service's port: liveness, readiness with the program's checks,
-//! and `grpc.health.v1` turning `SERVING` only once the service is registered.
+//! and `grpc.health.v1` answering from the same readiness: `SERVING` only once the service is
+//! registered, while its checks pass and until it deregisters on stop.
 
 mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use http_body_util::Full;
 use micro::Service;
+use micro::registry::{self, Registry};
+use tokio::sync::{Semaphore, mpsc};
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::{HealthCheckRequest, HealthCheckResponse};
 
 async fn get(addr: std::net::SocketAddr, path: &str) -> support::RawResponse {
     let request = http::Request::get(format!("http://{addr}{path}"))
@@ -85,4 +93,219 @@ async fn readiness_lists_the_checks_and_fails_while_one_fails() {
         http::StatusCode::OK
     );
     service.stop().await.unwrap();
+}
+
+type Health = HealthClient<tonic::transport::Channel>;
+
+async fn health(addr: std::net::SocketAddr) -> Health {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    HealthClient::new(channel)
+}
+
+fn asking(name: &str) -> HealthCheckRequest {
+    HealthCheckRequest {
+        service: name.into(),
+    }
+}
+
+async fn check(health: &mut Health, name: &str) -> ServingStatus {
+    let status = health
+        .check(asking(name))
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    ServingStatus::try_from(status).unwrap()
+}
+
+async fn next(watch: &mut tonic::Streaming<HealthCheckResponse>) -> ServingStatus {
+    let sent = tokio::time::timeout(Duration::from_secs(5), watch.next())
+        .await
+        .expect("the watch sends within 5 s");
+    ServingStatus::try_from(sent.unwrap().unwrap().status).unwrap()
+}
+
+#[tokio::test]
+async fn grpc_health_follows_the_checks() {
+    let db_up = Arc::new(AtomicBool::new(true));
+    let up = db_up.clone();
+    let service = Service::new("probed")
+        .address("127.0.0.1:0")
+        .registry(support::memory_registry())
+        .check("db", move || {
+            let up = up.load(Ordering::SeqCst);
+            async move { up.then_some(()).ok_or("connection refused") }
+        })
+        .start()
+        .await
+        .unwrap();
+    let mut health = health(service.local_addr()).await;
+    assert_eq!(check(&mut health, "").await, ServingStatus::Serving);
+    assert_eq!(check(&mut health, "probed").await, ServingStatus::Serving);
+    let unknown = health.check(asking("nope")).await.unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+    let mut unknown = health.watch(asking("nope")).await.unwrap().into_inner();
+    assert_eq!(next(&mut unknown).await, ServingStatus::ServiceUnknown);
+
+    let mut watch = health.watch(asking("probed")).await.unwrap().into_inner();
+    assert_eq!(next(&mut watch).await, ServingStatus::Serving);
+    db_up.store(false, Ordering::SeqCst);
+    // The watch polls the checks (every second) while someone watches.
+    assert_eq!(next(&mut watch).await, ServingStatus::NotServing);
+    assert_eq!(check(&mut health, "").await, ServingStatus::NotServing);
+    db_up.store(true, Ordering::SeqCst);
+    assert_eq!(next(&mut watch).await, ServingStatus::Serving);
+    assert_eq!(check(&mut health, "").await, ServingStatus::Serving);
+    drop((watch, unknown));
+    service.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn grpc_health_serves_only_once_registered() {
+    let (registry, mut calls, gate) = Gated::registry();
+    let starting = tokio::spawn(
+        Service::new("gated")
+            .address("127.0.0.1:0")
+            .registry(registry)
+            .start(),
+    );
+    let (op, addr) = calls.recv().await.unwrap();
+    assert_eq!(op, "register");
+    // The port answers, but the node is not in the registry yet.
+    let mut health = health(addr).await;
+    assert_eq!(check(&mut health, "").await, ServingStatus::NotServing);
+    assert_eq!(check(&mut health, "gated").await, ServingStatus::NotServing);
+    assert_eq!(
+        get(addr, "/health/ready").await.status,
+        http::StatusCode::SERVICE_UNAVAILABLE
+    );
+    let mut watch = health.watch(asking("")).await.unwrap().into_inner();
+    assert_eq!(next(&mut watch).await, ServingStatus::NotServing);
+
+    gate.add_permits(1);
+    let service = starting.await.unwrap().unwrap();
+    assert_eq!(next(&mut watch).await, ServingStatus::Serving);
+    assert_eq!(check(&mut health, "gated").await, ServingStatus::Serving);
+    gate.add_permits(1);
+    service.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn stop_deregisters_while_ready_then_turns_not_serving_and_ends_watches() {
+    let (registry, mut calls, gate) = Gated::registry();
+    gate.add_permits(1);
+    let service = Service::new("gated")
+        .address("127.0.0.1:0")
+        .registry(registry)
+        .shutdown_timeout(Duration::from_secs(5))
+        .start()
+        .await
+        .unwrap();
+    let (_, addr) = calls.recv().await.unwrap();
+    let mut health = health(addr).await;
+    let mut watch = health.watch(asking("")).await.unwrap().into_inner();
+    assert_eq!(next(&mut watch).await, ServingStatus::Serving);
+
+    let started = std::time::Instant::now();
+    let stopping = tokio::spawn(service.stop());
+    // Deregistration comes first: while it runs, the node is still ready and serving.
+    let (op, _) = calls.recv().await.unwrap();
+    assert_eq!(op, "deregister");
+    assert_eq!(check(&mut health, "").await, ServingStatus::Serving);
+    assert_eq!(
+        get(addr, "/health/ready").await.status,
+        http::StatusCode::OK
+    );
+    gate.add_permits(1);
+    // Then readiness turns false, and the watch ends so the drain need not wait for it.
+    assert_eq!(next(&mut watch).await, ServingStatus::NotServing);
+    let end = tokio::time::timeout(Duration::from_secs(5), watch.next()).await;
+    assert!(matches!(end, Ok(None | Some(Err(_)))), "{end:?}");
+    stopping.await.unwrap().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopping waited for the watch: {:?}",
+        started.elapsed()
+    );
+}
+
+/// A memory registry that reports each register/deregister (with the node's address) and
+/// holds it until the test releases a permit.
+#[derive(Debug)]
+struct Gated {
+    inner: Arc<dyn Registry>,
+    calls: mpsc::UnboundedSender<(&'static str, std::net::SocketAddr)>,
+    gate: Arc<Semaphore>,
+}
+
+type Calls = mpsc::UnboundedReceiver<(&'static str, std::net::SocketAddr)>;
+
+impl Gated {
+    fn registry() -> (Arc<dyn Registry>, Calls, Arc<Semaphore>) {
+        let (calls, seen) = mpsc::unbounded_channel();
+        let gate = Arc::new(Semaphore::new(0));
+        let registry = Gated {
+            inner: support::memory_registry(),
+            calls,
+            gate: gate.clone(),
+        };
+        (Arc::new(registry), seen, gate)
+    }
+
+    async fn pass(&self, op: &'static str, service: &registry::Service) {
+        let addr = service.nodes[0].address.parse().unwrap();
+        let _ = self.calls.send((op, addr));
+        self.gate.acquire().await.unwrap().forget();
+    }
+}
+
+impl Registry for Gated {
+    fn register<'a>(
+        &'a self,
+        service: &'a registry::Service,
+        ttl: Option<Duration>,
+    ) -> registry::BoxFuture<'a, Result<(), registry::Error>> {
+        Box::pin(async move {
+            self.pass("register", service).await;
+            self.inner.register(service, ttl).await
+        })
+    }
+
+    fn deregister<'a>(
+        &'a self,
+        service: &'a registry::Service,
+    ) -> registry::BoxFuture<'a, Result<(), registry::Error>> {
+        Box::pin(async move {
+            self.pass("deregister", service).await;
+            self.inner.deregister(service).await
+        })
+    }
+
+    fn get_service<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> registry::BoxFuture<'a, Result<Vec<registry::Service>, registry::Error>> {
+        self.inner.get_service(name)
+    }
+
+    fn list_services(
+        &self,
+    ) -> registry::BoxFuture<'_, Result<Vec<registry::Service>, registry::Error>> {
+        self.inner.list_services()
+    }
+
+    fn watch<'a>(
+        &'a self,
+        service: Option<&'a str>,
+    ) -> registry::BoxFuture<'a, Result<registry::Watcher, registry::Error>> {
+        self.inner.watch(service)
+    }
+
+    fn name(&self) -> &'static str {
+        "gated"
+    }
 }

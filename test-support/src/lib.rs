@@ -7,10 +7,11 @@
 //! unless `MICRO_TEST_REQUIRE_TOOLS=1` (which the script sets) makes that a failure.
 
 mod etcd;
+mod jaeger;
 mod keys;
 mod nats;
-mod pki;
 mod netns;
+mod pki;
 mod postgres;
 mod process;
 mod redis;
@@ -20,6 +21,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 pub use etcd::EtcdServer;
+pub use jaeger::JaegerServer;
 pub use keys::rsa_key_pair;
 pub use nats::NatsServer;
 pub use netns::{

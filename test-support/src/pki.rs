@@ -57,7 +57,14 @@ impl Pki {
             &[
                 &["req"][..],
                 &EC_KEY,
-                &["-keyout", &key, "-out", &csr, "-subj", &format!("/CN={name}")],
+                &[
+                    "-keyout",
+                    &key,
+                    "-out",
+                    &csr,
+                    "-subj",
+                    &format!("/CN={name}"),
+                ],
             ]
             .concat(),
         );

@@ -10,14 +10,24 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use crate::process::Process;
-use crate::{free_port, on_free_ports, tool};
+use crate::{Issued, Pki, free_port, on_free_ports, tool};
 
 /// A PostgreSQL server this test owns, user `postgres` with trust auth. Killed when dropped.
 pub struct PostgresServer {
     port: u16,
     process: Process,
-    tls: bool,
-    data: TempDir,
+    pki: Option<Pki>,
+    _data: TempDir,
+}
+
+/// What a server asks of its clients.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Security {
+    Plain,
+    /// TLS only.
+    Tls,
+    /// TLS only, and a client certificate signed by the CA whose CN is the user (`cert` auth).
+    ClientCertificates,
 }
 
 impl PostgresServer {
@@ -25,23 +35,29 @@ impl PostgresServer {
     /// `postgres` on PATH; initdb is beside it) with fsync off; `None` when it is not installed
     /// and tools are not required. As root, both run as the `postgres` user (they refuse root).
     pub fn start() -> Option<PostgresServer> {
-        PostgresServer::start_with(false)
+        PostgresServer::start_with(Security::Plain)
     }
 
     /// As [`start`](Self::start), but the server accepts only TLS connections, with a
     /// certificate for `localhost` and `127.0.0.1` signed by [`ca`](Self::ca).
     pub fn start_tls() -> Option<PostgresServer> {
-        PostgresServer::start_with(true)
+        PostgresServer::start_with(Security::Tls)
     }
 
-    fn start_with(tls: bool) -> Option<PostgresServer> {
+    /// As [`start_tls`](Self::start_tls), but clients must also present a certificate signed
+    /// by [`ca`](Self::ca) whose common name is the user (`hostssl … cert` in pg_hba.conf):
+    /// [`issue_client`](Self::issue_client)`("postgres")`.
+    pub fn start_client_certs() -> Option<PostgresServer> {
+        PostgresServer::start_with(Security::ClientCertificates)
+    }
+
+    fn start_with(security: Security) -> Option<PostgresServer> {
         let binary = tool("MICRO_TEST_POSTGRES_BIN", "postgres")?;
         let data = tempfile::tempdir().expect("a temporary directory");
         let cluster = data.path().join("cluster");
         init_cluster(&binary, data.path(), &cluster);
-        if tls {
-            require_tls(data.path(), &cluster);
-        }
+        let pki =
+            (security != Security::Plain).then(|| require_tls(data.path(), &cluster, security));
         let (port, process) = on_free_ports("postgres", || {
             let port = free_port();
             let (binary, cluster) = (binary.clone(), cluster.clone());
@@ -63,15 +79,33 @@ impl PostgresServer {
         Some(PostgresServer {
             port,
             process,
-            tls,
-            data,
+            pki,
+            _data: data,
         })
     }
 
-    /// The PEM certificate of the CA that signed a TLS server's certificate.
+    /// The PEM certificate of the CA that signed a TLS server's certificate (and the client
+    /// certificates it trusts).
     pub fn ca(&self) -> PathBuf {
-        assert!(self.tls, "a server started with start_tls has a CA");
-        self.data.path().join("ca.crt")
+        self.pki().ca_cert()
+    }
+
+    /// A client certificate with common name `user`, signed by [`ca`](Self::ca); its key is
+    /// readable by its owner only, as libpq requires.
+    pub fn issue_client(&self, user: &str) -> Issued {
+        let issued = self.pki().issue(user, &["DNS:localhost"], 2);
+        std::fs::set_permissions(
+            &issued.key,
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .expect("chmod the key");
+        issued
+    }
+
+    fn pki(&self) -> &Pki {
+        self.pki
+            .as_ref()
+            .expect("a server started with start_tls or start_client_certs")
     }
 
     /// `postgresql://postgres@127.0.0.1:PORT/postgres`, for `--store-address`.
@@ -148,9 +182,10 @@ fn give_to_postgres(path: &Path) {
 }
 
 /// A CA (`data/ca.crt`) and a server certificate it signed, `ssl = on`, and a pg_hba.conf that
-/// refuses connections without TLS.
-fn require_tls(data: &Path, cluster: &Path) {
-    let pki = crate::Pki::new(data, "micro test CA");
+/// refuses connections without TLS (and, for `ClientCertificates`, without a client
+/// certificate from the CA naming the user).
+fn require_tls(data: &Path, cluster: &Path, security: Security) -> Pki {
+    let pki = Pki::new(data, "micro test CA");
     let server = pki.issue("server", &["DNS:localhost", "IP:127.0.0.1"], 2);
     for (from, file) in [(&server.cert, "server.crt"), (&server.key, "server.key")] {
         let target = cluster.join(file);
@@ -171,11 +206,21 @@ fn require_tls(data: &Path, cluster: &Path) {
             .expect("append to the cluster's configuration");
     };
     append("postgresql.conf", "\nssl = on\n");
+    let method = if security == Security::ClientCertificates {
+        let target = cluster.join("ca.crt");
+        std::fs::copy(pki.ca_cert(), &target).expect("copy the CA certificate");
+        give_to_postgres(&target);
+        append("postgresql.conf", "ssl_ca_file = 'ca.crt'\n");
+        "cert"
+    } else {
+        "trust"
+    };
     std::fs::write(
         cluster.join("pg_hba.conf"),
-        "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+        format!("local all all trust\nhostssl all all 127.0.0.1/32 {method}\n"),
     )
     .expect("write pg_hba.conf");
+    pki
 }
 
 fn is_root() -> bool {

@@ -86,6 +86,35 @@ impl Example {
     }
 }
 
+impl Example {
+    /// Waits up to `limit` for `GET /health/ready` to answer 200: the example is registered and
+    /// its checks pass, so `grpc.health.v1` says `SERVING` too. (`start` returns once the port
+    /// is open, which is before the example registers.)
+    pub fn wait_ready(&self, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while !ready(self.addr) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the example was not ready within {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// Whether `GET /health/ready` at `addr` answers 200.
+fn ready(addr: SocketAddr) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let request = "GET /health/ready HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n";
+    let mut answer = String::new();
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_to_string(&mut answer).is_ok()
+        && answer.starts_with("HTTP/1.1 200")
+}
+
 impl Drop for Example {
     fn drop(&mut self) {
         let _ = self.child.kill();

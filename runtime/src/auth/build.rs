@@ -28,6 +28,9 @@ pub(crate) struct Options {
     #[cfg(feature = "auth-tls")]
     tls: Option<ServiceTls>,
     tls_ca_dir: Option<PathBuf>,
+    /// `--tls-cert-file`, `--tls-key-file`.
+    tls_files: Option<(PathBuf, PathBuf)>,
+    tls_ca_file: Option<PathBuf>,
     tls_client_auth: Option<String>,
 }
 
@@ -56,6 +59,8 @@ impl Default for Options {
             #[cfg(feature = "auth-tls")]
             tls: None,
             tls_ca_dir: None,
+            tls_files: None,
+            tls_ca_file: None,
             tls_client_auth: None,
         }
     }
@@ -103,6 +108,12 @@ impl Options {
         if let Some(dir) = &flags.tls_ca_dir {
             self.tls_ca_dir = Some(dir.clone());
         }
+        if let (Some(cert), Some(key)) = (&flags.tls_cert_file, &flags.tls_key_file) {
+            self.tls_files = Some((cert.clone(), key.clone()));
+        }
+        if let Some(ca) = &flags.tls_ca_file {
+            self.tls_ca_file = Some(ca.clone());
+        }
         or(&flags.tls_client_auth, &mut self.tls_client_auth);
     }
 
@@ -142,21 +153,33 @@ impl Options {
         })
     }
 
-    /// TLS from `--tls-ca-dir` and `--tls-client-auth`, else as set in code.
+    /// TLS from `--tls-cert-file`/`--tls-key-file`/`--tls-ca-file` or `--tls-ca-dir`, with
+    /// `--tls-client-auth`, else as set in code.
     #[cfg(feature = "auth-tls")]
     fn tls(&self) -> Result<Option<ServiceTls>, Error> {
         use super::{CertificateAuthority, ClientAuth};
 
-        let Some(dir) = &self.tls_ca_dir else {
-            return Ok(self.tls.clone());
+        let tls = match (&self.tls_files, &self.tls_ca_dir) {
+            (Some((cert, key)), _) => {
+                let tls = ServiceTls::from_files(cert, key);
+                match &self.tls_ca_file {
+                    Some(ca) => tls.trust(ca),
+                    None => tls,
+                }
+            }
+            (None, Some(dir)) => {
+                let ca = CertificateAuthority::load_or_create(&self.namespace, dir)
+                    .map_err(|err| Error::config(format!("--tls-ca-dir: {err}")))?;
+                ServiceTls::new(Arc::new(ca))
+            }
+            (None, None) => return Ok(self.tls.clone()),
         };
-        let client_auth = match self.tls_client_auth.as_deref() {
-            Some("optional") => ClientAuth::Optional,
-            _ => ClientAuth::Required,
-        };
-        let ca = CertificateAuthority::load_or_create(&self.namespace, dir)
-            .map_err(|err| Error::config(format!("--tls-ca-dir: {err}")))?;
-        Ok(Some(ServiceTls::new(Arc::new(ca)).client_auth(client_auth)))
+        Ok(Some(match self.tls_client_auth.as_deref() {
+            Some("required") => tls.client_auth(ClientAuth::Required),
+            Some("optional") => tls.client_auth(ClientAuth::Optional),
+            Some("off") => tls.client_auth(ClientAuth::Off),
+            _ => tls,
+        }))
     }
 
     fn rules(&self) -> Result<Arc<dyn Rules>, Error> {

@@ -60,7 +60,7 @@ pub use rules::{Access, MemoryRules, Resource, Rule, verify};
 pub(crate) use server::Gatekeeper;
 pub use server::ServerAuth;
 #[cfg(feature = "auth-tls")]
-pub use tls::{ClientAuth, DEFAULT_CERTIFICATE_LIFETIME, ServiceTls};
+pub use tls::{ClientAuth, DEFAULT_CERTIFICATE_LIFETIME, DEFAULT_RELOAD_INTERVAL, ServiceTls};
 #[cfg(feature = "auth-tls")]
 pub(crate) use tls::{ClientTls, ServerTls};
 pub use token::{Bearer, BearerLayer, TokenSource};

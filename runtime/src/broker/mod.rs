@@ -100,6 +100,17 @@ pub fn build(
     addresses: &[String],
     registry: Arc<dyn Registry>,
 ) -> Result<Arc<dyn Broker>, Error> {
+    build_with_tls(name, addresses, registry, &crate::BackendTls::default())
+}
+
+/// As [`build`], with TLS to the NATS servers as the `--broker-tls-*` flags give it; a file
+/// that cannot be read is a `Config` error naming it.
+pub fn build_with_tls(
+    name: &str,
+    addresses: &[String],
+    registry: Arc<dyn Registry>,
+    tls: &crate::BackendTls,
+) -> Result<Arc<dyn Broker>, Error> {
     match name {
         "memory" => Ok(memory()),
         "http" => {
@@ -110,7 +121,12 @@ pub fn build(
             Ok(Arc::new(HttpBroker::new(registry, options)))
         }
         #[cfg(feature = "broker-nats")]
-        "nats" => Ok(Arc::new(NatsBroker::new(addresses))),
+        "nats" => {
+            crate::net::tls::client_config(tls, "--broker-tls").map_err(|err| {
+                Error::new(ErrorKind::Config, format!("TLS to the NATS broker: {err}"))
+            })?;
+            Ok(Arc::new(NatsBroker::new(addresses).with_tls(tls.clone())))
+        }
         #[cfg(not(feature = "broker-nats"))]
         "nats" => Err(Error::new(
             ErrorKind::Config,

@@ -26,12 +26,19 @@ pub struct NatsBroker {
 }
 
 impl NatsBroker {
-    /// A broker for the NATS servers at `addresses` (`host:port` or `nats://host:port`; none:
-    /// `127.0.0.1:4222`). Nothing is contacted until first use.
+    /// A broker for the NATS servers at `addresses` (`host:port`, `nats://host:port` or
+    /// `tls://host:port`; none: `127.0.0.1:4222`). Nothing is contacted until first use.
     pub fn new(addresses: &[String]) -> NatsBroker {
         NatsBroker {
             connector: Connector::new(addresses),
         }
+    }
+
+    /// Speaks TLS with `tls`'s CA and client certificate (also when an address is `tls://`,
+    /// with the system's roots). Call before first use.
+    pub fn with_tls(mut self, tls: crate::BackendTls) -> NatsBroker {
+        self.connector = self.connector.with_tls(tls, "--broker-tls");
+        self
     }
 
     /// The connected client, connecting first if needed.

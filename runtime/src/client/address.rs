@@ -1,13 +1,13 @@
-//! Addresses a client can call: `host:port`, `http://host:port` or `:port`.
+//! Addresses a client can call: `host:port`, `http://host:port`, `https://host:port` or
+//! `:port`.
 
 use super::Error;
 
-/// `host:port`, `http://host:port` or `:port` (this host) → the `host:port` to dial.
+/// `host:port`, `http(s)://host:port` or `:port` (this host) → the `host:port` to dial.
 pub(crate) fn authority(address: &str) -> Result<http::uri::Authority, Error> {
     let invalid = |detail: &str| Error::new(format!("invalid address `{address}`: {detail}"));
     let without_scheme = match address.split_once("://") {
-        Some(("http", rest)) => rest,
-        Some(("https", _)) => return Err(invalid("TLS is not supported yet; use http://")),
+        Some(("http" | "https", rest)) => rest,
         Some((scheme, _)) => return Err(invalid(&format!("unsupported scheme `{scheme}`"))),
         None => address,
     };
@@ -24,6 +24,11 @@ pub(crate) fn authority(address: &str) -> Result<http::uri::Authority, Error> {
     Ok(authority)
 }
 
+/// Whether `address` asks for TLS (`https://`).
+pub(crate) fn is_https(address: &str) -> bool {
+    address.starts_with("https://")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,13 +38,14 @@ mod tests {
         assert_eq!(authority("127.0.0.1:8080").unwrap(), "127.0.0.1:8080");
         assert_eq!(authority(":8080").unwrap(), "127.0.0.1:8080");
         assert_eq!(authority("http://svc:1/").unwrap(), "svc:1");
+        assert_eq!(authority("https://svc:443").unwrap(), "svc:443");
+        assert!(is_https("https://svc:443") && !is_https("http://svc:1"));
         assert_eq!(authority("[::1]:9").unwrap(), "[::1]:9");
     }
 
     #[test]
     fn bad_addresses_say_what_is_wrong() {
         for (address, detail) in [
-            ("https://svc:1", "TLS is not supported"),
             ("ftp://svc:1", "unsupported scheme `ftp`"),
             ("svc", "no port"),
             ("not an address", "expected host:port"),

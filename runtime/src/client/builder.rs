@@ -80,6 +80,7 @@ impl Default for ClientBuilder {
                 caller: None,
                 broker: None,
                 metrics: None,
+                telemetry: Default::default(),
             },
             invalid: None,
             tls: connection::Tls::default(),
@@ -94,8 +95,9 @@ fn after_first_retry(backoff: fn(u32) -> Duration) -> impl Fn(u32) -> Duration {
 }
 
 impl ClientBuilder {
-    /// Sends every call to this address (`host:port` or `http://host:port`) instead of
-    /// resolving services through a registry.
+    /// Sends every call to this address (`host:port`, `http://host:port`, or
+    /// `https://host:port`, checked against the system's roots unless the client has TLS set)
+    /// instead of resolving services through a registry.
     pub fn address(mut self, address: impl Into<String>) -> ClientBuilder {
         self.address = Some(address.into());
         self
@@ -244,6 +246,12 @@ impl ClientBuilder {
         self
     }
 
+    /// Exports each attempt's and publish's span with `telemetry` (a service's).
+    pub(crate) fn telemetry(mut self, telemetry: crate::telemetry::Telemetry) -> ClientBuilder {
+        self.options.telemetry = telemetry;
+        self
+    }
+
     /// Counts calls in `metrics` (a service's registry).
     pub(crate) fn metrics(mut self, metrics: crate::metrics::Metrics) -> ClientBuilder {
         self.options.metrics = Some(metrics);
@@ -259,10 +267,16 @@ impl ClientBuilder {
 
     /// Applies the `--client-*` and `--selector` flags that were given; with `--auth jwt`
     /// and `--auth-id`/`--auth-secret`, puts that account's tokens on every call; with
-    /// `--tls-ca-dir`, calls over mTLS as `--server-name` (default `client`).
+    /// `--tls-ca-dir` or `--tls-cert-file`, calls over (m)TLS as `--server-name` (default
+    /// `client`); with `--tls-ca-file` alone, over TLS checked against that bundle.
     pub fn flags(self, flags: &Flags) -> ClientBuilder {
-        let builder = self.client_flags(flags);
-        if flags.auth_id.is_none() && flags.tls_ca_dir.is_none() {
+        let mut builder = self.client_flags(flags);
+        if flags.tls_cert_file.is_none()
+            && let Some(ca) = &flags.tls_ca_file
+        {
+            builder = builder.tls_ca_file(ca);
+        }
+        if flags.auth_id.is_none() && flags.tls_ca_dir.is_none() && flags.tls_cert_file.is_none() {
             return builder;
         }
         let identity = flags.server_name.as_deref().unwrap_or("client");
@@ -402,9 +416,25 @@ impl ClientBuilder {
         }
     }
 
+    /// Calls every node over TLS without a certificate of its own, accepting servers whose
+    /// certificate chains to the CA bundle (PEM) at `path` and is valid for the host dialled
+    /// or names the service called.
+    #[cfg(feature = "auth-tls")]
+    pub fn tls_ca_file(mut self, path: impl AsRef<std::path::Path>) -> ClientBuilder {
+        let path = path.as_ref();
+        match crate::auth::ClientTls::trusting(path) {
+            Ok(tls) => {
+                self.tls = Some(tls);
+                self
+            }
+            Err(err) => self.invalid(Error::new(format!("--tls-ca-file: {err}"))),
+        }
+    }
+
     /// Builds the client. It connects lazily, on the first call, and must be built inside a
     /// Tokio runtime.
-    pub fn build(self) -> Result<Client, Error> {
+    #[cfg_attr(not(feature = "auth-tls"), allow(unused_mut))]
+    pub fn build(mut self) -> Result<Client, Error> {
         if let Some(invalid) = self.invalid {
             return Err(invalid);
         }
@@ -412,6 +442,21 @@ impl ClientBuilder {
             return Err(Error::new(
                 "a micro::Client must be built inside a Tokio runtime (e.g. in #[tokio::main])",
             ));
+        }
+        #[cfg(feature = "auth-tls")]
+        if self.tls.is_none()
+            && let Some(address) = self.address.as_deref().filter(|a| address::is_https(a))
+        {
+            let web = crate::auth::ClientTls::web(None)
+                .map_err(|err| Error::new(format!("cannot call {address}: {err}")))?;
+            self.tls = Some(web);
+        }
+        #[cfg(not(feature = "auth-tls"))]
+        if let Some(address) = self.address.as_deref().filter(|a| address::is_https(a)) {
+            return Err(Error::new(format!(
+                "calling {address} needs TLS, which is not built in; enable micro's `auth-tls` \
+                 feature"
+            )));
         }
         let destination = match (&self.address, self.registry) {
             (Some(address), _) => Destination::Address(address::authority(address)?.to_string()),
@@ -454,7 +499,10 @@ impl ClientBuilder {
             self.retry_budget,
             DEFAULT_RETRY_MIN_PER_SEC,
         );
-        let stack = Stack::new(Retry::new(balance, policy), &self.layers);
+        let stack = Stack::new(
+            Retry::new(balance, policy, self.options.telemetry.clone()),
+            &self.layers,
+        );
         Ok(Client {
             inner: Arc::new(Inner {
                 stack,

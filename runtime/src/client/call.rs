@@ -161,8 +161,20 @@ impl<T: Send + 'static> Call<T> {
     }
 
     /// Sends this call to `address` (`host:port` or `http://host:port`) instead of a node the
-    /// registry lists. An invalid address fails the call with `INVALID_ARGUMENT`.
+    /// registry lists, with the client's TLS settings. An invalid address fails the call with
+    /// `INVALID_ARGUMENT`, as does `https://` (give that to
+    /// [`ClientBuilder::address`](super::ClientBuilder::address), or set the client's TLS).
     pub fn address(mut self, address: &str) -> Call<T> {
+        if super::address::is_https(address) {
+            self.options
+                .invalid
+                .get_or_insert_with(|| {
+                    Status::invalid_argument(format!(
+                        "a call's own address is dialled with its client's TLS settings: pass                          `{address}` to ClientBuilder::address, or configure the client's TLS                          (ClientBuilder::tls, tls_ca_file) and give host:port here"
+                    ))
+                });
+            return self;
+        }
         match authority(address) {
             Ok(address) => self.route().address = Some(address),
             Err(err) => {

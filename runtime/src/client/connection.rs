@@ -15,6 +15,7 @@ use super::CallTarget;
 use super::failure::Failure;
 use crate::Status;
 use crate::codec::Format;
+use crate::error_shape::chain;
 use crate::rpc::Body;
 use crate::selector::{Load, LoadGuard};
 
@@ -45,6 +46,10 @@ struct Shared {
     streams: Arc<Load>,
     /// Held while connecting, so concurrent first calls share one attempt.
     connecting: tokio::sync::Mutex<()>,
+    /// Set when a server asked for a client certificate this client does not have, to say
+    /// so if the connection then fails (TLS 1.3 refuses it only after the handshake).
+    #[cfg(feature = "auth-tls")]
+    asked_for_certificate: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Connection {
@@ -60,6 +65,8 @@ impl Connection {
                 sender: RwLock::new(None),
                 streams: Arc::default(),
                 connecting: tokio::sync::Mutex::new(()),
+                #[cfg(feature = "auth-tls")]
+                asked_for_certificate: Arc::default(),
             }),
         }
     }
@@ -136,7 +143,8 @@ impl Connection {
         #[cfg(feature = "auth-tls")]
         if let Some(tls) = &self.shared.tls {
             let name = crate::auth::ClientTls::server_name(self.shared.authority.host())?;
-            let handshake = tls.connector(service).connect(name, stream);
+            let asked = self.shared.asked_for_certificate.clone();
+            let handshake = tls.connector(service, asked).connect(name, stream);
             let stream = match tokio::time::timeout(within, handshake).await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(err)) => return Err(format!("TLS handshake failed: {err}")),
@@ -209,13 +217,13 @@ impl Connection {
             Err(detail) => return Err(Failure::unreachable(unavailable(detail), request)),
         };
         if let Err(err) = sender.ready().await {
-            return Err(Failure::unreachable(unavailable(err.to_string()), request));
+            return Err(Failure::unreachable(unavailable(chain(&err)), request));
         }
         match sender.try_send_request(request).await {
             Ok(response) => Ok(response),
             Err(mut err) => {
                 let unsent = err.take_message();
-                let status = unavailable(err.into_error().to_string());
+                let status = unavailable(chain(&err.into_error()));
                 Err(match unsent {
                     Some(request) => Failure::unreachable(status, request),
                     None => Failure::broken(status),
@@ -256,9 +264,28 @@ impl Connection {
             .map(|target| format!(" (calling {} {})", target.service, target.method.endpoint))
             .unwrap_or_default();
         Status::unavailable(format!(
-            "cannot reach {}{call}: {detail}",
-            self.shared.authority
+            "cannot reach {}{call}: {detail}{}",
+            self.shared.authority,
+            self.hint(&detail)
         ))
+    }
+
+    /// What the user may do about a failure that TLS likely caused.
+    fn hint(&self, detail: &str) -> &'static str {
+        #[cfg(feature = "auth-tls")]
+        if self
+            .shared
+            .asked_for_certificate
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return " (the server asked for a client certificate and this client has none: \
+                    give it one, e.g. --tls-cert-file and --tls-key-file)";
+        }
+        // A TLS record read as an HTTP/2 frame: the peer speaks TLS, this client does not.
+        match !self.is_tls() && detail.contains("frame with invalid size") {
+            true => " (the server may expect TLS: call it with TLS, e.g. --tls-ca-file)",
+            false => "",
+        }
     }
 }
 

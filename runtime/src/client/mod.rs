@@ -8,6 +8,7 @@
 //! ejection) and the connection pool.
 
 mod address;
+mod attempt;
 mod balance;
 mod buffered;
 mod builder;
@@ -144,6 +145,8 @@ pub(crate) struct Options {
     pub(crate) broker: Option<Arc<dyn crate::broker::Broker>>,
     /// Where calls are counted (`micro_client_request_total`), for a service's client.
     pub(crate) metrics: Option<crate::metrics::Metrics>,
+    /// Where attempts' and publishes' spans are exported, for a service's client.
+    pub(crate) telemetry: crate::telemetry::Telemetry,
 }
 
 impl Client {

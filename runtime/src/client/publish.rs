@@ -7,7 +7,8 @@ use super::headers::propagate;
 use crate::broker::{self, Message, TOPIC_HEADER};
 use crate::codec::Payload;
 use crate::context::Context;
-use crate::trace::TraceContext;
+use crate::telemetry::{Kind, Span};
+use crate::trace::{TRACEPARENT, TraceContext};
 
 impl Client {
     /// Publishes `message` on `topic` through the client's broker (the service's, for
@@ -32,15 +33,60 @@ impl Client {
             )
         })?;
         let (content_type, body) = message.encode();
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut headers = self.propagated_headers();
+        let mut span = self.publish_span(broker.name(), topic, &id, &mut headers);
         let mut message = Message::new(body)
             .header("Content-Type", content_type)
             .header(TOPIC_HEADER, topic)
-            .header("Micro-Id", uuid::Uuid::new_v4().to_string());
-        message.header.extend(self.propagated_headers());
-        broker.publish(topic, &message).await
+            .header("Micro-Id", id);
+        message.header.extend(headers);
+        let published = broker.publish(topic, &message).await;
+        if let Err(err) = &published {
+            span.fail(err);
+        }
+        published
     }
 
-    /// The metadata a publish carries from the call being served, and the caller's name.
+    /// The publish's exported span (a producer span, OpenTelemetry's `publish` operation), the
+    /// child of the call being served, which the message's `traceparent` then names; without
+    /// an exporter, the `traceparent` names the call being served, or starts a trace.
+    fn publish_span(
+        &self,
+        system: &str,
+        topic: &str,
+        id: &str,
+        headers: &mut BTreeMap<String, String>,
+    ) -> Span {
+        let telemetry = &self.inner.options.telemetry;
+        let parent = headers.remove(TRACEPARENT);
+        let (trace, span) = match telemetry.is_on() {
+            true => {
+                let mut trace = TraceContext::continue_from(parent.as_deref());
+                let span =
+                    telemetry.start(Kind::Producer, || format!("publish {topic}"), &mut trace);
+                (trace, span)
+            }
+            false => match parent.as_deref().and_then(TraceContext::parse) {
+                Some(parent) => (parent, Span::none()),
+                // A publish outside any call starts the trace its subscribers continue.
+                None => (TraceContext::start(), Span::none()),
+            },
+        };
+        headers.insert(TRACEPARENT.to_owned(), trace.traceparent());
+        let mut span = span;
+        if span.is_recording() {
+            span.set("messaging.system", system.to_owned());
+            span.set("messaging.destination.name", topic.to_owned());
+            span.set("messaging.operation.type", "publish");
+            span.set("messaging.operation.name", "publish");
+            span.set("messaging.message.id", id.to_owned());
+        }
+        span
+    }
+
+    /// The metadata a publish carries from the call being served (its trace as `traceparent`),
+    /// and the caller's name.
     fn propagated_headers(&self) -> BTreeMap<String, String> {
         let mut headers = http::HeaderMap::new();
         propagate(
@@ -48,12 +94,6 @@ impl Client {
             Context::current().as_ref(),
             &self.inner.options,
         );
-        // A publish outside any call starts the trace its subscribers continue.
-        if !headers.contains_key(crate::trace::TRACEPARENT)
-            && let Ok(value) = http::HeaderValue::try_from(TraceContext::start().traceparent())
-        {
-            headers.insert(crate::trace::TRACEPARENT, value);
-        }
         headers
             .iter()
             .filter_map(|(key, value)| {

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use tower::retry::budget::{Budget, TpsBudget};
 
 use super::CallTarget;
+use super::attempt;
 use super::balance::Balance;
 use super::buffered::Replay;
 use super::failure::Failure;
@@ -22,6 +23,7 @@ use super::route::{CallDeadline, Route, Tried};
 use crate::BoxFuture;
 use crate::codec::Whole;
 use crate::rpc::{Body, RpcKind};
+use crate::telemetry::Telemetry;
 use crate::{Code, Status, deadline};
 
 /// Retries a call gets unless configured: 3, so at most 4 attempts.
@@ -63,13 +65,16 @@ impl fmt::Debug for RetryPolicy {
 pub(crate) struct Retry {
     balance: Balance,
     policy: Arc<RetryPolicy>,
+    /// Where each attempt's span is exported, if anywhere.
+    telemetry: Telemetry,
 }
 
 impl Retry {
-    pub(crate) fn new(balance: Balance, policy: RetryPolicy) -> Retry {
+    pub(crate) fn new(balance: Balance, policy: RetryPolicy, telemetry: Telemetry) -> Retry {
         Retry {
             balance,
             policy: Arc::new(policy),
+            telemetry,
         }
     }
 }
@@ -90,7 +95,7 @@ impl tower::Service<http::Request<Body>> for Retry {
 }
 
 /// How an attempt ended.
-enum Outcome {
+pub(super) enum Outcome {
     Done(http::Response<Body>),
     Failed(Failure),
 }
@@ -121,9 +126,12 @@ impl Retry {
             _ => Some(Replay::buffer(&mut request).await?),
         };
         let whole_response = kind == Some(RpcKind::Unary) && replay.is_some();
+        // Every attempt's span is a child of the caller's.
+        let parent = request.headers().get(crate::trace::TRACEPARENT).cloned();
         let mut retry = 0;
         loop {
-            let outcome = self.attempt(request, whole_response).await;
+            let span = attempt::start(&self.telemetry, &mut request, parent.as_ref(), retry);
+            let outcome = attempt::finish(span, self.attempt(request, whole_response).await);
             let mut failure = match outcome {
                 Outcome::Done(response) => return Ok(response),
                 Outcome::Failed(failure) => failure,

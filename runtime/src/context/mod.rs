@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use crate::Status;
 use crate::metadata::MetadataMap;
 use crate::rpc::{MethodInfo, UNKNOWN_METHOD};
-use crate::trace::{TRACEPARENT, TraceContext, TraceId};
+use crate::trace::{TraceContext, TraceId};
 use outgoing::Outgoing;
 
 /// What a handler knows about the call it serves. Cheap to clone.
@@ -66,15 +66,13 @@ impl Context {
         }
     }
 
-    /// The context of a subscriber handling a message: its headers as metadata.
+    /// The context of a subscriber handling a message: its headers as metadata, `trace` (the
+    /// delivery's span, continuing the message's `traceparent`) as its trace.
     pub(crate) fn for_message(
         service: Arc<str>,
         headers: &std::collections::BTreeMap<String, String>,
+        trace: TraceContext,
     ) -> Context {
-        let traceparent = headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(TRACEPARENT))
-            .map(|(_, value)| value.as_str());
         let mut metadata = MetadataMap::new();
         for (key, value) in headers {
             let key = crate::metadata::MetadataKey::from_bytes(key.to_ascii_lowercase().as_bytes());
@@ -85,7 +83,7 @@ impl Context {
         Context::new(ContextParts {
             service,
             metadata,
-            trace: Some(TraceContext::continue_from(traceparent)),
+            trace: Some(trace),
             ..Arc::unwrap_or_clone(Context::default().inner)
         })
     }

@@ -101,13 +101,28 @@ pub fn memory() -> Arc<dyn EventStream> {
 
 /// A stream by name and addresses, as the `--events` and `--events-address` flags give them.
 pub fn build(name: &str, addresses: &[String]) -> Result<Arc<dyn EventStream>, Error> {
-    let _ = addresses; // unused when no external backend is compiled in
+    build_with_tls(name, addresses, &crate::BackendTls::default())
+}
+
+/// As [`build`], with TLS to the backend as the `--events-tls-*` flags give it; a file that
+/// cannot be read is a `Config` error naming it.
+pub fn build_with_tls(
+    name: &str,
+    addresses: &[String],
+    tls: &crate::BackendTls,
+) -> Result<Arc<dyn EventStream>, Error> {
+    let _ = (addresses, tls); // unused when no external backend is compiled in
     match name {
         "memory" => Ok(memory()),
         #[cfg(feature = "events-nats")]
-        "nats" => Ok(Arc::new(JetStream::new(addresses))),
+        "nats" => {
+            crate::net::tls::client_config(tls, "--events-tls").map_err(|err| {
+                Error::new(ErrorKind::Config, format!("TLS to NATS JetStream: {err}"))
+            })?;
+            Ok(Arc::new(JetStream::new(addresses).with_tls(tls.clone())))
+        }
         #[cfg(feature = "events-redis")]
-        "redis" => Ok(Arc::new(RedisStream::new(addresses)?)),
+        "redis" => Ok(Arc::new(RedisStream::with_tls(addresses, tls.clone())?)),
         // Reached only for backends whose feature is off.
         #[allow(unreachable_patterns)]
         "nats" | "redis" => Err(Error::new(

@@ -50,8 +50,8 @@ pub struct JetStream {
 }
 
 impl JetStream {
-    /// JetStream on the NATS servers at `addresses` (`host:port` or `nats://host:port`; none:
-    /// `127.0.0.1:4222`). Nothing is contacted until first use.
+    /// JetStream on the NATS servers at `addresses` (`host:port`, `nats://host:port` or
+    /// `tls://host:port`; none: `127.0.0.1:4222`). Nothing is contacted until first use.
     pub fn new(addresses: &[String]) -> JetStream {
         let connector = Connector::new(addresses);
         JetStream {
@@ -60,6 +60,13 @@ impl JetStream {
             context: tokio::sync::OnceCell::new(),
             streams: StdMutex::default(),
         }
+    }
+
+    /// Speaks TLS with `tls`'s CA and client certificate (also when an address is `tls://`,
+    /// with the system's roots). Call before first use.
+    pub fn with_tls(mut self, tls: crate::BackendTls) -> JetStream {
+        self.connector = self.connector.with_tls(tls, "--events-tls");
+        self
     }
 
     /// The JetStream context, connecting first if needed.

@@ -12,7 +12,10 @@ use bytes::Bytes;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamRangeReply};
 use redis::{AsyncConnectionConfig, Client, Cmd, FromRedisValue, RedisError, RedisResult};
+use redis::{ClientTlsConfig, ConnectionAddr, TlsCertificates};
 use tokio::sync::Mutex;
+
+use crate::BackendTls;
 
 use super::{BoxFuture, ConsumeOptions, Consumer, Error, ErrorKind, Event, PublishOptions};
 use super::{EventStore, EventStream, ReadOptions, WriteOptions};
@@ -33,10 +36,17 @@ pub struct RedisStream {
 }
 
 impl RedisStream {
-    /// A stream on the server at `addresses` (one `host:port` or `redis://host:port[/db]`;
-    /// none: `127.0.0.1:6379`). Only parses: it connects on first use.
+    /// A stream on the server at `addresses` (one `host:port`, `redis://host:port[/db]`, or
+    /// `rediss://host:port[/db]` for TLS; none: `127.0.0.1:6379`). Only parses: it connects on
+    /// first use.
     pub fn new(addresses: &[String]) -> Result<RedisStream, Error> {
-        let client = client(addresses)?;
+        RedisStream::with_tls(addresses, BackendTls::default())
+    }
+
+    /// As [`new`](Self::new), over TLS with `tls`'s CA and client certificate when it gives a
+    /// file (as when the address is `rediss://`); reads the files, naming one that is missing.
+    pub fn with_tls(addresses: &[String], tls: BackendTls) -> Result<RedisStream, Error> {
+        let client = client(addresses, &tls)?;
         Ok(RedisStream {
             connection: Arc::new(Connection::new(client, RESPONSE_TIMEOUT)),
         })
@@ -124,9 +134,10 @@ fn key(topic: &str) -> String {
     format!("stream-{topic}")
 }
 
-/// A client for the one address given, or a `Config` error saying what is wrong.
-fn client(addresses: &[String]) -> Result<Client, Error> {
-    const USAGE: &str = "use host:port or redis://host:port[/db]";
+/// A client for the one address given (TLS if `tls` gives a file or the scheme is
+/// `rediss`), or a `Config` error saying what is wrong.
+fn client(addresses: &[String], tls: &BackendTls) -> Result<Client, Error> {
+    const USAGE: &str = "use host:port, redis://host:port[/db] or rediss://host:port[/db]";
     let invalid = |address: &str, why: &dyn fmt::Display| {
         Error::new(
             ErrorKind::Config,
@@ -141,12 +152,26 @@ fn client(addresses: &[String]) -> Result<Client, Error> {
             return Err(invalid(&addresses.join(","), &why));
         }
     };
-    let url = match address.split_once("://") {
-        None => format!("redis://{address}"),
-        Some(("redis", _)) => address.to_owned(),
-        Some((scheme, _)) => return Err(invalid(address, &format!("unsupported scheme {scheme}"))),
+    let (scheme, rest) = address.split_once("://").unwrap_or(("redis", address));
+    if scheme != "redis" && scheme != "rediss" {
+        return Err(invalid(address, &format!("unsupported scheme {scheme}")));
+    }
+    if scheme == "redis" && !tls.is_on() {
+        return Client::open(format!("redis://{rest}")).map_err(|err| invalid(address, &err));
+    }
+    let pem = crate::net::tls::pem_files(tls, "--events-tls")
+        .map_err(|err| Error::new(ErrorKind::Config, format!("TLS to redis: {err}")))?;
+    let certificates = TlsCertificates {
+        client_tls: pem
+            .identity
+            .map(|(client_cert, client_key)| ClientTlsConfig {
+                client_cert,
+                client_key,
+            }),
+        root_cert: pem.ca,
     };
-    Client::open(url.as_str()).map_err(|err| invalid(address, &err))
+    Client::build_with_tls(format!("rediss://{rest}"), certificates)
+        .map_err(|err| invalid(address, &err))
 }
 
 /// The event in a stream entry, or why it is not one (logged, naming the key and entry).
@@ -164,6 +189,8 @@ fn parse(key: &str, entry: &StreamId) -> Result<Event, Error> {
 struct Connection {
     client: Client,
     address: String,
+    /// Whether the connection is TLS, so that a failed handshake says what to check.
+    tls: bool,
     config: AsyncConnectionConfig,
     slot: Mutex<Option<(u64, MultiplexedConnection)>>,
     generation: AtomicU64,
@@ -174,8 +201,10 @@ impl Connection {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(response_timeout));
+        let addr = client.get_connection_info().addr();
         Connection {
-            address: client.get_connection_info().addr().to_string(),
+            address: addr.to_string(),
+            tls: matches!(addr, ConnectionAddr::TcpTls { .. }),
             client,
             config,
             slot: Mutex::new(None),
@@ -233,6 +262,16 @@ impl Connection {
                 format!("redis at {} refused the command: {err}", self.address),
             )
             .with_source(err),
+            _ if self.tls && crate::net::tls::is_handshake_failure(&err) => Error::new(
+                ErrorKind::Config,
+                format!(
+                    "the TLS handshake with redis at {} failed: {err}; check --events-tls-ca (the \
+                     CA that signed the server's certificate) and --events-tls-cert/\
+                     --events-tls-key (a client certificate the server trusts)",
+                    self.address
+                ),
+            )
+            .with_source(err),
             _ => Error::unavailable("redis", &self.address, err),
         }
     }
@@ -251,6 +290,7 @@ mod tests {
         assert_eq!(address(&[]).unwrap(), "127.0.0.1:6379");
         assert_eq!(address(&["10.0.0.1:7000"]).unwrap(), "10.0.0.1:7000");
         assert_eq!(address(&["redis://cache:6380/2"]).unwrap(), "cache:6380");
+        assert_eq!(address(&["rediss://cache:6380"]).unwrap(), "cache:6380");
         for bad in [&["nats://x:1"][..], &["a:1", "b:2"], &["host:port"]] {
             let err = address(bad).unwrap_err();
             assert_eq!(err.kind(), ErrorKind::Config);

@@ -4,11 +4,24 @@
 //! The service, the HTTP broker and the backends' URIs share these; nothing here depends on them.
 
 mod advertise;
+mod backend_tls;
 mod listen;
+#[cfg(any(
+    feature = "auth-tls",
+    feature = "store-postgres",
+    feature = "registry-etcd",
+    feature = "sync-etcd",
+    feature = "config-etcd",
+    feature = "broker-nats",
+    feature = "events-nats",
+    feature = "events-redis"
+))]
+pub(crate) mod tls;
 #[cfg(any(feature = "auth-tls", feature = "store-postgres"))]
 mod verify;
 
 pub(crate) use advertise::advertised_address;
+pub use backend_tls::BackendTls;
 pub(crate) use listen::{BindError, bind};
 #[cfg(any(feature = "auth-tls", feature = "store-postgres"))]
 pub(crate) use verify::ChainOnly;

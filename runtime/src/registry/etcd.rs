@@ -9,6 +9,7 @@ use std::time::Duration;
 use etcd_client::{Client, EventType, GetOptions, KeyValue, PutOptions, WatchOptions};
 
 use super::{Action, BoxFuture, Error, ErrorKind, Event, Registry, Service, Watcher};
+use crate::BackendTls;
 
 /// Every go-micro registry key starts with this.
 const PREFIX: &str = "/micro/registry/";
@@ -19,10 +20,12 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct EtcdOptions {
-    /// Endpoints, `host:port` (default `127.0.0.1:2379`).
+    /// Endpoints, `host:port` or `https://host:port` (default `127.0.0.1:2379`).
     pub addresses: Vec<String>,
     /// User and password, from `ETCD_USERNAME` and `ETCD_PASSWORD` by default.
     pub auth: Option<(String, String)>,
+    /// TLS (`--registry-tls-*`): on when a file is given or an endpoint is `https://`.
+    pub tls: BackendTls,
 }
 
 impl EtcdOptions {
@@ -32,7 +35,14 @@ impl EtcdOptions {
         EtcdOptions {
             addresses: crate::etcd::endpoints(addresses),
             auth: crate::etcd::credentials(),
+            tls: BackendTls::default(),
         }
+    }
+
+    /// Speaks TLS to etcd with `tls`'s CA and client certificate.
+    pub fn tls(mut self, tls: BackendTls) -> EtcdOptions {
+        self.tls = tls;
+        self
     }
 }
 
@@ -51,7 +61,8 @@ impl EtcdRegistry {
             options.addresses.clone(),
             options.auth.clone(),
             Some(TIMEOUT),
-        );
+        )
+        .with_tls(options.tls.clone(), "--registry-tls");
         EtcdRegistry {
             options,
             client,

@@ -161,16 +161,29 @@ pub fn from_uri(uri: &str) -> Result<Arc<dyn Registry>, Error> {
 
 /// A registry by name and addresses, as the `--registry` and `--registry-address` flags give them.
 pub fn build(name: &str, addresses: &[String]) -> Result<Arc<dyn Registry>, Error> {
+    build_with_tls(name, addresses, &crate::BackendTls::default())
+}
+
+/// As [`build`], with TLS to the backend as the `--registry-tls-*` flags give it; a file that
+/// cannot be read is a `Config` error naming it.
+pub fn build_with_tls(
+    name: &str,
+    addresses: &[String],
+    tls: &crate::BackendTls,
+) -> Result<Arc<dyn Registry>, Error> {
     match name {
         "memory" => Ok(Arc::new(MemoryRegistry::new())),
         "mdns" => Ok(Arc::new(MdnsRegistry::new())),
         #[cfg(feature = "registry-etcd")]
-        "etcd" => Ok(Arc::new(EtcdRegistry::new(EtcdOptions::from_addresses(
-            addresses,
-        )))),
+        "etcd" => {
+            crate::etcd::check_tls(tls, "--registry-tls")
+                .map_err(|err| Error::new(ErrorKind::Config, format!("etcd registry: {err}")))?;
+            let options = EtcdOptions::from_addresses(addresses).tls(tls.clone());
+            Ok(Arc::new(EtcdRegistry::new(options)))
+        }
         #[cfg(not(feature = "registry-etcd"))]
         "etcd" => {
-            let _ = addresses;
+            let _ = (addresses, tls);
             Err(Error::new(
                 ErrorKind::Config,
                 crate::error_shape::not_built("etcd", "registry", "registry-etcd"),

@@ -4,11 +4,11 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use tonic::server::NamedService;
-use tonic_health::ServingStatus;
-use tonic_health::server::HealthReporter;
 use tower::util::BoxCloneSyncService;
 
 use super::Error;
+use super::health::GrpcHealth;
+use super::probes::Probes;
 use super::{Body, Handler};
 
 /// A built-in gRPC service, type-erased.
@@ -18,24 +18,22 @@ pub(crate) type BuiltinService =
 /// `grpc.health.v1.Health` and server reflection (v1 for buf, v1alpha for grpcurl).
 pub(crate) struct Builtins {
     pub(crate) services: Vec<(&'static str, BuiltinService)>,
-    health: HealthReporter,
-    /// Every name health answers for, besides the overall `""`.
-    health_names: Vec<String>,
 }
 
 impl Builtins {
-    /// Builds health and reflection for `handlers`, reporting them all `SERVING`.
-    pub(crate) async fn new(
+    /// Builds health and reflection for `handlers`; health answers for the overall service
+    /// (`""`), `service_name` and each handler, from the readiness `probes` report.
+    pub(crate) fn new(
         service_name: &str,
         handlers: &[Arc<dyn Handler>],
+        probes: Arc<Probes>,
     ) -> Result<Builtins, Error> {
-        let (health, health_server) = tonic_health::server::health_reporter();
-        let mut health_names: Vec<String> =
-            handlers.iter().map(|h| h.info().name.to_owned()).collect();
-        health_names.push(service_name.to_owned());
-        let builtins = Builtins {
+        let health_names = (handlers.iter())
+            .map(|h| h.info().name.to_owned())
+            .chain([service_name.to_owned()]);
+        Ok(Builtins {
             services: vec![
-                named(health_server),
+                named(GrpcHealth::server(probes, health_names)),
                 named(reflection(handlers).build_v1().map_err(reflection_error)?),
                 named(
                     reflection(handlers)
@@ -43,39 +41,7 @@ impl Builtins {
                         .map_err(reflection_error)?,
                 ),
             ],
-            health,
-            health_names,
-        };
-        builtins.set_status(ServingStatus::Serving).await;
-        Ok(builtins)
-    }
-
-    /// A handle to flip health when the service stops.
-    pub(crate) fn health(&self) -> Health {
-        Health {
-            reporter: self.health.clone(),
-            names: self.health_names.clone(),
-        }
-    }
-
-    async fn set_status(&self, status: ServingStatus) {
-        self.health().set(status).await;
-    }
-}
-
-/// Sets the health of everything a server serves at once.
-#[derive(Clone, Debug)]
-pub(crate) struct Health {
-    reporter: HealthReporter,
-    names: Vec<String>,
-}
-
-impl Health {
-    pub(crate) async fn set(&self, status: ServingStatus) {
-        self.reporter.set_service_status("", status).await;
-        for name in &self.names {
-            self.reporter.set_service_status(name, status).await;
-        }
+        })
     }
 }
 

@@ -43,6 +43,8 @@ pub(crate) struct CallSettings {
     pub(crate) metrics: Option<crate::metrics::Metrics>,
     /// The handler wrappers every call goes through, if there are any.
     pub(crate) wrappers: Option<HandlerService>,
+    /// Where calls' spans are exported, if anywhere.
+    pub(crate) telemetry: crate::telemetry::Telemetry,
 }
 
 /// One call, as the router resolved it.
@@ -60,6 +62,8 @@ pub(crate) struct CallMeta {
     pub(crate) span: Span,
     /// This call's span in its trace (set by the trace layer).
     pub(crate) trace: Option<TraceContext>,
+    /// The call's exported span (started by the trace layer), until the call is finished.
+    pub(crate) exported: Option<crate::telemetry::Span>,
     /// The call's count and duration, if the server keeps metrics (started by the metrics
     /// layer).
     pub(crate) metrics: Option<CallMetrics>,
@@ -86,6 +90,7 @@ impl CallMeta {
             deadline: None,
             span: Span::none(),
             trace: None,
+            exported: None,
             metrics: None,
             outgoing: Default::default(),
         }
@@ -270,6 +275,9 @@ impl CallMeta {
         let latency_us = self.started.elapsed().as_micros() as u64;
         self.span.record("status", tracing::field::debug(code));
         self.span.record("latency_us", latency_us);
+        if let Some(exported) = self.exported.take() {
+            exported.end_rpc(crate::telemetry::Kind::Server, error);
+        }
         match error {
             Some(status) if is_server_fault(code) => {
                 tracing::warn!(message = status.message(), "call failed")

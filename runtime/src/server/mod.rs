@@ -8,6 +8,7 @@ pub(crate) mod call;
 mod cors;
 pub(crate) mod dispatch;
 mod error;
+mod health;
 mod leftover;
 mod pipeline;
 mod probes;
@@ -27,7 +28,7 @@ pub use dispatch::{bidi_streaming, client_streaming, server_streaming, unary, un
 pub use error::{Error, ErrorKind};
 
 pub(crate) use crate::context::outgoing::{Outgoing, TrailerNames};
-pub(crate) use builtin::{Builtins, Health};
+pub(crate) use builtin::Builtins;
 pub(crate) use probes::{Check, Probes};
 pub(crate) use router::Router;
 pub use serve::Stack;

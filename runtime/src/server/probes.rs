@@ -7,7 +7,8 @@
 //!   ([`Service::check`](crate::Service::check)) passes; else 503.
 //!
 //! Both answer JSON listing the checks: `{"status":"ready","checks":[{"name":"registered",
-//! "status":"ok"},{"name":"db","status":"failing","error":"…"}]}`.
+//! "status":"ok"},{"name":"db","status":"failing","error":"…","duration_ms":2000.0}]}`.
+//! `grpc.health.v1` answers from the same readiness (see the health module).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +17,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::Body;
 use crate::{BoxError, BoxFuture};
@@ -46,11 +49,12 @@ impl Probe {
 
 /// The service's readiness: its lifecycle state and the program's checks. Shared by the
 /// router (which answers probes) and the running service (which updates the state).
-#[derive(Default)]
 pub(crate) struct Probes {
     checks: Vec<(String, Check)>,
     registered: AtomicBool,
     draining: AtomicBool,
+    /// Wakes gRPC health watchers when `registered` or `draining` changes.
+    changed: watch::Sender<()>,
 }
 
 impl std::fmt::Debug for Probes {
@@ -67,6 +71,9 @@ struct Outcome {
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// How long the check took, for checks the program added.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_ms: Option<f64>,
 }
 
 /// A probe's answer.
@@ -80,18 +87,42 @@ impl Probes {
     pub(crate) fn new(checks: Vec<(String, Check)>) -> Probes {
         Probes {
             checks,
-            ..Probes::default()
+            registered: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+            changed: watch::Sender::new(()),
         }
     }
 
     /// The node is in the registry (or has left it).
     pub(crate) fn set_registered(&self, registered: bool) {
         self.registered.store(registered, Ordering::Release);
+        self.changed.send_replace(());
     }
 
     /// The service is stopping: no new traffic.
     pub(crate) fn set_draining(&self) {
         self.draining.store(true, Ordering::Release);
+        self.changed.send_replace(());
+    }
+
+    /// Whether the service is stopping.
+    pub(crate) fn draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// Whether the program added checks (readiness can change without a lifecycle change).
+    pub(crate) fn has_checks(&self) -> bool {
+        !self.checks.is_empty()
+    }
+
+    /// Notified on each lifecycle change.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<()> {
+        self.changed.subscribe()
+    }
+
+    /// Whether the service should get traffic, as `GET /health/ready` answers.
+    pub(crate) async fn ready(&self) -> bool {
+        self.readiness().await.status == "ready"
     }
 
     /// Answers `probe`.
@@ -122,6 +153,7 @@ impl Probes {
             name: name.to_owned(),
             status: if ok { "ok" } else { "failing" },
             error: (!ok).then(|| why.to_owned()),
+            duration_ms: None,
         };
         let mut checks = vec![
             state(
@@ -136,7 +168,9 @@ impl Probes {
             ),
         ];
         let runs = self.checks.iter().map(|(name, check)| async move {
+            let started = Instant::now();
             let outcome = tokio::time::timeout(CHECK_TIMEOUT, check()).await;
+            let took = started.elapsed();
             let error = match outcome {
                 Ok(Ok(())) => None,
                 Ok(Err(err)) => Some(err.to_string()),
@@ -146,6 +180,8 @@ impl Probes {
                 name: name.clone(),
                 status: if error.is_none() { "ok" } else { "failing" },
                 error,
+                // Microsecond precision is plenty, and keeps the JSON short.
+                duration_ms: Some((took.as_secs_f64() * 1e6).round() / 1e3),
             }
         });
         checks.extend(futures_util::future::join_all(runs).await);
@@ -200,5 +236,8 @@ mod tests {
         let (status, json) = ready(&probes).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(json["checks"][2]["error"], "no answer within 2s");
+        let took = json["checks"][2]["duration_ms"].as_f64().unwrap();
+        assert!((2000.0..2100.0).contains(&took), "{json}");
+        assert!(json["checks"][0].get("duration_ms").is_none(), "{json}");
     }
 }

@@ -80,6 +80,10 @@ pub(crate) async fn serve(
         }
     }
     drop(listener);
+    tracing::info!(
+        connections = connections.len(),
+        "stopped accepting; sent GOAWAY, waiting for in-flight calls"
+    );
     if tokio::time::timeout(options.drain_timeout, graceful.shutdown())
         .await
         .is_ok()

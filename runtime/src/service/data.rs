@@ -58,7 +58,12 @@ impl Service {
     /// ```
     pub fn sync(&self) -> Result<Arc<dyn Coordinator>, Error> {
         let options = self.options_with_flags()?;
-        built_once(&self.sync, || options.sync.build(sync::build))
+        built_once(&self.sync, || {
+            let tls = &options.backend_tls.sync;
+            options
+                .sync
+                .build(|name, addresses| sync::build_with_tls(name, addresses, tls))
+        })
     }
 
     /// Config defaults: the first source of [`config`](Self::config), under every `--config`.

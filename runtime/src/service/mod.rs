@@ -30,6 +30,7 @@ use crate::layers::Layers;
 use crate::registry::{self, Registry};
 use crate::server::HandlerService;
 use crate::server::{Body, Cors, Handler, Stack};
+use crate::telemetry::Telemetry;
 use crate::transcode::JsonOptions;
 use hooks::Stage;
 pub use subscriber::{SubscriberRequest, SubscriberService};
@@ -76,6 +77,8 @@ pub struct Service {
     events: Arc<Mutex<Option<Arc<dyn events::EventStream>>>>,
     store: Arc<Mutex<Option<Arc<dyn crate::store::Store>>>>,
     sync: Arc<Mutex<Option<Arc<dyn crate::sync::Coordinator>>>>,
+    /// The span exporter once set up (from the `OTEL_*` variables), shared likewise.
+    telemetry: Arc<Mutex<Option<Telemetry>>>,
     /// The config once loaded, shared likewise.
     config: Arc<tokio::sync::OnceCell<crate::config::Config>>,
     subscriptions: Vec<pubsub::Subscription>,
@@ -106,6 +109,7 @@ impl Service {
                 store: Choice::Named("file".to_owned(), Vec::new()),
                 store_scope: (None, None),
                 sync: Choice::Named("memory".to_owned(), Vec::new()),
+                backend_tls: Default::default(),
                 config_defaults: serde_json::Value::Null,
                 config_sources: Vec::new(),
                 register_ttl: DEFAULT_REGISTER_TTL,
@@ -128,6 +132,7 @@ impl Service {
             events: Arc::default(),
             store: Arc::default(),
             sync: Arc::default(),
+            telemetry: Arc::default(),
             config: Arc::default(),
             subscriptions: Vec::new(),
             hooks: hooks::Hooks::default(),
@@ -408,13 +413,26 @@ impl Service {
         if options.metrics_on {
             builder = builder.metrics(options.metrics.clone());
         }
+        builder = builder.telemetry(self.shared_telemetry(&options)?);
         builder
             .build()
             .map_err(|err: client::Error| Error::config(err.to_string()))
     }
 
     fn shared_registry(&self, options: &Options) -> Result<Arc<dyn Registry>, Error> {
-        built_once(&self.registry, || options.registry.build(registry::build))
+        built_once(&self.registry, || {
+            let tls = &options.backend_tls.registry;
+            options
+                .registry
+                .build(|name, addresses| registry::build_with_tls(name, addresses, tls))
+        })
+    }
+
+    fn shared_telemetry(&self, options: &Options) -> Result<Telemetry, Error> {
+        built_once(&self.telemetry, || {
+            Telemetry::from_env(&options.name, &options.id)
+                .map_err(|err| Error::config(err.to_string()))
+        })
     }
 
     fn shared_auth(&self, options: &Options) -> Result<crate::auth::Resolved, Error> {
@@ -437,8 +455,9 @@ impl Service {
             .map_or_else(|_| self.options.id.clone(), |options| options.id)
     }
 
-    /// Runs until SIGINT or SIGTERM, then stops gracefully: health turns `NOT_SERVING`, new
-    /// connections are refused, and in-flight calls get the shutdown timeout to finish.
+    /// Runs until SIGINT or SIGTERM, then stops gracefully (see [`RunningService::stop`]): the
+    /// node deregisters, readiness and health turn `NOT_SERVING`, new connections are refused,
+    /// and in-flight calls get the shutdown timeout to finish.
     ///
     /// Unless [`flags`](Self::flags) was called, this first parses the command line and
     /// `MICRO_*` variables; `--help` prints them and exits 0, a bad value exits 2. It also
@@ -465,6 +484,7 @@ impl Service {
         self.hooks.run(Stage::BeforeStart, &options.name).await?;
         let registry = self.shared_registry(&options)?;
         let auth = self.shared_auth(&options)?;
+        let telemetry = self.shared_telemetry(&options)?;
         let broker = match self.subscriptions.is_empty() {
             true => None,
             false => Some(self.shared_broker(&options)?),
@@ -472,10 +492,23 @@ impl Service {
         let name = options.name.clone();
         let wrappers = crate::middleware::assemble(&options.subscriber_wrappers);
         let probes = Arc::new(crate::server::Probes::new(self.checks));
-        let mut running =
-            RunningService::start(options, self.handlers, registry, auth, probes).await?;
+        let mut running = RunningService::start(
+            options,
+            self.handlers,
+            registry,
+            auth,
+            probes,
+            telemetry.clone(),
+        )
+        .await?;
         if let Some(broker) = broker {
-            let subscribers = pubsub::start(&broker, &self.subscriptions, &name, wrappers).await?;
+            let delivery = pubsub::Delivery {
+                service: Arc::from(name.as_str()),
+                wrappers,
+                telemetry,
+                system: Arc::from(broker.name()),
+            };
+            let subscribers = pubsub::start(&broker, &self.subscriptions, delivery).await?;
             running.hold(subscribers);
         }
         if let Err(err) = self.hooks.run(Stage::AfterStart, &name).await {

@@ -1,10 +1,12 @@
 //! What a [`Service`](super::Service) is configured with: options set in code, then flags.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Error, SubscriberService};
+use crate::BackendTls;
 use crate::broker::Broker;
 use crate::client::CallService;
 use crate::events;
@@ -34,6 +36,8 @@ pub(crate) struct Options {
     /// `--store-database` and `--store-table`.
     pub(crate) store_scope: (Option<String>, Option<String>),
     pub(crate) sync: Choice<Arc<dyn crate::sync::Coordinator>>,
+    /// `--registry-tls-*`, `--broker-tls-*`, `--events-tls-*`, `--sync-tls-*`.
+    pub(crate) backend_tls: BackendsTls,
     /// The first config source: defaults the program gave.
     pub(crate) config_defaults: serde_json::Value,
     /// `--config`: the config sources after the defaults, in load order.
@@ -54,6 +58,54 @@ pub(crate) struct Options {
     /// The service's metrics registry, and whether the server records and serves it.
     pub(crate) metrics: crate::metrics::Metrics,
     pub(crate) metrics_on: bool,
+}
+
+/// TLS to the backends named by flags (not to instances the program built).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BackendsTls {
+    pub(crate) registry: BackendTls,
+    pub(crate) broker: BackendTls,
+    pub(crate) events: BackendTls,
+    pub(crate) sync: BackendTls,
+}
+
+impl BackendsTls {
+    /// Applies the `--<backend>-tls-*` flags: each file given replaces the one set.
+    fn apply(&mut self, f: &Flags) {
+        overlay(
+            &mut self.registry,
+            [
+                &f.registry_tls_ca,
+                &f.registry_tls_cert,
+                &f.registry_tls_key,
+            ],
+        );
+        overlay(
+            &mut self.broker,
+            [&f.broker_tls_ca, &f.broker_tls_cert, &f.broker_tls_key],
+        );
+        overlay(
+            &mut self.events,
+            [&f.events_tls_ca, &f.events_tls_cert, &f.events_tls_key],
+        );
+        overlay(
+            &mut self.sync,
+            [&f.sync_tls_ca, &f.sync_tls_cert, &f.sync_tls_key],
+        );
+    }
+}
+
+/// `tls` with each of the files given (CA, certificate, key) replacing the one it has.
+fn overlay(tls: &mut BackendTls, [ca, cert, key]: [&Option<PathBuf>; 3]) {
+    for (slot, given) in [
+        (&mut tls.ca, ca),
+        (&mut tls.cert, cert),
+        (&mut tls.key, key),
+    ] {
+        if given.is_some() {
+            slot.clone_from(given);
+        }
+    }
 }
 
 /// Which backend (registry, broker, events) a service uses.
@@ -147,6 +199,7 @@ impl Options {
         self.events.apply(events, events_address);
         self.store.apply(store, store_address.into_iter().collect());
         self.sync.apply(sync, sync_address);
+        self.backend_tls.apply(flags);
         if !config.is_empty() {
             self.config_sources = config;
         }

@@ -16,6 +16,8 @@ use crate::codec::Payload;
 use crate::context::Context;
 use crate::events;
 use crate::registry::{Endpoint, Value};
+use crate::telemetry::{Kind, Span, Telemetry};
+use crate::trace::{TRACEPARENT, TraceContext};
 
 /// A subscriber the service runs: its topic, options, and handler (given the service name).
 #[derive(Clone)]
@@ -23,8 +25,21 @@ pub(crate) struct Subscription {
     topic: String,
     options: SubscribeOptions,
     message_type: &'static str,
-    /// The broker handler for the service named, through its subscriber wrappers.
-    handler: Arc<dyn Fn(Arc<str>, Option<SubscriberService>) -> broker::Handler + Send + Sync>,
+    /// The broker handler, delivering as `Delivery` says.
+    handler: Arc<dyn Fn(Delivery) -> broker::Handler + Send + Sync>,
+}
+
+/// How a service delivers messages to its subscribers.
+#[derive(Clone)]
+pub(crate) struct Delivery {
+    /// The service's name, its subscribers' contexts' service.
+    pub(crate) service: Arc<str>,
+    /// The subscriber wrappers messages go through, if there are any.
+    pub(crate) wrappers: Option<SubscriberService>,
+    /// Where deliveries' spans are exported, if anywhere.
+    pub(crate) telemetry: Telemetry,
+    /// The broker's name, the spans' `messaging.system`.
+    pub(crate) system: Arc<str>,
 }
 
 impl Subscription {
@@ -89,7 +104,12 @@ impl Service {
     /// ```
     pub fn stream(&self) -> Result<Arc<dyn events::EventStream>, Error> {
         let options = self.options_with_flags()?;
-        built_once(&self.events, || options.events.build(events::build))
+        built_once(&self.events, || {
+            let tls = &options.backend_tls.events;
+            options
+                .events
+                .build(|name, addresses| events::build_with_tls(name, addresses, tls))
+        })
     }
 
     /// Runs `handler` for each message published on `topic` while the service runs, decoding
@@ -146,20 +166,21 @@ impl Service {
             topic: topic.into(),
             options,
             message_type: std::any::type_name::<M>(),
-            handler: Arc::new(move |service, wrappers| typed(service, wrappers, handler.clone())),
+            handler: Arc::new(move |delivery| typed(delivery, handler.clone())),
         });
         self
     }
 
     pub(super) fn shared_broker(&self, options: &super::Options) -> Result<Arc<dyn Broker>, Error> {
         let registry = self.shared_registry(options)?;
+        let tls = &options.backend_tls.broker;
         built_once(&self.broker, || {
             options
                 .broker
                 .build(|name, addresses| match (name, addresses) {
                     // The HTTP broker listens beside the service: same host, a free port.
                     ("http", []) => broker::build(name, &[beside(&options.address)], registry),
-                    _ => broker::build(name, addresses, registry),
+                    _ => broker::build_with_tls(name, addresses, registry, tls),
                 })
         })
     }
@@ -182,11 +203,7 @@ fn beside(address: &str) -> String {
 }
 
 /// A broker handler that decodes each message as `M` and calls `handler` with a context.
-fn typed<M, F, Fut, E>(
-    service: Arc<str>,
-    wrappers: Option<SubscriberService>,
-    handler: Arc<F>,
-) -> broker::Handler
+fn typed<M, F, Fut, E>(delivery: Delivery, handler: Arc<F>) -> broker::Handler
 where
     M: Payload,
     F: Fn(Context, M) -> Fut + Send + Sync + 'static,
@@ -194,7 +211,10 @@ where
     E: Into<BoxError> + 'static,
 {
     broker::handler(move |event| {
-        let ctx = Context::for_message(service.clone(), &event.message().header);
+        let header = &event.message().header;
+        let mut trace = TraceContext::continue_from(traceparent(header));
+        let span = deliver_span(&delivery, event.topic(), header, &mut trace);
+        let ctx = Context::for_message(delivery.service.clone(), header, trace);
         let content_type = event
             .message()
             .header
@@ -205,8 +225,8 @@ where
         let topic = event.topic().to_owned();
         let handler = handler.clone();
         // The wrappers, with the message as it arrived for them to see.
-        let wrapped = wrappers.clone().map(|w| (w, event.message().clone()));
-        async move {
+        let wrapped = (delivery.wrappers.clone()).map(|w| (w, event.message().clone()));
+        let delivered = async move {
             let message = decoded.map_err(|err| {
                 tracing::warn!(%topic, error = %err, "a message could not be decoded; it is not delivered");
                 BoxError::from(format!("cannot decode the message on {topic}: {err}"))
@@ -229,21 +249,62 @@ where
             ctx.scope(delivered).await.inspect_err(|err| {
                 tracing::warn!(%topic, error = %err, "a subscriber failed");
             })
+        };
+        async move {
+            let result = delivered.await;
+            if let Err(err) = &result {
+                let mut span = span;
+                span.fail(err);
+            }
+            result
         }
     })
 }
 
-/// Subscribes each of `subscriptions` on `broker` for the service `name`.
+/// The `traceparent` among a message's headers (any case).
+fn traceparent(headers: &BTreeMap<String, String>) -> Option<&str> {
+    headers
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(TRACEPARENT))
+        .map(|(_, value)| value.as_str())
+}
+
+/// The exported span of a delivery on `topic` (a consumer span, OpenTelemetry's `process`
+/// operation), the child of the publish's span, with `trace`'s ids.
+fn deliver_span(
+    delivery: &Delivery,
+    topic: &str,
+    headers: &BTreeMap<String, String>,
+    trace: &mut TraceContext,
+) -> Span {
+    let mut span = delivery
+        .telemetry
+        .start(Kind::Consumer, || format!("process {topic}"), trace);
+    if span.is_recording() {
+        span.set("messaging.system", delivery.system.to_string());
+        span.set("messaging.destination.name", topic.to_owned());
+        span.set("messaging.operation.type", "process");
+        span.set("messaging.operation.name", "process");
+        span.set(
+            "messaging.consumer.group.name",
+            delivery.service.to_string(),
+        );
+        if let Some(id) = headers.get("Micro-Id") {
+            span.set("messaging.message.id", id.clone());
+        }
+    }
+    span
+}
+
+/// Subscribes each of `subscriptions` on `broker`, delivering as `delivery` says.
 pub(super) async fn start(
     broker: &Arc<dyn Broker>,
     subscriptions: &[Subscription],
-    name: &str,
-    wrappers: Option<SubscriberService>,
+    delivery: Delivery,
 ) -> Result<Vec<Subscriber>, Error> {
-    let service: Arc<str> = Arc::from(name);
     let mut subscribers = Vec::with_capacity(subscriptions.len());
     for subscription in subscriptions {
-        let handler = (subscription.handler)(service.clone(), wrappers.clone());
+        let handler = (subscription.handler)(delivery.clone());
         let subscriber = broker
             .subscribe(&subscription.topic, handler, subscription.options.clone())
             .await

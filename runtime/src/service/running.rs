@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tonic_health::ServingStatus;
 
 use super::hooks::{Hooks, Stage};
 use super::registration::Registration;
@@ -15,13 +14,13 @@ use crate::net;
 use crate::registry::{self, Registry};
 use crate::server::call::CallSettings;
 use crate::server::{Builtins, Handler, Probes, Router, ServeOptions, serve};
+use crate::telemetry::Telemetry;
 
 /// A service that is serving. Stop it with [`stop`](Self::stop); dropping it stops it abruptly.
 #[derive(Debug)]
 pub struct RunningService {
     options: Options,
     local_addr: SocketAddr,
-    health: crate::server::Health,
     registration: Option<Registration>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<usize>,
@@ -30,6 +29,8 @@ pub struct RunningService {
     hooks: Hooks,
     /// Its readiness, as the HTTP probes answer it.
     probes: Arc<Probes>,
+    /// Where its spans are exported, flushed when it stops.
+    telemetry: Telemetry,
 }
 
 impl RunningService {
@@ -39,8 +40,9 @@ impl RunningService {
         registry: Arc<dyn Registry>,
         auth: crate::auth::Resolved,
         probes: Arc<Probes>,
+        telemetry: Telemetry,
     ) -> Result<RunningService, Error> {
-        let builtins = Builtins::new(&options.name, &handlers).await?;
+        let builtins = Builtins::new(&options.name, &handlers, probes.clone())?;
         let listener = net::bind(&options.address).await?;
         let local_addr = listener.local_addr().map_err(|err| {
             Error::new(
@@ -60,6 +62,7 @@ impl RunningService {
                 .map(|server| Arc::new(Gatekeeper::new(server, Arc::from(options.name.as_str())))),
             metrics: options.metrics_on.then(|| options.metrics.clone()),
             wrappers: crate::middleware::assemble(&options.handler_wrappers),
+            telemetry: telemetry.clone(),
         };
         let services: Vec<&str> = handlers.iter().map(|h| h.info().name).collect();
         let router = Arc::new(Router::new(handlers, &builtins, settings, probes.clone())?);
@@ -90,13 +93,13 @@ impl RunningService {
         let mut running = RunningService {
             options,
             local_addr,
-            health: builtins.health(),
             registration: None,
             shutdown: Some(shutdown),
             task,
             subscribers: Vec::new(),
             hooks: Hooks::default(),
             probes,
+            telemetry,
         };
         // Register only once the port answers; a failure stops what was started.
         registration.start().await?;
@@ -135,27 +138,30 @@ impl RunningService {
         &self.options.id
     }
 
-    /// Stops gracefully: the `before_stop` hooks run, health turns `NOT_SERVING`, the node
-    /// leaves the registry, the listener closes, in-flight calls get the shutdown timeout to
-    /// finish before their connections are closed, and the `after_stop` hooks run. A failing
-    /// hook is logged; stopping goes on.
+    /// Stops gracefully, in this order: the `before_stop` hooks run; the node leaves the
+    /// registry, so no new caller finds it; readiness turns false (`GET /health/ready` answers
+    /// 503, `grpc.health.v1` `NOT_SERVING`); subscribers unsubscribe; the listener closes and
+    /// open connections get GOAWAY; in-flight calls get the shutdown timeout to finish before
+    /// their connections are closed; the `after_stop` hooks run; the spans still queued for
+    /// OpenTelemetry are sent. A failing hook is logged; stopping goes on.
     pub async fn stop(mut self) -> Result<(), Error> {
         let hooks = std::mem::take(&mut self.hooks);
         hooks
             .run_logged(Stage::BeforeStop, &self.options.name)
             .await;
+        // Leave the registry before anything else, so no new callers find this node; callers
+        // that still hold it retry elsewhere once its port refuses them.
+        if let Some(registration) = self.registration.as_mut() {
+            registration.stop().await;
+        }
+        self.probes.set_registered(false);
         self.probes.set_draining();
-        self.health.set(ServingStatus::NotServing).await;
+        tracing::info!(service = %self.options.name, "not ready: draining");
         for subscriber in self.subscribers.drain(..) {
             let topic = subscriber.topic().to_owned();
             if let Err(err) = subscriber.unsubscribe().await {
                 tracing::warn!(%topic, error = %err, "unsubscribing failed");
             }
-        }
-        // Leave the registry before draining, so no new callers find this node.
-        if let Some(registration) = self.registration.as_mut() {
-            registration.stop().await;
-            self.probes.set_registered(false);
         }
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
@@ -165,6 +171,7 @@ impl RunningService {
         })?;
         tracing::info!(service = %self.options.name, cut_off, "stopped");
         hooks.run_logged(Stage::AfterStop, &self.options.name).await;
+        self.telemetry.shutdown().await;
         Ok(())
     }
 }

@@ -43,6 +43,13 @@ impl EtcdSync {
         }
     }
 
+    /// Speaks TLS to etcd with `tls`'s CA and client certificate (also when an address is
+    /// `https://`, with the system's roots). Call before first use.
+    pub fn with_tls(mut self, tls: crate::BackendTls) -> EtcdSync {
+        self.connection = Arc::new(self.connection.with_tls(tls));
+        self
+    }
+
     /// Puts `prefix` before every id (go-micro's `sync.Prefix`).
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> EtcdSync {
         self.prefix = prefix.into();

@@ -33,6 +33,14 @@ impl Connection {
         }
     }
 
+    /// This connection, over TLS with `tls` (`--sync-tls-*`); not connected yet.
+    pub(super) fn with_tls(&self, tls: crate::BackendTls) -> Connection {
+        Connection {
+            client: self.client.clone().with_tls(tls, "--sync-tls"),
+            addresses: self.addresses.clone(),
+        }
+    }
+
     pub(super) fn addresses(&self) -> String {
         self.addresses.join(",")
     }
@@ -66,7 +74,9 @@ impl Connection {
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
         let client = self.client().await?;
-        request(client).await.map_err(|err| self.unreachable(err))
+        request(client)
+            .await
+            .map_err(|err| self.unreachable(self.client.describe(&err)))
     }
 }
 

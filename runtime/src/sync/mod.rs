@@ -88,13 +88,27 @@ pub fn memory() -> Arc<dyn Coordinator> {
 /// A coordinator by name and addresses, as `--sync`-style flags give them: `memory`, or `etcd`
 /// (addresses `host:port`; none means `127.0.0.1:2379`).
 pub fn build(name: &str, addresses: &[String]) -> Result<Arc<dyn Coordinator>, Error> {
+    build_with_tls(name, addresses, &crate::BackendTls::default())
+}
+
+/// As [`build`], with TLS to the backend as the `--sync-tls-*` flags give it; a file that
+/// cannot be read is a `Config` error naming it.
+pub fn build_with_tls(
+    name: &str,
+    addresses: &[String],
+    tls: &crate::BackendTls,
+) -> Result<Arc<dyn Coordinator>, Error> {
     match name {
         "memory" => Ok(memory()),
         #[cfg(feature = "sync-etcd")]
-        "etcd" => Ok(Arc::new(EtcdSync::new(addresses))),
+        "etcd" => {
+            crate::etcd::check_tls(tls, "--sync-tls")
+                .map_err(|err| Error::new(ErrorKind::Config, format!("etcd sync: {err}")))?;
+            Ok(Arc::new(EtcdSync::new(addresses).with_tls(tls.clone())))
+        }
         #[cfg(not(feature = "sync-etcd"))]
         "etcd" => {
-            let _ = addresses;
+            let _ = (addresses, tls);
             Err(Error::new(
                 ErrorKind::Config,
                 crate::error_shape::not_built("etcd", "sync", "sync-etcd"),

@@ -68,8 +68,8 @@ impl Drop for CancelGuard<'_> {
 }
 
 impl KitchenHandler for TestKitchen {
-    /// `id` picks the behaviour: `missing` → NOT_FOUND; `unavailable` → UNAVAILABLE; `slow` → waits 10 s; `deadline` →
-    /// the remaining time in `note`; `big:<n>` → an item with an n-byte note; `meta:<key>` →
+    /// `id` picks the behaviour: `missing` → NOT_FOUND; `unavailable` → UNAVAILABLE; `slow` → waits 10 s;
+    /// `sleep:<ms>` → waits that long; `deadline` → the remaining time in `note`; `big:<n>` → an item with an n-byte note; `meta:<key>` →
     /// the metadata value in `note`; `peer` → the peer address; `account` → the caller's account
     /// id and scopes; `identity` → the caller's certificate identity; `trace` → "<trace id> <span id> <parent
     /// id or ->"; `relay:<addr>` → this call's span id, then `trace` as the kitchen at addr
@@ -105,6 +105,10 @@ impl KitchenHandler for TestKitchen {
             }),
             _ => match id.split_once(':') {
                 Some(("big", size)) => Some("x".repeat(size.parse().unwrap_or(0))),
+                Some(("sleep", ms)) => {
+                    tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+                    None
+                }
                 Some(("meta", key)) => ctx.get(key).map(str::to_owned),
                 Some(("relay", addr)) => {
                     let client = micro::Client::connect(addr)

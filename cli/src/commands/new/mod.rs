@@ -82,9 +82,8 @@ pub(super) fn run(output: crate::Output, args: &NewArgs) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    let micro_path = args.micro_path.clone().or_else(checkout);
     let scaffold = if args.no_proto { &PLAIN } else { &PROTO };
-    let values = Values::new(&args.name, micro_path.as_deref())?.with_parts(&scaffold.parts);
+    let values = Values::new(&args.name, &Source::from_args(args))?.with_parts(&scaffold.parts);
     let mut written = Vec::new();
     for (path, template) in scaffold.files {
         let path = dir.join(values.fill(path));
@@ -104,6 +103,73 @@ pub(super) fn run(output: crate::Output, args: &NewArgs) -> anyhow::Result<()> {
         &json!({ "name": args.name, "dir": dir, "files": written }),
     );
     Ok(())
+}
+
+/// Where the new crate gets `micro` and `micro-build` from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    /// The versions on crates.io that match this binary's.
+    Published,
+    /// A checkout of micro-rs: `--micro-path`, or the one this binary was built from.
+    Path(PathBuf),
+    /// A git repository of micro-rs, at a revision or its default branch: `--micro-git`.
+    Git { url: String, rev: Option<String> },
+}
+
+impl Source {
+    /// `--micro-git` (which clap keeps apart from `--micro-path`), else `--micro-path`, else
+    /// the checkout this binary was built from, else the published crates.
+    fn from_args(args: &NewArgs) -> Source {
+        if let Some(url) = &args.micro_git {
+            return Source::Git {
+                url: url.clone(),
+                rev: args.micro_rev.clone(),
+            };
+        }
+        match args.micro_path.clone().or_else(checkout) {
+            Some(root) => Source::Path(root),
+            None => Source::Published,
+        }
+    }
+
+    /// The dependency on micro-rs's crate in directory `dir`, as a TOML value (a git
+    /// dependency needs no directory: cargo finds the crate by name in the repository).
+    fn dependency(&self, dir: &str) -> anyhow::Result<String> {
+        Ok(match self {
+            Source::Published => toml_string(env!("CARGO_PKG_VERSION")),
+            Source::Path(root) => {
+                let root = root
+                    .canonicalize()
+                    .with_context(|| format!("--micro-path {} does not exist", root.display()))?;
+                let path = root.join(dir);
+                format!("{{ path = {} }}", toml_string(&path.to_string_lossy()))
+            }
+            Source::Git { url, rev } => match rev {
+                Some(rev) => format!(
+                    "{{ git = {}, rev = {} }}",
+                    toml_string(url),
+                    toml_string(rev)
+                ),
+                None => format!("{{ git = {} }}", toml_string(url)),
+            },
+        })
+    }
+}
+
+/// `text` as a TOML basic string: quoted, with `\`, `"` and control characters escaped.
+fn toml_string(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            c if c.is_control() => quoted.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
 }
 
 /// The micro-rs checkout this binary was built from, while it is still there: new crates
@@ -137,20 +203,9 @@ struct Values {
 }
 
 impl Values {
-    fn new(name: &str, micro_path: Option<&Path>) -> anyhow::Result<Values> {
-        let version = env!("CARGO_PKG_VERSION");
-        let (micro, micro_build) = match micro_path {
-            Some(root) => {
-                let root = root
-                    .canonicalize()
-                    .with_context(|| format!("--micro-path {} does not exist", root.display()))?;
-                (
-                    format!("{{ path = {:?} }}", root.join("runtime")),
-                    format!("{{ path = {:?} }}", root.join("build-support")),
-                )
-            }
-            None => (format!("\"{version}\""), format!("\"{version}\"")),
-        };
+    fn new(name: &str, source: &Source) -> anyhow::Result<Values> {
+        let micro = source.dependency("runtime")?;
+        let micro_build = source.dependency("build-support")?;
         Ok(Values {
             pairs: vec![
                 ("{{name}}", name.to_owned()),
@@ -198,7 +253,7 @@ mod tests {
 
     #[test]
     fn placeholders_become_rust_and_proto_names() {
-        let values = Values::new("order-service", None).unwrap();
+        let values = Values::new("order-service", &Source::Published).unwrap();
         assert_eq!(
             values.fill("{{name}} {{crate}} {{package}} {{Service}}"),
             "order-service order_service order_service OrderService"
@@ -212,7 +267,7 @@ mod tests {
     #[test]
     fn every_placeholder_is_filled() {
         for scaffold in [&PROTO, &PLAIN] {
-            let values = Values::new("order-service", None)
+            let values = Values::new("order-service", &Source::Published)
                 .unwrap()
                 .with_parts(&scaffold.parts);
             for (path, template) in scaffold.files {
@@ -234,11 +289,140 @@ mod tests {
             plain,
             ["Cargo.toml", "src/main.rs", "README.md", ".gitignore"]
         );
-        let values = Values::new("greeter", None)
+        let values = Values::new("greeter", &Source::Published)
             .unwrap()
             .with_parts(&PLAIN.parts);
         let manifest = values.fill(CARGO_TOML.1);
         assert!(!manifest.contains("micro-build"), "{manifest}");
         assert!(manifest.contains("serde = "), "{manifest}");
+    }
+
+    /// `Cargo.toml` as `scaffold` writes it for a crate `greeter` depending on `source`.
+    fn manifest(scaffold: &Scaffold, source: &Source) -> String {
+        Values::new("greeter", source)
+            .unwrap()
+            .with_parts(&scaffold.parts)
+            .fill(CARGO_TOML.1)
+    }
+
+    fn git(rev: Option<&str>) -> Source {
+        Source::Git {
+            url: "https://github.com/micro-rs/micro-rs".to_owned(),
+            rev: rev.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn micro_git_with_a_rev_pins_micro_and_micro_build() {
+        assert_eq!(
+            manifest(&PROTO, &git(Some("3f2c1ab"))),
+            r#"[package]
+name = "greeter"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[dependencies]
+micro = { git = "https://github.com/micro-rs/micro-rs", rev = "3f2c1ab" }
+tokio = { version = "1", features = ["rt-multi-thread", "macros"] }
+
+[build-dependencies]
+micro-build = { git = "https://github.com/micro-rs/micro-rs", rev = "3f2c1ab" }
+"#
+        );
+    }
+
+    #[test]
+    fn micro_git_without_a_rev_follows_the_default_branch() {
+        let proto = manifest(&PROTO, &git(None));
+        assert!(
+            proto.contains("\nmicro = { git = \"https://github.com/micro-rs/micro-rs\" }\n"),
+            "{proto}"
+        );
+        assert!(
+            proto.contains("\nmicro-build = { git = \"https://github.com/micro-rs/micro-rs\" }\n"),
+            "{proto}"
+        );
+        let plain = manifest(&PLAIN, &git(Some("v0.1.0")));
+        assert!(
+            plain.contains(
+                "\nmicro = { git = \"https://github.com/micro-rs/micro-rs\", rev = \"v0.1.0\" }\n"
+            ),
+            "{plain}"
+        );
+        assert!(!plain.contains("micro-build"), "{plain}");
+    }
+
+    #[test]
+    fn path_and_published_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let proto = manifest(&PROTO, &Source::Path(root.clone()));
+        let expect = |crate_dir: &str| {
+            format!(
+                "{{ path = {} }}",
+                toml_string(&root.join(crate_dir).to_string_lossy())
+            )
+        };
+        assert!(
+            proto.contains(&format!("\nmicro = {}\n", expect("runtime"))),
+            "{proto}"
+        );
+        assert!(
+            proto.contains(&format!("\nmicro-build = {}\n", expect("build-support"))),
+            "{proto}"
+        );
+        let missing = Values::new("greeter", &Source::Path(root.join("nowhere")));
+        assert!(missing.is_err());
+
+        let published = manifest(&PROTO, &Source::Published);
+        let version = env!("CARGO_PKG_VERSION");
+        assert!(
+            published.contains(&format!("\nmicro = \"{version}\"\n")),
+            "{published}"
+        );
+        assert!(
+            published.contains(&format!("\nmicro-build = \"{version}\"\n")),
+            "{published}"
+        );
+    }
+
+    #[test]
+    fn toml_strings_are_escaped() {
+        assert_eq!(toml_string("plain"), r#""plain""#);
+        assert_eq!(
+            toml_string(r#"C:\micro "rs"	"#),
+            r#""C:\\micro \"rs\"\u0009""#
+        );
+    }
+
+    /// `micro new greeter <args>`, parsed.
+    fn parse(args: &[&str]) -> Result<NewArgs, clap::Error> {
+        use clap::Parser as _;
+        let argv = ["micro", "new", "greeter"].iter().chain(args);
+        match crate::cli::Cli::try_parse_from(argv)?.command {
+            crate::cli::Command::New(args) => Ok(args),
+            other => panic!("not `micro new`: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn micro_git_flags() {
+        let url = "file:///srv/micro-rs";
+        let args = parse(&["--micro-git", url, "--micro-rev", "abc"]).unwrap();
+        assert_eq!(
+            Source::from_args(&args),
+            Source::Git {
+                url: url.to_owned(),
+                rev: Some("abc".to_owned())
+            }
+        );
+        let conflict = parse(&["--micro-git", url, "--micro-path", "."]).unwrap_err();
+        assert_eq!(conflict.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let alone = parse(&["--micro-rev", "abc"]).unwrap_err();
+        assert_eq!(
+            alone.kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
     }
 }

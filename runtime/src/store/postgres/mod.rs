@@ -31,8 +31,9 @@ const DEFAULT_ADDRESS: &str = "postgresql://postgres@127.0.0.1:5432/postgres";
 pub struct PostgresOptions {
     /// A connection string, as a URL (`postgresql://user:pass@host:5432/db?sslmode=…`) or as
     /// `host=… port=… user=…` pairs. TLS follows libpq's `sslmode` (`disable`, `prefer` (the
-    /// default), `require`, `verify-ca`, `verify-full`) and `sslrootcert` (a PEM file; the
-    /// system's roots otherwise).
+    /// default), `require`, `verify-ca`, `verify-full`), `sslrootcert` (a PEM file; the
+    /// system's roots otherwise), and `sslcert`/`sslkey` (a client certificate and its key,
+    /// PEM, for servers that ask for one).
     pub address: String,
     /// The most connections held open (default 16).
     pub max_connections: usize,
@@ -422,13 +423,13 @@ impl Inner {
             PoolError::Backend(err) if err.as_db_error().is_some() => (
                 ErrorKind::Config,
                 describe_error(err),
-                "check the user, password and database in --store-address and the server's \
-                 pg_hba.conf",
+                "check the user, password and database in --store-address (and sslcert/sslkey \
+                 when the server asks for a client certificate) and the server's pg_hba.conf",
             ),
-            PoolError::Backend(err) if is_tls_failure(err) => (
+            PoolError::Backend(err) if crate::net::tls::is_handshake_failure(err) => (
                 ErrorKind::Config,
                 describe_error(err),
-                "check sslmode and sslrootcert in --store-address",
+                "check sslmode, sslrootcert, sslcert and sslkey in --store-address",
             ),
             other => (
                 ErrorKind::Unavailable,
@@ -516,21 +517,6 @@ fn already_exists(err: &tokio_postgres::Error) -> bool {
     ]
     .iter()
     .any(|state| err.code() == Some(state))
-}
-
-/// Whether a TLS handshake failed (a certificate not trusted, a name not matching).
-fn is_tls_failure(err: &tokio_postgres::Error) -> bool {
-    let mut source = std::error::Error::source(err);
-    while let Some(err) = source {
-        let io_inner = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref());
-        if err.is::<rustls::Error>() || io_inner.is_some_and(|inner| inner.is::<rustls::Error>()) {
-            return true;
-        }
-        source = err.source();
-    }
-    false
 }
 
 /// Lost connections, shutdowns, overload and serialization conflicts.

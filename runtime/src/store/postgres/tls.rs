@@ -7,14 +7,17 @@
 //! | `require` | yes | no, unless `sslrootcert` is given (then as `verify-ca`) |
 //! | `verify-ca` | yes | chains to `sslrootcert` (default: the system's roots) |
 //! | `verify-full` | yes | as `verify-ca`, and names the host |
+//!
+//! With `sslcert` and `sslkey` (PEM files) the client presents that certificate, for servers
+//! that ask for one (`hostssl … cert`, `clientcert=verify-ca/verify-full` in pg_hba.conf).
 
+use std::path::Path;
 use std::sync::Arc;
 
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -39,13 +42,23 @@ pub(super) struct Connection {
     pub(super) tls: MakeRustlsConnect,
 }
 
-/// Reads `sslmode` and `sslrootcert` out of `address` (a URL or `key=value` pairs).
+/// Reads `sslmode`, `sslrootcert`, `sslcert` and `sslkey` out of `address` (a URL or
+/// `key=value` pairs).
 pub(super) fn connection(address: &str) -> Result<Connection, Error> {
     let mut mode = None;
     let mut root_cert = None;
+    let (mut cert, mut client_key) = (None, None);
     let address = rewrite_parameters(address, |key, value| match key {
         "sslrootcert" => {
             root_cert = Some(value.to_owned());
+            None
+        }
+        "sslcert" => {
+            cert = Some(value.to_owned());
+            None
+        }
+        "sslkey" => {
+            client_key = Some(value.to_owned());
             None
         }
         "sslmode" => {
@@ -63,7 +76,8 @@ pub(super) fn connection(address: &str) -> Result<Connection, Error> {
         (Some("verify-ca"), _) | (Some("require"), Some(_)) => Check::Chain,
         _ => Check::Nothing,
     };
-    let tls = MakeRustlsConnect::new(client_config(check, root_cert.as_deref())?);
+    let identity = identity(cert.as_deref(), client_key.as_deref())?;
+    let tls = MakeRustlsConnect::new(client_config(check, root_cert.as_deref(), identity)?);
     Ok(Connection { address, tls })
 }
 
@@ -105,17 +119,28 @@ fn rewrite_parameters(
         .join(" ")
 }
 
-fn client_config(check: Check, root_cert: Option<&str>) -> Result<ClientConfig, Error> {
+fn client_config(
+    check: Check,
+    root_cert: Option<&str>,
+    identity: Option<Identity>,
+) -> Result<ClientConfig, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|err| invalid(format!("TLS setup failed: {err}")))?;
+    let with_identity = |builder: rustls::ConfigBuilder<ClientConfig, _>| match identity {
+        Some((certs, key)) => builder
+            .with_client_auth_cert(certs, key)
+            .map_err(|err| invalid(format!("sslcert and sslkey do not go together: {err}"))),
+        None => Ok(builder.with_no_client_auth()),
+    };
     let config = if check == Check::Nothing {
         let verifier = AnyCertificate(provider.signature_verification_algorithms);
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth()
+        with_identity(
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier)),
+        )?
     } else {
         let roots = Arc::new(roots(root_cert)?);
         let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider)
@@ -127,39 +152,43 @@ fn client_config(check: Check, root_cert: Option<&str>) -> Result<ClientConfig, 
         } else {
             webpki
         };
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(verifier)
-            .with_no_client_auth()
+        with_identity(
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(verifier),
+        )?
     };
     Ok(config)
 }
 
-/// The certificates of the PEM file `path`, else the system's roots.
-fn roots(path: Option<&str>) -> Result<RootCertStore, Error> {
-    let mut roots = RootCertStore::empty();
-    let Some(path) = path else {
-        let found = rustls_native_certs::load_native_certs();
-        roots.add_parsable_certificates(found.certs);
-        if roots.is_empty() {
+/// A client certificate chain and its key.
+type Identity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
+/// The client certificate of `sslcert` with the key of `sslkey`, when given (both or neither).
+fn identity(cert: Option<&str>, key: Option<&str>) -> Result<Option<Identity>, Error> {
+    let (cert, key) = match (cert, key) {
+        (None, None) => return Ok(None),
+        (Some(cert), Some(key)) => (Path::new(cert), Path::new(key)),
+        _ => {
             return Err(invalid(
-                "sslmode verify-ca/verify-full: no system root certificates found; pass \
-                 sslrootcert=<path to the server's CA, PEM>"
-                    .to_owned(),
+                "sslcert and sslkey go together: give both or neither".to_owned(),
             ));
         }
-        return Ok(roots);
     };
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|err| invalid(format!("sslrootcert {path}: {err}")))?;
-    let (added, _) = roots.add_parsable_certificates(certs);
-    if added == 0 {
-        return Err(invalid(format!(
-            "sslrootcert {path}: no certificates in it; give the CA certificate in PEM"
-        )));
-    }
-    Ok(roots)
+    let certs =
+        crate::net::tls::certificates(cert).map_err(|e| invalid(format!("sslcert: {e}")))?;
+    let key = crate::net::tls::private_key(key).map_err(|e| invalid(format!("sslkey: {e}")))?;
+    Ok(Some((certs, key)))
+}
+
+/// The certificates of the PEM file `path`, else the system's roots.
+fn roots(path: Option<&str>) -> Result<RootCertStore, Error> {
+    crate::net::tls::roots(path.map(Path::new)).map_err(|err| match path {
+        Some(_) => invalid(format!("sslrootcert: {err}")),
+        None => invalid(format!(
+            "sslmode verify-ca/verify-full: {err}; pass sslrootcert=<path to the server's CA, PEM>"
+        )),
+    })
 }
 
 fn invalid(message: String) -> Error {

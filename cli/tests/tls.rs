@@ -1,0 +1,81 @@
+//! `micro call` to a service served over TLS with certificates from an openssl-made PKI:
+//! `--tls-ca-file` trusts the operator's CA, `--tls-cert-file`/`--tls-key-file` present a
+//! client certificate where the service requires one (mTLS).
+
+mod support;
+
+use examples::helloworld::HelloworldServer;
+use micro::Service;
+use micro::auth::ServiceTls;
+use micro_test_support::{EtcdServer, Pki};
+use support::{Greeter, failed, micro, ok, serve};
+
+#[tokio::test]
+async fn call_over_tls_and_mtls_with_files_from_an_existing_pki() {
+    let Some(etcd) = EtcdServer::start() else {
+        return;
+    };
+    let registry = micro::registry::build("etcd", &[etcd.address()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path(), "operator CA");
+    let server = pki.issue("helloworld", &["DNS:helloworld"], 2);
+    let ca = pki.ca_cert().display().to_string();
+    let tls = ServiceTls::from_files(&server.cert, &server.key).trust(&ca);
+    let service = serve(
+        Service::new("helloworld")
+            .handle(HelloworldServer::new(Greeter))
+            .tls(tls),
+        &registry,
+    )
+    .await;
+    let call = |extra: &[&str]| {
+        let mut args = vec![
+            "--registry".to_owned(),
+            "etcd".into(),
+            "--registry-address".into(),
+            etcd.address(),
+        ];
+        args.extend(extra.iter().map(|arg| arg.to_string()));
+        args.extend(
+            [
+                "call",
+                "helloworld",
+                "Helloworld.Greeting",
+                r#"{"name":"alice"}"#,
+            ]
+            .map(String::from),
+        );
+        micro(args, None)
+    };
+
+    let caller = pki.issue("cli", &["DNS:cli"], 2);
+    let (cert, key) = (
+        caller.cert.display().to_string(),
+        caller.key.display().to_string(),
+    );
+    let reply = ok(&call(&[
+        "--tls-ca-file",
+        &ca,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+    ])
+    .await);
+    assert!(reply.contains("Hello alice"), "{reply}");
+
+    // The service requires a client certificate; trusting its CA is not enough.
+    let refused = failed(&call(&["--tls-ca-file", &ca]).await);
+    assert!(
+        refused.contains("asked for a client certificate"),
+        "{refused}"
+    );
+    // Plaintext to a TLS port fails too, and says so.
+    let plaintext = failed(&call(&[]).await);
+    assert!(
+        plaintext.contains("the server may expect TLS"),
+        "{plaintext}"
+    );
+
+    service.stop().await.unwrap();
+}

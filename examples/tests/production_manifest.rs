@@ -1,0 +1,173 @@
+//! The Kubernetes manifest in docs/production.md matches the code: its ports, probe paths and
+//! environment, given to the helloworld example as written (the registry swapped for an
+//! in-process one, the secret's files made by openssl, a free port for 8080), serve calls and
+//! both probes over TLS, and SIGTERM ends it with exit code 0.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use micro_test_support::{Pki, free_port};
+use serde_json::Value;
+
+/// The YAML documents of the `## Kubernetes` section's manifest.
+fn manifest() -> Vec<Value> {
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/production.md");
+    let text = std::fs::read_to_string(&doc).expect("docs/production.md");
+    let section = text
+        .split("## Kubernetes")
+        .nth(1)
+        .expect("a `## Kubernetes` section");
+    let yaml = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a yaml block");
+    yaml.split("\n---\n")
+        .map(|document| serde_norway::from_str(document).expect("valid YAML"))
+        .collect()
+}
+
+fn kind<'a>(documents: &'a [Value], kind: &str) -> &'a Value {
+    documents
+        .iter()
+        .find(|document| document["kind"] == kind)
+        .unwrap_or_else(|| panic!("a {kind}"))
+}
+
+fn seconds(duration: &str) -> u64 {
+    humantime::parse_duration(duration)
+        .expect("a duration")
+        .as_secs()
+}
+
+#[test]
+fn the_kubernetes_manifest_serves_calls_and_probes_as_written() {
+    let documents = manifest();
+    let pod = &kind(&documents, "Deployment")["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let port = &container["ports"][0];
+    let (port_name, container_port) = (
+        port["name"].as_str().unwrap(),
+        port["containerPort"].as_u64().unwrap(),
+    );
+    let env: BTreeMap<String, String> = container["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|var| {
+            Some((
+                var["name"].as_str()?.to_owned(),
+                var["value"].as_str()?.to_owned(),
+            ))
+        })
+        .collect();
+
+    // What the manifest says agrees with itself and with the code's defaults.
+    let listen = format!(":{container_port}");
+    assert_eq!(env["MICRO_SERVER_ADDRESS"], listen);
+    assert!(env["MICRO_SERVER_ADVERTISE"].ends_with(&listen));
+    let drain = seconds(&env["MICRO_SERVER_SHUTDOWN_TIMEOUT"]);
+    assert_eq!(drain, micro::service::DEFAULT_SHUTDOWN_TIMEOUT.as_secs());
+    assert!(pod["terminationGracePeriodSeconds"].as_u64().unwrap() > drain);
+    for (probe, path) in [
+        ("livenessProbe", "/health/live"),
+        ("readinessProbe", "/health/ready"),
+    ] {
+        let get = &container[probe]["httpGet"];
+        assert_eq!(get["path"], path);
+        assert_eq!(get["port"], port_name);
+        assert_eq!(get["scheme"], "HTTPS", "the port serves TLS");
+    }
+    let service = &kind(&documents, "Service")["spec"]["ports"][0];
+    assert_eq!(service["targetPort"], port_name);
+
+    // The secret's files, from an operator's CA, where the volume is mounted.
+    let mount = container["volumeMounts"][0]["mountPath"].as_str().unwrap();
+    let secret = tempfile::tempdir().unwrap();
+    let pki = Pki::new(&secret.path().join("pki"), "operator CA");
+    let issued = pki.issue("helloworld", &["DNS:helloworld", "IP:127.0.0.1"], 2);
+    std::fs::copy(&issued.cert, secret.path().join("tls.crt")).unwrap();
+    std::fs::copy(&issued.key, secret.path().join("tls.key")).unwrap();
+    std::fs::copy(pki.ca_cert(), secret.path().join("ca.crt")).unwrap();
+
+    let free = free_port();
+    let local = |value: &str| {
+        value
+            .replace(mount, &secret.path().display().to_string())
+            .replace("$(POD_IP)", "127.0.0.1")
+            .replace(&listen, &format!(":{free}"))
+    };
+    let mut command = Command::new(env!("CARGO_BIN_EXE_helloworld"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    for (name, value) in &env {
+        // No etcd or collector here: the in-process registry, no export.
+        if name.starts_with("MICRO_REGISTRY") || name.starts_with("OTEL_") {
+            continue;
+        }
+        command.env(name, local(value));
+    }
+    let mut child = command
+        .env("MICRO_REGISTRY", "memory")
+        .env("MICRO_LOG_LEVEL", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the helloworld example starts");
+    let stderr = child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+
+    let ca = secret.path().join("ca.crt").display().to_string();
+    let until = Instant::now() + Duration::from_secs(20);
+    for path in ["/health/live", "/health/ready"] {
+        // The kubelet neither checks the certificate nor presents one.
+        let url = format!("https://127.0.0.1:{free}{path}");
+        while curl(&["-k", "-o", "/dev/null", "-w", "%{http_code}", &url]) != "200" {
+            assert!(Instant::now() < until, "{path} did not answer 200");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let resolve = format!("helloworld:{free}:127.0.0.1");
+    let reply = curl(&[
+        "--cacert",
+        &ca,
+        "--resolve",
+        &resolve,
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        "Micro-Endpoint: Helloworld.Greeting",
+        "-d",
+        r#"{"name":"alice"}"#,
+        &format!("https://helloworld:{free}"),
+    ]);
+    assert_eq!(reply, r#"{"message":"Hello alice"}"#);
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(killed.is_ok_and(|status| status.success()));
+    let status = child.wait().unwrap();
+    let logs = logs.join().unwrap();
+    assert!(status.success(), "exit {status} on SIGTERM:\n{logs}");
+}
+
+/// curl's output (`-s`), trimmed.
+fn curl(args: &[&str]) -> String {
+    let output = Command::new("curl")
+        .arg("-s")
+        .args(args)
+        .output()
+        .expect("curl runs");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
