@@ -282,7 +282,9 @@ impl Connection {
                     give it one, e.g. --tls-cert-file and --tls-key-file)";
         }
         // A TLS record read as an HTTP/2 frame: the peer speaks TLS, this client does not.
-        match !self.is_tls() && detail.contains("frame with invalid size") {
+        // (or the TLS server hung up on the HTTP/2 preface first: a broken pipe).
+        let garbled = detail.contains("frame with invalid size") || detail.contains("broken pipe");
+        match !self.is_tls() && garbled {
             true => " (the server may expect TLS: call it with TLS, e.g. --tls-ca-file)",
             false => "",
         }
