@@ -33,21 +33,43 @@ fn peers() -> Option<PathBuf> {
 struct Server(Child);
 
 impl Server {
-    fn start(program: &Path, args: &[String], port: u16) -> Server {
-        let child = Command::new(program)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {}: {err}", program.display()));
-        let server = Server(child);
-        wait_until(
-            &format!("{} to listen on {port}", program.display()),
-            Duration::from_secs(20),
-            || TcpStream::connect(("127.0.0.1", port)).is_ok(),
-        );
-        server
+    /// Starts `program` with `args` and `--port`-like `port_arg(port)` on a free port, retrying on
+    /// another port when it exits first (another process took the port between our choosing and
+    /// its binding). The server and its port.
+    fn start(program: &Path, args: &[String], port_arg: impl Fn(u16) -> String) -> (Server, u16) {
+        for _ in 0..3 {
+            let port = free_port();
+            let child = Command::new(program)
+                .args(args)
+                .arg(port_arg(port))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|err| panic!("cannot start {}: {err}", program.display()));
+            let mut server = Server(child);
+            let mut exited = false;
+            wait_until(
+                &format!("{} to listen on {port}", program.display()),
+                Duration::from_secs(20),
+                || {
+                    exited = !matches!(server.0.try_wait(), Ok(None));
+                    exited || listening(port)
+                },
+            );
+            if !exited {
+                return (server, port);
+            }
+        }
+        panic!("{} exited before listening, three times", program.display())
     }
+}
+
+/// Whether something listens on `port`. A connect to a port nobody listens on can succeed by
+/// connecting the socket to itself (TCP simultaneous open, when the port is in the ephemeral
+/// range), which is not a listener.
+fn listening(port: u16) -> bool {
+    TcpStream::connect(("127.0.0.1", port))
+        .is_ok_and(|stream| stream.local_addr().ok() != stream.peer_addr().ok())
 }
 
 impl Drop for Server {
@@ -58,10 +80,8 @@ impl Drop for Server {
 }
 
 fn micro_server() -> (Server, u16) {
-    let port = free_port();
     let program = Path::new(env!("CARGO_BIN_EXE_interop-server"));
-    let args = ["--port".to_owned(), port.to_string()];
-    (Server::start(program, &args, port), port)
+    Server::start(program, &["--port".to_owned()], |port| port.to_string())
 }
 
 /// Runs a Go client case against `port`; its output on failure.
@@ -138,10 +158,8 @@ fn go_compression_client_against_micro_server() {
 
 /// Runs micro-rs's client cases against a Go server started with `args`.
 fn micro_client_against(program: &Path, args: &[&str], cases: &[&str], direction: &str) {
-    let port = free_port();
-    let mut args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
-    args.push(format!("--port={port}"));
-    let _server = Server::start(program, &args, port);
+    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    let (_server, port) = Server::start(program, &args, |port| format!("--port={port}"));
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _entered = runtime.enter();
     let interop = Interop::connect(&format!("127.0.0.1:{port}")).unwrap();

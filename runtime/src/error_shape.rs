@@ -61,14 +61,14 @@ pub(crate) fn not_built(name: &str, kind: &str, feature: &str) -> String {
     format!("the `{name}` {kind} is not built in; enable micro's `{feature}` feature")
 }
 
-/// `err` and its sources, `outer: inner: innermost`, skipping a source that repeats the text
-/// before it (hyper's "connection error" says little; the TLS alert under it says why).
+/// `err` and its sources, `outer: inner: innermost`, skipping a source whose text is already
+/// said (hyper's "connection error" says little; the TLS alert under it says why).
 pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(inner) = source {
         let detail = inner.to_string();
-        if !text.ends_with(&detail) {
+        if !text.contains(&detail) {
             text = format!("{text}: {detail}");
         }
         source = inner.source();

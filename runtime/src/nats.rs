@@ -96,7 +96,7 @@ impl Connector {
                      that signed the server's certificate) and {flags}-cert/{flags}-key (a \
                      client certificate the server trusts)",
                     self.address,
-                    crate::net::tls::full_message(&err),
+                    crate::error_shape::chain(&err),
                 )),
                 _ => ConnectError::Unavailable(err.into()),
             })?;

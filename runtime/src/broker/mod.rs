@@ -111,6 +111,7 @@ pub fn build_with_tls(
     registry: Arc<dyn Registry>,
     tls: &crate::BackendTls,
 ) -> Result<Arc<dyn Broker>, Error> {
+    let _ = tls; // unused without the NATS broker
     match name {
         "memory" => Ok(memory()),
         "http" => {

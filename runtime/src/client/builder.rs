@@ -270,7 +270,9 @@ impl ClientBuilder {
     /// `--tls-ca-dir` or `--tls-cert-file`, calls over (m)TLS as `--server-name` (default
     /// `client`); with `--tls-ca-file` alone, over TLS checked against that bundle.
     pub fn flags(self, flags: &Flags) -> ClientBuilder {
+        #[cfg_attr(not(feature = "auth-tls"), allow(unused_mut))]
         let mut builder = self.client_flags(flags);
+        #[cfg(feature = "auth-tls")]
         if flags.tls_cert_file.is_none()
             && let Some(ca) = &flags.tls_ca_file
         {

@@ -28,6 +28,7 @@ pub(crate) enum Kind {
 
 /// An attribute's value.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "otel"), allow(dead_code))] // read by the exporter only
 pub(crate) enum Value {
     Str(Cow<'static, str>),
     Int(i64),

@@ -20,8 +20,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::net::tls::provider;
 use rustls::client::ResolvesClientCert;
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
@@ -226,10 +226,6 @@ fn authority_roots(ca: &CertificateAuthority) -> Result<RootCertStore, Error> {
         .add(ca)
         .map_err(|err| Error::config(format!("cannot trust the CA certificate: {err}")))?;
     Ok(roots)
-}
-
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// A certificate that may be replaced while it is used.

@@ -124,7 +124,7 @@ fn client_config(
     root_cert: Option<&str>,
     identity: Option<Identity>,
 ) -> Result<ClientConfig, Error> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::net::tls::provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|err| invalid(format!("TLS setup failed: {err}")))?;
