@@ -9,6 +9,8 @@ use tokio::sync::OnceCell;
 
 use crate::BackendTls;
 
+mod members;
+
 /// How long connecting, or one request, may take, as in go-micro.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -178,7 +180,7 @@ pub(crate) struct LazyClient {
     auth: Option<(String, String)>,
     request_timeout: Option<Duration>,
     tls: Option<Tls>,
-    client: OnceCell<Client>,
+    client: OnceCell<(Client, Option<members::Watchdog>)>,
 }
 
 impl LazyClient {
@@ -208,14 +210,39 @@ impl LazyClient {
 
     /// The client, connecting first if this is the first use; the error says why not.
     pub(crate) async fn get(&self) -> Result<Client, String> {
-        let client = self
+        let (client, _) = self
             .client
-            .get_or_try_init(|| {
+            .get_or_try_init(|| async {
                 let (auth, tls) = (self.auth.as_ref(), self.tls.as_ref());
-                connect(&self.endpoints, auth, self.request_timeout, tls)
+                let client = connect(&self.endpoints, auth, self.request_timeout, tls).await?;
+                let watchdog = (self.endpoints.len() > 1).then(|| self.watch_members(&client));
+                Ok::<_, String>((client, watchdog))
             })
             .await?;
         Ok(client.clone())
+    }
+
+    /// Keeps `client` off members that stop answering (see [`members`]).
+    fn watch_members(&self, client: &Client) -> members::Watchdog {
+        let tls_on = self.tls.is_some();
+        let urls = self
+            .endpoints
+            .iter()
+            .map(|endpoint| match endpoint.contains("://") {
+                true => endpoint.clone(),
+                false if tls_on => format!("https://{endpoint}"),
+                false => format!("http://{endpoint}"),
+            })
+            .collect();
+        let (auth, tls) = (self.auth.clone(), self.tls.clone());
+        let connect = move |url: String| {
+            let (auth, tls) = (auth.clone(), tls.clone());
+            async move {
+                let timeout = Some(members::PROBE_TIMEOUT);
+                connect(&[url], auth.as_ref(), timeout, tls.as_ref()).await
+            }
+        };
+        members::Watchdog::start(client.clone(), urls, connect)
     }
 
     /// `err` of a request made with this client, with what to check if TLS may be to blame.

@@ -150,23 +150,25 @@ fn launch(binary: &Path, ports: Ports, tls: Option<&Tls>) -> Option<(TempDir, Pr
             .args(&tls_args);
         command
     };
-    let address = format!("127.0.0.1:{}", ports.health);
-    let ready = move || is_healthy(&address);
+    let ready = move || is_healthy(ports.health);
     Process::try_start("etcd", command, ready).map(|process| (data, process))
 }
 
-/// Whether etcd's plain-HTTP metrics listener at `address` reports it healthy (`GET /health`),
+/// Whether etcd's plain-HTTP metrics listener on `port` reports it healthy (`GET /health`),
 /// which it does only once it serves with a leader. An open client port is not enough: etcd
 /// opens it before its peer port, and exits if that one is taken.
-fn is_healthy(address: &str) -> bool {
-    let Ok(mut stream) = TcpStream::connect(address) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-    let request = format!("GET /health HTTP/1.0\r\nHost: {address}\r\n\r\n");
+pub(crate) fn is_healthy(port: u16) -> bool {
+    metrics_get(port, "/health").is_some_and(|body| body.contains("\"health\":\"true\""))
+}
+
+/// The body of a plain-HTTP `GET path` on etcd's metrics listener on `port`, if it answered 200.
+pub(crate) fn metrics_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
     let mut response = String::new();
-    stream.write_all(request.as_bytes()).is_ok()
-        && stream.read_to_string(&mut response).is_ok()
-        && response.starts_with("HTTP/1.0 200")
-        && response.contains("\"health\":\"true\"")
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.0 200").then(|| body.to_owned())
 }

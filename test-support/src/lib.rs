@@ -7,6 +7,7 @@
 //! unless `MICRO_TEST_REQUIRE_TOOLS=1` (which the script sets) makes that a failure.
 
 mod etcd;
+mod etcd_cluster;
 mod jaeger;
 mod keys;
 mod nats;
@@ -21,6 +22,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 pub use etcd::EtcdServer;
+pub use etcd_cluster::EtcdCluster;
 pub use jaeger::JaegerServer;
 pub use keys::rsa_key_pair;
 pub use nats::NatsServer;
