@@ -3,6 +3,7 @@
 #![cfg(feature = "store-postgres")]
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use micro::store::{
@@ -274,4 +275,81 @@ async fn tls_follows_libpq_sslmode() {
             "{address}: `{err}` should mention {expected}"
         );
     }
+}
+
+/// Four writers write until stopped (at most 5,000 writes each) while the server is killed and
+/// started again: every write either succeeds or fails naming the server, the pool reconnects,
+/// and every acknowledged write is there afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_during_writes_loses_no_acknowledged_write() {
+    let Some(mut server) = PostgresServer::start() else {
+        return;
+    };
+    let store = Arc::new(store(&server));
+    let stop = Arc::new(AtomicBool::new(false));
+    let back = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|writer| {
+            let (store, stop, back) = (store.clone(), stop.clone(), back.clone());
+            let address = server.address();
+            tokio::spawn(async move {
+                let (mut acked, mut failed, mut after_restart) = (Vec::new(), 0, 0);
+                for n in 0..5_000 {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let key = format!("w{writer}-{n}");
+                    let was_back = back.load(Ordering::SeqCst);
+                    match store
+                        .write(&Record::new(&key, "v"), WriteOptions::default())
+                        .await
+                    {
+                        Ok(()) => {
+                            acked.push(key);
+                            after_restart += usize::from(was_back);
+                        }
+                        Err(err) => {
+                            assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+                            assert!(err.to_string().contains(&address), "{err}");
+                            failed += 1;
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
+                }
+                (acked, failed, after_restart)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.restart();
+    back.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::SeqCst);
+    let (mut acked, mut failed, mut after_restart) = (Vec::new(), 0, 0);
+    for writer in writers {
+        let (keys, failures, after) = writer.await.unwrap();
+        acked.extend(keys);
+        failed += failures;
+        after_restart += after;
+    }
+    assert!(failed > 0, "no write met the server down");
+    let after = store.read("w", ReadOptions::prefix()).await;
+    let stored: std::collections::HashSet<String> = after
+        .expect("reads after the restart")
+        .into_iter()
+        .map(|record| record.key)
+        .collect();
+    let lost: Vec<&String> = acked.iter().filter(|key| !stored.contains(*key)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes lost, e.g. {:?}",
+        lost.len(),
+        lost.first()
+    );
+    assert!(
+        after_restart > 50,
+        "the pool did not reconnect: {after_restart} writes after"
+    );
 }

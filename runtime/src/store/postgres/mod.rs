@@ -420,7 +420,9 @@ impl Inner {
                 format!("no connection within {TIMEOUT:?}"),
                 "start the database or pass another --store-address",
             ),
-            PoolError::Backend(err) if err.as_db_error().is_some() => (
+            // A refusal is configuration, unless the server only cannot take us yet (starting
+            // up, shutting down, too many connections: classes 57 and 53), which passes.
+            PoolError::Backend(err) if err.as_db_error().is_some() && !is_temporary(err) => (
                 ErrorKind::Config,
                 describe_error(err),
                 "check the user, password and database in --store-address (and sslcert/sslkey \
