@@ -359,3 +359,46 @@ async fn bad_topics_are_refused_as_config_errors() {
         assert_eq!(err.kind(), ErrorKind::Config, "{topic:?}: {err}");
     }
 }
+
+/// On a three-server JetStream cluster with the topic's stream replicated three ways, the
+/// stream's leader is killed while two publishers publish and a group consumes from the start:
+/// every acknowledged event is delivered. Redeliveries are counted; at-least-once allows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_stream_leader_of_an_r3_stream_loses_no_acknowledged_event() {
+    let Some(mut cluster) = micro_test_support::NatsCluster::start(3) else {
+        return;
+    };
+    let stream = Arc::new(JetStream::new(&cluster.addresses()).replicas(3));
+    let options = ConsumeOptions::default()
+        .group("drill")
+        .offset(Offset::Start)
+        .manual_ack()
+        .ack_wait(Duration::from_secs(2));
+    let mut consumer = stream.consume("drill", options).await.unwrap();
+    let servers: Vec<async_nats::ServerAddr> = cluster
+        .addresses()
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+    let client = async_nats::connect(servers.as_slice()).await.unwrap();
+    let context = async_nats::jetstream::new(client);
+    let name = context.stream_by_subject("drill").await.unwrap();
+    let mut info = context.get_stream(&name).await.unwrap();
+    let info = info.info().await.unwrap();
+    assert_eq!(info.config.num_replicas, 3, "an R3 stream");
+    let leader = info
+        .cluster
+        .as_ref()
+        .and_then(|c| c.leader.clone())
+        .expect("a leader");
+    let leader: usize = leader
+        .trim_start_matches('n')
+        .parse()
+        .expect("servers are n0, n1, n2");
+    let outage = || cluster.kill(leader);
+    let drill = support::events::publish_through(stream, "drill", &mut consumer, outage).await;
+    assert!(
+        drill.acked > 500,
+        "too few events to prove anything: {drill:?}"
+    );
+}

@@ -1,11 +1,8 @@
 //! A real etcd on loopback, with a temporary data directory, that a test can kill and restart;
 //! optionally serving TLS only and requiring client certificates.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use tempfile::TempDir;
 
@@ -158,17 +155,5 @@ fn launch(binary: &Path, ports: Ports, tls: Option<&Tls>) -> Option<(TempDir, Pr
 /// which it does only once it serves with a leader. An open client port is not enough: etcd
 /// opens it before its peer port, and exits if that one is taken.
 pub(crate) fn is_healthy(port: u16) -> bool {
-    metrics_get(port, "/health").is_some_and(|body| body.contains("\"health\":\"true\""))
-}
-
-/// The body of a plain-HTTP `GET path` on etcd's metrics listener on `port`, if it answered 200.
-pub(crate) fn metrics_get(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
-    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.0 200").then(|| body.to_owned())
+    crate::http_get(port, "/health").is_some_and(|body| body.contains("\"health\":\"true\""))
 }

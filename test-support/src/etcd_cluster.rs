@@ -7,7 +7,7 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-use crate::etcd::{is_healthy, metrics_get};
+use crate::etcd::is_healthy;
 use crate::process::Process;
 use crate::{free_port, tool};
 
@@ -47,7 +47,7 @@ impl EtcdCluster {
     /// The index of the member that is leader now, if one is (asked of each live member).
     pub fn leader(&self) -> Option<usize> {
         (0..self.members.len()).find(|&index| {
-            metrics_get(self.members[index].metrics, "/metrics").is_some_and(|metrics| {
+            crate::http_get(self.members[index].metrics, "/metrics").is_some_and(|metrics| {
                 metrics
                     .lines()
                     .any(|line| line == "etcd_server_is_leader 1")

@@ -11,6 +11,7 @@ mod etcd_cluster;
 mod jaeger;
 mod keys;
 mod nats;
+mod nats_cluster;
 mod netns;
 mod pki;
 mod postgres;
@@ -18,7 +19,8 @@ mod process;
 mod redis;
 mod tools;
 
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 pub use etcd::EtcdServer;
@@ -26,6 +28,7 @@ pub use etcd_cluster::EtcdCluster;
 pub use jaeger::JaegerServer;
 pub use keys::rsa_key_pair;
 pub use nats::NatsServer;
+pub use nats_cluster::NatsCluster;
 pub use netns::{
     in_network_namespace, run_in_isolated_network_namespace, run_in_network_namespace,
 };
@@ -52,6 +55,20 @@ pub(crate) fn on_free_ports<T>(name: &str, mut start: impl FnMut() -> Option<T>)
         }
     }
     panic!("{name} exited before it was ready, three times (on other free ports each time)")
+}
+
+/// The body of a plain-HTTP `GET path` on 127.0.0.1:`port`, if it answered 200: for servers'
+/// health and metrics listeners.
+pub(crate) fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let status = head.split(' ').nth(1)?;
+    (status == "200").then(|| body.to_owned())
 }
 
 /// Polls `done` every 10 ms until it holds, panicking with `what` after `timeout`.

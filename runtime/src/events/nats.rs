@@ -47,6 +47,8 @@ pub struct JetStream {
     address: Arc<str>,
     /// Topics known to have a stream, so publishing does not look it up each time.
     streams: StdMutex<HashSet<String>>,
+    /// On how many servers a stream this creates is stored.
+    replicas: usize,
 }
 
 impl JetStream {
@@ -59,7 +61,16 @@ impl JetStream {
             connector,
             context: tokio::sync::OnceCell::new(),
             streams: StdMutex::default(),
+            replicas: 1,
         }
+    }
+
+    /// Stores each stream this creates on `replicas` servers of a JetStream cluster (at most
+    /// 5; 3 survives losing one server with nothing acknowledged lost). Streams that exist
+    /// keep theirs. Default 1, JetStream's own default.
+    pub fn replicas(mut self, replicas: usize) -> JetStream {
+        self.replicas = replicas.clamp(1, 5);
+        self
     }
 
     /// Speaks TLS with `tls`'s CA and client certificate (also when an address is `tls://`,
@@ -90,13 +101,13 @@ impl JetStream {
         let data = Bytes::from(data);
         let known = self.known_streams().contains(topic);
         if !known {
-            ensure_stream(&context, topic, &self.address).await?;
+            ensure_stream(&context, topic, self.replicas, &self.address).await?;
             self.known_streams().insert(topic.to_owned());
         }
         match publish(&context, topic, data.clone()).await {
             // The stream was deleted (or the server lost its store) since: make it again.
             Err(err) if err.kind() == PublishErrorKind::StreamNotFound => {
-                ensure_stream(&context, topic, &self.address).await?;
+                ensure_stream(&context, topic, self.replicas, &self.address).await?;
                 publish(&context, topic, data).await
             }
             result => result,
@@ -177,6 +188,7 @@ impl EventStream for JetStream {
             check_topic(topic)?;
             let context = self.context().await?;
             let mut receiver = Receiver::new(context, &self.address, topic, &options)?;
+            receiver.replicas = self.replicas;
             receiver.messages = Some(receiver.open().await?);
             Ok(Consumer::new(futures_util::stream::unfold(
                 receiver,
@@ -223,6 +235,8 @@ struct Receiver {
     config: pull::Config,
     auto_ack: bool,
     stream: String,
+    /// On how many servers the stream is stored if this creates it.
+    replicas: usize,
     messages: Option<pull::Stream>,
     failures: u32,
 }
@@ -261,6 +275,7 @@ impl Receiver {
             config,
             auto_ack: options.auto_ack,
             stream: String::new(),
+            replicas: 1,
             messages: None,
             failures: 0,
         })
@@ -269,7 +284,8 @@ impl Receiver {
     /// Finds (or creates) the stream and the consumer, and starts pulling. An existing group
     /// consumer keeps its position and settings.
     async fn open(&mut self) -> Result<pull::Stream, Error> {
-        let stream = ensure_stream(&self.context, &self.topic, &self.address).await?;
+        let stream =
+            ensure_stream(&self.context, &self.topic, self.replicas, &self.address).await?;
         self.stream = stream.cached_info().config.name.clone();
         let failed = |err: &dyn Display| {
             unavailable(&self.address, format!("consumer {}: {err}", self.name))
@@ -408,6 +424,7 @@ impl Acknowledge for NatsAck {
 async fn ensure_stream(
     context: &jetstream::Context,
     topic: &str,
+    replicas: usize,
     address: &str,
 ) -> Result<stream::Stream, Error> {
     let failed =
@@ -420,6 +437,7 @@ async fn ensure_stream(
     let config = stream::Config {
         name: name.clone(),
         subjects: vec![topic.to_owned()],
+        num_replicas: replicas,
         ..Default::default()
     };
     let stream = context
