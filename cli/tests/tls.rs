@@ -79,3 +79,58 @@ async fn call_over_tls_and_mtls_with_files_from_an_existing_pki() {
 
     service.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn health_reads_readiness_from_the_probe_port_of_an_mtls_node() {
+    let Some(etcd) = EtcdServer::start() else {
+        return;
+    };
+    let registry = micro::registry::build("etcd", &[etcd.address()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path(), "operator CA");
+    let server = pki.issue("helloworld", &["DNS:helloworld"], 2);
+    let ca = pki.ca_cert().display().to_string();
+    let tls = ServiceTls::from_files(&server.cert, &server.key).trust(&ca);
+    let service = serve(
+        Service::new("helloworld")
+            .handle(HelloworldServer::new(Greeter))
+            .tls(tls)
+            .health_address("127.0.0.1:0")
+            .check("db", || async { Ok::<_, std::io::Error>(()) }),
+        &registry,
+    )
+    .await;
+    let probes = service.health_addr().expect("a probe port").to_string();
+    let caller = pki.issue("cli", &["DNS:cli"], 2);
+    let (cert, key) = (
+        caller.cert.display().to_string(),
+        caller.key.display().to_string(),
+    );
+    let args = [
+        "--registry",
+        "etcd",
+        "--registry-address",
+        &etcd.address(),
+        "--tls-ca-file",
+        &ca,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "health",
+        "helloworld",
+        "-o",
+        "json",
+    ];
+    let output = ok(&micro(args.iter().map(|arg| arg.to_string()).collect(), None).await);
+    let nodes: serde_json::Value = serde_json::from_str(&output).unwrap();
+    let node = &nodes[0];
+    assert_eq!(node["status"], "SERVING", "{node:#}");
+    assert_eq!(node["health"], probes.as_str(), "{node:#}");
+    assert_eq!(node["ready"], true, "{node:#}");
+    let names: Vec<&str> = (node["checks"].as_array().unwrap().iter())
+        .map(|check| check["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["registered", "serving", "db"], "{node:#}");
+    service.stop().await.unwrap();
+}

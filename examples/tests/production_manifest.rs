@@ -1,7 +1,8 @@
 //! The Kubernetes manifest in docs/production.md matches the code: its ports, probe paths and
 //! environment, given to the helloworld example as written (the registry swapped for an
-//! in-process one, the secret's files made by openssl, a free port for 8080), serve calls and
-//! both probes over TLS, and SIGTERM ends it with exit code 0.
+//! in-process one, the secret's files made by openssl, free ports for 8080 and 8081), serve
+//! calls over mTLS to callers with a certificate only, both probes over plain HTTP on the
+//! probe port, and SIGTERM ends it with exit code 0.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -48,11 +49,15 @@ fn the_kubernetes_manifest_serves_calls_and_probes_as_written() {
     let documents = manifest();
     let pod = &kind(&documents, "Deployment")["spec"]["template"]["spec"];
     let container = &pod["containers"][0];
-    let port = &container["ports"][0];
-    let (port_name, container_port) = (
-        port["name"].as_str().unwrap(),
-        port["containerPort"].as_u64().unwrap(),
-    );
+    let port = |name: &str| {
+        let ports = container["ports"].as_array().unwrap();
+        let port = ports.iter().find(|port| port["name"] == name);
+        port.unwrap_or_else(|| panic!("a port named {name}"))["containerPort"]
+            .as_u64()
+            .unwrap()
+    };
+    let (port_name, container_port) = ("micro", port("micro"));
+    let (probe_port_name, probe_port) = ("probes", port("probes"));
     let env: BTreeMap<String, String> = container["env"]
         .as_array()
         .unwrap()
@@ -68,6 +73,9 @@ fn the_kubernetes_manifest_serves_calls_and_probes_as_written() {
     // What the manifest says agrees with itself and with the code's defaults.
     let listen = format!(":{container_port}");
     assert_eq!(env["MICRO_SERVER_ADDRESS"], listen);
+    let probe_listen = format!(":{probe_port}");
+    assert_eq!(env["MICRO_HEALTH_ADDRESS"], probe_listen);
+    assert_eq!(env["MICRO_TLS_CLIENT_AUTH"], "required");
     assert!(env["MICRO_SERVER_ADVERTISE"].ends_with(&listen));
     let drain = seconds(&env["MICRO_SERVER_SHUTDOWN_TIMEOUT"]);
     assert_eq!(drain, micro::service::DEFAULT_SHUTDOWN_TIMEOUT.as_secs());
@@ -78,8 +86,8 @@ fn the_kubernetes_manifest_serves_calls_and_probes_as_written() {
     ] {
         let get = &container[probe]["httpGet"];
         assert_eq!(get["path"], path);
-        assert_eq!(get["port"], port_name);
-        assert_eq!(get["scheme"], "HTTPS", "the port serves TLS");
+        assert_eq!(get["port"], probe_port_name);
+        assert!(get["scheme"].is_null(), "the probe port serves plain HTTP");
     }
     let service = &kind(&documents, "Service")["spec"]["ports"][0];
     assert_eq!(service["targetPort"], port_name);
@@ -92,13 +100,15 @@ fn the_kubernetes_manifest_serves_calls_and_probes_as_written() {
     std::fs::copy(&issued.cert, secret.path().join("tls.crt")).unwrap();
     std::fs::copy(&issued.key, secret.path().join("tls.key")).unwrap();
     std::fs::copy(pki.ca_cert(), secret.path().join("ca.crt")).unwrap();
+    let caller = pki.issue("frontend", &["DNS:frontend"], 2);
 
-    let free = free_port();
+    let (free, free_probes) = (free_port(), free_port());
     let local = |value: &str| {
         value
             .replace(mount, &secret.path().display().to_string())
             .replace("$(POD_IP)", "127.0.0.1")
             .replace(&listen, &format!(":{free}"))
+            .replace(&probe_listen, &format!(":{free_probes}"))
     };
     let mut command = Command::new(env!("CARGO_BIN_EXE_helloworld"));
     command
@@ -129,16 +139,41 @@ fn the_kubernetes_manifest_serves_calls_and_probes_as_written() {
 
     let ca = secret.path().join("ca.crt").display().to_string();
     let until = Instant::now() + Duration::from_secs(20);
+    let code = |args: &[&str]| {
+        let mut all = vec!["-o", "/dev/null", "-w", "%{http_code}"];
+        all.extend_from_slice(args);
+        curl(&all)
+    };
     for path in ["/health/live", "/health/ready"] {
-        // The kubelet neither checks the certificate nor presents one.
-        let url = format!("https://127.0.0.1:{free}{path}");
-        while curl(&["-k", "-o", "/dev/null", "-w", "%{http_code}", &url]) != "200" {
-            assert!(Instant::now() < until, "{path} did not answer 200");
+        // The kubelet's way: plain HTTP to the probe port.
+        let url = format!("http://127.0.0.1:{free_probes}{path}");
+        while code(&[&url]) != "200" {
+            assert!(
+                Instant::now() < until,
+                "{path} did not answer 200 on the probe port"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+    // The service port: neither plain HTTP nor TLS without a client certificate gets an answer.
+    let ready = format!("127.0.0.1:{free}/health/ready");
+    assert_eq!(code(&[&format!("http://{ready}")]), "000");
+    assert_eq!(code(&["-k", &format!("https://{ready}")]), "000");
+    let (cert, key) = (
+        caller.cert.display().to_string(),
+        caller.key.display().to_string(),
+    );
+    let with_cert = ["--cert", &cert, "--key", &key];
+    assert_eq!(
+        code(&[&with_cert[..], &["-k", &format!("https://{ready}")]].concat()),
+        "200"
+    );
     let resolve = format!("helloworld:{free}:127.0.0.1");
     let reply = curl(&[
+        "--cert",
+        &cert,
+        "--key",
+        &key,
         "--cacert",
         &ca,
         "--resolve",

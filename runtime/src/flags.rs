@@ -101,6 +101,12 @@ pub struct Flags {
     )]
     pub server_advertise: Option<String>,
 
+    /// Also serve the health probes and `/metrics` here over plain HTTP, `host:port` (e.g.
+    /// `:8081`): for kubelet's `httpGet` probes when the service's port requires client
+    /// certificates (`--tls-client-auth required`). Advertised as node metadata `health`.
+    #[arg(long, env = "MICRO_HEALTH_ADDRESS", value_name = "HOST:PORT")]
+    pub health_address: Option<String>,
+
     /// Registry to register with and discover from.
     #[arg(
         long,
@@ -581,6 +587,13 @@ mod tests {
         assert_eq!(parse(&["--metrics", "false"]).unwrap().metrics, Some(false));
         assert_eq!(parse(&["--metrics=true"]).unwrap().metrics, Some(true));
         assert!(parse(&["--metrics", "maybe"]).is_err());
+    }
+
+    #[test]
+    fn the_probe_port_has_a_flag() {
+        assert_eq!(parse(&[]).unwrap().health_address, None);
+        let flags = parse(&["--health-address", ":8081"]).unwrap();
+        assert_eq!(flags.health_address.as_deref(), Some(":8081"));
     }
 
     #[test]

@@ -26,7 +26,7 @@
 //! | feature | default | adds |
 //! |---|---|---|
 //! | `auth-jwt` | yes | [`auth::JwtAuth`]: RS256 tokens, `--auth jwt` |
-//! | `otel` | yes | OpenTelemetry spans (server calls, client attempts, broker messages) sent with OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set |
+//! | `otel` | yes | OpenTelemetry spans (server calls, client attempts, broker messages, events) and RPC metrics sent with OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set |
 //! | `registry-etcd` | no | `registry::EtcdRegistry`: `--registry etcd` (building it needs `protoc`) |
 //! | `broker-nats` | no | `broker::NatsBroker`: `--broker nats` |
 //! | `events-nats` | no | `events::JetStream`: `--events nats` (NATS JetStream) |
@@ -70,6 +70,9 @@ pub mod config;
 pub mod dynamic;
 pub mod errors;
 pub mod events;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handler;
 pub mod metadata;
 pub mod metrics;

@@ -241,13 +241,9 @@ async fn all_nodes_down_fails_fast_with_unavailable_naming_the_service() {
         "{}",
         status.message()
     );
-    // Retries: at once, then after 100 ms and 658 ms (go-micro's backoff).
+    // Retries back off gRPC's way: random waits below 50, 100 and 200 ms.
     let took = started.elapsed();
-    assert!(
-        took >= Duration::from_millis(750),
-        "backed off too little: {took:?}"
-    );
-    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert!(took < Duration::from_secs(1), "took {took:?}");
 }
 
 #[tokio::test]

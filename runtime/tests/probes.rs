@@ -309,3 +309,94 @@ impl Registry for Gated {
         "gated"
     }
 }
+
+/// What a plain-HTTP `GET /health` to a TLS port gets: no HTTP answer.
+#[cfg(feature = "auth-tls")]
+async fn plain_get_is_refused(addr: std::net::SocketAddr) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let asked = stream
+        .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+        .await
+        .expect("the TLS port closes the connection within 5 s");
+    assert!(
+        asked.is_err() || read.is_err() || !answer.starts_with(b"HTTP/"),
+        "{answer:?}"
+    );
+}
+
+#[cfg(feature = "auth-tls")]
+#[tokio::test]
+async fn the_probe_port_answers_plain_http_while_the_port_requires_client_certificates() {
+    use micro::auth::{CertificateAuthority, ServiceTls};
+    use support::kitchen::{GetRequest, KitchenClient};
+
+    let ca = Arc::new(CertificateAuthority::generate("micro").unwrap());
+    let tls = ServiceTls::new(ca);
+    let service = support::kitchen_service(support::TestKitchen::default())
+        .tls(tls.clone())
+        .health_address("127.0.0.1:0")
+        .start()
+        .await
+        .unwrap();
+    let probes = service.health_addr().expect("a probe port");
+    assert_ne!(probes, service.local_addr());
+    let node = &service.registration().unwrap().nodes[0];
+    assert_eq!(node.metadata.get("health"), Some(&probes.to_string()));
+
+    let live = get(probes, "/health/live").await;
+    assert_eq!(live.status, http::StatusCode::OK);
+    for path in ["/health", "/health/ready"] {
+        let ready = get(probes, path).await;
+        assert_eq!(ready.status, http::StatusCode::OK, "{path}");
+        assert_eq!(ready.json()["status"], "ready");
+    }
+    let metrics = get(probes, "/metrics").await;
+    assert_eq!(metrics.status, http::StatusCode::OK);
+    let other = get(probes, "/kitchen.Kitchen/Get").await;
+    assert_eq!(other.status, http::StatusCode::NOT_FOUND);
+    let said = String::from_utf8_lossy(&other.body).into_owned();
+    assert!(said.contains("this is the probe port"), "{said}");
+    // The service's port still wants a certificate.
+    plain_get_is_refused(service.local_addr()).await;
+
+    // While a call drains, the probe port says not ready; once stopped, it is closed.
+    let client = micro::Client::builder()
+        .address(service.local_addr().to_string())
+        .tls(&tls, "frontend")
+        .retries(0)
+        .build()
+        .unwrap();
+    let kitchen = KitchenClient::new(client).with_service("kitchen");
+    let call = tokio::spawn(async move {
+        let request = GetRequest {
+            id: "sleep:1500".into(),
+        };
+        kitchen.get(request).await
+    });
+    // Let the call reach its handler before stopping (it sleeps 1.5 s there).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    if call.is_finished() {
+        panic!("the call ended early: {:?}", call.await.unwrap());
+    }
+    let stopping = tokio::spawn(service.stop());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let ready = get(probes, "/health/ready").await;
+        if ready.status == http::StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(ready.json()["checks"][1]["status"], "failing");
+            break;
+        }
+        let now = tokio::time::Instant::now();
+        assert!(now < deadline, "still ready while stopping");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let draining = !call.is_finished();
+    assert!(draining, "the call drains after readiness turned false");
+    call.await.unwrap().expect("the in-flight call finishes");
+    stopping.await.unwrap().unwrap();
+    assert!(tokio::net::TcpStream::connect(probes).await.is_err());
+}

@@ -1,9 +1,10 @@
 //! A real Jaeger v2 (an OpenTelemetry Collector build: OTLP receiver, in-memory trace store,
-//! query API) on loopback, built from peers/jaeger by scripts/build-peers.sh.
+//! query API, and the collector's `debug` exporter printing the metrics it receives) on
+//! loopback, built from peers/jaeger by scripts/build-peers.sh.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -12,13 +13,14 @@ use tempfile::TempDir;
 use crate::process::Process;
 use crate::{free_port, on_free_ports, require_or_skip};
 
-/// A Jaeger this test owns, receiving OTLP over gRPC and HTTP. Killed when dropped.
+/// A Jaeger this test owns, receiving OTLP over gRPC and HTTP: traces into its store, metrics
+/// into its log. Killed when dropped.
 pub struct JaegerServer {
     grpc: u16,
     http: u16,
     query: u16,
     _process: Process,
-    _config: TempDir,
+    config: TempDir,
 }
 
 impl JaegerServer {
@@ -28,9 +30,10 @@ impl JaegerServer {
         let binary = binary()?;
         let config = tempfile::tempdir().expect("a temporary directory");
         let file = config.path().join("jaeger.yaml");
+        let log = config.path().join("jaeger.log");
         let (ports, process) = on_free_ports("jaeger", || {
             let ports = [free_port(), free_port(), free_port(), free_port()];
-            std::fs::write(&file, yaml(ports)).expect("the jaeger config is written");
+            std::fs::write(&file, yaml(ports, &log)).expect("the jaeger config is written");
             let (binary, file) = (binary.clone(), file.clone());
             let command = move || {
                 let mut command = Command::new(&binary);
@@ -46,7 +49,7 @@ impl JaegerServer {
             http: ports[1],
             query: ports[2],
             _process: process,
-            _config: config,
+            config,
         })
     }
 
@@ -58,6 +61,13 @@ impl JaegerServer {
     /// The OTLP/HTTP endpoint, `http://127.0.0.1:PORT` (signals go under `/v1/`).
     pub fn otlp_http(&self) -> String {
         format!("http://127.0.0.1:{}", self.http)
+    }
+
+    /// What Jaeger logged so far: among it, every metric batch it received, as the
+    /// collector's `debug` exporter prints them (`verbosity: detailed`).
+    pub fn log(&self) -> String {
+        let path = self.config.path().join("jaeger.log");
+        std::fs::read_to_string(path).unwrap_or_default()
     }
 
     /// The query API's answer to `GET path` (e.g. `/api/traces?service=a`): its JSON body.
@@ -83,10 +93,12 @@ fn binary() -> Option<PathBuf> {
     Some(binary)
 }
 
-/// Jaeger's config: OTLP in on `ports[0]` (gRPC) and `ports[1]` (HTTP), stored in memory, the
-/// query API on `ports[2]` (HTTP) and `ports[3]` (gRPC); no metrics endpoint of its own.
-fn yaml(ports: [u16; 4]) -> String {
+/// Jaeger's config: OTLP in on `ports[0]` (gRPC) and `ports[1]` (HTTP), traces stored in
+/// memory, metrics printed to the log file `log`; the query API on `ports[2]` (HTTP) and
+/// `ports[3]` (gRPC); no metrics endpoint of its own.
+fn yaml(ports: [u16; 4], log: &Path) -> String {
     let [grpc, http, query, query_grpc] = ports;
+    let log = log.display();
     format!(
         "service:
   extensions: [jaeger_storage, jaeger_query]
@@ -94,11 +106,16 @@ fn yaml(ports: [u16; 4]) -> String {
     traces:
       receivers: [otlp]
       exporters: [jaeger_storage_exporter]
+    metrics:
+      receivers: [otlp]
+      exporters: [debug]
   telemetry:
     metrics:
       level: none
     logs:
-      level: warn
+      level: info
+      output_paths: [{log}]
+      error_output_paths: [{log}]
 extensions:
   jaeger_query:
     storage:
@@ -122,6 +139,8 @@ receivers:
 exporters:
   jaeger_storage_exporter:
     trace_storage: memory
+  debug:
+    verbosity: detailed
 "
     )
 }

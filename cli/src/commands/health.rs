@@ -1,5 +1,7 @@
 //! `micro health <service>`: asks each node's `grpc.health.v1` how it is, and its
 //! `GET /health/ready` which readiness checks pass, how long each took and why one fails.
+//! Readiness is read from the node's probe port when it advertises one (metadata `health`,
+//! from `--health-address`), else from its service port.
 
 use std::time::Duration;
 
@@ -30,6 +32,8 @@ type Http = Client<HttpConnector, Empty<Bytes>>;
 struct Checked {
     id: String,
     address: String,
+    /// The node's probe port, if it advertises one.
+    probes: Option<String>,
     status: Result<HealthStatus, micro::Status>,
     /// `GET /health/ready`'s JSON, or why it could not be read.
     readiness: Result<Readiness, String>,
@@ -56,24 +60,29 @@ struct Check {
 /// Checks every node of the service (or the one at `--address`); fails unless all serve.
 pub(super) async fn run(env: &Env, args: &HealthArgs) -> anyhow::Result<()> {
     let targets = match &args.address {
-        Some(address) => vec![(String::new(), address.clone())],
+        Some(address) => vec![(String::new(), address.clone(), None)],
         None => nodes(env, &args.service)
             .await?
             .into_iter()
-            .map(|node| (node.id, node.address))
+            .map(|node| {
+                let probes = node.metadata.get(PROBE_PORT).cloned();
+                (node.id, node.address, probes)
+            })
             .collect(),
     };
+    let tls = env.global.tls_ca_file.is_some() || env.global.tls_cert_file.is_some();
     let http: Http = Client::builder(TokioExecutor::new()).build_http();
-    let checks = targets.into_iter().map(|(id, address)| {
+    let checks = targets.into_iter().map(|(id, address, probes)| {
         let http = http.clone();
         async move {
             let (status, readiness) = futures_util::join!(
                 check_health(&env.client, &args.service, Some(&address)),
-                readiness(&http, &address),
+                readiness(&http, &address, probes.as_deref(), tls),
             );
             Checked {
                 id,
                 address,
+                probes,
                 status,
                 readiness: readiness.map_err(|err| format!("{err:#}")),
             }
@@ -95,8 +104,25 @@ pub(super) async fn run(env: &Env, args: &HealthArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The node's `GET /health/ready` answer (200 or 503, both with the checks).
-async fn readiness(http: &Http, address: &str) -> anyhow::Result<Readiness> {
+/// The node metadata naming a node's plain-HTTP probe port.
+const PROBE_PORT: &str = "health";
+
+/// The node's `GET /health/ready` answer (200 or 503, both with the checks), from its probe
+/// port if it has one, else from its service port (plain HTTP only).
+async fn readiness(
+    http: &Http,
+    address: &str,
+    probes: Option<&str>,
+    tls: bool,
+) -> anyhow::Result<Readiness> {
+    let address = match (probes, tls) {
+        (Some(probes), _) => probes,
+        (None, false) => address,
+        (None, true) => bail!(
+            "the node advertises no probe port and its readiness over TLS is not read; start \
+             it with --health-address (MICRO_HEALTH_ADDRESS) to serve the probes over plain HTTP"
+        ),
+    };
     let uri: http::Uri = format!("http://{address}/health/ready")
         .parse()
         .with_context(|| format!("bad node address {address}"))?;
@@ -173,6 +199,9 @@ fn duration(ms: f64) -> String {
 
 fn node_json(service: &str, node: &Checked) -> Value {
     let mut out = json!({ "service": service, "node": node.id, "address": node.address });
+    if let Some(probes) = &node.probes {
+        out["health"] = probes.as_str().into();
+    }
     match &node.status {
         Ok(status) => out["status"] = status.to_string().into(),
         Err(err) => {

@@ -18,9 +18,10 @@ use super::pool::Pool;
 use super::route::{Route, Tried};
 use crate::Status;
 use crate::codec::FrameLimit;
+use crate::codec::frame::GRPC_STATUS;
 use crate::registry::{Cache, ErrorKind, Node, Service};
 use crate::rpc::Body;
-use crate::selector::{LoadGuard, Selector, Strategy};
+use crate::selector::{LoadGuard, NodeHealth, Outliers, Selector, Strategy};
 
 /// Where calls go when they do not name an address.
 #[derive(Debug, Clone)]
@@ -108,13 +109,16 @@ impl Shared {
         if let Some(tried) = &tried {
             tried.push(address);
         }
+        let outliers = self.options.selector.outliers();
+        let node = outliers.node(address);
         if speaks_mucp {
             let sent = self.mucp.send(address, request).await;
             match &sent {
-                Ok(_) => self.options.selector.outliers().succeeded(address),
-                Err(failure) if failure.connection => {
-                    self.options.selector.outliers().failed(address)
+                Ok(_) => {
+                    outliers.connection(address, &node, true);
+                    outliers.record(&node, true);
                 }
+                Err(failure) if failure.connection => outliers.connection(address, &node, false),
                 Err(_) => {}
             }
             return sent;
@@ -127,18 +131,27 @@ impl Shared {
         let stream = connection.start_stream();
         match connection.send(request).await {
             Ok(response) => {
-                self.options.selector.outliers().succeeded(address);
+                outliers.connection(address, &node, true);
+                // A trailers-only response says how the call went now; others at the end.
+                let outcome = match response.headers().get(&GRPC_STATUS) {
+                    Some(code) => {
+                        outliers.record(&node, !outliers.is_failure(code.as_bytes()));
+                        None
+                    }
+                    None => Some((outliers.clone(), node)),
+                };
                 let limit = self.options.max_message_size;
                 Ok(response.map(|body| {
                     Body::new(InFlight {
                         body: FrameLimit::new(body, limit),
                         _stream: stream,
+                        outcome,
                     })
                 }))
             }
             Err(failure) => {
                 if failure.connection {
-                    self.options.selector.outliers().failed(address);
+                    outliers.connection(address, &node, false);
                 }
                 Err(failure)
             }
@@ -251,10 +264,21 @@ fn lookup_failed(cache: &Cache, target: &CallTarget, err: &crate::registry::Erro
 }
 
 /// A response body that counts as one call in flight on its connection (what least-loaded
-/// picking and the pool's growth go by) until it ends.
+/// picking and the pool's growth go by) until it ends, and reports how the call ended (its
+/// trailers' status) to outlier detection.
 struct InFlight<B> {
     body: B,
     _stream: LoadGuard,
+    /// Where the outcome goes, until it has been reported.
+    outcome: Option<(Arc<Outliers>, Arc<NodeHealth>)>,
+}
+
+impl<B> InFlight<B> {
+    fn report(&mut self, succeeded: bool) {
+        if let Some((outliers, node)) = self.outcome.take() {
+            outliers.record(&node, succeeded);
+        }
+    }
 }
 
 impl<B: HttpBody + Unpin> HttpBody for InFlight<B> {
@@ -265,7 +289,24 @@ impl<B: HttpBody + Unpin> HttpBody for InFlight<B> {
         mut self: Pin<&mut Self>,
         cx: &mut TaskContext<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if self.outcome.is_some() {
+            match &polled {
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Some(trailers) = frame.trailers_ref() {
+                        let failed = trailers.get(&GRPC_STATUS).is_some_and(|code| {
+                            self.outcome
+                                .as_ref()
+                                .is_some_and(|(outliers, _)| outliers.is_failure(code.as_bytes()))
+                        });
+                        self.report(!failed);
+                    }
+                }
+                Poll::Ready(Some(Err(_))) => self.report(false),
+                Poll::Ready(None) | Poll::Pending => {}
+            }
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

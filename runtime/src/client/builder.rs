@@ -10,23 +10,22 @@ use tower::util::BoxCloneSyncService;
 use super::balance::{Balance, BalanceOptions, Destination};
 use super::connection::DEFAULT_CONNECT_TIMEOUT;
 use super::pool::Pool;
-use super::retry::{Backoff, DEFAULT_RETRIES, Retry, RetryPolicy};
+use super::retry::{Backoff, ExponentialBackoff, Hedging, Retry, RetryOptions};
 use super::stack::Stack;
 use super::{
     CallRequest, CallResponse, CallService, Client, DEFAULT_POOL_IDLE, DEFAULT_POOL_SIZE,
-    DEFAULT_PROPAGATED_METADATA, DEFAULT_RETRY_BUDGET, DEFAULT_RETRY_MIN_PER_SEC,
-    DEFAULT_STREAMS_PER_CONNECTION, DEFAULT_TIMEOUT, Error, Inner, NO_TIMEOUT, Options, Transport,
-    address, connection,
+    DEFAULT_PROPAGATED_METADATA, DEFAULT_STREAMS_PER_CONNECTION, DEFAULT_TIMEOUT, Error, Inner,
+    NO_TIMEOUT, Options, Transport, address, connection,
 };
-use crate::Status;
 use crate::auth::{self, BearerLayer, TokenSource};
 use crate::codec::{DEFAULT_MAX_MESSAGE_SIZE, Format};
 use crate::flags::Flags;
 use crate::layers::Layers;
 use crate::registry::{Cache, Registry};
 use crate::rpc::Body;
-use crate::selector::{Ejection, Filter, Outliers, Selector, Strategy};
+use crate::selector::{Filter, OutlierDetection, Outliers, Selector, Strategy};
 use crate::transcode::JsonOptions;
+use crate::{Code, Status};
 
 /// Configures a [`Client`].
 #[derive(Clone)]
@@ -35,14 +34,12 @@ pub struct ClientBuilder {
     registry: Option<Cache>,
     strategy: Strategy,
     filter: Filter,
-    retries: u32,
-    backoff: Backoff,
-    retry_budget: f32,
+    retry: RetryOptions,
     pool_size: usize,
     connect_timeout: Duration,
     streams_per_connection: usize,
     pool_idle: Duration,
-    ejection: Ejection,
+    outliers: OutlierDetection,
     layers: Layers<Transport>,
     call_wrappers: Layers<CallService>,
     options: Options,
@@ -58,14 +55,12 @@ impl Default for ClientBuilder {
             registry: None,
             strategy: Strategy::default(),
             filter: Filter::default(),
-            retries: DEFAULT_RETRIES,
-            backoff: Arc::new(after_first_retry(crate::backoff::go_micro)),
-            retry_budget: DEFAULT_RETRY_BUDGET,
+            retry: RetryOptions::default(),
             pool_size: DEFAULT_POOL_SIZE,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             streams_per_connection: DEFAULT_STREAMS_PER_CONNECTION,
             pool_idle: DEFAULT_POOL_IDLE,
-            ejection: Ejection::default(),
+            outliers: OutlierDetection::default(),
             layers: Layers::default(),
             call_wrappers: Layers::default(),
             options: Options {
@@ -86,12 +81,6 @@ impl Default for ClientBuilder {
             tls: connection::Tls::default(),
         }
     }
-}
-
-/// Backoff before retry `n` (1-based): none before the first (it goes to another node), then
-/// `backoff` counted from one (go-micro's: 100 ms, 658 ms, 1.98 s…).
-fn after_first_retry(backoff: fn(u32) -> Duration) -> impl Fn(u32) -> Duration {
-    move |retry| backoff(retry.saturating_sub(1))
 }
 
 impl ClientBuilder {
@@ -127,24 +116,56 @@ impl ClientBuilder {
         self
     }
 
-    /// How many times a failed call is retried on another node (default 3; 0 disables).
-    /// Only connection failures and `UNAVAILABLE` are retried.
+    /// How many times a failed call is retried on another node (default 3; 0 disables; at
+    /// most 4, as gRPC allows 5 attempts). Connection failures and `UNAVAILABLE` are retried
+    /// unless [`retry_codes`](Self::retry_codes) says otherwise.
     pub fn retries(mut self, retries: u32) -> ClientBuilder {
-        self.retries = retries;
+        self.retry.retries = retries;
         self
     }
 
-    /// How long to wait before retry `n` (1-based). The default retries once at once, on
-    /// another node, then backs off as go-micro does (`n^e × 100 ms`).
+    /// Status codes a call is retried on (default `UNAVAILABLE`), as gRPC's
+    /// `retryableStatusCodes`. Connections that fail before the request leaves are retried
+    /// whatever this says.
+    pub fn retry_codes(mut self, codes: impl IntoIterator<Item = Code>) -> ClientBuilder {
+        self.retry.codes = super::retry::Codes::of(codes);
+        self
+    }
+
+    /// gRPC's backoff: before retry `n` a random wait below `min(initial × multiplier^(n-1),
+    /// max)` (default 50 ms, 1 s, 2). A server's `grpc-retry-pushback-ms` overrides it.
+    pub fn retry_backoff(mut self, backoff: ExponentialBackoff) -> ClientBuilder {
+        self.retry.backoff = Backoff::Exponential(backoff);
+        self
+    }
+
+    /// How long to wait before retry `n` (1-based), exactly, instead of gRPC's jittered
+    /// backoff ([`retry_backoff`](Self::retry_backoff)).
     pub fn backoff(mut self, backoff: impl Fn(u32) -> Duration + Send + Sync + 'static) -> Self {
-        self.backoff = Arc::new(backoff);
+        self.retry.backoff = Backoff::Custom(Arc::new(backoff));
         self
     }
 
-    /// The share of calls that may be retried, over a 10 s window, e.g. `0.2` (the default)
-    /// for at most 20 % extra load; ten retries a second are always allowed.
+    /// gRPC's retry throttle: a bucket of `max_tokens` (default 100) that each failed attempt
+    /// takes one from and each successful call gives `token_ratio` (default 0.2) back to;
+    /// retries and hedges go out only while more than half are left.
+    pub fn retry_throttle(mut self, max_tokens: u32, token_ratio: f32) -> ClientBuilder {
+        self.retry.max_tokens = max_tokens;
+        self.retry.token_ratio = token_ratio;
+        self
+    }
+
+    /// The throttle's `token_ratio` ([`retry_throttle`](Self::retry_throttle)): roughly the
+    /// share of calls that may be retried while failures persist (default 0.2).
     pub fn retry_budget(mut self, share: f32) -> ClientBuilder {
-        self.retry_budget = share;
+        self.retry.token_ratio = share;
+        self
+    }
+
+    /// Hedges calls to `endpoint` (`Service.Method`, as go-micro names it) as `hedging` says:
+    /// copies go to other nodes after each delay without a response; the first wins.
+    pub fn hedge(mut self, endpoint: impl Into<String>, hedging: Hedging) -> ClientBuilder {
+        self.retry.hedging.insert(endpoint.into(), hedging);
         self
     }
 
@@ -176,13 +197,21 @@ impl ClientBuilder {
         self
     }
 
-    /// Leaves a node out for `cool_down` after `failures` consecutive connection failures
-    /// (default 3 and 30 s), unless no other node is left.
+    /// Leaves a node out for `cool_down` (growing each time it is ejected again) after
+    /// `failures` consecutive connection failures (default 3 and 30 s), unless no other node
+    /// is left. See [`outlier_detection`](Self::outlier_detection) for the other rules.
     pub fn outlier_ejection(mut self, failures: u32, cool_down: Duration) -> ClientBuilder {
-        self.ejection = Ejection {
-            failures: failures.max(1),
-            cool_down,
-        };
+        self.outliers = self
+            .outliers
+            .consecutive_failures(failures.max(1))
+            .base_ejection_time(cool_down);
+        self
+    }
+
+    /// Ejects nodes as gRPC's outlier detection does (gRFC A50): by success rate and by failure
+    /// percentage, evaluated every interval, for a time that grows each time a node is ejected.
+    pub fn outlier_detection(mut self, detection: OutlierDetection) -> ClientBuilder {
+        self.outliers = detection;
         self
     }
 
@@ -313,7 +342,7 @@ impl ClientBuilder {
         if let Some(timeout) = flags.client_request_timeout {
             self = self.timeout(timeout);
         }
-        self.retries = flags.client_retries.unwrap_or(self.retries);
+        self.retry.retries = flags.client_retries.unwrap_or(self.retry.retries);
         self.pool_size = flags.client_pool_size.unwrap_or(self.pool_size);
         self.connect_timeout = flags.client_connect_timeout.unwrap_or(self.connect_timeout);
         self.strategy = flags.selector.unwrap_or(self.strategy);
@@ -476,15 +505,9 @@ impl ClientBuilder {
                  --client-connect-timeout)",
             ));
         }
-        if !(0.0..=1000.0).contains(&self.retry_budget) {
-            return Err(Error::new(format!(
-                "the retry budget must be a share of calls between 0 and 1000, not {}",
-                self.retry_budget
-            )));
-        }
         let balance = Balance::new(BalanceOptions {
             destination: destination.clone(),
-            selector: Selector::new(self.strategy, self.filter, Outliers::new(self.ejection)),
+            selector: Selector::new(self.strategy, self.filter, Outliers::new(self.outliers)),
             pool: Pool::new(
                 self.pool_size,
                 self.streams_per_connection,
@@ -495,12 +518,7 @@ impl ClientBuilder {
             max_message_size: self.options.max_message_size,
             connect_timeout: self.connect_timeout,
         });
-        let policy = RetryPolicy::new(
-            self.retries,
-            self.backoff,
-            self.retry_budget,
-            DEFAULT_RETRY_MIN_PER_SEC,
-        );
+        let policy = self.retry.policy()?;
         let stack = Stack::new(
             Retry::new(balance, policy, self.options.telemetry.clone()),
             &self.layers,
@@ -523,23 +541,11 @@ impl fmt::Debug for ClientBuilder {
             .field("registry", &self.registry)
             .field("strategy", &self.strategy)
             .field("filter", &self.filter)
-            .field("retries", &self.retries)
+            .field("retry", &self.retry)
             .field("pool_size", &self.pool_size)
             .field("streams_per_connection", &self.streams_per_connection)
             .field("layers", &self.layers)
             .field("options", &self.options)
             .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_first_retry_is_immediate_then_go_micros_backoff() {
-        let backoff = after_first_retry(crate::backoff::go_micro);
-        let millis: Vec<u128> = (1..=4).map(|n| backoff(n).as_millis()).collect();
-        assert_eq!(millis, [0, 100, 658, 1981]);
     }
 }

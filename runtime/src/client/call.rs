@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::ResponseMetadata;
 use super::address::authority;
+use super::retry::Hedging;
 use super::route::Route;
 use crate::BoxFuture;
 use crate::Status;
@@ -190,6 +191,15 @@ impl<T: Send + 'static> Call<T> {
     /// client's setting.
     pub fn retries(mut self, retries: u32) -> Call<T> {
         self.route().retries = Some(retries);
+        self
+    }
+
+    /// Hedges this call as `hedging` says, instead of its method's policy
+    /// ([`ClientBuilder::hedge`](super::ClientBuilder::hedge)): another copy goes to another
+    /// node after each delay without a response, and the first response wins. Only for calls
+    /// that are safe to run more than once; ignored for client and bidi streams.
+    pub fn hedge(mut self, hedging: Hedging) -> Call<T> {
+        self.route().hedging = Some(hedging);
         self
     }
 

@@ -193,6 +193,7 @@ impl Connection {
             false => Scheme::HTTP,
         });
         parts.authority = Some(self.shared.authority.clone());
+        super::attempt::Peer::record(request, self.shared.authority.as_str());
         *request.uri_mut() = http::Uri::from_parts(parts)
             .map_err(|err| Status::internal(format!("cannot build the request URI: {err}")))?;
         Ok(())

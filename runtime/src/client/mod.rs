@@ -43,7 +43,10 @@ pub use builder::ClientBuilder;
 pub(crate) use call::CallOptions;
 pub use call::{Call, CallTarget};
 pub use response::ResponseMetadata;
-pub use retry::DEFAULT_RETRIES;
+pub use retry::{
+    DEFAULT_MAX_TOKENS, DEFAULT_RETRIES, DEFAULT_TOKEN_RATIO, ExponentialBackoff, Hedging,
+    MAX_ATTEMPTS,
+};
 pub use wrapper::{CallRequest, CallResponse, CallService};
 
 use crate::codec::{Codable, Format};
@@ -74,12 +77,9 @@ pub const DEFAULT_STREAMS_PER_CONNECTION: usize = 100;
 /// How long a node's connections stay open without calls, as go-micro's pool TTL.
 pub const DEFAULT_POOL_IDLE: Duration = Duration::from_secs(60);
 
-/// The share of calls that may be retried (over a 10 s window), so a fleet-wide outage cannot
-/// turn into a retry storm.
-pub const DEFAULT_RETRY_BUDGET: f32 = 0.2;
-
-/// Retries allowed per second whatever the budget, so a quiet client can still retry.
-const DEFAULT_RETRY_MIN_PER_SEC: u32 = 10;
+/// The share of calls that may be retried while failures persist: the retry throttle's
+/// default token ratio ([`ClientBuilder::retry_throttle`]).
+pub const DEFAULT_RETRY_BUDGET: f32 = DEFAULT_TOKEN_RATIO;
 
 /// Metadata passed on from the call being served to the calls its handler makes.
 pub const DEFAULT_PROPAGATED_METADATA: [&str; 4] =

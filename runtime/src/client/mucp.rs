@@ -61,6 +61,7 @@ impl Mucp {
         address: &str,
         request: http::Request<Body>,
     ) -> Result<http::Response<Body>, Failure> {
+        super::attempt::Peer::record(&request, address);
         let request = to_mucp(address, request).await.map_err(Failure::early)?;
         let response = self.http.request(request).await.map_err(|err| {
             let status = Status::unavailable(format!(

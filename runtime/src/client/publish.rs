@@ -7,8 +7,8 @@ use super::headers::propagate;
 use crate::broker::{self, Message, TOPIC_HEADER};
 use crate::codec::Payload;
 use crate::context::Context;
-use crate::telemetry::{Kind, Span};
-use crate::trace::{TRACEPARENT, TraceContext};
+use crate::telemetry::{self, Span};
+use crate::trace::TRACEPARENT;
 
 impl Client {
     /// Publishes `message` on `topic` through the client's broker (the service's, for
@@ -58,30 +58,15 @@ impl Client {
         id: &str,
         headers: &mut BTreeMap<String, String>,
     ) -> Span {
-        let telemetry = &self.inner.options.telemetry;
         let parent = headers.remove(TRACEPARENT);
-        let (trace, span) = match telemetry.is_on() {
-            true => {
-                let mut trace = TraceContext::continue_from(parent.as_deref());
-                let span =
-                    telemetry.start(Kind::Producer, || format!("publish {topic}"), &mut trace);
-                (trace, span)
-            }
-            false => match parent.as_deref().and_then(TraceContext::parse) {
-                Some(parent) => (parent, Span::none()),
-                // A publish outside any call starts the trace its subscribers continue.
-                None => (TraceContext::start(), Span::none()),
-            },
+        let message = telemetry::Message {
+            system,
+            topic,
+            id: Some(id),
         };
+        let telemetry = &self.inner.options.telemetry;
+        let (trace, span) = telemetry.publish(message, parent.as_deref());
         headers.insert(TRACEPARENT.to_owned(), trace.traceparent());
-        let mut span = span;
-        if span.is_recording() {
-            span.set("messaging.system", system.to_owned());
-            span.set("messaging.destination.name", topic.to_owned());
-            span.set("messaging.operation.type", "publish");
-            span.set("messaging.operation.name", "publish");
-            span.set("messaging.message.id", id.to_owned());
-        }
         span
     }
 

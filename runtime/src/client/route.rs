@@ -17,6 +17,8 @@ pub(crate) struct Route {
     pub(crate) strategy: Option<Strategy>,
     /// Retry at most this many times instead of the client's setting.
     pub(crate) retries: Option<u32>,
+    /// Hedge this call so, instead of the method's policy.
+    pub(crate) hedging: Option<super::retry::Hedging>,
 }
 
 /// When the call as a whole must be done; retries rewrite `grpc-timeout` from it.

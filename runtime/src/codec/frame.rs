@@ -237,6 +237,7 @@ impl Whole {
     }
 
     /// A body failing with `status` when read.
+    #[cfg(test)]
     pub(crate) fn failed(status: Status) -> Whole {
         Whole {
             error: Some(status),
@@ -244,6 +245,7 @@ impl Whole {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn trailers(&self) -> Option<&http::HeaderMap> {
         self.trailers.as_ref()
     }

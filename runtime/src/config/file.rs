@@ -290,4 +290,14 @@ mod tests {
         }
         assert!(Format::Toml.parse(&[0xff, 0xfe]).is_err());
     }
+
+    /// Found by fuzzing (fuzz/corpus/config/crash-1a9b0d66…): serde_json's default float
+    /// parser read `6e69` as 6.0000000000000004e69; config numbers must read exactly.
+    #[test]
+    fn numbers_read_exactly() {
+        for format in [Format::Json, Format::Yaml] {
+            let tree = format.parse(b"[6e69, 92e237, 0.1]").unwrap();
+            assert_eq!(tree, serde_json::json!([6e69, 92e237, 0.1]), "{format:?}");
+        }
+    }
 }

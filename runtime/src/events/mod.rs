@@ -35,6 +35,7 @@ mod nats;
 #[cfg(feature = "events-redis")]
 mod redis;
 mod store;
+mod traced;
 mod types;
 
 use std::fmt;
@@ -49,6 +50,7 @@ pub use nats::JetStream;
 #[cfg(feature = "events-redis")]
 pub use redis::RedisStream;
 pub use store::MemoryEventStore;
+pub(crate) use traced::traced;
 pub use types::{
     Acknowledge, ConsumeOptions, Consumer, DEFAULT_ACK_WAIT, Event, Offset, PublishOptions,
     ReadOptions, WriteOptions,

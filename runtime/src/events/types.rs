@@ -44,6 +44,9 @@ pub struct Event {
     acknowledgement: Option<Acknowledgement>,
     #[serde(skip)]
     attempt: u32,
+    /// The exported span of handling this delivery, ended when the event is settled.
+    #[serde(skip)]
+    span: Option<crate::telemetry::Span>,
 }
 
 impl Event {
@@ -63,6 +66,7 @@ impl Event {
             payload: payload.into(),
             acknowledgement: None,
             attempt: 0,
+            span: None,
         }
     }
 
@@ -76,6 +80,7 @@ impl Event {
             payload: self.payload.clone(),
             acknowledgement: None,
             attempt: 0,
+            span: None,
         }
     }
 
@@ -103,6 +108,13 @@ impl Event {
             settled: false,
         });
         self.attempt = attempt;
+        self
+    }
+
+    /// Attaches the span of handling this delivery: it ends when the event is acked, nacked
+    /// (failed) or dropped.
+    pub(crate) fn with_span(mut self, span: crate::telemetry::Span) -> Event {
+        self.span = Some(span);
         self
     }
 
@@ -134,15 +146,22 @@ impl Event {
 
     /// Marks the event handled: it will not be delivered to this group again.
     pub async fn ack(mut self) -> Result<(), Error> {
-        match self.acknowledgement.as_mut() {
+        let acked = match self.acknowledgement.as_mut() {
             Some(ack) => ack.settle(true).await,
             None => Ok(()),
+        };
+        if let (Err(err), Some(span)) = (&acked, &mut self.span) {
+            span.fail(err);
         }
+        acked
     }
 
     /// Gives the event back: it is delivered again (to this group) unless its retry limit is
     /// reached.
     pub async fn nack(mut self) -> Result<(), Error> {
+        if let Some(span) = &mut self.span {
+            span.fail("the consumer nacked the event");
+        }
         match self.acknowledgement.as_mut() {
             Some(ack) => ack.settle(false).await,
             None => Ok(()),
@@ -206,6 +225,8 @@ impl Drop for Acknowledgement {
 /// How to publish.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PublishOptions {
+    /// The event's id (default: a new UUID).
+    pub id: Option<String>,
     /// Metadata carried with the event.
     pub metadata: BTreeMap<String, String>,
     /// When the event happened (default: now).
@@ -213,6 +234,12 @@ pub struct PublishOptions {
 }
 
 impl PublishOptions {
+    /// Sets the event's id, which consumers can deduplicate by.
+    pub fn id(mut self, id: impl Into<String>) -> PublishOptions {
+        self.id = Some(id.into());
+        self
+    }
+
     /// Adds a metadata entry.
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> PublishOptions {
         self.metadata.insert(key.into(), value.into());
@@ -229,6 +256,9 @@ impl PublishOptions {
     /// served, it carries the call's trace as `traceparent` metadata (unless set already).
     pub fn event(self, topic: &str, payload: Bytes) -> Event {
         let mut event = Event::new(topic, payload);
+        if let Some(id) = self.id {
+            event.id = id;
+        }
         event.metadata = self.metadata;
         if !event.metadata.contains_key(crate::trace::TRACEPARENT)
             && let Some(trace) = crate::Context::current().and_then(|ctx| ctx.trace().copied())

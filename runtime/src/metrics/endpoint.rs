@@ -110,8 +110,14 @@ impl CallMetrics {
             return;
         }
         let (count, duration) = self.endpoint.handles(code);
+        let elapsed = self.started.elapsed().as_secs_f64();
         count.inc();
-        duration.observe(self.started.elapsed().as_secs_f64());
+        duration.observe(elapsed);
+        #[cfg(feature = "otel")]
+        if let Some(otlp) = self.endpoint.metrics.inner.otlp.get() {
+            let endpoint = &self.endpoint;
+            otlp.served(&endpoint.service, endpoint.endpoint, code, elapsed);
+        }
     }
 }
 

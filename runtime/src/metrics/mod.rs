@@ -12,8 +12,13 @@
 //! `status` is the gRPC code's name as go-micro's Go clients print it (`OK`, `NotFound`,
 //! `DeadlineExceeded`…), whichever protocol carried the call. Add metrics of your own to
 //! [`Service::metrics_registry`](crate::Service::metrics_registry) to serve them beside these.
+//!
+//! With the `otel` feature, and `OTEL_EXPORTER_OTLP_ENDPOINT` set, the call durations are also
+//! sent over OTLP (see `otlp.rs`); `/metrics` serves the same either way.
 
 mod endpoint;
+#[cfg(feature = "otel")]
+mod otlp;
 
 use std::sync::Arc;
 
@@ -45,6 +50,9 @@ struct Inner {
     in_flight: IntGaugeVec,
     client_requests: IntCounterVec,
     client_durations: HistogramVec,
+    /// The OTLP histograms, once the service exports metrics.
+    #[cfg(feature = "otel")]
+    otlp: std::sync::OnceLock<otlp::Instruments>,
 }
 
 impl Metrics {
@@ -111,8 +119,21 @@ impl Metrics {
                 in_flight,
                 client_requests,
                 client_durations,
+                #[cfg(feature = "otel")]
+                otlp: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Records calls over OTLP too, with `telemetry`'s meter, if it exports metrics; the first
+    /// call wins.
+    pub(crate) fn export(&self, telemetry: &crate::telemetry::Telemetry) {
+        #[cfg(feature = "otel")]
+        if let Some(meter) = telemetry.meter() {
+            let _ = self.inner.otlp.set(otlp::Instruments::new(&meter));
+        }
+        #[cfg(not(feature = "otel"))]
+        let _ = telemetry;
     }
 
     /// The registry, for users' own metrics.
@@ -135,6 +156,10 @@ impl Metrics {
         inner.client_requests.with_label_values(&labels).inc();
         let duration = inner.client_durations.with_label_values(&labels);
         duration.observe(elapsed.as_secs_f64());
+        #[cfg(feature = "otel")]
+        if let Some(otlp) = inner.otlp.get() {
+            otlp.called(service, endpoint, code, elapsed.as_secs_f64());
+        }
     }
 
     /// Everything in the registry, in the text exposition format.

@@ -34,7 +34,7 @@ pub mod conformance;
 mod error;
 #[cfg(feature = "registry-etcd")]
 mod etcd;
-mod mdns;
+pub(crate) mod mdns;
 mod memory;
 mod types;
 

@@ -2,9 +2,11 @@
 //!
 //! Unlike go-micro's selector, round robin keeps its position across calls (go-micro restarts it
 //! for every call, #2799), and the least-loaded strategy compares real in-flight call counts
-//! (tonic's p2c compares loads that are always zero). Nodes that keep refusing connections are
-//! ejected for a while (outlier detection).
+//! (tonic's p2c compares loads that are always zero). Nodes that fail far more than the others,
+//! or keep refusing connections, are ejected for a while (outlier detection, as gRPC's).
 
+mod codes;
+mod detection;
 mod outliers;
 mod select;
 
@@ -14,7 +16,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-pub(crate) use outliers::{Ejection, Outliers};
+pub(crate) use codes::Codes;
+pub use detection::{FailurePercentageEjection, OutlierDetection, SuccessRateEjection};
+pub(crate) use outliers::{NodeHealth, Outliers};
 pub(crate) use select::Selector;
 
 use crate::registry::{Node, Service};

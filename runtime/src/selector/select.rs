@@ -14,7 +14,7 @@ use crate::registry::{Node, Service};
 pub(crate) struct Selector {
     strategy: Strategy,
     filter: Filter,
-    outliers: Outliers,
+    outliers: Arc<Outliers>,
     picker: Picker,
 }
 
@@ -23,7 +23,7 @@ impl Selector {
         Selector {
             strategy,
             filter,
-            outliers,
+            outliers: Arc::new(outliers),
             picker: Picker::default(),
         }
     }
@@ -38,7 +38,7 @@ impl Selector {
     }
 
     /// Where attempts' outcomes are reported, so nodes that keep failing are ejected.
-    pub(crate) fn outliers(&self) -> &Outliers {
+    pub(crate) fn outliers(&self) -> &Arc<Outliers> {
         &self.outliers
     }
 

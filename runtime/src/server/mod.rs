@@ -11,8 +11,9 @@ mod error;
 mod health;
 mod leftover;
 mod pipeline;
+mod probe_port;
 mod probes;
-mod protocol;
+pub(crate) mod protocol;
 mod router;
 mod serve;
 mod unary;
@@ -29,6 +30,7 @@ pub use error::{Error, ErrorKind};
 
 pub(crate) use crate::context::outgoing::{Outgoing, TrailerNames};
 pub(crate) use builtin::Builtins;
+pub(crate) use probe_port::serve_probes;
 pub(crate) use probes::{Check, Probes};
 pub(crate) use router::Router;
 pub use serve::Stack;

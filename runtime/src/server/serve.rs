@@ -188,7 +188,7 @@ async fn respond(
 }
 
 /// Accept errors are usually temporary (too many open files); back off instead of spinning.
-async fn accept_failed(err: std::io::Error) {
+pub(super) async fn accept_failed(err: std::io::Error) {
     tracing::warn!(error = %err, "cannot accept a connection; retrying in 100 ms");
     tokio::time::sleep(Duration::from_millis(100)).await;
 }

@@ -115,6 +115,7 @@ impl Service {
                 register_ttl: DEFAULT_REGISTER_TTL,
                 register_interval: DEFAULT_REGISTER_INTERVAL,
                 advertise: None,
+                health_address: None,
                 layers: Layers::default(),
                 handler_wrappers: Layers::default(),
                 call_wrappers: Layers::default(),
@@ -229,6 +230,14 @@ impl Service {
     /// Registers this address instead of the listen address, e.g. behind NAT.
     pub fn advertise(mut self, address: impl Into<String>) -> Service {
         self.options.advertise = Some(address.into());
+        self
+    }
+
+    /// Also serves the health probes and `/metrics` on `address` over plain HTTP (as
+    /// `--health-address`), for kubelet's probes when the service's port requires client
+    /// certificates; `host:port`, port 0 for a free one.
+    pub fn health_address(mut self, address: impl Into<String>) -> Service {
+        self.options.health_address = Some(address.into());
         self
     }
 
@@ -430,8 +439,11 @@ impl Service {
 
     fn shared_telemetry(&self, options: &Options) -> Result<Telemetry, Error> {
         built_once(&self.telemetry, || {
-            Telemetry::from_env(&options.name, &options.id)
-                .map_err(|err| Error::config(err.to_string()))
+            let telemetry = Telemetry::from_env(&options.name, &options.id)
+                .map_err(|err| Error::config(err.to_string()))?;
+            // The calls counted for /metrics go over OTLP too, if metrics are exported.
+            options.metrics.export(&telemetry);
+            Ok(telemetry)
         })
     }
 

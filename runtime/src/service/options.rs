@@ -45,6 +45,8 @@ pub(crate) struct Options {
     pub(crate) register_ttl: Duration,
     pub(crate) register_interval: Duration,
     pub(crate) advertise: Option<String>,
+    /// `--health-address`: where the probes are also served over plain HTTP.
+    pub(crate) health_address: Option<String>,
     pub(crate) layers: Layers<Stack>,
     /// Handler wrappers, innermost first.
     pub(crate) handler_wrappers: Layers<HandlerService>,
@@ -164,6 +166,7 @@ impl Options {
             server_max_message_size,
             server_shutdown_timeout,
             server_advertise,
+            health_address,
             registry,
             registry_address,
             broker,
@@ -190,6 +193,7 @@ impl Options {
         self.max_message_size = server_max_message_size.unwrap_or(self.max_message_size);
         self.shutdown_timeout = server_shutdown_timeout.unwrap_or(self.shutdown_timeout);
         self.advertise = server_advertise.or(self.advertise.take());
+        self.health_address = health_address.or(self.health_address.take());
         self.register_ttl = register_ttl.unwrap_or(self.register_ttl);
         self.register_interval = register_interval.unwrap_or(self.register_interval);
         self.metrics_on = metrics.unwrap_or(self.metrics_on);

@@ -16,7 +16,7 @@ use crate::codec::Payload;
 use crate::context::Context;
 use crate::events;
 use crate::registry::{Endpoint, Value};
-use crate::telemetry::{Kind, Span, Telemetry};
+use crate::telemetry::{self, Span, Telemetry};
 use crate::trace::{TRACEPARENT, TraceContext};
 
 /// A subscriber the service runs: its topic, options, and handler (given the service name).
@@ -102,13 +102,16 @@ impl Service {
     /// let mut consumer = stream.consume("invoices", ConsumeOptions::default().group("billing")).await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// With OpenTelemetry on, its publishes and deliveries are spans (see docs/production.md).
     pub fn stream(&self) -> Result<Arc<dyn events::EventStream>, Error> {
         let options = self.options_with_flags()?;
         built_once(&self.events, || {
             let tls = &options.backend_tls.events;
-            options
+            let stream = options
                 .events
-                .build(|name, addresses| events::build_with_tls(name, addresses, tls))
+                .build(|name, addresses| events::build_with_tls(name, addresses, tls))?;
+            Ok(events::traced(stream, self.shared_telemetry(&options)?))
         })
     }
 
@@ -277,23 +280,13 @@ fn deliver_span(
     headers: &BTreeMap<String, String>,
     trace: &mut TraceContext,
 ) -> Span {
-    let mut span = delivery
-        .telemetry
-        .start(Kind::Consumer, || format!("process {topic}"), trace);
-    if span.is_recording() {
-        span.set("messaging.system", delivery.system.to_string());
-        span.set("messaging.destination.name", topic.to_owned());
-        span.set("messaging.operation.type", "process");
-        span.set("messaging.operation.name", "process");
-        span.set(
-            "messaging.consumer.group.name",
-            delivery.service.to_string(),
-        );
-        if let Some(id) = headers.get("Micro-Id") {
-            span.set("messaging.message.id", id.clone());
-        }
-    }
-    span
+    let message = telemetry::Message {
+        system: &delivery.system,
+        topic,
+        id: headers.get("Micro-Id").map(String::as_str),
+    };
+    let group = Some(&*delivery.service);
+    delivery.telemetry.process(message, group, trace)
 }
 
 /// Subscribes each of `subscriptions` on `broker`, delivering as `delivery` says.

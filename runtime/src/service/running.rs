@@ -13,7 +13,7 @@ use crate::auth::Gatekeeper;
 use crate::net;
 use crate::registry::{self, Registry};
 use crate::server::call::CallSettings;
-use crate::server::{Builtins, Handler, Probes, Router, ServeOptions, serve};
+use crate::server::{Builtins, Handler, Probes, Router, ServeOptions, serve, serve_probes};
 use crate::telemetry::Telemetry;
 
 /// A service that is serving. Stop it with [`stop`](Self::stop); dropping it stops it abruptly.
@@ -24,6 +24,8 @@ pub struct RunningService {
     registration: Option<Registration>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<usize>,
+    /// The probe port (`--health-address`), if any: its address, its stop and its task.
+    probe_port: Option<ProbePort>,
     subscribers: Vec<crate::broker::Subscriber>,
     /// The service's lifecycle hooks, for its stop.
     hooks: Hooks,
@@ -35,7 +37,7 @@ pub struct RunningService {
 
 impl RunningService {
     pub(super) async fn start(
-        options: Options,
+        mut options: Options,
         handlers: Vec<Arc<dyn Handler>>,
         registry: Arc<dyn Registry>,
         auth: crate::auth::Resolved,
@@ -51,6 +53,14 @@ impl RunningService {
             )
         })?;
         let advertised = net::advertised_address(local_addr, options.advertise.as_deref());
+        let probe_listener = match &options.health_address {
+            Some(address) => Some(bind_probe_port(address).await?),
+            None => None,
+        };
+        if let Some((_, probe_addr)) = &probe_listener {
+            let health = probe_advertised(*probe_addr, &advertised);
+            options.metadata.insert("health".to_owned(), health);
+        }
         let mut registration = Registration::new(registry, &options, &handlers, advertised);
         let settings = CallSettings {
             service: Arc::from(options.name.as_str()),
@@ -79,10 +89,22 @@ impl RunningService {
                 .transpose()
                 .map_err(|err| Error::config(err.to_string()))?,
         };
-        let task = tokio::spawn(serve(listener, router, serve_options, async {
+        let task = tokio::spawn(serve(listener, router.clone(), serve_options, async {
             // A dropped sender also means stop.
             let _ = signal.await;
         }));
+        let probe_port = probe_listener.map(|(listener, local_addr)| {
+            let (shutdown, signal) = oneshot::channel::<()>();
+            let task = tokio::spawn(serve_probes(listener, router.clone(), async {
+                let _ = signal.await;
+            }));
+            tracing::info!(service = %options.name, "serving probes and metrics on {local_addr} (plain HTTP)");
+            ProbePort {
+                local_addr,
+                shutdown: Some(shutdown),
+                task,
+            }
+        });
         tracing::info!(
             service = %options.name,
             version = %options.version,
@@ -96,6 +118,7 @@ impl RunningService {
             registration: None,
             shutdown: Some(shutdown),
             task,
+            probe_port,
             subscribers: Vec::new(),
             hooks: Hooks::default(),
             probes,
@@ -126,6 +149,11 @@ impl RunningService {
     /// The address the service listens on (with the real port when started on port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where the probe port (`--health-address`) listens, if the service has one.
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.probe_port.as_ref().map(|port| port.local_addr)
     }
 
     /// The service's name.
@@ -169,6 +197,15 @@ impl RunningService {
         let cut_off = (&mut self.task).await.map_err(|err| {
             Error::new(ErrorKind::Serve, format!("the server task failed: {err}")).with_source(err)
         })?;
+        // The probe port answers "not ready" until the service's port has drained.
+        if let Some(mut port) = self.probe_port.take() {
+            if let Some(shutdown) = port.shutdown.take() {
+                let _ = shutdown.send(());
+            }
+            if let Err(err) = port.task.await {
+                tracing::warn!(error = %err, "the probe port's task failed");
+            }
+        }
         tracing::info!(service = %self.options.name, cut_off, "stopped");
         hooks.run_logged(Stage::AfterStop, &self.options.name).await;
         self.telemetry.shutdown().await;
@@ -181,7 +218,43 @@ impl Drop for RunningService {
         if self.shutdown.is_some() {
             self.task.abort();
         }
+        if let Some(port) = &self.probe_port {
+            port.task.abort();
+        }
     }
+}
+
+/// The plain-HTTP port that serves only the probes and the metrics.
+#[derive(Debug)]
+struct ProbePort {
+    local_addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+/// Binds `--health-address`.
+async fn bind_probe_port(address: &str) -> Result<(tokio::net::TcpListener, SocketAddr), Error> {
+    let named = |err: &dyn std::fmt::Display| {
+        Error::new(
+            ErrorKind::Bind,
+            format!("the probe port (--health-address {address}): {err}"),
+        )
+    };
+    let listener = net::bind(address).await.map_err(|err| named(&err))?;
+    let local_addr = listener.local_addr().map_err(|err| named(&err))?;
+    Ok((listener, local_addr))
+}
+
+/// The probe port's address as others reach it: its own when bound to one IP, else the
+/// advertised host with the probe port.
+fn probe_advertised(probe: SocketAddr, advertised: &str) -> String {
+    if !probe.ip().is_unspecified() {
+        return probe.to_string();
+    }
+    let host = advertised
+        .rsplit_once(':')
+        .map_or(advertised, |(host, _)| host);
+    format!("{host}:{}", probe.port())
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM, listened for from creation on, so that a signal sent while the

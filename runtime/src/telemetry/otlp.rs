@@ -1,61 +1,98 @@
-//! The OTLP exporter a service sends its spans with, configured by the standard `OTEL_*`
-//! variables, running on a thread of its own.
+//! The OTLP exporters a service sends its spans and metrics with, configured by the standard
+//! `OTEL_*` variables, running on a thread of their own.
 
 use std::cell::Cell;
 
+use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry::trace::{
     SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer as _,
     TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig, WithHttpConfig};
+use opentelemetry_otlp::{
+    MetricExporter, Protocol, SpanExporter, WithExportConfig, WithHttpConfig,
+};
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SdkTracer, SdkTracerProvider};
 
 use super::http::Http;
-use super::{Error, Kind, Span};
+use super::{Error, Kind, Signals, Span};
 use crate::trace::TraceContext;
 
-/// A service's tracer provider, with the runtime its exporter's connections run on (so that
-/// exporting never waits on, nor blocks, the service's own runtime).
+/// A service's tracer and meter providers (each only if its signal is exported), with the
+/// runtime their exporters' connections run on (so that exporting never waits on, nor blocks,
+/// the service's own runtime).
 pub(super) struct Exporter {
-    provider: SdkTracerProvider,
-    tracer: SdkTracer,
+    tracing: Option<(SdkTracerProvider, SdkTracer)>,
+    meters: Option<(SdkMeterProvider, Meter)>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Exporter {
-    /// The exporter `OTEL_EXPORTER_OTLP_{TRACES_,}PROTOCOL` (`grpc` or `http/protobuf`, the
-    /// default) names, sending to the endpoint the `OTEL_EXPORTER_OTLP_*` variables give, for
-    /// the service `name` (unless `OTEL_SERVICE_NAME` names it), sampled as
-    /// `OTEL_TRACES_SAMPLER` says.
-    pub(super) fn from_env(name: &str, id: &str) -> Result<Exporter, Error> {
+    /// The exporters `OTEL_EXPORTER_OTLP_{TRACES_,METRICS_,}PROTOCOL` (`grpc` or
+    /// `http/protobuf`, the default) name for the `signals` asked for, sending to the endpoints
+    /// the `OTEL_EXPORTER_OTLP_*` variables give, for the service `name` (unless
+    /// `OTEL_SERVICE_NAME` names it); spans sampled as `OTEL_TRACES_SAMPLER` says, metrics
+    /// sent every `OTEL_METRIC_EXPORT_INTERVAL` milliseconds (default 60000).
+    pub(super) fn from_env(name: &str, id: &str, signals: Signals) -> Result<Exporter, Error> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("micro-otlp")
             .enable_all()
             .build()
             .map_err(|err| Error(format!("cannot start the OTLP exporter's thread: {err}")))?;
-        let exporter = {
-            // tonic's channel spawns its connection task on the runtime it is built in.
-            let _entered = runtime.enter();
-            exporter(runtime.handle().clone())?
+        // tonic's channel spawns its connection task on the runtime it is built in.
+        let entered = runtime.enter();
+        let resource = resource(name, id);
+        let tracing = match signals.traces {
+            true => {
+                let provider = SdkTracerProvider::builder()
+                    .with_resource(resource.clone())
+                    .with_id_generator(ChosenIds)
+                    .with_batch_exporter(span_exporter(runtime.handle().clone())?)
+                    .build();
+                let tracer = provider.tracer("micro");
+                Some((provider, tracer))
+            }
+            false => None,
         };
-        let provider = SdkTracerProvider::builder()
-            .with_resource(resource(name, id))
-            .with_id_generator(ChosenIds)
-            .with_batch_exporter(exporter)
-            .build();
-        let tracer = provider.tracer("micro");
+        let meters = match signals.metrics {
+            true => {
+                let exporter = metric_exporter(runtime.handle().clone())?;
+                let provider = SdkMeterProvider::builder()
+                    .with_resource(resource)
+                    .with_reader(PeriodicReader::builder(exporter).build())
+                    .build();
+                let meter = provider.meter("micro");
+                Some((provider, meter))
+            }
+            false => None,
+        };
+        drop(entered);
         Ok(Exporter {
-            provider,
-            tracer,
+            tracing,
+            meters,
             runtime: Some(runtime),
         })
     }
 
-    /// Starts the span with `trace`'s ids, the child of its parent (a remote span).
+    /// Whether spans are exported.
+    pub(super) fn traces(&self) -> bool {
+        self.tracing.is_some()
+    }
+
+    /// The meter metrics are recorded with, if they are exported.
+    pub(super) fn meter(&self) -> Option<Meter> {
+        self.meters.as_ref().map(|(_, meter)| meter.clone())
+    }
+
+    /// Starts the span with `trace`'s ids, the child of its parent (a remote span); one that
+    /// records nothing if spans are not exported.
     pub(super) fn start(&self, kind: Kind, name: String, trace: &TraceContext) -> Span {
+        let Some((_, tracer)) = &self.tracing else {
+            return Span::none();
+        };
         let parent = match trace.parent_id() {
             Some(parent) => Context::new().with_remote_span_context(SpanContext::new(
                 TraceId::from(trace.trace_id().get()),
@@ -72,17 +109,24 @@ impl Exporter {
             Kind::Producer => opentelemetry::trace::SpanKind::Producer,
             Kind::Consumer => opentelemetry::trace::SpanKind::Consumer,
         };
-        let builder = self.tracer.span_builder(name).with_kind(kind);
+        let builder = tracer.span_builder(name).with_kind(kind);
         CHOSEN.set(Some((trace.trace_id().get(), trace.span_id().get())));
-        let span = self.tracer.build_with_context(builder, &parent);
+        let span = tracer.build_with_context(builder, &parent);
         CHOSEN.set(None);
         Span::new(span)
     }
 
-    /// Exports what is queued and stops; blocks until done.
+    /// Exports the queued spans and the metrics recorded, and stops; blocks until done.
     pub(super) fn shutdown(&self) {
-        if let Err(err) = self.provider.shutdown() {
+        if let Some((provider, _)) = &self.tracing
+            && let Err(err) = provider.shutdown()
+        {
             tracing::warn!(error = %err, "flushing spans to the OTLP endpoint failed");
+        }
+        if let Some((provider, _)) = &self.meters
+            && let Err(err) = provider.shutdown()
+        {
+            tracing::warn!(error = %err, "flushing metrics to the OTLP endpoint failed");
         }
     }
 }
@@ -96,33 +140,57 @@ impl Drop for Exporter {
     }
 }
 
+/// The protocol `OTEL_EXPORTER_OTLP_{signal}_PROTOCOL`, else `OTEL_EXPORTER_OTLP_PROTOCOL`,
+/// names (default `http/protobuf`).
+fn protocol(signal: &str) -> Result<Protocol, Error> {
+    let specific = format!("OTEL_EXPORTER_OTLP_{signal}_PROTOCOL");
+    let (name, value) = [specific.as_str(), "OTEL_EXPORTER_OTLP_PROTOCOL"]
+        .into_iter()
+        .find_map(|name| {
+            let value = std::env::var(name).ok()?;
+            (!value.trim().is_empty()).then_some((name, value))
+        })
+        .unwrap_or(("", "http/protobuf".to_owned()));
+    match value.trim() {
+        "grpc" => Ok(Protocol::Grpc),
+        "http/protobuf" => Ok(Protocol::HttpBinary),
+        other => Err(Error(format!(
+            "{name} `{other}` is not supported; use `grpc` or `http/protobuf`"
+        ))),
+    }
+}
+
 /// The span exporter for the configured protocol.
-fn exporter(runtime: tokio::runtime::Handle) -> Result<SpanExporter, Error> {
-    let protocol = [
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-    ]
-    .iter()
-    .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
-    .unwrap_or_else(|| "http/protobuf".to_owned());
-    let built = match protocol.trim() {
-        "grpc" => SpanExporter::builder()
+fn span_exporter(runtime: tokio::runtime::Handle) -> Result<SpanExporter, Error> {
+    let built = match protocol("TRACES")? {
+        Protocol::Grpc => SpanExporter::builder()
             .with_tonic()
             .with_protocol(Protocol::Grpc)
             .build(),
-        "http/protobuf" => SpanExporter::builder()
+        _ => SpanExporter::builder()
             .with_http()
             .with_protocol(Protocol::HttpBinary)
             .with_http_client(Http::new(runtime))
             .build(),
-        other => {
-            return Err(Error(format!(
-                "OTEL_EXPORTER_OTLP_PROTOCOL `{other}` is not supported; use `grpc` or \
-                 `http/protobuf`"
-            )));
-        }
     };
-    built.map_err(|err| Error(format!("cannot set up the OTLP exporter: {err}")))
+    built.map_err(|err| Error(format!("cannot set up the OTLP span exporter: {err}")))
+}
+
+/// The metric exporter for the configured protocol (cumulative unless
+/// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` says otherwise).
+fn metric_exporter(runtime: tokio::runtime::Handle) -> Result<MetricExporter, Error> {
+    let built = match protocol("METRICS")? {
+        Protocol::Grpc => MetricExporter::builder()
+            .with_tonic()
+            .with_protocol(Protocol::Grpc)
+            .build(),
+        _ => MetricExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_http_client(Http::new(runtime))
+            .build(),
+    };
+    built.map_err(|err| Error(format!("cannot set up the OTLP metric exporter: {err}")))
 }
 
 /// `service.name` (`name`, unless the environment names the service), `service.instance.id`,

@@ -163,3 +163,24 @@ fn invalid_json(descriptor: &MessageDescriptor, path: &str, err: &serde_json::Er
         descriptor.full_name()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use prost_reflect::DescriptorPool;
+    use prost_types::value::Kind;
+
+    use super::*;
+
+    /// Found by fuzzing (fuzz/corpus/json_request/crash-2e4ef319…): serde_json's default float
+    /// parser read `92e237` 1 ULP off, so a JSON request changed the double it carried.
+    #[test]
+    fn doubles_read_exactly() {
+        let pool = DescriptorPool::global();
+        let descriptor = pool.get_message_by_name("google.protobuf.Value").unwrap();
+        for (text, exact) in [("92e237", 92e237), ("6e69", 6e69), ("-0.1", -0.1)] {
+            let value: prost_types::Value =
+                from_json(text.as_bytes(), &descriptor, &JsonOptions::DEFAULT).unwrap();
+            assert_eq!(value.kind, Some(Kind::NumberValue(exact)), "{text}");
+        }
+    }
+}

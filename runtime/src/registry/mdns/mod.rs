@@ -6,9 +6,9 @@
 //! registration whose TTL lapses) says goodbye with TTL 0; lookups are live queries.
 
 mod daemon;
-mod packet;
+pub(crate) mod packet;
 mod socket;
-mod txt;
+pub(crate) mod txt;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -142,7 +142,7 @@ fn split_address(address: &str) -> Option<(IpAddr, u16)> {
 
 /// A service with one node, from what an instance answered; `None` (with a warning) if its TXT
 /// cannot be read.
-fn seen_service(seen: &Seen) -> Option<Service> {
+pub(crate) fn seen_service(seen: &Seen) -> Option<Service> {
     let strings = seen.txt.as_ref()?;
     let address = seen.address()?;
     let payload = match txt::decode(strings) {

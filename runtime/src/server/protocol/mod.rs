@@ -1,8 +1,8 @@
 //! The protocols one port speaks, told apart by content type and headers.
 
 pub(super) mod connect;
-pub(super) mod connect_unary;
-pub(super) mod grpc_web;
+pub(crate) mod connect_unary;
+pub(crate) mod grpc_web;
 pub(super) mod micro;
 
 use std::borrow::Cow;

@@ -116,14 +116,8 @@ impl Router {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        if request.method() == Method::GET {
-            let path = request.uri().path();
-            if path == METRICS_PATH {
-                return Ok(self.metrics_page());
-            }
-            if let Some(probe) = Probe::of(path) {
-                return Ok(self.probes.answer(probe).await);
-            }
+        if let Some(response) = self.probe(request.method(), request.uri().path()).await {
+            return Ok(response);
         }
         if request.version() < http::Version::HTTP_2 {
             let leftover = Leftover::default();
@@ -133,6 +127,30 @@ impl Router {
             return Ok(response);
         }
         Ok(self.route_protocol(request, peer).await)
+    }
+
+    /// Answers `GET /metrics` and the health probes (on the service's port and on the probe
+    /// port); `None` for every other request.
+    pub(crate) async fn probe(&self, method: &Method, path: &str) -> Option<http::Response<Body>> {
+        if method != Method::GET {
+            return None;
+        }
+        if path == METRICS_PATH {
+            return Some(self.metrics_page());
+        }
+        Some(self.probes.answer(Probe::of(path)?).await)
+    }
+
+    /// Serves one request on the probe port: a probe or the metrics, else 404.
+    pub(crate) async fn probe_only(&self, method: &Method, path: &str) -> http::Response<Body> {
+        match self.probe(method, path).await {
+            Some(response) => response,
+            None => text_response(
+                StatusCode::NOT_FOUND,
+                "this is the probe port: it serves GET /health, /health/live, /health/ready and \
+                 /metrics; calls go to the service's port\n",
+            ),
+        }
     }
 
     /// Serves one request by the protocol its headers name.
