@@ -309,6 +309,29 @@ pub struct Flags {
     #[arg(long, env = "MICRO_CONFIG", value_name = "SOURCE")]
     pub config: Vec<String>,
 
+    /// CA bundle (PEM) to check an `etcd://` config source's certificate with; turns TLS on.
+    #[arg(long, env = "MICRO_CONFIG_TLS_CA", value_name = "FILE")]
+    pub config_tls_ca: Option<std::path::PathBuf>,
+
+    /// Client certificate (PEM) to present to the config source's etcd; needs
+    /// `--config-tls-key`.
+    #[arg(
+        long,
+        env = "MICRO_CONFIG_TLS_CERT",
+        value_name = "FILE",
+        requires = "config_tls_key"
+    )]
+    pub config_tls_cert: Option<std::path::PathBuf>,
+
+    /// Private key (PEM, unencrypted) of `--config-tls-cert`.
+    #[arg(
+        long,
+        env = "MICRO_CONFIG_TLS_KEY",
+        value_name = "FILE",
+        requires = "config_tls_cert"
+    )]
+    pub config_tls_key: Option<std::path::PathBuf>,
+
     /// How long a registration lasts unless refreshed, e.g. `60s` (default) or `60`.
     #[arg(long, env = "MICRO_REGISTER_TTL", alias = "register_ttl", value_name = "DURATION", value_parser = parse_duration)]
     pub register_ttl: Option<Duration>,

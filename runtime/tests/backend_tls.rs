@@ -162,6 +162,52 @@ async fn etcd_locks_speak_tls_with_a_client_certificate() {
     assert!(err.to_string().contains("--sync-tls-ca"), "{err}");
 }
 
+#[cfg(feature = "config-etcd")]
+#[tokio::test]
+async fn an_etcd_config_source_speaks_tls_with_a_client_certificate() {
+    use etcd_client::{Certificate, ConnectOptions, Identity, TlsOptions};
+    use micro::config::{self, Config};
+    use micro_test_support::EtcdServer;
+
+    let Some(server) = EtcdServer::start_tls() else {
+        return;
+    };
+    let client = server.issue_client("micro");
+    let read = |path: &Path| std::fs::read(path).unwrap();
+    let raw_tls = TlsOptions::new()
+        .ca_certificate(Certificate::from_pem(read(&server.ca())))
+        .identity(Identity::from_pem(read(&client.cert), read(&client.key)));
+    let address = format!("https://{}", server.address());
+    let options = ConnectOptions::new().with_tls(raw_tls);
+    let mut raw = etcd_client::Client::connect([address.as_str()], Some(options))
+        .await
+        .unwrap();
+    raw.put("/micro/config/greeting", "hello", None)
+        .await
+        .unwrap();
+
+    let uri = format!("etcd://{}", server.address());
+    let tls = BackendTls::new()
+        .ca(server.ca())
+        .client_cert(&client.cert, &client.key);
+    let source = config::from_uri_with_tls(&uri, &tls).unwrap();
+    let config = soon("config", Config::builder().boxed_source(source).build())
+        .await
+        .expect("config over TLS");
+    assert_eq!(config.get::<String>("greeting").unwrap(), "hello");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (other, stranger) = other_pki(dir.path());
+    let strange = BackendTls::new()
+        .ca(other.ca_cert())
+        .client_cert(&stranger.cert, &stranger.key);
+    let source = config::from_uri_with_tls(&uri, &strange).unwrap();
+    let err = soon("config", Config::builder().boxed_source(source).build())
+        .await
+        .expect_err("another CA");
+    assert!(err.to_string().contains("--config-tls-ca"), "{err}");
+}
+
 #[cfg(feature = "broker-nats")]
 mod nats_broker {
     use std::sync::Arc;
@@ -424,6 +470,7 @@ fn tls_flags_parse() {
         "--broker-tls-key=/c.key",
         "--events-tls-ca=/e.pem",
         "--sync-tls-ca=/s.pem",
+        "--config-tls-ca=/k.pem",
     ])
     .unwrap();
     let flags = cli.micro;
@@ -431,6 +478,7 @@ fn tls_flags_parse() {
     assert_eq!(flags.broker_tls_key.as_deref(), Some(Path::new("/c.key")));
     assert_eq!(flags.events_tls_ca.as_deref(), Some(Path::new("/e.pem")));
     assert_eq!(flags.sync_tls_ca.as_deref(), Some(Path::new("/s.pem")));
+    assert_eq!(flags.config_tls_ca.as_deref(), Some(Path::new("/k.pem")));
     let half = Cli::try_parse_from(["svc", "--registry-tls-cert=/c.pem"]);
     let err = half.err().expect("a certificate needs its key");
     assert!(err.to_string().contains("--registry-tls-key"), "{err}");

@@ -369,11 +369,7 @@ async fn killing_the_stream_leader_of_an_r3_stream_loses_no_acknowledged_event()
         return;
     };
     let stream = Arc::new(JetStream::new(&cluster.addresses()).replicas(3));
-    let options = ConsumeOptions::default()
-        .group("drill")
-        .offset(Offset::Start)
-        .manual_ack()
-        .ack_wait(Duration::from_secs(2));
+    let options = support::events::drill_group();
     let mut consumer = stream.consume("drill", options).await.unwrap();
     let servers: Vec<async_nats::ServerAddr> = cluster
         .addresses()

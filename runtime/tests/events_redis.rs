@@ -412,11 +412,7 @@ async fn a_restart_during_publishing_loses_no_acknowledged_event() {
         return;
     };
     let stream = Arc::new(stream(&server));
-    let options = ConsumeOptions::default()
-        .group("drill")
-        .offset(Offset::Start)
-        .manual_ack()
-        .ack_wait(Duration::from_secs(2));
+    let options = support::events::drill_group();
     let mut consumer = stream.consume("drill", options).await.unwrap();
     let outage = || {
         server.kill();

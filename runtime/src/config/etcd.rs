@@ -49,6 +49,13 @@ impl Etcd {
         }
     }
 
+    /// Speaks TLS with `tls`'s CA (else the system's roots) and client certificate, as the
+    /// `--config-tls-*` flags give them; also on for `https://` addresses. Call before first use.
+    pub fn tls(mut self, tls: crate::BackendTls) -> Etcd {
+        self.client = self.client.with_tls(tls, "--config-tls");
+        self
+    }
+
     /// Reads keys under `prefix` instead of `/micro/config/` (a `/` is added).
     pub fn prefix(mut self, prefix: &str) -> Etcd {
         self.prefix = if prefix.ends_with('/') {

@@ -75,6 +75,12 @@ pub type Changes = Pin<Box<dyn Stream<Item = Result<Value, Error>> + Send>>;
 /// `env://MICRO` (`MICRO_*`, prefix stripped), `etcd://host:2379[,host:2379…]` (feature
 /// `config-etcd`) or `memory://` (empty).
 pub fn from_uri(uri: &str) -> Result<Box<dyn Source>, Error> {
+    from_uri_with_tls(uri, &crate::BackendTls::default())
+}
+
+/// As [`from_uri`], with TLS to etcd as the `--config-tls-*` flags give it.
+pub fn from_uri_with_tls(uri: &str, tls: &crate::BackendTls) -> Result<Box<dyn Source>, Error> {
+    let _ = tls; // unused without the etcd source
     let Some((scheme, rest)) = uri.split_once("://") else {
         if file::Format::from_path(std::path::Path::new(uri)).is_some() {
             return Ok(Box::new(File::new(uri)));
@@ -93,7 +99,7 @@ pub fn from_uri(uri: &str) -> Result<Box<dyn Source>, Error> {
                 .filter(|address| !address.is_empty())
                 .map(str::to_owned)
                 .collect();
-            Ok(Box::new(Etcd::new(&addresses)))
+            Ok(Box::new(Etcd::new(&addresses).tls(tls.clone())))
         }
         #[cfg(not(feature = "config-etcd"))]
         "etcd" => Err(Error::new(

@@ -95,7 +95,8 @@ impl Service {
                 let mut builder =
                     Config::builder().source(config::Memory::new(options.config_defaults.clone()));
                 for uri in &options.config_sources {
-                    builder = builder.boxed_source(config::from_uri(uri)?);
+                    let tls = &options.backend_tls.config;
+                    builder = builder.boxed_source(config::from_uri_with_tls(uri, tls)?);
                 }
                 builder.build().await
             })

@@ -69,6 +69,7 @@ pub(crate) struct BackendsTls {
     pub(crate) broker: BackendTls,
     pub(crate) events: BackendTls,
     pub(crate) sync: BackendTls,
+    pub(crate) config: BackendTls,
 }
 
 impl BackendsTls {
@@ -93,6 +94,10 @@ impl BackendsTls {
         overlay(
             &mut self.sync,
             [&f.sync_tls_ca, &f.sync_tls_cert, &f.sync_tls_key],
+        );
+        overlay(
+            &mut self.config,
+            [&f.config_tls_ca, &f.config_tls_cert, &f.config_tls_key],
         );
     }
 }

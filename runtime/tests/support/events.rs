@@ -51,6 +51,16 @@ impl Write for Logs {
     }
 }
 
+/// The consumer a publishing drill reads with: group `drill`, from the start, acked by hand.
+#[allow(dead_code)] // not every test file that shares this module runs drills
+pub fn drill_group() -> micro::events::ConsumeOptions {
+    micro::events::ConsumeOptions::default()
+        .group("drill")
+        .offset(micro::events::Offset::Start)
+        .manual_ack()
+        .ack_wait(Duration::from_secs(2))
+}
+
 /// What a publishing drill saw: events acknowledged to publishers, publishes that failed, and
 /// deliveries of an event already delivered.
 #[derive(Debug)]

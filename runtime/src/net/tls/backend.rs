@@ -1,17 +1,7 @@
 //! Client TLS to the backends (etcd, NATS, Redis) from a [`BackendTls`]: a rustls
 //! configuration, or the PEM bytes for clients that take those.
 
-// Each backend feature uses part of these helpers; builds with some backends leave the rest.
-#![cfg_attr(
-    not(all(
-        feature = "auth-tls",
-        feature = "store-postgres",
-        feature = "registry-etcd",
-        feature = "broker-nats",
-        feature = "events-redis"
-    )),
-    allow(dead_code, unused_imports)
-)]
+// Lints as in the parent module, whose `cfg_attr(…, allow(dead_code))` applies here too.
 
 use std::path::Path;
 
