@@ -34,7 +34,7 @@ pub fn body(chunks: Vec<Bytes>) -> Body {
     Body::new(StreamBody::new(futures_util::stream::iter(frames)))
 }
 
-/// `body` read whole through the size limit on gRPC frames ([`FrameLimit`]), as every framed
+/// `body` read whole through the size limit on gRPC frames (`FrameLimit`), as every framed
 /// request is.
 pub fn frame_limit(chunks: Vec<Bytes>, limit: usize) -> Result<Bytes, Status> {
     let limited = FrameLimit::new(body(chunks), limit);
@@ -42,7 +42,7 @@ pub fn frame_limit(chunks: Vec<Bytes>, limit: usize) -> Result<Bytes, Status> {
 }
 
 /// The one message of a unary gRPC request, read as the server reads it: through
-/// [`FrameLimit`], whole, then its single frame (inflated if `gzipped`).
+/// `FrameLimit`, whole, then its single frame (inflated if `gzipped`).
 pub fn grpc_unary(
     chunks: Vec<Bytes>,
     gzipped: bool,
@@ -84,7 +84,7 @@ pub fn message_frame<M: Codable>(
 }
 
 /// The messages of a framed request stream (gRPC, Connect streaming, or gRPC-Web once
-/// translated), decoded as the server decodes them: [`FrameLimit`], then tonic's stream
+/// translated), decoded as the server decodes them: `FrameLimit`, then tonic's stream
 /// decoder with micro's codec for `M` in `format`. Stops at the first error.
 pub fn framed_stream<M: Codable>(
     chunks: Vec<Bytes>,
