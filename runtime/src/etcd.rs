@@ -62,7 +62,7 @@ impl Tls {
     /// tonic's TLS options from the files: the CA (else the system's roots) and the client
     /// certificate; the error names the file and flag.
     fn options(&self) -> Result<TlsOptions, String> {
-        let pem = crate::net::tls::pem_files(&self.files, self.flags)?;
+        let pem = crate::net::tls::backend::pem_files(&self.files, self.flags)?;
         let options = match pem.ca {
             Some(ca) => TlsOptions::new().ca_certificate(Certificate::from_pem(ca)),
             None => TlsOptions::new().with_native_roots(),
@@ -91,7 +91,7 @@ impl Tls {
 /// Checks that the files of `tls` can be read and hold what they should; the error names the
 /// file and the flag (for backends to refuse a bad configuration when built).
 pub(crate) fn check_tls(tls: &BackendTls, flags: &str) -> Result<(), String> {
-    crate::net::tls::pem_files(tls, flags).map(drop)
+    crate::net::tls::backend::pem_files(tls, flags).map(drop)
 }
 
 /// Connects to `endpoints` within [`TIMEOUT`], over TLS when `tls` says so; every request then

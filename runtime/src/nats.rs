@@ -83,7 +83,7 @@ impl Connector {
             files.is_on() || self.servers.iter().any(|s| s.starts_with("tls://"))
         });
         if let Some((files, flags)) = tls {
-            let config = crate::net::tls::client_config(files, flags)
+            let config = crate::net::tls::backend::client_config(files, flags)
                 .map_err(|err| ConnectError::Config(format!("TLS to NATS: {err}")))?;
             options = options.require_tls(true).tls_client_config(config);
         }

@@ -123,7 +123,7 @@ pub fn build_with_tls(
         }
         #[cfg(feature = "broker-nats")]
         "nats" => {
-            crate::net::tls::client_config(tls, "--broker-tls").map_err(|err| {
+            crate::net::tls::backend::client_config(tls, "--broker-tls").map_err(|err| {
                 Error::new(ErrorKind::Config, format!("TLS to the NATS broker: {err}"))
             })?;
             Ok(Arc::new(NatsBroker::new(addresses).with_tls(tls.clone())))

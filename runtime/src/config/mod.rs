@@ -99,6 +99,12 @@ pub fn from_uri_with_tls(uri: &str, tls: &crate::BackendTls) -> Result<Box<dyn S
                 .filter(|address| !address.is_empty())
                 .map(str::to_owned)
                 .collect();
+            crate::etcd::check_tls(tls, "--config-tls").map_err(|err| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("etcd config source: {err}"),
+                )
+            })?;
             Ok(Box::new(Etcd::new(&addresses).tls(tls.clone())))
         }
         #[cfg(not(feature = "config-etcd"))]

@@ -118,7 +118,7 @@ pub fn build_with_tls(
         "memory" => Ok(memory()),
         #[cfg(feature = "events-nats")]
         "nats" => {
-            crate::net::tls::client_config(tls, "--events-tls").map_err(|err| {
+            crate::net::tls::backend::client_config(tls, "--events-tls").map_err(|err| {
                 Error::new(ErrorKind::Config, format!("TLS to NATS JetStream: {err}"))
             })?;
             Ok(Arc::new(JetStream::new(addresses).with_tls(tls.clone())))

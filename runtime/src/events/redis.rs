@@ -159,7 +159,7 @@ fn client(addresses: &[String], tls: &BackendTls) -> Result<Client, Error> {
     if scheme == "redis" && !tls.is_on() {
         return Client::open(format!("redis://{rest}")).map_err(|err| invalid(address, &err));
     }
-    let pem = crate::net::tls::pem_files(tls, "--events-tls")
+    let pem = crate::net::tls::backend::pem_files(tls, "--events-tls")
         .map_err(|err| Error::new(ErrorKind::Config, format!("TLS to redis: {err}")))?;
     let certificates = TlsCertificates {
         client_tls: pem

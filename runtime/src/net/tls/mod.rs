@@ -30,16 +30,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     feature = "events-nats",
     feature = "events-redis"
 ))]
-mod backend;
-#[cfg(any(
-    feature = "registry-etcd",
-    feature = "sync-etcd",
-    feature = "config-etcd",
-    feature = "broker-nats",
-    feature = "events-nats",
-    feature = "events-redis"
-))]
-pub(crate) use backend::{client_config, pem_files};
+pub(crate) mod backend;
 
 /// The crypto provider of every rustls configuration micro builds (ring).
 pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
