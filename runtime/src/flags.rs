@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser};
 
+use crate::Code;
+use crate::client::Hedging;
 use crate::selector::Strategy;
 
 /// The flags every micro service understands. Each has a `MICRO_*` environment variable
@@ -385,6 +387,69 @@ pub struct Flags {
     )]
     pub client_pool_size: Option<usize>,
 
+    /// Status codes a call is retried on, e.g. `unavailable,resource_exhausted` (default
+    /// `unavailable`); gRPC's names or numbers.
+    #[arg(
+        long,
+        env = "MICRO_CLIENT_RETRY_CODES",
+        value_name = "CODES",
+        value_delimiter = ',',
+        value_parser = parse_code
+    )]
+    pub client_retry_codes: Option<Vec<Code>>,
+
+    /// The bound of the first retry's random wait, e.g. `50ms` (default).
+    #[arg(
+        long,
+        env = "MICRO_CLIENT_RETRY_BACKOFF_INITIAL",
+        value_name = "DURATION",
+        value_parser = parse_duration
+    )]
+    pub client_retry_backoff_initial: Option<Duration>,
+
+    /// The largest bound of a retry's random wait, e.g. `1s` (default).
+    #[arg(
+        long,
+        env = "MICRO_CLIENT_RETRY_BACKOFF_MAX",
+        value_name = "DURATION",
+        value_parser = parse_duration
+    )]
+    pub client_retry_backoff_max: Option<Duration>,
+
+    /// How much the bound grows per retry (default 2; at least 1).
+    #[arg(
+        long,
+        env = "MICRO_CLIENT_RETRY_BACKOFF_MULTIPLIER",
+        value_name = "FACTOR",
+        value_parser = parse_multiplier
+    )]
+    pub client_retry_backoff_multiplier: Option<f64>,
+
+    /// The retry throttle's tokens (default 100): each failed attempt takes one; retries
+    /// stop while half or fewer are left.
+    #[arg(long, env = "MICRO_CLIENT_RETRY_TOKENS", value_name = "N")]
+    pub client_retry_tokens: Option<u32>,
+
+    /// What a successful call gives back to the retry throttle (default 0.2).
+    #[arg(
+        long,
+        env = "MICRO_CLIENT_RETRY_TOKEN_RATIO",
+        value_name = "RATIO",
+        value_parser = parse_token_ratio
+    )]
+    pub client_retry_token_ratio: Option<f32>,
+
+    /// Hedges calls to an endpoint: `Service.Method=DELAY[/COPIES]`, e.g.
+    /// `Pantry.Count=20ms/3` (copies default 2, at most 5). Repeat it, or separate with commas.
+    #[arg(
+        long,
+        env = "MICRO_CLIENT_HEDGE",
+        value_name = "ENDPOINT=DELAY[/COPIES]",
+        value_delimiter = ',',
+        value_parser = parse_hedge
+    )]
+    pub client_hedge: Vec<(String, Hedging)>,
+
     /// How calls pick a node: `random` (default), `roundrobin` or `p2c` (least loaded).
     #[arg(long, env = "MICRO_SELECTOR", value_name = "STRATEGY")]
     pub selector: Option<Strategy>,
@@ -523,6 +588,81 @@ fn parse_pool_size(text: &str) -> Result<usize, String> {
     }
 }
 
+/// A gRPC status code other than OK: its name in any case (`unavailable`,
+/// `RESOURCE_EXHAUSTED`, `deadline-exceeded`) or its number.
+fn parse_code(text: &str) -> Result<Code, String> {
+    let name = text.trim().to_ascii_lowercase().replace('-', "_");
+    let name = if name == "cancelled" {
+        "canceled"
+    } else {
+        &name
+    };
+    let code = match name.parse::<i32>() {
+        Ok(number) => (1..=16).contains(&number).then(|| Code::from_i32(number)),
+        Err(_) => (1..=16)
+            .map(Code::from_i32)
+            .find(|code| crate::server::protocol::connect::code_name(*code) == name),
+    };
+    code.ok_or_else(|| {
+        format!(
+            "`{text}` is not a gRPC status code to retry on; use names such as `unavailable`, \
+             `resource_exhausted`, `aborted`, or numbers 1 to 16"
+        )
+    })
+}
+
+/// The retry backoff's multiplier: finite and at least 1.
+fn parse_multiplier(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(factor) if factor.is_finite() && factor >= 1.0 => Ok(factor),
+        _ => Err(format!(
+            "`{text}` is not a backoff multiplier: use a number of 1 or more"
+        )),
+    }
+}
+
+/// The retry throttle's token ratio, between 0 and 1000 as gRPC allows.
+fn parse_token_ratio(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(ratio) if (0.0..=1000.0).contains(&ratio) => Ok(ratio),
+        _ => Err(format!(
+            "`{text}` is not a token ratio: use a number from 0 to 1000, e.g. 0.2"
+        )),
+    }
+}
+
+/// `Service.Method=DELAY[/COPIES]`: a hedging policy for an endpoint.
+fn parse_hedge(text: &str) -> Result<(String, Hedging), String> {
+    let usage = "use `Service.Method=DELAY[/COPIES]`, e.g. `Pantry.Count=20ms/3`";
+    let Some((endpoint, policy)) = text.split_once('=') else {
+        return Err(format!("`{text}` is not a hedging policy: {usage}"));
+    };
+    if endpoint
+        .split_once('.')
+        .is_none_or(|(service, method)| service.is_empty() || method.is_empty())
+    {
+        return Err(format!(
+            "`{endpoint}` is not an endpoint (Service.Method): {usage}"
+        ));
+    }
+    let (delay, copies) = match policy.split_once('/') {
+        Some((delay, copies)) => (delay, Some(copies)),
+        None => (policy, None),
+    };
+    let mut hedging = Hedging::after(parse_duration(delay)?);
+    if let Some(copies) = copies {
+        match copies.parse::<u32>() {
+            Ok(copies @ 2..=5) => hedging = hedging.max_attempts(copies),
+            _ => {
+                return Err(format!(
+                    "`{copies}` copies: a hedge sends 2 to 5 copies; {usage}"
+                ));
+            }
+        }
+    }
+    Ok((endpoint.to_owned(), hedging))
+}
+
 /// A size in bytes: a number, optionally with a unit (`4MiB`, `512KiB`, `1MB`).
 fn parse_bytes(text: &str) -> Result<usize, String> {
     let size: bytesize::ByteSize = text
@@ -589,6 +729,59 @@ mod tests {
     }
 
     #[test]
+    fn retry_and_hedging_flags_parse() {
+        let flags = parse(&[
+            "--client-retry-codes",
+            "unavailable,RESOURCE_EXHAUSTED",
+            "--client-retry-codes=cancelled,10",
+            "--client-retry-backoff-initial=10ms",
+            "--client-retry-backoff-max",
+            "2s",
+            "--client-retry-backoff-multiplier=1.5",
+            "--client-retry-tokens=10",
+            "--client-retry-token-ratio=0.5",
+            "--client-hedge",
+            "Pantry.Count=20ms/3,Kitchen.List=1s",
+            "--client-hedge=Kitchen.Get=5ms",
+        ])
+        .unwrap();
+        assert_eq!(
+            flags.client_retry_codes,
+            Some(vec![
+                Code::Unavailable,
+                Code::ResourceExhausted,
+                Code::Cancelled,
+                Code::Aborted
+            ])
+        );
+        assert_eq!(
+            flags.client_retry_backoff_initial,
+            Some(Duration::from_millis(10))
+        );
+        assert_eq!(flags.client_retry_backoff_max, Some(Duration::from_secs(2)));
+        assert_eq!(flags.client_retry_backoff_multiplier, Some(1.5));
+        assert_eq!(flags.client_retry_tokens, Some(10));
+        assert_eq!(flags.client_retry_token_ratio, Some(0.5));
+        assert_eq!(
+            flags.client_hedge,
+            [
+                (
+                    "Pantry.Count".to_owned(),
+                    Hedging::after(Duration::from_millis(20)).max_attempts(3)
+                ),
+                (
+                    "Kitchen.List".to_owned(),
+                    Hedging::after(Duration::from_secs(1))
+                ),
+                (
+                    "Kitchen.Get".to_owned(),
+                    Hedging::after(Duration::from_millis(5))
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn bad_values_are_usage_errors_that_name_the_problem() {
         for (args, needle) in [
             (&["--server-metadata", "novalue"][..], "expected key=value"),
@@ -597,6 +790,14 @@ mod tests {
             (&["--no-such-flag"], "unexpected argument"),
             (&["--selector", "fastest"], "use random, roundrobin or p2c"),
             (&["--client-pool-size", "0"], "at least one connection"),
+            (&["--client-retry-codes", "ok"], "not a gRPC status code"),
+            (&["--client-retry-codes", "17"], "numbers 1 to 16"),
+            (&["--client-retry-backoff-multiplier", "0.5"], "1 or more"),
+            (&["--client-retry-token-ratio=-1"], "from 0 to 1000"),
+            (&["--client-hedge", "Pantry.Count"], "Service.Method=DELAY"),
+            (&["--client-hedge", "Count=20ms"], "is not an endpoint"),
+            (&["--client-hedge", "Pantry.Count=soon"], "invalid duration"),
+            (&["--client-hedge", "Pantry.Count=20ms/9"], "2 to 5 copies"),
         ] {
             let err = parse(args).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{args:?}");

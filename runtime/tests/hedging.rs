@@ -1,6 +1,6 @@
 //! Hedging (gRFC A6) against real nodes: with one node of three delaying 10 % of calls by
 //! 200 ms, hedged calls' p99 is at least 5× lower than unhedged calls' at the same load, and
-//! the losing copies are cancelled.
+//! the losing copies are cancelled; server streams are hedged until one copy answers.
 
 #[path = "support/faults.rs"]
 mod faults;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use faults::{Faults, pantry_fleet, percentile};
 use micro::client::Hedging;
 use micro::{Client, RunningService};
-use support::kitchen::PantryClient;
+use support::kitchen::{KitchenClient, ListRequest, PantryClient};
 use support::memory_registry;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -121,4 +121,52 @@ async fn a_call_can_ask_for_hedging_itself() {
             start.elapsed()
         );
     }
+}
+
+#[tokio::test]
+async fn a_server_stream_is_hedged_and_read_whole_from_the_copy_that_answered() {
+    let registry = memory_registry();
+    // Node 0 holds back every response (its headers, so the stream's start) for 2 s.
+    let (_nodes, faults) = pantry_fleet(&registry, 2, |n| match n {
+        0 => Faults::seeded(3).delay(100, Duration::from_secs(2)).build(),
+        _ => Faults::seeded(3).build(),
+    })
+    .await;
+    let client = Client::builder()
+        .registry(registry)
+        .selector(micro::selector::Strategy::RoundRobin)
+        .build()
+        .unwrap();
+    let kitchen = KitchenClient::new(client).with_service("pantry");
+    for _ in 0..4 {
+        let start = Instant::now();
+        let request = ListRequest {
+            limit: Some(5),
+            ..ListRequest::default()
+        };
+        let hedging = Hedging::after(Duration::from_millis(20));
+        let mut items = kitchen.list(request).hedge(hedging).await.unwrap();
+        let mut ids = Vec::new();
+        while let Some(item) = items.recv().await.unwrap() {
+            ids.push(item.id);
+        }
+        assert_eq!(ids, ["0", "1", "2", "3", "4"]);
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+    // Round robin sent some first copies to node 0; each lost and was cancelled.
+    let slow = &faults[0];
+    assert!(slow.calls() >= 1, "node 0 got no first copy");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while slow.cancelled() < slow.calls() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        slow.cancelled(),
+        slow.calls(),
+        "every losing copy was cancelled"
+    );
 }

@@ -1,7 +1,8 @@
 //! gRPC's retry policy (gRFC A6) against a real node: the server's pushback is waited for
-//! exactly or ends the retries, retries carry `grpc-previous-rpc-attempts`, a call makes at
-//! most 5 attempts, nothing is retried once response headers arrived, and the throttle stops
-//! retries while failures dominate.
+//! exactly or ends the retries (and the hedges), retries carry `grpc-previous-rpc-attempts`, a
+//! call makes at most 5 attempts, nothing is retried once response headers arrived, the
+//! throttle stops retries while failures dominate, and the `--client-retry-*` and
+//! `--client-hedge` flags configure all of it.
 
 mod support;
 
@@ -70,6 +71,20 @@ fn pushback(millis: &'static str) -> Status {
 
 fn unavailable(_: &Context) -> Status {
     Status::unavailable("draining")
+}
+
+/// A client builder configured by a command line of micro's flags.
+fn flags(args: &[&str]) -> micro::client::ClientBuilder {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        micro: micro::Flags,
+    }
+
+    let cli = Cli::try_parse_from(std::iter::once("client").chain(args.iter().copied()));
+    Client::builder().flags(&cli.expect("flags parse").micro)
 }
 
 #[tokio::test]
@@ -177,4 +192,62 @@ async fn the_throttle_stops_retries_while_failures_dominate() {
     // 10 tokens: the first call's 4 failures leave 6, the next call's failure 5, and from then
     // on no call is retried (retries need more than half the tokens).
     assert_eq!(attempts, calls + 3, "{attempts} attempts for {calls} calls");
+}
+
+#[tokio::test]
+async fn a_hedge_waits_for_the_servers_pushback_before_its_next_copy() {
+    let (node, seen) = start(1, |_| pushback("150")).await;
+    // Copies 5 s apart: only the pushback can bring the second one sooner.
+    let client = pantry(&node, flags(&["--client-hedge", "Pantry.Count=5s/3"]));
+    let start = Instant::now();
+    assert_eq!(client.count(()).await.unwrap().stored, 7);
+    let elapsed = start.elapsed();
+    let seen = seen.lock().unwrap().clone();
+    let previous: Vec<Option<&str>> = seen.iter().map(|(_, p)| p.as_deref()).collect();
+    assert_eq!(previous, [None, Some("1")]);
+    let gap = seen[1].0 - seen[0].0;
+    assert!(
+        gap >= Duration::from_millis(150) && elapsed < Duration::from_secs(2),
+        "second copy {gap:?} after the first (150 ms pushed back), call took {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_negative_pushback_stops_the_hedges() {
+    let (node, seen) = start(usize::MAX, |_| pushback("-1")).await;
+    let client = pantry(&node, Client::builder());
+    let hedging = micro::client::Hedging::after(Duration::from_millis(50)).max_attempts(5);
+    let status = client.count(()).hedge(hedging).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    // The call is over: no copy can go out after it returned.
+    assert_eq!(seen.lock().unwrap().len(), 1, "{status:?}");
+}
+
+#[tokio::test]
+async fn retry_flags_pick_the_codes_and_the_throttle() {
+    fn exhausted(_: &Context) -> Status {
+        Status::resource_exhausted("quota")
+    }
+    // By default RESOURCE_EXHAUSTED is not retried.
+    let (node, seen) = start(1, exhausted).await;
+    let status = pantry(&node, flags(&[])).count(()).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted);
+    assert_eq!(seen.lock().unwrap().len(), 1);
+
+    let (node, seen) = start(1, exhausted).await;
+    let retried = pantry(
+        &node,
+        flags(&["--client-retry-codes=resource_exhausted,14"]),
+    );
+    assert_eq!(retried.count(()).await.unwrap().stored, 7);
+    assert_eq!(seen.lock().unwrap().len(), 2);
+
+    // A throttle of 2 tokens: one failure leaves 1, not more than half, so no retry.
+    let (node, seen) = start(usize::MAX, unavailable).await;
+    let throttled = pantry(&node, flags(&["--client-retry-tokens=2"]));
+    assert_eq!(
+        throttled.count(()).await.unwrap_err().code(),
+        Code::Unavailable
+    );
+    assert_eq!(seen.lock().unwrap().len(), 1);
 }

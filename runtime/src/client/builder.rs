@@ -343,10 +343,44 @@ impl ClientBuilder {
             self = self.timeout(timeout);
         }
         self.retry.retries = flags.client_retries.unwrap_or(self.retry.retries);
+        self.retry_flags(flags);
         self.pool_size = flags.client_pool_size.unwrap_or(self.pool_size);
         self.connect_timeout = flags.client_connect_timeout.unwrap_or(self.connect_timeout);
         self.strategy = flags.selector.unwrap_or(self.strategy);
         self
+    }
+
+    /// The `--client-retry-*` and `--client-hedge` flags.
+    fn retry_flags(&mut self, flags: &Flags) {
+        let retry = &mut self.retry;
+        if let Some(codes) = &flags.client_retry_codes {
+            retry.codes = super::retry::Codes::of(codes.iter().copied());
+        }
+        let backoff_flags = [
+            flags.client_retry_backoff_initial.is_some(),
+            flags.client_retry_backoff_max.is_some(),
+            flags.client_retry_backoff_multiplier.is_some(),
+        ];
+        if backoff_flags.contains(&true) {
+            // Flags refine the exponential backoff in use, or gRPC's default one.
+            let mut backoff = match &retry.backoff {
+                Backoff::Exponential(backoff) => *backoff,
+                Backoff::Custom(_) => ExponentialBackoff::default(),
+            };
+            backoff.initial = flags
+                .client_retry_backoff_initial
+                .unwrap_or(backoff.initial);
+            backoff.max = flags.client_retry_backoff_max.unwrap_or(backoff.max);
+            backoff.multiplier = flags
+                .client_retry_backoff_multiplier
+                .unwrap_or(backoff.multiplier);
+            retry.backoff = Backoff::Exponential(backoff);
+        }
+        retry.max_tokens = flags.client_retry_tokens.unwrap_or(retry.max_tokens);
+        retry.token_ratio = flags.client_retry_token_ratio.unwrap_or(retry.token_ratio);
+        for (endpoint, hedging) in &flags.client_hedge {
+            retry.hedging.insert(endpoint.clone(), hedging.clone());
+        }
     }
 
     /// Wraps every call in a tower layer, outermost last: logging, headers, rate limits,
@@ -547,5 +581,45 @@ impl fmt::Debug for ClientBuilder {
             .field("layers", &self.layers)
             .field("options", &self.options)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::flags::Cli;
+
+    fn with_flags(builder: ClientBuilder, args: &[&str]) -> ClientBuilder {
+        let cli = Cli::try_parse_from(std::iter::once("svc").chain(args.iter().copied()));
+        builder.client_flags(&cli.unwrap().flags)
+    }
+
+    #[test]
+    fn backoff_flags_refine_the_grpc_backoff_and_leave_a_custom_one_alone() {
+        let args = [
+            "--client-retry-backoff-initial=10ms",
+            "--client-retry-backoff-multiplier=3",
+        ];
+        let builder = with_flags(crate::Client::builder(), &args);
+        let Backoff::Exponential(backoff) = builder.retry.backoff else {
+            panic!("the flags give gRPC's backoff");
+        };
+        let expected = ExponentialBackoff {
+            initial: Duration::from_millis(10),
+            max: Duration::from_secs(1),
+            multiplier: 3.0,
+        };
+        assert_eq!(backoff, expected);
+
+        let custom = crate::Client::builder().backoff(|_| Duration::ZERO);
+        let builder = with_flags(custom.clone(), &["--client-retries=2"]);
+        assert!(matches!(builder.retry.backoff, Backoff::Custom(_)));
+        let builder = with_flags(custom, &["--client-retry-backoff-max=2s"]);
+        let Backoff::Exponential(backoff) = builder.retry.backoff else {
+            panic!("a backoff flag replaces the custom backoff");
+        };
+        assert_eq!(backoff.max, Duration::from_secs(2));
     }
 }

@@ -142,7 +142,8 @@ impl Inner {
     }
 }
 
-/// Starts `count` pantry nodes in `registry`; node `n` is wrapped with `faults(n)`.
+/// Starts `count` nodes of a service named `pantry` in `registry`, serving the pantry and the
+/// test kitchen (for streams); node `n` is wrapped with `faults(n)`.
 pub async fn pantry_fleet(
     registry: &Arc<dyn micro::registry::Registry>,
     count: usize,
@@ -157,6 +158,9 @@ pub async fn pantry_fleet(
             .registry(registry.clone())
             .handle(crate::support::kitchen::PantryServer::new(
                 crate::support::TestPantry,
+            ))
+            .handle(crate::support::kitchen::KitchenServer::new(
+                crate::support::TestKitchen::default(),
             ));
         nodes.push(faults.wrap(service).start().await.expect("node starts"));
         all.push(faults);
