@@ -37,16 +37,20 @@ pub(crate) fn encode(timeout: Duration) -> HeaderValue {
 /// The timeout the caller asked for, if any: `grpc-timeout`, Connect's `connect-timeout-ms`,
 /// or go-micro's `timeout` (nanoseconds). A malformed header is the caller's error.
 pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Option<Duration>, Status> {
-    // One pass over the headers rather than three lookups: this runs on every call.
+    // One pass over the headers rather than three lookups: this runs on every call. A header
+    // sent twice counts once, its first value, as `HeaderMap::get` and Go's `Header.Get` read it.
     let (mut grpc, mut connect, mut go_micro) = (None, None, None);
     for (name, value) in headers {
-        if *name == GRPC_TIMEOUT {
-            grpc = Some(value);
+        let slot = if *name == GRPC_TIMEOUT {
+            &mut grpc
         } else if *name == CONNECT_TIMEOUT {
-            connect = Some(value);
+            &mut connect
         } else if *name == GO_MICRO_TIMEOUT {
-            go_micro = Some(value);
-        }
+            &mut go_micro
+        } else {
+            continue;
+        };
+        slot.get_or_insert(value);
     }
     if let Some(text) = grpc.map(|value| value.to_str().unwrap_or_default()) {
         return parse_grpc_timeout(text).map(Some).ok_or_else(|| {
@@ -124,6 +128,26 @@ mod tests {
         for text in ["", "m", "123456789m", "10", "10x", "-1S", "1.5S", "１S"] {
             assert_eq!(parse_grpc_timeout(text), None, "{text}");
         }
+    }
+
+    /// Found by the `mucp` fuzz target: of two `timeout` headers the last counted, where
+    /// go-micro (Go's `Header.Get`) reads the first.
+    #[test]
+    fn a_timeout_sent_twice_counts_its_first_value() {
+        let mut headers = HeaderMap::new();
+        headers.append("timeout", "3000000".parse().unwrap());
+        headers.append("timeout", "soon".parse().unwrap());
+        headers.append("grpc-timeout", "5m".parse().unwrap());
+        headers.append("grpc-timeout", "7m".parse().unwrap());
+        assert_eq!(
+            from_headers(&headers).unwrap(),
+            Some(Duration::from_millis(5))
+        );
+        headers.remove("grpc-timeout");
+        assert_eq!(
+            from_headers(&headers).unwrap(),
+            Some(Duration::from_millis(3))
+        );
     }
 
     #[test]

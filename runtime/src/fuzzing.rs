@@ -258,6 +258,65 @@ pub fn mdns_txt(strings: &[String]) -> Result<(Vec<String>, bool), String> {
     Ok((encoded, again == payload))
 }
 
+/// go-micro's reply to a call over its RPC protocol (mucp), read as micro's client reads it
+/// (`client/mucp.rs`): turned into a gRPC response, then read as a unary reply, giving the
+/// reply message or the call's status.
+pub fn mucp_reply(
+    status: http::StatusCode,
+    headers: http::HeaderMap,
+    body: Bytes,
+) -> Result<Bytes, Status> {
+    let mut response = http::Response::new(());
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    let (parts, ()) = response.into_parts();
+    ready(crate::client::mucp::read_reply(parts, body))
+}
+
+/// What micro's server reads from the headers of a go-micro request (`server/protocol`).
+#[derive(Debug)]
+pub struct MicroRequest {
+    /// Served as go-micro's protocol, in this codec (`None`: another protocol or refused).
+    pub format: Option<Format>,
+    /// Refused: no protocol this port speaks.
+    pub unsupported: bool,
+    /// The endpoint called (`Micro-Endpoint` and the headers go-micro reads after it).
+    pub endpoint: String,
+    /// The caller's timeout: `grpc-timeout`, `connect-timeout-ms` or go-micro's `timeout`.
+    pub timeout: Result<Option<std::time::Duration>, Status>,
+}
+
+/// Reads a request's headers as the server does before it routes a go-micro call.
+pub fn micro_request(headers: &http::HeaderMap) -> MicroRequest {
+    use crate::server::protocol::Protocol;
+    use crate::server::protocol::micro::Caller;
+
+    let protocol = Protocol::detect(headers);
+    MicroRequest {
+        format: match protocol {
+            Protocol::Micro(format) => Some(format),
+            _ => None,
+        },
+        unsupported: matches!(protocol, Protocol::Unsupported(_)),
+        endpoint: Caller::of(headers).endpoint().to_owned(),
+        timeout: crate::deadline::from_headers(headers),
+    }
+}
+
+/// The response the server sends a go-micro request (with these headers) whose call failed
+/// with `status` in `service`: go-micro's error JSON in `Micro-Error`, and in the body for a
+/// caller that is not a go-micro client.
+pub fn micro_error(
+    headers: &http::HeaderMap,
+    status: &Status,
+    service: &str,
+) -> (http::StatusCode, http::HeaderMap, Bytes) {
+    let response = crate::server::protocol::micro::Caller::of(headers).error(status, service);
+    let (parts, body) = response.into_parts();
+    let body = ready(body.collect()).map(|collected| collected.to_bytes());
+    (parts.status, parts.headers, body.unwrap_or_default())
+}
+
 /// Polls a future that is ready at once (everything it reads is in memory).
 fn ready<F: std::future::Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);

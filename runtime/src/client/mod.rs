@@ -17,7 +17,7 @@ mod connection;
 mod failure;
 mod headers;
 mod invoke;
-mod mucp;
+pub(crate) mod mucp;
 mod pipeline;
 mod plain;
 mod pool;

@@ -36,6 +36,13 @@ pub(crate) fn speaks_mucp(node: &Node) -> bool {
     node.metadata.get("protocol").map(String::as_str) == Some("mucp")
 }
 
+/// A go-micro node's reply to a mucp call, read as a unary call reads its reply: the message,
+/// or the call's status (for the fuzz target; `send` reads replies this way).
+#[cfg(feature = "fuzzing")]
+pub(crate) async fn read_reply(parts: http::response::Parts, body: Bytes) -> Result<Bytes, Status> {
+    super::unary::decode(to_grpc(parts, body), None, MAX_REPLY, Ok).await
+}
+
 /// Sends calls to mucp nodes over pooled HTTP/1.1 keep-alive connections. Clones share them.
 #[derive(Clone, Debug)]
 pub(crate) struct Mucp {
@@ -159,14 +166,15 @@ fn is_grpc_only(name: &HeaderName) -> bool {
 
 /// go-micro's answer as a gRPC response: an error in `Micro-Error` (or a failed HTTP status)
 /// becomes its status, keeping the go-micro error in the details; a reply becomes one frame.
-fn to_grpc(parts: http::response::Parts, body: Bytes) -> http::Response<Body> {
+pub(crate) fn to_grpc(parts: http::response::Parts, body: Bytes) -> http::Response<Body> {
+    // go-micro writes the error JSON as Go marshals it: UTF-8, not only ASCII.
     let error = parts
         .headers
         .get(MICRO_ERROR)
-        .and_then(|value| value.to_str().ok())
+        .map(|value| String::from_utf8_lossy(value.as_bytes()))
         .filter(|text| !text.is_empty());
     let failed = match error {
-        Some(text) => Some(crate::errors::Error::parse(text)),
+        Some(text) => Some(crate::errors::Error::parse(&text)),
         None if !parts.status.is_success() => {
             Some(crate::errors::Error::parse(&String::from_utf8_lossy(&body))).map(|mut error| {
                 if error.code == 0 {
@@ -205,13 +213,15 @@ fn to_grpc(parts: http::response::Parts, body: Bytes) -> http::Response<Body> {
     response
 }
 
-/// The reply's headers that are call metadata (go-micro echoes the request's `Micro-*`).
+/// The reply's headers that are call metadata (go-micro echoes the request's `Micro-*`). Its
+/// `grpc-*` headers are not: they would be read as the gRPC response's status or encoding.
 fn copy_metadata(from: &HeaderMap, to: &mut HeaderMap) {
     for (name, value) in from {
-        let skip = matches!(
-            name.as_str(),
-            "content-type" | "content-length" | "connection" | "date" | "micro-error"
-        );
+        let skip = is_grpc_only(name)
+            || matches!(
+                name.as_str(),
+                "connection" | "keep-alive" | "transfer-encoding" | "date" | "micro-error"
+            );
         if !skip && !to.contains_key(name) {
             to.append(name, value.clone());
         }
@@ -255,5 +265,33 @@ mod tests {
             (error.id.as_str(), error.code, error.detail.as_str()),
             ("helloworld", 409, "taken")
         );
+    }
+
+    async fn read(headers: &[(&str, &str)], body: &'static [u8]) -> Result<Bytes, Status> {
+        super::super::unary::decode(reply(headers, body), None, MAX_REPLY, Ok).await
+    }
+
+    /// Found by the `mucp` fuzz target: a go-micro reply's own `grpc-*` headers were copied
+    /// into the gRPC response and read as its status (or its encoding).
+    #[tokio::test]
+    async fn grpc_headers_of_a_go_micro_reply_are_not_read_as_its_status() {
+        let headers = [
+            ("grpc-status", "5"),
+            ("grpc-encoding", "gzip"),
+            ("micro-id", "1"),
+        ];
+        let message = read(&headers, br#"{"msg":"hi"}"#).await.unwrap();
+        assert_eq!(message.as_ref(), br#"{"msg":"hi"}"#);
+    }
+
+    /// Found by the `mucp` fuzz target: Go writes the error JSON in UTF-8, and an error whose
+    /// text was not ASCII was ignored, so the call read an empty reply as a success.
+    #[tokio::test]
+    async fn a_micro_error_in_utf8_is_the_calls_error() {
+        let json = r#"{"id":"menu","code":404,"detail":"no crème brûlée","status":"Not Found"}"#;
+        let status = read(&[("micro-error", json)], b"").await.unwrap_err();
+        assert_eq!(status.code(), crate::Code::NotFound);
+        let error = crate::errors::Error::from_status(&status, "x");
+        assert_eq!(error.detail, "no crème brûlée");
     }
 }

@@ -3,7 +3,7 @@
 pub(crate) mod connect;
 pub(crate) mod connect_unary;
 pub(crate) mod grpc_web;
-pub(super) mod micro;
+pub(crate) mod micro;
 
 use std::borrow::Cow;
 
@@ -24,7 +24,7 @@ pub(super) fn failure(response: &mut http::Response<crate::server::Body>) -> Opt
 
 /// How a request wants to be served.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Protocol {
+pub(crate) enum Protocol {
     /// gRPC over HTTP/2: `application/grpc[+proto|+json]`.
     Grpc(Format),
     /// gRPC-Web: `application/grpc-web[-text][+proto|+json]`.
@@ -41,7 +41,7 @@ pub(super) enum Protocol {
 
 /// go-micro's request headers naming the endpoint, in the order go-micro reads them.
 // A static, not a const: a const array of `HeaderName`s is built and dropped wherever it is used.
-pub(super) static MICRO_ENDPOINT_HEADERS: [HeaderName; 4] = [
+pub(crate) static MICRO_ENDPOINT_HEADERS: [HeaderName; 4] = [
     HeaderName::from_static("micro-endpoint"),
     HeaderName::from_static("x-micro-endpoint"),
     HeaderName::from_static("micro-method"),
@@ -49,7 +49,7 @@ pub(super) static MICRO_ENDPOINT_HEADERS: [HeaderName; 4] = [
 ];
 
 impl Protocol {
-    pub(super) fn detect(headers: &HeaderMap) -> Protocol {
+    pub(crate) fn detect(headers: &HeaderMap) -> Protocol {
         let content_type = headers.get(header::CONTENT_TYPE).map(|value| {
             // Content types are almost always lowercase ASCII already; only allocate when not.
             match value.to_str() {
