@@ -1,24 +1,29 @@
 //! The etcd coordinator against a real etcd: conformance, go-micro's key layout, processes
-//! sharing one lock, a holder and a leader SIGKILLed or paused (SIGSTOP), and an unreachable
-//! etcd. Processes are this test binary run again in a child role.
+//! sharing one lock, a holder and a leader SIGKILLed or paused (SIGSTOP), a paused holder's late
+//! write fenced off by a PostgreSQL row, and an unreachable etcd. Processes are this test binary
+//! run again in a child role.
 
 #![cfg(feature = "sync-etcd")]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use micro::sync::{self, Coordinator, ErrorKind, EtcdSync, LockOptions};
-use micro_test_support::{EtcdServer, free_port};
+use micro::sync::{self, Coordinator, ErrorKind, EtcdSync, Fence, Leader, LockOptions};
+use micro_test_support::{EtcdServer, PostgresServer, free_port};
 
 /// The test a child process runs; it does nothing unless [`ROLE`] is set.
 const CHILD: &str = "child_process";
 const ROLE: &str = "MICRO_TEST_SYNC_ROLE";
 const ETCD: &str = "MICRO_TEST_SYNC_ETCD";
 const FILE: &str = "MICRO_TEST_SYNC_FILE";
+/// The PostgreSQL URL of the fencing drills' resource.
+const POSTGRES: &str = "MICRO_TEST_SYNC_POSTGRES";
+/// The id the fencing drills hold, and the row they write.
+const FENCED: &str = "fenced";
 /// The TTL of a child's locks, in seconds, when not [`TTL`].
 const TTL_SECONDS: &str = "MICRO_TEST_SYNC_TTL";
 /// The TTL of children's locks and leaderships (etcd's minimum is about 2 s).
@@ -73,20 +78,22 @@ fn child_process() {
                 leader.lost().await;
                 println!("lost");
             }
+            "fenced-lock" => hold_then_write_late(&*sync, Hold::Lock, held).await,
+            "fenced-leader" => hold_then_write_late(&*sync, Hold::Leadership, held).await,
             other => panic!("unknown role {other}"),
         }
     });
 }
 
 /// Runs `request` until it succeeds, again after each `Unavailable` (at most 10 times).
-async fn retry_unavailable<F, Fut>(request: F)
+async fn retry_unavailable<T, F, Fut>(request: F) -> T
 where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<(), sync::Error>>,
+    Fut: std::future::Future<Output = Result<T, sync::Error>>,
 {
     for _ in 0..10 {
         match request().await {
-            Ok(()) => return,
+            Ok(value) => return value,
             Err(err) if err.kind() == ErrorKind::Unavailable => {
                 eprintln!("retrying: {err}");
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -100,6 +107,7 @@ where
 /// A child process in `role`, its stdout lines forwarded; killed when dropped.
 struct Child {
     process: std::process::Child,
+    stdin: ChildStdin,
     lines: mpsc::Receiver<String>,
 }
 
@@ -116,11 +124,13 @@ impl Child {
             .args(["--exact", CHILD, "--nocapture", "--test-threads=1"])
             .env(ROLE, role)
             .env(ETCD, etcd)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped());
         if let Some(file) = file {
             command.env(FILE, file);
         }
         let mut process = command.spawn().unwrap();
+        let stdin = process.stdin.take().unwrap();
         let stdout = BufReader::new(process.stdout.take().unwrap());
         let (send, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -130,7 +140,17 @@ impl Child {
                 }
             }
         });
-        Child { process, lines }
+        Child {
+            process,
+            stdin,
+            lines,
+        }
+    }
+
+    /// Writes `line` to the child's stdin.
+    fn send(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
     }
 
     /// Waits up to `timeout` for the child to print `want`.
@@ -143,6 +163,25 @@ impl Child {
                 Ok(line) if line == want || line.ends_with(&format!(" {want}")) => return,
                 Ok(_) => continue,
                 Err(err) => panic!("the child did not print {want:?} within {timeout:?}: {err}"),
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for the child to print `label` and a word; the word.
+    fn expect_word(&self, label: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match self.lines.recv_timeout(left) {
+                Ok(line) => line,
+                Err(err) => panic!("the child did not print {label:?} within {timeout:?}: {err}"),
+            };
+            // libtest's `test child_process ... ` may start the line.
+            let mut words = line.split_whitespace();
+            if words.any(|word| word == label)
+                && let Some(word) = words.next()
+            {
+                return word.to_owned();
             }
         }
     }
@@ -161,6 +200,23 @@ impl Child {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Stops the child (SIGSTOP) and waits until each of its threads has: `kill` returns
+    /// before they all have, and one still running could read what is sent to it next.
+    fn pause(&self) {
+        self.signal("STOP");
+        let threads = format!("/proc/{}/task", self.process.id());
+        let stopped = |thread: std::fs::DirEntry| {
+            let stat = std::fs::read_to_string(thread.path().join("stat")).unwrap_or_default();
+            // `tid (name) state …`, and the name may hold spaces and parentheses.
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('T'))
+        };
+        micro_test_support::wait_until("the child to stop", Duration::from_secs(5), || {
+            let threads = std::fs::read_dir(&threads).unwrap();
+            threads.map_while(Result::ok).all(stopped)
+        });
     }
 
     /// Sends `signal` (`STOP`, `CONT`) to the child.
@@ -197,7 +253,8 @@ async fn keys_follow_go_micros_layout() {
     };
     let sync = EtcdSync::new(&[server.address()]).with_prefix("billing/");
     assert_eq!(sync.key("invoices/7"), "/micro/sync/billing-invoices-7");
-    sync.lock("invoices/7", LockOptions::default())
+    let fence = sync
+        .lock("invoices/7", LockOptions::default())
         .await
         .unwrap();
     let mut client = etcd_client::Client::connect([server.address()], None)
@@ -214,6 +271,26 @@ async fn keys_follow_go_micros_layout() {
         0,
         "the owner key is bound to a lease"
     );
+    let created = |kv: &etcd_client::KeyValue| Fence::new(kv.create_revision() as u64);
+    assert_eq!(
+        fence,
+        created(&stored.kvs()[0]),
+        "a lock's fence is its owner key's create revision"
+    );
+    let leader = sync
+        .leader("elections/7", LockOptions::default())
+        .await
+        .unwrap();
+    let candidates = client
+        .get("/micro/sync/billing-elections-7/", Some(prefix.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        leader.fence(),
+        created(&candidates.kvs()[0]),
+        "a leader's fence is its candidate key's create revision"
+    );
+    leader.resign().await.unwrap();
     sync.unlock("invoices/7").await.unwrap();
     let stored = client.get("/micro/sync/", Some(prefix)).await.unwrap();
     assert!(stored.kvs().is_empty(), "unlock leaves nothing behind");
@@ -233,7 +310,9 @@ async fn excludes_go_micros_mutex_both_ways() {
     let go_mutex = |lease: i64| format!("/micro/sync/job/{lease:x}");
     let lease = client.lease_grant(30, None).await.unwrap().id();
     let put = etcd_client::PutOptions::new().with_lease(lease);
-    client.put(go_mutex(lease), "", Some(put)).await.unwrap();
+    let put = client.put(go_mutex(lease), "", Some(put)).await.unwrap();
+    // go-micro's holder's fence, were it to use one: its key's create revision.
+    let go_fence = Fence::new(put.header().unwrap().revision() as u64);
 
     let sync = etcd(&server.address());
     let options = LockOptions::default().ttl(TTL);
@@ -242,9 +321,11 @@ async fn excludes_go_micros_mutex_both_ways() {
         .await;
     assert_eq!(busy.map_err(|err| err.kind()), Err(ErrorKind::LockTimeout));
     client.delete(go_mutex(lease), None).await.unwrap(); // go-micro's Unlock
-    sync.lock("job", options.wait(Duration::from_secs(5)))
+    let fence = sync
+        .lock("job", options.wait(Duration::from_secs(5)))
         .await
         .unwrap();
+    assert!(fence > go_fence, "fences order go-micro's holders and ours");
 
     // go-micro's side: its key is not the first under the prefix, so it waits.
     let other = client.lease_grant(30, None).await.unwrap().id();
@@ -386,7 +467,7 @@ fn a_paused_leader_learns_that_it_lost() {
     };
     let leader = Child::spawn("leader", &server.address(), None);
     leader.expect_line("leading", Duration::from_secs(30));
-    leader.signal("STOP");
+    leader.pause();
     let sync = etcd(&server.address());
     let runtime = runtime();
     let options = LockOptions::default().ttl(TTL).wait(TTL + MARGIN);
@@ -396,6 +477,165 @@ fn a_paused_leader_learns_that_it_lost() {
     leader.expect_line("lost", Duration::from_secs(5));
     assert!(elected.is_leader(), "the new leader lost too");
     runtime.block_on(elected.resign()).unwrap();
+}
+
+/// Issue #24's drill, for a lock: see [`a_paused_holders_late_write_is_fenced_off`].
+#[test]
+fn a_lock_holder_paused_past_its_ttl_is_fenced_off() {
+    a_paused_holders_late_write_is_fenced_off(Hold::Lock);
+}
+
+/// Issue #24's drill, for leadership: see [`a_paused_holders_late_write_is_fenced_off`].
+#[test]
+fn a_leader_paused_past_its_ttl_is_fenced_off() {
+    a_paused_holders_late_write_is_fenced_off(Hold::Leadership);
+}
+
+/// Process A takes [`FENCED`] and writes to a row that checks fences; it is paused (SIGSTOP)
+/// as it is about to write again, past its TTL. B takes over with a higher fence and writes.
+/// When A runs again, its late write carries its old fence and the row refuses it.
+fn a_paused_holders_late_write_is_fenced_off(hold: Hold) {
+    let Some(etcd_server) = EtcdServer::start() else {
+        return;
+    };
+    let Some(postgres) = PostgresServer::start() else {
+        return;
+    };
+    let runtime = runtime();
+    let row = runtime.block_on(FencedRow::create(&postgres.url()));
+    let url = postgres.url();
+    let mut a = Child::spawn_with(
+        hold.role(),
+        &etcd_server.address(),
+        None,
+        &[(POSTGRES, &url)],
+    );
+    let a_fence: Fence = a
+        .expect_word("holding", Duration::from_secs(30))
+        .parse()
+        .unwrap();
+    a.pause();
+    let paused = Instant::now();
+    a.send("write"); // A's next write is due: it makes it when it runs again.
+
+    let b = etcd(&etcd_server.address());
+    let options = LockOptions::default().ttl(TTL).wait(TTL + MARGIN);
+    let taken = runtime.block_on(hold.take(&*b, options));
+    let (b_fence, leader) = taken.unwrap_or_else(|err| panic!("paused A kept {FENCED}: {err}"));
+    let took_over = paused.elapsed();
+    assert!(
+        b_fence > a_fence,
+        "B's fence {b_fence} is not higher than paused A's {a_fence}"
+    );
+    assert!(
+        runtime.block_on(row.write("B", b_fence)),
+        "the row refused B, the holder"
+    );
+
+    a.signal("CONT");
+    let late = a.expect_word("write", Duration::from_secs(10));
+    assert_eq!(
+        late, "refused",
+        "A's late write with fence {a_fence} was {late}"
+    );
+    a.expect_success(Duration::from_secs(10));
+    let stored = runtime.block_on(row.read());
+    assert_eq!(stored, ("B".to_owned(), b_fence), "the row lost B's write");
+    println!(
+        "{}: A held fence {a_fence} and was paused; B took over {took_over:.1?} later with \
+         fence {b_fence}; A's late write was refused",
+        hold.role()
+    );
+    if let Some(leader) = leader {
+        runtime.block_on(leader.resign()).unwrap();
+    }
+}
+
+/// What the fencing drills hold.
+#[derive(Clone, Copy)]
+enum Hold {
+    Lock,
+    Leadership,
+}
+
+impl Hold {
+    /// The child role that holds it.
+    fn role(self) -> &'static str {
+        match self {
+            Hold::Lock => "fenced-lock",
+            Hold::Leadership => "fenced-leader",
+        }
+    }
+
+    /// Takes [`FENCED`]: the fence, and the leadership to keep.
+    async fn take(
+        self,
+        sync: &dyn Coordinator,
+        options: LockOptions,
+    ) -> Result<(Fence, Option<Leader>), sync::Error> {
+        match self {
+            Hold::Lock => Ok((sync.lock(FENCED, options).await?, None)),
+            Hold::Leadership => {
+                let leader = sync.leader(FENCED, options).await?;
+                Ok((leader.fence(), Some(leader)))
+            }
+        }
+    }
+}
+
+/// In a child: takes [`FENCED`] and writes `A` to the row, says `holding <fence>`, and writes
+/// again when a line arrives on stdin (the parent pauses it first), saying `write taken` or
+/// `write refused`.
+async fn hold_then_write_late(sync: &dyn Coordinator, hold: Hold, options: LockOptions) {
+    let row = FencedRow::connect(&std::env::var(POSTGRES).unwrap()).await;
+    let (fence, _leadership) = hold.take(sync, options).await.unwrap();
+    assert!(row.write("A", fence).await, "the row refused A, the holder");
+    println!("holding {fence}");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).unwrap();
+    let taken = row.write("A, late", fence).await;
+    println!("write {}", if taken { "taken" } else { "refused" });
+}
+
+/// The fencing drills' resource: a PostgreSQL row that takes a write only with a fence at
+/// least as high as the last one it took, as `docs/sync.md` shows.
+struct FencedRow(tokio_postgres::Client);
+
+impl FencedRow {
+    async fn connect(url: &str) -> FencedRow {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        FencedRow(client)
+    }
+
+    /// Connects, and creates the row with fence 0.
+    async fn create(url: &str) -> FencedRow {
+        let row = FencedRow::connect(url).await;
+        let create = "CREATE TABLE fenced (id text PRIMARY KEY, value text NOT NULL, \
+                      fence bigint NOT NULL)";
+        row.0.execute(create, &[]).await.unwrap();
+        let insert = "INSERT INTO fenced VALUES ($1, '', 0)";
+        row.0.execute(insert, &[&FENCED]).await.unwrap();
+        row
+    }
+
+    /// Writes `value` with `fence`; whether the row took it.
+    async fn write(&self, value: &str, fence: Fence) -> bool {
+        let fence = i64::try_from(fence.get()).unwrap();
+        let update = "UPDATE fenced SET value = $2, fence = $3 WHERE id = $1 AND fence <= $3";
+        let updated = self.0.execute(update, &[&FENCED, &value, &fence]).await;
+        updated.unwrap() == 1
+    }
+
+    /// The row's value and fence.
+    async fn read(&self) -> (String, Fence) {
+        let select = "SELECT value, fence FROM fenced WHERE id = $1";
+        let row = self.0.query_one(select, &[&FENCED]).await.unwrap();
+        let fence: i64 = row.get(1);
+        (row.get(0), Fence::new(u64::try_from(fence).unwrap()))
+    }
 }
 
 #[tokio::test]

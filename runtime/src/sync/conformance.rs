@@ -10,6 +10,9 @@
 //! `new` makes a node: each call another participant (another process, for a real backend)
 //! sharing the same locks. The suite panics with a description of the first behaviour that is
 //! wrong. Its ids are its own, so runs may share a server. It takes about 10 s (TTLs).
+//!
+//! Fences are checked wherever an id changes hands: under contention, on unlock, when a dead
+//! holder's lock lapses, and when leadership passes on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-use super::{Coordinator, ErrorKind, Leader, LockOptions};
+use super::{Coordinator, ErrorKind, Fence, Leader, LockOptions};
 
 /// How long anything that should happen promptly may take.
 const PROMPTLY: Duration = Duration::from_secs(10);
@@ -83,26 +86,35 @@ async fn bad_input_is_refused(node: &dyn Coordinator) {
     );
 }
 
-/// 4 nodes × 4 tasks × 5 read-pause-write increments under one lock: none is lost, and no two
-/// holders ever overlap.
+/// 4 nodes × 4 tasks × 5 read-pause-write increments under one lock: none is lost, no two
+/// holders ever overlap, and each holder's fence is higher than the one before.
 async fn locks_exclude_each_other(new: &impl Fn() -> Arc<dyn Coordinator>, id: &str) {
     let counter = Arc::new(AtomicU64::new(0));
     let inside = Arc::new(AtomicU64::new(0));
+    let last_fence = Arc::new(AtomicU64::new(0));
     let mut tasks = JoinSet::new();
     for _ in 0..4 {
         let node = new();
         for _ in 0..4 {
             let (node, id) = (node.clone(), id.to_owned());
             let (counter, inside) = (counter.clone(), inside.clone());
+            let last_fence = last_fence.clone();
             tasks.spawn(async move {
                 for _ in 0..5 {
-                    if let Err(err) = node.lock(&id, options()).await {
-                        panic!("sync conformance: lock {id} failed: {err}");
-                    }
+                    let fence = match node.lock(&id, options()).await {
+                        Ok(fence) => fence,
+                        Err(err) => panic!("sync conformance: lock {id} failed: {err}"),
+                    };
                     let overlapping = inside.fetch_add(1, Ordering::SeqCst);
                     assert_eq!(
                         overlapping, 0,
                         "sync conformance: two holders of {id} at once"
+                    );
+                    let previous = last_fence.swap(fence.get(), Ordering::SeqCst);
+                    assert!(
+                        fence.get() > previous,
+                        "sync conformance: a holder of {id} got fence {fence} after one with \
+                         {previous}"
                     );
                     let read = counter.load(Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(1)).await;
@@ -130,7 +142,7 @@ async fn locks_exclude_each_other(new: &impl Fn() -> Arc<dyn Coordinator>, id: &
 }
 
 async fn unlock_lets_a_waiter_in(a: &dyn Coordinator, b: &dyn Coordinator, id: &str) {
-    a.lock(id, options()).await.expect("sync conformance: lock");
+    let first = a.lock(id, options()).await.expect("sync conformance: lock");
     let kind = b.unlock(id).await.map_err(|err| err.kind());
     assert_eq!(
         kind,
@@ -145,11 +157,13 @@ async fn unlock_lets_a_waiter_in(a: &dyn Coordinator, b: &dyn Coordinator, id: &
         "sync conformance: a waiter got {id} while it was held"
     );
     a.unlock(id).await.expect("sync conformance: unlock");
-    let after = tokio::time::timeout(PROMPTLY, waiter).await;
-    assert!(
-        matches!(after, Ok(Ok(()))),
-        "sync conformance: the waiter did not get {id} promptly after unlock: {after:?}"
-    );
+    let second = match tokio::time::timeout(PROMPTLY, waiter).await {
+        Ok(Ok(fence)) => fence,
+        after => {
+            panic!("sync conformance: the waiter did not get {id} promptly after unlock: {after:?}")
+        }
+    };
+    assert_fence_grows(id, "the waiter that got it on unlock", first, second);
     b.unlock(id)
         .await
         .expect("sync conformance: unlock by the new holder");
@@ -159,6 +173,12 @@ async fn unlock_lets_a_waiter_in(a: &dyn Coordinator, b: &dyn Coordinator, id: &
         Err(ErrorKind::NotHeld),
         "sync conformance: a second unlock"
     );
+    let third = b
+        .lock(id, options())
+        .await
+        .expect("sync conformance: relock");
+    assert_fence_grows(id, "the same node locking it again", second, third);
+    b.unlock(id).await.expect("sync conformance: unlock");
 }
 
 async fn waiting_times_out(a: &dyn Coordinator, b: &dyn Coordinator, id: &str) {
@@ -166,7 +186,7 @@ async fn waiting_times_out(a: &dyn Coordinator, b: &dyn Coordinator, id: &str) {
     let wait = Duration::from_millis(400);
     let started = Instant::now();
     let err = match b.lock(id, options().wait(wait)).await {
-        Ok(()) => panic!("sync conformance: {id} was taken twice"),
+        Ok(_) => panic!("sync conformance: {id} was taken twice"),
         Err(err) => err,
     };
     let took = started.elapsed();
@@ -218,7 +238,8 @@ async fn a_dead_holders_lock_lapses_after_its_ttl(
     id: &str,
 ) {
     let dead = new();
-    dead.lock(id, options())
+    let dead_fence = dead
+        .lock(id, options())
         .await
         .expect("sync conformance: lock");
     drop(dead);
@@ -233,11 +254,12 @@ async fn a_dead_holders_lock_lapses_after_its_ttl(
         Err(ErrorKind::LockTimeout),
         "sync conformance: a dead holder's lock must last about its TTL"
     );
-    other
+    let fence = other
         .lock(id, options().wait(TTL + PROMPTLY))
         .await
         .expect("sync conformance: a dead holder's lock never lapsed");
     let lapsed = died.elapsed();
+    assert_fence_grows(id, "the holder after one that died", dead_fence, fence);
     assert!(
         lapsed >= TTL / 3 && lapsed < TTL + PROMPTLY,
         "sync conformance: a {TTL:?} lock lapsed {lapsed:?} after its holder died"
@@ -266,7 +288,7 @@ async fn one_leader_at_a_time(new: &impl Fn() -> Arc<dyn Coordinator>, id: &str)
         "sync conformance: two candidates lead {id} at once"
     );
 
-    let status = first.status();
+    let (status, first_fence) = (first.status(), first.fence());
     assert!(
         *status.borrow(),
         "sync conformance: a new leader's status says not leading"
@@ -278,17 +300,26 @@ async fn one_leader_at_a_time(new: &impl Fn() -> Arc<dyn Coordinator>, id: &str)
     );
     let second = elected(&mut candidates, id).await;
     assert!(second.is_leader());
+    assert_fence_grows(id, "the second leader", first_fence, second.fence());
     let none = tokio::time::timeout(A_WHILE, candidates.join_next()).await;
     assert!(
         none.is_err(),
         "sync conformance: resigning elected two leaders of {id}"
     );
+    let second_fence = second.fence();
     second.resign().await.expect("sync conformance: resign");
-    elected(&mut candidates, id)
-        .await
-        .resign()
-        .await
-        .expect("sync conformance: resign");
+    let third = elected(&mut candidates, id).await;
+    assert_fence_grows(id, "the third leader", second_fence, third.fence());
+    third.resign().await.expect("sync conformance: resign");
+}
+
+/// Panics unless `later`, the fence of `who`, is higher than `earlier`, the last holder's.
+fn assert_fence_grows(id: &str, who: &str, earlier: Fence, later: Fence) {
+    assert!(
+        later > earlier,
+        "sync conformance: {who} of {id} got fence {later}, not higher than the last holder's \
+         {earlier}"
+    );
 }
 
 async fn elected(candidates: &mut JoinSet<Result<Leader, super::Error>>, id: &str) -> Leader {

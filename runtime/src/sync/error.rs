@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::Fence;
 use crate::BoxError;
 
 crate::error_shape::error_type! {
@@ -23,6 +24,9 @@ pub enum ErrorKind {
     Unavailable,
     /// The backend is misconfigured (bad URI, address, missing feature).
     Config,
+    /// A write carried a [`Fence`] lower than one the resource already took: the lock or
+    /// leadership it came from has changed hands since.
+    StaleFence,
 }
 
 impl Error {
@@ -60,6 +64,18 @@ impl Error {
     /// An unusable id or TTL.
     pub fn invalid(message: impl Into<String>) -> Error {
         Error::new(ErrorKind::InvalidInput, message)
+    }
+
+    /// A write with `fence` refused by a resource that took `highest` already.
+    pub fn stale_fence(fence: Fence, highest: Fence) -> Error {
+        Error::new(
+            ErrorKind::StaleFence,
+            format!(
+                "stale fence: {fence} is lower than {highest}, the highest this resource took; \
+                 the lock or leadership changed hands since (its holder was paused or cut off \
+                 past its TTL): stop, and lock again before writing"
+            ),
+        )
     }
 
     /// The `backend` at `address` could not be reached.

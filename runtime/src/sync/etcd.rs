@@ -1,6 +1,7 @@
 //! The etcd coordinator, in go-micro's layout: lock and election `id` live under
 //! `/micro/sync/<prefix + id, "/" → "-">`, as etcd's lock and election services (and go-micro's
-//! `concurrency` mutexes and elections) lay them out, each owner's key bound to a lease.
+//! `concurrency` mutexes and elections) lay them out, each owner's key bound to a lease. A
+//! hold's fence is the revision that created its owner's key.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -12,7 +13,9 @@ use tokio::sync::watch;
 
 use super::lease::{Connection, Lease};
 use super::types::{validate, validate_id};
-use super::{BoxFuture, Coordinator, Error, ErrorKind, Leader, LeaderOptions, LockOptions, Resign};
+use super::{
+    BoxFuture, Coordinator, Error, ErrorKind, Fence, Leader, LeaderOptions, LockOptions, Resign,
+};
 
 /// Every go-micro sync key starts with this.
 const PREFIX: &str = "/micro/sync/";
@@ -96,18 +99,37 @@ impl EtcdSync {
 }
 
 impl Coordinator for EtcdSync {
-    fn lock<'a>(&'a self, id: &'a str, options: LockOptions) -> BoxFuture<'a, Result<(), Error>> {
+    fn lock<'a>(
+        &'a self,
+        id: &'a str,
+        options: LockOptions,
+    ) -> BoxFuture<'a, Result<Fence, Error>> {
         Box::pin(async move {
             let key = self.key(id);
             let lock = etcd_client::LockOptions::new();
-            let (_, mut lease) = self
+            let (created, mut lease) = self
                 .with_lease(id, &options, |mut client, lease| async move {
-                    client.lock(key, Some(lock.with_lease(lease))).await
+                    let owner = client.lock(key, Some(lock.with_lease(lease))).await?;
+                    // The lock service answers with the owner's key; its create revision is
+                    // what orders holders (as go-micro's mutex orders them).
+                    let owner = client.get(owner.key(), None).await?;
+                    Ok(owner.kvs().first().map(|kv| kv.create_revision()))
                 })
                 .await?;
+            let Some(created) = created else {
+                // The lease lapsed between the two requests (dropped, it is revoked).
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    format!(
+                        "lock `{id}` lost at once: etcd at {} granted it, but its key was gone \
+                         when read (its lease lapsed); try again",
+                        self.connection.addresses()
+                    ),
+                ));
+            };
             lease.hold();
             self.held().insert(id.to_owned(), lease);
-            Ok(())
+            Ok(fence(created))
         })
     }
 
@@ -162,6 +184,7 @@ impl Coordinator for EtcdSync {
                     message,
                 ));
             };
+            let fence = fence(elected.rev());
             let (status, receiver) = watch::channel(true);
             let status = Arc::new(status);
             let watcher = tokio::spawn(watch_leadership(
@@ -178,13 +201,18 @@ impl Coordinator for EtcdSync {
                     lease.revoke().await.map(drop)
                 })
             });
-            Ok(Leader::new(id, receiver, resign))
+            Ok(Leader::new(id, fence, receiver, resign))
         })
     }
 
     fn name(&self) -> &'static str {
         "etcd"
     }
+}
+
+/// The fence of a hold whose owner's key etcd created at `revision` (always positive).
+fn fence(revision: i64) -> Fence {
+    Fence::new(u64::try_from(revision).unwrap_or_default())
 }
 
 /// Reports leadership lost (`status` → `false`) when the elected key is deleted (revoked, or

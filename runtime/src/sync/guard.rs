@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{Coordinator, Error, LockOptions};
+use super::{Coordinator, Error, Fence, LockOptions};
 
 /// A lock held through a [`Coordinator`], released by [`Guard::unlock`] or, when dropped, in
 /// the background (errors are then only logged).
@@ -15,7 +15,7 @@ use super::{Coordinator, Error, LockOptions};
 ///
 /// let sync = sync::memory();
 /// let guard = Guard::lock(sync.clone(), "report", LockOptions::default()).await?;
-/// // … work while holding `report` …
+/// // … work while holding `report`, sending guard.fence() with each write …
 /// guard.unlock().await?;
 /// # Ok(())
 /// # }
@@ -23,6 +23,7 @@ use super::{Coordinator, Error, LockOptions};
 pub struct Guard {
     coordinator: Arc<dyn Coordinator>,
     id: String,
+    fence: Fence,
     held: bool,
 }
 
@@ -34,10 +35,11 @@ impl Guard {
         options: LockOptions,
     ) -> Result<Guard, Error> {
         let id = id.into();
-        coordinator.lock(&id, options).await?;
+        let fence = coordinator.lock(&id, options).await?;
         Ok(Guard {
             coordinator,
             id,
+            fence,
             held: true,
         })
     }
@@ -45,6 +47,11 @@ impl Guard {
     /// The id of the held lock.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The hold's fencing token, as [`Coordinator::lock`] returned it.
+    pub fn fence(&self) -> Fence {
+        self.fence
     }
 
     /// Releases the lock, reporting whether that worked.
@@ -79,6 +86,7 @@ impl fmt::Debug for Guard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Guard")
             .field("id", &self.id)
+            .field("fence", &self.fence)
             .field("backend", &self.coordinator.name())
             .finish()
     }
@@ -96,12 +104,14 @@ mod tests {
         let sync = crate::sync::memory();
         let options = LockOptions::default().wait(Duration::from_secs(5));
         let guard = Guard::lock(sync.clone(), "job", options).await.unwrap();
+        let first = guard.fence();
         let busy = sync
             .lock("job", options.wait(Duration::from_millis(50)))
             .await;
         assert_eq!(busy.map_err(|err| err.kind()), Err(ErrorKind::LockTimeout));
         drop(guard);
         let again = Guard::lock(sync.clone(), "job", options).await.unwrap();
+        assert!(again.fence() > first, "a later holder's fence is higher");
         again.unlock().await.unwrap();
         let kind = sync.unlock("job").await.map_err(|err| err.kind());
         assert_eq!(kind, Err(ErrorKind::NotHeld), "unlocked twice");

@@ -10,11 +10,12 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use super::types::{validate, validate_id};
-use super::{BoxFuture, Coordinator, Error, Leader, LeaderOptions, LockOptions};
+use super::{BoxFuture, Coordinator, Error, Fence, Leader, LeaderOptions, LockOptions};
 
 /// A [`Coordinator`] for one process. Each `MemorySync` is a node; [`MemorySync::node`] makes
 /// more nodes sharing its locks, as processes share an etcd. A node dropped while holding
-/// locks keeps them for their TTL, as a process that died would.
+/// locks keeps them for their TTL, as a process that died would. Fences come from a counter
+/// the nodes share, starting at 1.
 pub struct MemorySync {
     node: Arc<Node>,
 }
@@ -30,12 +31,15 @@ struct Node {
 struct Shared {
     holds: Mutex<HashMap<String, Hold>>,
     released: Notify,
-    next: AtomicU64,
+    /// The last node id given out.
+    nodes: AtomicU64,
+    /// The last fence given out.
+    fences: AtomicU64,
 }
 
 struct Hold {
     node: u64,
-    token: u64,
+    fence: Fence,
     ttl: Duration,
     /// When the hold lapses: set once its node is dropped.
     expires: Option<Instant>,
@@ -55,19 +59,19 @@ impl MemorySync {
     }
 
     fn joining(shared: Arc<Shared>) -> MemorySync {
-        let id = shared.next.fetch_add(1, Ordering::Relaxed);
+        let id = shared.nodes.fetch_add(1, Ordering::Relaxed);
         MemorySync {
             node: Arc::new(Node { shared, id }),
         }
     }
 
-    /// Takes `id` for this node, waiting as `options` say; returns the hold's token.
+    /// Takes `id` for this node, waiting as `options` say; returns the hold's fence.
     async fn acquire(
         &self,
         id: &str,
         options: LockOptions,
         status: Option<Arc<watch::Sender<bool>>>,
-    ) -> Result<u64, Error> {
+    ) -> Result<Fence, Error> {
         validate(id, &options)?;
         let deadline = options.wait.map(|wait| (Instant::now() + wait, wait));
         loop {
@@ -79,7 +83,7 @@ impl MemorySync {
                 .shared
                 .try_take(id, self.node.id, options.ttl, &status);
             let lapses = match taken {
-                Ok(token) => return Ok(token),
+                Ok(fence) => return Ok(fence),
                 Err(lapses) => lapses,
             };
             if let Some((deadline, wait)) = deadline
@@ -117,7 +121,7 @@ impl Shared {
         node: u64,
         ttl: Duration,
         status: &Option<Arc<watch::Sender<bool>>>,
-    ) -> Result<u64, Option<Instant>> {
+    ) -> Result<Fence, Option<Instant>> {
         let mut holds = self.holds();
         if let Some(hold) = holds.get(id) {
             match hold.expires {
@@ -125,10 +129,11 @@ impl Shared {
                 lapses => return Err(lapses),
             }
         }
-        let token = self.next.fetch_add(1, Ordering::Relaxed);
+        // Under the holds' lock: fences grow in the order holds are taken.
+        let fence = Fence::new(self.fences.fetch_add(1, Ordering::Relaxed) + 1);
         let hold = Hold {
             node,
-            token,
+            fence,
             ttl,
             expires: None,
             status: status.clone(),
@@ -136,7 +141,7 @@ impl Shared {
         if let Some(lapsed) = holds.insert(id.to_owned(), hold) {
             lapsed.lost();
         }
-        Ok(token)
+        Ok(fence)
     }
 
     /// Releases `id` if `held` says it is still the hold this caller took; whether it was.
@@ -163,8 +168,12 @@ impl Hold {
 }
 
 impl Coordinator for MemorySync {
-    fn lock<'a>(&'a self, id: &'a str, options: LockOptions) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(async move { self.acquire(id, options, None).await.map(drop) })
+    fn lock<'a>(
+        &'a self,
+        id: &'a str,
+        options: LockOptions,
+    ) -> BoxFuture<'a, Result<Fence, Error>> {
+        Box::pin(self.acquire(id, options, None))
     }
 
     fn unlock<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), Error>> {
@@ -187,7 +196,7 @@ impl Coordinator for MemorySync {
         Box::pin(async move {
             let (status, receiver) = watch::channel(true);
             let status = Arc::new(status);
-            let token = self
+            let fence = self
                 .acquire(id, options, Some(status.clone()))
                 .await
                 .map_err(|err| err.for_leader(id, &options))?;
@@ -195,12 +204,12 @@ impl Coordinator for MemorySync {
             let (node, key) = (self.node.clone(), id.to_owned());
             let resign: super::Resign = Box::new(move || {
                 Box::pin(async move {
-                    node.shared.release(&key, |hold| hold.token == token);
+                    node.shared.release(&key, |hold| hold.fence == fence);
                     status.send_replace(false);
                     Ok(())
                 })
             });
-            Ok(Leader::new(id, receiver, resign))
+            Ok(Leader::new(id, fence, receiver, resign))
         })
     }
 
@@ -255,7 +264,7 @@ mod tests {
             alive
                 .lock("job", LockOptions::default())
                 .await
-                .map(|()| started.elapsed())
+                .map(|_| started.elapsed())
         });
         tokio::task::yield_now().await;
         drop(dead);

@@ -1,10 +1,10 @@
 //! Distributed locks and leader election (go-micro's `sync`): one holder of an id at a time,
 //! held until unlocked or until the holder has been dead for the lock's TTL.
 //!
-//! | backend | URI | notes |
-//! |---|---|---|
-//! | memory | `memory://` | one process; for tests and embedding |
-//! | etcd | `etcd://host:2379[,host:2379…]` | feature `sync-etcd`; go-micro's key layout |
+//! | backend | URI | [`Fence`] | notes |
+//! |---|---|---|---|
+//! | memory | `memory://` | a counter its nodes share | one process; for tests and embedding |
+//! | etcd | `etcd://host:2379[,host:2379…]` | the holder's key's create revision | feature `sync-etcd`; go-micro's key layout |
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -14,9 +14,12 @@
 //!
 //! let sync = sync::memory();
 //! let options = LockOptions::default().ttl(Duration::from_secs(10));
-//! sync.lock("invoice/7", options).await?;
+//! let fence = sync.lock("invoice/7", options).await?;
 //! let busy = sync.lock("invoice/7", options.wait(Duration::from_millis(10))).await;
 //! assert_eq!(busy.unwrap_err().kind(), ErrorKind::LockTimeout);
+//! sync.unlock("invoice/7").await?;
+//! let next = sync.lock("invoice/7", options).await?;
+//! assert!(next > fence, "each holder's fence is higher than the last");
 //! sync.unlock("invoice/7").await?;
 //!
 //! let leader = sync.leader("billing", LockOptions::default()).await?;
@@ -26,13 +29,16 @@
 //! # }
 //! ```
 //!
-//! The guide is `docs/sync.md`.
+//! Each hold comes with a [`Fence`], a token that grows each time an id changes hands: send it
+//! with writes, and have the resource refuse lower ones ([`Fenced`]), so that a holder paused
+//! past its TTL cannot overwrite a newer holder's work. The guide is `docs/sync.md`.
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod error;
 #[cfg(feature = "sync-etcd")]
 mod etcd;
+mod fence;
 mod guard;
 #[cfg(feature = "sync-etcd")]
 mod lease;
@@ -45,6 +51,7 @@ use std::sync::Arc;
 pub use error::{Error, ErrorKind};
 #[cfg(feature = "sync-etcd")]
 pub use etcd::EtcdSync;
+pub use fence::{Fence, Fenced};
 pub use guard::Guard;
 pub use memory::MemorySync;
 pub use types::{
@@ -59,17 +66,22 @@ pub use crate::BoxFuture;
 /// A coordinator is one participant (a node): locks it takes are its own until it unlocks
 /// them ([`Guard`] unlocks on drop). Ids name locks and elections in one namespace, as in
 /// go-micro.
+///
+/// Every hold (a lock, a leadership) has a [`Fence`] higher than every earlier hold's of the
+/// same id on the same backend.
 pub trait Coordinator: Send + Sync + fmt::Debug + 'static {
     /// Takes the lock `id`, waiting up to `options.wait` while another holder has it
-    /// ([`ErrorKind::LockTimeout`] after that). Not reentrant: locking an id this node holds
-    /// waits too.
-    fn lock<'a>(&'a self, id: &'a str, options: LockOptions) -> BoxFuture<'a, Result<(), Error>>;
+    /// ([`ErrorKind::LockTimeout`] after that), and resolves to the hold's [`Fence`]. Not
+    /// reentrant: locking an id this node holds waits too.
+    fn lock<'a>(&'a self, id: &'a str, options: LockOptions)
+    -> BoxFuture<'a, Result<Fence, Error>>;
 
     /// Releases the lock `id` this node holds ([`ErrorKind::NotHeld`] if it holds none).
     fn unlock<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), Error>>;
 
     /// Runs for leader of `id` and resolves once elected (or [`ErrorKind::LockTimeout`] after
-    /// `options.wait`). On etcd, candidates are elected in the order they ran.
+    /// `options.wait`), with the leadership's [`Fence`] in [`Leader::fence`]. On etcd,
+    /// candidates are elected in the order they ran.
     fn leader<'a>(
         &'a self,
         id: &'a str,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{BoxFuture, Error};
+use super::{BoxFuture, Error, Fence};
 
 /// How long a held lock (or leadership) outlives a holder that died, unless set: 60 s, the
 /// session TTL go-micro's etcd sync uses.
@@ -59,6 +59,7 @@ pub type LeaderOptions = LockOptions;
 /// Dropping it resigns (in the background); [`Leader::resign`] does so and reports errors.
 pub struct Leader {
     id: String,
+    fence: Fence,
     status: watch::Receiver<bool>,
     resign: Option<Resign>,
 }
@@ -67,11 +68,17 @@ pub struct Leader {
 pub type Resign = Box<dyn FnOnce() -> BoxFuture<'static, Result<(), Error>> + Send>;
 
 impl Leader {
-    /// Leadership of `id`: `status` says `true` while it lasts and turns `false` for good
-    /// when it is lost; `resign` gives it up.
-    pub fn new(id: impl Into<String>, status: watch::Receiver<bool>, resign: Resign) -> Leader {
+    /// Leadership of `id` with `fence`: `status` says `true` while it lasts and turns `false`
+    /// for good when it is lost; `resign` gives it up.
+    pub fn new(
+        id: impl Into<String>,
+        fence: Fence,
+        status: watch::Receiver<bool>,
+        resign: Resign,
+    ) -> Leader {
         Leader {
             id: id.into(),
+            fence,
             status,
             resign: Some(resign),
         }
@@ -80,6 +87,13 @@ impl Leader {
     /// The id this is leadership of.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The leadership's fencing token: higher than every earlier leader's of this id. Send it
+    /// with what the leader writes, since [`Leader::is_leader`] can be stale by the time a
+    /// write lands (a leader paused after checking it).
+    pub fn fence(&self) -> Fence {
+        self.fence
     }
 
     /// `true` while this is still the leader; becomes `false` (and stays so) when leadership is
@@ -128,6 +142,7 @@ impl fmt::Debug for Leader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Leader")
             .field("id", &self.id)
+            .field("fence", &self.fence)
             .field("leading", &self.is_leader())
             .finish()
     }
