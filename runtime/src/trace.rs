@@ -6,6 +6,9 @@ use std::fmt;
 /// The header (metadata key) that carries a [`TraceContext`].
 pub const TRACEPARENT: &str = "traceparent";
 
+/// [`TRACEPARENT`] as a header name: looked up without parsing and hashing the text each call.
+pub(crate) static TRACEPARENT_HEADER: http::HeaderName = http::HeaderName::from_static(TRACEPARENT);
+
 /// A span's place in a distributed trace, as a W3C `traceparent` header carries it.
 ///
 /// Every call a service serves has one ([`Context::trace`](crate::Context::trace)): a child of

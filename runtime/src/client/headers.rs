@@ -5,6 +5,7 @@
 use super::Options;
 use crate::Context;
 use crate::metadata::MetadataMap;
+use crate::trace::TRACEPARENT_HEADER;
 
 /// Headers gRPC reserves, which call metadata must not set (as tonic drops them too).
 static RESERVED: [http::HeaderName; 5] = [
@@ -26,9 +27,6 @@ pub(super) fn sanitized(metadata: MetadataMap) -> http::HeaderMap {
     headers
 }
 
-/// W3C trace context's header.
-const TRACEPARENT: http::HeaderName = http::HeaderName::from_static(crate::trace::TRACEPARENT);
-
 /// The header naming the calling service, as go-micro sets it.
 const FROM_SERVICE: http::HeaderName = http::HeaderName::from_static("micro-from-service");
 
@@ -42,10 +40,10 @@ pub(super) fn propagate(
     if let Some(ctx) = current {
         // The call being served is the parent of this one, whatever the caller sent.
         if let Some(trace) = ctx.trace()
-            && !headers.contains_key(&TRACEPARENT)
+            && !headers.contains_key(&TRACEPARENT_HEADER)
             && let Ok(value) = http::HeaderValue::try_from(trace.traceparent())
         {
-            headers.insert(TRACEPARENT, value);
+            headers.insert(TRACEPARENT_HEADER.clone(), value);
         }
         for key in options.propagate.iter() {
             if headers.contains_key(key) {

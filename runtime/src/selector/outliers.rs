@@ -4,7 +4,7 @@
 //! failing is ejected at once.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -17,12 +17,14 @@ use super::detection::{FailurePercentageEjection, OutlierDetection, SuccessRateE
 pub(crate) struct NodeHealth {
     succeeded: AtomicU64,
     failed: AtomicU64,
+    /// Connection failures in a row: outside `state`, so a connection that got through (every
+    /// call) costs no lock.
+    consecutive_failures: AtomicU32,
     state: Mutex<State>,
 }
 
 #[derive(Debug, Default)]
 struct State {
-    consecutive_failures: u32,
     ejected_until: Option<Instant>,
     /// Times ejected, less one per interval spent not ejected (gRPC's multiplier).
     multiplier: u32,
@@ -119,19 +121,18 @@ impl Outliers {
 
     /// The connection to `node` (at `address`) failed, or got through.
     pub(crate) fn connection(&self, address: &str, node: &NodeHealth, ok: bool) {
+        let failures = &node.consecutive_failures;
         if ok {
-            let mut state = node.state();
-            if state.consecutive_failures > 0 {
-                state.consecutive_failures = 0;
+            if failures.load(Ordering::Relaxed) > 0 {
+                failures.store(0, Ordering::Relaxed);
             }
             return;
         }
         self.record(node, false);
         let mut state = node.state();
-        state.consecutive_failures += 1;
         let rule = self.rules.consecutive_failures;
-        if rule > 0 && state.consecutive_failures >= rule {
-            state.consecutive_failures = 0;
+        if rule > 0 && failures.fetch_add(1, Ordering::Relaxed) + 1 >= rule {
+            failures.store(0, Ordering::Relaxed);
             let time = self.eject(&mut state, Instant::now());
             tracing::info!(node = address, ejected_for = ?time, "ejecting a node whose connections keep failing");
         }

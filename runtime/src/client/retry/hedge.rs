@@ -109,11 +109,8 @@ pub(super) async fn send(
             () = until(next_at) => continue,
         };
         let failure = match outcome {
-            Outcome::Done(response) => {
-                retry.succeeded(&response);
-                // Dropping `in_flight` cancels the other copies.
-                return Ok(response);
-            }
+            // Dropping `in_flight` cancels the other copies.
+            Outcome::Done(response) => return Ok(response),
             Outcome::Failed(failure) => failure,
         };
         let code = failure.status.code();

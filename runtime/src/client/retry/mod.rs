@@ -27,6 +27,7 @@ use super::route::{CallDeadline, Route, Tried};
 use crate::BoxFuture;
 use crate::rpc::{Body, RpcKind};
 use crate::telemetry::Telemetry;
+use crate::trace::TRACEPARENT_HEADER;
 use crate::{Code, Status, deadline};
 use policy::{PREVIOUS_ATTEMPTS, Pushback};
 
@@ -135,7 +136,11 @@ impl Retry {
         if let Some(tried) = &tried {
             request.extensions_mut().insert(tried.clone());
         }
-        let parent = request.headers().get(crate::trace::TRACEPARENT).cloned();
+        // Only exported attempt spans need the caller's trace.
+        let parent = match self.telemetry.is_on() {
+            true => request.headers().get(&TRACEPARENT_HEADER).cloned(),
+            false => None,
+        };
         Plan {
             kind,
             retries,
@@ -161,10 +166,7 @@ impl Retry {
             let span = attempt::start(&self.telemetry, &mut request, plan.parent.as_ref(), retry);
             let outcome = attempt::finish(span, self.attempt(request, codes).await);
             let mut failure = match outcome {
-                Outcome::Done(response) => {
-                    self.succeeded(&response);
-                    return Ok(response);
-                }
+                Outcome::Done(response) => return Ok(response),
                 Outcome::Failed(failure) => failure,
             };
             let unsent = failure.unsent.take();
@@ -213,29 +215,24 @@ impl Retry {
     }
 
     /// One attempt, on one node. A trailers-only response with one of `codes` fails it; any
-    /// other response commits the call.
+    /// other response commits the call, and is a success for the throttle unless it is an
+    /// error.
     async fn attempt(&self, request: http::Request<Body>, codes: Codes) -> Outcome {
         let response = match self.balance.send(request).await {
             Ok(response) => response,
             Err(failure) => return Outcome::Failed(failure),
         };
-        match response.headers().get(&crate::codec::frame::GRPC_STATUS) {
-            Some(code) if codes.contains_header(code.as_bytes()) => {
-                match Status::from_header_map(response.headers()) {
-                    Some(status) => Outcome::Failed(Failure::answered(status)),
-                    None => Outcome::Done(response),
-                }
-            }
-            _ => Outcome::Done(response),
+        let code = response.headers().get(&crate::codec::frame::GRPC_STATUS);
+        let failed = code
+            .filter(|code| codes.contains_header(code.as_bytes()))
+            .and_then(|_| Status::from_header_map(response.headers()));
+        if let Some(status) = failed {
+            return Outcome::Failed(Failure::answered(status));
         }
-    }
-
-    /// A call was committed with `response`: a success for the throttle unless it is an error.
-    fn succeeded(&self, response: &http::Response<Body>) {
-        let status = response.headers().get(&crate::codec::frame::GRPC_STATUS);
-        if status.is_none_or(|code| code.as_bytes() == b"0") {
+        if code.is_none_or(|code| code.as_bytes() == b"0") {
             self.policy.throttle.succeeded();
         }
+        Outcome::Done(response)
     }
 }
 

@@ -8,7 +8,7 @@ use tracing::instrument::Instrumented;
 use crate::Status;
 use crate::server::{Body, Incoming};
 use crate::telemetry::{Kind, Span};
-use crate::trace::{TRACEPARENT, TraceContext};
+use crate::trace::{TRACEPARENT_HEADER, TraceContext};
 
 /// Adds [`Trace`] to a service.
 #[derive(Debug, Clone, Copy, Default)]
@@ -44,7 +44,7 @@ where
     }
 
     fn call(&mut self, mut call: Incoming) -> Self::Future {
-        let parent = call.request.headers().get(TRACEPARENT);
+        let parent = call.request.headers().get(&TRACEPARENT_HEADER);
         let mut trace = TraceContext::continue_from(parent.and_then(|value| value.to_str().ok()));
         let exported = export(&call, &mut trace);
         let meta = &mut call.meta;

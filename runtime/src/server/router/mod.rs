@@ -116,7 +116,10 @@ impl Router {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        if let Some(response) = self.probe(request.method(), request.uri().path()).await {
+        // Checked before the probe's future is made: calls are POSTs.
+        if request.method() == Method::GET
+            && let Some(response) = self.probe(request.method(), request.uri().path()).await
+        {
             return Ok(response);
         }
         if request.version() < http::Version::HTTP_2 {
