@@ -23,9 +23,11 @@ log() { printf '\033[1mtest.sh:\033[0m %s\n' "$*" >&2; }
 
 # Debian packages: protoc and the well-known-type protos (plugin tests drive real protoc; the
 # etcd client crate builds with them), curl, etcd, unshare/ip for mDNS network namespaces,
-# openssl (auth tests use keys it makes), and nats-server, redis-server and PostgreSQL (broker,
-# events and store backends; tests start their own on loopback with temporary data), and
-# Chromium with DejaVu fonts (the dashboard test drives the page in it with playwright-core).
+# iptables (etcd partition drills drop a member's packets inside a namespace of their own; they
+# need root), openssl (auth tests use keys it makes), and nats-server, redis-server and
+# PostgreSQL (broker, events and store backends; tests start their own on loopback with
+# temporary data), and Chromium with DejaVu fonts (the dashboard test drives the page in it with
+# playwright-core).
 install_apt() {
   local missing=()
   command -v protoc >/dev/null || missing+=(protobuf-compiler)
@@ -34,6 +36,7 @@ install_apt() {
   command -v etcd >/dev/null || missing+=(etcd-server)
   command -v unshare >/dev/null || missing+=(util-linux)
   command -v ip >/dev/null || missing+=(iproute2)
+  iptables_bin >/dev/null || missing+=(iptables)
   command -v openssl >/dev/null || missing+=(openssl)
   command -v nats-server >/dev/null || missing+=(nats-server)
   command -v redis-server >/dev/null || missing+=(redis-server)
@@ -46,6 +49,11 @@ install_apt() {
   [ "$(id -u)" -eq 0 ] || sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# iptables, which Debian keeps in /usr/sbin (off a normal user's PATH).
+iptables_bin() {
+  command -v iptables 2>/dev/null || { [ -x /usr/sbin/iptables ] && echo /usr/sbin/iptables; }
 }
 
 # The newest installed PostgreSQL server binary (Debian keeps it off PATH).
@@ -105,6 +113,7 @@ export MICRO_TEST_ETCD_BIN=$(command -v etcd)
 export MICRO_TEST_NATS_BIN=$(command -v nats-server)
 export MICRO_TEST_REDIS_BIN=$(command -v redis-server)
 export MICRO_TEST_POSTGRES_BIN=$(postgres_bin)
+export MICRO_TEST_IPTABLES_BIN=$(iptables_bin)
 export MICRO_TEST_CHROMIUM=/usr/bin/chromium
 export MICRO_TEST_REQUIRE_TOOLS=1
 

@@ -10,6 +10,9 @@ use tokio::sync::OnceCell;
 use crate::BackendTls;
 
 mod members;
+mod watch;
+
+pub(crate) use watch::Watch;
 
 /// How long connecting, or one request, may take, as in go-micro.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,19 +1,23 @@
 //! A real etcd cluster on loopback (three members, say), each with its own temporary data
-//! directory, whose members a test can kill, restart, pause and resume, and whose leader it
-//! can find.
+//! directory, whose members a test can kill, restart, pause, resume and cut off by a network
+//! partition, and whose leader it can find.
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
 use tempfile::TempDir;
 
 use crate::etcd::is_healthy;
+use crate::partition::{self, Firewall};
 use crate::process::Process;
 use crate::{free_port, tool};
 
 /// An etcd cluster this test owns. Every member is killed when dropped.
 pub struct EtcdCluster {
     members: Vec<Member>,
+    /// Set when members can be partitioned ([`start_partitionable`](Self::start_partitionable)).
+    firewall: Option<Firewall>,
     _data: TempDir,
 }
 
@@ -27,10 +31,28 @@ impl EtcdCluster {
     /// Starts `size` members (`MICRO_TEST_ETCD_BIN`, or `etcd` on PATH) and waits until each
     /// serves with a leader; `None` when etcd is not installed and tools are not required.
     pub fn start(size: usize) -> Option<EtcdCluster> {
+        EtcdCluster::start_with(size, None)
+    }
+
+    /// As [`start`](Self::start), but each member runs under a group id of its own, which the
+    /// packet filter tells apart, so that [`partition`](Self::partition) can cut it off. Only
+    /// in a test run by [`run_in_privileged_network_namespace`]; `None` when etcd or iptables
+    /// is not installed and tools are not required.
+    ///
+    /// [`run_in_privileged_network_namespace`]: crate::run_in_privileged_network_namespace
+    pub fn start_partitionable(size: usize) -> Option<EtcdCluster> {
+        EtcdCluster::start_with(size, Some(Firewall::new()?))
+    }
+
+    fn start_with(size: usize, firewall: Option<Firewall>) -> Option<EtcdCluster> {
         let binary = tool("MICRO_TEST_ETCD_BIN", "etcd")?;
         for _ in 0..3 {
-            if let Some(cluster) = launch(&binary, size) {
-                return Some(cluster);
+            if let Some((members, data)) = launch(&binary, size, firewall.as_ref()) {
+                return Some(EtcdCluster {
+                    members,
+                    firewall,
+                    _data: data,
+                });
             }
         }
         panic!("an etcd member exited before the cluster was ready, three times (port races?)")
@@ -46,12 +68,22 @@ impl EtcdCluster {
 
     /// The index of the member that is leader now, if one is (asked of each live member).
     pub fn leader(&self) -> Option<usize> {
-        (0..self.members.len()).find(|&index| {
-            crate::http_get(self.members[index].metrics, "/metrics").is_some_and(|metrics| {
-                metrics
-                    .lines()
-                    .any(|line| line == "etcd_server_is_leader 1")
-            })
+        (0..self.members.len()).find(|&index| self.is_leader(index))
+    }
+
+    /// Whether member `index` believes it is leader (a partitioned leader does, until it
+    /// notices that it lost its quorum and steps down).
+    pub fn is_leader(&self, index: usize) -> bool {
+        self.metric(index, "etcd_server_is_leader") == Some(1.0)
+    }
+
+    /// The value of member `index`'s metric `name` (one without labels, such as
+    /// `etcd_debugging_mvcc_watcher_total`: the watches it serves), if it answers.
+    pub fn metric(&self, index: usize, name: &str) -> Option<f64> {
+        let metrics = crate::http_get(self.members[index].metrics, "/metrics")?;
+        metrics.lines().find_map(|line| {
+            let value = line.strip_prefix(name)?.strip_prefix(' ')?;
+            value.parse().ok()
         })
     }
 
@@ -80,10 +112,34 @@ impl EtcdCluster {
     pub fn resume(&self, index: usize) {
         self.members[index].process.signal("CONT");
     }
+
+    /// Cuts member `index` off the network: every packet to or from its peer and client ports,
+    /// and of the connections it dialed, is dropped (it hangs; nothing is refused). Its
+    /// metrics port stays reachable, so a test can still ask it whether it is leader or
+    /// healthy. Needs [`start_partitionable`](Self::start_partitionable).
+    pub fn partition(&self, index: usize) {
+        self.firewall().cut_off(partition::group(index));
+    }
+
+    /// Ends the partition of member `index`: its packets flow again.
+    pub fn heal(&self, index: usize) {
+        self.firewall().heal(partition::group(index));
+    }
+
+    fn firewall(&self) -> &Firewall {
+        self.firewall
+            .as_ref()
+            .expect("a cluster started with EtcdCluster::start_partitionable")
+    }
 }
 
-/// Starts the members and waits for them; `None` if one exited first.
-fn launch(binary: &Path, size: usize) -> Option<EtcdCluster> {
+/// Starts the members (each in a group of its own, tracked by `firewall`, if given) and waits
+/// for them; `None` if one exited first.
+fn launch(
+    binary: &Path,
+    size: usize,
+    firewall: Option<&Firewall>,
+) -> Option<(Vec<Member>, TempDir)> {
     let data = tempfile::tempdir().expect("a temporary directory");
     let ports: Vec<(u16, u16, u16)> = (0..size)
         .map(|_| (free_port(), free_port(), free_port()))
@@ -113,9 +169,17 @@ fn launch(binary: &Path, size: usize) -> Option<EtcdCluster> {
                 format!("--listen-metrics-urls=http://127.0.0.1:{metrics}"),
             ];
             let binary = binary.to_owned();
+            let group = firewall.map(|firewall| {
+                let group = partition::group(index);
+                firewall.track(group, metrics);
+                group
+            });
             let command = move || {
                 let mut command = Command::new(&binary);
                 command.args(&args);
+                if let Some(group) = group {
+                    command.gid(group);
+                }
                 command
             };
             let process =
@@ -130,8 +194,5 @@ fn launch(binary: &Path, size: usize) -> Option<EtcdCluster> {
     if !members.iter_mut().all(|member| member.process.wait_ready()) {
         return None;
     }
-    Some(EtcdCluster {
-        members,
-        _data: data,
-    })
+    Some((members, data))
 }

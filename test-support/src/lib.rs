@@ -1,6 +1,6 @@
 //! What micro-rs's tests share: real servers started on loopback with temporary data, the
 //! third-party tools interop tests drive, auth keys made by openssl, and network namespaces that keep mDNS off the real
-//! network card.
+//! network card and in which tests may partition servers with the packet filter.
 //!
 //! Servers and tools come from `scripts/test.sh`, which installs them and says where they are
 //! through `MICRO_TEST_*` variables. Without them a test that needs one is skipped with a note,
@@ -13,6 +13,7 @@ mod keys;
 mod nats;
 mod nats_cluster;
 mod netns;
+mod partition;
 mod pki;
 mod postgres;
 mod process;
@@ -31,6 +32,7 @@ pub use nats::NatsServer;
 pub use nats_cluster::NatsCluster;
 pub use netns::{
     in_network_namespace, run_in_isolated_network_namespace, run_in_network_namespace,
+    run_in_privileged_network_namespace,
 };
 pub use pki::{Issued, Pki};
 pub use postgres::PostgresServer;

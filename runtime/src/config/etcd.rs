@@ -12,6 +12,7 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::tree::insert;
 use super::{BoxFuture, Changes, Error, ErrorKind, Source};
+use crate::etcd::Watch;
 
 /// go-micro's prefix for config keys.
 const PREFIX: &str = "/micro/config/";
@@ -171,22 +172,17 @@ impl Etcd {
         for err in errors {
             changes.send(Err(err)).await.ok()?;
         }
-        let prefix = self.prefix.clone();
-        let options = WatchOptions::new()
-            .with_prefix()
-            .with_start_revision(revision + 1);
-        let mut stream = match self
-            .request(|mut client| async move { client.watch(prefix, Some(options)).await })
-            .await
-        {
-            Ok(stream) => stream,
-            Err(err) => return Some(err),
+        // Reopened through another member when the one serving it goes silent.
+        let (client, prefix) = (self.client.clone(), self.prefix.clone());
+        let options = WatchOptions::new().with_prefix();
+        let mut watch = match Watch::start(client, prefix, options, Some(revision + 1)).await {
+            Ok(watch) => watch,
+            Err(err) => return Some(self.unreachable(err)),
         };
         *backoff = Duration::from_millis(250);
         loop {
-            let response = match stream.message().await {
-                Ok(Some(response)) if !response.canceled() => response,
-                Ok(_) => return Some(self.unreachable("the watch ended")),
+            let response = match watch.next().await {
+                Ok(response) => response,
                 Err(err) => return Some(self.unreachable(err)),
             };
             let (mut changed, mut errors) = (false, Vec::new());

@@ -272,29 +272,30 @@ impl Registry for EtcdRegistry {
         Box::pin(async move {
             let prefix = service.map_or_else(|| PREFIX.to_owned(), service_prefix);
             let options = WatchOptions::new().with_prefix().with_prev_key();
-            let stream = self
-                .request(|mut client| async move { client.watch(prefix, Some(options)).await })
-                .await?;
+            // Reopened through another member when the one serving it goes silent.
+            let client = self.client.clone();
+            let watch = crate::etcd::Watch::start(client, prefix, options, None)
+                .await
+                .map_err(|err| self.unreachable(err))?;
             let addresses = self.addresses();
             let events = futures_util::stream::unfold(
-                (stream, Vec::<Event>::new(), addresses),
-                |(mut stream, mut pending, addresses)| async move {
+                (watch, Vec::<Event>::new(), addresses),
+                |(mut watch, mut pending, addresses)| async move {
                     loop {
                         if let Some(event) = pending.pop() {
-                            return Some((Ok(event), (stream, pending, addresses)));
+                            return Some((Ok(event), (watch, pending, addresses)));
                         }
-                        match stream.message().await {
-                            Ok(Some(response)) => {
+                        match watch.next().await {
+                            Ok(response) => {
                                 pending = response.events().iter().filter_map(event).collect();
                                 pending.reverse();
                             }
-                            Ok(None) => return None,
                             Err(err) => {
                                 let error = Error::new(
                                     ErrorKind::Unavailable,
                                     format!("the etcd watch at {addresses} failed: {err}"),
                                 );
-                                return Some((Err(error), (stream, Vec::new(), addresses)));
+                                return Some((Err(error), (watch, Vec::new(), addresses)));
                             }
                         }
                     }
