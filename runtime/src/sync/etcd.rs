@@ -223,17 +223,25 @@ async fn watch_leadership(
     mut alive: watch::Receiver<bool>,
     status: Arc<watch::Sender<bool>>,
 ) {
+    // A watch that reopens through another member when the one serving it goes silent (a
+    // partition); while it cannot, the lease's keep-alives still tell.
     let deleted = async {
         let (key, revision) = (elected.key().to_vec(), elected.rev());
-        let options = WatchOptions::new().with_start_revision(revision);
-        let watch = connection
-            .unbounded(|mut client| async move { client.watch(key, Some(options)).await })
-            .await;
-        // Without a watch, the lease's keep-alives still tell.
-        let Ok(mut events) = watch else {
-            return std::future::pending().await;
+        let client = connection.lazy().clone();
+        let from = Some(revision);
+        let mut watch = loop {
+            match crate::etcd::Watch::start(client.clone(), key.clone(), WatchOptions::new(), from)
+                .await
+            {
+                Ok(watch) => break watch,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+            }
         };
-        while let Ok(Some(response)) = events.message().await {
+        loop {
+            let Ok(response) = watch.next().await else {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                continue;
+            };
             let events = response.events();
             if events
                 .iter()
@@ -242,7 +250,6 @@ async fn watch_leadership(
                 return;
             }
         }
-        std::future::pending().await
     };
     tokio::select! {
         () = deleted => {}

@@ -49,6 +49,11 @@ impl Connection {
         Error::unavailable("etcd", &self.addresses(), err)
     }
 
+    /// The lazily connected client, for a watch that reopens itself.
+    pub(super) fn lazy(&self) -> &crate::etcd::LazyClient {
+        &self.client
+    }
+
     /// The client, with no per-request timeout.
     pub(super) async fn client(&self) -> Result<Client, Error> {
         self.client.get().await.map_err(|err| self.unreachable(err))
