@@ -5,7 +5,6 @@ use std::time::Duration;
 use clap::{Args, Parser};
 
 use crate::Code;
-use crate::client::Hedging;
 use crate::selector::Strategy;
 
 /// The flags every micro service understands. Each has a `MICRO_*` environment variable
@@ -441,6 +440,7 @@ pub struct Flags {
 
     /// Hedges calls to an endpoint: `Service.Method=DELAY[/COPIES]`, e.g.
     /// `Pantry.Count=20ms/3` (copies default 2, at most 5). Repeat it, or separate with commas.
+    /// Parsed as (endpoint, delay, copies).
     #[arg(
         long,
         env = "MICRO_CLIENT_HEDGE",
@@ -448,7 +448,7 @@ pub struct Flags {
         value_delimiter = ',',
         value_parser = parse_hedge
     )]
-    pub client_hedge: Vec<(String, Hedging)>,
+    pub client_hedge: Vec<(String, Duration, u32)>,
 
     /// How calls pick a node: `random` (default), `roundrobin` or `p2c` (least loaded).
     #[arg(long, env = "MICRO_SELECTOR", value_name = "STRATEGY")]
@@ -601,7 +601,7 @@ fn parse_code(text: &str) -> Result<Code, String> {
         Ok(number) => (1..=16).contains(&number).then(|| Code::from_i32(number)),
         Err(_) => (1..=16)
             .map(Code::from_i32)
-            .find(|code| crate::server::protocol::connect::code_name(*code) == name),
+            .find(|code| crate::errors::code_name(*code) == name),
     };
     code.ok_or_else(|| {
         format!(
@@ -631,8 +631,9 @@ fn parse_token_ratio(text: &str) -> Result<f32, String> {
     }
 }
 
-/// `Service.Method=DELAY[/COPIES]`: a hedging policy for an endpoint.
-fn parse_hedge(text: &str) -> Result<(String, Hedging), String> {
+/// `Service.Method=DELAY[/COPIES]`: a hedging policy for an endpoint, as (endpoint, delay,
+/// copies).
+fn parse_hedge(text: &str) -> Result<(String, Duration, u32), String> {
     let usage = "use `Service.Method=DELAY[/COPIES]`, e.g. `Pantry.Count=20ms/3`";
     let Some((endpoint, policy)) = text.split_once('=') else {
         return Err(format!("`{text}` is not a hedging policy: {usage}"));
@@ -649,18 +650,17 @@ fn parse_hedge(text: &str) -> Result<(String, Hedging), String> {
         Some((delay, copies)) => (delay, Some(copies)),
         None => (policy, None),
     };
-    let mut hedging = Hedging::after(parse_duration(delay)?);
-    if let Some(copies) = copies {
-        match copies.parse::<u32>() {
-            Ok(copies @ 2..=5) => hedging = hedging.max_attempts(copies),
-            _ => {
-                return Err(format!(
-                    "`{copies}` copies: a hedge sends 2 to 5 copies; {usage}"
-                ));
-            }
+    let delay = parse_duration(delay)?;
+    let copies = match copies.map(|copies| (copies, copies.parse::<u32>())) {
+        None => 2,
+        Some((_, Ok(copies @ 2..=5))) => copies,
+        Some((copies, _)) => {
+            return Err(format!(
+                "`{copies}` copies: a hedge sends 2 to 5 copies; {usage}"
+            ));
         }
-    }
-    Ok((endpoint.to_owned(), hedging))
+    };
+    Ok((endpoint.to_owned(), delay, copies))
 }
 
 /// A size in bytes: a number, optionally with a unit (`4MiB`, `512KiB`, `1MB`).
@@ -765,18 +765,9 @@ mod tests {
         assert_eq!(
             flags.client_hedge,
             [
-                (
-                    "Pantry.Count".to_owned(),
-                    Hedging::after(Duration::from_millis(20)).max_attempts(3)
-                ),
-                (
-                    "Kitchen.List".to_owned(),
-                    Hedging::after(Duration::from_secs(1))
-                ),
-                (
-                    "Kitchen.Get".to_owned(),
-                    Hedging::after(Duration::from_millis(5))
-                ),
+                ("Pantry.Count".to_owned(), Duration::from_millis(20), 3),
+                ("Kitchen.List".to_owned(), Duration::from_secs(1), 2),
+                ("Kitchen.Get".to_owned(), Duration::from_millis(5), 2),
             ]
         );
     }

@@ -97,10 +97,11 @@ async fn hedging_cuts_the_p99_of_a_fleet_with_a_slow_node_fivefold() {
     );
 }
 
-#[tokio::test]
-async fn a_call_can_ask_for_hedging_itself() {
+/// Two nodes, node 0 holding back every response (its headers: a stream's start too) for 2 s,
+/// and a round-robin client, so that every other call goes to node 0 first.
+async fn one_slow_node_of_two() -> (Client, Vec<RunningService>, Vec<Faults>) {
     let registry = memory_registry();
-    let (_nodes, _faults) = pantry_fleet(&registry, 2, |n| match n {
+    let (nodes, faults) = pantry_fleet(&registry, 2, |n| match n {
         0 => Faults::seeded(1).delay(100, Duration::from_secs(2)).build(),
         _ => Faults::seeded(1).build(),
     })
@@ -110,6 +111,12 @@ async fn a_call_can_ask_for_hedging_itself() {
         .selector(micro::selector::Strategy::RoundRobin)
         .build()
         .unwrap();
+    (client, nodes, faults)
+}
+
+#[tokio::test]
+async fn a_call_can_ask_for_hedging_itself() {
+    let (client, _nodes, _faults) = one_slow_node_of_two().await;
     let pantry = PantryClient::new(client).with_service("pantry");
     for _ in 0..6 {
         let start = Instant::now();
@@ -125,18 +132,7 @@ async fn a_call_can_ask_for_hedging_itself() {
 
 #[tokio::test]
 async fn a_server_stream_is_hedged_and_read_whole_from_the_copy_that_answered() {
-    let registry = memory_registry();
-    // Node 0 holds back every response (its headers, so the stream's start) for 2 s.
-    let (_nodes, faults) = pantry_fleet(&registry, 2, |n| match n {
-        0 => Faults::seeded(3).delay(100, Duration::from_secs(2)).build(),
-        _ => Faults::seeded(3).build(),
-    })
-    .await;
-    let client = Client::builder()
-        .registry(registry)
-        .selector(micro::selector::Strategy::RoundRobin)
-        .build()
-        .unwrap();
+    let (client, _nodes, faults) = one_slow_node_of_two().await;
     let kitchen = KitchenClient::new(client).with_service("pantry");
     for _ in 0..4 {
         let start = Instant::now();

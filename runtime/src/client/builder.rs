@@ -378,8 +378,9 @@ impl ClientBuilder {
         }
         retry.max_tokens = flags.client_retry_tokens.unwrap_or(retry.max_tokens);
         retry.token_ratio = flags.client_retry_token_ratio.unwrap_or(retry.token_ratio);
-        for (endpoint, hedging) in &flags.client_hedge {
-            retry.hedging.insert(endpoint.clone(), hedging.clone());
+        for (endpoint, delay, copies) in &flags.client_hedge {
+            let hedging = Hedging::after(*delay).max_attempts(*copies);
+            retry.hedging.insert(endpoint.clone(), hedging);
         }
     }
 

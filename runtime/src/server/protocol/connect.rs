@@ -16,32 +16,9 @@ use prost::Message;
 use serde_json::{Map, Value, json};
 
 use crate::codec::Format;
-use crate::errors::http_status;
+use crate::errors::{code_name, http_status};
 use crate::server::{Body, TrailerNames, UnframedReply};
 use crate::{Code, Status};
-
-/// Connect's name for a gRPC code, e.g. `not_found`.
-pub(crate) fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "ok",
-        Code::Cancelled => "canceled",
-        Code::Unknown => "unknown",
-        Code::InvalidArgument => "invalid_argument",
-        Code::DeadlineExceeded => "deadline_exceeded",
-        Code::NotFound => "not_found",
-        Code::AlreadyExists => "already_exists",
-        Code::PermissionDenied => "permission_denied",
-        Code::ResourceExhausted => "resource_exhausted",
-        Code::FailedPrecondition => "failed_precondition",
-        Code::Aborted => "aborted",
-        Code::OutOfRange => "out_of_range",
-        Code::Unimplemented => "unimplemented",
-        Code::Internal => "internal",
-        Code::Unavailable => "unavailable",
-        Code::DataLoss => "data_loss",
-        Code::Unauthenticated => "unauthenticated",
-    }
-}
 
 /// Connect's error JSON for a status: `{"code","message","details"}`.
 fn error_json(status: &Status) -> Value {

@@ -1,6 +1,6 @@
 //! The protocols one port speaks, told apart by content type and headers.
 
-pub(crate) mod connect;
+pub(super) mod connect;
 pub(crate) mod connect_unary;
 pub(crate) mod grpc_web;
 pub(crate) mod micro;
