@@ -10,7 +10,7 @@ use super::CallTarget;
 use super::retry::Outcome;
 use crate::rpc::Body;
 use crate::telemetry::{Kind, Span, Telemetry, TracedBody};
-use crate::trace::{TRACEPARENT, TraceContext};
+use crate::trace::{TRACEPARENT_HEADER, TraceContext};
 
 /// An attempt's span, and the node it went to once that is known.
 pub(super) struct Attempt {
@@ -79,7 +79,7 @@ pub(super) fn start(
     if let Ok(value) = http::HeaderValue::try_from(trace.traceparent()) {
         request
             .headers_mut()
-            .insert(http::HeaderName::from_static(TRACEPARENT), value);
+            .insert(TRACEPARENT_HEADER.clone(), value);
     }
     let peer = span.is_recording().then(Peer::default);
     if let Some(peer) = &peer {

@@ -356,12 +356,10 @@ impl ClientBuilder {
         if let Some(codes) = &flags.client_retry_codes {
             retry.codes = super::retry::Codes::of(codes.iter().copied());
         }
-        let backoff_flags = [
-            flags.client_retry_backoff_initial.is_some(),
-            flags.client_retry_backoff_max.is_some(),
-            flags.client_retry_backoff_multiplier.is_some(),
-        ];
-        if backoff_flags.contains(&true) {
+        if flags.client_retry_backoff_initial.is_some()
+            || flags.client_retry_backoff_max.is_some()
+            || flags.client_retry_backoff_multiplier.is_some()
+        {
             // Flags refine the exponential backoff in use, or gRPC's default one.
             let mut backoff = match &retry.backoff {
                 Backoff::Exponential(backoff) => *backoff,

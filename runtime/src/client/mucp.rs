@@ -37,8 +37,8 @@ pub(crate) fn speaks_mucp(node: &Node) -> bool {
 }
 
 /// A go-micro node's reply to a mucp call, read as a unary call reads its reply: the message,
-/// or the call's status (for the fuzz target; `send` reads replies this way).
-#[cfg(feature = "fuzzing")]
+/// or the call's status (for tests and the fuzz target; calls read `send`'s replies this way).
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) async fn read_reply(parts: http::response::Parts, body: Bytes) -> Result<Bytes, Status> {
     super::unary::decode(to_grpc(parts, body), None, MAX_REPLY, Ok).await
 }
@@ -232,7 +232,8 @@ fn copy_metadata(from: &HeaderMap, to: &mut HeaderMap) {
 mod tests {
     use super::*;
 
-    fn reply(headers: &[(&str, &str)], body: &'static [u8]) -> http::Response<Body> {
+    /// A go-micro reply's head with `headers`.
+    fn parts(headers: &[(&str, &str)]) -> http::response::Parts {
         let mut response = http::Response::new(());
         for (name, value) in headers {
             response.headers_mut().insert(
@@ -240,8 +241,11 @@ mod tests {
                 value.parse().unwrap(),
             );
         }
-        let (parts, ()) = response.into_parts();
-        to_grpc(parts, Bytes::from_static(body))
+        response.into_parts().0
+    }
+
+    fn reply(headers: &[(&str, &str)], body: &'static [u8]) -> http::Response<Body> {
+        to_grpc(parts(headers), Bytes::from_static(body))
     }
 
     #[tokio::test]
@@ -268,7 +272,7 @@ mod tests {
     }
 
     async fn read(headers: &[(&str, &str)], body: &'static [u8]) -> Result<Bytes, Status> {
-        super::super::unary::decode(reply(headers, body), None, MAX_REPLY, Ok).await
+        read_reply(parts(headers), Bytes::from_static(body)).await
     }
 
     /// Found by the `mucp` fuzz target: a go-micro reply's own `grpc-*` headers were copied
