@@ -35,16 +35,27 @@ impl Process {
         process.launch().then_some(process)
     }
 
-    /// Kills the process and every process it started abruptly (SIGKILL to its process
-    /// group): a postgres backend outliving its postmaster would go on serving its connection.
+    /// Kills the process and every process it started abruptly (SIGKILL to its process group
+    /// and to each of its descendants), and returns once they are all gone: a postgres backend
+    /// outliving its postmaster would go on serving its connection, and backends leave the
+    /// postmaster's process group (`setsid`), so the group alone misses them.
     pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let tree = descendants(child.id());
+            let mut targets = vec![format!("-{}", child.id())];
+            targets.extend(tree.iter().map(u32::to_string));
             let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .args(["-KILL", "--"])
+                .args(&targets)
                 .stderr(Stdio::null())
                 .status();
             let _ = child.kill();
             let _ = child.wait();
+            // Bounded and without a panic: this also runs in `drop`, maybe while unwinding.
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while tree.iter().any(|&pid| is_running(pid)) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
         }
     }
 
@@ -119,4 +130,37 @@ impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The processes `pid` started, and theirs, from `/proc`.
+fn descendants(pid: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|child| Some((child, stat(child)?.1)))
+        .collect();
+    let mut tree = Vec::new();
+    let mut next = vec![pid];
+    while let Some(parent) = next.pop() {
+        for &(child, _) in parents.iter().filter(|(_, ppid)| *ppid == parent) {
+            tree.push(child);
+            next.push(child);
+        }
+    }
+    tree
+}
+
+/// Whether `pid` still runs (a zombie, dead but not yet reaped, does not).
+fn is_running(pid: u32) -> bool {
+    stat(pid).is_some_and(|(state, _)| state != 'Z' && state != 'X')
+}
+
+/// `pid`'s state letter and parent, from `/proc/<pid>/stat`.
+fn stat(pid: u32) -> Option<(char, u32)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) state ppid …`; the command may hold spaces and parentheses.
+    let mut fields = text.get(text.rfind(')')? + 1..)?.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    Some((state, fields.next()?.parse().ok()?))
 }
