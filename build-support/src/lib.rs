@@ -27,6 +27,9 @@
 //! # }
 //! ```
 
+mod columns;
+
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -63,6 +66,13 @@ impl Builder {
     /// Whether to generate `<Svc>Handler` traits and `<Svc>Server`s (default true).
     pub fn server(mut self, enabled: bool) -> Builder {
         self.options.server = enabled;
+        self
+    }
+
+    /// Whether the embedded descriptors keep the `.proto` comments on messages, fields, enums,
+    /// services and methods, which reflection then serves (default true).
+    pub fn comments(mut self, enabled: bool) -> Builder {
+        self.options.comments = enabled;
         self
     }
 
@@ -148,7 +158,7 @@ impl Builder {
             .map(|file| file.name().to_owned())
             .collect();
         let generated = protoc_gen_micro::generate_from_descriptor_set(
-            &compiler.encode_file_descriptor_set(),
+            &descriptor_set(&compiler)?,
             &to_generate,
             &self.options,
         )
@@ -172,6 +182,18 @@ impl Builder {
             )),
         }
     }
+}
+
+/// The compiled files' descriptor set, with the columns of spans counted as protoc counts them.
+fn descriptor_set(compiler: &protox::Compiler) -> Result<Vec<u8>, Error> {
+    let sources: HashMap<&str, &Path> = compiler
+        .files()
+        .filter_map(|file| Some((file.name(), file.path()?)))
+        .collect();
+    columns::as_protoc_counts(&compiler.encode_file_descriptor_set(), |name| {
+        std::fs::read_to_string(sources.get(name)?).ok()
+    })
+    .map_err(|err| Error::new(format!("protox wrote a malformed descriptor set: {err}")))
 }
 
 /// Writes each file unless it already holds the same content, so unchanged protos do not

@@ -121,6 +121,72 @@ fn a_generator_error_is_reported() {
     );
 }
 
+/// protoc, from `MICRO_TEST_PROTOC` or PATH; `None` (with a note) if absent and optional.
+fn protoc() -> Option<PathBuf> {
+    let path = std::env::var_os("MICRO_TEST_PROTOC")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|dir| dir.join("protoc"))
+                    .find(|path| path.is_file())
+            })
+        });
+    if path.is_none() {
+        assert!(
+            std::env::var_os("MICRO_TEST_REQUIRE_TOOLS").is_none(),
+            "protoc is required (MICRO_TEST_REQUIRE_TOOLS is set) but neither MICRO_TEST_PROTOC \
+             nor PATH has it"
+        );
+        eprintln!("SKIPPED: protoc not found; set MICRO_TEST_PROTOC or run scripts/test.sh");
+    }
+    path
+}
+
+/// A proto indented with tabs: protox counts a tab as one column, protoc as reaching the next
+/// multiple of eight, and the spans of comments in the embedded descriptors are protoc's.
+#[test]
+fn a_proto_indented_with_tabs_embeds_what_protoc_embeds() {
+    let Some(protoc) = protoc() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let proto = "syntax = \"proto3\";\npackage tabs;\n\n// S.\nservice S {\n\t// M.\n\trpc \
+                 M(R) returns (R);\t// After.\n}\n\n// R.\nmessage R {\n\t\t// F.\n\tstring\tf = 1;\n}\n";
+    std::fs::write(dir.path().join("tabs.proto"), proto).unwrap();
+    micro_build::Builder::new()
+        .out_dir(dir.path().join("micro-build"))
+        .compile(&["tabs.proto"], &[dir.path()])
+        .unwrap();
+    let set = dir.path().join("set.pb");
+    let status = std::process::Command::new(protoc)
+        .arg("--include_source_info")
+        .arg("--include_imports")
+        .arg(format!("--descriptor_set_out={}", set.display()))
+        .arg("-I")
+        .arg(dir.path())
+        .arg("tabs.proto")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let by_protoc = protoc_gen_micro::generate_from_descriptor_set(
+        &std::fs::read(&set).unwrap(),
+        &["tabs.proto".to_owned()],
+        &protoc_gen_micro::Options::default(),
+    )
+    .unwrap();
+    let by_micro_build =
+        std::fs::read_to_string(dir.path().join("micro-build").join("tabs.rs")).unwrap();
+    assert_eq!(by_protoc.len(), 1);
+    assert!(
+        by_protoc[0].content == by_micro_build,
+        "micro-build and protoc embed different bytes:\n{by_micro_build}\n---\n{}",
+        by_protoc[0].content
+    );
+    // The method's span, [6, 8, 29] as protoc counts it ([6, 1, 22] in bytes).
+    assert!(by_micro_build.contains("\\x12\\x03\\x06\\x08\\x1D\\x1A\\x04 M.\\n"));
+}
+
 /// The package's directory, read when the test runs: a path compiled in goes stale when a
 /// cached target dir outlives the checkout that built it (cargo does not rebuild for a move).
 fn manifest_dir() -> std::path::PathBuf {

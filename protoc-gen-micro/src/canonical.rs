@@ -8,6 +8,10 @@
 //! - they encode custom options differently (protox packs `(google.api.field_behavior)`, which is
 //!   declared `[packed = false]`), so every other file is decoded with its options and encoded
 //!   again, which writes each the one way its declaration says.
+//!
+//! Of `source_code_info`, only the comments on elements are kept (see `source_info`), in the
+//! same order from every front end, with their spans as the front end wrote them (micro-build
+//! counts a tab in a column as protoc does; buf does not: see docs/codegen.md).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -15,13 +19,15 @@ use std::sync::OnceLock;
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, ReflectMessage, Value};
 
+use prost_types::SourceCodeInfo;
 use prost_types::field_descriptor_proto::Type;
 
 use crate::Error;
 use crate::descriptor::{self, ProtoFile};
 use crate::prost_input::canonical_default;
+use crate::source_info;
 
-/// Field number of `FileDescriptorProto.source_code_info`, which is left out.
+/// Field number of `FileDescriptorProto.source_code_info`, which is replaced by its comments.
 const SOURCE_CODE_INFO: u32 = 9;
 
 /// Re-encodes the files of one request.
@@ -30,10 +36,13 @@ pub(crate) struct Canonical {
     /// defines; `None` if the request's files do not make a valid pool, in which case their own
     /// bytes are used.
     file_descriptor: Option<MessageDescriptor>,
+    /// Whether to keep the comments on elements.
+    comments: bool,
 }
 
 impl Canonical {
-    pub(crate) fn new(files: &[ProtoFile]) -> Canonical {
+    /// Re-encodes `files`, keeping their comments if `comments`.
+    pub(crate) fn new(files: &[ProtoFile], comments: bool) -> Canonical {
         let raw: Vec<Vec<u8>> = FILES
             .iter()
             .filter_map(|name| well_known(name).map(<[u8]>::to_vec))
@@ -50,24 +59,50 @@ impl Canonical {
             .decode_file_descriptor_set(set.as_slice())
             .ok()
             .and_then(|()| pool.get_message_by_name("google.protobuf.FileDescriptorProto"));
-        Canonical { file_descriptor }
+        Canonical {
+            file_descriptor,
+            comments,
+        }
     }
 
-    /// The file's bytes as embedded: canonical, without source info.
+    /// The file's bytes as embedded: canonical, with the comments on its elements (if kept)
+    /// and no other source info. Well-known types come without comments.
     pub(crate) fn bytes(&self, file: &ProtoFile) -> Result<Vec<u8>, Error> {
         if let Some(bytes) = well_known(file.name()) {
             return Ok(bytes.to_vec());
         }
+        let comments = self
+            .comments
+            .then(|| source_info::comments_only(file.descriptor.source_code_info.as_ref()))
+            .flatten();
         let Some(descriptor) = &self.file_descriptor else {
-            return file.raw_without_source_info();
+            return file.raw_with_source_info(comments.as_ref());
         };
         let mut message = DynamicMessage::decode(descriptor.clone(), file.raw())
             .map_err(|err| Error::new(format!("malformed FileDescriptorProto: {err}")))?;
         message.clear_field_by_number(SOURCE_CODE_INFO);
         drop_empty_options(&mut message);
         canonical_defaults(&mut message);
+        if let Some(info) = comments {
+            set_source_info(&mut message, &info)?;
+        }
         Ok(message.encode_to_vec())
     }
+}
+
+/// Sets `FileDescriptorProto.source_code_info` of `file` to `info`.
+fn set_source_info(file: &mut DynamicMessage, info: &SourceCodeInfo) -> Result<(), Error> {
+    let kind = file
+        .descriptor()
+        .get_field(SOURCE_CODE_INFO)
+        .and_then(|field| field.kind().as_message().cloned())
+        .ok_or_else(|| {
+            Error::new("google.protobuf.FileDescriptorProto has no source_code_info field")
+        })?;
+    let value = DynamicMessage::decode(kind, info.encode_to_vec().as_slice())
+        .map_err(|err| Error::new(format!("cannot re-encode source_code_info: {err}")))?;
+    file.set_field_by_number(SOURCE_CODE_INFO, Value::Message(value));
+    Ok(())
 }
 
 /// Rewrites float and double defaults as `descriptor::canonical_default` does, in every

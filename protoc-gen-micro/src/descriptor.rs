@@ -8,7 +8,7 @@
 use prost::Message;
 use prost::bytes::Buf;
 use prost::encoding::{DecodeContext, WireType, decode_key, decode_varint, skip_field};
-use prost_types::FileDescriptorProto;
+use prost_types::{FileDescriptorProto, SourceCodeInfo};
 
 use crate::Error;
 
@@ -40,10 +40,17 @@ impl ProtoFile {
         &self.raw
     }
 
-    /// The original bytes without `source_code_info` (comments and spans), which nothing at run
-    /// time needs and which often doubles a descriptor's size.
-    pub(crate) fn raw_without_source_info(&self) -> Result<Vec<u8>, Error> {
-        without_field(&self.raw, SOURCE_CODE_INFO)
+    /// The original bytes with `info` in place of their `source_code_info` (whose spans of
+    /// every name, number and type often double a descriptor's size); none if `info` is `None`.
+    pub(crate) fn raw_with_source_info(
+        &self,
+        info: Option<&SourceCodeInfo>,
+    ) -> Result<Vec<u8>, Error> {
+        let mut out = without_field(&self.raw, SOURCE_CODE_INFO)?;
+        if let Some(info) = info {
+            prost::encoding::message::encode(SOURCE_CODE_INFO, info, &mut out);
+        }
+        Ok(out)
     }
 }
 
@@ -109,7 +116,8 @@ fn malformed_file(err: prost::DecodeError) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use prost_types::{FileDescriptorSet, SourceCodeInfo};
+    use prost_types::FileDescriptorSet;
+    use prost_types::source_code_info::Location;
 
     fn file(name: &str, with_source_info: bool) -> FileDescriptorProto {
         FileDescriptorProto {
@@ -137,11 +145,35 @@ mod tests {
         let raw = file("a.proto", true).encode_to_vec();
         let stripped = ProtoFile::decode(raw)
             .unwrap()
-            .raw_without_source_info()
+            .raw_with_source_info(None)
             .unwrap();
         assert_eq!(
             FileDescriptorProto::decode(stripped.as_slice()).unwrap(),
             file("a.proto", false)
+        );
+    }
+
+    #[test]
+    fn source_info_is_replaced() {
+        let raw = file("a.proto", true).encode_to_vec();
+        let info = SourceCodeInfo {
+            location: vec![Location {
+                path: vec![4, 0],
+                span: vec![3, 0, 5, 1],
+                leading_comments: Some(" A message.\n".into()),
+                ..Default::default()
+            }],
+        };
+        let replaced = ProtoFile::decode(raw)
+            .unwrap()
+            .raw_with_source_info(Some(&info))
+            .unwrap();
+        assert_eq!(
+            FileDescriptorProto::decode(replaced.as_slice()).unwrap(),
+            FileDescriptorProto {
+                source_code_info: Some(info),
+                ..file("a.proto", false)
+            }
         );
     }
 

@@ -7,7 +7,8 @@
 //! - `<Svc>Server<H>`: the adapter `micro::Service::handle` serves;
 //! - `<Svc>Client`: a client with one method per RPC;
 //! - constants naming the service and its go-micro endpoints (`Helloworld.Greeting`), and
-//!   `FILE_DESCRIPTOR_SET`, the package's encoded descriptors for reflection and JSON.
+//!   `FILE_DESCRIPTOR_SET`, the package's encoded descriptors for reflection and JSON, with the
+//!   comments on messages, fields, enums, services and methods (`no_comments` leaves them out).
 //!
 //! The same generator runs as a protoc plugin (the `protoc-gen-micro` binary, see [`run_plugin`])
 //! and from `build.rs` through `micro-build`, so both write identical files.
@@ -40,6 +41,7 @@ mod plugin;
 mod prost_input;
 mod prost_run;
 mod render;
+mod source_info;
 mod validate;
 
 pub use error::Error;

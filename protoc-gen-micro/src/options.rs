@@ -13,6 +13,9 @@ pub struct Options {
     pub client: bool,
     /// Generate `<Svc>Handler` traits and `<Svc>Server` adapters (`no_server` turns this off).
     pub server: bool,
+    /// Keep the comments on messages, fields, enums, services and methods in the embedded
+    /// descriptors, which serve them over reflection (`no_comments` turns this off).
+    pub comments: bool,
     /// Proto paths whose types live in another crate: (`.pkg`, `::rust::path`).
     pub extern_paths: Vec<(String, String)>,
     /// Proto paths whose `bytes` fields become `bytes::Bytes`.
@@ -32,6 +35,7 @@ impl Default for Options {
         Options {
             client: true,
             server: true,
+            comments: true,
             extern_paths: Vec::new(),
             bytes: Vec::new(),
             btree_map: Vec::new(),
@@ -43,7 +47,7 @@ impl Default for Options {
 }
 
 /// Every option `parse` accepts, for error messages.
-const SUPPORTED: &str = "no_client, no_server, extern_path=.pkg=::rust::path, bytes=.path, \
+const SUPPORTED: &str = "no_client, no_server, no_comments, extern_path=.pkg=::rust::path, bytes=.path, \
                          btree_map=.path, type_attribute=.path=#[attr], \
                          field_attribute=.path=#[attr], include_file=name.rs";
 
@@ -72,6 +76,7 @@ impl Options {
         match (name, value) {
             ("no_client", None) => self.client = false,
             ("no_server", None) => self.server = false,
+            ("no_comments", None) => self.comments = false,
             ("extern_path", Some(value)) => self.extern_paths.push(path_pair(option, value)?),
             ("type_attribute", Some(value)) => self.type_attributes.push(path_pair(option, value)?),
             ("field_attribute", Some(value)) => {
@@ -87,7 +92,7 @@ impl Options {
                     "option `include_file={value}`: expected a file name ending in `.rs`"
                 )));
             }
-            ("no_client" | "no_server", Some(_)) => {
+            ("no_client" | "no_server" | "no_comments", Some(_)) => {
                 return Err(Error::new(format!(
                     "option `{name}` takes no value, got `{option}`"
                 )));
@@ -196,19 +201,19 @@ mod tests {
     #[test]
     fn defaults_generate_everything() {
         let options = Options::parse("").unwrap();
-        assert!(options.client && options.server);
+        assert!(options.client && options.server && options.comments);
         assert!(options.extern_paths.is_empty());
     }
 
     #[test]
     fn parses_every_option() {
         let options = Options::parse(
-            "no_client, no_server,extern_path=.common=::common_types,bytes=.pkg.Blob,\
+            "no_client, no_server,no_comments,extern_path=.common=::common_types,bytes=.pkg.Blob,\
              btree_map=.,type_attribute=.pkg.Msg=#[derive(Eq\\, Hash)],\
              field_attribute=.pkg.Msg.id=#[serde(skip)],include_file=mod.rs",
         )
         .unwrap();
-        assert!(!options.client && !options.server);
+        assert!(!options.client && !options.server && !options.comments);
         assert_eq!(
             options.extern_paths,
             [(".common".into(), "::common_types".into())]
@@ -237,6 +242,7 @@ mod tests {
             "extern_path=.pkg",
             "extern_path==::x",
             "no_client=true",
+            "no_comments=false",
             "include_file=../x.rs",
             "include_file=mod.txt",
         ] {

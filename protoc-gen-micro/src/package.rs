@@ -8,10 +8,11 @@ use crate::descriptor::{self, ProtoFile};
 
 /// The encoded `FileDescriptorSet` for every requested package with a service (only those embed
 /// one), keyed by the proto package name. Files come dependencies first, in their canonical
-/// encoding (see `canonical`), without source info.
+/// encoding (see `canonical`), with no source info but their comments, if `comments`.
 pub(crate) fn descriptor_sets(
     files: &[ProtoFile],
     requested: &[&ProtoFile],
+    comments: bool,
 ) -> Result<HashMap<String, Vec<u8>>, Error> {
     let by_name: HashMap<&str, &ProtoFile> = files.iter().map(|file| (file.name(), file)).collect();
     let mut roots: HashMap<&str, Vec<&str>> = HashMap::new();
@@ -26,7 +27,7 @@ pub(crate) fn descriptor_sets(
             file.descriptor.package() == *package && !file.descriptor.service.is_empty()
         })
     };
-    let canonical = Canonical::new(files);
+    let canonical = Canonical::new(files, comments);
     roots
         .into_iter()
         .filter(|(package, _)| with_services(package))

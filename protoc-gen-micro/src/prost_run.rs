@@ -46,7 +46,7 @@ fn generate(
     options: &Options,
 ) -> Result<Vec<Generated>, Error> {
     let error = ErrorSlot::default();
-    let descriptor_sets = package::descriptor_sets(files, requested)?;
+    let descriptor_sets = package::descriptor_sets(files, requested, options.comments)?;
     let mut config = config(options, descriptor_sets, error.clone());
     let modules = config
         .generate(requests(files, requested))

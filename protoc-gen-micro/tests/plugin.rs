@@ -5,9 +5,13 @@
 //! them these tests say they were skipped, unless `MICRO_TEST_REQUIRE_TOOLS=1` makes that a
 //! failure.
 
+mod common;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
+
+use common::{tests_dir, tool};
 
 use prost::Message;
 use prost_types::compiler::{CodeGeneratorRequest, CodeGeneratorResponse};
@@ -30,33 +34,6 @@ const FIXTURES: [&str; 5] = [
     "fixtures/orders.proto",
     "fixtures/names.proto",
 ];
-
-fn tests_dir() -> PathBuf {
-    Path::new(&manifest_dir()).join("tests")
-}
-
-/// The tool named by `env`, else found on PATH; `None` (with a note) if absent and optional.
-fn tool(env: &str, name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os(env).map(PathBuf::from).or_else(|| {
-        let output = Command::new("sh")
-            .arg("-c")
-            .arg(format!("command -v {name}"))
-            .output()
-            .ok()?;
-        output
-            .status
-            .success()
-            .then(|| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()))
-    });
-    if path.is_none() {
-        assert!(
-            std::env::var_os("MICRO_TEST_REQUIRE_TOOLS").is_none(),
-            "{name} is required (MICRO_TEST_REQUIRE_TOOLS is set) but neither {env} nor PATH has it"
-        );
-        eprintln!("SKIPPED: {name} not found; set {env} or run scripts/test.sh");
-    }
-    path
-}
 
 fn assert_matches_snapshots(out: &Path) {
     for name in SNAPSHOTS {
@@ -208,12 +185,4 @@ fn an_invalid_attribute_option_is_an_error_not_a_crash() {
         error.contains("`#[derive(` is not a Rust attribute"),
         "{error}"
     );
-}
-
-/// The package's directory, read when the test runs: a path compiled in goes stale when a
-/// cached target dir outlives the checkout that built it (cargo does not rebuild for a move).
-fn manifest_dir() -> std::path::PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .expect("cargo sets CARGO_MANIFEST_DIR when it runs tests")
-        .into()
 }
