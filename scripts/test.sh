@@ -62,10 +62,13 @@ postgres_bin() {
   ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sort -V | tail -1 | grep .
 }
 
-# Python grpcio, its code generator, health and reflection clients, pinned.
+# Python grpcio, its code generator, health and reflection clients; the official MCP SDK (the
+# client `micro mcp serve` is tested with); openapi-spec-validator and schemathesis (the
+# gateway's /openapi.json is validated and fuzzed with them). Pinned.
 install_python() {
   local venv=$cache/venv
-  local want="grpcio==1.85.3 grpcio-tools==1.85.1 grpcio-health-checking==1.85.1 grpcio-reflection==1.85.1"
+  local want="grpcio==1.85.3 grpcio-tools==1.85.1 grpcio-health-checking==1.85.1 grpcio-reflection==1.85.1 mcp==2.3.0 \
+openapi-spec-validator==0.9.0 schemathesis==4.32.5"
   if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$want" ]; then
     log "installing Python grpcio into $venv"
     python3 -m venv "$venv"

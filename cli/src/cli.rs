@@ -131,6 +131,22 @@ pub enum Command {
     Gateway(ServeArgs),
     /// Run the web dashboard.
     Dashboard(DashboardArgs),
+    /// Run every service of a project for local development: built, started in dependency
+    /// order, rebuilt and restarted when its sources change, behind the gateway on one port.
+    ///
+    /// Services come from `micro.mu` or `micro.json` (go-micro's formats) in the directory,
+    /// or are the crates with a `src/main.rs` found under it.
+    Run(RunArgs),
+    /// Every endpoint of every registered service as a tool for AI agents, over the Model
+    /// Context Protocol: serve, list and try them.
+    Mcp(McpArgs),
+    /// Read, write, list and delete the records services keep in their store (`--store`).
+    Store(crate::commands::store::StoreArgs),
+    /// Print the merged config of `--config` sources; set and delete keys in etcd.
+    Config(crate::commands::config::ConfigArgs),
+    /// JWT accounts and tokens, and the access rules file, as services with `--auth jwt` use
+    /// them.
+    Auth(crate::commands::auth::AuthArgs),
     /// `micro <name> …` runs a `micro-<name>` program from `PATH` with the remaining
     /// arguments, as go-micro's CLI does: plugins.
     #[command(external_subcommand)]
@@ -222,6 +238,9 @@ pub struct ServeArgs {
     /// Where to listen, `host:port` or `:port` (every interface).
     #[arg(long, default_value = ":8080", env = "MICRO_GATEWAY_ADDRESS")]
     pub address: String,
+    /// Keys for the dashboard's login at `/dashboard/` (without them, it has none).
+    #[command(flatten)]
+    pub keys: crate::commands::auth::AuthKeys,
 }
 
 /// `micro dashboard`.
@@ -230,6 +249,108 @@ pub struct DashboardArgs {
     /// Where to listen, `host:port` or `:port` (every interface).
     #[arg(long, default_value = ":8082", env = "MICRO_DASHBOARD_ADDRESS")]
     pub address: String,
+    /// The services' JWT keys: with `--auth-public-key` the page asks for a login (account id
+    /// and secret, or a token) and calls carry the account's token. Without, no login.
+    #[command(flatten)]
+    pub keys: crate::commands::auth::AuthKeys,
+}
+
+/// `micro run`.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// The project's directory.
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Where the gateway (with the dashboard) listens, `host:port` or `:port`.
+    #[arg(long, default_value = ":8080", env = "MICRO_GATEWAY_ADDRESS")]
+    pub address: String,
+    /// Run the services only, without the gateway.
+    #[arg(long)]
+    pub no_gateway: bool,
+    /// Do not rebuild and restart services when their sources change.
+    #[arg(long)]
+    pub no_watch: bool,
+    /// The environment of `micro.mu`/`micro.json` whose variables the services get.
+    #[arg(long, env = "MICRO_ENV", default_value = "development")]
+    pub env: String,
+    /// Also serve the services as MCP tools (streamable HTTP at `/mcp`) on this address.
+    #[arg(long, value_name = "ADDRESS")]
+    pub mcp_address: Option<String>,
+}
+
+/// `micro mcp`.
+#[derive(Args, Debug, Clone)]
+pub struct McpArgs {
+    /// What to do with the tools.
+    #[command(subcommand)]
+    pub command: McpCommand,
+}
+
+/// `micro mcp` subcommands.
+#[derive(Subcommand, Debug, Clone)]
+pub enum McpCommand {
+    /// Serve the tools to an MCP client: over stdio (the default; what Claude Code and
+    /// desktop agents start), or over streamable HTTP at `http://<address>/mcp`.
+    Serve(McpServeArgs),
+    /// List the tools with their descriptions (`-o json`: as MCP lists them, with schemas).
+    List(McpToolArgs),
+    /// Call a tool as an agent would: `micro mcp test helloworld.Helloworld.Greeting
+    /// '{"name":"alice"}'`.
+    Test(McpTestArgs),
+}
+
+/// Which tools need scopes, and how tokens are checked.
+#[derive(Args, Debug, Clone)]
+pub struct McpToolArgs {
+    /// Scopes a tool needs (any one of them): `TOOL=SCOPE[,SCOPE…]`, e.g.
+    /// `blog.Blog.Delete=blog:admin`; repeatable. Replaces the scopes the service registered
+    /// in the endpoint's `scopes` metadata.
+    #[arg(long = "scope", value_name = "TOOL=SCOPES", value_parser = crate::mcp::parse_scope)]
+    pub scopes: Vec<(String, Vec<String>)>,
+
+    /// RSA public key that verifies callers' tokens for tools with scopes: base64 of the PEM,
+    /// as services take it (a PEM works too).
+    #[arg(
+        long,
+        env = "MICRO_AUTH_PUBLIC_KEY",
+        value_name = "BASE64",
+        hide_env_values = true
+    )]
+    pub auth_public_key: Option<String>,
+
+    /// The namespace tokens are issued in.
+    #[arg(long, env = "MICRO_AUTH_NAMESPACE", default_value = "micro")]
+    pub auth_namespace: String,
+}
+
+/// `micro mcp serve`.
+#[derive(Args, Debug, Clone)]
+pub struct McpServeArgs {
+    /// Serve streamable HTTP on this address (`host:port` or `:port`) instead of stdio.
+    #[arg(long, env = "MICRO_MCP_ADDRESS")]
+    pub address: Option<String>,
+
+    /// A `Host` header to accept besides localhost's (DNS rebinding protection), e.g. the
+    /// name agents reach this server by; repeatable. `*` accepts any.
+    #[arg(long = "allowed-host", value_name = "HOST[:PORT]")]
+    pub allowed_hosts: Vec<String>,
+
+    /// Scopes and token checks.
+    #[command(flatten)]
+    pub tools: McpToolArgs,
+}
+
+/// `micro mcp test`.
+#[derive(Args, Debug, Clone)]
+pub struct McpTestArgs {
+    /// The tool, e.g. `helloworld.Helloworld.Greeting`.
+    pub tool: String,
+    /// The arguments as JSON (default `{}`).
+    pub arguments: Option<String>,
+
+    /// Scopes and token checks.
+    #[command(flatten)]
+    pub tools: McpToolArgs,
 }
 
 fn parse_pair(text: &str) -> Result<(String, String), String> {

@@ -10,8 +10,11 @@ pub mod dashboard;
 mod env;
 pub mod gateway;
 mod listen;
+pub mod mcp;
 mod output;
 mod reply;
+pub mod runner;
+pub mod schema;
 
 pub use cli::{Cli, Command, Global};
 pub use env::Env;

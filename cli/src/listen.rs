@@ -20,6 +20,12 @@ fn listen_address(address: &str) -> String {
 
 /// Completes on Ctrl-C or SIGTERM, so the server finishes the requests in flight and exits.
 pub(crate) async fn shutdown_signal() {
+    signalled().await;
+    eprintln!("micro: shutting down, finishing requests in flight");
+}
+
+/// Completes on Ctrl-C or SIGTERM (never, where no handler can be installed).
+pub(crate) async fn signalled() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             // Without a signal handler, run until killed.
@@ -41,7 +47,6 @@ pub(crate) async fn shutdown_signal() {
         () = ctrl_c => {}
         () = terminate => {}
     }
-    eprintln!("micro: shutting down, finishing requests in flight");
 }
 
 #[cfg(test)]

@@ -66,38 +66,7 @@ fn drive(drive: &Drive) -> Value {
         .args(["helloworld", "streaming"])
         .output()
         .expect("node runs (scripts/test.sh installs it)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let line = stdout.lines().rev().find(|line| line.starts_with('{'));
-    let result: Value = line
-        .and_then(|line| serde_json::from_str(line).ok())
-        .unwrap_or_else(|| panic!("the driver printed no JSON result:\n{stdout}\n{stderr}"));
-    assert!(
-        output.status.success() && result["ok"] == true,
-        "the driver failed: {result:#}\n{stderr}"
-    );
-    result
-}
-
-/// The screenshot is a real picture: a PNG of the viewport, sizeable, with many colours.
-fn assert_screenshot(path: &Path) {
-    let bytes = std::fs::read(path).unwrap();
-    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
-    assert!(
-        bytes.len() > 10_000,
-        "a {} byte screenshot is blank",
-        bytes.len()
-    );
-    let mut reader = png::Decoder::new(std::io::Cursor::new(&bytes))
-        .read_info()
-        .unwrap();
-    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
-    let frame = reader.next_frame(&mut pixels).unwrap();
-    assert_eq!((frame.width, frame.height), (1280, 800));
-    let channels = frame.color_type.samples();
-    let colours: std::collections::HashSet<&[u8]> =
-        pixels[..frame.buffer_size()].chunks(channels).collect();
-    assert!(colours.len() > 50, "only {} colours", colours.len());
+    support::driver_result(&output)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -175,7 +144,7 @@ async fn the_dashboard_lists_calls_and_counts_in_chromium() {
         result["failedResponses"],
         serde_json::json!(["400 /api/call"])
     );
-    assert_screenshot(&screenshot);
+    support::assert_screenshot(&screenshot);
     if let Some(copy) = std::env::var_os("MICRO_DASHBOARD_SCREENSHOT") {
         std::fs::copy(&screenshot, copy).unwrap();
     }

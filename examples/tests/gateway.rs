@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use clap::Parser as _;
 use micro::registry::{EtcdOptions, EtcdRegistry, Registry};
 use micro_test_support::EtcdServer;
 use support::Example;
@@ -34,7 +33,11 @@ impl Setup {
     /// etcd and a gateway on it; `None` (the test skips) without etcd.
     async fn start() -> Option<Setup> {
         let etcd = EtcdServer::start()?;
-        let gateway = start_gateway(&etcd.address(), "10s").await;
+        let gateway = support::start_gateway(
+            &etcd.address(),
+            &["--timeout", "10s", "--token", "gateway-token"],
+        )
+        .await;
         Some(Setup { etcd, gateway })
     }
 
@@ -78,28 +81,6 @@ impl Setup {
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.gateway)
     }
-}
-
-/// A gateway on the etcd at `etcd` whose calls time out after `timeout`; its URL.
-async fn start_gateway(etcd: &str, timeout: &str) -> String {
-    let cli = micro_cli::Cli::parse_from([
-        "micro",
-        "--registry",
-        "etcd",
-        "--registry-address",
-        etcd,
-        "--timeout",
-        timeout,
-        "--token",
-        "gateway-token",
-        "gateway",
-    ]);
-    let env = micro_cli::Env::new(&cli.global).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let serving = micro_cli::gateway::Gateway::new(env).run(listener, std::future::pending());
-    tokio::spawn(serving);
-    url
 }
 
 /// The path to curl, or `None` (the test skips) without it.
@@ -252,12 +233,17 @@ async fn errors_are_go_micro_json_with_http_statuses() {
     error(answer, 400, &["options.shout", "true or false"]);
     let answer = curl(&curl_bin, &[&setup.url("/v1/greet/bob?colour=red")]);
     error(answer, 400, &["colour", "name"]);
-    // A streaming method: what to use instead.
-    let answer = post(&curl_bin, &setup.url("/streaming/Streamer.Count"), "{}");
+    // A client-streaming method: what to use instead (streams: tests/gateway_stream.rs).
+    let answer = post(&curl_bin, &setup.url("/streaming/Streamer.Sum"), "{}");
     error(
         answer,
         501,
-        &["Streamer.Count", "server-streaming", "micro stream"],
+        &[
+            "Streamer.Sum",
+            "client-streaming",
+            "WebSocket",
+            "micro stream",
+        ],
     );
     // The handler's own errors keep their meaning.
     let answer = post(
@@ -292,7 +278,11 @@ async fn errors_are_go_micro_json_with_http_statuses() {
     );
     error(answer, 413, &["4 MiB"]);
     // A call slower than the gateway's --timeout.
-    let impatient = start_gateway(&setup.etcd.address(), "300ms").await;
+    let impatient = support::start_gateway(
+        &setup.etcd.address(),
+        &["--timeout", "300ms", "--token", "gateway-token"],
+    )
+    .await;
     let answer = post(
         &curl_bin,
         &format!("{impatient}/v1/fail/0"),

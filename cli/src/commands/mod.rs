@@ -1,13 +1,18 @@
 //! One module per subcommand.
 
+pub mod auth;
+mod auth_rules;
 mod call;
+pub mod config;
 mod describe;
 mod health;
+mod mcp;
 mod mucp;
 mod new;
 mod plugin;
 mod publish;
 mod services;
+pub mod store;
 mod stream;
 
 use micro::Code;
@@ -22,19 +27,28 @@ pub(super) async fn run(cli: Cli) -> anyhow::Result<()> {
     match &command {
         Command::New(args) => return new::run(global.output, args),
         Command::External(words) => return plugin::run(words),
+        Command::Store(args) => return store::run(global.output, args).await,
+        Command::Config(args) => return config::run(global.output, args).await,
+        Command::Auth(args) => return auth::run(global.output, args).await,
         _ => {}
     }
     let env = Env::new(&global)?;
     match command {
-        Command::New(_) | Command::External(_) => Ok(()),
+        Command::New(_)
+        | Command::External(_)
+        | Command::Store(_)
+        | Command::Config(_)
+        | Command::Auth(_) => Ok(()),
         Command::Services => services::run(&env).await,
         Command::Describe(args) => describe::run(&env, &args).await,
         Command::Call(args) => call::run(&env, &args).await,
         Command::Stream(args) => stream::run(&env, &args).await,
         Command::Publish(args) => publish::run(&env, &args).await,
         Command::Health(args) => health::run(&env, &args).await,
-        Command::Gateway(args) => crate::gateway::serve(env, &args.address).await,
-        Command::Dashboard(args) => crate::dashboard::serve(env, &args.address).await,
+        Command::Gateway(args) => crate::gateway::serve(env, &args).await,
+        Command::Dashboard(args) => crate::dashboard::serve(env, &args).await,
+        Command::Mcp(args) => mcp::run(env, args).await,
+        Command::Run(args) => crate::runner::run(env, args).await,
     }
 }
 

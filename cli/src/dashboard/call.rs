@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -13,6 +14,7 @@ use micro::server::RpcKind;
 use serde::Deserialize;
 
 use super::Dashboard;
+use super::auth::Session;
 use super::error::ApiError;
 
 /// What to call and with what.
@@ -36,6 +38,7 @@ pub(crate) struct CallRequest {
 
 pub(crate) async fn call(
     State(dashboard): State<Dashboard>,
+    Extension(session): Extension<Session>,
     body: axum::body::Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
     let call: CallRequest = serde_json::from_slice(&body).map_err(|err| {
@@ -45,11 +48,15 @@ pub(crate) async fn call(
         ))
     })?;
     super::services::lookup(&dashboard, &call.service).await?;
-    let reply = invoke(&dashboard, &call).await?;
+    let reply = invoke(&dashboard, &session, &call).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], reply))
 }
 
-async fn invoke(dashboard: &Dashboard, call: &CallRequest) -> Result<String, ApiError> {
+async fn invoke(
+    dashboard: &Dashboard,
+    session: &Session,
+    call: &CallRequest,
+) -> Result<String, ApiError> {
     let env = &dashboard.env;
     let failed = |status: micro::Status| ApiError::from_status(&status, &call.service);
     let method = env
@@ -59,31 +66,31 @@ async fn invoke(dashboard: &Dashboard, call: &CallRequest) -> Result<String, Api
         .map_err(failed)?;
     if method.kind() != RpcKind::Unary {
         return Err(ApiError::bad_request(format!(
-            "{} is a {:?} endpoint; the dashboard calls unary endpoints only, use `micro stream \
-             {} {}` for streams",
+            "{} is a {:?} endpoint; call it with POST api/stream (the page does)",
             call.endpoint,
             method.kind(),
-            call.service,
-            call.endpoint
         )));
     }
     let options = JsonOptions::default();
-    let request =
-        dynamic::from_json(&method.input(), &request_json(call), &options).map_err(failed)?;
-    let mut pending = env.authorize(env.client.dynamic_unary(&call.service, &method, request));
+    let request = dynamic::from_json(&method.input(), &request_json(&call.request), &options)
+        .map_err(failed)?;
+    let mut pending = session.authorize(
+        env,
+        env.client.dynamic_unary(&call.service, &method, request),
+    );
     for (key, value) in &call.metadata {
         pending = pending.metadata(&key.to_ascii_lowercase(), value);
     }
-    if let Some(timeout) = timeout(call)? {
+    if let Some(timeout) = timeout(call.timeout.as_deref())? {
         pending = pending.timeout(timeout);
     }
     let reply = pending.await.map_err(failed)?;
     dynamic::to_json(&reply, &options).map_err(failed)
 }
 
-/// The request's JSON bytes: a string is taken as JSON text, anything else as the message.
-fn request_json(call: &CallRequest) -> Vec<u8> {
-    match &call.request {
+/// A request's JSON bytes: a string is taken as JSON text, anything else as the message.
+pub(super) fn request_json(request: &Option<serde_json::Value>) -> Vec<u8> {
+    match request {
         None | Some(serde_json::Value::Null) => b"{}".to_vec(),
         Some(serde_json::Value::String(text)) if text.trim().is_empty() => b"{}".to_vec(),
         Some(serde_json::Value::String(text)) => text.as_bytes().to_vec(),
@@ -91,12 +98,9 @@ fn request_json(call: &CallRequest) -> Vec<u8> {
     }
 }
 
-fn timeout(call: &CallRequest) -> Result<Option<Duration>, ApiError> {
-    let Some(text) = call
-        .timeout
-        .as_deref()
-        .filter(|text| !text.trim().is_empty())
-    else {
+/// A call's timeout, from a duration such as `5s`; none when absent or blank.
+pub(super) fn timeout(text: Option<&str>) -> Result<Option<Duration>, ApiError> {
+    let Some(text) = text.filter(|text| !text.trim().is_empty()) else {
         return Ok(None);
     };
     humantime::parse_duration(text.trim())
@@ -117,21 +121,24 @@ mod tests {
     #[test]
     fn the_request_may_be_a_message_a_string_or_absent() {
         let object = parse(r#"{"service":"s","endpoint":"E.m","request":{"name":"alice"}}"#);
-        assert_eq!(request_json(&object), br#"{"name":"alice"}"#);
+        assert_eq!(request_json(&object.request), br#"{"name":"alice"}"#);
         let text = parse(r#"{"service":"s","endpoint":"E.m","request":"{\"name\":\"bob\"}"}"#);
-        assert_eq!(request_json(&text), br#"{"name":"bob"}"#);
+        assert_eq!(request_json(&text.request), br#"{"name":"bob"}"#);
         let absent = parse(r#"{"service":"s","endpoint":"E.m"}"#);
-        assert_eq!(request_json(&absent), b"{}");
+        assert_eq!(request_json(&absent.request), b"{}");
     }
 
     #[test]
     fn timeouts_are_durations() {
         let call = parse(r#"{"service":"s","endpoint":"E.m","timeout":"1500ms"}"#);
-        assert_eq!(timeout(&call).unwrap(), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            timeout(call.timeout.as_deref()).unwrap(),
+            Some(Duration::from_millis(1500))
+        );
         let call = parse(r#"{"service":"s","endpoint":"E.m","timeout":""}"#);
-        assert_eq!(timeout(&call).unwrap(), None);
+        assert_eq!(timeout(call.timeout.as_deref()).unwrap(), None);
         let call = parse(r#"{"service":"s","endpoint":"E.m","timeout":"soon"}"#);
-        let error = timeout(&call).unwrap_err();
+        let error = timeout(call.timeout.as_deref()).unwrap_err();
         assert!(
             error.0.detail.contains("`soon` is not a duration"),
             "{error:?}"

@@ -192,3 +192,26 @@ async fn nested_under_a_prefix_the_page_and_api_answer_beneath_it() {
     assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT);
     assert_eq!(response.headers()["location"], "/dashboard/");
 }
+
+#[tokio::test]
+async fn malformed_streams_and_publications_are_400_showing_good_ones() {
+    let env = env_with_a_dead_node().await;
+    let (status, error) = post(&env, "/api/stream", r#"{"service":"helloworld"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        error["detail"].as_str().unwrap().contains("Streamer.Shout"),
+        "{error}"
+    );
+    let (status, error) = post(&env, "/api/publish", r#"{"message":{}}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        error["detail"].as_str().unwrap().contains("\"topic\""),
+        "{error}"
+    );
+    let (status, error) = post(&env, "/api/publish", r#"{"topic":"t","message":"{oops"}"#).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        error["detail"].as_str().unwrap().contains("not JSON"),
+        "{error}"
+    );
+}

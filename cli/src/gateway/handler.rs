@@ -1,13 +1,15 @@
 //! The gateway's one handler: finds the method a request names, reads its JSON into the
 //! request message, calls the service through the client stack (load balanced, retried on
-//! another node) and answers with the reply as JSON.
+//! another node) and answers with the reply as JSON. Server-streaming methods answer with
+//! Server-Sent Events ([`super::sse`]); WebSocket upgrades reach every kind of method
+//! ([`super::websocket`]).
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderMap, Method as HttpMethod, StatusCode, header};
-use micro::dynamic::{self, DynamicMessage, Method};
+use micro::dynamic::{self, DynamicMessage, MessageDescriptor, Method};
 use micro::server::RpcKind;
 use prost_reflect::ReflectMessage as _;
 use serde_json::Value;
@@ -15,7 +17,7 @@ use serde_json::Value;
 use super::error::{GATEWAY_ID, GatewayError};
 use super::route::{self, Target};
 use super::table::Matched;
-use super::{Shared, request};
+use super::{Shared, request, sse, websocket};
 
 /// Requests larger than this are refused with 413.
 pub const MAX_BODY: usize = 4 << 20;
@@ -25,13 +27,15 @@ pub(super) async fn handle(
     State(gateway): State<std::sync::Arc<Shared>>,
     request: Request,
 ) -> Response {
-    match answer(&gateway, request).await {
-        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
-        Err(err) => err.into_response(),
+    if let Some(target) = websocket::target(&request) {
+        return websocket::upgrade(gateway, target, request).await;
     }
+    answer(&gateway, request)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn answer(gateway: &Shared, request: Request) -> Result<String, GatewayError> {
+async fn answer(gateway: &Shared, request: Request) -> Result<Response, GatewayError> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
     if let Some(matched) = gateway.routes.find(&parts.method, path) {
@@ -53,6 +57,16 @@ async fn answer(gateway: &Shared, request: Request) -> Result<String, GatewayErr
             return endpoint(gateway, &target, &parts.headers, &body).await;
         }
     }
+    if parts.method == HttpMethod::GET
+        && let Some(target) = route::resolve(path)
+    {
+        if !gateway.knows(&target)
+            && let Some(matched) = gateway.routes.find_after_refresh(&parts.method, path).await
+        {
+            return rest(gateway, matched, &parts, body).await;
+        }
+        return events(gateway, &target, &parts).await;
+    }
     match gateway.routes.find_after_refresh(&parts.method, path).await {
         Some(matched) => rest(gateway, matched, &parts, body).await,
         None => Err(no_route(gateway, &parts.method, path)),
@@ -65,23 +79,64 @@ async fn endpoint(
     target: &Target,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<String, GatewayError> {
+) -> Result<Response, GatewayError> {
     let method = gateway.method(&target.service, &target.endpoint).await?;
-    ensure_unary(&method)?;
+    ensure_posted(&method)?;
     let body = match body.iter().all(u8::is_ascii_whitespace) {
         true => b"{}".as_slice(),
         false => body,
     };
     let request = dynamic::from_json(&method.input(), body, &gateway.json)
         .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))?;
+    if method.kind() == RpcKind::ServerStreaming {
+        return sse::respond(gateway, &target.service, &method, request, headers).await;
+    }
     let reply = gateway
         .call(&target.service, &method, request, headers)
         .await?;
-    gateway.to_json(&reply)
+    Ok(json_response(gateway.to_json(&reply)?))
+}
+
+/// `GET /<service>/<Service.Method>?field=value` of a server-streaming method, as events
+/// (what a browser's `EventSource` asks for).
+async fn events(
+    gateway: &Shared,
+    target: &Target,
+    parts: &Parts,
+) -> Result<Response, GatewayError> {
+    let method = gateway.method(&target.service, &target.endpoint).await?;
+    if method.kind() != RpcKind::ServerStreaming {
+        return Err(GatewayError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!(
+                "GET reaches only server-streaming methods (as Server-Sent Events) and WebSocket \
+                 upgrades; `{}` is not one: POST its request as JSON",
+                method.endpoint()
+            ),
+        ));
+    }
+    let json = request::from_query(&method.input(), parts.uri.query())?;
+    let request = decode(gateway, &method.input(), &json)?;
+    sse::respond(gateway, &target.service, &method, request, &parts.headers).await
+}
+
+/// The request message `json` describes.
+fn decode(
+    gateway: &Shared,
+    input: &MessageDescriptor,
+    json: &Value,
+) -> Result<DynamicMessage, GatewayError> {
+    let json = serde_json::to_vec(json).unwrap_or_default();
+    dynamic::from_json(input, &json, &gateway.json)
+        .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))
+}
+
+fn json_response(json: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], json).into_response()
 }
 
 /// go-micro v4's `POST /rpc` with `{"service","endpoint","request"}`.
-async fn rpc(gateway: &Shared, headers: &HeaderMap, body: Body) -> Result<String, GatewayError> {
+async fn rpc(gateway: &Shared, headers: &HeaderMap, body: Body) -> Result<Response, GatewayError> {
     let body = read_body(headers, body).await?;
     let usage = "POST /rpc takes {\"service\":\"helloworld\",\"endpoint\":\"Helloworld.Greeting\",\
                  \"request\":{\"name\":\"alice\"}}";
@@ -113,9 +168,9 @@ async fn rest(
     matched: Matched,
     parts: &Parts,
     body: Body,
-) -> Result<String, GatewayError> {
+) -> Result<Response, GatewayError> {
     let route = &matched.route;
-    ensure_unary(&route.method)?;
+    ensure_posted(&route.method)?;
     let body = read_body(&parts.headers, body).await?;
     let input = route.method.input();
     let json = request::compose(
@@ -125,15 +180,17 @@ async fn rest(
         parts.uri.query(),
         &body,
     )?;
-    let json = serde_json::to_vec(&json).unwrap_or_default();
-    let request = dynamic::from_json(&input, &json, &gateway.json)
-        .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))?;
+    let request = decode(gateway, &input, &json)?;
+    let (service, method) = (&route.service, &route.method);
+    if method.kind() == RpcKind::ServerStreaming {
+        return sse::respond(gateway, service, method, request, &parts.headers).await;
+    }
     let reply = gateway
-        .call(&route.service, &route.method, request, &parts.headers)
+        .call(service, method, request, &parts.headers)
         .await?;
     match &route.binding.response_body {
-        None => gateway.to_json(&reply),
-        Some(field) => response_field(&reply, field, gateway),
+        None => Ok(json_response(gateway.to_json(&reply)?)),
+        Some(field) => Ok(json_response(response_field(&reply, field, gateway)?)),
     }
 }
 
@@ -156,18 +213,21 @@ fn response_field(
     Ok(value.to_string())
 }
 
-fn ensure_unary(method: &Method) -> Result<(), GatewayError> {
+/// Refuses the methods a request body cannot call: client and bidirectional streams, which
+/// need a WebSocket.
+fn ensure_posted(method: &Method) -> Result<(), GatewayError> {
     let kind = match method.kind() {
-        RpcKind::Unary => return Ok(()),
-        RpcKind::ServerStreaming => "server-streaming",
+        RpcKind::Unary | RpcKind::ServerStreaming => return Ok(()),
         RpcKind::ClientStreaming => "client-streaming",
         RpcKind::BidiStreaming => "bidirectional streaming",
     };
     Err(GatewayError::new(
         StatusCode::NOT_IMPLEMENTED,
         format!(
-            "`{}` is a {kind} method; the gateway calls only unary methods: call it over gRPC, \
-             e.g. with `micro stream <service> {} '<json>'`",
+            "`{}` is a {kind} method; POST calls only unary and server-streaming methods: \
+             open a WebSocket on this path (GET with `Upgrade: websocket`, one JSON text frame \
+             per message, an empty frame to end them), or call it over gRPC, e.g. with \
+             `micro stream <service> {} '<json>'`",
             method.endpoint(),
             method.endpoint()
         ),

@@ -9,8 +9,12 @@
 //!   go-micro v4's `POST /rpc` with `{"service","endpoint","request"}`.
 //! - The google.api.http rules of any registered service (`GET /v1/greet/{name}`), learnt from
 //!   the registry as services come and go.
+//! - Streams: server-streaming methods answer with Server-Sent Events (also to `GET` with the
+//!   request in the query string, for `EventSource`); a WebSocket upgrade on a method's path
+//!   carries calls of every kind, one JSON text frame per message.
 //!
 //! Errors are go-micro error JSON with the matching HTTP status. See `docs/gateway.md`.
+//! `GET /openapi.json` describes all of it as OpenAPI 3.1 (`docs/openapi.md`).
 //!
 //! ```no_run
 //! # async fn demo(env: micro_cli::Env) -> std::io::Result<()> {
@@ -23,11 +27,14 @@
 mod error;
 mod handler;
 mod headers;
+mod openapi;
 mod request;
 mod route;
 mod rule;
+mod sse;
 mod table;
 mod template;
+mod websocket;
 
 pub use error::GatewayError;
 pub use handler::MAX_BODY;
@@ -45,6 +52,7 @@ use micro::{Code, JsonOptions, Status};
 use tokio::net::TcpListener;
 
 use crate::Env;
+use crate::dashboard::Login;
 use error::GATEWAY_ID;
 use table::RouteTable;
 
@@ -52,6 +60,7 @@ use table::RouteTable;
 #[derive(Clone)]
 pub struct Gateway {
     shared: Arc<Shared>,
+    login: Login,
 }
 
 /// What every request uses.
@@ -71,16 +80,25 @@ impl Gateway {
                 routes,
                 json: JsonOptions::default(),
             }),
+            login: Login::none(),
         }
     }
 
-    /// The gateway's routes: the dashboard at `/dashboard/`, and every other path answered
-    /// by one handler.
+    /// The dashboard at `/dashboard/` asks for `login` (a JWT account) before anything else.
+    pub fn with_login(mut self, login: Login) -> Gateway {
+        self.login = login;
+        self
+    }
+
+    /// The gateway's routes: the dashboard at `/dashboard/`, the OpenAPI document at
+    /// `/openapi.json`, and every other path answered by one handler.
     pub fn router(&self) -> Router {
         let gateway = Router::new()
+            .route("/openapi.json", axum::routing::get(openapi::serve))
             .fallback(handler::handle)
             .with_state(self.shared.clone());
-        crate::dashboard::nested("/dashboard", self.shared.env.clone()).merge(gateway)
+        let env = self.shared.env.clone();
+        crate::dashboard::nested_with("/dashboard", env, self.login.clone()).merge(gateway)
     }
 
     /// Serves on `listener` until `shutdown` completes, then finishes the requests under way.
@@ -157,8 +175,9 @@ impl Shared {
 }
 
 /// Serves the gateway on `address` (`host:port` or `:port`) until Ctrl-C or SIGTERM.
-pub async fn serve(env: Env, address: &str) -> anyhow::Result<()> {
-    let listener = crate::listen::bind(address).await?;
+pub async fn serve(env: Env, args: &crate::cli::ServeArgs) -> anyhow::Result<()> {
+    let login = Login::from_keys(&args.keys)?;
+    let listener = crate::listen::bind(&args.address).await?;
     let local = listener.local_addr()?;
     let registry = env.registry_label.clone();
     tracing::info!("gateway listening on {local} (registry {registry})");
@@ -166,7 +185,51 @@ pub async fn serve(env: Env, address: &str) -> anyhow::Result<()> {
         "micro gateway listening on http://{local} (registry {registry}); dashboard at http://{local}/dashboard/"
     );
     Gateway::new(env)
+        .with_login(login)
         .run(listener, crate::listen::shutdown_signal())
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use clap::Parser as _;
+    use http::{Request, StatusCode};
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::Cli;
+
+    async fn status(gateway: &Gateway, path: &str) -> StatusCode {
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        gateway.router().oneshot(request).await.unwrap().status()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn the_nested_dashboard_asks_for_the_login_the_gateway_was_given() {
+        let cli = Cli::parse_from(["micro", "--registry", "memory", "services"]);
+        let env = Env::new(&cli.global).unwrap();
+        let open = Gateway::new(env.clone());
+        assert_eq!(
+            status(&open, "/dashboard/api/services").await,
+            StatusCode::OK
+        );
+
+        if std::process::Command::new("openssl")
+            .arg("version")
+            .output()
+            .is_err()
+        {
+            micro_test_support::require_or_skip("openssl makes the test's RSA keys");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (public, _) = micro_test_support::rsa_key_pair(dir.path());
+        let login = Login::jwt("micro", &public, None).unwrap();
+        let guarded = Gateway::new(env).with_login(login);
+        let api = "/dashboard/api/services";
+        assert_eq!(status(&guarded, api).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(status(&guarded, "/openapi.json").await, StatusCode::OK);
+    }
 }

@@ -29,14 +29,34 @@ pub(super) fn compose(
         }
     };
     if binding.body.as_deref() != Some("*") {
-        for (name, value) in query_pairs(query.unwrap_or_default()) {
-            set_field(&mut request, input, &name, &value, "query parameter")?;
-        }
+        add_query(&mut request, input, query)?;
     }
     for (path, value) in variables {
         set_field(&mut request, input, path, value, "path variable")?;
     }
     Ok(request)
+}
+
+/// The request JSON from the query string alone (`GET` of a server-streaming method).
+pub(super) fn from_query(
+    input: &MessageDescriptor,
+    query: Option<&str>,
+) -> Result<Value, GatewayError> {
+    let mut request = Value::Object(Map::new());
+    add_query(&mut request, input, query)?;
+    Ok(request)
+}
+
+/// Sets the fields the query parameters name.
+fn add_query(
+    request: &mut Value,
+    input: &MessageDescriptor,
+    query: Option<&str>,
+) -> Result<(), GatewayError> {
+    for (name, value) in query_pairs(query.unwrap_or_default()) {
+        set_field(request, input, &name, &value, "query parameter")?;
+    }
+    Ok(())
 }
 
 /// The body as JSON; an empty body is `{}`.

@@ -261,3 +261,61 @@ pub fn playwright() -> Option<PathBuf> {
     }
     dir
 }
+
+/// The `micro` environment that `micro --registry etcd --registry-address <etcd> <flags>
+/// gateway` builds.
+pub fn gateway_env(etcd: &str, flags: &[&str]) -> micro_cli::Env {
+    let mut args = vec!["micro", "--registry", "etcd", "--registry-address", etcd];
+    args.extend(flags);
+    args.push("gateway");
+    let cli = <micro_cli::Cli as clap::Parser>::parse_from(args);
+    micro_cli::Env::new(&cli.global).unwrap()
+}
+
+/// The API gateway on the etcd at `etcd`, with the global `flags` (`--timeout 5s`…), serving
+/// on a free loopback port; its URL.
+pub async fn start_gateway(etcd: &str, flags: &[&str]) -> String {
+    let env = gateway_env(etcd, flags);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let serving = micro_cli::gateway::Gateway::new(env).run(listener, std::future::pending());
+    tokio::spawn(serving);
+    url
+}
+
+/// What a Node driver script printed: its last JSON line, which must say `"ok": true`.
+pub fn driver_result(output: &std::process::Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stdout.lines().rev().find(|line| line.starts_with('{'));
+    let result: serde_json::Value = line
+        .and_then(|line| serde_json::from_str(line).ok())
+        .unwrap_or_else(|| panic!("the driver printed no JSON result:\n{stdout}\n{stderr}"));
+    assert!(
+        output.status.success() && result["ok"] == true,
+        "the driver failed: {result:#}\n{stderr}"
+    );
+    result
+}
+
+/// The screenshot is a real picture: a PNG of the 1280×800 viewport, sizeable, with many
+/// colours.
+pub fn assert_screenshot(path: &std::path::Path) {
+    let bytes = std::fs::read(path).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    assert!(
+        bytes.len() > 10_000,
+        "a {} byte screenshot is blank",
+        bytes.len()
+    );
+    let mut reader = png::Decoder::new(std::io::Cursor::new(&bytes))
+        .read_info()
+        .unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!((frame.width, frame.height), (1280, 800));
+    let channels = frame.color_type.samples();
+    let colours: std::collections::HashSet<&[u8]> =
+        pixels[..frame.buffer_size()].chunks(channels).collect();
+    assert!(colours.len() > 50, "only {} colours", colours.len());
+}

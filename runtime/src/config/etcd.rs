@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
-use etcd_client::{Client, EventType, GetOptions, WatchOptions};
+use etcd_client::{Client, DeleteOptions, EventType, GetOptions, WatchOptions};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -65,6 +65,51 @@ impl Etcd {
             format!("{prefix}/")
         };
         self
+    }
+
+    /// Writes `value` as JSON at the dotted `path` (`database.address` is the key
+    /// `/micro/config/database/address`); watchers of the prefix see it.
+    pub async fn put(&self, path: &str, value: &Value) -> Result<(), Error> {
+        let key = self.key(path)?;
+        let text = serde_json::to_string(value).map_err(|err| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("cannot write {path}: {err}"),
+            )
+        })?;
+        self.request(|mut client| async move { client.put(key, text, None).await })
+            .await
+            .map(drop)
+    }
+
+    /// Deletes the key at the dotted `path` and every key under it; returns how many went. A
+    /// value inside a parent key's JSON object is not a key of its own: set the parent instead.
+    pub async fn delete(&self, path: &str) -> Result<i64, Error> {
+        let key = self.key(path)?;
+        let below = format!("{key}/");
+        let exact = self
+            .request(|mut client| async move { client.delete(key, None).await })
+            .await?;
+        let options = DeleteOptions::new().with_prefix();
+        let nested = self
+            .request(|mut client| async move { client.delete(below, Some(options)).await })
+            .await?;
+        Ok(exact.deleted() + nested.deleted())
+    }
+
+    /// The key of a dotted path; refuses empty segments and `/` in them.
+    fn key(&self, path: &str) -> Result<String, Error> {
+        let segments: Vec<&str> = path.split('.').collect();
+        if segments.iter().any(|s| s.is_empty() || s.contains('/')) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "invalid config path {path:?}: use dotted names without `/`, like \
+                     database.address"
+                ),
+            ));
+        }
+        Ok(format!("{}{}", self.prefix, segments.join("/")))
     }
 
     fn unreachable(&self, err: impl std::fmt::Display) -> Error {
@@ -293,5 +338,18 @@ mod tests {
             }
         }
         assert!(parse_value("k", &[0xff]).is_err());
+    }
+
+    #[test]
+    fn dotted_paths_are_keys_under_the_prefix() {
+        let etcd = Etcd::new(&[]);
+        assert_eq!(
+            etcd.key("database.address").unwrap(),
+            "/micro/config/database/address"
+        );
+        assert_eq!(etcd.key("debug").unwrap(), "/micro/config/debug");
+        for bad in ["", "a..b", ".a", "a.", "a/b"] {
+            assert_eq!(etcd.key(bad).unwrap_err().kind(), ErrorKind::InvalidInput);
+        }
     }
 }

@@ -1,0 +1,123 @@
+//! `micro mcp serve|list|test`: the services' endpoints as MCP tools.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use micro::auth::{Auth, JwtAuth};
+use rmcp::ServiceExt as _;
+use serde_json::{Map, Value};
+
+use crate::Env;
+use crate::cli::{McpArgs, McpCommand, McpServeArgs, McpTestArgs, McpToolArgs};
+use crate::mcp::{Caller, McpServer, Scopes, Tool, Toolbox};
+
+/// Runs `micro mcp <command>`.
+pub(super) async fn run(env: Env, args: McpArgs) -> anyhow::Result<()> {
+    match args.command {
+        McpCommand::Serve(args) => serve(env, args).await,
+        McpCommand::List(args) => list(env, &args).await,
+        McpCommand::Test(args) => test(env, args).await,
+    }
+}
+
+fn toolbox(env: Env, args: &McpToolArgs) -> anyhow::Result<Toolbox> {
+    let auth = match &args.auth_public_key {
+        Some(key) => {
+            let auth = JwtAuth::new(&args.auth_namespace, key, None)
+                .context("cannot check tokens with --auth-public-key")?;
+            Some(Arc::new(auth) as Arc<dyn Auth>)
+        }
+        None => None,
+    };
+    let overrides: BTreeMap<String, Vec<String>> = args.scopes.iter().cloned().collect();
+    Ok(Toolbox::new(env, Scopes::new(overrides, auth)))
+}
+
+async fn serve(env: Env, args: McpServeArgs) -> anyhow::Result<()> {
+    let token = env.global.token.clone();
+    let toolbox = Arc::new(toolbox(env, &args.tools)?);
+    let server = McpServer::new(toolbox, token);
+    let Some(address) = &args.address else {
+        let running = server
+            .serve(rmcp::transport::stdio())
+            .await
+            .context("the MCP client did not initialize the session on stdio")?;
+        running.waiting().await?;
+        return Ok(());
+    };
+    let listener = crate::listen::bind(address).await?;
+    let local = listener.local_addr()?;
+    let service = crate::mcp::http_service(server, allowed_hosts(&args.allowed_hosts));
+    let router = axum::Router::new().nest_service("/mcp", service);
+    eprintln!("micro mcp serving streamable HTTP at http://{local}/mcp");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(crate::listen::shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+/// localhost's names and the ones given; none (any host) if `*` is among them.
+fn allowed_hosts(extra: &[String]) -> Vec<String> {
+    if extra.iter().any(|host| host == "*") {
+        return Vec::new();
+    }
+    let local = ["localhost", "127.0.0.1", "::1"].map(String::from);
+    local.into_iter().chain(extra.iter().cloned()).collect()
+}
+
+async fn list(env: Env, args: &McpToolArgs) -> anyhow::Result<()> {
+    let json = env.output.is_json();
+    let tools = toolbox(env, args)?.tools().await?;
+    if json {
+        let listed: Vec<_> = tools.iter().map(Tool::to_mcp).collect();
+        println!("{}", serde_json::to_string(&listed)?);
+        return Ok(());
+    }
+    if tools.is_empty() {
+        println!("no tools: no registered service serves its descriptors (gRPC reflection)");
+    }
+    for tool in &tools {
+        let scopes = match tool.scopes.is_empty() {
+            true => String::new(),
+            false => format!(" [scopes: {}]", tool.scopes.join(", ")),
+        };
+        println!("{}{scopes}\n    {}", tool.name, tool.description);
+    }
+    Ok(())
+}
+
+async fn test(env: Env, args: McpTestArgs) -> anyhow::Result<()> {
+    let json = env.output.is_json();
+    let caller = Caller {
+        token: env.global.token.clone(),
+    };
+    let hint = env.not_found_hint();
+    let toolbox = toolbox(env, &args.tools)?;
+    let tool = toolbox.tool(&args.tool).await.with_context(|| {
+        format!(
+            "no tool `{}`: tools are named <service>.<Service.Method> (see `micro mcp list`); {hint}",
+            args.tool
+        )
+    })?;
+    let arguments = arguments(args.arguments.as_deref())?;
+    let reply = toolbox
+        .call(&tool, arguments, &caller)
+        .await
+        .map_err(|error| anyhow::anyhow!("{} failed: {}", tool.name, error.to_json()))?;
+    match json {
+        true => println!("{reply}"),
+        false => println!("{reply:#}"),
+    }
+    Ok(())
+}
+
+fn arguments(text: Option<&str>) -> anyhow::Result<Option<Map<String, Value>>> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    match serde_json::from_str(text).context("the arguments are not JSON")? {
+        Value::Object(map) => Ok(Some(map)),
+        _ => anyhow::bail!("the arguments must be a JSON object, e.g. '{{\"name\":\"alice\"}}'"),
+    }
+}

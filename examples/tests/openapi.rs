@@ -1,0 +1,280 @@
+//! The gateway's `GET /openapi.json` in front of real services registered in a real etcd:
+//! validated by `openapi-spec-validator`, its content checked, and the live gateway fuzzed by
+//! `schemathesis` from it without a server error.
+
+#![cfg(feature = "full")]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use micro::registry::{EtcdOptions, EtcdRegistry, Node, Registry, Service};
+use micro_test_support::EtcdServer;
+use serde_json::Value;
+use support::Example;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const HELLOWORLD: &str = env!("CARGO_BIN_EXE_helloworld");
+const STREAMING: &str = env!("CARGO_BIN_EXE_streaming");
+const GREETER: &str = env!("CARGO_BIN_EXE_greeter-http");
+
+/// etcd, the three example services registered in it, and a gateway in front of them.
+struct Setup {
+    etcd: EtcdServer,
+    gateway: String,
+    _services: Vec<Example>,
+}
+
+impl Setup {
+    /// `None` (the test skips) without etcd.
+    async fn start() -> Option<Setup> {
+        let etcd = EtcdServer::start()?;
+        let flags = ["--registry", "etcd", "--registry-address", &etcd.address()].map(String::from);
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let registry = EtcdRegistry::new(EtcdOptions::from_addresses(&[etcd.address()]));
+        let mut services = Vec::new();
+        for (binary, name) in [
+            (HELLOWORLD, "helloworld"),
+            (STREAMING, "streaming"),
+            (GREETER, "greeter"),
+        ] {
+            services.push(Example::start(binary, &flags));
+            wait_registered(&registry, name).await;
+        }
+        let gateway = support::start_gateway(&etcd.address(), &["--timeout", "5s"]).await;
+        Some(Setup {
+            etcd,
+            gateway,
+            _services: services,
+        })
+    }
+
+    fn registry(&self) -> EtcdRegistry {
+        EtcdRegistry::new(EtcdOptions::from_addresses(&[self.etcd.address()]))
+    }
+}
+
+async fn wait_registered(registry: &EtcdRegistry, service: &str) {
+    let started = tokio::time::Instant::now();
+    loop {
+        let nodes = registry.get_service(service).await.map_or(0, |versions| {
+            versions.iter().map(|v| v.nodes.len()).sum::<usize>()
+        });
+        if nodes > 0 {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{service} never registered in etcd"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `GET path` over HTTP/1.1: the status and the body.
+async fn get(url: &str, path: &str) -> (u16, String) {
+    let host = url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(host).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut response))
+        .await
+        .expect("the gateway answers within 20 s")
+        .unwrap();
+    let response = String::from_utf8(response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+async fn openapi(url: &str) -> Value {
+    let (status, body) = get(url, "/openapi.json").await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// `MICRO_TEST_PYTHON` (or `python3`) if it has `module`; `None` (the test skips) otherwise.
+fn python_with(module: &str) -> Option<PathBuf> {
+    let python = support::tool("MICRO_TEST_PYTHON", "python3")?;
+    let has_it = Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if has_it {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os("MICRO_TEST_REQUIRE_TOOLS").is_none(),
+        "{} lacks {module}; scripts/test.sh installs it",
+        python.display()
+    );
+    eprintln!(
+        "SKIPPED: {} lacks {module}; set MICRO_TEST_PYTHON or run scripts/test.sh",
+        python.display()
+    );
+    None
+}
+
+fn write_json(dir: &Path, value: &Value) -> PathBuf {
+    let path = dir.join("openapi.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(value).unwrap()).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_is_valid_openapi_with_routes_streams_errors_and_unavailable_services() {
+    let Some(python) = python_with("openapi_spec_validator") else {
+        return;
+    };
+    let Some(setup) = Setup::start().await else {
+        return;
+    };
+    // A service that serves no reflection (nothing listens at its address).
+    let ghost = Service {
+        name: "ghost".into(),
+        version: "1".into(),
+        nodes: vec![Node {
+            id: "ghost-1".into(),
+            address: "127.0.0.1:9".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    setup.registry().register(&ghost, None).await.unwrap();
+    let document = openapi(&setup.gateway).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_json(dir.path(), &document);
+    let output = support::output_within(
+        Command::new(&python)
+            .args(["-m", "openapi_spec_validator"])
+            .arg(&file),
+        Duration::from_secs(60),
+    );
+    assert!(
+        output.status.success(),
+        "openapi-spec-validator rejects the document:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    assert_eq!(document["openapi"], "3.1.0");
+    assert_eq!(document["servers"][0]["url"], setup.gateway.as_str());
+    let paths = &document["paths"];
+    // A google.api.http rule, with its path parameter and the query parameters left.
+    let greet = &paths["/v1/greet/{name}"]["get"];
+    assert_eq!(greet["operationId"], "greeter.Greeter.Greet.get");
+    let parameters = greet["parameters"].as_array().unwrap();
+    let named = |name: &str| parameters.iter().find(|p| p["name"] == name).cloned();
+    assert_eq!(named("name").unwrap()["in"], "path");
+    assert_eq!(named("options.times").unwrap()["in"], "query");
+    assert_eq!(
+        paths["/v1/greetings/{name}"]["put"]["requestBody"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/greeter.GreetOptions"
+    );
+    assert!(
+        paths["/v1/greet"]["post"]["parameters"].is_null(),
+        "body `*` leaves no query"
+    );
+    // The path styles, with the message schemas.
+    let greeting = &paths["/helloworld/Helloworld.Greeting"]["post"];
+    assert_eq!(
+        greeting["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/helloworld.Response"
+    );
+    let schemas = &document["components"]["schemas"];
+    assert_eq!(
+        schemas["greeter.GreetOptions"]["properties"]["times"]["maximum"],
+        u32::MAX
+    );
+    // Errors as go-micro's error JSON.
+    assert_eq!(
+        greeting["responses"]["404"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/micro.gateway.Error"
+    );
+    let error = &schemas["micro.gateway.Error"]["properties"];
+    for property in ["id", "code", "detail", "status"] {
+        assert!(error[property].is_object(), "error JSON lacks {property}");
+    }
+    // Server streaming as Server-Sent Events; client and bidi streaming are left out.
+    for verb in ["get", "post"] {
+        let count = &paths["/streaming/Streamer.Count"][verb]["responses"]["200"];
+        assert!(
+            count["content"]["text/event-stream"].is_object(),
+            "{verb}: {count}"
+        );
+    }
+    assert!(paths["/streaming/Streamer.Sum"].is_null());
+    assert!(paths["/streaming/Streamer.Shout"].is_null());
+    // Comments become descriptions when the services' descriptors carry them.
+    let described = paths
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .any(|operation| operation.get("description").is_some());
+    if described {
+        let text = paths["/v1/greet/{name}"]["get"]["description"]
+            .as_str()
+            .unwrap();
+        assert!(text.contains("greeting"), "{text}");
+    } else {
+        eprintln!("NOTE: the examples' descriptors carry no comments; descriptions not checked");
+    }
+    // The unreachable service is listed, not fatal.
+    let unavailable = document["x-micro-unavailable"].as_array().unwrap();
+    assert_eq!(unavailable.len(), 1, "{unavailable:?}");
+    assert_eq!(unavailable[0]["service"], "ghost");
+    assert!(
+        paths
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|p| !p.starts_with("/ghost"))
+    );
+}
+
+/// schemathesis, generating requests from the document, finds no server error. Left out:
+/// `Greeter.Fail`, whose answer is the (5xx or other) status it is asked for after the delay it
+/// is asked for, and the streams (`Streamer.Count` counts to any number it is given).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_no_server_error() {
+    let Some(python) = python_with("schemathesis") else {
+        return;
+    };
+    let Some(setup) = Setup::start().await else {
+        return;
+    };
+    let document = openapi(&setup.gateway).await;
+    assert!(document["paths"]["/v1/greet/{name}"].is_object());
+    let dir = tempfile::tempdir().unwrap();
+    let schema_url = format!("{}/openapi.json", setup.gateway);
+    let output = support::output_within(
+        Command::new(&python)
+            .current_dir(dir.path())
+            .env("SCHEMATHESIS_HOOKS", "")
+            .args(["-m", "schemathesis.cli", "run", &schema_url])
+            .args(["--checks", "not_a_server_error,response_schema_conformance"])
+            .args([
+                "--exclude-operation-id-regex",
+                r"Greeter\.Fail|Streamer\.Count",
+            ])
+            .args(["--max-examples", "30", "--max-time", "60", "--workers", "2"])
+            .args(["--request-timeout", "10", "--seed", "1"])
+            .args(["--phases", "examples,coverage,fuzzing"])
+            .args(["--suppress-health-check", "all", "--no-color"]),
+        Duration::from_secs(300),
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "schemathesis failed:\n{text}");
+    assert!(text.contains("No issues found"), "{text}");
+}
