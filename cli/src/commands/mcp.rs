@@ -48,22 +48,12 @@ async fn serve(env: Env, args: McpServeArgs) -> anyhow::Result<()> {
     };
     let listener = crate::listen::bind(address).await?;
     let local = listener.local_addr()?;
-    let service = crate::mcp::http_service(server, allowed_hosts(&args.allowed_hosts));
-    let router = axum::Router::new().nest_service("/mcp", service);
+    let router = crate::mcp::http_router(server, crate::mcp::allowed_hosts(&args.allowed_hosts));
     eprintln!("micro mcp serving streamable HTTP at http://{local}/mcp");
     axum::serve(listener, router)
         .with_graceful_shutdown(crate::listen::shutdown_signal())
         .await?;
     Ok(())
-}
-
-/// localhost's names and the ones given; none (any host) if `*` is among them.
-fn allowed_hosts(extra: &[String]) -> Vec<String> {
-    if extra.iter().any(|host| host == "*") {
-        return Vec::new();
-    }
-    let local = ["localhost", "127.0.0.1", "::1"].map(String::from);
-    local.into_iter().chain(extra.iter().cloned()).collect()
 }
 
 async fn list(env: Env, args: &McpToolArgs) -> anyhow::Result<()> {

@@ -26,7 +26,7 @@ mod toolbox;
 
 pub(crate) use scopes::parse_scope;
 pub use scopes::{Caller, Scopes};
-pub use server::{McpServer, http_service};
+pub use server::{McpServer, allowed_hosts, http_router};
 pub use toolbox::{Tool, Toolbox};
 
 /// The `id` of errors `micro mcp` raises itself (a service's errors carry its name).

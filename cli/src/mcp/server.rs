@@ -219,17 +219,24 @@ async fn service_names(toolbox: &Toolbox) -> BTreeSet<String> {
     services.into_iter().map(|service| service.name).collect()
 }
 
-/// The streamable HTTP transport (mount it at `/mcp`): one [`McpServer`] per session.
-/// Requests are accepted only with a `Host` of `allowed_hosts` (DNS rebinding protection; empty:
-/// any host).
-pub fn http_service(
-    server: McpServer,
-    allowed_hosts: Vec<String>,
-) -> StreamableHttpService<McpServer, LocalSessionManager> {
+/// The streamable HTTP transport at `/mcp`: one [`McpServer`] per session. Requests are
+/// accepted only with a `Host` of `allowed_hosts` (DNS rebinding protection; empty: any host).
+pub fn http_router(server: McpServer, allowed_hosts: Vec<String>) -> axum::Router {
     let config = StreamableHttpServerConfig::default().with_allowed_hosts(allowed_hosts);
-    StreamableHttpService::new(
+    let service: StreamableHttpService<McpServer, LocalSessionManager> = StreamableHttpService::new(
         move || Ok(server.for_session()),
         Arc::new(LocalSessionManager::default()),
         config,
-    )
+    );
+    axum::Router::new().nest_service("/mcp", service)
+}
+
+/// The `Host`s streamable HTTP accepts: localhost's names and `extra`; any (none listed) if
+/// `*` is among them.
+pub fn allowed_hosts(extra: &[String]) -> Vec<String> {
+    if extra.iter().any(|host| host == "*") {
+        return Vec::new();
+    }
+    let local = ["localhost", "127.0.0.1", "::1"].map(String::from);
+    local.into_iter().chain(extra.iter().cloned()).collect()
 }

@@ -13,6 +13,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use anyhow::bail;
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::TokioExecutor;
 use tokio::sync::mpsc;
 
 use crate::Env;
@@ -170,17 +174,12 @@ async fn wait_until_ready(env: &Env, spec: &ServiceSpec) {
 }
 
 async fn health_ready(port: u16) -> bool {
-    let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let Ok(url) = format!("http://127.0.0.1:{port}/health/ready").parse() else {
         return false;
     };
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let request = "GET /health/ready HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    if stream.write_all(request.as_bytes()).await.is_err() {
-        return false;
-    }
-    let mut head = [0u8; 12];
-    let read = tokio::time::timeout(Duration::from_secs(2), stream.read_exact(&mut head)).await;
-    matches!(read, Ok(Ok(_))) && head.ends_with(b" 200")
+    let answer = tokio::time::timeout(Duration::from_secs(2), client.get(url)).await;
+    matches!(answer, Ok(Ok(response)) if response.status() == http::StatusCode::OK)
 }
 
 async fn registered(env: &Env, name: &str) -> bool {
@@ -205,9 +204,7 @@ async fn serve_mcp(env: Env, address: &str) -> anyhow::Result<()> {
     let token = env.global.token.clone();
     let toolbox = std::sync::Arc::new(crate::mcp::Toolbox::new(env, Default::default()));
     let server = crate::mcp::McpServer::new(toolbox, token);
-    let local_hosts = ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec();
-    let service = crate::mcp::http_service(server, local_hosts);
-    let router = axum::Router::new().nest_service("/mcp", service);
+    let router = crate::mcp::http_router(server, crate::mcp::allowed_hosts(&[]));
     eprintln!("micro run: MCP (streamable HTTP) on http://{local}/mcp");
     tokio::spawn(async move { axum::serve(listener, router).await });
     Ok(())
