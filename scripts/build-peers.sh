@@ -9,6 +9,12 @@
 #   gomicro5-micro                             go-micro v5's CLI (cmd/micro)
 #   jaeger                                     Jaeger v2 (peers/jaeger): the OTLP receiver and
 #                                              trace store the OpenTelemetry tests export to
+#   grpc-gateway                               peers/bench/cmd/grpc-gateway: grpc-gateway v2 in
+#                                              front of helloworld, for scripts/bench.sh gateway
+#   grpc-go-server, connect-go-server, loadgen peers/bench/cmd/*: helloworld and streaming on
+#                                              grpc-go and connect-go, and a Go load generator
+#                                              (grpc-go and connect-go clients), for the peer
+#                                              benchmarks
 #
 # into $MICRO_CACHE_DIR/peers/bin (default ~/.cache/micro-rs/peers/bin) and prints that directory
 # as the last line of stdout; logs go to stderr. A stamp records a hash of peers/**/{go.mod,
@@ -39,6 +45,10 @@ targets=(
   gomicro5-jwt=gomicro-v5:./cmd/jwt
   gomicro5-micro=gomicro-v5:go-micro.dev/v5/cmd/micro
   jaeger=jaeger:github.com/jaegertracing/jaeger/cmd/jaeger
+  grpc-gateway=bench:./cmd/grpc-gateway
+  grpc-go-server=bench:./cmd/grpc-go-server
+  connect-go-server=bench:./cmd/connect-go-server
+  loadgen=bench:./cmd/loadgen
 )
 
 log() { printf '\033[1mbuild-peers.sh:\033[0m %s\n' "$*" >&2; }
