@@ -18,7 +18,14 @@ if [ "$which" = all ] || [ "$which" = json ]; then "$bin/json" "$@"; fi
 if [ "$which" = all ] || [ "$which" = auth ]; then "$bin/auth" "$@"; fi
 if [ "$which" = all ] || [ "$which" = messaging ]; then "$bin/messaging" "$@"; fi
 if [ "$which" = all ] || [ "$which" = store ]; then "$bin/store" "$@"; fi
-if [ "$which" = all ] || [ "$which" = gateway ]; then "$bin/gateway" "$@"; fi
+if [ "$which" = all ] || [ "$which" = gateway ]; then
+  # grpc-gateway (Go) runs beside micro's gateway, built with the other Go peers.
+  if command -v go >/dev/null; then
+    MICRO_TEST_GO_PEERS=$("$root/scripts/build-peers.sh" | tail -1)
+    export MICRO_TEST_GO_PEERS
+  fi
+  "$bin/gateway" "$@"
+fi
 if [ "$which" = all ] || [ "$which" = discovery ]; then
   "$bin/discovery" --registry etcd
   # mDNS inside a network namespace of its own, so nothing reaches the network card.

@@ -7,10 +7,12 @@
 //!
 //! One helloworld service (generated code) in a memory registry; the gateway (the `micro_cli`
 //! library, as `micro gateway` runs it) finds it there and calls it over gRPC through the
-//! client stack. The same hyper HTTP/1.1 client (one keep-alive connection per caller) posts
-//! `{"name":"bench"}` to `POST /helloworld.Helloworld/Greeting` on the service and to
-//! `POST /helloworld/Helloworld.Greeting` on the gateway. Rounds alternate; medians are
-//! reported.
+//! client stack. grpc-gateway v2 (Go, `peers/bench/cmd/grpc-gateway`, built by
+//! `scripts/build-peers.sh`) fronts the same service over gRPC, for comparison; its CPU time
+//! counts with this process's. The same hyper HTTP/1.1 client (one keep-alive connection per
+//! caller) posts `{"name":"bench"}` to `POST /helloworld.Helloworld/Greeting` on the service
+//! and on grpc-gateway, and to `POST /helloworld/Helloworld.Greeting` on micro's gateway.
+//! Rounds alternate; medians are reported.
 
 mod greeter;
 mod load;
@@ -38,9 +40,13 @@ struct Args {
     /// Rounds per target; the median is reported.
     #[arg(long, default_value_t = 5)]
     rounds: usize,
-    /// Run one target only (0 direct, 1 gateway), e.g. to profile it.
+    /// Run one target only (0 direct, 1 gateway, 2 grpc-gateway), e.g. to profile it.
     #[arg(long)]
     only: Option<usize>,
+    /// The directory with the Go peers' binaries (default: `$MICRO_TEST_GO_PEERS`, else
+    /// `~/.cache/micro-rs/peers/bin`); without grpc-gateway there, it is left out.
+    #[arg(long)]
+    peers: Option<std::path::PathBuf>,
 }
 
 /// Where a request goes.
@@ -104,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
     let gateway = micro_cli::gateway::Gateway::new(gateway_env(registry)?);
     tokio::spawn(gateway.run(listener, std::future::pending()));
 
-    let targets = [
+    let mut targets = vec![
         (
             "direct, POST /pkg.Svc/Method",
             Target {
@@ -120,6 +126,20 @@ async fn main() -> anyhow::Result<()> {
             },
         ),
     ];
+    let peer = match grpc_gateway(&args, service.local_addr()).await? {
+        Some((addr, child)) => {
+            load::count_process(child.id().unwrap_or_default());
+            targets.push((
+                "grpc-gateway (Go), same path",
+                Target {
+                    addr,
+                    path: "/helloworld.Helloworld/Greeting",
+                },
+            ));
+            Some(child)
+        }
+        None => None,
+    };
     let title = format!(
         "Gateway: JSON over HTTP/1.1, {} requests x {} rounds, concurrency {} (median round)",
         args.requests, args.rounds, args.concurrency
@@ -134,8 +154,45 @@ async fn main() -> anyhow::Result<()> {
         |target, requests| one_round(target, requests, concurrency),
     )
     .await;
+    drop(peer);
     service.stop().await?;
     Ok(())
+}
+
+/// Starts grpc-gateway in front of the gRPC server at `backend` and returns the address it
+/// serves HTTP on; `None` (with a note) when it is not built.
+async fn grpc_gateway(
+    args: &Args,
+    backend: SocketAddr,
+) -> anyhow::Result<Option<(SocketAddr, tokio::process::Child)>> {
+    let dir = args
+        .peers
+        .clone()
+        .or_else(|| std::env::var_os("MICRO_TEST_GO_PEERS").map(Into::into))
+        .or_else(|| {
+            let home = std::env::var_os("HOME")?;
+            Some(std::path::Path::new(&home).join(".cache/micro-rs/peers/bin"))
+        });
+    let Some(binary) = dir
+        .map(|dir| dir.join("grpc-gateway"))
+        .filter(|b| b.exists())
+    else {
+        eprintln!("grpc-gateway is not built (scripts/build-peers.sh builds it): left out");
+        return Ok(None);
+    };
+    let mut child = tokio::process::Command::new(&binary)
+        .args(["-listen", "127.0.0.1:0", "-backend", &backend.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let line = lines.next_line().await?.unwrap_or_default();
+    let addr = line
+        .strip_prefix("listening on ")
+        .and_then(|addr| addr.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("{}: unexpected first line {line:?}", binary.display()))?;
+    Ok(Some((addr, child)))
 }
 
 async fn one_round(target: Target, requests: u64, concurrency: u64) -> load::Round {

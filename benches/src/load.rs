@@ -12,14 +12,34 @@ pub(crate) struct Round {
     pub(crate) requests_per_second: f64,
     pub(crate) p50: Duration,
     pub(crate) p99: Duration,
-    /// CPU time this process spent per request (client and server alike, when both run
-    /// here): steadier than throughput on a shared machine, whose neighbours steal time.
+    /// CPU time this process (and the processes [`count_process`] names) spent per request
+    /// (client and server alike, when both run here): steadier than throughput on a shared machine, whose neighbours steal time.
     pub(crate) cpu_per_request: Duration,
 }
 
-/// CPU time this process has used (user and system), from `/proc/self/stat` (10 ms ticks).
+/// Processes besides this one whose CPU time counts (a peer in front of this process's
+/// server, say), by pid; see [`count_process`].
+static COUNTED: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// Counts the CPU time of process `pid` in every round from now on, with this process's.
+#[allow(dead_code)] // not every bench binary runs a peer process
+pub(crate) fn count_process(pid: u32) {
+    COUNTED.lock().expect("counted pids").push(pid);
+}
+
+/// CPU time this process and the counted ones have used (user and system).
 fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let pids = COUNTED.lock().expect("counted pids").clone();
+    let others: Duration = pids
+        .iter()
+        .map(|pid| process_cpu_time(&format!("/proc/{pid}/stat")))
+        .sum();
+    process_cpu_time("/proc/self/stat") + others
+}
+
+/// A process's CPU time from its `stat` file at `path` (10 ms ticks).
+fn process_cpu_time(path: &str) -> Duration {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit_once(") ")
         .map(|(_, rest)| rest.split(' ').collect())
