@@ -2,7 +2,7 @@
 # Runs the benchmarks in release mode and prints their results (see BENCHMARKS.md).
 #
 #   scripts/bench.sh            # every benchmark
-#   scripts/bench.sh unary      # one of: unary, json, auth, discovery, messaging, store, gateway
+#   scripts/bench.sh unary      # one of: unary, json, auth, discovery, messaging, store, gateway, peers
 #   scripts/bench.sh unary --concurrency 1 --pool-size 1   # further arguments go to that one
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,7 +12,7 @@ cargo build --release --locked -p micro-benches
 bin=$CARGO_TARGET_DIR/release
 which=${1:-all}
 [ $# -gt 0 ] && shift
-case "$which" in all|unary|json|auth|discovery|messaging|store|gateway) ;; *) echo "unknown benchmark: $which" >&2; exit 2 ;; esac
+case "$which" in all|unary|json|auth|discovery|messaging|store|gateway|peers) ;; *) echo "unknown benchmark: $which" >&2; exit 2 ;; esac
 if [ "$which" = all ] || [ "$which" = unary ]; then "$bin/unary" "$@"; fi
 if [ "$which" = all ] || [ "$which" = json ]; then "$bin/json" "$@"; fi
 if [ "$which" = all ] || [ "$which" = auth ]; then "$bin/auth" "$@"; fi
@@ -25,6 +25,13 @@ if [ "$which" = all ] || [ "$which" = gateway ]; then
     export MICRO_TEST_GO_PEERS
   fi
   "$bin/gateway" "$@"
+fi
+if [ "$which" = all ] || [ "$which" = peers ]; then
+  # grpc-go, connect-go and the Go load generator, beside micro and tonic in processes of
+  # their own (servers on core 1, load generators on core 0).
+  MICRO_TEST_GO_PEERS=$("$root/scripts/build-peers.sh" | tail -1)
+  export MICRO_TEST_GO_PEERS
+  "$bin/peers" "$@"
 fi
 if [ "$which" = all ] || [ "$which" = discovery ]; then
   "$bin/discovery" --registry etcd

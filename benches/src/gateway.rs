@@ -16,6 +16,7 @@
 
 mod greeter;
 mod load;
+mod peer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -165,14 +166,7 @@ async fn grpc_gateway(
     args: &Args,
     backend: SocketAddr,
 ) -> anyhow::Result<Option<(SocketAddr, tokio::process::Child)>> {
-    let dir = args
-        .peers
-        .clone()
-        .or_else(|| std::env::var_os("MICRO_TEST_GO_PEERS").map(Into::into))
-        .or_else(|| {
-            let home = std::env::var_os("HOME")?;
-            Some(std::path::Path::new(&home).join(".cache/micro-rs/peers/bin"))
-        });
+    let dir = peer::go_peers_dir(args.peers.as_deref());
     let Some(binary) = dir
         .map(|dir| dir.join("grpc-gateway"))
         .filter(|b| b.exists())
@@ -180,19 +174,9 @@ async fn grpc_gateway(
         eprintln!("grpc-gateway is not built (scripts/build-peers.sh builds it): left out");
         return Ok(None);
     };
-    let mut child = tokio::process::Command::new(&binary)
-        .args(["-listen", "127.0.0.1:0", "-backend", &backend.to_string()])
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
-    let line = lines.next_line().await?.unwrap_or_default();
-    let addr = line
-        .strip_prefix("listening on ")
-        .and_then(|addr| addr.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("{}: unexpected first line {line:?}", binary.display()))?;
-    Ok(Some((addr, child)))
+    let mut command = tokio::process::Command::new(&binary);
+    command.args(["-listen", "127.0.0.1:0", "-backend", &backend.to_string()]);
+    peer::start_listening(command).await.map(Some)
 }
 
 async fn one_round(target: Target, requests: u64, concurrency: u64) -> load::Round {

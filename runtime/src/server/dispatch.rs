@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use crate::codec::Codable;
+use crate::stream::QueueReceiver;
 use futures_core::Stream;
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
 
 use super::call::CallMeta;
 use super::{Body, Incoming, ResponseFuture, Wire};
@@ -291,14 +291,14 @@ fn streams_need_framing(meta: &CallMeta, wire: Wire) -> ResponseFuture {
 struct Responses<T> {
     /// A message taken early, while waiting to send the headers; sent first.
     first: Option<T>,
-    receiver: mpsc::Receiver<T>,
+    receiver: QueueReceiver<T>,
     handler: Option<BoxFuture<'static, Result<(), Status>>>,
     status: Option<Status>,
 }
 
 impl<T> Responses<T> {
     fn new(
-        receiver: mpsc::Receiver<T>,
+        receiver: QueueReceiver<T>,
         handler: impl Future<Output = Result<(), Status>> + Send + 'static,
     ) -> Responses<T> {
         Responses {
@@ -337,22 +337,28 @@ impl<T> Stream for Responses<T> {
             return Poll::Ready(Some(Ok(message)));
         }
         loop {
-            let Some(handler) = this.handler.as_mut() else {
-                // The handler returned: deliver what it queued, then its status.
-                return Poll::Ready(match this.receiver.try_recv() {
-                    Ok(message) => Some(Ok(message)),
-                    Err(_) => this.status.take().map(Err),
-                });
-            };
-            if let Poll::Ready(Some(message)) = this.receiver.poll_recv(cx) {
+            // What the handler queued, without registering for a wake-up: the handler runs
+            // inside this poll, so its sends need not wake the task that is polling it.
+            if let Some(message) = this.receiver.try_recv() {
                 return Poll::Ready(Some(Ok(message)));
             }
+            let Some(handler) = this.handler.as_mut() else {
+                // The handler returned and everything it queued went out: its status.
+                return Poll::Ready(this.status.take().map(Err));
+            };
             match handler.as_mut().poll(cx) {
                 Poll::Ready(result) => {
                     this.handler = None;
                     this.status = result.err();
                 }
-                Poll::Pending => return Poll::Pending,
+                // Waiting for room in the buffer it filled, or on something else; sends from
+                // elsewhere (a clone of its sender in another task) wake this one.
+                Poll::Pending => {
+                    return match this.receiver.poll_recv(cx) {
+                        Poll::Ready(Some(message)) => Poll::Ready(Some(Ok(message))),
+                        _ => Poll::Pending,
+                    };
+                }
             }
         }
     }

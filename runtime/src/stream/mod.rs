@@ -4,11 +4,14 @@ use std::fmt;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 
+mod queue;
+
 use futures_core::Stream;
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
 
 use crate::Status;
+pub(crate) use queue::QueueReceiver;
+use queue::QueueSender;
 
 /// A stream of incoming messages: a client's requests in a handler, or a server's responses in a
 /// client. Ends with `Ok(None)`; a broken call ends it with an error instead.
@@ -65,13 +68,13 @@ impl<T> fmt::Debug for Streaming<T> {
 /// # }
 /// ```
 pub struct Sender<T> {
-    inner: mpsc::Sender<T>,
+    inner: QueueSender<T>,
 }
 
 impl<T> Sender<T> {
     /// A sender and the receiving end of its buffer of `capacity` messages.
-    pub(crate) fn channel(capacity: usize) -> (Sender<T>, mpsc::Receiver<T>) {
-        let (inner, receiver) = mpsc::channel(capacity);
+    pub(crate) fn channel(capacity: usize) -> (Sender<T>, QueueReceiver<T>) {
+        let (inner, receiver) = queue::queue(capacity);
         (Sender { inner }, receiver)
     }
 

@@ -1,0 +1,393 @@
+//! micro against the frameworks users would pick instead, each in its own process, with the
+//! servers on one core and the load generators on another (`taskset`).
+//!
+//! ```sh
+//! scripts/bench.sh peers          # builds the Go peers, then runs every pairing
+//! ```
+//!
+//! Servers: micro and raw tonic (`peer-server`), grpc-go and connect-go
+//! (`peers/bench/cmd/*-server`), all serving helloworld and streaming. Clients: micro's and
+//! tonic's (`peer-load`), grpc-go's and connect-go's (`peers/bench/cmd/loadgen`; connect-go
+//! without gzip, as the others). Every pairing runs `--rounds` times, the pairings taking
+//! turns; medians are reported. CPU per request adds the client's and the server's CPU time.
+//! RSS is the server's: idle after start, and its peak by the end.
+
+mod peer;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use clap::Parser;
+use peer::report::Report;
+
+/// Peer benchmark: every client against every server it is paired with.
+#[derive(Parser)]
+struct Args {
+    /// Rounds per pairing; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Unary calls per round (at one caller, a fifth of it).
+    #[arg(long, default_value_t = 50_000)]
+    requests: u64,
+    /// Stream messages per round.
+    #[arg(long, default_value_t = 500_000)]
+    messages: u64,
+    /// The Go peers' directory (default `$MICRO_TEST_GO_PEERS`, else
+    /// `~/.cache/micro-rs/peers/bin`).
+    #[arg(long)]
+    peers: Option<PathBuf>,
+    /// Don't pin servers and clients to separate cores.
+    #[arg(long)]
+    no_pin: bool,
+    /// Run only the scenarios whose title contains this.
+    #[arg(long)]
+    only: Option<String>,
+}
+
+/// A server under test.
+struct Server {
+    name: &'static str,
+    addr: std::net::SocketAddr,
+    child: tokio::process::Child,
+    idle_rss_kib: u64,
+}
+
+/// One line of a table: a client against a server.
+#[derive(Clone, Copy)]
+struct Pairing {
+    client: &'static str,
+    server: &'static str,
+}
+
+const fn pair(client: &'static str, server: &'static str) -> Pairing {
+    Pairing { client, server }
+}
+
+/// Each framework against itself, then every client against micro's server.
+const UNARY: &[Pairing] = &[
+    pair("micro", "micro"),
+    pair("tonic", "tonic"),
+    pair("grpc-go", "grpc-go"),
+    pair("connect-grpc", "connect-go"),
+    pair("tonic", "micro"),
+    pair("grpc-go", "micro"),
+    pair("connect-grpc", "micro"),
+];
+/// Streams: each framework against itself, then micro's server and client across from tonic's
+/// (which side a gap is on), and grpc-go's client against micro's server.
+const STREAMS: &[Pairing] = &[
+    pair("micro", "micro"),
+    pair("tonic", "tonic"),
+    pair("grpc-go", "grpc-go"),
+    pair("connect-grpc", "connect-go"),
+    pair("tonic", "micro"),
+    pair("micro", "tonic"),
+    pair("grpc-go", "micro"),
+];
+const CONNECT_JSON: &[Pairing] = &[
+    pair("connect-json", "connect-go"),
+    pair("connect-json", "micro"),
+];
+
+struct Bench {
+    args: Args,
+    own: PathBuf,
+    go: PathBuf,
+    pin: bool,
+    servers: Vec<Server>,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let own = std::env::current_exe()?
+        .parent()
+        .expect("the binary's directory")
+        .to_owned();
+    let go = peer::go_peers_dir(args.peers.as_deref())
+        .filter(|dir| dir.join("loadgen").exists())
+        .ok_or_else(|| anyhow::anyhow!("the Go peers are not built: run scripts/build-peers.sh"))?;
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let pin = !args.no_pin && cpus >= 2 && which("taskset");
+    let mut bench = Bench {
+        args,
+        own,
+        go,
+        pin,
+        servers: Vec::new(),
+    };
+    bench.start_servers().await?;
+    println!(
+        "Peers: servers {}, load generators {}; {} rounds per pairing, medians\n",
+        if pin { "on core 1" } else { "unpinned" },
+        if pin { "on core 0" } else { "unpinned" },
+        bench.args.rounds
+    );
+    for concurrency in [1, 32, 256] {
+        let requests = if concurrency == 1 {
+            bench.args.requests / 5
+        } else {
+            bench.args.requests
+        };
+        let title = format!("Unary (Helloworld.Greeting, protobuf), {concurrency} callers");
+        bench
+            .scenario(&title, UNARY, "unary", concurrency, requests)
+            .await?;
+    }
+    for concurrency in [32, 256] {
+        let title = format!("Connect unary JSON, {concurrency} callers");
+        let requests = bench.args.requests;
+        bench
+            .scenario(&title, CONNECT_JSON, "unary", concurrency, requests)
+            .await?;
+    }
+    let messages = bench.args.messages;
+    let title = "Server streaming (Streamer.Count, 1000 messages per call), 32 callers, messages/s";
+    bench
+        .scenario(title, STREAMS, "server-stream", 32, messages)
+        .await?;
+    let title =
+        "Bidi streaming (Streamer.Shout, one round trip per message), 32 callers, messages/s";
+    bench
+        .scenario(title, STREAMS, "bidi", 32, messages / 5)
+        .await?;
+    bench.memory();
+    Ok(())
+}
+
+impl Bench {
+    async fn start_servers(&mut self) -> anyhow::Result<()> {
+        let own = self.own.join("peer-server");
+        let launches: [(&'static str, PathBuf, Vec<&str>); 4] = [
+            (
+                "micro",
+                own.clone(),
+                vec!["--stack", "micro", "--listen", "127.0.0.1:0"],
+            ),
+            (
+                "tonic",
+                own,
+                vec!["--stack", "tonic", "--listen", "127.0.0.1:0"],
+            ),
+            (
+                "grpc-go",
+                self.go.join("grpc-go-server"),
+                vec!["-listen", "127.0.0.1:0"],
+            ),
+            (
+                "connect-go",
+                self.go.join("connect-go-server"),
+                vec!["-listen", "127.0.0.1:0"],
+            ),
+        ];
+        for (name, binary, arguments) in launches {
+            let command = self.pinned(1, &binary, &arguments);
+            let (addr, child) = peer::start_listening(command).await?;
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let idle_rss_kib = status_kib(child.id(), "VmRSS");
+            self.servers.push(Server {
+                name,
+                addr,
+                child,
+                idle_rss_kib,
+            });
+        }
+        Ok(())
+    }
+
+    /// `binary arguments`, on core `core` when pinning.
+    fn pinned(&self, core: usize, binary: &Path, arguments: &[&str]) -> tokio::process::Command {
+        let mut command = match self.pin {
+            true => {
+                let mut command = tokio::process::Command::new("taskset");
+                command.arg("-c").arg(core.to_string()).arg(binary);
+                command
+            }
+            false => tokio::process::Command::new(binary),
+        };
+        command.args(arguments);
+        command
+    }
+
+    fn server(&self, name: &str) -> &Server {
+        self.servers
+            .iter()
+            .find(|s| s.name == name)
+            .expect("a started server")
+    }
+
+    async fn scenario(
+        &self,
+        title: &str,
+        pairings: &[Pairing],
+        rpc: &str,
+        concurrency: u64,
+        requests: u64,
+    ) -> anyhow::Result<()> {
+        if self
+            .args
+            .only
+            .as_ref()
+            .is_some_and(|only| !title.contains(only.as_str()))
+        {
+            return Ok(());
+        }
+        println!("{title}");
+        let mut measured: Vec<Vec<(Report, f64)>> = pairings.iter().map(|_| Vec::new()).collect();
+        for round in 0..self.args.rounds {
+            for turn in 0..pairings.len() {
+                let index = (round + turn) % pairings.len();
+                let run = self
+                    .run(pairings[index], rpc, concurrency, requests)
+                    .await?;
+                measured[index].push(run);
+            }
+        }
+        let medians: Vec<(Report, f64)> = measured.into_iter().map(median).collect();
+        let best_peer = pairings
+            .iter()
+            .zip(&medians)
+            .filter(|(p, _)| p.client == p.server && p.client != "micro")
+            .map(|(_, (report, _))| report.per_second)
+            .fold(0.0, f64::max);
+        println!(
+            "  {:<26} {:>10} {:>9} {:>9} {:>9} {:>9}  vs best peer",
+            "client -> server", "per sec", "p50", "p99", "CPU/req", "server"
+        );
+        for (pairing, (report, server_cpu)) in pairings.iter().zip(&medians) {
+            let per = |cpu: f64| cpu / report.requests as f64 * 1e6;
+            let ratio = match best_peer > 0.0 {
+                true => format!("{:.3}x", report.per_second / best_peer),
+                false => String::new(),
+            };
+            println!(
+                "  {:<26} {:>10.0} {:>7.0}µs {:>7.0}µs {:>7.2}µs {:>7.2}µs  {ratio}",
+                format!("{} -> {}", pairing.client, pairing.server),
+                report.per_second,
+                report.p50_us,
+                report.p99_us,
+                per(report.cpu_seconds + server_cpu),
+                per(*server_cpu),
+            );
+        }
+        println!();
+        Ok(())
+    }
+
+    /// One run of `pairing`: the client's report and the server's CPU seconds meanwhile.
+    async fn run(
+        &self,
+        pairing: Pairing,
+        rpc: &str,
+        concurrency: u64,
+        requests: u64,
+    ) -> anyhow::Result<(Report, f64)> {
+        let server = self.server(pairing.server);
+        let target = server.addr.to_string();
+        let (concurrency, requests) = (concurrency.to_string(), requests.to_string());
+        let mut command = match pairing.client {
+            "micro" | "tonic" => self.pinned(
+                0,
+                &self.own.join("peer-load"),
+                &[
+                    "--client",
+                    pairing.client,
+                    "--target",
+                    &target,
+                    "--rpc",
+                    rpc,
+                    "--concurrency",
+                    &concurrency,
+                    "--requests",
+                    &requests,
+                ],
+            ),
+            go => self.pinned(
+                0,
+                &self.go.join("loadgen"),
+                &[
+                    "-client",
+                    go,
+                    "-target",
+                    &target,
+                    "-rpc",
+                    rpc,
+                    "-gzip=false",
+                    "-concurrency",
+                    &concurrency,
+                    "-requests",
+                    &requests,
+                ],
+            ),
+        };
+        let before = cpu_seconds(server.child.id());
+        let output = command.stderr(Stdio::inherit()).output().await?;
+        let server_cpu = cpu_seconds(server.child.id()) - before;
+        anyhow::ensure!(
+            output.status.success(),
+            "{} -> {} ({rpc}) failed: {}",
+            pairing.client,
+            pairing.server,
+            output.status
+        );
+        let line = String::from_utf8_lossy(&output.stdout);
+        let report: Report = serde_json::from_str(line.trim())
+            .map_err(|err| anyhow::anyhow!("{} printed {line:?}: {err}", pairing.client))?;
+        Ok((report, server_cpu))
+    }
+
+    fn memory(&self) {
+        println!("Server memory (RSS): idle after start, and peak by the end of the runs");
+        for server in &self.servers {
+            println!(
+                "  {:<12} idle {:>7} KiB   peak {:>7} KiB",
+                server.name,
+                server.idle_rss_kib,
+                status_kib(server.child.id(), "VmHWM")
+            );
+        }
+    }
+}
+
+/// The run with the median throughput.
+fn median(mut runs: Vec<(Report, f64)>) -> (Report, f64) {
+    runs.sort_by(|a, b| a.0.per_second.total_cmp(&b.0.per_second));
+    runs.swap_remove(runs.len() / 2)
+}
+
+/// A process's user + system CPU seconds, from `/proc/<pid>/stat`.
+fn cpu_seconds(pid: Option<u32>) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.unwrap_or_default()))
+        .unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest.split(' ').collect())
+        .unwrap_or_default();
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+/// A `/proc/<pid>/status` field in KiB (`VmRSS`, `VmHWM`).
+fn status_kib(pid: Option<u32>, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.unwrap_or_default()))
+        .unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn which(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
