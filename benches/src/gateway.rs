@@ -14,7 +14,6 @@
 //! and on grpc-gateway, and to `POST /helloworld/Helloworld.Greeting` on micro's gateway.
 //! Rounds alternate; medians are reported.
 
-mod greeter;
 mod load;
 mod peer;
 
@@ -23,11 +22,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use clap::Parser;
-use greeter::{Greeter, pb as micro_pb};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use micro::registry::{MemoryRegistry, Registry};
+use peer::greeter::{Greeter, pb as micro_pb};
 
 /// Gateway benchmark: through the gateway vs straight to the service.
 #[derive(Parser)]

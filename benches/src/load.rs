@@ -38,7 +38,7 @@ fn cpu_time() -> Duration {
 }
 
 /// A process's CPU time from its `stat` file at `path` (10 ms ticks).
-fn process_cpu_time(path: &str) -> Duration {
+pub(crate) fn process_cpu_time(path: &str) -> Duration {
     let stat = std::fs::read_to_string(path).unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit_once(") ")

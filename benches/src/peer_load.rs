@@ -12,6 +12,7 @@ mod peer;
 
 use clap::Parser;
 use futures::StreamExt;
+use peer::greeter::pb as greeter_pb;
 use peer::report::Report;
 use peer::{micro_pb, tonic_pb};
 use tokio::sync::mpsc;
@@ -74,15 +75,14 @@ async fn run(args: &Args, calls: u64) -> anyhow::Result<load::Round> {
     let address = args.target.clone();
     Ok(match (args.client.as_str(), args.rpc.as_str()) {
         ("micro", "unary") => {
-            let client =
-                micro_pb::helloworld::HelloworldClient::new(micro::Client::connect(&address)?);
+            let client = greeter_pb::HelloworldClient::new(micro::Client::connect(&address)?);
             load::round(
                 calls,
                 concurrency,
                 || std::future::ready(client.clone()),
                 |client| async move {
                     let reply = client
-                        .greeting(micro_pb::helloworld::Request {
+                        .greeting(greeter_pb::Request {
                             name: "bench".into(),
                         })
                         .await;

@@ -8,6 +8,7 @@
 mod peer;
 
 use clap::Parser;
+use peer::greeter::pb as greeter_pb;
 use peer::streamer::{MicroStreamer, TonicStreamer};
 use peer::{micro_pb, tonic_pb};
 
@@ -35,9 +36,7 @@ async fn serve_micro(listen: std::net::SocketAddr) -> anyhow::Result<()> {
     let service = micro::Service::new("helloworld")
         .address(listen.to_string())
         .registry(std::sync::Arc::new(micro::registry::MemoryRegistry::new()))
-        .handle(micro_pb::helloworld::HelloworldServer::new(
-            peer::MicroGreeter,
-        ))
+        .handle(greeter_pb::HelloworldServer::new(peer::greeter::Greeter))
         .handle(micro_pb::streaming::StreamerServer::new(MicroStreamer))
         .start()
         .await?;

@@ -12,6 +12,9 @@
 //! turns; medians are reported. CPU per request adds the client's and the server's CPU time.
 //! RSS is the server's: idle after start, and its peak by the end.
 
+// Only its reading of a process's CPU time is used here.
+#[allow(dead_code)]
+mod load;
 mod peer;
 
 use std::path::{Path, PathBuf};
@@ -355,21 +358,10 @@ fn median(mut runs: Vec<(Report, f64)>) -> (Report, f64) {
     runs.swap_remove(runs.len() / 2)
 }
 
-/// A process's user + system CPU seconds, from `/proc/<pid>/stat`.
+/// A process's user + system CPU seconds.
 fn cpu_seconds(pid: Option<u32>) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.unwrap_or_default()))
-        .unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(") ")
-        .map(|(_, rest)| rest.split(' ').collect())
-        .unwrap_or_default();
-    let ticks = |index: usize| {
-        fields
-            .get(index)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    (ticks(11) + ticks(12)) as f64 / 100.0
+    let stat = format!("/proc/{}/stat", pid.unwrap_or_default());
+    load::process_cpu_time(&stat).as_secs_f64()
 }
 
 /// A `/proc/<pid>/status` field in KiB (`VmRSS`, `VmHWM`).

@@ -11,16 +11,13 @@
 //! resolves `helloworld` through the registry (cache), picks a node at random, and has
 //! retries armed (buffered request, retry budget).
 
-mod greeter;
 mod load;
+mod peer;
 
 use clap::Parser;
-use greeter::{Greeter as MicroGreeter, caller, greet, pb as micro_pb};
-
-#[allow(dead_code, unreachable_pub, missing_docs)]
-mod tonic_pb {
-    tonic::include_proto!("tonic/helloworld");
-}
+use peer::TonicGreeter;
+use peer::greeter::{Greeter as MicroGreeter, caller, greet, pb as micro_pb};
+use peer::tonic_pb::helloworld as tonic_pb;
 
 /// Unary echo benchmark: micro vs raw tonic.
 #[derive(Parser)]
@@ -46,21 +43,6 @@ struct Args {
     /// Run one stack only (`micro`, `stack` or `tonic`), e.g. to profile it.
     #[arg(long, value_parser = ["micro", "stack", "tonic", "micro@tonic", "tonic@micro"])]
     only: Option<String>,
-}
-
-struct TonicGreeter;
-
-#[tonic::async_trait]
-impl tonic_pb::helloworld_server::Helloworld for TonicGreeter {
-    async fn greeting(
-        &self,
-        request: tonic::Request<tonic_pb::Request>,
-    ) -> Result<tonic::Response<tonic_pb::Response>, tonic::Status> {
-        let name = request.into_inner().name;
-        Ok(tonic::Response::new(tonic_pb::Response {
-            message: format!("Hello {name}"),
-        }))
-    }
 }
 
 #[tokio::main]

@@ -4,15 +4,14 @@
 
 #![allow(dead_code)]
 
+#[path = "../greeter.rs"]
+pub(crate) mod greeter;
 pub(crate) mod report;
 pub(crate) mod streamer;
 
 /// The protos as micro generates them.
 #[allow(dead_code, unreachable_pub, missing_docs)]
 pub(crate) mod micro_pb {
-    pub(crate) mod helloworld {
-        micro::include_proto!("micro/helloworld");
-    }
     pub(crate) mod streaming {
         micro::include_proto!("micro/streaming");
     }
@@ -26,21 +25,6 @@ pub(crate) mod tonic_pb {
     }
     pub(crate) mod streaming {
         tonic::include_proto!("tonic/streaming");
-    }
-}
-
-/// Answers `Hello <name>` in micro.
-pub(crate) struct MicroGreeter;
-
-impl micro_pb::helloworld::HelloworldHandler for MicroGreeter {
-    async fn greeting(
-        &self,
-        _ctx: micro::Context,
-        request: micro_pb::helloworld::Request,
-    ) -> Result<micro_pb::helloworld::Response, micro::Status> {
-        Ok(micro_pb::helloworld::Response {
-            message: format!("Hello {}", request.name),
-        })
     }
 }
 
