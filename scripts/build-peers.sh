@@ -5,7 +5,9 @@
 #   connectconformance                         the Connect conformance runner
 #   compression-interop                        peers/grpc/cmd/compression-interop
 #   gomicro4-*, gomicro5-*                     peers/gomicro-v{4,5}/cmd/*: go-micro v4 and v5
-#                                              services, clients, broker, events, store, JWT
+#                                              services, clients, broker, events, store, JWT,
+#                                              and for the benchmarks a load generator
+#                                              (loadgen) and an HTTP broker bench (brokerbench)
 #   gomicro5-micro                             go-micro v5's CLI (cmd/micro)
 #   jaeger                                     Jaeger v2 (peers/jaeger): the OTLP receiver and
 #                                              trace store the OpenTelemetry tests export to
@@ -37,12 +39,16 @@ targets=(
   gomicro4-broker=gomicro-v4:./cmd/broker
   gomicro4-events=gomicro-v4:./cmd/events
   gomicro4-jwt=gomicro-v4:./cmd/jwt
+  gomicro4-loadgen=gomicro-v4:./cmd/loadgen
+  gomicro4-brokerbench=gomicro-v4:./cmd/brokerbench
   gomicro5-helloworld=gomicro-v5:./cmd/helloworld
   gomicro5-call=gomicro-v5:./cmd/call
   gomicro5-broker=gomicro-v5:./cmd/broker
   gomicro5-events=gomicro-v5:./cmd/events
   gomicro5-store=gomicro-v5:./cmd/store
   gomicro5-jwt=gomicro-v5:./cmd/jwt
+  gomicro5-loadgen=gomicro-v5:./cmd/loadgen
+  gomicro5-brokerbench=gomicro-v5:./cmd/brokerbench
   gomicro5-micro=gomicro-v5:go-micro.dev/v5/cmd/micro
   jaeger=jaeger:github.com/jaegertracing/jaeger/cmd/jaeger
   grpc-gateway=bench:./cmd/grpc-gateway

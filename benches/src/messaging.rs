@@ -5,7 +5,9 @@
 //!   event JSON stored and decoded, publishes awaited, one durable group, explicit acks), also
 //!   split into a publish phase and a consume phase for JetStream;
 //! - **broker**: publish → handled through `micro::broker` (HTTP, NATS, memory), vs raw
-//!   `async-nats` core publish/subscribe.
+//!   `async-nats` core publish/subscribe; and go-micro v5's and v4's own HTTP broker doing the
+//!   same work in a process of their own (`peers/gomicro-v{5,4}/cmd/brokerbench`, built by
+//!   `scripts/build-peers.sh`; left out when not built).
 //!
 //! It starts its own `nats-server -js` and `redis-server` on loopback (`MICRO_TEST_NATS_BIN`,
 //! `MICRO_TEST_REDIS_BIN`, else from PATH).
@@ -14,6 +16,8 @@
 //! cargo run --release -p micro-benches --bin messaging         # or scripts/bench.sh messaging
 //! cargo run --release -p micro-benches --bin messaging -- --messages 5000 --publishers 4
 //! ```
+
+mod peer;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -43,6 +47,10 @@ struct Args {
     /// Rounds per contender; the median is reported.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// The Go peers' directory (default `$MICRO_TEST_GO_PEERS`, else
+    /// `~/.cache/micro-rs/peers/bin`), for go-micro's HTTP broker.
+    #[arg(long)]
+    peers: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -136,12 +144,54 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
     report("micro HTTP broker (go-micro's)", rate, raw_core);
+    let micro_http = rate;
+    for (name, binary) in [
+        ("v5", "gomicro5-brokerbench"),
+        ("v4", "gomicro4-brokerbench"),
+    ] {
+        let Some(binary) = peer::go_peers_dir(args.peers.as_deref())
+            .map(|dir| dir.join(binary))
+            .filter(|binary| binary.exists())
+        else {
+            println!("go-micro {name} HTTP broker: not built (scripts/build-peers.sh): left out");
+            continue;
+        };
+        let go = median(&args, |_| go_micro_broker_round(&binary, &args)).await;
+        report(&format!("go-micro {name} HTTP broker (Go)"), go, raw_core);
+        println!(
+            "{:<44} {:>12} {:>7.2}x",
+            "  micro HTTP broker vs it",
+            "",
+            micro_http / go
+        );
+    }
     let rate = median(&args, |round| {
         broker_round(broker::memory(), format!("bench-memory-{round}"), &args)
     })
     .await;
     report("micro memory broker", rate, raw_core);
     Ok(())
+}
+
+/// One round of go-micro's HTTP broker (`brokerbench`, same messages, publishers and payload):
+/// its messages/s.
+async fn go_micro_broker_round(binary: &std::path::Path, args: &Args) -> f64 {
+    let output = tokio::process::Command::new(binary)
+        .arg(format!("-messages={}", args.messages))
+        .arg(format!("-publishers={}", args.publishers))
+        .arg(format!("-payload={}", args.payload))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .await
+        .expect("brokerbench runs");
+    assert!(
+        output.status.success(),
+        "{binary:?} failed: {}",
+        output.status
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("brokerbench prints one JSON line");
+    report["per_second"].as_f64().expect("per_second")
 }
 
 fn report(name: &str, rate: f64, baseline: f64) {

@@ -6,9 +6,11 @@
 //! ```
 //!
 //! Servers: micro and raw tonic (`peer-server`), grpc-go and connect-go
-//! (`peers/bench/cmd/*-server`), all serving helloworld and streaming. Clients: micro's and
-//! tonic's (`peer-load`), grpc-go's and connect-go's (`peers/bench/cmd/loadgen`; connect-go
-//! without gzip, as the others). Every pairing runs `--rounds` times, the pairings taking
+//! (`peers/bench/cmd/*-server`), and go-micro v5 and v4 with their gRPC server plugin
+//! (`peers/gomicro-v{5,4}/cmd/helloworld --server grpc --streamer`, memory registry), all
+//! serving helloworld and streaming. Clients: micro's and tonic's (`peer-load`), grpc-go's and
+//! connect-go's (`peers/bench/cmd/loadgen`; connect-go without gzip, as the others), and
+//! go-micro's gRPC client plugin (`peers/gomicro-v{5,4}/cmd/loadgen`). Every pairing runs `--rounds` times, the pairings taking
 //! turns; medians are reported. CPU per request adds the client's and the server's CPU time.
 //! RSS is the server's: idle after start, and its peak by the end.
 
@@ -66,15 +68,20 @@ const fn pair(client: &'static str, server: &'static str) -> Pairing {
     Pairing { client, server }
 }
 
-/// Each framework against itself, then every client against micro's server.
+/// Each framework against itself, then every client against micro's server, and micro's
+/// client against go-micro's server.
 const UNARY: &[Pairing] = &[
     pair("micro", "micro"),
     pair("tonic", "tonic"),
     pair("grpc-go", "grpc-go"),
     pair("connect-grpc", "connect-go"),
+    pair("go-micro v5", "go-micro v5"),
+    pair("go-micro v4", "go-micro v4"),
     pair("tonic", "micro"),
     pair("grpc-go", "micro"),
     pair("connect-grpc", "micro"),
+    pair("go-micro v5", "micro"),
+    pair("micro", "go-micro v5"),
 ];
 /// Streams: each framework against itself, then micro's server and client across from tonic's
 /// (which side a gap is on), and grpc-go's client against micro's server.
@@ -84,13 +91,41 @@ const STREAMS: &[Pairing] = &[
     pair("grpc-go", "grpc-go"),
     pair("connect-grpc", "connect-go"),
     pair("tonic", "micro"),
+    pair("go-micro v5", "go-micro v5"),
     pair("micro", "tonic"),
     pair("grpc-go", "micro"),
+    pair("go-micro v5", "micro"),
 ];
 const CONNECT_JSON: &[Pairing] = &[
     pair("connect-json", "connect-go"),
     pair("connect-json", "micro"),
 ];
+/// The gRPC servers under h2load.
+const H2LOAD: &[Pairing] = &[
+    pair("h2load", "micro"),
+    pair("h2load", "tonic"),
+    pair("h2load", "grpc-go"),
+    pair("h2load", "connect-go"),
+    pair("h2load", "go-micro v5"),
+];
+/// The Connect JSON servers under wrk.
+const WRK: &[Pairing] = &[pair("wrk", "micro"), pair("wrk", "connect-go")];
+
+/// Load generators nobody here wrote.
+fn external(client: &str) -> bool {
+    matches!(client, "h2load" | "wrk")
+}
+
+/// Whether a pairing measures a peer on its own: its client and server from one framework, or
+/// an external load generator against a peer's server. The best of these is what micro's
+/// pairings are compared with.
+fn baseline(pairing: &Pairing) -> bool {
+    let Pairing { client, server } = *pairing;
+    let framework = |name: &str| name.split('-').next().unwrap_or(name).to_owned();
+    server != "micro"
+        && client != "micro"
+        && (external(client) || client == server || framework(client) == framework(server))
+}
 
 struct Bench {
     args: Args,
@@ -98,6 +133,7 @@ struct Bench {
     go: PathBuf,
     pin: bool,
     servers: Vec<Server>,
+    inputs: peer::external::Inputs,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -118,6 +154,7 @@ async fn main() -> anyhow::Result<()> {
         go,
         pin,
         servers: Vec::new(),
+        inputs: peer::external::Inputs::write()?,
     };
     bench.start_servers().await?;
     println!(
@@ -154,6 +191,15 @@ async fn main() -> anyhow::Result<()> {
     bench
         .scenario(title, STREAMS, "bidi", 32, messages / 5)
         .await?;
+    for streams in [32, 256] {
+        let title = format!("Unary gRPC under h2load (1 connection, {streams} streams)");
+        let requests = bench.args.requests * 2;
+        bench
+            .scenario(&title, H2LOAD, "unary", streams, requests)
+            .await?;
+    }
+    let title = "Connect unary JSON under wrk (HTTP/1.1, 32 connections, 5 s)";
+    bench.scenario(title, WRK, "unary", 32, 5).await?;
     bench.memory();
     Ok(())
 }
@@ -161,7 +207,9 @@ async fn main() -> anyhow::Result<()> {
 impl Bench {
     async fn start_servers(&mut self) -> anyhow::Result<()> {
         let own = self.own.join("peer-server");
-        let launches: [(&'static str, PathBuf, Vec<&str>); 4] = [
+        let go_micro = ["--server", "grpc", "--registry", "memory", "--streamer"];
+        let go_micro = [&go_micro[..], &["--address", "127.0.0.1:0"]].concat();
+        let launches: [(&'static str, PathBuf, Vec<&str>); 6] = [
             (
                 "micro",
                 own.clone(),
@@ -182,6 +230,12 @@ impl Bench {
                 self.go.join("connect-go-server"),
                 vec!["-listen", "127.0.0.1:0"],
             ),
+            (
+                "go-micro v5",
+                self.go.join("gomicro5-helloworld"),
+                go_micro.clone(),
+            ),
+            ("go-micro v4", self.go.join("gomicro4-helloworld"), go_micro),
         ];
         for (name, binary, arguments) in launches {
             let command = self.pinned(1, &binary, &arguments);
@@ -235,6 +289,13 @@ impl Bench {
         {
             return Ok(());
         }
+        if let Some(missing) = pairings
+            .iter()
+            .find(|p| external(p.client) && !peer::external::available(Path::new(p.client)))
+        {
+            println!("{title}: skipped, {} is not installed\n", missing.client);
+            return Ok(());
+        }
         println!("{title}");
         let mut measured: Vec<Vec<(Report, f64)>> = pairings.iter().map(|_| Vec::new()).collect();
         for round in 0..self.args.rounds {
@@ -250,7 +311,7 @@ impl Bench {
         let best_peer = pairings
             .iter()
             .zip(&medians)
-            .filter(|(p, _)| p.client == p.server && p.client != "micro")
+            .filter(|(p, _)| baseline(p))
             .map(|(_, (report, _))| report.per_second)
             .fold(0.0, f64::max);
         println!(
@@ -287,42 +348,7 @@ impl Bench {
     ) -> anyhow::Result<(Report, f64)> {
         let server = self.server(pairing.server);
         let target = server.addr.to_string();
-        let (concurrency, requests) = (concurrency.to_string(), requests.to_string());
-        let mut command = match pairing.client {
-            "micro" | "tonic" => self.pinned(
-                0,
-                &self.own.join("peer-load"),
-                &[
-                    "--client",
-                    pairing.client,
-                    "--target",
-                    &target,
-                    "--rpc",
-                    rpc,
-                    "--concurrency",
-                    &concurrency,
-                    "--requests",
-                    &requests,
-                ],
-            ),
-            go => self.pinned(
-                0,
-                &self.go.join("loadgen"),
-                &[
-                    "-client",
-                    go,
-                    "-target",
-                    &target,
-                    "-rpc",
-                    rpc,
-                    "-gzip=false",
-                    "-concurrency",
-                    &concurrency,
-                    "-requests",
-                    &requests,
-                ],
-            ),
-        };
+        let mut command = self.load_command(pairing, &target, rpc, concurrency, requests);
         let before = cpu_seconds(server.child.id());
         let output = command.stderr(Stdio::inherit()).output().await?;
         let server_cpu = cpu_seconds(server.child.id()) - before;
@@ -333,10 +359,74 @@ impl Bench {
             pairing.server,
             output.status
         );
-        let line = String::from_utf8_lossy(&output.stdout);
-        let report: Report = serde_json::from_str(line.trim())
-            .map_err(|err| anyhow::anyhow!("{} printed {line:?}: {err}", pairing.client))?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        let report = match pairing.client {
+            "h2load" => peer::external::parse_h2load(&text)?,
+            "wrk" => peer::external::parse_wrk(&text)?,
+            client => serde_json::from_str(text.trim())
+                .map_err(|err| anyhow::anyhow!("{client} printed {text:?}: {err}"))?,
+        };
         Ok((report, server_cpu))
+    }
+
+    /// The command that runs `pairing`'s load generator against `target`.
+    fn load_command(
+        &self,
+        pairing: Pairing,
+        target: &str,
+        rpc: &str,
+        concurrency: u64,
+        requests: u64,
+    ) -> tokio::process::Command {
+        let external_arguments = match pairing.client {
+            "h2load" => self.inputs.h2load(target, concurrency, requests),
+            "wrk" => self.inputs.wrk(target, concurrency, requests),
+            _ => Vec::new(),
+        };
+        let sh = peer::external::timed(pairing.client, external_arguments);
+        let sh: Vec<&str> = sh.iter().map(String::as_str).collect();
+        let (concurrency, requests) = (concurrency.to_string(), requests.to_string());
+        match pairing.client {
+            "h2load" | "wrk" => self.pinned(0, Path::new("sh"), &sh),
+            "micro" | "tonic" => self.pinned(
+                0,
+                &self.own.join("peer-load"),
+                &[
+                    "--client",
+                    pairing.client,
+                    "--target",
+                    target,
+                    "--rpc",
+                    rpc,
+                    "--concurrency",
+                    &concurrency,
+                    "--requests",
+                    &requests,
+                ],
+            ),
+            go => {
+                // go-micro's load generators speak gRPC through its client plugin; the
+                // others pick grpc-go or connect-go with -client.
+                let (loadgen, client, options) = match go {
+                    "go-micro v5" => ("gomicro5-loadgen", "grpc", &[][..]),
+                    "go-micro v4" => ("gomicro4-loadgen", "grpc", &[][..]),
+                    other => ("loadgen", other, &["-gzip=false"][..]),
+                };
+                let common = [
+                    "-client",
+                    client,
+                    "-target",
+                    target,
+                    "-rpc",
+                    rpc,
+                    "-concurrency",
+                    &concurrency,
+                    "-requests",
+                    &requests,
+                ];
+                self.pinned(0, &self.go.join(loadgen), &[&common[..], options].concat())
+            }
+        }
     }
 
     fn memory(&self) {

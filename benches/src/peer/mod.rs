@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod external;
 #[path = "../greeter.rs"]
 pub(crate) mod greeter;
 pub(crate) mod report;
@@ -56,7 +57,9 @@ pub(crate) fn go_peers_dir(explicit: Option<&std::path::Path>) -> Option<std::pa
         })
 }
 
-/// Starts `command`, which prints `listening on <addr>` first, and returns it with that address.
+/// Starts `command`, which prints `listening on <addr>` (or go-micro's peers'
+/// `{"listening":"<addr>"}`) on stdout, perhaps after some log lines, and returns it with that
+/// address.
 pub(crate) async fn start_listening(
     mut command: tokio::process::Command,
 ) -> anyhow::Result<(std::net::SocketAddr, tokio::process::Child)> {
@@ -67,12 +70,27 @@ pub(crate) async fn start_listening(
         .spawn()?;
     let stdout = child.stdout.take().expect("piped stdout");
     let mut lines = tokio::io::BufReader::new(stdout).lines();
-    let line = lines.next_line().await?.unwrap_or_default();
-    let addr = line
-        .strip_prefix("listening on ")
-        .and_then(|addr| addr.parse().ok())
-        .ok_or_else(|| anyhow::anyhow!("{command:?}: unexpected first line {line:?}"))?;
+    let mut seen = Vec::new();
+    let addr = loop {
+        let Some(line) = lines.next_line().await? else {
+            anyhow::bail!("{command:?} ended its output without an address: {seen:?}");
+        };
+        if let Some(addr) = listening_address(&line) {
+            break addr;
+        }
+        anyhow::ensure!(seen.len() < 50, "{command:?} printed no address: {seen:?}");
+        seen.push(line);
+    };
     // Keep reading, so that the child never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Ok((addr, child))
+}
+
+/// The address in `listening on <addr>` or `{"listening":"<addr>"}`.
+fn listening_address(line: &str) -> Option<std::net::SocketAddr> {
+    if let Some(addr) = line.strip_prefix("listening on ") {
+        return addr.parse().ok();
+    }
+    let json: serde_json::Value = serde_json::from_str(line).ok()?;
+    json.get("listening")?.as_str()?.parse().ok()
 }

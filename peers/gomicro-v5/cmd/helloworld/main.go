@@ -6,6 +6,9 @@
 // (id helloworld, code 409), "metadata" answers with the caller's X-Request-Id metadata, and
 // "whoami" with the id of the caller's account (with --auth_public_key set, every call needs a
 // go-micro JWT as `Authorization: Bearer <token>`).
+//
+// With --streamer it also serves streaming.Streamer (proto/streaming.proto, streamer.go), for
+// the loadgens' streaming RPCs.
 package main
 
 import (
@@ -77,10 +80,11 @@ func requireToken(a auth.Auth) server.HandlerWrapper {
 
 func main() {
 	kind := flag.String("server", "mucp", "mucp (go-micro's rpc server) or grpc")
-	reg := flag.String("registry", "mdns", "mdns or etcd")
+	reg := flag.String("registry", "mdns", "mdns, etcd or memory")
 	regAddress := flag.String("registry_address", "", "etcd address")
 	name := flag.String("name", "helloworld", "service name")
 	address := flag.String("address", "127.0.0.1:0", "listen address")
+	streamer := flag.Bool("streamer", false, "also serve streaming.Streamer")
 	publicKey := flag.String("auth_public_key", "", "base64 PEM; when set, calls need a JWT it verifies")
 	flag.Parse()
 	peer.KeepEtcdWorking()
@@ -111,6 +115,11 @@ func main() {
 	}
 	if err := srv.Handle(srv.NewHandler(&Helloworld{})); err != nil {
 		peer.Fail("cannot handle: %v", err)
+	}
+	if *streamer {
+		if err := srv.Handle(srv.NewHandler(&Streamer{})); err != nil {
+			peer.Fail("cannot handle: %v", err)
+		}
 	}
 	if err := srv.Start(); err != nil {
 		peer.Fail("cannot start: %v", err)

@@ -15,15 +15,19 @@ import (
 	"go-micro.dev/v5/registry/etcd"
 )
 
-// Registry is mdns (go-micro's default) or etcd at address.
+// Registry is mdns (go-micro's default), etcd at address, or memory: go-micro's in-process
+// registry, for a process that need not be found over the network (a benchmark server
+// called at its address).
 func Registry(name, address string) registry.Registry {
 	switch name {
 	case "", "mdns":
 		return registry.NewMDNSRegistry()
+	case "memory":
+		return registry.NewMemoryRegistry()
 	case "etcd":
 		return etcd.NewEtcdRegistry(registry.Addrs(address))
 	default:
-		Fail("unknown registry %q: use mdns or etcd", name)
+		Fail("unknown registry %q: use mdns, etcd or memory", name)
 		return nil
 	}
 }
