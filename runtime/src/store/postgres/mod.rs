@@ -2,16 +2,16 @@
 //! table per table, `key text` primary key, `value bytea`, `metadata jsonb`,
 //! `expiry timestamptz`. Expiry is the database's clock: enforced on every read and swept.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::Json;
+use tokio_postgres::types::{FromSql, Json, Type};
 
 mod tls;
 
@@ -70,12 +70,13 @@ struct Inner {
     /// `host:port/database`, for errors (never the password).
     address: String,
     sweep_interval: Duration,
-    /// The tables known to exist; the sweeper's list.
-    tables: Mutex<HashSet<Table>>,
+    /// The scopes used so far, each with its table's SQL (made once, after the table was
+    /// created); the sweeper's list.
+    tables: RwLock<HashMap<Scope, Arc<TableSql>>>,
     /// Held while creating a table, so concurrent first writes create it once.
     creating: tokio::sync::Mutex<()>,
     /// Learnt from `version()` on first use.
-    dialect: std::sync::OnceLock<Dialect>,
+    dialect: OnceLock<Dialect>,
 }
 
 /// A scope's table, as quoted SQL identifiers.
@@ -115,6 +116,50 @@ impl Table {
                 self.name
             ),
         ]
+    }
+}
+
+/// A table's statements, built once for the server's dialect rather than on every call.
+#[derive(Debug)]
+struct TableSql {
+    table: Table,
+    /// `$1` = key.
+    read: String,
+    /// `$1` = `LIKE` pattern, `$2` = limit, `$3` = offset.
+    read_like: String,
+    /// `$1` = prefix pattern, `$2` = suffix pattern, `$3` = limit, `$4` = offset.
+    list: String,
+    /// `$1` = key, `$2` = value, `$3` = metadata, `$4` = seconds to live or NULL.
+    write: String,
+    /// `$1` = key.
+    delete: String,
+    sweep: String,
+}
+
+impl TableSql {
+    fn new(table: Table, dialect: Dialect) -> TableSql {
+        let name = table.qualified();
+        let order = dialect.key_order();
+        TableSql {
+            read: format!("SELECT {COLUMNS} FROM {name} WHERE key = $1 AND {LIVE}"),
+            read_like: format!(
+                "SELECT {COLUMNS} FROM {name} WHERE key LIKE $1 ESCAPE '\\' AND {LIVE} {order} \
+                 LIMIT $2 OFFSET $3"
+            ),
+            list: format!(
+                "SELECT key FROM {name} WHERE key LIKE $1 ESCAPE '\\' AND key LIKE $2 \
+                 ESCAPE '\\' AND {LIVE} {order} LIMIT $3 OFFSET $4"
+            ),
+            write: format!(
+                "INSERT INTO {name} (key, value, metadata, expiry) \
+                 VALUES ($1, $2, $3, now() + $4::float8 * interval '1 second') \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
+                 metadata = excluded.metadata, expiry = excluded.expiry"
+            ),
+            delete: format!("DELETE FROM {name} WHERE key = $1"),
+            sweep: format!("DELETE FROM {name} WHERE expiry IS NOT NULL AND expiry <= now()"),
+            table,
+        }
     }
 }
 
@@ -203,9 +248,9 @@ impl PostgresStore {
                 pool,
                 address,
                 sweep_interval: options.sweep_interval,
-                tables: Mutex::default(),
+                tables: RwLock::default(),
                 creating: tokio::sync::Mutex::default(),
-                dialect: std::sync::OnceLock::new(),
+                dialect: OnceLock::new(),
             }),
         })
     }
@@ -220,16 +265,16 @@ impl PostgresStore {
         self.inner.sweep().await
     }
 
-    /// A pooled connection and the prepared statement `sql` makes for the server's dialect.
+    /// A pooled connection and the statement `pick` takes from the table's SQL, prepared
+    /// (once per connection: deadpool caches it).
     async fn prepared(
         &self,
-        table: &Table,
-        sql: impl FnOnce(Dialect) -> String,
+        scope: &Scope,
+        pick: fn(&TableSql) -> &str,
     ) -> Result<(deadpool_postgres::Object, tokio_postgres::Statement), Error> {
-        let client = self.inner.connection(table).await?;
-        let sql = sql(self.inner.dialect());
+        let (client, sql) = self.inner.connection(scope).await?;
         let statement = client
-            .prepare_cached(&sql)
+            .prepare_cached(pick(&sql))
             .await
             .map_err(|err| self.inner.failed("prepare a statement", err))?;
         Ok((client, statement))
@@ -237,11 +282,11 @@ impl PostgresStore {
 
     async fn rows(
         &self,
-        table: &Table,
-        sql: impl FnOnce(Dialect) -> String,
+        scope: &Scope,
+        pick: fn(&TableSql) -> &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        let (client, statement) = self.prepared(table, sql).await?;
+        let (client, statement) = self.prepared(scope, pick).await?;
         client
             .query(&statement, params)
             .await
@@ -250,11 +295,11 @@ impl PostgresStore {
 
     async fn execute(
         &self,
-        table: &Table,
-        sql: String,
+        scope: &Scope,
+        pick: fn(&TableSql) -> &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<u64, Error> {
-        let (client, statement) = self.prepared(table, |_| sql).await?;
+        let (client, statement) = self.prepared(scope, pick).await?;
         client
             .execute(&statement, params)
             .await
@@ -262,13 +307,11 @@ impl PostgresStore {
     }
 
     async fn read_records(&self, key: &str, options: ReadOptions) -> Result<Vec<Record>, Error> {
-        let table = Table::new(&options.scope)?;
-        let name = table.qualified();
+        let scope = &options.scope;
         if options.matching == Match::Exact {
-            let sql = |_| format!("SELECT {COLUMNS} FROM {name} WHERE key = $1 AND {LIVE}");
-            let rows = self.rows(&table, sql, &[&key]).await?;
+            let rows = self.rows(scope, |sql| &sql.read, &[&key]).await?;
             if rows.is_empty() {
-                return Err(Error::not_found(key, &options.scope.to_string()));
+                return Err(Error::not_found(key, &scope.to_string()));
             }
             return rows.iter().map(record).collect();
         }
@@ -276,52 +319,36 @@ impl PostgresStore {
             Match::Suffix => format!("%{}", like_literal(key)),
             _ => format!("{}%", like_literal(key)),
         };
-        let sql = |dialect: Dialect| {
-            format!(
-                "SELECT {COLUMNS} FROM {name} WHERE key LIKE $1 ESCAPE '\\' AND {LIVE} {} \
-                 LIMIT $2 OFFSET $3",
-                dialect.key_order()
-            )
-        };
         let (limit, offset) = page(options.limit, options.offset);
-        let rows = self.rows(&table, sql, &[&pattern, &limit, &offset]).await?;
+        let rows = self
+            .rows(scope, |sql| &sql.read_like, &[&pattern, &limit, &offset])
+            .await?;
         rows.iter().map(record).collect()
     }
 
     async fn write_record(&self, record: &Record, options: WriteOptions) -> Result<(), Error> {
         validate_key(&record.key)?;
         validate_ttl(record.expiry)?;
-        let table = Table::new(&options.scope)?;
-        let sql = format!(
-            "INSERT INTO {} (key, value, metadata, expiry) \
-             VALUES ($1, $2, $3, now() + $4::float8 * interval '1 second') \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
-             metadata = excluded.metadata, expiry = excluded.expiry",
-            table.qualified()
-        );
         let ttl = record.expiry.map(|ttl| ttl.as_secs_f64());
         let metadata = Json(&record.metadata);
         let value: &[u8] = &record.value;
-        self.execute(&table, sql, &[&record.key, &value, &metadata, &ttl])
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+            [&record.key, &value, &metadata, &ttl];
+        self.execute(&options.scope, |sql| &sql.write, &params)
             .await?;
         Ok(())
     }
 
     async fn list_keys(&self, options: ListOptions) -> Result<Vec<String>, Error> {
-        let table = Table::new(&options.scope)?;
         let prefix = format!("{}%", like_literal(options.prefix.as_deref().unwrap_or("")));
         let suffix = format!("%{}", like_literal(options.suffix.as_deref().unwrap_or("")));
-        let name = table.qualified();
-        let sql = |dialect: Dialect| {
-            format!(
-                "SELECT key FROM {name} WHERE key LIKE $1 ESCAPE '\\' AND key LIKE $2 \
-                 ESCAPE '\\' AND {LIVE} {} LIMIT $3 OFFSET $4",
-                dialect.key_order()
-            )
-        };
         let (limit, offset) = page(options.limit, options.offset);
         let rows = self
-            .rows(&table, sql, &[&prefix, &suffix, &limit, &offset])
+            .rows(
+                &options.scope,
+                |sql| &sql.list,
+                &[&prefix, &suffix, &limit, &offset],
+            )
             .await?;
         rows.iter()
             .map(|row| row.try_get(0).map_err(|err| invalid_row(&err)))
@@ -330,64 +357,86 @@ impl PostgresStore {
 }
 
 impl Inner {
-    /// A pooled connection, with `table` created first if this store has not yet used it.
+    /// A pooled connection and the SQL of `scope`'s table, which is created first if this
+    /// store has not used the scope yet.
     async fn connection(
         self: &Arc<Self>,
-        table: &Table,
-    ) -> Result<deadpool_postgres::Object, Error> {
+        scope: &Scope,
+    ) -> Result<(deadpool_postgres::Object, Arc<TableSql>), Error> {
+        let known = self.tables_read().get(scope).cloned();
+        if let Some(sql) = known {
+            let client = self.pool.get().await.map_err(|err| self.unreachable(err))?;
+            return Ok((client, sql));
+        }
+        // An invalid scope is refused before connecting.
+        let table = Table::new(scope)?;
         let client = self.pool.get().await.map_err(|err| self.unreachable(err))?;
-        if self.dialect.get().is_none() {
-            let version: String = client
-                .query_one("SELECT version()", &[])
-                .await
-                .and_then(|row| row.try_get(0))
-                .map_err(|err| self.failed("read the server version", err))?;
-            let _ = self.dialect.set(if version.contains("CockroachDB") {
-                Dialect::CockroachDb
-            } else {
-                Dialect::Postgres
-            });
-        }
-        if !self.knows(table) {
-            let _creating = self.creating.lock().await;
-            if !self.knows(table) {
-                self.create(&client, table).await?;
-            }
-        }
-        Ok(client)
+        let sql = self.first_use(&client, scope, table).await?;
+        Ok((client, sql))
     }
 
-    fn dialect(&self) -> Dialect {
-        self.dialect.get().copied().unwrap_or(Dialect::Postgres)
-    }
-
-    fn knows(&self, table: &Table) -> bool {
-        self.tables_known().contains(table)
-    }
-
-    fn tables_known(&self) -> std::sync::MutexGuard<'_, HashSet<Table>> {
-        self.tables.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    async fn create(
+    /// Learns the dialect, creates `table` (once per store), and remembers `scope`'s SQL.
+    async fn first_use(
         self: &Arc<Self>,
         client: &tokio_postgres::Client,
-        table: &Table,
-    ) -> Result<(), Error> {
-        for statement in table.create_statements() {
-            match client.batch_execute(&statement).await {
-                Ok(()) => {}
-                // Another process created it a moment ago.
-                Err(err) if already_exists(&err) => {}
-                Err(err) => return Err(self.failed("create the table", err)),
+        scope: &Scope,
+        table: Table,
+    ) -> Result<Arc<TableSql>, Error> {
+        let dialect = match self.dialect.get() {
+            Some(dialect) => *dialect,
+            None => {
+                let version: String = client
+                    .query_one("SELECT version()", &[])
+                    .await
+                    .and_then(|row| row.try_get(0))
+                    .map_err(|err| self.failed("read the server version", err))?;
+                *self.dialect.get_or_init(|| {
+                    if version.contains("CockroachDB") {
+                        Dialect::CockroachDb
+                    } else {
+                        Dialect::Postgres
+                    }
+                })
             }
+        };
+        let _creating = self.creating.lock().await;
+        if let Some(sql) = self.tables_read().get(scope) {
+            return Ok(sql.clone());
         }
-        let mut tables = self.tables_known();
+        // Another scope may name the same table (`a-b` and `a_b`).
+        let same = self
+            .tables_read()
+            .values()
+            .find(|sql| sql.table == table)
+            .cloned();
+        let sql = match same {
+            Some(sql) => sql,
+            None => {
+                for statement in table.create_statements() {
+                    match client.batch_execute(&statement).await {
+                        Ok(()) => {}
+                        // Another process created it a moment ago.
+                        Err(err) if already_exists(&err) => {}
+                        Err(err) => return Err(self.failed("create the table", err)),
+                    }
+                }
+                Arc::new(TableSql::new(table, dialect))
+            }
+        };
+        let mut tables = self.tables_write();
         if tables.is_empty() {
             self.start_sweeper();
         }
-        tables.insert(table.clone());
-        Ok(())
+        tables.insert(scope.clone(), sql.clone());
+        Ok(sql)
+    }
+
+    fn tables_read(&self) -> RwLockReadGuard<'_, HashMap<Scope, Arc<TableSql>>> {
+        self.tables.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn tables_write(&self) -> RwLockWriteGuard<'_, HashMap<Scope, Arc<TableSql>>> {
+        self.tables.write().unwrap_or_else(|p| p.into_inner())
     }
 
     fn start_sweeper(self: &Arc<Self>) {
@@ -396,16 +445,20 @@ impl Inner {
     }
 
     async fn sweep(&self) -> Result<u64, Error> {
-        let tables: Vec<Table> = self.tables_known().iter().cloned().collect();
+        let tables: Vec<Arc<TableSql>> = {
+            let tables = self.tables_read();
+            let mut seen = HashSet::new();
+            tables
+                .values()
+                .filter(|sql| seen.insert(&sql.table))
+                .cloned()
+                .collect()
+        };
         let client = self.pool.get().await.map_err(|err| self.unreachable(err))?;
         let mut deleted = 0;
-        for table in tables {
-            let sql = format!(
-                "DELETE FROM {} WHERE expiry IS NOT NULL AND expiry <= now()",
-                table.qualified()
-            );
+        for sql in tables {
             deleted += client
-                .execute(&sql, &[])
+                .execute(&sql.sweep, &[])
                 .await
                 .map_err(|err| self.failed("delete expired records", err))?;
         }
@@ -489,16 +542,48 @@ fn page(limit: Option<usize>, offset: usize) -> (i64, i64) {
 
 fn record(row: &Row) -> Result<Record, Error> {
     let key: String = row.try_get(0).map_err(|err| invalid_row(&err))?;
-    let value: Option<Vec<u8>> = row.try_get(1).map_err(|err| invalid_row(&err))?;
-    let metadata: Option<Json<BTreeMap<String, serde_json::Value>>> =
-        row.try_get(2).map_err(|err| invalid_row(&err))?;
+    let value: Option<&[u8]> = row.try_get(1).map_err(|err| invalid_row(&err))?;
+    let Metadata(metadata) = row.try_get(2).map_err(|err| invalid_row(&err))?;
     let left: Option<f64> = row.try_get(3).map_err(|err| invalid_row(&err))?;
     Ok(Record {
         key,
-        value: value.map(Bytes::from).unwrap_or_default(),
-        metadata: metadata.map(|Json(m)| m).unwrap_or_default(),
+        value: value.map(Bytes::copy_from_slice).unwrap_or_default(),
+        metadata,
         expiry: left.map(|secs| Duration::try_from_secs_f64(secs).unwrap_or(Duration::ZERO)),
     })
+}
+
+/// A `metadata` column (NULL is none). Records without metadata (`{}`, which micro and
+/// go-micro write for none) are recognised without running a JSON parser.
+struct Metadata(BTreeMap<String, serde_json::Value>);
+
+impl<'a> FromSql<'a> for Metadata {
+    fn from_sql(
+        ty: &Type,
+        raw: &'a [u8],
+    ) -> Result<Metadata, Box<dyn std::error::Error + Sync + Send>> {
+        let json = if *ty == Type::JSONB {
+            // Version 1 is the only jsonb binary format.
+            match raw.split_first() {
+                Some((1, json)) => json,
+                _ => return Err("unsupported JSONB encoding version".into()),
+            }
+        } else {
+            raw
+        };
+        if json.trim_ascii() == b"{}" {
+            return Ok(Metadata(BTreeMap::new()));
+        }
+        Ok(Metadata(serde_json::from_slice(json)?))
+    }
+
+    fn from_sql_null(_: &Type) -> Result<Metadata, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Metadata(BTreeMap::new()))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        matches!(*ty, Type::JSON | Type::JSONB)
+    }
 }
 
 fn invalid_row(err: &tokio_postgres::Error) -> Error {
@@ -585,9 +670,8 @@ impl Store for PostgresStore {
 
     fn delete<'a>(&'a self, key: &'a str, scope: &'a Scope) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let table = Table::new(scope)?;
-            let sql = format!("DELETE FROM {} WHERE key = $1", table.qualified());
-            self.execute(&table, sql, &[&key]).await.map(drop)
+            self.execute(scope, |sql| &sql.delete, &[&key]).await?;
+            Ok(())
         })
     }
 
@@ -614,6 +698,19 @@ mod tests {
     #[test]
     fn like_wildcards_are_escaped() {
         assert_eq!(like_literal("50%_off\\"), "50\\%\\_off\\\\");
+    }
+
+    #[test]
+    fn metadata_is_decoded_and_none_is_empty() {
+        let decode = |ty: &Type, raw: &[u8]| Metadata::from_sql(ty, raw).map(|Metadata(m)| m);
+        assert!(decode(&Type::JSONB, b"\x01{}").unwrap().is_empty());
+        assert!(decode(&Type::JSON, b" {} ").unwrap().is_empty());
+        assert!(Metadata::from_sql_null(&Type::JSONB).unwrap().0.is_empty());
+        let metadata = decode(&Type::JSONB, b"\x01{\"a\": 1, \"b\": {\"c\": \"d\"}}").unwrap();
+        assert_eq!(metadata["a"], 1);
+        assert_eq!(metadata["b"]["c"], "d");
+        assert!(decode(&Type::JSONB, b"\x02{}").is_err());
+        assert!(decode(&Type::JSONB, b"\x01[1]").is_err());
     }
 
     #[test]
