@@ -40,6 +40,13 @@ struct Args {
     /// Messages per server-streaming call.
     #[arg(long, default_value_t = 1000)]
     messages: u32,
+    /// HTTP/2 connections micro's client may open to the server (its default otherwise).
+    #[arg(long)]
+    pool_size: Option<usize>,
+    /// Retries micro's client may make (its default otherwise); 0 spares it buffering each
+    /// request for a resend.
+    #[arg(long)]
+    retries: Option<u32>,
 }
 
 #[tokio::main]
@@ -70,12 +77,24 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// micro's client of `args.target`, with `--pool-size` and `--retries` if given.
+fn micro_client(args: &Args) -> anyhow::Result<micro::Client> {
+    let mut builder = micro::Client::builder().address(&args.target);
+    if let Some(connections) = args.pool_size {
+        builder = builder.pool_size(connections);
+    }
+    if let Some(retries) = args.retries {
+        builder = builder.retries(retries);
+    }
+    Ok(builder.build()?)
+}
+
 async fn run(args: &Args, calls: u64) -> anyhow::Result<load::Round> {
     let (concurrency, messages) = (args.concurrency, args.messages);
     let address = args.target.clone();
     Ok(match (args.client.as_str(), args.rpc.as_str()) {
         ("micro", "unary") => {
-            let client = greeter_pb::HelloworldClient::new(micro::Client::connect(&address)?);
+            let client = greeter_pb::HelloworldClient::new(micro_client(args)?);
             load::round(
                 calls,
                 concurrency,
@@ -93,8 +112,7 @@ async fn run(args: &Args, calls: u64) -> anyhow::Result<load::Round> {
             .await
         }
         ("micro", "server-stream") => {
-            let client =
-                micro_pb::streaming::StreamerClient::new(micro::Client::connect(&address)?);
+            let client = micro_pb::streaming::StreamerClient::new(micro_client(args)?);
             load::round(
                 calls,
                 concurrency,
@@ -117,8 +135,7 @@ async fn run(args: &Args, calls: u64) -> anyhow::Result<load::Round> {
             .await
         }
         ("micro", _) => {
-            let client =
-                micro_pb::streaming::StreamerClient::new(micro::Client::connect(&address)?);
+            let client = micro_pb::streaming::StreamerClient::new(micro_client(args)?);
             let open = || {
                 let client = client.clone();
                 async move {

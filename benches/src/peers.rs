@@ -82,6 +82,7 @@ const UNARY: &[Pairing] = &[
     pair("connect-grpc", "micro"),
     pair("go-micro v5", "micro"),
     pair("micro", "go-micro v5"),
+    pair("micro, 1 connection", "micro"),
 ];
 /// Streams: each framework against itself, then micro's server and client across from tonic's
 /// (which side a gap is on), and grpc-go's client against micro's server.
@@ -315,7 +316,7 @@ impl Bench {
             .map(|(_, (report, _))| report.per_second)
             .fold(0.0, f64::max);
         println!(
-            "  {:<26} {:>10} {:>9} {:>9} {:>9} {:>9}  vs best peer",
+            "  {:<30} {:>10} {:>9} {:>9} {:>9} {:>9}  vs best peer",
             "client -> server", "per sec", "p50", "p99", "CPU/req", "server"
         );
         for (pairing, (report, server_cpu)) in pairings.iter().zip(&medians) {
@@ -325,7 +326,7 @@ impl Bench {
                 false => String::new(),
             };
             println!(
-                "  {:<26} {:>10.0} {:>7.0}µs {:>7.0}µs {:>7.2}µs {:>7.2}µs  {ratio}",
+                "  {:<30} {:>10.0} {:>7.0}µs {:>7.0}µs {:>7.2}µs {:>7.2}µs  {ratio}",
                 format!("{} -> {}", pairing.client, pairing.server),
                 report.per_second,
                 report.p50_us,
@@ -388,12 +389,10 @@ impl Bench {
         let (concurrency, requests) = (concurrency.to_string(), requests.to_string());
         match pairing.client {
             "h2load" | "wrk" => self.pinned(0, Path::new("sh"), &sh),
-            "micro" | "tonic" => self.pinned(
-                0,
-                &self.own.join("peer-load"),
-                &[
+            client @ ("micro" | "micro, 1 connection" | "tonic") => {
+                let common = [
                     "--client",
-                    pairing.client,
+                    client.split(',').next().unwrap_or(client),
                     "--target",
                     target,
                     "--rpc",
@@ -402,8 +401,18 @@ impl Bench {
                     &concurrency,
                     "--requests",
                     &requests,
-                ],
-            ),
+                ];
+                // The pool's one connection, where micro's opens more above 100 callers.
+                let pool = match client {
+                    "micro, 1 connection" => &["--pool-size", "1"][..],
+                    _ => &[],
+                };
+                self.pinned(
+                    0,
+                    &self.own.join("peer-load"),
+                    &[&common[..], pool].concat(),
+                )
+            }
             go => {
                 // go-micro's load generators speak gRPC through its client plugin; the
                 // others pick grpc-go or connect-go with -client.
