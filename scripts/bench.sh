@@ -2,17 +2,20 @@
 # Runs the benchmarks in release mode and prints their results (see BENCHMARKS.md).
 #
 #   scripts/bench.sh            # every benchmark
-#   scripts/bench.sh unary      # one of: unary, json, auth, discovery, messaging, store, gateway, peers
+#   scripts/bench.sh unary      # one of: unary, json, auth, discovery, messaging, store, gateway, peers, codegen
 #   scripts/bench.sh unary --concurrency 1 --pool-size 1   # further arguments go to that one
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${MICRO_CACHE_DIR:-$HOME/.cache/micro-rs}/target}
 cd "$root"
-cargo build --release --locked -p micro-benches
-bin=$CARGO_TARGET_DIR/release
 which=${1:-all}
 [ $# -gt 0 ] && shift
-case "$which" in all|unary|json|auth|discovery|messaging|store|gateway|peers) ;; *) echo "unknown benchmark: $which" >&2; exit 2 ;; esac
+case "$which" in all|unary|json|auth|discovery|messaging|store|gateway|peers|codegen) ;; *) echo "unknown benchmark: $which" >&2; exit 2 ;; esac
+# protoc-gen-micro against protoc-gen-prost + protoc-gen-tonic, timed with hyperfine; needs none
+# of the bench binaries.
+if [ "$which" = codegen ]; then exec "$root/benches/codegen/run.sh" "$@"; fi
+cargo build --release --locked -p micro-benches
+bin=$CARGO_TARGET_DIR/release
 if [ "$which" = all ] || [ "$which" = unary ]; then "$bin/unary" "$@"; fi
 if [ "$which" = all ] || [ "$which" = json ]; then "$bin/json" "$@"; fi
 if [ "$which" = all ] || [ "$which" = auth ]; then "$bin/auth" "$@"; fi
@@ -39,3 +42,4 @@ if [ "$which" = all ] || [ "$which" = discovery ]; then
   unshare --net --map-root-user sh -c \
     "ip link set lo up && ip link set lo multicast on && exec $bin/discovery --registry mdns"
 fi
+if [ "$which" = all ]; then "$root/benches/codegen/run.sh"; fi

@@ -50,7 +50,12 @@ impl Canonical {
                 files
                     .iter()
                     .filter(|file| well_known(file.name()).is_none())
-                    .map(|file| file.raw().to_vec()),
+                    // Source info plays no part in re-encoding, and decoding it into the pool
+                    // costs more than the rest of a large file.
+                    .map(|file| {
+                        file.raw_with_source_info(None)
+                            .unwrap_or_else(|_| file.raw().to_vec())
+                    }),
             )
             .collect();
         let set = descriptor::encode_file_descriptor_set(raw.iter().map(Vec::as_slice));
@@ -78,9 +83,11 @@ impl Canonical {
         let Some(descriptor) = &self.file_descriptor else {
             return file.raw_with_source_info(comments.as_ref());
         };
-        let mut message = DynamicMessage::decode(descriptor.clone(), file.raw())
+        // Without its source info, which is replaced below: decoding it as a dynamic message
+        // (every span a list of dynamic values) would cost most of the time spent here.
+        let raw = file.raw_with_source_info(None)?;
+        let mut message = DynamicMessage::decode(descriptor.clone(), raw.as_slice())
             .map_err(|err| Error::new(format!("malformed FileDescriptorProto: {err}")))?;
-        message.clear_field_by_number(SOURCE_CODE_INFO);
         drop_empty_options(&mut message);
         canonical_defaults(&mut message);
         if let Some(info) = comments {

@@ -310,6 +310,32 @@ fn a_method_without_a_name() {
 }
 
 #[test]
+fn an_import_missing_from_the_request_is_named() {
+    let message = DescriptorProto {
+        name: Some("R".into()),
+        ..Default::default()
+    };
+    let service = ServiceDescriptorProto {
+        name: Some("S".into()),
+        method: vec![MethodDescriptorProto {
+            name: Some("Get".into()),
+            input_type: Some(".m.R".into()),
+            output_type: Some(".m.R".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let mut file = file_with(message, Some(service));
+    file.dependency = vec!["missing.proto".into()];
+    let err =
+        generate_descriptors(vec![file], &["m.proto".into()], &Options::default()).unwrap_err();
+    assert_contains(
+        &err,
+        "`missing.proto` is imported but missing from the request; pass its include path",
+    );
+}
+
+#[test]
 fn incomplete_source_info_costs_the_comments_not_a_panic() {
     let message = DescriptorProto {
         name: Some("R".into()),
