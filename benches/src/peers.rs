@@ -193,7 +193,9 @@ async fn main() -> anyhow::Result<()> {
         .scenario(title, STREAMS, "bidi", 32, messages / 5)
         .await?;
     for streams in [32, 256] {
-        let title = format!("Unary gRPC under h2load (1 connection, {streams} streams)");
+        let title = format!(
+            "Unary gRPC under h2load (1 connection, {streams} streams; p50 is h2load's mean)"
+        );
         let requests = bench.args.requests * 2;
         bench
             .scenario(&title, H2LOAD, "unary", streams, requests)
@@ -326,11 +328,11 @@ impl Bench {
                 false => String::new(),
             };
             println!(
-                "  {:<30} {:>10.0} {:>7.0}µs {:>7.0}µs {:>7.2}µs {:>7.2}µs  {ratio}",
+                "  {:<30} {:>10.0} {:>9} {:>9} {:>7.2}µs {:>7.2}µs  {ratio}",
                 format!("{} -> {}", pairing.client, pairing.server),
                 report.per_second,
-                report.p50_us,
-                report.p99_us,
+                micros(report.p50_us),
+                micros(report.p99_us),
                 per(report.cpu_seconds + server_cpu),
                 per(*server_cpu),
             );
@@ -448,6 +450,14 @@ impl Bench {
                 status_kib(server.child.id(), "VmHWM")
             );
         }
+    }
+}
+
+/// A latency in whole microseconds, or `—` when the load generator does not give it.
+fn micros(value: f64) -> String {
+    match value.is_nan() {
+        true => "—".to_owned(),
+        false => format!("{value:.0}µs"),
     }
 }
 

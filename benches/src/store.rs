@@ -181,11 +181,13 @@ async fn store_round(store: Arc<dyn Store>, round: usize, args: &Args) -> anyhow
         async move { Ok(store.write(&record, options).await?) }
     })
     .await?;
+    let length = args.value;
     let read = rate(args.reads, args.concurrency, move |i| {
         let (store, options) = (store.clone(), ReadOptions::default().scope(scope.clone()));
         async move {
             let records = store.read(&key(i % writes), options).await?;
             anyhow::ensure!(records.len() == 1, "one record");
+            anyhow::ensure!(records[0].value.len() == length, "the value written");
             Ok(())
         }
     })
@@ -213,13 +215,15 @@ async fn redb_round(path: std::path::PathBuf, args: &Args) -> anyhow::Result<Rat
         }
     })
     .await?;
+    let length = args.value;
     let read = rate(args.reads, args.concurrency, move |i| {
         let database = database.clone();
         async move {
             tokio::task::spawn_blocking(move || {
                 let txn = database.begin_read()?;
                 let found = txn.open_table(TABLE)?.get(key(i % writes).as_str())?;
-                anyhow::ensure!(found.is_some(), "one record");
+                let found = found.ok_or_else(|| anyhow::anyhow!("one record"))?;
+                anyhow::ensure!(found.value().len() == length, "the value written");
                 Ok(())
             })
             .await?
@@ -275,6 +279,7 @@ async fn sql_round(pool: Pool, round: usize, args: &Args) -> anyhow::Result<Rate
         }
     })
     .await?;
+    let length = args.value;
     let read = rate(args.reads, args.concurrency, move |i| {
         let (pool, select) = (pool.clone(), select.clone());
         async move {
@@ -282,6 +287,9 @@ async fn sql_round(pool: Pool, round: usize, args: &Args) -> anyhow::Result<Rate
             let statement = client.prepare_cached(&select).await?;
             let rows = client.query(&statement, &[&key(i % writes)]).await?;
             anyhow::ensure!(rows.len() == 1, "one record");
+            // The value is what a read is for, as micro's read below hands it over.
+            let value: &[u8] = rows[0].try_get(1)?;
+            anyhow::ensure!(value.len() == length, "the value written");
             Ok(())
         }
     })
