@@ -16,3 +16,7 @@ require (
 	google.golang.org/genproto/googleapis/api v0.0.0-20261110000943-09e21b237f2c // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20261104224025-d1e00e9f33ab // indirect
 )
+
+require github.com/micro-rs/micro-rs/peers/load v0.0.0-00010101000000-000000000000
+
+replace github.com/micro-rs/micro-rs/peers/load => ../load

@@ -67,3 +67,7 @@ require (
 	gopkg.in/tomb.v1 v1.0.0-20141024135613-dd632973f1e7 // indirect
 	gopkg.in/warnings.v0 v0.1.2 // indirect
 )
+
+require github.com/micro-rs/micro-rs/peers/load v0.0.0-00010101000000-000000000000
+
+replace github.com/micro-rs/micro-rs/peers/load => ../load

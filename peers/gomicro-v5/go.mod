@@ -80,3 +80,7 @@ require (
 	google.golang.org/genproto/googleapis/api v0.0.0-20250324211829-b45e905df463 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20250324211829-b45e905df463 // indirect
 )
+
+require github.com/micro-rs/micro-rs/peers/load v0.0.0-00010101000000-000000000000
+
+replace github.com/micro-rs/micro-rs/peers/load => ../load

@@ -44,7 +44,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -52,11 +51,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"os"
-	"slices"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"connectrpc.com/connect"
@@ -67,30 +61,7 @@ import (
 	"github.com/micro-rs/micro-rs/peers/bench/helloworld/helloworldconnect"
 	"github.com/micro-rs/micro-rs/peers/bench/streaming"
 	"github.com/micro-rs/micro-rs/peers/bench/streaming/streamingconnect"
-)
-
-// client is one connection's worth of client (a grpc-go ClientConn or a connect-go
-// http.Client), making the three kinds of call the benchmark times.
-type client interface {
-	// greet calls Helloworld.Greeting once and checks the answer.
-	greet(ctx context.Context) error
-	// count calls Streamer.Count{to} and checks it receives 1..to.
-	count(ctx context.Context, to uint32) error
-	// shout opens a Streamer.Shout stream.
-	shout(ctx context.Context) (shoutStream, error)
-}
-
-type shoutStream interface {
-	// roundTrip sends "bench" and checks the next message is "BENCH".
-	roundTrip() error
-	// close ends the request side and checks the server ends the stream cleanly.
-	close() error
-}
-
-const (
-	name     = "bench"
-	greeting = "Hello bench"
-	shouted  = "BENCH"
+	"github.com/micro-rs/micro-rs/peers/load"
 )
 
 // grpc-go
@@ -100,18 +71,18 @@ type grpcClient struct {
 	streamer streaming.StreamerClient
 }
 
-func (c *grpcClient) greet(ctx context.Context) error {
-	reply, err := c.greeter.Greeting(ctx, &helloworld.Request{Name: name})
+func (c *grpcClient) Greet(ctx context.Context) error {
+	reply, err := c.greeter.Greeting(ctx, &helloworld.Request{Name: load.Name})
 	if err != nil {
 		return err
 	}
-	if reply.GetMessage() != greeting {
-		return fmt.Errorf("Greeting answered %q, want %q", reply.GetMessage(), greeting)
+	if reply.GetMessage() != load.Greeting {
+		return fmt.Errorf("Greeting answered %q, want %q", reply.GetMessage(), load.Greeting)
 	}
 	return nil
 }
 
-func (c *grpcClient) count(ctx context.Context, to uint32) error {
+func (c *grpcClient) Count(ctx context.Context, to uint32) error {
 	stream, err := c.streamer.Count(ctx, &streaming.CountRequest{To: to})
 	if err != nil {
 		return err
@@ -136,7 +107,7 @@ func (c *grpcClient) count(ctx context.Context, to uint32) error {
 	return nil
 }
 
-func (c *grpcClient) shout(ctx context.Context) (shoutStream, error) {
+func (c *grpcClient) Shout(ctx context.Context) (load.ShoutStream, error) {
 	stream, err := c.streamer.Shout(ctx)
 	if err != nil {
 		return nil, err
@@ -148,8 +119,8 @@ type grpcShout struct {
 	stream grpc.BidiStreamingClient[streaming.Words, streaming.Words]
 }
 
-func (s *grpcShout) roundTrip() error {
-	if err := s.stream.Send(&streaming.Words{Text: name}); err != nil {
+func (s *grpcShout) RoundTrip() error {
+	if err := s.stream.Send(&streaming.Words{Text: load.Name}); err != nil {
 		if errors.Is(err, io.EOF) {
 			// The stream ended: Recv has the status.
 			_, err = s.stream.Recv()
@@ -160,13 +131,13 @@ func (s *grpcShout) roundTrip() error {
 	if err != nil {
 		return fmt.Errorf("Shout receive: %w", err)
 	}
-	if reply.GetText() != shouted {
-		return fmt.Errorf("Shout answered %q, want %q", reply.GetText(), shouted)
+	if reply.GetText() != load.Shouted {
+		return fmt.Errorf("Shout answered %q, want %q", reply.GetText(), load.Shouted)
 	}
 	return nil
 }
 
-func (s *grpcShout) close() error {
+func (s *grpcShout) Close() error {
 	if err := s.stream.CloseSend(); err != nil {
 		return err
 	}
@@ -180,7 +151,7 @@ func (s *grpcShout) close() error {
 	return fmt.Errorf("Shout sent %q after the request ended", reply.GetText())
 }
 
-func dialGRPC(target string) (client, error) {
+func dialGRPC(target string) (load.Caller, error) {
 	conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, err
@@ -195,18 +166,18 @@ type connectClient struct {
 	streamer streamingconnect.StreamerClient
 }
 
-func (c *connectClient) greet(ctx context.Context) error {
-	reply, err := c.greeter.Greeting(ctx, connect.NewRequest(&helloworld.Request{Name: name}))
+func (c *connectClient) Greet(ctx context.Context) error {
+	reply, err := c.greeter.Greeting(ctx, connect.NewRequest(&helloworld.Request{Name: load.Name}))
 	if err != nil {
 		return err
 	}
-	if reply.Msg.GetMessage() != greeting {
-		return fmt.Errorf("Greeting answered %q, want %q", reply.Msg.GetMessage(), greeting)
+	if reply.Msg.GetMessage() != load.Greeting {
+		return fmt.Errorf("Greeting answered %q, want %q", reply.Msg.GetMessage(), load.Greeting)
 	}
 	return nil
 }
 
-func (c *connectClient) count(ctx context.Context, to uint32) error {
+func (c *connectClient) Count(ctx context.Context, to uint32) error {
 	stream, err := c.streamer.Count(ctx, connect.NewRequest(&streaming.CountRequest{To: to}))
 	if err != nil {
 		return err
@@ -232,7 +203,7 @@ func (c *connectClient) count(ctx context.Context, to uint32) error {
 	return nil
 }
 
-func (c *connectClient) shout(ctx context.Context) (shoutStream, error) {
+func (c *connectClient) Shout(ctx context.Context) (load.ShoutStream, error) {
 	return &connectShout{c.streamer.Shout(ctx)}, nil
 }
 
@@ -240,8 +211,8 @@ type connectShout struct {
 	stream *connect.BidiStreamForClient[streaming.Words, streaming.Words]
 }
 
-func (s *connectShout) roundTrip() error {
-	if err := s.stream.Send(&streaming.Words{Text: name}); err != nil {
+func (s *connectShout) RoundTrip() error {
+	if err := s.stream.Send(&streaming.Words{Text: load.Name}); err != nil {
 		if errors.Is(err, io.EOF) {
 			// The stream ended: Receive has the status.
 			_, err = s.stream.Receive()
@@ -252,13 +223,13 @@ func (s *connectShout) roundTrip() error {
 	if err != nil {
 		return fmt.Errorf("Shout receive: %w", err)
 	}
-	if reply.GetText() != shouted {
-		return fmt.Errorf("Shout answered %q, want %q", reply.GetText(), shouted)
+	if reply.GetText() != load.Shouted {
+		return fmt.Errorf("Shout answered %q, want %q", reply.GetText(), load.Shouted)
 	}
 	return nil
 }
 
-func (s *connectShout) close() error {
+func (s *connectShout) Close() error {
 	if err := s.stream.CloseRequest(); err != nil {
 		return err
 	}
@@ -274,7 +245,7 @@ func (s *connectShout) close() error {
 
 // newConnectClient makes one connect-go client with its own transport: h2c, or HTTP/1.1
 // keeping up to idle connections open.
-func newConnectClient(target string, http1 bool, idle int, opts ...connect.ClientOption) client {
+func newConnectClient(target string, http1 bool, idle int, opts ...connect.ClientOption) load.Caller {
 	transport := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
 		MaxIdleConns:        idle,
@@ -294,134 +265,6 @@ func newConnectClient(target string, http1 bool, idle int, opts ...connect.Clien
 	}
 }
 
-// The load
-
-type config struct {
-	rpc         string
-	concurrency int
-	messages    int
-	clients     []client
-}
-
-// run makes total requests (unary) or messages (streams) with cfg.concurrency callers and
-// returns every latency recorded, how long it took and the CPU time it used. Any failure
-// ends the process.
-func run(ctx context.Context, cfg config, total int) ([]time.Duration, time.Duration, time.Duration) {
-	callers := cfg.concurrency
-	var calls int // how many calls there are to claim (unary, server-stream)
-	switch cfg.rpc {
-	case "unary":
-		calls = total
-	case "server-stream":
-		calls = (total + cfg.messages - 1) / cfg.messages
-	}
-	var claimed atomic.Int64
-	latencies := make([][]time.Duration, callers)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range callers {
-		c := cfg.clients[i%len(cfg.clients)]
-		// This caller's share of the bidi messages, or a first guess at its share of calls.
-		share := total / callers
-		if i < total%callers {
-			share++
-		}
-		if cfg.rpc == "server-stream" {
-			share = calls/callers + 1
-		}
-		own := make([]time.Duration, 0, share)
-		wg.Go(func() {
-			defer func() { latencies[i] = own }()
-			<-start
-			switch cfg.rpc {
-			case "unary":
-				for claimed.Add(1) <= int64(calls) {
-					began := time.Now()
-					if err := c.greet(ctx); err != nil {
-						fail("unary Greeting: %v", err)
-					}
-					own = append(own, time.Since(began))
-				}
-			case "server-stream":
-				for {
-					call := int(claimed.Add(1))
-					if call > calls {
-						break
-					}
-					to := cfg.messages
-					if call == calls {
-						to = total - (calls-1)*cfg.messages
-					}
-					began := time.Now()
-					if err := c.count(ctx, uint32(to)); err != nil {
-						fail("server-stream Count: %v", err)
-					}
-					own = append(own, time.Since(began))
-				}
-			case "bidi":
-				if share == 0 {
-					return
-				}
-				stream, err := c.shout(ctx)
-				if err != nil {
-					fail("bidi Shout: %v", err)
-				}
-				for range share {
-					began := time.Now()
-					if err := stream.roundTrip(); err != nil {
-						fail("bidi %v", err)
-					}
-					own = append(own, time.Since(began))
-				}
-				if err := stream.close(); err != nil {
-					fail("bidi %v", err)
-				}
-			}
-		})
-	}
-	cpuBefore := cpuTime()
-	began := time.Now()
-	close(start)
-	wg.Wait()
-	elapsed := time.Since(began)
-	cpu := cpuTime() - cpuBefore
-	return slices.Concat(latencies...), elapsed, cpu
-}
-
-func cpuTime() time.Duration {
-	var usage syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
-		fail("getrusage: %v", err)
-	}
-	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
-}
-
-// percentile is the nearest-rank percentile p (0-100) of sorted, in microseconds.
-func percentile(sorted []time.Duration, p float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	rank = min(max(rank, 1), len(sorted))
-	return round(float64(sorted[rank-1]) / float64(time.Microsecond))
-}
-
-func round(x float64) float64 { return math.Round(x*10) / 10 }
-
-func fail(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "loadgen: "+format+"\n", args...)
-	os.Exit(1)
-}
-
-type result struct {
-	Requests   int     `json:"requests"`
-	Seconds    float64 `json:"seconds"`
-	PerSecond  float64 `json:"per_second"`
-	P50us      float64 `json:"p50_us"`
-	P99us      float64 `json:"p99_us"`
-	CPUSeconds float64 `json:"cpu_seconds"`
-}
-
 func main() {
 	target := flag.String("target", "", "the server, host:port (required)")
 	kind := flag.String("client", "grpc-go", "grpc-go | connect-grpc | connect-json")
@@ -438,26 +281,26 @@ func main() {
 
 	switch {
 	case *target == "":
-		fail("-target host:port is required")
+		load.Fail("-target host:port is required")
 	case flag.NArg() > 0:
-		fail("unexpected arguments %q", flag.Args())
+		load.Fail("unexpected arguments %q", flag.Args())
 	case *concurrency < 1 || *requests < 1 || *connections < 1 || *messages < 1:
-		fail("-concurrency, -requests, -connections and -messages must be at least 1")
+		load.Fail("-concurrency, -requests, -connections and -messages must be at least 1")
 	case *rpc != "unary" && *rpc != "server-stream" && *rpc != "bidi":
-		fail("-rpc %q: want unary, server-stream or bidi", *rpc)
+		load.Fail("-rpc %q: want unary, server-stream or bidi", *rpc)
 	case *http1 && *kind != "connect-json":
-		fail("-http1 is for -client connect-json only")
+		load.Fail("-http1 is for -client connect-json only")
 	case *http1 && *rpc == "bidi":
-		fail("-http1: bidi streaming needs HTTP/2")
+		load.Fail("-http1: bidi streaming needs HTTP/2")
 	case *messages > math.MaxUint32:
-		fail("-messages too large")
+		load.Fail("-messages too large")
 	}
 	if *warmup < 0 {
 		*warmup = *requests / 10
 	}
 	// A hung call must not hang the benchmark: no per-call deadline (grpc-go would send it
 	// as grpc-timeout, changing the request), just a limit on the whole run.
-	time.AfterFunc(*timeout, func() { fail("gave up after -timeout %v", *timeout) })
+	time.AfterFunc(*timeout, func() { load.Fail("gave up after -timeout %v", *timeout) })
 
 	var opts []connect.ClientOption
 	if !*gzip {
@@ -469,13 +312,13 @@ func main() {
 	case "connect-json":
 		opts = append(opts, connect.WithProtoJSON())
 	}
-	clients := make([]client, *connections)
+	clients := make([]load.Caller, *connections)
 	for i := range clients {
 		switch *kind {
 		case "grpc-go":
 			c, err := dialGRPC(*target)
 			if err != nil {
-				fail("grpc.NewClient %s: %v", *target, err)
+				load.Fail("grpc.NewClient %s: %v", *target, err)
 			}
 			clients[i] = c
 		case "connect-grpc", "connect-json":
@@ -483,28 +326,10 @@ func main() {
 			idle := (*concurrency + *connections - 1) / *connections
 			clients[i] = newConnectClient(*target, *http1, idle, opts...)
 		default:
-			fail("-client %q: want grpc-go, connect-grpc or connect-json", *kind)
+			load.Fail("-client %q: want grpc-go, connect-grpc or connect-json", *kind)
 		}
 	}
 
-	cfg := config{rpc: *rpc, concurrency: *concurrency, messages: *messages, clients: clients}
-	ctx := context.Background()
-	if *warmup > 0 {
-		run(ctx, cfg, *warmup)
-	}
-	latencies, elapsed, cpu := run(ctx, cfg, *requests)
-	slices.Sort(latencies)
-	seconds := elapsed.Seconds()
-	out, err := json.Marshal(result{
-		Requests:   *requests,
-		Seconds:    math.Round(seconds*1e6) / 1e6,
-		PerSecond:  round(float64(*requests) / seconds),
-		P50us:      percentile(latencies, 50),
-		P99us:      percentile(latencies, 99),
-		CPUSeconds: math.Round(cpu.Seconds()*1e3) / 1e3,
-	})
-	if err != nil {
-		fail("%v", err)
-	}
-	fmt.Println(string(out))
+	cfg := load.Config{RPC: *rpc, Concurrency: *concurrency, Messages: *messages, Callers: clients}
+	load.Print(load.Measure(context.Background(), cfg, *warmup, *requests))
 }

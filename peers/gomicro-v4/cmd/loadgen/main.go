@@ -70,22 +70,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"slices"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	grpcclient "github.com/go-micro/plugins/v4/client/grpc"
 	"github.com/micro-rs/micro-rs/peers/gomicro-v4/helloworld"
 	"github.com/micro-rs/micro-rs/peers/gomicro-v4/streaming"
+	"github.com/micro-rs/micro-rs/peers/load"
 	"go-micro.dev/v4/client"
 	"go-micro.dev/v4/registry"
 )
@@ -93,9 +88,6 @@ import (
 const (
 	service  = "helloworld"
 	endpoint = "Helloworld.Greeting"
-	name     = "bench"
-	greeting = "Hello bench"
-	shouted  = "BENCH"
 
 	streamService = "streaming"
 	countEndpoint = "Streamer.Count"
@@ -113,22 +105,22 @@ type greeter struct {
 	halfClose bool
 }
 
-// greet calls Helloworld.Greeting once, as protoc-gen-micro's generated client does, and
+// Greet calls Helloworld.Greeting once, as protoc-gen-micro's generated client does, and
 // checks the answer.
-func (g *greeter) greet(ctx context.Context) error {
-	req := g.c.NewRequest(service, endpoint, &helloworld.Request{Name: name})
+func (g *greeter) Greet(ctx context.Context) error {
+	req := g.c.NewRequest(service, endpoint, &helloworld.Request{Name: load.Name})
 	rsp := &helloworld.Response{}
 	if err := g.c.Call(ctx, req, rsp, g.opts...); err != nil {
 		return err
 	}
-	if rsp.Message != greeting {
-		return fmt.Errorf("Greeting answered %q, want %q", rsp.Message, greeting)
+	if rsp.Message != load.Greeting {
+		return fmt.Errorf("Greeting answered %q, want %q", rsp.Message, load.Greeting)
 	}
 	return nil
 }
 
-// count calls Streamer.Count{to} and checks it receives 1..to.
-func (g *greeter) count(ctx context.Context, to uint32) error {
+// Count calls Streamer.Count{to} and checks it receives 1..to.
+func (g *greeter) Count(ctx context.Context, to uint32) error {
 	req := g.c.NewRequest(streamService, countEndpoint, &streaming.CountRequest{})
 	stream, err := g.c.Stream(ctx, req, g.opts...)
 	if err != nil {
@@ -164,8 +156,8 @@ func (g *greeter) count(ctx context.Context, to uint32) error {
 	return nil
 }
 
-// shout opens a Streamer.Shout stream.
-func (g *greeter) shout(ctx context.Context) (*shoutStream, error) {
+// Shout opens a Streamer.Shout stream.
+func (g *greeter) Shout(ctx context.Context) (load.ShoutStream, error) {
 	req := g.c.NewRequest(streamService, shoutEndpoint, &streaming.Words{})
 	stream, err := g.c.Stream(ctx, req, g.opts...)
 	if err != nil {
@@ -179,25 +171,25 @@ type shoutStream struct {
 	halfClose bool
 }
 
-// roundTrip sends "bench" and checks the next message is "BENCH".
-func (s *shoutStream) roundTrip() error {
-	if err := s.stream.Send(&streaming.Words{Text: name}); err != nil {
+// RoundTrip sends "bench" and checks the next message is "BENCH".
+func (s *shoutStream) RoundTrip() error {
+	if err := s.stream.Send(&streaming.Words{Text: load.Name}); err != nil {
 		return fmt.Errorf("Shout send: %w", err)
 	}
 	reply := &streaming.Words{}
 	if err := s.stream.Recv(reply); err != nil {
 		return fmt.Errorf("Shout receive: %w", err)
 	}
-	if reply.Text != shouted {
-		return fmt.Errorf("Shout answered %q, want %q", reply.Text, shouted)
+	if reply.Text != load.Shouted {
+		return fmt.Errorf("Shout answered %q, want %q", reply.Text, load.Shouted)
 	}
 	return nil
 }
 
-// close ends the stream: with the gRPC client, ends the request side and checks the server
+// Close ends the stream: with the gRPC client, ends the request side and checks the server
 // ends the stream cleanly; with the rpc client, just closes it (sending go-micro's end of
 // stream).
-func (s *shoutStream) close() error {
+func (s *shoutStream) Close() error {
 	defer s.stream.Close()
 	if !s.halfClose {
 		return nil
@@ -232,138 +224,12 @@ func newGreeter(kind, target string) *greeter {
 	case "mucp":
 		c = client.DefaultClient
 		if err := c.Init(options...); err != nil {
-			fail("cannot configure the client: %v", err)
+			load.Fail("cannot configure the client: %v", err)
 		}
 	default:
-		fail("-client %q: want grpc or mucp", kind)
+		load.Fail("-client %q: want grpc or mucp", kind)
 	}
 	return &greeter{c, []client.CallOption{client.WithAddress(target)}, kind == "grpc"}
-}
-
-type config struct {
-	rpc         string
-	concurrency int
-	messages    int
-	greeter     *greeter
-}
-
-// run makes total requests (unary) or messages (streams) with cfg.concurrency callers and
-// returns every latency recorded, how long it took and the CPU time it used. Any failure
-// ends the process.
-func run(ctx context.Context, cfg config, total int) ([]time.Duration, time.Duration, time.Duration) {
-	callers := cfg.concurrency
-	g := cfg.greeter
-	var calls int // how many calls there are to claim (unary, server-stream)
-	switch cfg.rpc {
-	case "unary":
-		calls = total
-	case "server-stream":
-		calls = (total + cfg.messages - 1) / cfg.messages
-	}
-	var claimed atomic.Int64
-	latencies := make([][]time.Duration, callers)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range callers {
-		// This caller's share of the bidi messages, or a first guess at its share of calls.
-		share := total / callers
-		if i < total%callers {
-			share++
-		}
-		if cfg.rpc == "server-stream" {
-			share = calls/callers + 1
-		}
-		own := make([]time.Duration, 0, share)
-		wg.Go(func() {
-			defer func() { latencies[i] = own }()
-			<-start
-			switch cfg.rpc {
-			case "unary":
-				for claimed.Add(1) <= int64(calls) {
-					began := time.Now()
-					if err := g.greet(ctx); err != nil {
-						fail("unary Greeting: %v", err)
-					}
-					own = append(own, time.Since(began))
-				}
-			case "server-stream":
-				for {
-					call := int(claimed.Add(1))
-					if call > calls {
-						break
-					}
-					to := cfg.messages
-					if call == calls {
-						to = total - (calls-1)*cfg.messages
-					}
-					began := time.Now()
-					if err := g.count(ctx, uint32(to)); err != nil {
-						fail("server-stream Count: %v", err)
-					}
-					own = append(own, time.Since(began))
-				}
-			case "bidi":
-				if share == 0 {
-					return
-				}
-				stream, err := g.shout(ctx)
-				if err != nil {
-					fail("bidi Shout: %v", err)
-				}
-				for range share {
-					began := time.Now()
-					if err := stream.roundTrip(); err != nil {
-						fail("bidi %v", err)
-					}
-					own = append(own, time.Since(began))
-				}
-				if err := stream.close(); err != nil {
-					fail("bidi %v", err)
-				}
-			}
-		})
-	}
-	cpuBefore := cpuTime()
-	began := time.Now()
-	close(start)
-	wg.Wait()
-	elapsed := time.Since(began)
-	cpu := cpuTime() - cpuBefore
-	return slices.Concat(latencies...), elapsed, cpu
-}
-
-func cpuTime() time.Duration {
-	var usage syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
-		fail("getrusage: %v", err)
-	}
-	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
-}
-
-// percentile is the nearest-rank percentile p (0-100) of sorted, in microseconds.
-func percentile(sorted []time.Duration, p float64) float64 {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(math.Ceil(p / 100 * float64(len(sorted))))
-	rank = min(max(rank, 1), len(sorted))
-	return round(float64(sorted[rank-1]) / float64(time.Microsecond))
-}
-
-func round(x float64) float64 { return math.Round(x*10) / 10 }
-
-func fail(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "loadgen: "+format+"\n", args...)
-	os.Exit(1)
-}
-
-type result struct {
-	Requests   int     `json:"requests"`
-	Seconds    float64 `json:"seconds"`
-	PerSecond  float64 `json:"per_second"`
-	P50us      float64 `json:"p50_us"`
-	P99us      float64 `json:"p99_us"`
-	CPUSeconds float64 `json:"cpu_seconds"`
 }
 
 func main() {
@@ -379,39 +245,21 @@ func main() {
 
 	switch {
 	case *target == "":
-		fail("-target host:port is required")
+		load.Fail("-target host:port is required")
 	case flag.NArg() > 0:
-		fail("unexpected arguments %q", flag.Args())
+		load.Fail("unexpected arguments %q", flag.Args())
 	case *concurrency < 1 || *requests < 1 || *messages < 1:
-		fail("-concurrency, -requests and -messages must be at least 1")
+		load.Fail("-concurrency, -requests and -messages must be at least 1")
 	case *rpc != "unary" && *rpc != "server-stream" && *rpc != "bidi":
-		fail("-rpc %q: want unary, server-stream or bidi", *rpc)
+		load.Fail("-rpc %q: want unary, server-stream or bidi", *rpc)
 	case *messages > math.MaxUint32:
-		fail("-messages too large")
+		load.Fail("-messages too large")
 	}
 	if *warmup < 0 {
 		*warmup = *requests / 10
 	}
-	time.AfterFunc(*timeout, func() { fail("gave up after -timeout %v", *timeout) })
+	time.AfterFunc(*timeout, func() { load.Fail("gave up after -timeout %v", *timeout) })
 
-	cfg := config{rpc: *rpc, concurrency: *concurrency, messages: *messages, greeter: newGreeter(*kind, *target)}
-	ctx := context.Background()
-	if *warmup > 0 {
-		run(ctx, cfg, *warmup)
-	}
-	latencies, elapsed, cpu := run(ctx, cfg, *requests)
-	slices.Sort(latencies)
-	seconds := elapsed.Seconds()
-	out, err := json.Marshal(result{
-		Requests:   *requests,
-		Seconds:    math.Round(seconds*1e6) / 1e6,
-		PerSecond:  round(float64(*requests) / seconds),
-		P50us:      percentile(latencies, 50),
-		P99us:      percentile(latencies, 99),
-		CPUSeconds: math.Round(cpu.Seconds()*1e3) / 1e3,
-	})
-	if err != nil {
-		fail("%v", err)
-	}
-	fmt.Println(string(out))
+	cfg := load.Config{RPC: *rpc, Concurrency: *concurrency, Messages: *messages, Callers: []load.Caller{newGreeter(*kind, *target)}}
+	load.Print(load.Measure(context.Background(), cfg, *warmup, *requests))
 }

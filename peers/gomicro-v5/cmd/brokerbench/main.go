@@ -35,97 +35,19 @@
 package main
 
 import (
-	"encoding/binary"
-	"encoding/json"
 	"flag"
-	"fmt"
 	"math"
-	"os"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/micro-rs/micro-rs/peers/load"
 	"go-micro.dev/v5/broker"
 	"go-micro.dev/v5/registry"
 )
 
 const topic = "bench"
 
-// tally records which messages the handler got.
-type tally struct {
-	total     int64
-	handled   atomic.Int64
-	seen      []atomic.Bool
-	dups      atomic.Int64
-	strangers atomic.Int64
-	done      chan struct{}
-	finished  atomic.Int64 // UnixNano when the last one was handled
-	last      atomic.Int64 // UnixNano of the latest delivery
-	// notify[p] hears of each of publisher p's messages handled (unless -async).
-	perPublisher int64
-	notify       []chan struct{}
-}
-
-func (t *tally) handle(e broker.Event) error {
-	body := e.Message().Body
-	if len(body) < 4 {
-		t.strangers.Add(1)
-		return nil
-	}
-	n := int64(binary.BigEndian.Uint32(body))
-	t.last.Store(time.Now().UnixNano())
-	switch {
-	case n >= t.total:
-		t.strangers.Add(1)
-	case t.seen[n].Swap(true):
-		t.dups.Add(1)
-	default:
-		if t.notify != nil {
-			t.notify[n/t.perPublisher] <- struct{}{}
-		}
-		if t.handled.Add(1) == t.total {
-			t.finished.Store(time.Now().UnixNano())
-			close(t.done)
-		}
-	}
-	return nil
-}
-
-// report says what the handler got by now and exits 1.
-func (t *tally) report(began time.Time, published time.Duration, why string) {
-	handled := t.handled.Load()
-	last := "none"
-	if l := t.last.Load(); l != 0 {
-		last = time.Duration(l - began.UnixNano()).Round(time.Millisecond).String()
-	}
-	fail("handled %d distinct of %d messages (%d missing, %d duplicates, %d unknown): "+
-		"publishing took %v, the last delivery came %v after the first Publish, then %s",
-		handled, t.total, t.total-handled, t.dups.Load(), t.strangers.Load(),
-		published.Round(time.Millisecond), last, why)
-}
-
-func cpuTime() time.Duration {
-	var usage syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &usage); err != nil {
-		fail("getrusage: %v", err)
-	}
-	return time.Duration(usage.Utime.Nano() + usage.Stime.Nano())
-}
-
-func fail(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "brokerbench: "+format+"\n", args...)
-	os.Exit(1)
-}
-
-type result struct {
-	Messages   int64   `json:"messages"`
-	Seconds    float64 `json:"seconds"`
-	PerSecond  float64 `json:"per_second"`
-	CPUSeconds float64 `json:"cpu_seconds"`
-}
-
 func main() {
+	load.Program = "brokerbench"
 	messages := flag.Int("messages", 20000, "messages to publish (rounded down to a multiple of -publishers)")
 	publishers := flag.Int("publishers", 16, "concurrent publishers, each publishing one message at a time")
 	payload := flag.Int("payload", 256, "message body size in bytes (at least 4)")
@@ -135,88 +57,31 @@ func main() {
 
 	switch {
 	case flag.NArg() > 0:
-		fail("unexpected arguments %q", flag.Args())
+		load.Fail("unexpected arguments %q", flag.Args())
 	case *publishers < 1 || *messages < *publishers:
-		fail("-publishers must be at least 1 and -messages at least -publishers")
+		load.Fail("-publishers must be at least 1 and -messages at least -publishers")
 	case *payload < 4:
-		fail("-payload must be at least 4 (the message number)")
+		load.Fail("-payload must be at least 4 (the message number)")
 	case *messages > math.MaxUint32:
-		fail("-messages too large")
+		load.Fail("-messages too large")
 	}
-	perPublisher := *messages / *publishers
-	total := int64(perPublisher * *publishers)
+	t := load.NewTally(*publishers, *messages / *publishers, *async)
 
 	b := broker.NewHttpBroker(broker.Registry(registry.NewMemoryRegistry()), broker.Addrs("127.0.0.1:0"))
 	if err := b.Connect(); err != nil {
-		fail("cannot connect the broker: %v", err)
+		load.Fail("cannot connect the broker: %v", err)
 	}
-	t := &tally{total: total, seen: make([]atomic.Bool, total), done: make(chan struct{}),
-		perPublisher: int64(perPublisher)}
-	if !*async {
-		t.notify = make([]chan struct{}, *publishers)
-		for p := range t.notify {
-			t.notify[p] = make(chan struct{}, 1)
-		}
-	}
-	sub, err := b.Subscribe(topic, t.handle)
-	if err != nil {
-		fail("cannot subscribe: %v", err)
-	}
-
-	start := make(chan struct{})
-	var began time.Time
-	var wg sync.WaitGroup
-	for p := range *publishers {
-		wg.Go(func() {
-			<-start
-			for i := range perPublisher {
-				body := make([]byte, *payload)
-				for j := 4; j < len(body); j++ {
-					body[j] = 'x'
-				}
-				binary.BigEndian.PutUint32(body, uint32(p*perPublisher+i))
-				if err := b.Publish(topic, &broker.Message{Header: map[string]string{}, Body: body}); err != nil {
-					fail("publish: %v", err)
-				}
-				if !*async {
-					select {
-					case <-t.notify[p]:
-					case <-time.After(*wait):
-						t.report(began, time.Since(began), fmt.Sprintf("publisher %d waited %v for message %d", p, *wait, i))
-					}
-				}
-			}
-		})
-	}
-	cpuBefore := cpuTime()
-	began = time.Now()
-	close(start)
-	wg.Wait()
-	published := time.Since(began)
-	select {
-	case <-t.done:
-	case <-time.After(*wait):
-		t.report(began, published, fmt.Sprintf("waited %v more", *wait))
-	}
-	cpu := cpuTime() - cpuBefore
-	elapsed := time.Duration(t.finished.Load() - began.UnixNano())
-	// Let a duplicate that is on its way arrive before judging.
-	time.Sleep(100 * time.Millisecond)
-	if d, s := t.dups.Load(), t.strangers.Load(); d > 0 || s > 0 {
-		fail("every one of %d messages handled, but also %d duplicates and %d unknown", total, d, s)
-	}
-	_ = sub.Unsubscribe()
-	_ = b.Disconnect()
-
-	seconds := elapsed.Seconds()
-	out, err := json.Marshal(result{
-		Messages:   total,
-		Seconds:    math.Round(seconds*1e6) / 1e6,
-		PerSecond:  math.Round(float64(total)/seconds*10) / 10,
-		CPUSeconds: math.Round(cpu.Seconds()*1e3) / 1e3,
+	sub, err := b.Subscribe(topic, func(e broker.Event) error {
+		t.Handle(e.Message().Body)
+		return nil
 	})
 	if err != nil {
-		fail("%v", err)
+		load.Fail("cannot subscribe: %v", err)
 	}
-	fmt.Println(string(out))
+	result := t.Publish(*payload, *wait, func(body []byte) error {
+		return b.Publish(topic, &broker.Message{Header: map[string]string{}, Body: body})
+	})
+	_ = sub.Unsubscribe()
+	_ = b.Disconnect()
+	load.Print(result)
 }
