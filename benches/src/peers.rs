@@ -9,8 +9,9 @@
 //! (`peers/bench/cmd/*-server`), and go-micro v5 and v4 with their gRPC server plugin
 //! (`peers/gomicro-v{5,4}/cmd/helloworld --server grpc --streamer`, memory registry), all
 //! serving helloworld and streaming. Clients: micro's and tonic's (`peer-load`), grpc-go's and
-//! connect-go's (`peers/bench/cmd/loadgen`; connect-go without gzip, as the others), and
-//! go-micro's gRPC client plugin (`peers/gomicro-v{5,4}/cmd/loadgen`). Every pairing runs `--rounds` times, the pairings taking
+//! connect-go's (`peers/bench/cmd/loadgen`; connect-go without gzip, as the others), go-micro's
+//! gRPC client plugin (`peers/gomicro-v{5,4}/cmd/loadgen`), and `h2load` and `wrk` when
+//! installed (`peer::external`). Every pairing runs `--rounds` times, the pairings taking
 //! turns; medians are reported. CPU per request adds the client's and the server's CPU time.
 //! RSS is the server's: idle after start, and its peak by the end.
 
@@ -148,7 +149,7 @@ async fn main() -> anyhow::Result<()> {
         .filter(|dir| dir.join("loadgen").exists())
         .ok_or_else(|| anyhow::anyhow!("the Go peers are not built: run scripts/build-peers.sh"))?;
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-    let pin = !args.no_pin && cpus >= 2 && which("taskset");
+    let pin = !args.no_pin && cpus >= 2 && peer::external::available(Path::new("taskset"));
     let mut bench = Bench {
         args,
         own,
@@ -201,6 +202,7 @@ async fn main() -> anyhow::Result<()> {
             .scenario(&title, H2LOAD, "unary", streams, requests)
             .await?;
     }
+    // wrk runs for a time, given where the others take a number of requests.
     let title = "Connect unary JSON under wrk (HTTP/1.1, 32 connections, 5 s)";
     bench.scenario(title, WRK, "unary", 32, 5).await?;
     bench.memory();
@@ -210,8 +212,15 @@ async fn main() -> anyhow::Result<()> {
 impl Bench {
     async fn start_servers(&mut self) -> anyhow::Result<()> {
         let own = self.own.join("peer-server");
-        let go_micro = ["--server", "grpc", "--registry", "memory", "--streamer"];
-        let go_micro = [&go_micro[..], &["--address", "127.0.0.1:0"]].concat();
+        let go_micro = vec![
+            "--server",
+            "grpc",
+            "--registry",
+            "memory",
+            "--streamer",
+            "--address",
+            "127.0.0.1:0",
+        ];
         let launches: [(&'static str, PathBuf, Vec<&str>); 6] = [
             (
                 "micro",
@@ -482,13 +491,4 @@ fn status_kib(pid: Option<u32>, field: &str) -> u64 {
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|value| value.trim().trim_end_matches(" kB").trim().parse().ok())
         .unwrap_or(0)
-}
-
-fn which(program: &str) -> bool {
-    std::process::Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok()
 }

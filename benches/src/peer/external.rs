@@ -222,7 +222,8 @@ mod tests {
     #[test]
     fn reads_h2loads_summary() {
         let output = "finished in 2.50s, 40000.00 req/s, 1.23MB/s\n\
-            requests: 100000 total, 100000 started, 100000 done, 100000 succeeded, 0 failed, 0 errored, 0 timeout\n\
+            requests: 100000 total, 100000 started, 100000 done, \
+            100000 succeeded, 0 failed, 0 errored, 0 timeout\n\
             time for request:      120us      4.50ms       800us       300us    70.00%\n\
             0m0.001s 0m0.002s\n1m1.250s 0m0.250s\n";
         let report = parse_h2load(output).unwrap();
