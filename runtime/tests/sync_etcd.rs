@@ -63,7 +63,11 @@ fn child_process() {
                     retry_unavailable(|| sync.lock("counter", wait)).await;
                     let count: u64 = std::fs::read_to_string(&file).unwrap().parse().unwrap();
                     tokio::time::sleep(Duration::from_millis(3)).await;
-                    std::fs::write(&file, (count + 1).to_string()).unwrap();
+                    // Written whole, then renamed into place: the test reads the count
+                    // without the lock and must never see a half-written file.
+                    let partial = format!("{file}.{}", std::process::id());
+                    std::fs::write(&partial, (count + 1).to_string()).unwrap();
+                    std::fs::rename(&partial, &file).unwrap();
                     retry_unavailable(|| sync.unlock("counter")).await;
                 }
             }
