@@ -176,6 +176,52 @@ async fn the_python_sdk_lists_and_calls_tools_over_stdio() {
     fleet.stop().await;
 }
 
+/// A go-micro v5 service serves no gRPC reflection: its registered endpoint is a tool anyway,
+/// with an input schema from the registry's shapes and no output schema; the call goes over
+/// go-micro's RPC protocol, and the service's own error comes back as the tool's error.
+#[tokio::test]
+async fn the_python_sdk_calls_a_go_micro_service_without_reflection() {
+    let Some(program) = support::go_peer("gomicro5-helloworld") else {
+        return;
+    };
+    let (Some(python), Some(fleet)) = (python_with_mcp(), Fleet::start().await) else {
+        return;
+    };
+    let _go = support::GoHelloworld::start(program, &fleet.etcd.address(), "gohello");
+    let mut command = vec![MICRO.to_owned(), "mcp".into(), "serve".into()];
+    command.extend(fleet.registry_args());
+    let tool = "gohello.Helloworld.Greeting";
+    let calls = json!([
+        { "tool": tool, "arguments": { "name": "alice" } },
+        { "tool": tool, "arguments": { "name": "error" } },
+    ]);
+    let report = drive(&python, json!({ "stdio": command, "calls": calls })).await;
+    let listed_tool = listed(&report, tool);
+    let input = &listed_tool["inputSchema"];
+    assert_eq!(input["properties"]["name"]["type"], "string", "{input:#}");
+    assert!(listed_tool.get("outputSchema").is_none(), "{listed_tool:#}");
+    listed(&report, GREETING);
+
+    let results = &report["results"];
+    assert_eq!(results[0]["is_error"], false, "{results:#}");
+    assert_eq!(
+        results[0]["structured_content"],
+        json!({ "message": "Hello alice" })
+    );
+    let error = &results[1]["structured_content"];
+    assert_eq!(results[1]["is_error"], true, "{results:#}");
+    assert_eq!(
+        (&error["id"], &error["code"], &error["detail"]),
+        (
+            &json!("helloworld"),
+            &json!(409),
+            &json!("no greeting for error")
+        ),
+        "{error:#}"
+    );
+    fleet.stop().await;
+}
+
 /// `micro mcp serve --address` as a child process, killed on drop.
 struct HttpServer {
     child: Child,

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+use clap::Parser as _;
 use examples::helloworld::{
     HelloworldClient, HelloworldHandler, HelloworldServer, Request, Response,
 };
@@ -966,4 +967,98 @@ async fn go_micro_v5_cli_lists_describes_and_calls_micro_rs_over_mdns() {
     let called: Value = serde_json::from_slice(&called.stdout).expect("call prints JSON");
     assert_eq!(called, json!({"message": "Hello alice"}));
     service.stop().await.expect("stops");
+}
+
+/// `micro gateway` in front of Go helloworlds, which serve no gRPC reflection: curl's JSON
+/// reaches them as is (over mucp and over gRPC), go-micro's errors come back with their HTTP
+/// status, and what the registry does not list is refused by the gateway itself.
+async fn gateway_calls_go(go: Go, discovery: Discovery) {
+    let Some(curl) = micro_test_support::tool("MICRO_TEST_CURL", "curl") else {
+        return;
+    };
+    if go.program("helloworld").is_none() {
+        return;
+    }
+    let _mucp = go_helloworld(go, &discovery, "mucp", "go-helloworld-mucp", &[]);
+    let _grpc = go_helloworld(go, &discovery, "grpc", "go-helloworld-grpc", &[]);
+    let cli = micro_cli::Cli::parse_from(["micro", "--timeout", "10s", "gateway"]);
+    let env = micro_cli::Env::with_registry(&cli.global, discovery.registry.clone()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gateway = format!("http://{}", listener.local_addr().unwrap());
+    let gateway_down = micro_cli::gateway::Gateway::new(env).run(listener, std::future::pending());
+    tokio::spawn(gateway_down);
+    let post = |path: String, body: &'static str| {
+        let curl = curl.clone();
+        let url = format!("{gateway}{path}");
+        tokio::task::spawn_blocking(move || {
+            let output = Command::new(curl)
+                .args([
+                    "-sS",
+                    "-w",
+                    "\n%{http_code}",
+                    "-H",
+                    "Content-Type: application/json",
+                ])
+                .args(["-d", body, &url])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&output.stdout).into_owned();
+            let (body, code) = text.rsplit_once('\n').unwrap();
+            let body: Value = serde_json::from_str(body).unwrap_or(Value::String(body.into()));
+            (body, code.parse::<u16>().unwrap())
+        })
+    };
+    for name in ["go-helloworld-mucp", "go-helloworld-grpc"] {
+        let path = |endpoint: &str| format!("/{name}/{endpoint}");
+        let (body, code) = post(path("Helloworld.Greeting"), r#"{"name":"alice"}"#)
+            .await
+            .unwrap();
+        assert_eq!(
+            (code, &body),
+            (200, &json!({"message": "Hello alice"})),
+            "{go:?} {name}"
+        );
+        let (body, code) = post(
+            format!("/api/{name}/Helloworld/Greeting"),
+            r#"{"name":"bob"}"#,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (code, &body["message"]),
+            (200, &json!("Hello bob")),
+            "{go:?} {name}"
+        );
+        let (body, code) = post(path("Helloworld.Greeting"), r#"{"name":"error"}"#)
+            .await
+            .unwrap();
+        assert_eq!(code, 409, "{go:?} {name}: {body}");
+        assert_eq!(
+            (&body["id"], &body["detail"]),
+            (&json!("helloworld"), &json!("no greeting for error")),
+            "{go:?} {name}"
+        );
+        let (body, code) = post(path("Helloworld.Greeting"), "{not json")
+            .await
+            .unwrap();
+        assert_eq!(code, 400, "{go:?} {name}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("not valid JSON"),
+            "{body}"
+        );
+        let (body, code) = post(path("Helloworld.Nothing"), "{}").await.unwrap();
+        assert!(code == 404 || code == 501, "{go:?} {name}: {code} {body}");
+    }
+}
+
+#[cfg(feature = "full")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_calls_go_v4_without_reflection() {
+    with_etcd(|discovery| gateway_calls_go(Go::V4, discovery)).await;
+}
+
+#[cfg(feature = "full")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_calls_go_v5_without_reflection() {
+    with_etcd(|discovery| gateway_calls_go(Go::V5, discovery)).await;
 }

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::error::{GATEWAY_ID, GatewayError};
 use super::route::{self, Target};
 use super::table::Matched;
-use super::{Shared, request, sse, websocket};
+use super::{Shared, request, sse, undescribed, websocket};
 
 /// Requests larger than this are refused with 413.
 pub const MAX_BODY: usize = 4 << 20;
@@ -80,7 +80,10 @@ async fn endpoint(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, GatewayError> {
-    let method = gateway.method(&target.service, &target.endpoint).await?;
+    let method = match gateway.method(&target.service, &target.endpoint).await {
+        Ok(method) => method,
+        Err(unfound) => return undescribed::call(gateway, target, headers, body, unfound).await,
+    };
     ensure_posted(&method)?;
     let body = match body.iter().all(u8::is_ascii_whitespace) {
         true => b"{}".as_slice(),
@@ -131,7 +134,7 @@ fn decode(
         .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))
 }
 
-fn json_response(json: String) -> Response {
+pub(super) fn json_response(json: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], json).into_response()
 }
 

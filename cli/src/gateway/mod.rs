@@ -34,6 +34,7 @@ mod rule;
 mod sse;
 mod table;
 mod template;
+mod undescribed;
 mod websocket;
 
 pub use error::GatewayError;
@@ -47,7 +48,7 @@ use std::sync::Arc;
 use axum::Router;
 use http::HeaderMap;
 use micro::dynamic::{self, DynamicMessage, Method};
-use micro::registry::ErrorKind;
+use micro::registry::{Cache, ErrorKind};
 use micro::{Code, JsonOptions, Status};
 use tokio::net::TcpListener;
 
@@ -55,6 +56,7 @@ use crate::Env;
 use crate::dashboard::Login;
 use error::GATEWAY_ID;
 use table::RouteTable;
+use undescribed::Undescribed;
 
 /// The API gateway over the services of one registry.
 #[derive(Clone)]
@@ -68,6 +70,8 @@ struct Shared {
     env: Env,
     routes: RouteTable,
     json: JsonOptions,
+    /// Services called without descriptors (they serve no reflection).
+    undescribed: Undescribed,
 }
 
 impl Gateway {
@@ -76,6 +80,7 @@ impl Gateway {
         let routes = RouteTable::new(env.registry.clone(), env.catalog.clone());
         Gateway {
             shared: Arc::new(Shared {
+                undescribed: Undescribed::new(Cache::new(env.registry.clone())),
                 env,
                 routes,
                 json: JsonOptions::default(),
@@ -116,8 +121,15 @@ impl Gateway {
 impl Shared {
     /// The method `endpoint` of `service`, from its (cached) descriptors.
     async fn method(&self, service: &str, endpoint: &str) -> Result<Method, GatewayError> {
+        if self.undescribed.known(service) {
+            return Err(GatewayError::new(
+                http::StatusCode::NOT_IMPLEMENTED,
+                format!("`{service}` serves no gRPC reflection to describe `{endpoint}`"),
+            ));
+        }
         let catalog = &self.env.catalog;
         if let Err(status) = catalog.descriptors(service).await {
+            self.undescribed.note(service, &status);
             return Err(self.unreachable(service, &status).await);
         }
         catalog

@@ -2,12 +2,12 @@
 //! names the field.
 
 use micro::JsonOptions;
-use micro::dynamic::{self, DynamicMessage};
+use micro::dynamic::{self, DynamicMessage, Method};
 use micro::errors::Error;
 use serde_json::{Map, Value};
 
 use super::toolbox::sends_many;
-use super::{MCP_ID, Tool};
+use super::{Callee, MCP_ID, Tool};
 
 /// The messages a call sends.
 pub(super) enum Requests {
@@ -15,13 +15,20 @@ pub(super) enum Requests {
     One(DynamicMessage),
     /// The messages of a client or bidi stream, in order.
     Many(Vec<DynamicMessage>),
+    /// The request of a registered endpoint, as the caller wrote it (nothing describes it
+    /// exactly enough to check).
+    Json(Value),
 }
 
 /// Reads `arguments` as `tool`'s request, or as `{"requests": […]}` for a stream of them.
 pub(super) fn read(tool: &Tool, arguments: Option<Map<String, Value>>) -> Result<Requests, Error> {
     let arguments = arguments.unwrap_or_default();
-    if !sends_many(tool.method.kind()) {
-        return message(tool, &Value::Object(arguments), "the arguments").map(Requests::One);
+    let method = match &tool.callee {
+        Callee::Method(method) => method,
+        Callee::Registered(_) => return Ok(Requests::Json(Value::Object(arguments))),
+    };
+    if !sends_many(method.kind()) {
+        return message(method, &Value::Object(arguments), "the arguments").map(Requests::One);
     }
     let Some(Value::Array(items)) = arguments.get("requests") else {
         return Err(bad(format!(
@@ -32,13 +39,13 @@ pub(super) fn read(tool: &Tool, arguments: Option<Map<String, Value>>) -> Result
     items
         .iter()
         .enumerate()
-        .map(|(at, item)| message(tool, item, &format!("requests[{at}]")))
+        .map(|(at, item)| message(method, item, &format!("requests[{at}]")))
         .collect::<Result<_, _>>()
         .map(Requests::Many)
 }
 
-fn message(tool: &Tool, json: &Value, what: &str) -> Result<DynamicMessage, Error> {
-    let input = tool.method.input();
+fn message(method: &Method, json: &Value, what: &str) -> Result<DynamicMessage, Error> {
+    let input = method.input();
     if !json.is_object() {
         return Err(bad(format!(
             "{what} must be a JSON object (a {})",

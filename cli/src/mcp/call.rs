@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::arguments::{self, Requests};
 use super::toolbox::MAX_REPLIES;
-use super::{Caller, MCP_ID, Tool, Toolbox};
+use super::{Callee, Caller, MCP_ID, Tool, Toolbox};
 
 /// Metadata naming the tool a call was made for (go-micro's `Mcp-Tool-Name`).
 const TOOL_NAME: &str = "mcp-tool-name";
@@ -32,8 +32,17 @@ impl Toolbox {
         let requests = arguments::read(tool, arguments)?;
         let account = account.as_ref().map(|account| account.id.as_str());
         let client = &self.env.client;
-        let (service, method) = (&tool.service, &tool.method);
+        let service = &tool.service;
         let fail = |status: Status| Error::from_status(&status, service);
+        let (method, requests) = match (&tool.callee, requests) {
+            (Callee::Method(method), requests) => (method, requests),
+            (Callee::Registered(endpoint), Requests::Json(request)) => {
+                let call = client.call::<Value, Value>(service, &endpoint.name, request);
+                let reply = self.prepare(call, tool, caller, account).await;
+                return reply.map(structured).map_err(fail);
+            }
+            (Callee::Registered(_), _) => return Err(misread()),
+        };
         match (method.kind(), requests) {
             (RpcKind::Unary, Requests::One(request)) => {
                 let reply = self
@@ -78,10 +87,7 @@ impl Toolbox {
                 )
                 .await
             }
-            _ => Err(Error::internal_server_error(
-                MCP_ID,
-                "the arguments were read for another kind of call",
-            )),
+            _ => Err(misread()),
         }
     }
 
@@ -105,6 +111,19 @@ impl Toolbox {
             Some(token) => call.metadata("authorization", &format!("Bearer {token}")),
             None => call,
         }
+    }
+}
+
+fn misread() -> Error {
+    Error::internal_server_error(MCP_ID, "the arguments were read for another kind of call")
+}
+
+/// A reply as a tool's structured result, which must be an object: a reply that is not one
+/// (a registered endpoint may answer a bare value) is `{"reply": …}`.
+fn structured(reply: Value) -> Value {
+    match reply {
+        Value::Object(_) => reply,
+        other => json!({ "reply": other }),
     }
 }
 

@@ -4,9 +4,11 @@
 //! A tool is named `<service>.<Service.Method>` (go-micro's naming, e.g.
 //! `helloworld.Helloworld.Greeting`). Its input and output JSON Schemas come from the
 //! descriptors the service serves over gRPC reflection, with the `.proto` comments as
-//! descriptions. Calls go through the client stack (discovery, load balancing, retries) with
-//! the caller's token, so the service's own auth rules apply; a tool may also require scopes
-//! (`--scope`, or the endpoint's `scopes` metadata, as go-micro), checked before the call.
+//! descriptions; a service without reflection (go-micro before v6.10) has its registered
+//! unary endpoints as tools, with looser schemas from the registry. Calls go through the
+//! client stack (discovery, load balancing, retries) with the caller's token, so the service's
+//! own auth rules apply; a tool may also require scopes (`--scope`, or the endpoint's `scopes`
+//! metadata, as go-micro), checked before the call.
 //! See `docs/mcp.md`.
 //!
 //! ```no_run
@@ -20,6 +22,7 @@
 
 mod arguments;
 mod call;
+mod registered;
 mod scopes;
 mod server;
 mod toolbox;
@@ -27,7 +30,7 @@ mod toolbox;
 pub(crate) use scopes::parse_scope;
 pub use scopes::{Caller, Scopes};
 pub use server::{McpServer, allowed_hosts, http_router};
-pub use toolbox::{Tool, Toolbox};
+pub use toolbox::{Callee, Tool, Toolbox};
 
 /// The `id` of errors `micro mcp` raises itself (a service's errors carry its name).
 pub const MCP_ID: &str = "micro.mcp";

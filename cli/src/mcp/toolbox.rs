@@ -1,14 +1,16 @@
-//! [`Toolbox`]: the tools, found in the registry and described by the services' descriptors.
+//! [`Toolbox`]: the tools, found in the registry and described by the services' descriptors
+//! (or, for services without gRPC reflection, by the endpoints they registered).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use micro::Code;
 use micro::dynamic::Method;
-use micro::registry::Service;
+use micro::registry::{Endpoint, Service};
 use micro::server::RpcKind;
 use serde_json::{Map, Value, json};
 
-use super::Scopes;
+use super::{Scopes, registered};
 use crate::Env;
 
 /// One endpoint of one service, as a tool.
@@ -18,13 +20,42 @@ pub struct Tool {
     pub name: String,
     /// The registered service the calls go to.
     pub service: String,
-    /// The method, from the service's descriptors.
-    pub method: Method,
+    /// What a call of the tool calls.
+    pub callee: Callee,
     /// What it does: the method's `.proto` comment, the endpoint's `description` metadata, or
     /// a sentence naming the method.
     pub description: String,
     /// Scopes a caller's account needs (any one of them); none: no check here.
     pub scopes: Vec<String>,
+}
+
+/// What a tool calls.
+#[derive(Clone, Debug)]
+pub enum Callee {
+    /// A method from the service's descriptors (fetched over gRPC reflection): any kind of
+    /// call, with exact schemas and arguments checked against them.
+    Method(Method),
+    /// A unary endpoint the service registered, for services without reflection (go-micro
+    /// before v6.10): loose schemas from the registry's shapes, arguments sent as JSON as is.
+    Registered(Endpoint),
+}
+
+impl Callee {
+    /// The kind of call: registered endpoints are unary.
+    pub fn kind(&self) -> RpcKind {
+        match self {
+            Callee::Method(method) => method.kind(),
+            Callee::Registered(_) => RpcKind::Unary,
+        }
+    }
+
+    /// `Service.Method`.
+    pub fn endpoint(&self) -> &str {
+        match self {
+            Callee::Method(method) => method.endpoint(),
+            Callee::Registered(endpoint) => &endpoint.name,
+        }
+    }
 }
 
 /// The greatest number of replies a streaming tool collects before it stops the stream.
@@ -34,8 +65,12 @@ impl Tool {
     /// The JSON Schema of the tool's arguments: the request message, or for client and bidi
     /// streams `{"requests": [<request>, …]}`.
     pub fn input_schema(&self) -> Map<String, Value> {
-        let request = crate::schema::standalone(&self.method.input());
-        match sends_many(self.method.kind()) {
+        let method = match &self.callee {
+            Callee::Method(method) => method,
+            Callee::Registered(endpoint) => return registered::schema(endpoint.request.as_ref()),
+        };
+        let request = crate::schema::standalone(&method.input());
+        match sends_many(method.kind()) {
             false => object(request),
             true => object(wrap_many(
                 request,
@@ -46,10 +81,14 @@ impl Tool {
     }
 
     /// The JSON Schema of the tool's result: the reply message, or for server and bidi streams
-    /// `{"replies": [<reply>, …], "truncated": bool}`.
-    pub fn output_schema(&self) -> Map<String, Value> {
-        let reply = crate::schema::standalone(&self.method.output());
-        match receives_many(self.method.kind()) {
+    /// `{"replies": [<reply>, …], "truncated": bool}`; `None` for a registered endpoint, whose
+    /// registered shape is not exact enough to hold a reply to.
+    pub fn output_schema(&self) -> Option<Map<String, Value>> {
+        let Callee::Method(method) = &self.callee else {
+            return None;
+        };
+        let reply = crate::schema::standalone(&method.output());
+        Some(match receives_many(method.kind()) {
             false => object(reply),
             true => {
                 let mut schema = wrap_many(reply, "replies", "The replies, in order.");
@@ -59,7 +98,7 @@ impl Tool {
                 });
                 object(schema)
             }
-        }
+        })
     }
 
     /// The tool as MCP lists it.
@@ -69,7 +108,7 @@ impl Tool {
             self.description.clone(),
             Arc::new(self.input_schema()),
         );
-        tool.output_schema = Some(Arc::new(self.output_schema()));
+        tool.output_schema = self.output_schema().map(Arc::new);
         if !self.scopes.is_empty() {
             let mut meta = Map::new();
             meta.insert("micro/scopes".into(), json!(self.scopes));
@@ -178,14 +217,32 @@ impl Toolbox {
     /// The tool `name`, if a registered service has it.
     pub async fn tool(&self, name: &str) -> Option<Tool> {
         let (service, endpoint) = split(name)?;
-        let method = self.env.catalog.method(service, endpoint).await.ok()?;
         let registered = self.registered(service).await;
-        Some(self.describe(service, method, &registered))
+        let callee = match self.env.catalog.method(service, endpoint).await {
+            Ok(method) => Callee::Method(method),
+            Err(status) if status.code() == Code::Unimplemented => registered
+                .get(endpoint)
+                .filter(|endpoint| registered::callable(endpoint))
+                .cloned()
+                .map(Callee::Registered)?,
+            Err(_) => return None,
+        };
+        Some(self.describe(service, callee, &registered))
     }
 
     async fn service_tools(&self, service: &str) -> Vec<Tool> {
+        let registered = self.registered(service).await;
         let descriptors = match self.env.catalog.descriptors(service).await {
             Ok(descriptors) => descriptors,
+            // No reflection: the endpoints it registered, as go-micro's `micro mcp` lists them.
+            Err(status) if status.code() == Code::Unimplemented => {
+                return registered
+                    .values()
+                    .filter(|endpoint| registered::callable(endpoint))
+                    .map(|endpoint| Callee::Registered(endpoint.clone()))
+                    .map(|callee| self.describe(service, callee, &registered))
+                    .collect();
+            }
             Err(status) => {
                 tracing::warn!(
                     "mcp: {service} has no tools: its descriptors cannot be fetched over gRPC \
@@ -195,15 +252,14 @@ impl Toolbox {
                 return Vec::new();
             }
         };
-        let registered = self.registered(service).await;
         descriptors
             .methods()
-            .map(|method| self.describe(service, method, &registered))
+            .map(|method| self.describe(service, Callee::Method(method), &registered))
             .collect()
     }
 
-    /// The metadata each endpoint of `service` registered, by endpoint name.
-    async fn registered(&self, service: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+    /// The endpoints `service` registered, by name.
+    async fn registered(&self, service: &str) -> BTreeMap<String, Endpoint> {
         let versions: Vec<Service> = self
             .env
             .registry
@@ -213,22 +269,28 @@ impl Toolbox {
         versions
             .into_iter()
             .flat_map(|version| version.endpoints)
-            .map(|endpoint| (endpoint.name, endpoint.metadata))
+            .map(|endpoint| (endpoint.name.clone(), endpoint))
             .collect()
     }
 
     fn describe(
         &self,
         service: &str,
-        method: Method,
-        registered: &BTreeMap<String, BTreeMap<String, String>>,
+        callee: Callee,
+        registered: &BTreeMap<String, Endpoint>,
     ) -> Tool {
-        let name = format!("{service}.{}", method.endpoint());
-        let metadata = registered.get(method.endpoint());
+        let name = format!("{service}.{}", callee.endpoint());
+        let metadata = registered
+            .get(callee.endpoint())
+            .map(|endpoint| &endpoint.metadata);
         let described = metadata.and_then(|metadata| metadata.get("description"));
-        let description = method_comment(&method)
+        let comment = match &callee {
+            Callee::Method(method) => method_comment(method),
+            Callee::Registered(_) => None,
+        };
+        let description = comment
             .or_else(|| described.filter(|text| !text.is_empty()).cloned())
-            .unwrap_or_else(|| default_description(service, &method));
+            .unwrap_or_else(|| default_description(service, &callee));
         let declared = metadata
             .and_then(|metadata| metadata.get("scopes"))
             .map(|scopes| split_scopes(scopes))
@@ -237,7 +299,7 @@ impl Toolbox {
         Tool {
             name,
             service: service.to_owned(),
-            method,
+            callee,
             description,
             scopes,
         }
@@ -250,8 +312,8 @@ fn method_comment(method: &Method) -> Option<String> {
     crate::schema::comment(&descriptor.parent_file(), descriptor.path())
 }
 
-fn default_description(service: &str, method: &Method) -> String {
-    let kind = match method.kind() {
+fn default_description(service: &str, callee: &Callee) -> String {
+    let kind = match callee.kind() {
         RpcKind::Unary => "",
         RpcKind::ServerStreaming => " (a server stream: the replies are collected)",
         RpcKind::ClientStreaming => " (a client stream: pass the messages as `requests`)",
@@ -261,7 +323,7 @@ fn default_description(service: &str, method: &Method) -> String {
     };
     format!(
         "Calls {} on the {service} service{kind}.",
-        method.endpoint()
+        callee.endpoint()
     )
 }
 

@@ -3,8 +3,9 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use examples::streaming::{
 };
 use micro::registry::Registry;
 use micro::{Context, RunningService, Sender, Service, Status, Streaming};
-use micro_test_support::EtcdServer;
+use micro_test_support::{EtcdServer, require_or_skip};
 
 pub const MICRO: &str = env!("CARGO_BIN_EXE_micro");
 
@@ -252,4 +253,53 @@ pub fn assert_golden(name: &str, actual: &str) {
         )
     });
     assert_eq!(actual, expected, "output differs from {}", path.display());
+}
+
+/// A Go helloworld (rpc server, etcd), killed when dropped.
+pub struct GoHelloworld(Child);
+
+impl GoHelloworld {
+    /// Starts `program` registered in the etcd at `etcd` as `name`, once it has registered.
+    pub fn start(program: PathBuf, etcd: &str, name: &str) -> GoHelloworld {
+        let mut child = Command::new(&program)
+            .args([
+                "--registry",
+                "etcd",
+                "--registry_address",
+                etcd,
+                "--name",
+                name,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {}: {err}", program.display()));
+        let stdout = child.stdout.take().expect("piped");
+        // It prints {"listening":…} once registered (go-micro v4 also logs to stdout, so the
+        // rest is drained: a closed pipe would kill it on its next log line).
+        let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+        let registered = lines.any(|line| line.starts_with("{\"listening\""));
+        assert!(registered, "{} never registered", program.display());
+        std::thread::spawn(move || lines.for_each(drop));
+        GoHelloworld(child)
+    }
+}
+
+impl Drop for GoHelloworld {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The Go peer program `name` (scripts/build-peers.sh builds them), or `None` (skipped, unless
+/// tools are required) without them.
+pub fn go_peer(name: &str) -> Option<PathBuf> {
+    let Some(dir) = std::env::var_os("MICRO_TEST_GO_PEERS") else {
+        require_or_skip(
+            "MICRO_TEST_GO_PEERS not set; run scripts/test.sh (it builds the Go peers)",
+        );
+        return None;
+    };
+    Some(PathBuf::from(dir).join(name))
 }
