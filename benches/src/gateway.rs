@@ -47,6 +47,10 @@ struct Args {
     /// `~/.cache/micro-rs/peers/bin`); without grpc-gateway there, it is left out.
     #[arg(long)]
     peers: Option<std::path::PathBuf>,
+    /// Start the targets, print their URLs and serve until Ctrl-C, for load generators of
+    /// your own (e.g. `taskset -c 1 gateway --serve-only` beside `taskset -c 0 wrk …`).
+    #[arg(long)]
+    serve_only: bool,
 }
 
 /// Where a request goes.
@@ -140,6 +144,13 @@ async fn main() -> anyhow::Result<()> {
         }
         None => None,
     };
+    if args.serve_only {
+        for (name, target) in &targets {
+            println!("{name}: http://{}{}", target.addr, target.path);
+        }
+        tokio::signal::ctrl_c().await?;
+        return Ok(());
+    }
     let title = format!(
         "Gateway: JSON over HTTP/1.1, {} requests x {} rounds, concurrency {} (median round)",
         args.requests, args.rounds, args.concurrency

@@ -5,6 +5,7 @@
 
 mod advertise;
 mod backend_tls;
+mod coalesce;
 mod listen;
 #[cfg(any(
     feature = "auth-tls",
@@ -22,6 +23,7 @@ mod verify;
 
 pub(crate) use advertise::advertised_address;
 pub use backend_tls::BackendTls;
+pub(crate) use coalesce::Coalesce;
 pub(crate) use listen::{BindError, bind};
 #[cfg(any(feature = "auth-tls", feature = "store-postgres"))]
 pub(crate) use verify::ChainOnly;

@@ -22,6 +22,7 @@ use hyper::body::Incoming;
 use super::{Body, Router};
 use crate::auth::Identity;
 use crate::layers::Layers;
+use crate::net::Coalesce;
 
 /// How the accept loop behaves.
 #[derive(Debug, Clone)]
@@ -162,7 +163,7 @@ impl Connection {
             }) as Pin<Box<dyn Future<Output = _> + Send>>
         });
         let connection = builder
-            .serve_connection(TokioIo::new(io), service)
+            .serve_connection(TokioIo::new(Coalesce::server(io)), service)
             .into_owned();
         if let Err(err) = watcher.watch(connection).await {
             tracing::debug!(%peer, error = %err, "connection closed with an error");
