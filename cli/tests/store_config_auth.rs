@@ -237,6 +237,40 @@ async fn next(watcher: &mut micro::config::Watcher) -> Value {
         .unwrap()
 }
 
+/// `micro config` against an etcd that takes only TLS with a client certificate, given the
+/// same `--config-tls-*` options a service takes; without them it is refused.
+#[tokio::test]
+async fn config_speaks_tls_to_etcd_with_a_client_certificate() {
+    let Some(etcd) = EtcdServer::start_tls() else {
+        return;
+    };
+    let client = etcd.issue_client("micro");
+    let source = format!("etcd://{}", etcd.address());
+    let (ca, cert, key) = (etcd.ca(), client.cert.clone(), client.key.clone());
+    let tls = [
+        "--config-tls-ca",
+        ca.to_str().unwrap(),
+        "--config-tls-cert",
+        cert.to_str().unwrap(),
+        "--config-tls-key",
+        key.to_str().unwrap(),
+    ];
+    let with_tls = |args: &[&'static str]| {
+        let mut all: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+        all.extend(["--config".to_owned(), source.clone()]);
+        all.extend(tls.iter().map(|arg| arg.to_string()));
+        all
+    };
+    let set = with_tls(&["config", "set", "greeting", "hello"]);
+    ok(&micro(&set.iter().map(String::as_str).collect::<Vec<_>>()).await);
+    let get = with_tls(&["config", "get", "greeting"]);
+    let got = micro(&get.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert_eq!(ok(&got), "\"hello\"\n");
+
+    let plain = micro(&["config", "get", "greeting", "--config", &source]).await;
+    failed(&plain);
+}
+
 #[tokio::test]
 async fn config_set_and_delete_reach_a_watching_service() {
     let Some(etcd) = EtcdServer::start() else {

@@ -4,6 +4,7 @@
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use micro::BackendTls;
 use micro::config::{self, Config, ErrorKind, Etcd};
 use serde_json::{Value, json};
 
@@ -19,6 +20,39 @@ pub struct ConfigArgs {
     /// (`app.yaml`, `file:///etc/app.toml`), `env://PREFIX`, or `etcd://host:2379`.
     #[arg(long, global = true, env = "MICRO_CONFIG", value_name = "SOURCE")]
     pub config: Vec<String>,
+    /// CA bundle (PEM) to check an `etcd://` source's certificate with; turns TLS on (as a
+    /// service's flag of the same name).
+    #[arg(long, global = true, env = "MICRO_CONFIG_TLS_CA", value_name = "FILE")]
+    pub config_tls_ca: Option<std::path::PathBuf>,
+    /// Client certificate (PEM) to present to the source's etcd; needs `--config-tls-key`.
+    #[arg(
+        long,
+        global = true,
+        env = "MICRO_CONFIG_TLS_CERT",
+        value_name = "FILE",
+        requires = "config_tls_key"
+    )]
+    pub config_tls_cert: Option<std::path::PathBuf>,
+    /// Private key (PEM, unencrypted) of `--config-tls-cert`.
+    #[arg(
+        long,
+        global = true,
+        env = "MICRO_CONFIG_TLS_KEY",
+        value_name = "FILE",
+        requires = "config_tls_cert"
+    )]
+    pub config_tls_key: Option<std::path::PathBuf>,
+}
+
+impl ConfigArgs {
+    /// TLS for `etcd://` sources, from `--config-tls-*`.
+    fn tls(&self) -> BackendTls {
+        let mut tls = BackendTls::new();
+        tls.ca.clone_from(&self.config_tls_ca);
+        tls.cert.clone_from(&self.config_tls_cert);
+        tls.key.clone_from(&self.config_tls_key);
+        tls
+    }
 }
 
 /// `micro config` subcommands.
@@ -60,10 +94,10 @@ pub struct DeleteArgs {
 /// Runs a `micro config` subcommand.
 pub(super) async fn run(output: Output, args: &ConfigArgs) -> anyhow::Result<()> {
     match &args.command {
-        ConfigCommand::Get(get) => print_config(output, &args.config, &get.path).await,
+        ConfigCommand::Get(get) => print_config(output, args, &get.path).await,
         ConfigCommand::Set(set) => {
             let value = parse_value(&set.value)?;
-            let (uri, etcd) = etcd_source(&args.config, &set.path, "set")?;
+            let (uri, etcd) = etcd_source(args, &set.path, "set")?;
             etcd.put(&set.path, &value)
                 .await
                 .with_context(|| format!("cannot set {} in {uri}", set.path))?;
@@ -75,7 +109,7 @@ pub(super) async fn run(output: Output, args: &ConfigArgs) -> anyhow::Result<()>
             Ok(())
         }
         ConfigCommand::Delete(delete) => {
-            let (uri, etcd) = etcd_source(&args.config, &delete.path, "delete")?;
+            let (uri, etcd) = etcd_source(args, &delete.path, "delete")?;
             let deleted = etcd
                 .delete(&delete.path)
                 .await
@@ -103,7 +137,8 @@ pub(super) async fn run(output: Output, args: &ConfigArgs) -> anyhow::Result<()>
 }
 
 /// Loads the sources once (not watched) and prints the tree or the value at `path`.
-async fn print_config(output: Output, uris: &[String], path: &str) -> anyhow::Result<()> {
+async fn print_config(output: Output, args: &ConfigArgs, path: &str) -> anyhow::Result<()> {
+    let uris = &args.config;
     if uris.is_empty() {
         anyhow::bail!(
             "no config source: pass --config SOURCE (a file, env://PREFIX or etcd://HOST:2379; \
@@ -112,7 +147,8 @@ async fn print_config(output: Output, uris: &[String], path: &str) -> anyhow::Re
     }
     let mut builder = Config::builder().watch(false);
     for uri in uris {
-        let source = config::from_uri(uri).with_context(|| format!("--config {uri}"))?;
+        let source = config::from_uri_with_tls(uri, &args.tls())
+            .with_context(|| format!("--config {uri}"))?;
         builder = builder.boxed_source(source);
     }
     let config = builder.build().await.context("cannot load the config")?;
@@ -141,7 +177,8 @@ fn parse_value(text: &str) -> anyhow::Result<Value> {
 }
 
 /// The etcd source among `uris` (the last, which wins), or why there is none to write to.
-fn etcd_source(uris: &[String], path: &str, verb: &str) -> anyhow::Result<(String, Etcd)> {
+fn etcd_source(args: &ConfigArgs, path: &str, verb: &str) -> anyhow::Result<(String, Etcd)> {
+    let uris = &args.config;
     let etcd = uris
         .iter()
         .rev()
@@ -152,7 +189,7 @@ fn etcd_source(uris: &[String], path: &str, verb: &str) -> anyhow::Result<(Strin
             .filter(|address| !address.is_empty())
             .map(str::to_owned)
             .collect();
-        return Ok((uri.clone(), Etcd::new(&addresses)));
+        return Ok((uri.clone(), Etcd::new(&addresses).tls(args.tls())));
     }
     let Some(last) = uris.last() else {
         anyhow::bail!(
