@@ -971,7 +971,8 @@ async fn go_micro_v5_cli_lists_describes_and_calls_micro_rs_over_mdns() {
 
 /// `micro gateway` in front of Go helloworlds, which serve no gRPC reflection: curl's JSON
 /// reaches them as is (over mucp and over gRPC), go-micro's errors come back with their HTTP
-/// status, and what the registry does not list is refused by the gateway itself.
+/// status, and what the registry does not list is refused by the gateway itself; the
+/// dashboard's call form reaches them too.
 async fn gateway_calls_go(go: Go, discovery: Discovery) {
     let Some(curl) = micro_test_support::tool("MICRO_TEST_CURL", "curl") else {
         return;
@@ -987,8 +988,8 @@ async fn gateway_calls_go(go: Go, discovery: Discovery) {
     let gateway = format!("http://{}", listener.local_addr().unwrap());
     let gateway_down = micro_cli::gateway::Gateway::new(env).run(listener, std::future::pending());
     tokio::spawn(gateway_down);
-    let post = |path: String, body: &'static str| {
-        let curl = curl.clone();
+    let post = |path: String, body: &str| {
+        let (curl, body) = (curl.clone(), body.to_owned());
         let url = format!("{gateway}{path}");
         tokio::task::spawn_blocking(move || {
             let output = Command::new(curl)
@@ -999,7 +1000,7 @@ async fn gateway_calls_go(go: Go, discovery: Discovery) {
                     "-H",
                     "Content-Type: application/json",
                 ])
-                .args(["-d", body, &url])
+                .args(["-d", &body, &url])
                 .output()
                 .unwrap();
             let text = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -1048,6 +1049,16 @@ async fn gateway_calls_go(go: Go, discovery: Discovery) {
         );
         let (body, code) = post(path("Helloworld.Nothing"), "{}").await.unwrap();
         assert!(code == 404 || code == 501, "{go:?} {name}: {code} {body}");
+        // The dashboard's call form (mounted on the gateway) reaches it the same way.
+        let call = format!(
+            r#"{{"service":"{name}","endpoint":"Helloworld.Greeting","request":{{"name":"carol"}}}}"#
+        );
+        let (body, code) = post("/dashboard/api/call".into(), &call).await.unwrap();
+        assert_eq!(
+            (code, &body),
+            (200, &json!({"message": "Hello carol"})),
+            "{go:?} {name}"
+        );
     }
 }
 

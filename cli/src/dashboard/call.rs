@@ -8,9 +8,9 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use micro::JsonOptions;
 use micro::dynamic;
 use micro::server::RpcKind;
+use micro::{Call, Code, JsonOptions};
 use serde::Deserialize;
 
 use super::Dashboard;
@@ -59,11 +59,23 @@ async fn invoke(
 ) -> Result<String, ApiError> {
     let env = &dashboard.env;
     let failed = |status: micro::Status| ApiError::from_status(&status, &call.service);
-    let method = env
-        .catalog
-        .method(&call.service, &call.endpoint)
-        .await
-        .map_err(failed)?;
+    let method = match env.catalog.method(&call.service, &call.endpoint).await {
+        Ok(method) => method,
+        // No reflection (go-micro before v6.10): the JSON goes as is, as go-micro's dashboard
+        // sent it.
+        Err(status) if status.code() == Code::Unimplemented => {
+            let request: serde_json::Value = serde_json::from_slice(&request_json(&call.request))
+                .map_err(|err| {
+                ApiError::bad_request(format!("the request is not JSON: {err}"))
+            })?;
+            let pending = env.client.call(&call.service, &call.endpoint, request);
+            let reply: serde_json::Value = prepare(dashboard, session, call, pending)?
+                .await
+                .map_err(failed)?;
+            return Ok(reply.to_string());
+        }
+        Err(status) => return Err(failed(status)),
+    };
     if method.kind() != RpcKind::Unary {
         return Err(ApiError::bad_request(format!(
             "{} is a {:?} endpoint; call it with POST api/stream (the page does)",
@@ -74,18 +86,28 @@ async fn invoke(
     let options = JsonOptions::default();
     let request = dynamic::from_json(&method.input(), &request_json(&call.request), &options)
         .map_err(failed)?;
-    let mut pending = session.authorize(
-        env,
-        env.client.dynamic_unary(&call.service, &method, request),
-    );
+    let pending = env.client.dynamic_unary(&call.service, &method, request);
+    let reply = prepare(dashboard, session, call, pending)?
+        .await
+        .map_err(failed)?;
+    dynamic::to_json(&reply, &options).map_err(failed)
+}
+
+/// `pending` with the session's token, the call's metadata and its timeout.
+fn prepare<T: Send + 'static>(
+    dashboard: &Dashboard,
+    session: &Session,
+    call: &CallRequest,
+    pending: Call<T>,
+) -> Result<Call<T>, ApiError> {
+    let mut pending = session.authorize(&dashboard.env, pending);
     for (key, value) in &call.metadata {
         pending = pending.metadata(&key.to_ascii_lowercase(), value);
     }
     if let Some(timeout) = timeout(call.timeout.as_deref())? {
         pending = pending.timeout(timeout);
     }
-    let reply = pending.await.map_err(failed)?;
-    dynamic::to_json(&reply, &options).map_err(failed)
+    Ok(pending)
 }
 
 /// A request's JSON bytes: a string is taken as JSON text, anything else as the message.
