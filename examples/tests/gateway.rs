@@ -13,9 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use micro::registry::{EtcdOptions, EtcdRegistry, Registry};
-use micro_test_support::EtcdServer;
-use support::Example;
+use support::GatewayFleet;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -23,65 +21,8 @@ const HELLOWORLD: &str = env!("CARGO_BIN_EXE_helloworld");
 const STREAMING: &str = env!("CARGO_BIN_EXE_streaming");
 const GREETER: &str = env!("CARGO_BIN_EXE_greeter-http");
 
-/// etcd, services registered in it, and the gateway in front of them.
-struct Setup {
-    etcd: EtcdServer,
-    gateway: String,
-}
-
-impl Setup {
-    /// etcd and a gateway on it; `None` (the test skips) without etcd.
-    async fn start() -> Option<Setup> {
-        let etcd = EtcdServer::start()?;
-        let gateway = support::start_gateway(
-            &etcd.address(),
-            &["--timeout", "10s", "--token", "gateway-token"],
-        )
-        .await;
-        Some(Setup { etcd, gateway })
-    }
-
-    fn registry_flags(&self) -> [String; 4] {
-        [
-            "--registry".into(),
-            "etcd".into(),
-            "--registry-address".into(),
-            self.etcd.address(),
-        ]
-    }
-
-    /// Starts `binary` registered in etcd and waits until etcd lists `nodes` nodes of
-    /// `service`.
-    async fn service(&self, binary: &str, service: &str, nodes: usize) -> Example {
-        let flags = self.registry_flags();
-        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-        let example = Example::start(binary, &flags);
-        self.wait_for_nodes(service, nodes).await;
-        example
-    }
-
-    async fn wait_for_nodes(&self, service: &str, nodes: usize) {
-        let registry = EtcdRegistry::new(EtcdOptions::from_addresses(&[self.etcd.address()]));
-        let started = tokio::time::Instant::now();
-        loop {
-            let registered = registry.get_service(service).await.map_or(0, |versions| {
-                versions.iter().map(|v| v.nodes.len()).sum::<usize>()
-            });
-            if registered >= nodes {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "{service} never had {nodes} nodes in etcd"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.gateway)
-    }
-}
+/// The gateway's global options in these tests.
+const GATEWAY_FLAGS: &[&str] = &["--timeout", "10s", "--token", "gateway-token"];
 
 /// The path to curl, or `None` (the test skips) without it.
 fn curl_path() -> Option<PathBuf> {
@@ -114,7 +55,7 @@ fn post(curl_bin: &Path, url: &str, json: &str) -> (String, u16) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_reaches_two_services_in_every_path_style_and_http_rules() {
     let Some(curl_bin) = curl_path() else { return };
-    let Some(setup) = Setup::start().await else {
+    let Some(setup) = GatewayFleet::start(GATEWAY_FLAGS).await else {
         return;
     };
     let _helloworld = setup.service(HELLOWORLD, "helloworld", 1).await;
@@ -182,7 +123,7 @@ async fn curl_reaches_two_services_in_every_path_style_and_http_rules() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_go_micro_json_with_http_statuses() {
     let Some(curl_bin) = curl_path() else { return };
-    let Some(setup) = Setup::start().await else {
+    let Some(setup) = GatewayFleet::start(GATEWAY_FLAGS).await else {
         return;
     };
     let _helloworld = setup.service(HELLOWORLD, "helloworld", 1).await;
@@ -294,7 +235,7 @@ async fn errors_are_go_micro_json_with_http_statuses() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chosen_headers_reach_the_service_as_metadata() {
     let Some(curl_bin) = curl_path() else { return };
-    let Some(setup) = Setup::start().await else {
+    let Some(setup) = GatewayFleet::start(GATEWAY_FLAGS).await else {
         return;
     };
     let _greeter = setup.service(GREETER, "greeter", 1).await;
@@ -418,7 +359,7 @@ async fn greetings_served(url: &str) -> u64 {
 async fn a_node_killed_under_load_fails_no_request() {
     const REQUESTS: usize = 2_000;
     const TASKS: usize = 8;
-    let Some(setup) = Setup::start().await else {
+    let Some(setup) = GatewayFleet::start(GATEWAY_FLAGS).await else {
         return;
     };
     let mut nodes = Vec::new();

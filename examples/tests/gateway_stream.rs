@@ -23,34 +23,29 @@ use micro::registry::{EtcdOptions, EtcdRegistry, Registry};
 use micro::{Context, Sender, Service, Status, Streaming};
 use micro_test_support::{EtcdServer, tool};
 use serde_json::{Value, json};
-use support::{Example, playwright};
+use support::{Example, GatewayFleet, playwright};
 
 const STREAMING: &str = env!("CARGO_BIN_EXE_streaming");
 
 /// etcd, the streaming example registered in it, and a gateway in front.
 struct Setup {
-    etcd: EtcdServer,
+    fleet: GatewayFleet,
     _streaming: Example,
-    gateway: String,
 }
 
 impl Setup {
     /// `None` (the test skips) without etcd.
     async fn start() -> Option<Setup> {
-        let etcd = EtcdServer::start()?;
-        let registry = ["--registry", "etcd", "--registry-address", &etcd.address()];
-        let streaming = Example::start(STREAMING, &registry);
-        streaming.wait_ready(Duration::from_secs(20));
-        let gateway = support::start_gateway(&etcd.address(), &["--timeout", "10s"]).await;
+        let fleet = GatewayFleet::start(&["--timeout", "10s"]).await?;
+        let streaming = fleet.service(STREAMING, "streaming", 1).await;
         Some(Setup {
-            etcd,
+            fleet,
             _streaming: streaming,
-            gateway,
         })
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.gateway)
+        self.fleet.url(path)
     }
 }
 
@@ -210,7 +205,7 @@ async fn stream_errors_are_statuses_before_the_first_event_and_error_events_afte
     assert_error(&foreign, 403, &["elsewhere.example", "own origin"]);
 
     // The gateway's deadline passes after a few numbers: an `error` event ends the stream.
-    let impatient = support::start_gateway(&setup.etcd.address(), &["--timeout", "1s"]).await;
+    let impatient = support::start_gateway(&setup.fleet.etcd.address(), &["--timeout", "1s"]).await;
     let slow = format!("{impatient}/streaming/Streamer.Count?to=100&interval_ms=200");
     let answer = curl(&curl_bin, &[&slow]);
     assert_eq!(answer.status, 200, "{}", answer.body);
@@ -375,7 +370,7 @@ async fn chromium_streams_with_event_source_and_websockets() {
     let Some(setup) = Setup::start().await else {
         return;
     };
-    let gateway = setup.gateway.clone();
+    let gateway = setup.fleet.gateway.clone();
     let result = tokio::task::spawn_blocking(move || drive(&modules, &chromium, &gateway))
         .await
         .unwrap();

@@ -10,10 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use micro::registry::{EtcdOptions, EtcdRegistry, Node, Registry, Service};
-use micro_test_support::EtcdServer;
+use micro::registry::{Node, Registry, Service};
 use serde_json::Value;
-use support::Example;
+use support::{Example, GatewayFleet};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -23,54 +22,26 @@ const GREETER: &str = env!("CARGO_BIN_EXE_greeter-http");
 
 /// etcd, the three example services registered in it, and a gateway in front of them.
 struct Setup {
-    etcd: EtcdServer,
-    gateway: String,
+    fleet: GatewayFleet,
     _services: Vec<Example>,
 }
 
 impl Setup {
     /// `None` (the test skips) without etcd.
     async fn start() -> Option<Setup> {
-        let etcd = EtcdServer::start()?;
-        let flags = ["--registry", "etcd", "--registry-address", &etcd.address()].map(String::from);
-        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-        let registry = EtcdRegistry::new(EtcdOptions::from_addresses(&[etcd.address()]));
+        let fleet = GatewayFleet::start(&["--timeout", "5s"]).await?;
         let mut services = Vec::new();
         for (binary, name) in [
             (HELLOWORLD, "helloworld"),
             (STREAMING, "streaming"),
             (GREETER, "greeter"),
         ] {
-            services.push(Example::start(binary, &flags));
-            wait_registered(&registry, name).await;
+            services.push(fleet.service(binary, name, 1).await);
         }
-        let gateway = support::start_gateway(&etcd.address(), &["--timeout", "5s"]).await;
         Some(Setup {
-            etcd,
-            gateway,
+            fleet,
             _services: services,
         })
-    }
-
-    fn registry(&self) -> EtcdRegistry {
-        EtcdRegistry::new(EtcdOptions::from_addresses(&[self.etcd.address()]))
-    }
-}
-
-async fn wait_registered(registry: &EtcdRegistry, service: &str) {
-    let started = tokio::time::Instant::now();
-    loop {
-        let nodes = registry.get_service(service).await.map_or(0, |versions| {
-            versions.iter().map(|v| v.nodes.len()).sum::<usize>()
-        });
-        if nodes > 0 {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{service} never registered in etcd"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -144,8 +115,8 @@ async fn the_document_is_valid_openapi_with_routes_streams_errors_and_unavailabl
         }],
         ..Default::default()
     };
-    setup.registry().register(&ghost, None).await.unwrap();
-    let document = openapi(&setup.gateway).await;
+    setup.fleet.registry().register(&ghost, None).await.unwrap();
+    let document = openapi(&setup.fleet.gateway).await;
 
     let dir = tempfile::tempdir().unwrap();
     let file = write_json(dir.path(), &document);
@@ -163,7 +134,7 @@ async fn the_document_is_valid_openapi_with_routes_streams_errors_and_unavailabl
     );
 
     assert_eq!(document["openapi"], "3.1.0");
-    assert_eq!(document["servers"][0]["url"], setup.gateway.as_str());
+    assert_eq!(document["servers"][0]["url"], setup.fleet.gateway.as_str());
     let paths = &document["paths"];
     // A google.api.http rule, with its path parameter and the query parameters left.
     let greet = &paths["/v1/greet/{name}"]["get"];
@@ -250,10 +221,10 @@ async fn schemathesis_finds_no_server_error() {
     let Some(setup) = Setup::start().await else {
         return;
     };
-    let document = openapi(&setup.gateway).await;
+    let document = openapi(&setup.fleet.gateway).await;
     assert!(document["paths"]["/v1/greet/{name}"].is_object());
     let dir = tempfile::tempdir().unwrap();
-    let schema_url = format!("{}/openapi.json", setup.gateway);
+    let schema_url = format!("{}/openapi.json", setup.fleet.gateway);
     let output = support::output_within(
         Command::new(&python)
             .current_dir(dir.path())

@@ -9,6 +9,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use micro::registry::{EtcdOptions, EtcdRegistry, Registry};
+use micro_test_support::EtcdServer;
+
 /// A running example binary, killed when dropped.
 pub struct Example {
     child: Child,
@@ -318,4 +321,71 @@ pub fn assert_screenshot(path: &std::path::Path) {
     let colours: std::collections::HashSet<&[u8]> =
         pixels[..frame.buffer_size()].chunks(channels).collect();
     assert!(colours.len() > 50, "only {} colours", colours.len());
+}
+
+/// etcd, services registered in it, and the API gateway in front of them (the gateway tests'
+/// common ground).
+pub struct GatewayFleet {
+    pub etcd: EtcdServer,
+    /// The gateway's URL.
+    pub gateway: String,
+}
+
+impl GatewayFleet {
+    /// etcd and a gateway on it with the global `flags` (`--timeout 10s`…); `None` (the test
+    /// skips) without etcd.
+    pub async fn start(flags: &[&str]) -> Option<GatewayFleet> {
+        let etcd = EtcdServer::start()?;
+        let gateway = start_gateway(&etcd.address(), flags).await;
+        Some(GatewayFleet { etcd, gateway })
+    }
+
+    /// `--registry etcd --registry-address <etcd>`.
+    pub fn registry_flags(&self) -> [String; 4] {
+        [
+            "--registry".into(),
+            "etcd".into(),
+            "--registry-address".into(),
+            self.etcd.address(),
+        ]
+    }
+
+    /// Starts `binary` registered in etcd and waits until etcd lists `nodes` nodes of
+    /// `service`.
+    pub async fn service(&self, binary: &str, service: &str, nodes: usize) -> Example {
+        let flags = self.registry_flags();
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let example = Example::start(binary, &flags);
+        self.wait_for_nodes(service, nodes).await;
+        example
+    }
+
+    /// Waits until etcd lists `nodes` nodes of `service`.
+    pub async fn wait_for_nodes(&self, service: &str, nodes: usize) {
+        let registry = self.registry();
+        let started = tokio::time::Instant::now();
+        loop {
+            let registered = registry.get_service(service).await.map_or(0, |versions| {
+                versions.iter().map(|v| v.nodes.len()).sum::<usize>()
+            });
+            if registered >= nodes {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{service} never had {nodes} nodes in etcd"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The gateway's URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway)
+    }
+
+    /// The registry the services are in.
+    pub fn registry(&self) -> EtcdRegistry {
+        EtcdRegistry::new(EtcdOptions::from_addresses(&[self.etcd.address()]))
+    }
 }
