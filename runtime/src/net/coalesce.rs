@@ -7,7 +7,9 @@
 //! on loopback). [`Coalesce`] gathers what the connection writes and, when it flushes a few
 //! small frames, lets the other ready tasks run once before writing: their replies join the
 //! same system call. A flush is delayed by one turn of the scheduler, never by a timer, so a
-//! lone call waits for nothing; larger flushes (a stream's messages) are written at once.
+//! lone call waits for nothing; larger flushes (a stream's messages) are written at once, and
+//! when a turn takes long (hundreds of calls ready at once, where holding each reply for the
+//! last would add their whole time to its latency) the connection writes at once for a while.
 //!
 //! HTTP/1.1 connections pass through untouched: one request at a time has nothing to gather.
 //! Clients do not gather: when both ends wait for their ready tasks, they fall into lock-step
@@ -17,6 +19,7 @@
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -24,6 +27,14 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// straight to the socket itself: large writes (a stream's messages, which HTTP/2 already
 /// writes many at a time) are neither copied nor held back.
 const GATHER_LIMIT: usize = 4 * 1024;
+
+/// The longest a flush may have waited for the other tasks and still be worth waiting for:
+/// a longer wait means hundreds of calls were ready at once, and holding every reply until
+/// the last is done adds their whole time to each one's latency.
+const WAIT_BUDGET: Duration = Duration::from_millis(1);
+
+/// How long a connection writes at once after a flush waited longer than [`WAIT_BUDGET`].
+const HOLD_OFF: Duration = Duration::from_millis(20);
 
 /// What an HTTP/2 client sends first (RFC 9113 §3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -38,8 +49,13 @@ pub(crate) struct Coalesce<I> {
     gathered: Vec<u8>,
     /// How much of `gathered` the socket has taken.
     sent: usize,
-    /// Whether this flush already let the other tasks run.
-    yielded: bool,
+    /// When this flush let the other tasks run, if it did.
+    yielded_at: Option<Instant>,
+    /// Whether bytes went straight to the socket since the last flush (a stream's messages):
+    /// then the rest is written at once too.
+    wrote_through: bool,
+    /// Until when flushes are written at once (a wait went over [`WAIT_BUDGET`]).
+    hold_off_until: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,12 +79,27 @@ impl<I> Coalesce<I> {
             mode,
             gathered: Vec::new(),
             sent: 0,
-            yielded: false,
+            yielded_at: None,
+            wrote_through: false,
+            hold_off_until: None,
         }
     }
 
     fn gathering(&self) -> bool {
         self.mode == Mode::Gather
+    }
+
+    /// Whether a flush now should wait for the other ready tasks.
+    fn should_wait(&self, now: Instant) -> bool {
+        !self.wrote_through && self.hold_off_until.is_none_or(|until| now >= until)
+    }
+
+    /// Notes how long the flush waited, and holds off waiting if that was too long.
+    fn waited(&mut self, since: Instant) {
+        let now = Instant::now();
+        if now.duration_since(since) > WAIT_BUDGET {
+            self.hold_off_until = Some(now + HOLD_OFF);
+        }
     }
 }
 
@@ -94,6 +125,7 @@ impl<I: AsyncWrite + Unpin> Coalesce<I> {
             return Poll::Ready(Ok(true));
         }
         ready!(self.poll_drain(cx))?;
+        self.wrote_through = true;
         Poll::Ready(Ok(false))
     }
 }
@@ -163,16 +195,25 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Coalesce<I> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if this.gathering() && this.sent < this.gathered.len() {
-            if !this.yielded {
-                // Woken from within its own poll, a tokio task goes to the back of the run
-                // queue: the tasks ready now run first, and their frames join these.
-                this.yielded = true;
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
+            match this.yielded_at {
+                None => {
+                    let now = Instant::now();
+                    if this.should_wait(now) {
+                        // Woken from within its own poll, a tokio task goes to the back of the
+                        // run queue: the tasks ready now run first, and their frames join these.
+                        this.yielded_at = Some(now);
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                }
+                Some(since) => {
+                    this.yielded_at = None;
+                    this.waited(since);
+                }
             }
             ready!(this.poll_drain(cx))?;
         }
-        this.yielded = false;
+        this.wrote_through = false;
         Pin::new(&mut this.io).poll_flush(cx)
     }
 
@@ -247,6 +288,30 @@ mod tests {
             );
             assert_eq!(read.await.is_ok(), !gathers, "{first:?}");
         }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn after_a_long_wait_flushes_write_at_once() {
+        let (near, _far) = duplex(1 << 20);
+        let mut near = Coalesce::gathering_from_start(near);
+        let slow = tokio::spawn(async { std::thread::sleep(WAIT_BUDGET * 3) });
+        near.write_all(b"x").await.unwrap();
+        near.flush().await.unwrap();
+        slow.await.unwrap();
+        assert!(near.hold_off_until.is_some(), "the wait was over budget");
+
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let other = tokio::spawn({
+            let ran = ran.clone();
+            async move { ran.store(true, std::sync::atomic::Ordering::SeqCst) }
+        });
+        near.write_all(b"y").await.unwrap();
+        near.flush().await.unwrap();
+        assert!(
+            !ran.load(std::sync::atomic::Ordering::SeqCst),
+            "the flush did not wait for the ready task"
+        );
+        other.await.unwrap();
     }
 
     #[tokio::test(flavor = "current_thread")]
