@@ -51,6 +51,9 @@ struct Args {
     /// your own (e.g. `taskset -c 1 gateway --serve-only` beside `taskset -c 0 wrk …`).
     #[arg(long)]
     serve_only: bool,
+    /// The service gathers its HTTP/2 replies into fewer writes (`Service::gather_writes`).
+    #[arg(long)]
+    gather_writes: bool,
 }
 
 /// Where a request goes.
@@ -105,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
     let registry: Arc<dyn Registry> = Arc::new(MemoryRegistry::new());
     let service = micro::Service::new("helloworld")
         .address("127.0.0.1:0")
+        .gather_writes(args.gather_writes)
         .registry(registry.clone())
         .handle(micro_pb::HelloworldServer::new(Greeter))
         .start()

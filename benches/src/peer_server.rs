@@ -21,20 +21,24 @@ struct Args {
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: std::net::SocketAddr,
+    /// micro only: gather HTTP/2 replies into fewer writes (`Service::gather_writes`).
+    #[arg(long)]
+    gather_writes: bool,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     match args.stack.as_str() {
-        "micro" => serve_micro(args.listen).await,
+        "micro" => serve_micro(args.listen, args.gather_writes).await,
         _ => serve_tonic(args.listen).await,
     }
 }
 
-async fn serve_micro(listen: std::net::SocketAddr) -> anyhow::Result<()> {
+async fn serve_micro(listen: std::net::SocketAddr, gather_writes: bool) -> anyhow::Result<()> {
     let service = micro::Service::new("helloworld")
         .address(listen.to_string())
+        .gather_writes(gather_writes)
         .registry(std::sync::Arc::new(micro::registry::MemoryRegistry::new()))
         .handle(greeter_pb::HelloworldServer::new(peer::greeter::Greeter))
         .handle(micro_pb::streaming::StreamerServer::new(MicroStreamer))

@@ -48,6 +48,9 @@ struct Args {
     /// Run only the scenarios whose title contains this.
     #[arg(long)]
     only: Option<String>,
+    /// micro's server gathers HTTP/2 replies into fewer writes (`Service::gather_writes`).
+    #[arg(long)]
+    gather_writes: bool,
 }
 
 /// A server under test.
@@ -221,12 +224,12 @@ impl Bench {
             "--address",
             "127.0.0.1:0",
         ];
+        let mut micro = vec!["--stack", "micro", "--listen", "127.0.0.1:0"];
+        if self.args.gather_writes {
+            micro.push("--gather-writes");
+        }
         let launches: [(&'static str, PathBuf, Vec<&str>); 6] = [
-            (
-                "micro",
-                own.clone(),
-                vec!["--stack", "micro", "--listen", "127.0.0.1:0"],
-            ),
+            ("micro", own.clone(), micro),
             (
                 "tonic",
                 own,

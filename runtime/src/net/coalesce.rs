@@ -11,6 +11,10 @@
 //! when a turn takes long (hundreds of calls ready at once, where holding each reply for the
 //! last would add their whole time to its latency) the connection writes at once for a while.
 //!
+//! It is off unless a service asks for it ([`crate::Service::gather_writes`]): it trades a
+//! scheduler turn of latency per flush for fewer system calls, which pays under heavy
+//! multiplexed load and costs a little at light load (BENCHMARKS.md has both).
+//!
 //! HTTP/1.1 connections pass through untouched: one request at a time has nothing to gather.
 //! Clients do not gather: when both ends wait for their ready tasks, they fall into lock-step
 //! (each idle while the other works through a whole batch), which halved the throughput of 32
@@ -71,6 +75,11 @@ impl<I> Coalesce<I> {
     /// client's first bytes are HTTP/2's preface.
     pub(crate) fn server(io: I) -> Coalesce<I> {
         Coalesce::new(io, Mode::Sniffing)
+    }
+
+    /// A connection written as it is (gathering is off): every call goes straight through.
+    pub(crate) fn pass_through(io: I) -> Coalesce<I> {
+        Coalesce::new(io, Mode::PassThrough)
     }
 
     fn new(io: I, mode: Mode) -> Coalesce<I> {

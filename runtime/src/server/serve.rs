@@ -31,6 +31,8 @@ pub(crate) struct ServeOptions {
     pub(crate) drain_timeout: Duration,
     /// CORS for browser requests (those with an `Origin` header), if enabled.
     pub(crate) cors: Option<Arc<CorsLayer>>,
+    /// Whether HTTP/2 connections gather their writes ([`Coalesce`]).
+    pub(crate) gather_writes: bool,
     /// Layers the program wraps around every request, if any.
     pub(crate) layers: Layers<Stack>,
     /// TLS for every connection, if the service has it.
@@ -162,8 +164,12 @@ impl Connection {
                 }
             }) as Pin<Box<dyn Future<Output = _> + Send>>
         });
+        let io = match options.gather_writes {
+            true => Coalesce::server(io),
+            false => Coalesce::pass_through(io),
+        };
         let connection = builder
-            .serve_connection(TokioIo::new(Coalesce::server(io)), service)
+            .serve_connection(TokioIo::new(io), service)
             .into_owned();
         if let Err(err) = watcher.watch(connection).await {
             tracing::debug!(%peer, error = %err, "connection closed with an error");

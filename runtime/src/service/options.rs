@@ -27,6 +27,8 @@ pub(crate) struct Options {
     pub(crate) max_message_size: usize,
     pub(crate) compress_responses: bool,
     pub(crate) shutdown_timeout: Duration,
+    /// Whether HTTP/2 connections gather replies into fewer writes ([`crate::Service::gather_writes`]).
+    pub(crate) gather_writes: bool,
     pub(crate) json: JsonOptions,
     pub(crate) cors: Cors,
     pub(crate) registry: Choice<Arc<dyn Registry>>,

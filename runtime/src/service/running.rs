@@ -79,6 +79,7 @@ impl RunningService {
         let (shutdown, signal) = oneshot::channel::<()>();
         let serve_options = ServeOptions {
             drain_timeout: options.shutdown_timeout,
+            gather_writes: options.gather_writes,
             cors: options.cors.layer()?.map(Arc::new),
             layers: options.layers.clone(),
             #[cfg(feature = "auth-tls")]
