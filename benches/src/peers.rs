@@ -393,16 +393,17 @@ impl Bench {
         concurrency: u64,
         requests: u64,
     ) -> tokio::process::Command {
-        let external_arguments = match pairing.client {
-            "h2load" => self.inputs.h2load(target, concurrency, requests),
-            "wrk" => self.inputs.wrk(target, concurrency, requests),
-            _ => Vec::new(),
-        };
-        let sh = peer::external::timed(pairing.client, external_arguments);
-        let sh: Vec<&str> = sh.iter().map(String::as_str).collect();
+        if let external @ ("h2load" | "wrk") = pairing.client {
+            let arguments = match external {
+                "h2load" => self.inputs.h2load(target, concurrency, requests),
+                _ => self.inputs.wrk(target, concurrency, requests),
+            };
+            let sh = peer::external::timed(external, arguments);
+            let sh: Vec<&str> = sh.iter().map(String::as_str).collect();
+            return self.pinned(0, Path::new("sh"), &sh);
+        }
         let (concurrency, requests) = (concurrency.to_string(), requests.to_string());
         match pairing.client {
-            "h2load" | "wrk" => self.pinned(0, Path::new("sh"), &sh),
             client @ ("micro" | "micro, 1 connection" | "tonic") => {
                 let common = [
                     "--client",

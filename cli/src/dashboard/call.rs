@@ -69,7 +69,7 @@ async fn invoke(
                 ApiError::bad_request(format!("the request is not JSON: {err}"))
             })?;
             let pending = env.client.call(&call.service, &call.endpoint, request);
-            let reply: serde_json::Value = prepare(dashboard, session, call, pending)?
+            let reply: serde_json::Value = prepare(dashboard, session, &call.options(), pending)?
                 .await
                 .map_err(failed)?;
             return Ok(reply.to_string());
@@ -87,24 +87,39 @@ async fn invoke(
     let request = dynamic::from_json(&method.input(), &request_json(&call.request), &options)
         .map_err(failed)?;
     let pending = env.client.dynamic_unary(&call.service, &method, request);
-    let reply = prepare(dashboard, session, call, pending)?
+    let reply = prepare(dashboard, session, &call.options(), pending)?
         .await
         .map_err(failed)?;
     dynamic::to_json(&reply, &options).map_err(failed)
 }
 
-/// `pending` with the session's token, the call's metadata and its timeout.
-fn prepare<T: Send + 'static>(
+/// What a call from the page carries besides its request: metadata and a timeout.
+pub(super) struct CallOptions<'a> {
+    pub(super) metadata: &'a BTreeMap<String, String>,
+    pub(super) timeout: Option<&'a str>,
+}
+
+impl CallRequest {
+    fn options(&self) -> CallOptions<'_> {
+        CallOptions {
+            metadata: &self.metadata,
+            timeout: self.timeout.as_deref(),
+        }
+    }
+}
+
+/// `pending` with the session's token, the metadata and the timeout.
+pub(super) fn prepare<T: Send + 'static>(
     dashboard: &Dashboard,
     session: &Session,
-    call: &CallRequest,
+    options: &CallOptions<'_>,
     pending: Call<T>,
 ) -> Result<Call<T>, ApiError> {
     let mut pending = session.authorize(&dashboard.env, pending);
-    for (key, value) in &call.metadata {
+    for (key, value) in options.metadata {
         pending = pending.metadata(&key.to_ascii_lowercase(), value);
     }
-    if let Some(timeout) = timeout(call.timeout.as_deref())? {
+    if let Some(timeout) = timeout(options.timeout)? {
         pending = pending.timeout(timeout);
     }
     Ok(pending)

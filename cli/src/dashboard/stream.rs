@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 
 use super::Dashboard;
 use super::auth::Session;
-use super::call::{request_json, timeout};
+use super::call::{CallOptions, prepare, request_json};
 use super::error::ApiError;
 
 /// Replies sent when the request does not say.
@@ -179,14 +179,11 @@ fn options<T: Send + 'static>(
     request: &StreamRequest,
     call: Call<T>,
 ) -> Result<Call<T>, ApiError> {
-    let mut call = session.authorize(&dashboard.env, call);
-    for (key, value) in &request.metadata {
-        call = call.metadata(&key.to_ascii_lowercase(), value);
-    }
-    if let Some(timeout) = timeout(request.timeout.as_deref())? {
-        call = call.timeout(timeout);
-    }
-    Ok(call)
+    let options = CallOptions {
+        metadata: &request.metadata,
+        timeout: request.timeout.as_deref(),
+    };
+    prepare(dashboard, session, &options, call)
 }
 
 /// The replies as JSON lines, read by a task that stops (dropping the call, which cancels it)
