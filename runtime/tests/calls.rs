@@ -28,9 +28,15 @@ async fn unary_call_round_trips() {
 #[tokio::test]
 async fn server_streaming_delivers_every_message_in_order() {
     let (service, kitchen, _) = support::start_kitchen().await;
+    assert_books_arrive_in_order(&kitchen, 200).await;
+    service.stop().await.unwrap();
+}
+
+/// Lists `count` books and checks every one arrived, in order.
+async fn assert_books_arrive_in_order(kitchen: &support::kitchen::KitchenClient, count: u32) {
     let request = ListRequest {
         kind: Kind::Book as i32,
-        limit: Some(200),
+        limit: Some(count),
     };
     let items: Vec<Item> = kitchen
         .list(request)
@@ -40,8 +46,7 @@ async fn server_streaming_delivers_every_message_in_order() {
         .collect()
         .await;
     let ids: Vec<String> = items.into_iter().map(|item| item.id).collect();
-    assert_eq!(ids, (0..200).map(|n| n.to_string()).collect::<Vec<_>>());
-    service.stop().await.unwrap();
+    assert_eq!(ids, (0..count).map(|n| n.to_string()).collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -224,21 +229,7 @@ async fn gathered_writes_lose_and_reorder_nothing() {
     futures::future::join_all(calls).await;
     let streams = (0..16).map(|_| {
         let kitchen = kitchen.clone();
-        async move {
-            let request = ListRequest {
-                kind: Kind::Book as i32,
-                limit: Some(500),
-            };
-            let items: Vec<Item> = kitchen
-                .list(request)
-                .await
-                .unwrap()
-                .map(|r| r.unwrap())
-                .collect()
-                .await;
-            let ids: Vec<String> = items.into_iter().map(|item| item.id).collect();
-            assert_eq!(ids, (0..500).map(|n| n.to_string()).collect::<Vec<_>>());
-        }
+        async move { assert_books_arrive_in_order(&kitchen, 500).await }
     });
     futures::future::join_all(streams).await;
     running.stop().await.unwrap();
