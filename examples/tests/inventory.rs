@@ -81,10 +81,14 @@ async fn instances_never_oversell_and_follow_config() {
         "--config",
         config_path,
     ];
-    let _instances = [
+    let instances = [
         Example::start(INVENTORY, &args),
         Example::start(INVENTORY, &args),
     ];
+    // `start` returns once the port is open; calls through the registry need both registered.
+    for instance in &instances {
+        instance.wait_ready(Duration::from_secs(20));
+    }
     let registry = EtcdRegistry::new(EtcdOptions::from_addresses(std::slice::from_ref(
         &etcd_address,
     )));
