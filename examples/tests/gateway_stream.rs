@@ -3,7 +3,8 @@
 //! (POST with JSON, GET with a query, `/api`, `/rpc`), errors before the first event are
 //! go-micro JSON with their status and errors after it an `event: error`; a client hanging
 //! up cancels the call upstream; headless Chromium opens an `EventSource` and WebSockets on
-//! every kind of method (`tests/gateway_stream/browser.mjs`).
+//! every kind of method, on method paths and on google.api.http rule paths of the
+//! `greeter-http` example (`tests/gateway_stream/browser.mjs`).
 
 #![cfg(feature = "full")]
 
@@ -26,11 +27,12 @@ use serde_json::{Value, json};
 use support::{Example, GatewayFleet, playwright};
 
 const STREAMING: &str = env!("CARGO_BIN_EXE_streaming");
+const GREETER: &str = env!("CARGO_BIN_EXE_greeter-http");
 
-/// etcd, the streaming example registered in it, and a gateway in front.
+/// etcd, the streaming and greeter-http examples registered in it, and a gateway in front.
 struct Setup {
     fleet: GatewayFleet,
-    _streaming: Example,
+    _services: [Example; 2],
 }
 
 impl Setup {
@@ -38,9 +40,10 @@ impl Setup {
     async fn start() -> Option<Setup> {
         let fleet = GatewayFleet::start(&["--timeout", "10s"]).await?;
         let streaming = fleet.service(STREAMING, "streaming", 1).await;
+        let greeter = fleet.service(GREETER, "greeter", 1).await;
         Some(Setup {
             fleet,
-            _streaming: streaming,
+            _services: [streaming, greeter],
         })
     }
 
@@ -146,6 +149,19 @@ async fn curl_reads_a_server_stream_as_events_in_every_path_style() {
     // A stream of no replies is just its end.
     let empty = curl(&curl_bin, &[&setup.url("/streaming/Streamer.Count?to=0")]);
     assert_eq!(empty.body, "event: end\ndata: {}\n\n");
+    // A google.api.http rule's route: the path's variable is the request, and each event is
+    // the reply's `response_body` field alone.
+    let countdown = curl(&curl_bin, &[&setup.url("/v1/countdown/2")]);
+    assert_eq!(countdown.content_type, "text/event-stream");
+    assert_eq!(
+        countdown.body,
+        "data: {\"remaining\":2}\n\ndata: {\"remaining\":1}\n\nevent: end\ndata: {}\n\n"
+    );
+    let too_far = curl(&curl_bin, &[&setup.url("/v1/countdown/5000")]);
+    assert_error(&too_far, 400, &["at most 1000"]);
+    // A rule of a client stream refuses a POST body, and says to open a WebSocket there.
+    let votes = post(&curl_bin, &setup.url("/v1/polls/lunch/votes"), r#""tea""#);
+    assert_error(&votes, 501, &["Greeter.Tally", "WebSocket on this path"]);
     // Unary methods answer JSON as before.
     let ping = post(
         &curl_bin,
@@ -414,5 +430,34 @@ async fn chromium_streams_with_event_source_and_websockets() {
     assert_eq!(Value::Array(frames), parsed(r#"[{"text":"AGAIN"}]"#));
     assert_failed(&result, "oversized", 413, "4 MiB");
     assert_failed(&result, "unknown", 404, "nosuch");
+
+    // google.api.http rule paths: each frame goes where the rule puts the body, with the
+    // path's variables; replies are cut to the rule's `response_body`.
+    let (frames, code) = closed(&result, "chatOnRule");
+    assert_eq!(code, 1000);
+    assert_eq!(
+        Value::Array(frames),
+        parsed(
+            r#"[{"room":"kitchen","text":"[kitchen] hi"},{"room":"kitchen","text":"[kitchen] bye"}]"#
+        )
+    );
+    let (frames, code) = closed(&result, "tallyOnRule");
+    assert_eq!(code, 1000);
+    assert_eq!(
+        Value::Array(frames),
+        parsed(r#"[{"poll":"lunch","votes":{"tea":2,"coffee":1},"total":3}]"#)
+    );
+    let (frames, code) = closed(&result, "countdownOnRule");
+    assert_eq!(code, 1000);
+    assert_eq!(
+        Value::Array(frames),
+        parsed(r#"[{"remaining":2},{"remaining":1}]"#)
+    );
+    assert_eq!(
+        result["countdownEvents"]["messages"],
+        parsed(r#"[{"remaining":1}]"#)
+    );
+    assert_failed(&result, "badVariable", 400, "CountdownRequest");
+    assert_failed(&result, "badVote", 400, "message 1");
     assert_eq!(result["pageErrors"], json!([]), "{result:#}");
 }

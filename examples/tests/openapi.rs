@@ -182,6 +182,21 @@ async fn the_document_is_valid_openapi_with_routes_streams_errors_and_unavailabl
     }
     assert!(paths["/streaming/Streamer.Sum"].is_null());
     assert!(paths["/streaming/Streamer.Shout"].is_null());
+    // A rule of a server stream: its events are the reply's `response_body` field; rules of
+    // client and bidi streams (WebSocket only) are left out too.
+    let countdown = &paths["/v1/countdown/{from}"]["get"]["responses"]["200"];
+    let event = &countdown["content"]["text/event-stream"]["schema"];
+    let reply = &event["oneOf"][0]["properties"]["data"]["contentSchema"];
+    assert_eq!(
+        reply["$ref"], "#/components/schemas/greeter.Tick",
+        "{event}"
+    );
+    assert_eq!(
+        countdown["x-micro-event"]["$ref"],
+        "#/components/schemas/greeter.Tick"
+    );
+    assert!(paths["/v1/polls/{poll}/votes"].is_null());
+    assert!(paths["/v1/rooms/{room}/lines"].is_null());
     // Comments become descriptions when the services' descriptors carry them.
     let described = paths
         .as_object()

@@ -11,7 +11,6 @@ use http::request::Parts;
 use http::{HeaderMap, Method as HttpMethod, StatusCode, header};
 use micro::dynamic::{self, DynamicMessage, MessageDescriptor, Method};
 use micro::server::RpcKind;
-use prost_reflect::ReflectMessage as _;
 use serde_json::Value;
 
 use super::error::{GATEWAY_ID, GatewayError};
@@ -27,16 +26,16 @@ pub(super) async fn handle(
     State(gateway): State<std::sync::Arc<Shared>>,
     request: Request,
 ) -> Response {
-    if let Some(target) = websocket::target(&request) {
-        return websocket::upgrade(gateway, target, request).await;
+    let (parts, body) = request.into_parts();
+    if let Some(socket) = websocket::target(&gateway, &parts).await {
+        return websocket::upgrade(gateway, socket, parts).await;
     }
-    answer(&gateway, request)
+    answer(&gateway, parts, body)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn answer(gateway: &Shared, request: Request) -> Result<Response, GatewayError> {
-    let (parts, body) = request.into_parts();
+async fn answer(gateway: &Shared, parts: Parts, body: Body) -> Result<Response, GatewayError> {
     let path = parts.uri.path();
     if let Some(matched) = gateway.routes.find(&parts.method, path) {
         return rest(gateway, matched, &parts, body).await;
@@ -92,7 +91,8 @@ async fn endpoint(
     let request = dynamic::from_json(&method.input(), body, &gateway.json)
         .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))?;
     if method.kind() == RpcKind::ServerStreaming {
-        return sse::respond(gateway, &target.service, &method, request, headers).await;
+        let replies = gateway.replies(None);
+        return sse::respond(gateway, &target.service, &method, request, headers, replies).await;
     }
     let reply = gateway
         .call(&target.service, &method, request, headers)
@@ -120,11 +120,20 @@ async fn events(
     }
     let json = request::from_query(&method.input(), parts.uri.query())?;
     let request = decode(gateway, &method.input(), &json)?;
-    sse::respond(gateway, &target.service, &method, request, &parts.headers).await
+    let replies = gateway.replies(None);
+    sse::respond(
+        gateway,
+        &target.service,
+        &method,
+        request,
+        &parts.headers,
+        replies,
+    )
+    .await
 }
 
 /// The request message `json` describes.
-fn decode(
+pub(super) fn decode(
     gateway: &Shared,
     input: &MessageDescriptor,
     json: &Value,
@@ -185,35 +194,17 @@ async fn rest(
     )?;
     let request = decode(gateway, &input, &json)?;
     let (service, method) = (&route.service, &route.method);
+    let replies = gateway.replies(route.binding.response_body.as_deref());
     if method.kind() == RpcKind::ServerStreaming {
-        return sse::respond(gateway, service, method, request, &parts.headers).await;
+        return sse::respond(gateway, service, method, request, &parts.headers, replies).await;
     }
     let reply = gateway
         .call(service, method, request, &parts.headers)
         .await?;
-    match &route.binding.response_body {
-        None => Ok(json_response(gateway.to_json(&reply)?)),
-        Some(field) => Ok(json_response(response_field(&reply, field, gateway)?)),
-    }
-}
-
-/// The reply's field `field` alone (the rule's `response_body`).
-fn response_field(
-    reply: &DynamicMessage,
-    field: &str,
-    gateway: &Shared,
-) -> Result<String, GatewayError> {
-    let whole: Value = serde_json::from_str(&gateway.to_json(reply)?).unwrap_or(Value::Null);
-    let json_name = reply
-        .descriptor()
-        .get_field_by_name(field)
-        .map(|f| f.json_name().to_owned());
-    let value = whole
-        .get(field)
-        .or_else(|| json_name.and_then(|name| whole.get(&name)))
-        .cloned()
-        .unwrap_or(Value::Null);
-    Ok(value.to_string())
+    let text = replies
+        .text(&reply)
+        .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))?;
+    Ok(json_response(text))
 }
 
 /// Refuses the methods a request body cannot call: client and bidirectional streams, which

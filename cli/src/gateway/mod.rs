@@ -28,6 +28,7 @@ mod error;
 mod handler;
 mod headers;
 mod openapi;
+mod reply;
 mod request;
 mod route;
 mod rule;
@@ -55,6 +56,7 @@ use tokio::net::TcpListener;
 use crate::Env;
 use crate::dashboard::Login;
 use error::GATEWAY_ID;
+use reply::ReplyJson;
 use table::RouteTable;
 use undescribed::Undescribed;
 
@@ -178,6 +180,11 @@ impl Shared {
         headers::forward(&self.env, headers, call)
             .await
             .map_err(|status| GatewayError::from_status(&status, service))
+    }
+
+    /// Replies written whole, or only `response_body` of each.
+    fn replies(&self, response_body: Option<&str>) -> ReplyJson {
+        ReplyJson::new(self.json.clone(), response_body)
     }
 
     fn to_json(&self, reply: &DynamicMessage) -> Result<String, GatewayError> {

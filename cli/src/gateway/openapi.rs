@@ -338,6 +338,35 @@ fn summary(comment: &str) -> String {
 }
 
 /// The reply as `200`, and the go-micro error JSON for the error statuses.
+/// One Server-Sent Event, as OpenAPI 3.1 describes an event stream (its `schema` is each
+/// event's; 3.2 calls it `itemSchema`): a reply in `data` (event `message`, the default), then
+/// `end`, or `error` with go-micro's error JSON.
+fn event_schema(reply: &Value, error: &Value) -> Value {
+    let json = |schema: &Value| json!({"type": "string", "contentMediaType": "application/json", "contentSchema": schema});
+    json!({
+        "oneOf": [
+            {
+                "type": "object",
+                "description": "A reply.",
+                "properties": {"event": {"const": "message"}, "data": json(reply)},
+                "required": ["data"],
+            },
+            {
+                "type": "object",
+                "description": "The call succeeded: no more replies.",
+                "properties": {"event": {"const": "end"}, "data": {"const": "{}"}},
+                "required": ["event", "data"],
+            },
+            {
+                "type": "object",
+                "description": "The call failed after its first reply.",
+                "properties": {"event": {"const": "error"}, "data": json(error)},
+                "required": ["event", "data"],
+            },
+        ],
+    })
+}
+
 fn responses(reply: Value, streaming: bool) -> Value {
     let error = json!({"$ref": format!("#/components/schemas/{ERROR_SCHEMA}")});
     let mut responses = Map::new();
@@ -350,7 +379,7 @@ fn responses(reply: Value, streaming: bool) -> Value {
             "description": "Server-Sent Events: one `data:` event per reply (as JSON, see \
                 `x-micro-event`), then `event: end` when the call succeeds, or `event: error` \
                 with go-micro's error JSON when it fails after the first reply.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {"text/event-stream": {"schema": event_schema(&reply, &error)}},
             "x-micro-event": reply,
         }),
     };

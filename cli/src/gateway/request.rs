@@ -19,18 +19,55 @@ pub(super) fn compose(
     query: Option<&str>,
     body: &[u8],
 ) -> Result<Value, GatewayError> {
-    let mut request = match binding.body.as_deref() {
+    let body = binding.body.as_deref().map(|place| (place, body));
+    let with_query = binding.body.as_deref() != Some("*");
+    compose_parts(
+        input,
+        body,
+        with_query.then_some(query).flatten(),
+        variables,
+    )
+}
+
+/// The request JSON of one WebSocket frame on `binding`'s path: the frame goes where the rule
+/// puts the body (it is the whole request when the rule has no body), with the query and the
+/// path variables as [`compose`] adds them. `None` (an empty first frame) is the request from
+/// the path and the query alone.
+pub(super) fn compose_frame(
+    input: &MessageDescriptor,
+    binding: &Binding,
+    variables: &[(String, String)],
+    query: Option<&str>,
+    frame: Option<&[u8]>,
+) -> Result<Value, GatewayError> {
+    let place = binding.body.as_deref().unwrap_or("*");
+    let with_query = binding.body.as_deref() != Some("*");
+    let body = frame.map(|frame| (place, frame));
+    compose_parts(
+        input,
+        body,
+        with_query.then_some(query).flatten(),
+        variables,
+    )
+}
+
+/// `body` at its place (`*`: the whole request; a field), then `query`, then `variables`.
+fn compose_parts(
+    input: &MessageDescriptor,
+    body: Option<(&str, &[u8])>,
+    query: Option<&str>,
+    variables: &[(String, String)],
+) -> Result<Value, GatewayError> {
+    let mut request = match body {
         None => Value::Object(Map::new()),
-        Some("*") => parse_body(body)?,
-        Some(field) => {
+        Some(("*", body)) => parse_body(body)?,
+        Some((field, body)) => {
             let mut request = Map::new();
             request.insert(field.to_owned(), parse_body(body)?);
             Value::Object(request)
         }
     };
-    if binding.body.as_deref() != Some("*") {
-        add_query(&mut request, input, query)?;
-    }
+    add_query(&mut request, input, query)?;
     for (path, value) in variables {
         set_field(&mut request, input, path, value, "path variable")?;
     }
@@ -313,6 +350,36 @@ mod tests {
         assert_eq!(
             one_field,
             json!({"options": {"greeting": "Howdy"}, "name": "bob", "tags": ["q"]})
+        );
+    }
+
+    #[test]
+    fn websocket_frames_go_where_the_rule_puts_the_body() {
+        let request = request_descriptor();
+        let variables = vars(&[("name", "bob")]);
+        let frame = |body: Option<&str>, query: &str, frame: Option<&[u8]>| {
+            let binding = binding("/v1/greet/{name}", body);
+            compose_frame(&request, &binding, &variables, Some(query), frame).unwrap()
+        };
+        // A rule without a body takes the whole frame, and the query still applies.
+        assert_eq!(
+            frame(None, "tags=q", Some(br#"{"options":{"times":2}}"#)),
+            json!({"options": {"times": 2}, "tags": ["q"], "name": "bob"})
+        );
+        // `*`: the frame is the request, the path's variables win, the query is left out.
+        assert_eq!(
+            frame(Some("*"), "tags=q", Some(br#"{"name":"x","tags":["t"]}"#)),
+            json!({"name": "bob", "tags": ["t"]})
+        );
+        // A field: the frame is that field, and the query fills the rest.
+        assert_eq!(
+            frame(Some("options"), "tags=q", Some(br#"{"greeting":"Hi"}"#)),
+            json!({"options": {"greeting": "Hi"}, "tags": ["q"], "name": "bob"})
+        );
+        // No frame (an empty first frame): the path and the query alone.
+        assert_eq!(
+            frame(Some("options"), "tags=q", None),
+            json!({"tags": ["q"], "name": "bob"})
         );
     }
 

@@ -9,11 +9,12 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, BoxStream, Stream, StreamExt};
 use http::{HeaderMap, HeaderValue};
-use micro::dynamic::{self, DynamicMessage, Method};
+use micro::dynamic::{DynamicMessage, Method};
 use micro::errors::Error;
-use micro::{JsonOptions, Status, Streaming};
+use micro::{Status, Streaming};
 
 use super::error::{GATEWAY_ID, GatewayError};
+use super::reply::ReplyJson;
 use super::{Shared, headers};
 
 /// How often an idle stream sends a comment, so that proxies and browsers keep it open.
@@ -27,22 +28,23 @@ pub(super) async fn respond(
     method: &Method,
     request: DynamicMessage,
     headers: &HeaderMap,
+    replies: ReplyJson,
 ) -> Result<Response, GatewayError> {
     let failed = |status: Status| GatewayError::from_status(&status, service);
     let call = gateway
         .env
         .client
         .dynamic_server_streaming(service, method, request);
-    let mut replies = headers::forward(&gateway.env, headers, call)
+    let mut stream = headers::forward(&gateway.env, headers, call)
         .await
         .map_err(failed)?;
     // The first reply decides between a stream and an error answer.
-    let first = match replies.next().await {
+    let first = match stream.next().await {
         Some(Ok(reply)) => Some(reply),
         Some(Err(status)) => return Err(failed(status)),
         None => None,
     };
-    let events = events(first, replies, gateway.json.clone(), service.to_owned());
+    let events = events(first, stream, replies, service.to_owned());
     let mut response = Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response();
@@ -66,7 +68,7 @@ enum State {
 fn events(
     first: Option<DynamicMessage>,
     replies: Streaming<DynamicMessage>,
-    json: JsonOptions,
+    json: ReplyJson,
     service: String,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
     let events: BoxStream<'static, Event> =
@@ -81,7 +83,7 @@ fn events(
                     None => replies.next().await,
                 };
                 let event = match next {
-                    Some(Ok(reply)) => match dynamic::to_json(&reply, &json) {
+                    Some(Ok(reply)) => match json.text(&reply) {
                         Ok(text) => {
                             return Some((
                                 Event::default().data(text),

@@ -94,21 +94,15 @@ impl RouteTable {
     /// The route `method` and `path` match, from the table as it is (refreshing it in the
     /// background when due).
     pub(super) fn find(&self, method: &HttpMethod, path: &str) -> Option<Matched> {
-        let state = self.read();
-        if state.checked.is_some_and(|at| at.elapsed() >= RECHECK) {
-            self.refresh_in_background();
-        }
-        state
-            .routes
-            .iter()
-            .filter(|route| route.binding.method == *method)
-            .find_map(|route| {
-                let variables = route.binding.template.matches(path)?;
-                Some(Matched {
-                    route: route.clone(),
-                    variables,
-                })
-            })
+        self.find_where(path, |binding| binding.method == *method)
+    }
+
+    /// The route a WebSocket upgrade of `path` calls. An upgrade is always a `GET`, so a rule
+    /// of another verb answers when no `GET` rule matches `path` (a streaming method's rule is
+    /// usually a `post`).
+    pub(super) fn find_socket(&self, path: &str) -> Option<Matched> {
+        self.find(&HttpMethod::GET, path)
+            .or_else(|| self.find_where(path, |_| true))
     }
 
     /// Like [`RouteTable::find`], after checking the registry for services the table lacks.
@@ -117,8 +111,33 @@ impl RouteTable {
         method: &HttpMethod,
         path: &str,
     ) -> Option<Matched> {
-        self.refresh(MISS_RECHECK).await;
+        self.refresh_on_miss().await;
         self.find(method, path)
+    }
+
+    /// Checks the registry for services the table lacks, at most every [`MISS_RECHECK`].
+    pub(super) async fn refresh_on_miss(&self) {
+        self.refresh(MISS_RECHECK).await;
+    }
+
+    /// The first route, most specific first, whose binding `wanted` and whose template
+    /// matches `path`.
+    fn find_where(&self, path: &str, wanted: impl Fn(&Binding) -> bool) -> Option<Matched> {
+        let state = self.read();
+        if state.checked.is_some_and(|at| at.elapsed() >= RECHECK) {
+            self.refresh_in_background();
+        }
+        state
+            .routes
+            .iter()
+            .filter(|route| wanted(&route.binding))
+            .find_map(|route| {
+                let variables = route.binding.template.matches(path)?;
+                Some(Matched {
+                    route: route.clone(),
+                    variables,
+                })
+            })
     }
 
     /// Every route, as `METHOD /template → service Endpoint`, for messages.

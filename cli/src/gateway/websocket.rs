@@ -1,8 +1,10 @@
 //! Calls of any kind over WebSocket: `GET` with `Upgrade: websocket` on a method's path
-//! (`/<service>/<Service.Method>` and the other path styles).
+//! (`/<service>/<Service.Method>` and the other path styles) or on a google.api.http rule's.
 //!
 //! Each text frame the client sends is one request message as JSON; an empty (or blank) text
-//! frame ends the requests, like gRPC's half-close. Each reply is one text frame of JSON. Once
+//! frame ends the requests, like gRPC's half-close. Each reply is one text frame of JSON. On a
+//! rule's path, each frame goes where the rule puts the body, completed by the path's variables
+//! and the query, and each reply is cut to the rule's `response_body`. Once
 //! the call succeeds the gateway closes with 1000; when it fails, it sends go-micro's error
 //! JSON as the last text frame and closes with 4000 + the error's HTTP status (4400, 4404,
 //! 4503, …; 1011 if the status is not an HTTP error) and the detail as the reason. A Close
@@ -12,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::FromRequestParts;
-use axum::extract::Request;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt;
@@ -27,9 +28,11 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::error::{GATEWAY_ID, GatewayError};
-use super::handler::MAX_BODY;
+use super::handler::{self, MAX_BODY};
+use super::reply::ReplyJson;
 use super::route::{self, Target};
-use super::{Shared, headers};
+use super::table::Matched;
+use super::{Shared, headers, request};
 
 /// How long the gateway waits for the client's Close after sending its own.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -43,23 +46,45 @@ const MAX_FRAMED: usize = 2 * MAX_BODY;
 /// Request messages waiting to be sent upstream.
 const REQUEST_BUFFER: usize = 16;
 
-/// The method path of a WebSocket upgrade request, if `request` is one.
-pub(super) fn target(request: &Request) -> Option<Target> {
+/// What a WebSocket upgrade calls.
+pub(super) enum Socket {
+    /// A method's path (`/<service>/<Service.Method>` and the other path styles).
+    Method(Target),
+    /// A google.api.http rule's path, and the upgrade's query string.
+    Rule(Matched, Option<String>),
+}
+
+/// What `request` calls, if it is a WebSocket upgrade. Rules come first, as for other
+/// requests; a path that fits a path style but names no method known yet is checked against
+/// a fresh rule table first.
+pub(super) async fn target(gateway: &Shared, request: &Parts) -> Option<Socket> {
     let upgrade = request
-        .headers()
+        .headers
         .get(header::UPGRADE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.eq_ignore_ascii_case("websocket"));
-    if !upgrade || request.method() != HttpMethod::GET {
+    if !upgrade || request.method != HttpMethod::GET {
         return None;
     }
-    route::resolve(request.uri().path())
+    let (path, query) = (request.uri.path(), request.uri.query());
+    let rule = |matched| Socket::Rule(matched, query.map(str::to_owned));
+    if let Some(matched) = gateway.routes.find_socket(path) {
+        return Some(rule(matched));
+    }
+    let target = route::resolve(path);
+    if target.as_ref().is_some_and(|target| gateway.knows(target)) {
+        return target.map(Socket::Method);
+    }
+    gateway.routes.refresh_on_miss().await;
+    match gateway.routes.find_socket(path) {
+        Some(matched) => Some(rule(matched)),
+        None => target.map(Socket::Method),
+    }
 }
 
 /// Accepts the upgrade and runs the call on the socket. Errors after the upgrade (an
 /// unknown service, a bad message) are sent on the socket, where browsers can read them.
-pub(super) async fn upgrade(gateway: Arc<Shared>, target: Target, request: Request) -> Response {
-    let (mut parts, _) = request.into_parts();
+pub(super) async fn upgrade(gateway: Arc<Shared>, socket: Socket, mut parts: Parts) -> Response {
     if let Some(origin) = foreign_origin(&parts) {
         let detail = format!(
             "a WebSocket opened by a page of another origin ({origin}) is refused: the gateway \
@@ -78,7 +103,7 @@ pub(super) async fn upgrade(gateway: Arc<Shared>, target: Target, request: Reque
     upgrade
         .max_message_size(MAX_FRAMED)
         .max_frame_size(MAX_FRAMED)
-        .on_upgrade(move |socket| serve(gateway, target, headers, socket))
+        .on_upgrade(move |websocket| serve(gateway, socket, headers, websocket))
 }
 
 /// The `Origin` of a browser page on another origin than the gateway's, if one opened the
@@ -115,18 +140,10 @@ impl From<GatewayError> for Ended {
 }
 
 /// Runs the call on the socket, then closes it as the outcome says.
-async fn serve(gateway: Arc<Shared>, target: Target, headers: HeaderMap, socket: WebSocket) {
-    let (mut sink, mut incoming) = socket.split();
-    let outcome = match gateway.method(&target.service, &target.endpoint).await {
-        Ok(method) => {
-            let call = Exchange {
-                gateway: &gateway,
-                service: &target.service,
-                method: &method,
-                headers: &headers,
-            };
-            call.run(&mut sink, &mut incoming).await
-        }
+async fn serve(gateway: Arc<Shared>, socket: Socket, headers: HeaderMap, websocket: WebSocket) {
+    let (mut sink, mut incoming) = websocket.split();
+    let outcome = match Exchange::open(&gateway, socket, &headers).await {
+        Ok(call) => call.run(&mut sink, &mut incoming).await,
         Err(error) => Err(error.into()),
     };
     let close = match outcome {
@@ -192,12 +209,61 @@ type Replies = BoxStream<'static, Result<DynamicMessage, Status>>;
 /// One call on a socket.
 struct Exchange<'a> {
     gateway: &'a Shared,
-    service: &'a str,
-    method: &'a Method,
     headers: &'a HeaderMap,
+    service: String,
+    method: Method,
+    frames: Frames,
 }
 
-impl Exchange<'_> {
+/// How the socket's text frames become request messages, and replies text frames.
+struct Frames {
+    /// On a rule's path: the rule, its variables and the query, which complete every frame.
+    /// `None` on a method's path, where each frame is the whole request.
+    rule: Option<(Matched, Option<String>)>,
+    /// The request of a unary or server-streaming call whose first frame is empty.
+    empty: DynamicMessage,
+    replies: ReplyJson,
+}
+
+impl<'a> Exchange<'a> {
+    /// The call `socket` names. An unknown method or a path variable its request cannot take
+    /// fails it before any frame is read.
+    async fn open(
+        gateway: &'a Shared,
+        socket: Socket,
+        headers: &'a HeaderMap,
+    ) -> Result<Exchange<'a>, GatewayError> {
+        let (service, method, frames) = match socket {
+            Socket::Method(target) => {
+                let method = gateway.method(&target.service, &target.endpoint).await?;
+                let frames = Frames {
+                    rule: None,
+                    empty: DynamicMessage::new(method.input()),
+                    replies: gateway.replies(None),
+                };
+                (target.service, method, frames)
+            }
+            Socket::Rule(matched, query) => {
+                let route = matched.route.clone();
+                let mut frames = Frames {
+                    rule: Some((matched, query)),
+                    empty: DynamicMessage::new(route.method.input()),
+                    replies: gateway.replies(route.binding.response_body.as_deref()),
+                };
+                // An empty first frame is the request of the path and the query alone.
+                frames.empty = frames.request(&route.method, gateway, None)?;
+                (route.service.clone(), route.method.clone(), frames)
+            }
+        };
+        Ok(Exchange {
+            gateway,
+            headers,
+            service,
+            method,
+            frames,
+        })
+    }
+
     /// Reads request frames and relays replies at the same time, until the call ends or
     /// the client goes away.
     async fn run(&self, sink: &mut Sink, incoming: &mut Incoming) -> Result<(), Ended> {
@@ -249,13 +315,12 @@ impl Exchange<'_> {
                 ));
             }
             count += 1;
-            let json = &self.gateway.json;
-            match dynamic::from_json(&self.method.input(), text.as_bytes(), json) {
+            let frame = Some(text.as_bytes());
+            match self.frames.request(&self.method, self.gateway, frame) {
                 // The call may be over already; its end is reported by `relay`.
                 Ok(message) => drop(requests.send(message).await),
-                Err(status) => {
-                    let error = Error::from_status(&status, GATEWAY_ID);
-                    return bad_request(format!("message {count}: {}", error.detail));
+                Err(error) => {
+                    return bad_request(format!("message {count}: {}", error.error().detail));
                 }
             }
         }
@@ -269,9 +334,12 @@ impl Exchange<'_> {
     ) -> Result<(), Ended> {
         let mut replies = self.call(requests).await;
         while let Some(reply) = replies.next().await {
-            let reply =
-                reply.map_err(|status| Ended::Failed(Error::from_status(&status, self.service)))?;
-            let text = dynamic::to_json(&reply, &self.gateway.json)
+            let reply = reply
+                .map_err(|status| Ended::Failed(Error::from_status(&status, &self.service)))?;
+            let text = self
+                .frames
+                .replies
+                .text(&reply)
                 .map_err(|status| Ended::Failed(Error::from_status(&status, GATEWAY_ID)))?;
             if sink.send(Message::Text(text.into())).await.is_err() {
                 return Err(Ended::Gone);
@@ -283,15 +351,15 @@ impl Exchange<'_> {
     /// The call's replies. Unary and server-streaming calls start with the first request
     /// message (an empty one if the requests ended without any).
     async fn call(&self, mut requests: mpsc::Receiver<DynamicMessage>) -> Replies {
-        let (client, service, method) = (&self.gateway.env.client, self.service, self.method);
+        let (client, service, method) = (&self.gateway.env.client, &*self.service, &self.method);
         match method.kind() {
             RpcKind::Unary => {
-                let request = first(&mut requests, method).await;
+                let request = self.first(&mut requests).await;
                 let call = client.dynamic_unary(service, method, request);
                 stream::once(self.forward(call).into_future()).boxed()
             }
             RpcKind::ServerStreaming => {
-                let request = first(&mut requests, method).await;
+                let request = self.first(&mut requests).await;
                 let call = client.dynamic_server_streaming(service, method, request);
                 flatten(self.forward(call).into_future())
             }
@@ -312,12 +380,35 @@ impl Exchange<'_> {
     fn forward<T: Send + 'static>(&self, call: Call<T>) -> Call<T> {
         headers::forward(&self.gateway.env, self.headers, call)
     }
+
+    /// The first request message, or the empty request if the requests ended without any.
+    async fn first(&self, requests: &mut mpsc::Receiver<DynamicMessage>) -> DynamicMessage {
+        let first = requests.recv().await;
+        first.unwrap_or_else(|| self.frames.empty.clone())
+    }
 }
 
-/// The first request message, or an empty one if the requests ended without any.
-async fn first(requests: &mut mpsc::Receiver<DynamicMessage>, method: &Method) -> DynamicMessage {
-    let first = requests.recv().await;
-    first.unwrap_or_else(|| DynamicMessage::new(method.input()))
+impl Frames {
+    /// The request message of `frame` (`None`: the empty request).
+    fn request(
+        &self,
+        method: &Method,
+        gateway: &Shared,
+        frame: Option<&[u8]>,
+    ) -> Result<DynamicMessage, GatewayError> {
+        let input = method.input();
+        match (&self.rule, frame) {
+            (None, Some(frame)) => dynamic::from_json(&input, frame, &gateway.json)
+                .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID)),
+            (None, None) => Ok(DynamicMessage::new(input)),
+            (Some((matched, query)), frame) => {
+                let (binding, variables) = (&matched.route.binding, &matched.variables);
+                let json =
+                    request::compose_frame(&input, binding, variables, query.as_deref(), frame)?;
+                handler::decode(gateway, &input, &json)
+            }
+        }
+    }
 }
 
 /// The replies of a call that answers with a stream.

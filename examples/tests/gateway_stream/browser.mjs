@@ -2,7 +2,8 @@
 // gateway's own dashboard (same origin), and the streams are opened by the page's JavaScript
 // exactly as a web app would: an EventSource on Streamer.Count, WebSockets on Streamer.Shout
 // (bidi), Streamer.Sum (client streaming), Streamer.Count and Streamer.Ping, a malformed frame
-// and an oversized one. Every wait is bounded. Prints one JSON line: {"ok":true,...} or
+// and an oversized one, and the google.api.http rule paths of the greeter-http example. Every
+// wait is bounded. Prints one JSON line: {"ok":true,...} or
 // {"ok":false,"step":...,"error":...}.
 //
 //   node browser.mjs <node_modules> <chromium> <gateway url>
@@ -28,9 +29,9 @@ async function streams() {
   });
 
   // EventSource: the replies as `message` events, then `end`; `close()` stops the reconnect.
-  const events = (query) => within(10000, `EventSource ${query}`, (done) => {
+  const events = (query, url = `/streaming/Streamer.Count?${query}`) => within(10000, `EventSource ${url}`, (done) => {
     const seen = { messages: [], end: null, error: null };
-    const source = new EventSource(`/streaming/Streamer.Count?${query}`);
+    const source = new EventSource(url);
     source.onmessage = (event) => seen.messages.push(JSON.parse(event.data));
     source.addEventListener('end', (event) => { seen.end = event.data; source.close(); done(seen); });
     source.addEventListener('error', (event) => {
@@ -67,6 +68,13 @@ async function streams() {
     afterMalformed: await socket('/streaming/Streamer.Shout', [json({ text: 'again' }), '']),
     oversized: await socket('/streaming/Streamer.Shout', [json({ text: 'x'.repeat(5 << 20) })]),
     unknown: await socket('/nosuch/Foo.Bar', [json({})]),
+    // google.api.http rule paths of the greeter-http example.
+    chatOnRule: await socket('/v1/rooms/kitchen/lines', [json({ text: 'hi' }), json({ text: 'bye' }), '']),
+    tallyOnRule: await socket('/v1/polls/lunch/votes', [json('tea'), json('coffee'), json('tea'), '']),
+    countdownOnRule: await socket('/v1/countdown/2', ['']),
+    countdownEvents: await events('', '/v1/countdown/1'),
+    badVariable: await socket('/v1/countdown/many', ['']),
+    badVote: await socket('/v1/polls/lunch/votes', [json({ choice: 'tea' })]),
   };
 }
 
