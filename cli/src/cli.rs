@@ -148,7 +148,8 @@ pub enum Command {
     /// them.
     Auth(crate::commands::auth::AuthArgs),
     /// `micro <name> …` runs a `micro-<name>` program from `PATH` with the remaining
-    /// arguments, as go-micro's CLI does: plugins.
+    /// arguments, as go-micro's CLI does (plugins), or else calls the registered service
+    /// `<name>`: `micro helloworld greeting --name=alice`.
     #[command(external_subcommand)]
     External(Vec<String>),
 }

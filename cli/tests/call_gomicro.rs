@@ -49,6 +49,14 @@ async fn calls_a_go_service(program: &str) {
         serde_json::from_str::<Value>(&echoed).unwrap(),
         json!({"message": "x-request-id=7"})
     );
+    // go-micro's dynamic command, its flags typed by the registry's description.
+    let mut dynamic = vec!["--registry", "etcd", "--registry-address", &address];
+    dynamic.extend(["-o", "json", "gohello", "greeting", "--name", "flags"]);
+    let reply = ok(&micro(dynamic.into_iter().map(str::to_owned).collect(), None).await);
+    assert_eq!(
+        serde_json::from_str::<Value>(&reply).unwrap(),
+        json!({"message": "Hello flags"})
+    );
     let error = failed(&call(&["Helloworld.Greeting", r#"{"name":"error"}"#]).await);
     assert!(
         error

@@ -115,6 +115,56 @@ async fn call_sends_json_and_metadata_through_discovery() {
     fleet.stop().await;
 }
 
+/// go-micro's dynamic commands: `micro <service> <words> --field=value`.
+#[tokio::test]
+async fn services_are_commands_with_flags_for_fields() {
+    let Some(fleet) = Fleet::start().await else {
+        return;
+    };
+    let call = |args: &[&str]| {
+        let mut all = vec!["-o", "json"];
+        all.extend(args);
+        let all: Vec<String> = all.into_iter().map(str::to_owned).collect();
+        let fleet = &fleet;
+        async move {
+            let all: Vec<&str> = all.iter().map(String::as_str).collect();
+            fleet.micro(&all).await
+        }
+    };
+    let greeted = ok(&call(&["helloworld", "greeting", "--name=alice"]).await);
+    assert_eq!(json(&greeted)["message"], "Hello alice");
+    let greeted = ok(&call(&["helloworld", "Helloworld", "Greeting", "--name", "bob"]).await);
+    assert_eq!(json(&greeted)["message"], "Hello bob");
+    // A method's name alone, when one handler has it; other kinds of call say how to stream.
+    let pinged = ok(&call(&["streaming", "ping", "--text=hi"]).await);
+    assert_eq!(json(&pinged)["text"], "hi");
+    let streams = failed(&call(&["streaming", "count", "--to=2"]).await);
+    assert!(streams.contains("micro stream streaming"), "{streams}");
+
+    // The service alone lists its commands; `--help` after one lists its flags.
+    let commands = ok(&call(&["streaming"]).await);
+    for line in ["streamer ping", "streamer count", "Streamer.Shout"] {
+        assert!(commands.contains(line), "{line}: {commands}");
+    }
+    let flags = ok(&call(&["helloworld", "greeting", "--help"]).await);
+    assert!(flags.contains("--name string"), "{flags}");
+
+    // Mistakes name what is wrong.
+    let unknown_field = failed(&call(&["helloworld", "greeting", "--colour=red"]).await);
+    assert!(
+        unknown_field.contains("`colour`") && unknown_field.contains("name"),
+        "{unknown_field}"
+    );
+    let unknown_endpoint = failed(&call(&["helloworld", "shout"]).await);
+    assert!(unknown_endpoint.contains("greeting"), "{unknown_endpoint}");
+    let unknown = failed(&call(&["nosuch"]).await);
+    assert!(
+        unknown.contains("unknown command `nosuch`") && unknown.contains("no service `nosuch`"),
+        "{unknown}"
+    );
+    fleet.stop().await;
+}
+
 #[tokio::test]
 async fn stream_speaks_json_lines_for_every_kind_of_stream() {
     let Some(fleet) = Fleet::start().await else {

@@ -27,9 +27,10 @@ fn unknown_commands_run_micro_plugins_from_path() {
     );
     assert_eq!(ok(&output), "hello from a plugin: a --b\n");
 
+    // Neither a plugin nor a service (in an in-process registry: no mDNS from tests).
     let missing = support::run(
         Command::new(support::MICRO)
-            .arg("nosuch")
+            .args(["--registry", "memory", "nosuch"])
             .env("PATH", &path),
         None,
     );

@@ -5,6 +5,7 @@ mod auth_rules;
 mod call;
 pub mod config;
 mod describe;
+mod dynamic;
 mod health;
 mod mcp;
 mod mucp;
@@ -26,7 +27,7 @@ pub(super) async fn run(cli: Cli) -> anyhow::Result<()> {
     let Cli { global, command } = cli;
     match &command {
         Command::New(args) => return new::run(global.output, args),
-        Command::External(words) => return plugin::run(words),
+        Command::External(words) if plugin::run(words)? => return Ok(()),
         Command::Store(args) => return store::run(global.output, args).await,
         Command::Config(args) => return config::run(global.output, args).await,
         Command::Auth(args) => return auth::run(global.output, args).await,
@@ -34,11 +35,8 @@ pub(super) async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let env = Env::new(&global)?;
     match command {
-        Command::New(_)
-        | Command::External(_)
-        | Command::Store(_)
-        | Command::Config(_)
-        | Command::Auth(_) => Ok(()),
+        Command::New(_) | Command::Store(_) | Command::Config(_) | Command::Auth(_) => Ok(()),
+        Command::External(words) => dynamic::run(&env, &words).await,
         Command::Services => services::run(&env).await,
         Command::Describe(args) => describe::run(&env, &args).await,
         Command::Call(args) => call::run(&env, &args).await,

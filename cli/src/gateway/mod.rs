@@ -29,7 +29,7 @@ mod handler;
 mod headers;
 mod openapi;
 mod reply;
-mod request;
+pub(crate) mod request;
 mod route;
 mod rule;
 mod sse;

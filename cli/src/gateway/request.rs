@@ -110,7 +110,7 @@ pub(super) fn parse_body(body: &[u8]) -> Result<Value, GatewayError> {
 
 /// Sets the field at `path` (`name` or `options.greeting`, proto or JSON names) to `raw`,
 /// typed by the field's kind; repeated fields collect every value.
-fn set_field(
+pub(crate) fn set_field(
     request: &mut Value,
     input: &MessageDescriptor,
     path: &str,
