@@ -128,6 +128,7 @@ pub enum Command {
     /// Check the health of each node of a service.
     Health(HealthArgs),
     /// Run the HTTP/JSON API gateway to every registered service.
+    #[command(visible_aliases = ["api", "server"])]
     Gateway(ServeArgs),
     /// Run the web dashboard.
     Dashboard(DashboardArgs),
@@ -203,8 +204,16 @@ pub struct CallArgs {
     /// The request as JSON (default `{}`; `micro stream` reads JSON lines from stdin without
     /// it, or with `-`).
     pub request: Option<String>,
-    /// Metadata to send, `key=value`; repeatable.
-    #[arg(long = "metadata", short = 'm', value_parser = parse_pair, value_name = "KEY=VALUE")]
+    /// Metadata to send, `key=value` (or go-micro's `Key:Value`); repeatable. `-H`/`--header`
+    /// as in go-micro's `micro call`.
+    #[arg(
+        long = "metadata",
+        short = 'm',
+        visible_alias = "header",
+        visible_short_alias = 'H',
+        value_parser = parse_pair,
+        value_name = "KEY=VALUE"
+    )]
     pub metadata: Vec<(String, String)>,
     /// Call the node at this address instead of one the registry lists.
     #[arg(long)]
@@ -242,6 +251,16 @@ pub struct ServeArgs {
     /// Keys for the dashboard's login at `/dashboard/` (without them, it has none).
     #[command(flatten)]
     pub keys: crate::commands::auth::AuthKeys,
+    /// A browser origin whose pages may call the gateway (CORS, WebSockets), e.g.
+    /// `https://app.example.com`, or `*` for any; repeatable or comma-separated. Without
+    /// it, only pages the gateway serves may.
+    #[arg(
+        long = "cors-origin",
+        env = "MICRO_GATEWAY_CORS_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    pub cors_origins: Vec<String>,
 }
 
 /// `micro dashboard`.

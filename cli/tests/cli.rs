@@ -95,6 +95,13 @@ async fn call_sends_json_and_metadata_through_discovery() {
         json(&ok(&fleet.micro(&args).await))["message"],
         "Hello bob from ops"
     );
+    // go-micro's spelling: `-H 'Key:Value'`.
+    let mut go_style = args;
+    go_style[4..6].copy_from_slice(&["-H", "X-Team: dev"]);
+    assert_eq!(
+        json(&ok(&fleet.micro(&go_style).await))["message"],
+        "Hello bob from dev"
+    );
 
     // Straight to one node, by its address; the gRPC path works as the endpoint too.
     let address = fleet.helloworld[1].local_addr().to_string();
@@ -113,6 +120,22 @@ async fn call_sends_json_and_metadata_through_discovery() {
         "Hello carol"
     );
     fleet.stop().await;
+}
+
+/// go-micro's names for the gateway (`micro api`, `micro server`) run it.
+#[test]
+fn go_micro_names_for_the_gateway_run_it() {
+    for name in ["api", "server"] {
+        let output = support::run(
+            std::process::Command::new(support::MICRO).args([name, "--help"]),
+            None,
+        );
+        let help = ok(&output);
+        assert!(
+            help.contains("API gateway") && help.contains("--address"),
+            "{name}: {help}"
+        );
+    }
 }
 
 /// go-micro's dynamic commands: `micro <service> <words> --field=value`.

@@ -22,6 +22,7 @@ use examples::streaming::{
 };
 use micro::registry::{EtcdOptions, EtcdRegistry, Registry};
 use micro::{Context, Sender, Service, Status, Streaming};
+use micro_cli::gateway::{Gateway, Origins};
 use micro_test_support::{EtcdServer, tool};
 use serde_json::{Value, json};
 use support::{Example, GatewayFleet, playwright};
@@ -337,14 +338,16 @@ async fn a_client_hanging_up_cancels_the_call_upstream() {
     assert_eq!(endless.0.sent.load(Ordering::SeqCst), sent);
 }
 
-/// Runs the browser script against `gateway`; its JSON result line.
-fn drive(modules: &Path, chromium: &Path, gateway: &str) -> Value {
+/// Runs the browser script against `gateway`, with `others` (`{open, closed}`: gateways on
+/// another origin); its JSON result line.
+fn drive(modules: &Path, chromium: &Path, gateway: &str, others: &Value) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/gateway_stream/browser.mjs");
     let output = Command::new("node")
         .arg(script)
         .arg(modules)
         .arg(chromium)
         .arg(gateway)
+        .arg(others.to_string())
         .output()
         .expect("node runs (scripts/test.sh installs it)");
     support::driver_result(&output)
@@ -387,7 +390,14 @@ async fn chromium_streams_with_event_source_and_websockets() {
         return;
     };
     let gateway = setup.fleet.gateway.clone();
-    let result = tokio::task::spawn_blocking(move || drive(&modules, &chromium, &gateway))
+    // Another origin (`localhost` for `127.0.0.1`): a gateway open to the page's origin, and
+    // the same gateway as the page's, which is not.
+    let other_origin = |url: &str| url.replace("127.0.0.1", "localhost");
+    let env = support::gateway_env(&setup.fleet.etcd.address(), &["--timeout", "10s"]);
+    let origins = Origins::parse(std::slice::from_ref(&gateway)).unwrap();
+    let open = support::serve_gateway(Gateway::new(env).with_origins(origins)).await;
+    let others = json!({"open": other_origin(&open), "closed": other_origin(&gateway)});
+    let result = tokio::task::spawn_blocking(move || drive(&modules, &chromium, &gateway, &others))
         .await
         .unwrap();
     eprintln!("browser: {result}");
@@ -459,5 +469,28 @@ async fn chromium_streams_with_event_source_and_websockets() {
     );
     assert_failed(&result, "badVariable", 400, "CountdownRequest");
     assert_failed(&result, "badVote", 400, "message 1");
+
+    // A gateway on another origin: `fetch` (after its preflight), `EventSource` and WebSockets
+    // work when it lets the page's origin in (`--cors-origin`), and fail when it does not.
+    assert_eq!(
+        result["corsFetch"],
+        json!({"status": 200, "body": {"text": "cors"}})
+    );
+    let refused = result["corsRefused"]["error"].as_str().unwrap_or_default();
+    assert!(refused.contains("Failed to fetch"), "{result:#}");
+    assert_eq!(
+        result["corsEvents"]["messages"],
+        json!([{"number": 1}, {"number": 2}])
+    );
+    let (frames, code) = closed(&result, "corsSocket");
+    assert_eq!(
+        (Value::Array(frames), code),
+        (json!([{"text": "CORS"}]), 1000)
+    );
+    let refused = &result["corsSocketRefused"];
+    assert_eq!(
+        (refused["code"].as_u64(), refused["clean"].as_bool()),
+        (Some(1006), Some(false))
+    );
     assert_eq!(result["pageErrors"], json!([]), "{result:#}");
 }

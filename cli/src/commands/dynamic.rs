@@ -77,15 +77,20 @@ async fn registered_endpoints(env: &Env, name: &str) -> anyhow::Result<Vec<Endpo
 /// A flag's key and its values (`--tag a --tag b`); a flag with no value has none.
 type Flags = Vec<(String, Vec<String>)>;
 
-/// Words, and flags in go-micro's forms: `--key=value`, `--key value`, and `--key` alone.
+/// Words, and flags in go-micro's forms: `--key=value`, `--key value`, and `--key` alone
+/// (`-h` is `--help`).
 fn split(arguments: &[String]) -> anyhow::Result<(Vec<String>, Flags)> {
     let (mut words, mut flags): (Vec<String>, Flags) = (Vec::new(), Vec::new());
     let mut waiting: Option<usize> = None;
     for argument in arguments {
+        let argument = match argument.as_str() {
+            "-h" => "--help",
+            other => other,
+        };
         let Some(flag) = argument.strip_prefix("--") else {
             match waiting.take() {
-                Some(index) => flags[index].1.push(argument.clone()),
-                None => words.push(argument.clone()),
+                Some(index) => flags[index].1.push(argument.to_owned()),
+                None => words.push(argument.to_owned()),
             }
             continue;
         };

@@ -24,6 +24,7 @@
 //! # }
 //! ```
 
+mod cors;
 mod error;
 mod handler;
 mod headers;
@@ -38,6 +39,7 @@ mod template;
 mod undescribed;
 mod websocket;
 
+pub use cors::Origins;
 pub use error::GatewayError;
 pub use handler::MAX_BODY;
 pub use route::{Target, resolve};
@@ -74,21 +76,36 @@ struct Shared {
     json: JsonOptions,
     /// Services called without descriptors (they serve no reflection).
     undescribed: Undescribed,
+    /// Browser origins besides the gateway's own that may call it.
+    origins: Origins,
+}
+
+impl Shared {
+    fn new(env: Env, origins: Origins) -> Shared {
+        Shared {
+            routes: RouteTable::new(env.registry.clone(), env.catalog.clone()),
+            undescribed: Undescribed::new(Cache::new(env.registry.clone())),
+            env,
+            json: JsonOptions::default(),
+            origins,
+        }
+    }
 }
 
 impl Gateway {
     /// A gateway to the services of `env`'s registry, called with its client.
     pub fn new(env: Env) -> Gateway {
-        let routes = RouteTable::new(env.registry.clone(), env.catalog.clone());
         Gateway {
-            shared: Arc::new(Shared {
-                undescribed: Undescribed::new(Cache::new(env.registry.clone())),
-                env,
-                routes,
-                json: JsonOptions::default(),
-            }),
+            shared: Arc::new(Shared::new(env, Origins::Own)),
             login: Login::none(),
         }
+    }
+
+    /// Pages of `origins` may call the gateway too: CORS headers for `fetch` and
+    /// `EventSource`, and WebSockets. Set it before serving.
+    pub fn with_origins(mut self, origins: Origins) -> Gateway {
+        self.shared = Arc::new(Shared::new(self.shared.env.clone(), origins));
+        self
     }
 
     /// The dashboard at `/dashboard/` asks for `login` (a JWT account) before anything else.
@@ -105,7 +122,12 @@ impl Gateway {
             .fallback(handler::handle)
             .with_state(self.shared.clone());
         let env = self.shared.env.clone();
-        crate::dashboard::nested_with("/dashboard", env, self.login.clone()).merge(gateway)
+        let router =
+            crate::dashboard::nested_with("/dashboard", env, self.login.clone()).merge(gateway);
+        match self.shared.origins.layer() {
+            Some(cors) => router.layer(cors),
+            None => router,
+        }
     }
 
     /// Serves on `listener` until `shutdown` completes, then finishes the requests under way.
@@ -196,6 +218,7 @@ impl Shared {
 /// Serves the gateway on `address` (`host:port` or `:port`) until Ctrl-C or SIGTERM.
 pub async fn serve(env: Env, args: &crate::cli::ServeArgs) -> anyhow::Result<()> {
     let login = Login::from_keys(&args.keys)?;
+    let origins = Origins::parse(&args.cors_origins)?;
     let listener = crate::listen::bind(&args.address).await?;
     let local = listener.local_addr()?;
     let registry = env.registry_label.clone();
@@ -205,6 +228,7 @@ pub async fn serve(env: Env, args: &crate::cli::ServeArgs) -> anyhow::Result<()>
     );
     Gateway::new(env)
         .with_login(login)
+        .with_origins(origins)
         .run(listener, crate::listen::shutdown_signal())
         .await?;
     Ok(())
@@ -250,5 +274,48 @@ mod tests {
         let api = "/dashboard/api/services";
         assert_eq!(status(&guarded, api).await, StatusCode::UNAUTHORIZED);
         assert_eq!(status(&guarded, "/openapi.json").await, StatusCode::OK);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn pages_of_the_origins_it_is_given_may_call_the_gateway() {
+        let cli = Cli::parse_from(["micro", "--registry", "memory", "services"]);
+        let env = Env::new(&cli.global).unwrap();
+        let preflight = |origin: &str| {
+            Request::options("/helloworld/Helloworld.Greeting")
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header(
+                    "access-control-request-headers",
+                    "content-type, authorization",
+                )
+                .body(Body::empty())
+                .unwrap()
+        };
+        let allowed_origin = |gateway: &Gateway, origin: &str| {
+            let request = preflight(origin);
+            let router = gateway.router();
+            async move {
+                let response = router.oneshot(request).await.unwrap();
+                let headers = response.headers();
+                let allowed = headers.get("access-control-allow-origin").cloned();
+                let methods = headers.get("access-control-allow-methods").cloned();
+                (allowed, methods)
+            }
+        };
+
+        let own = Gateway::new(env.clone());
+        assert_eq!(
+            allowed_origin(&own, "https://app.example").await,
+            (None, None)
+        );
+
+        let origins = Origins::List(vec!["https://app.example".into()]);
+        let open = Gateway::new(env).with_origins(origins);
+        let (allowed, methods) = allowed_origin(&open, "https://app.example").await;
+        assert_eq!(allowed.unwrap(), "https://app.example");
+        let methods = methods.unwrap();
+        assert!(methods.to_str().unwrap().contains("DELETE"), "{methods:?}");
+        let (other, _) = allowed_origin(&open, "https://evil.example").await;
+        assert_eq!(other, None);
     }
 }

@@ -85,10 +85,11 @@ pub(super) async fn target(gateway: &Shared, request: &Parts) -> Option<Socket> 
 /// Accepts the upgrade and runs the call on the socket. Errors after the upgrade (an
 /// unknown service, a bad message) are sent on the socket, where browsers can read them.
 pub(super) async fn upgrade(gateway: Arc<Shared>, socket: Socket, mut parts: Parts) -> Response {
-    if let Some(origin) = foreign_origin(&parts) {
+    if let Some(origin) = foreign_origin(&parts).filter(|origin| !gateway.origins.allow(origin)) {
         let detail = format!(
             "a WebSocket opened by a page of another origin ({origin}) is refused: the gateway \
-             serves browser pages of its own origin only"
+             serves browser pages of its own origin only, unless it is started with \
+             `--cors-origin {origin}`"
         );
         return GatewayError::new(StatusCode::FORBIDDEN, detail).into_response();
     }
@@ -108,9 +109,9 @@ pub(super) async fn upgrade(gateway: Arc<Shared>, socket: Socket, mut parts: Par
 
 /// The `Origin` of a browser page on another origin than the gateway's, if one opened the
 /// socket. Browsers apply no same-origin policy to WebSockets (they send `Origin` instead), so
-/// without this any web page could call services through the gateway, with its `--token`,
-/// and read the replies, which the gateway's lack of CORS headers denies `fetch`. Clients that
-/// are not browsers send no `Origin`.
+/// without this check any web page could call services through the gateway, with its
+/// `--token`, and read the replies, which the CORS policy ([`super::Origins`]) denies `fetch`.
+/// Clients that are not browsers send no `Origin`.
 fn foreign_origin(parts: &Parts) -> Option<String> {
     let origin = parts.headers.get(header::ORIGIN)?;
     let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();

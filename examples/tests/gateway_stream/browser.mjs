@@ -11,7 +11,10 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-const [modules, chromiumPath, gateway] = process.argv.slice(2);
+// `others`: {open, closed}, the URLs of a gateway on another origin that lets the page's
+// origin call it (`--cors-origin`) and of one that does not.
+const [modules, chromiumPath, gateway, othersJson] = process.argv.slice(2);
+const others = JSON.parse(othersJson);
 const { chromium } = createRequire(path.join(modules, 'browser.cjs'))('playwright-core');
 
 setTimeout(() => finish({ ok: false, step: 'overall', error: 'took longer than 90 s' }), 90000);
@@ -22,7 +25,7 @@ function finish(outcome) {
 }
 
 // Runs in the page: every stream, each bounded by its own timeout.
-async function streams() {
+async function streams(others) {
   const within = (ms, what, start) => new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${what}: no end within ${ms} ms`)), ms);
     start((value) => { clearTimeout(timer); resolve(value); });
@@ -47,7 +50,7 @@ async function streams() {
   // close.
   const socket = (path, frames) => within(10000, `WebSocket ${path}`, (done) => {
     const seen = { frames: [], code: null, reason: null, clean: null };
-    const ws = new WebSocket(`ws://${location.host}${path}`);
+    const ws = new WebSocket(path.startsWith('ws') ? path : `ws://${location.host}${path}`);
     ws.onopen = () => frames.forEach((frame) => ws.send(frame));
     ws.onmessage = (event) => seen.frames.push(JSON.parse(event.data));
     ws.onclose = (event) => {
@@ -57,6 +60,20 @@ async function streams() {
   });
 
   const json = (value) => JSON.stringify(value);
+  // A cross-origin `fetch` (with a preflight: JSON is not a simple content type).
+  const ping = async (base) => {
+    try {
+      const response = await fetch(`${base}/streaming/Streamer.Ping`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: json({ text: 'cors' }),
+      });
+      return { status: response.status, body: await response.json() };
+    } catch (error) {
+      return { error: String(error) };
+    }
+  };
+  const wsUrl = (base, path) => base.replace(/^http/, 'ws') + path;
   return {
     count: await events('to=3'),
     empty: await events('to=0'),
@@ -75,6 +92,12 @@ async function streams() {
     countdownEvents: await events('', '/v1/countdown/1'),
     badVariable: await socket('/v1/countdown/many', ['']),
     badVote: await socket('/v1/polls/lunch/votes', [json({ choice: 'tea' })]),
+    // Another origin's gateway: open to this page's origin, or not.
+    corsFetch: await ping(others.open),
+    corsRefused: await ping(others.closed),
+    corsEvents: await events('', `${others.open}/streaming/Streamer.Count?to=2`),
+    corsSocket: await socket(wsUrl(others.open, '/streaming/Streamer.Shout'), [json({ text: 'cors' }), '']),
+    corsSocketRefused: await socket(wsUrl(others.closed, '/streaming/Streamer.Shout'), [json({ text: 'no' }), '']),
   };
 }
 
@@ -93,7 +116,7 @@ try {
   await page.goto(`${gateway}/dashboard/`, { waitUntil: 'load', timeout: 20000 });
 
   step = 'stream';
-  const result = await page.evaluate(streams);
+  const result = await page.evaluate(streams, others);
   await browser.close();
   finish({ ok: true, ...result, pageErrors: errors });
 } catch (error) {

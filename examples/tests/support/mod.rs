@@ -278,11 +278,14 @@ pub fn gateway_env(etcd: &str, flags: &[&str]) -> micro_cli::Env {
 /// The API gateway on the etcd at `etcd`, with the global `flags` (`--timeout 5s`…), serving
 /// on a free loopback port; its URL.
 pub async fn start_gateway(etcd: &str, flags: &[&str]) -> String {
-    let env = gateway_env(etcd, flags);
+    serve_gateway(micro_cli::gateway::Gateway::new(gateway_env(etcd, flags))).await
+}
+
+/// Serves `gateway` on a free loopback port; its URL.
+pub async fn serve_gateway(gateway: micro_cli::gateway::Gateway) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let serving = micro_cli::gateway::Gateway::new(env).run(listener, std::future::pending());
-    tokio::spawn(serving);
+    tokio::spawn(gateway.run(listener, std::future::pending()));
     url
 }
 
