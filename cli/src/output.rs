@@ -34,8 +34,41 @@ impl Output {
     /// Prints a command's result: `human` for people, `json` (pretty) for scripts.
     pub fn print(self, human: &str, json: &serde_json::Value) {
         match self {
-            Output::Human => anstream::print!("{human}"),
-            Output::Json => println!("{json:#}"),
+            Output::Human => {
+                use std::io::Write as _;
+                finish_write(anstream::stdout().write_all(human.as_bytes()));
+            }
+            Output::Json => print_line(format_args!("{json:#}")),
+        }
+    }
+}
+
+/// Writes `args` and a newline to stdout, as `println!` does, but a reader that went away
+/// (`micro services | head -1`) ends the program quietly, as it ends other command-line
+/// tools, instead of panicking.
+pub(crate) fn print_line(args: fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    finish_write(writeln!(stdout, "{args}").and_then(|()| stdout.flush()));
+}
+
+/// `println!` through [`print_line`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::print_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use outln;
+
+/// Ends the program if stdout could not be written: quietly (success) when its reader is
+/// gone, with the error otherwise.
+fn finish_write(written: std::io::Result<()>) {
+    match written {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(err) => {
+            eprintln!("error: cannot write to stdout: {err}");
+            std::process::exit(1);
         }
     }
 }

@@ -122,6 +122,26 @@ async fn call_sends_json_and_metadata_through_discovery() {
     fleet.stop().await;
 }
 
+/// A reader that goes away (`micro services | head -1`) ends micro quietly, not in a panic.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(support::MICRO)
+        .args(["--registry", "memory", "-o", "json", "services"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && !stderr.contains("panicked"),
+        "{:?}: {stderr}",
+        output.status
+    );
+}
+
 /// go-micro's names for the gateway (`micro api`, `micro server`) run it.
 #[test]
 fn go_micro_names_for_the_gateway_run_it() {

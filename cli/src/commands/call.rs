@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::Env;
 use crate::cli::CallArgs;
+use crate::output::outln;
 
 /// Calls a unary endpoint and prints the reply as JSON.
 pub(super) async fn run(env: &Env, args: &CallArgs) -> anyhow::Result<()> {
@@ -55,10 +56,10 @@ pub(crate) fn options<T: Send + 'static>(env: &Env, args: &CallArgs, mut call: C
 pub(crate) fn print(env: &Env, reply: &DynamicMessage) -> anyhow::Result<()> {
     let text = dynamic::to_json(reply, &JsonOptions::default())?;
     if env.output.is_json() {
-        println!("{text}");
+        outln!("{text}");
     } else {
         let value: Value = serde_json::from_str(&text)?;
-        println!("{value:#}");
+        outln!("{value:#}");
     }
     Ok(())
 }
@@ -66,14 +67,14 @@ pub(crate) fn print(env: &Env, reply: &DynamicMessage) -> anyhow::Result<()> {
 /// Prints a reply that is JSON already.
 fn print_value(env: &Env, reply: &Value) -> anyhow::Result<()> {
     match env.output.is_json() {
-        true => println!("{reply}"),
-        false => println!("{reply:#}"),
+        true => outln!("{reply}"),
+        false => outln!("{reply:#}"),
     }
     Ok(())
 }
 
 /// Prints one reply of a stream as a JSON line, whatever the output.
 pub(crate) fn print_line(reply: &DynamicMessage) -> anyhow::Result<()> {
-    println!("{}", dynamic::to_json(reply, &JsonOptions::default())?);
+    outln!("{}", dynamic::to_json(reply, &JsonOptions::default())?);
     Ok(())
 }

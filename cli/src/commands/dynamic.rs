@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use super::call;
 use crate::Env;
 use crate::cli::CallArgs;
+use crate::output::outln;
 
 /// Calls the endpoint `words` name (or prints the service's commands); fails as an unknown
 /// command when no service of that name is registered.
@@ -27,12 +28,12 @@ pub(super) async fn run(env: &Env, words: &[String]) -> anyhow::Result<()> {
     let (words, flags) = split(rest)?;
     let help = flags.iter().any(|(key, _)| key == "help");
     if words.is_empty() {
-        println!("{}", usage(name, &endpoints));
+        outln!("{}", usage(name, &endpoints));
         return Ok(());
     }
     let endpoint = resolve(name, &endpoints, &words)?;
     if help {
-        println!("{}", flag_usage(name, &words, endpoint));
+        outln!("{}", flag_usage(name, &words, endpoint));
         return Ok(());
     }
     let request = request(env, name, endpoint, &flags).await?;

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::Env;
 use crate::cli::{McpArgs, McpCommand, McpServeArgs, McpTestArgs, McpToolArgs};
 use crate::mcp::{Caller, McpServer, Scopes, Tool, Toolbox};
+use crate::output::outln;
 
 /// Runs `micro mcp <command>`.
 pub(super) async fn run(env: Env, args: McpArgs) -> anyhow::Result<()> {
@@ -61,18 +62,18 @@ async fn list(env: Env, args: &McpToolArgs) -> anyhow::Result<()> {
     let tools = toolbox(env, args)?.tools().await?;
     if json {
         let listed: Vec<_> = tools.iter().map(Tool::to_mcp).collect();
-        println!("{}", serde_json::to_string(&listed)?);
+        outln!("{}", serde_json::to_string(&listed)?);
         return Ok(());
     }
     if tools.is_empty() {
-        println!("no tools: no registered service serves its descriptors (gRPC reflection)");
+        outln!("no tools: no registered service serves its descriptors (gRPC reflection)");
     }
     for tool in &tools {
         let scopes = match tool.scopes.is_empty() {
             true => String::new(),
             false => format!(" [scopes: {}]", tool.scopes.join(", ")),
         };
-        println!("{}{scopes}\n    {}", tool.name, tool.description);
+        outln!("{}{scopes}\n    {}", tool.name, tool.description);
     }
     Ok(())
 }
@@ -96,8 +97,8 @@ async fn test(env: Env, args: McpTestArgs) -> anyhow::Result<()> {
         .await
         .map_err(|error| anyhow::anyhow!("{} failed: {}", tool.name, error.to_json()))?;
     match json {
-        true => println!("{reply}"),
-        false => println!("{reply:#}"),
+        true => outln!("{reply}"),
+        false => outln!("{reply:#}"),
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use micro::store::{self, ErrorKind, ListOptions, Match, ReadOptions, Record, Sco
 use serde_json::{Value, json};
 
 use crate::Output;
+use crate::output::outln;
 use crate::output::table;
 
 /// `micro store`.
@@ -252,7 +253,7 @@ fn print_value(record: &Record) {
             record.key
         );
     }
-    println!("{text}");
+    outln!("{text}");
 }
 
 /// The value as text, and whether that text is base64.

@@ -9,6 +9,8 @@ use anyhow::{Context as _, bail};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::output::outln;
+
 use super::config::ServiceSpec;
 
 /// How long a service has to exit after SIGTERM before it is killed.
@@ -181,7 +183,7 @@ async fn prefix_lines(stream: impl AsyncRead + Unpin, name: String, to_stderr: b
     while let Ok(Some(line)) = lines.next_line().await {
         match to_stderr {
             true => eprintln!("[{name}] {line}"),
-            false => println!("[{name}] {line}"),
+            false => outln!("[{name}] {line}"),
         }
     }
 }
