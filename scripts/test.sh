@@ -121,5 +121,7 @@ export MICRO_TEST_CHROMIUM=/usr/bin/chromium
 export MICRO_TEST_REQUIRE_TOOLS=1
 
 cd "$root"
+# Older copies of test binaries from other build configurations fill a development disk.
+"$root/scripts/prune-target.sh" --if-below 30
 log "cargo test (target dir $CARGO_TARGET_DIR)"
 cargo test --workspace --all-features --locked "$@"
