@@ -155,7 +155,8 @@ pub(crate) fn dynamic_to_json(
 
 fn invalid_json(descriptor: &MessageDescriptor, path: &str, err: &serde_json::Error) -> Status {
     let at = match path {
-        "" | "." => String::new(),
+        // `?`: serde_path_to_error knows no place (a syntax error before any field).
+        "" | "." | "?" => String::new(),
         path => format!(" at `{path}`"),
     };
     Status::invalid_argument(format!(
@@ -170,6 +171,24 @@ mod tests {
     use prost_types::value::Kind;
 
     use super::*;
+
+    #[test]
+    fn errors_name_the_field_only_when_there_is_one() {
+        let pool = DescriptorPool::global();
+        let descriptor = pool.get_message_by_name("google.protobuf.Api").unwrap();
+        let error = |json: &str| {
+            let result =
+                from_json::<prost_types::Api>(json.as_bytes(), &descriptor, &JsonOptions::DEFAULT);
+            result.unwrap_err().message().to_owned()
+        };
+        let syntax = error("{bad");
+        assert!(
+            syntax.contains("key must be a string") && !syntax.contains('`'),
+            "{syntax}"
+        );
+        let field = error(r#"{"version": 7}"#);
+        assert!(field.contains("at `version`"), "{field}");
+    }
 
     /// Found by fuzzing (fuzz/corpus/json_request/crash-2e4ef319…): serde_json's default float
     /// parser read `92e237` 1 ULP off, so a JSON request changed the double it carried.
