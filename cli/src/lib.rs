@@ -9,6 +9,7 @@ pub mod commands;
 pub mod dashboard;
 mod env;
 pub mod gateway;
+mod go_type;
 mod listen;
 pub mod mcp;
 mod output;

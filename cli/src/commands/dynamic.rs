@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use super::call;
 use crate::Env;
 use crate::cli::CallArgs;
+use crate::go_type::{GoType, go_type};
 use crate::output::outln;
 
 /// Calls the endpoint `words` name (or prints the service's commands); fails as an unknown
@@ -312,46 +313,48 @@ fn set_registered(
 /// `values` as JSON of the registry's type name (`bool`, `int64`, `[]string`, …); go-micro's
 /// lists also take `a,b,c`.
 fn registered_value(field: &Shape, values: &[String], key: &str) -> anyhow::Result<Value> {
-    let (list, kind) = match field.kind.strip_prefix("[]") {
-        Some(item) => (true, item),
-        None => (false, field.kind.as_str()),
-    };
     let values = values_or_flag(values);
-    let one = |raw: &str| scalar(kind, raw).with_context(|| format!("flag `--{key}`"));
-    if !list {
-        return one(values.last().copied().unwrap_or_default());
+    let one = |kind: &str, raw: &str| scalar(kind, raw).with_context(|| format!("flag `--{key}`"));
+    if let GoType::List(item) = go_type(&field.kind) {
+        let items = values.iter().flat_map(|value| value.split(','));
+        return items
+            .map(|raw| one(item, raw))
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map(Value::Array);
     }
-    let items = values.iter().flat_map(|value| value.split(','));
-    items
-        .map(one)
-        .collect::<anyhow::Result<Vec<_>>>()
-        .map(Value::Array)
+    one(&field.kind, values.last().copied().unwrap_or_default())
 }
 
+/// One value of the Go type `kind`; a map's is JSON, as go-micro's CLI reads it.
 fn scalar(kind: &str, raw: &str) -> anyhow::Result<Value> {
     let number = |parsed: Option<serde_json::Number>| {
         parsed
             .map(Value::Number)
             .ok_or_else(|| anyhow::anyhow!("`{raw}` is not a number ({kind})"))
     };
-    match kind {
-        "bool" => match raw {
+    match go_type(kind) {
+        GoType::Bool => match raw {
             "" | "true" => Ok(Value::Bool(true)),
             "false" => Ok(Value::Bool(false)),
             _ => bail!("`{raw}` is not a bool; use true or false"),
         },
-        "int" | "int32" | "int64" | "int8" | "int16" => {
+        GoType::Int { unsigned: false } | GoType::Int64 { unsigned: false } => {
             number(raw.parse::<i64>().ok().map(Into::into))
         }
-        "uint" | "uint32" | "uint64" | "uint8" | "uint16" => {
+        GoType::Int { unsigned: true } | GoType::Int64 { unsigned: true } => {
             number(raw.parse::<u64>().ok().map(Into::into))
         }
-        "float32" | "float64" => number(
+        GoType::Float => number(
             raw.parse::<f64>()
                 .ok()
                 .and_then(serde_json::Number::from_f64),
         ),
-        _ => Ok(Value::String(raw.to_owned())),
+        GoType::Map => {
+            Ok(serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned())))
+        }
+        GoType::String | GoType::Bytes | GoType::List(_) | GoType::Other => {
+            Ok(Value::String(raw.to_owned()))
+        }
     }
 }
 
@@ -467,6 +470,8 @@ mod tests {
                 "Options",
                 vec![shape("ratio", "float64", vec![])],
             ),
+            shape("data", "[]byte", vec![]),
+            shape("limit", "*int32", vec![]),
         ];
         let mut request = json!({});
         let set = |request: &mut Value, key: &str, values: &[&str]| {
@@ -477,10 +482,12 @@ mod tests {
         set(&mut request, "loud", &[]).unwrap();
         set(&mut request, "tags", &["a,b", "c"]).unwrap();
         set(&mut request, "options-ratio", &["0.5"]).unwrap();
+        set(&mut request, "data", &["aGk="]).unwrap();
+        set(&mut request, "limit", &["5"]).unwrap();
         assert_eq!(
             request,
             json!({"name": "alice", "count": 3, "loud": true, "tags": ["a", "b", "c"],
-                   "options": {"ratio": 0.5}})
+                   "options": {"ratio": 0.5}, "data": "aGk=", "limit": 5})
         );
         let error = set(&mut request, "count", &["many"]).unwrap_err();
         assert!(format!("{error:#}").contains("not a number"), "{error:#}");
@@ -488,7 +495,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            error.contains("name, count, loud, tags, options"),
+            error.contains("name, count, loud, tags, options, data, limit"),
             "{error}"
         );
     }

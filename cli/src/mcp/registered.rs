@@ -7,6 +7,7 @@
 use micro::registry::{Endpoint, Value as Shape};
 use serde_json::{Map, Value, json};
 
+use crate::go_type::{GoType, go_type};
 use crate::schema::DIALECT;
 
 /// Whether `endpoint` can be a tool: a unary endpoint, not a streaming one (nothing describes
@@ -45,30 +46,27 @@ fn message(shape: &Shape) -> Map<String, Value> {
 }
 
 fn field_schema(field: &Shape) -> Map<String, Value> {
-    let kind = field.kind.trim_start_matches('*');
-    if let Some(item) = kind.strip_prefix("[]").filter(|item| *item != "byte") {
-        let item = Shape {
-            name: String::new(),
-            kind: item.to_owned(),
-            values: field.values.clone(),
-        };
-        return Map::from_iter([
-            ("type".to_owned(), json!("array")),
-            ("items".to_owned(), Value::Object(field_schema(&item))),
-        ]);
-    }
-    let scalar = match kind {
-        "string" => Some(json!({"type": "string"})),
-        "[]byte" => Some(json!({"type": "string", "contentEncoding": "base64"})),
-        "bool" => Some(json!({"type": "boolean"})),
-        "float32" | "float64" => Some(json!({"type": "number"})),
-        "int" | "int8" | "int16" | "int32" | "uint" | "uint8" | "uint16" | "uint32" => {
-            Some(json!({"type": "integer"}))
+    let scalar = match go_type(&field.kind) {
+        GoType::List(item) => {
+            let item = Shape {
+                name: String::new(),
+                kind: item.to_owned(),
+                values: field.values.clone(),
+            };
+            return Map::from_iter([
+                ("type".to_owned(), json!("array")),
+                ("items".to_owned(), Value::Object(field_schema(&item))),
+            ]);
         }
+        GoType::String => Some(json!({"type": "string"})),
+        GoType::Bytes => Some(json!({"type": "string", "contentEncoding": "base64"})),
+        GoType::Bool => Some(json!({"type": "boolean"})),
+        GoType::Float => Some(json!({"type": "number"})),
+        GoType::Int { .. } => Some(json!({"type": "integer"})),
         // protojson writes 64-bit integers as strings, encoding/json as numbers.
-        "int64" | "uint64" => Some(json!({"type": ["integer", "string"]})),
-        _ if kind.starts_with("map[") => Some(json!({"type": "object"})),
-        _ => None,
+        GoType::Int64 { .. } => Some(json!({"type": ["integer", "string"]})),
+        GoType::Map => Some(json!({"type": "object"})),
+        GoType::Other => None,
     };
     match scalar {
         Some(Value::Object(schema)) => schema,
