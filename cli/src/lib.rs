@@ -7,6 +7,7 @@
 mod cli;
 pub mod commands;
 pub mod dashboard;
+mod endpoint_name;
 mod env;
 pub mod gateway;
 mod go_type;

@@ -68,11 +68,21 @@ async fn curl_reaches_two_services_in_every_path_style_and_http_rules() {
         "/api/helloworld/Helloworld.Greeting",
         "/api/helloworld/Helloworld/Greeting",
         "/helloworld/helloworld.Helloworld/Greeting",
+        // go-micro's classic API, and endpoints in any case.
+        "/helloworld/greeting",
+        "/api/helloworld/greeting",
+        "/helloworld/helloworld/greeting",
+        "/helloworld/HELLOWORLD.GREETING",
     ] {
         let answer = post(&curl_bin, &setup.url(path), r#"{"name":"alice"}"#);
         assert_eq!(answer, (hello.to_owned(), 200), "{path}");
     }
-    for path in ["/streaming/Streamer.Ping", "/api/streaming/Streamer/Ping"] {
+    for path in [
+        "/streaming/Streamer.Ping",
+        "/api/streaming/Streamer/Ping",
+        // The method alone, when only one handler has it.
+        "/streaming/ping",
+    ] {
         let answer = post(&curl_bin, &setup.url(path), r#"{"text":"ping"}"#);
         assert_eq!(answer, (r#"{"text":"ping"}"#.to_owned(), 200), "{path}");
     }
@@ -154,9 +164,13 @@ async fn errors_are_go_micro_json_with_http_statuses() {
         "{}",
     );
     error(answer, 404, &["Helloworld.Farewell", "Helloworld.Greeting"]);
+    let answer = post(&curl_bin, &setup.url("/helloworld/farewell"), "{}");
+    error(answer, 404, &["`farewell`", "Helloworld.Greeting"]);
     // No route at all.
     let answer = curl(&curl_bin, &[&setup.url("/v2/nothing")]);
     error(answer, 404, &["GET /v2/nothing", "/v1/greet/{name}"]);
+    let answer = post(&curl_bin, &setup.url("/v2/nothing"), "{}");
+    error(answer, 404, &["POST /v2/nothing", "/v1/greet/{name}"]);
     // Bad JSON, and a field of the wrong type, named.
     let answer = post(
         &curl_bin,
@@ -175,17 +189,16 @@ async fn errors_are_go_micro_json_with_http_statuses() {
     let answer = curl(&curl_bin, &[&setup.url("/v1/greet/bob?colour=red")]);
     error(answer, 400, &["colour", "name"]);
     // A client-streaming method: what to use instead (streams: tests/gateway_stream.rs).
-    let answer = post(&curl_bin, &setup.url("/streaming/Streamer.Sum"), "{}");
-    error(
-        answer,
-        501,
-        &[
+    for path in ["/streaming/Streamer.Sum", "/streaming/sum"] {
+        let answer = post(&curl_bin, &setup.url(path), "{}");
+        let needles = [
             "Streamer.Sum",
             "client-streaming",
             "WebSocket",
             "micro stream",
-        ],
-    );
+        ];
+        error(answer, 501, &needles);
+    }
     // The handler's own errors keep their meaning.
     let answer = post(
         &curl_bin,

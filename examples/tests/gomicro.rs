@@ -1019,17 +1019,15 @@ async fn gateway_calls_go(go: Go, discovery: Discovery) {
             (200, &json!({"message": "Hello alice"})),
             "{go:?} {name}"
         );
-        let (body, code) = post(
-            format!("/api/{name}/Helloworld/Greeting"),
-            r#"{"name":"bob"}"#,
-        )
-        .await
-        .unwrap();
-        assert_eq!(
-            (code, &body["message"]),
-            (200, &json!("Hello bob")),
-            "{go:?} {name}"
-        );
+        // go-micro's v6 gateway path, and its classic API's (the method alone, any case).
+        for path in [format!("/api/{name}/Helloworld/Greeting"), path("greeting")] {
+            let (body, code) = post(path.clone(), r#"{"name":"bob"}"#).await.unwrap();
+            assert_eq!(
+                (code, &body["message"]),
+                (200, &json!("Hello bob")),
+                "{go:?} {name} {path}"
+            );
+        }
         let (body, code) = post(path("Helloworld.Greeting"), r#"{"name":"error"}"#)
             .await
             .unwrap();

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use super::call;
 use crate::Env;
 use crate::cli::CallArgs;
+use crate::endpoint_name;
 use crate::go_type::{GoType, go_type};
 use crate::output::outln;
 
@@ -118,29 +119,22 @@ fn split(arguments: &[String]) -> anyhow::Result<(Vec<String>, Flags)> {
     Ok((words, flags))
 }
 
-/// The endpoint `words` name: `Handler.Method`, `handler method`, or `method` (the service's
-/// own handler's, or the only handler's with that method). Case does not matter.
+/// The endpoint `words` name: `Handler.Method`, `handler method`, or `method` (see
+/// [`endpoint_name::find`]).
 fn resolve<'a>(
     service: &str,
     endpoints: &'a [Endpoint],
     words: &[String],
 ) -> anyhow::Result<&'a Endpoint> {
-    let named = |name: &str| {
-        endpoints
-            .iter()
-            .find(|endpoint| endpoint.name.eq_ignore_ascii_case(name))
-    };
-    let found = match words {
-        [word] if word.contains('.') => named(word),
-        [method] => named(&format!("{service}.{method}")).or_else(|| {
-            let mut same = endpoints
-                .iter()
-                .filter(|endpoint| method_of(&endpoint.name).eq_ignore_ascii_case(method));
-            same.next().filter(|_| same.next().is_none())
-        }),
-        [handler, method] => named(&format!("{handler}.{method}")),
+    let wanted = match words {
+        [word] => Some(word.clone()),
+        [handler, method] => Some(format!("{handler}.{method}")),
         _ => None,
     };
+    let names: Vec<&str> = endpoints.iter().map(|e| e.name.as_str()).collect();
+    let found = wanted
+        .and_then(|wanted| endpoint_name::find(service, &names, &wanted))
+        .and_then(|name| endpoints.iter().find(|endpoint| endpoint.name == name));
     found.ok_or_else(|| {
         anyhow::anyhow!(
             "`{}` names no endpoint of {service}\n\n{}",
@@ -148,13 +142,6 @@ fn resolve<'a>(
             usage(service, endpoints)
         )
     })
-}
-
-/// `Method` of `Handler.Method`.
-fn method_of(endpoint: &str) -> &str {
-    endpoint
-        .rsplit_once('.')
-        .map_or(endpoint, |(_, method)| method)
 }
 
 /// The command that calls `endpoint`: `greeting` for `Helloworld.Greeting` of `helloworld`,

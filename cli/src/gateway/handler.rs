@@ -14,7 +14,7 @@ use micro::server::RpcKind;
 use serde_json::Value;
 
 use super::error::{GATEWAY_ID, GatewayError};
-use super::route::{self, Target};
+use super::route::Target;
 use super::table::Matched;
 use super::{Shared, request, sse, undescribed, websocket};
 
@@ -44,7 +44,7 @@ async fn answer(gateway: &Shared, parts: Parts, body: Body) -> Result<Response, 
         if path == "/rpc" {
             return rpc(gateway, &parts.headers, body).await;
         }
-        if let Some(target) = route::resolve(path) {
+        if let Some(target) = gateway.path_target(path).await {
             // A path like /v1/things/create fits both a rule and the path styles: a target
             // not called before is checked against a fresh rule table first.
             if !gateway.knows(&target)
@@ -57,7 +57,7 @@ async fn answer(gateway: &Shared, parts: Parts, body: Body) -> Result<Response, 
         }
     }
     if parts.method == HttpMethod::GET
-        && let Some(target) = route::resolve(path)
+        && let Some(target) = gateway.path_target(path).await
     {
         if !gateway.knows(&target)
             && let Some(matched) = gateway.routes.find_after_refresh(&parts.method, path).await

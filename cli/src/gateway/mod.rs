@@ -74,6 +74,8 @@ struct Shared {
     env: Env,
     routes: RouteTable,
     json: JsonOptions,
+    /// The registry, its answers kept (and watched) per service.
+    registry: Cache,
     /// Services called without descriptors (they serve no reflection).
     undescribed: Undescribed,
     /// Browser origins besides the gateway's own that may call it.
@@ -84,7 +86,8 @@ impl Shared {
     fn new(env: Env, origins: Origins) -> Shared {
         Shared {
             routes: RouteTable::new(env.registry.clone(), env.catalog.clone()),
-            undescribed: Undescribed::new(Cache::new(env.registry.clone())),
+            registry: Cache::new(env.registry.clone()),
+            undescribed: Undescribed::default(),
             env,
             json: JsonOptions::default(),
             origins,
@@ -156,10 +159,52 @@ impl Shared {
             self.undescribed.note(service, &status);
             return Err(self.unreachable(service, &status).await);
         }
-        catalog
-            .method(service, endpoint)
+        match catalog.method(service, endpoint).await {
+            Err(status) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => {
+                self.loosely_named(service, endpoint, &status).await
+            }
+            found => found.map_err(|status| GatewayError::from_status(&status, GATEWAY_ID)),
+        }
+    }
+
+    /// The method of `service` that `endpoint` names in another case, or by its name alone
+    /// (see [`crate::endpoint_name::find`]); else why not, from `unfound` (finding it exactly).
+    async fn loosely_named(
+        &self,
+        service: &str,
+        endpoint: &str,
+        unfound: &Status,
+    ) -> Result<Method, GatewayError> {
+        let descriptors = self
+            .env
+            .catalog
+            .descriptors(service)
             .await
-            .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))
+            .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))?;
+        let names: Vec<&str> = descriptors
+            .methods()
+            .map(|method| method.endpoint())
+            .collect();
+        match crate::endpoint_name::find(service, &names, endpoint) {
+            Some(name) => descriptors.method(name),
+            None if unfound.code() == Code::InvalidArgument => Err(Status::not_found(format!(
+                "`{service}` has no endpoint `{endpoint}`: it has {}",
+                names.join(", ")
+            ))),
+            None => Err(unfound.clone()),
+        }
+        .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))
+    }
+
+    /// The service and endpoint `path` names in one of the path styles ([`route`]). A path
+    /// naming a method alone (`/helloworld/greeting`) has the shape of other paths
+    /// (`/v1/things`), so it counts only when its service is registered.
+    async fn path_target(&self, path: &str) -> Option<Target> {
+        let target = route::resolve(path)?;
+        if target.is_method_alone() && !self.registered(&target.service).await {
+            return None;
+        }
+        Some(target)
     }
 
     /// Whether `target` names a method of descriptors already fetched.
@@ -184,7 +229,7 @@ impl Shared {
 
     /// Whether the registry lists a node of `service`; true when it cannot say.
     async fn registered(&self, service: &str) -> bool {
-        match self.env.registry.get_service(service).await {
+        match self.registry.get_service(service).await {
             Ok(versions) => versions.iter().any(|version| !version.nodes.is_empty()),
             Err(err) => err.kind() != ErrorKind::NotFound,
         }

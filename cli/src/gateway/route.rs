@@ -7,16 +7,28 @@
 //! | `/helloworld/Helloworld/Greeting` | the same |
 //! | `/api/helloworld/Helloworld.Greeting` (go-micro v6) | the same |
 //! | `/api/helloworld/Helloworld/Greeting` (go-micro v6) | the same |
+//! | `/helloworld/greeting`, `/api/helloworld/greeting` (go-micro's classic API) | the same |
 //!
-//! Endpoints may also be written in full (`helloworld.Helloworld.Greeting`).
+//! Endpoints may also be written in full (`helloworld.Helloworld.Greeting`), and in any case
+//! (`/helloworld/helloworld/greeting`); a method's name alone is the service's own handler's
+//! method, or the only handler's with that name (see [`crate::endpoint_name::find`]).
 
 /// A service and one of its endpoints, named by a request path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// The registered service name, e.g. `helloworld`.
     pub service: String,
-    /// `Handler.Method`, e.g. `Helloworld.Greeting`.
+    /// `Handler.Method` as the path has it, e.g. `Helloworld.Greeting`, or a method's name
+    /// alone (`greeting`).
     pub endpoint: String,
+}
+
+impl Target {
+    /// Whether the path named a method alone (`/helloworld/greeting`), which other paths
+    /// (`/v1/things`) look like too.
+    pub fn is_method_alone(&self) -> bool {
+        !self.endpoint.contains(['.', '/'])
+    }
 }
 
 /// The target `path` (no query) names, or `None` if it follows none of the styles.
@@ -26,9 +38,11 @@ pub fn resolve(path: &str) -> Option<Target> {
         return None;
     }
     match segments.as_slice() {
-        ["api", service, endpoint] if endpoint.contains('.') => target(service, endpoint),
+        ["api", service, endpoint] => target(service, endpoint),
         ["api", service, handler, method] => target(service, &format!("{handler}.{method}")),
-        [service, endpoint] if endpoint.contains('.') => target(service, endpoint),
+        [service, endpoint] if *service != "api" || endpoint.contains('.') => {
+            target(service, endpoint)
+        }
         [service, handler, method] if *service != "api" => {
             target(service, &format!("{handler}.{method}"))
         }
@@ -86,16 +100,33 @@ mod tests {
     }
 
     #[test]
+    fn a_method_alone_as_go_micros_classic_api() {
+        for path in ["/helloworld/greeting", "/api/helloworld/greeting"] {
+            let target = resolve(path).expect(path);
+            assert_eq!(target.endpoint, "greeting", "{path}");
+            assert!(target.is_method_alone(), "{path}");
+        }
+        assert!(
+            !resolve("/helloworld/Helloworld.Greeting")
+                .unwrap()
+                .is_method_alone()
+        );
+        assert!(
+            !resolve("/helloworld/helloworld/greeting")
+                .unwrap()
+                .is_method_alone()
+        );
+    }
+
+    #[test]
     fn other_paths_name_nothing() {
         for path in [
             "",
             "/",
             "/helloworld",
-            "/helloworld/Greeting",
             "/helloworld/Helloworld.Greeting/",
             "//Helloworld.Greeting",
             "/api/helloworld",
-            "/api/helloworld/Greeting",
             "/a/b/c/d/e",
             "/rpc",
         ] {

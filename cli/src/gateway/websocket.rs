@@ -30,7 +30,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::error::{GATEWAY_ID, GatewayError};
 use super::handler::{self, MAX_BODY};
 use super::reply::ReplyJson;
-use super::route::{self, Target};
+use super::route::Target;
 use super::table::Matched;
 use super::{Shared, headers, request};
 
@@ -71,7 +71,7 @@ pub(super) async fn target(gateway: &Shared, request: &Parts) -> Option<Socket> 
     if let Some(matched) = gateway.routes.find_socket(path) {
         return Some(rule(matched));
     }
-    let target = route::resolve(path);
+    let target = gateway.path_target(path).await;
     if target.as_ref().is_some_and(|target| gateway.knows(target)) {
         return target.map(Socket::Method);
     }
