@@ -338,6 +338,120 @@ async fn tools_with_scopes_need_a_token_that_holds_one() {
     fleet.stop().await;
 }
 
+/// curl with `args` (off the runtime's thread, which serves the fleet): the status, the body
+/// as JSON, and the response headers; `None` without curl.
+async fn curl(args: &[&str]) -> Option<(u16, Value, String)> {
+    let curl = tool("MICRO_TEST_CURL", "curl")?;
+    let mut command = Command::new(curl);
+    command
+        .args(["-sS", "-D", "/dev/stderr", "-w", "\n%{http_code}"])
+        .args(args);
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    assert!(output.status.success(), "curl {args:?}: {output:?}");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    let body = serde_json::from_str(body).unwrap_or_else(|err| panic!("{err}: {body}"));
+    let headers = String::from_utf8_lossy(&output.stderr).to_ascii_lowercase();
+    Some((code.parse().unwrap(), body, headers))
+}
+
+/// `POST url` with the JSON `body` and `headers` (`Name: value`), by curl.
+async fn post_json(url: &str, body: Value, headers: &[&str]) -> (u16, Value, String) {
+    let body = body.to_string();
+    let mut args = vec!["-H", "Content-Type: application/json"];
+    for header in headers {
+        args.extend(["-H", header]);
+    }
+    args.extend(["-d", &body, url]);
+    curl(&args).await.expect("curl is installed")
+}
+
+/// go-micro's plain HTTP API for its MCP gateway, as its docs show it used with curl.
+#[tokio::test]
+async fn go_micros_http_api_lists_and_calls_tools_with_curl() {
+    let Some(fleet) = Fleet::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (public, private) = rsa_key_pair(dir.path());
+    let auth = JwtAuth::new("micro", &public, Some(&private)).unwrap();
+    let scope = "streaming.Streamer.Ping=ping";
+    let server = HttpServer::start(&fleet, &["--scope", scope, "--auth-public-key", &public]);
+    let base = server.url.trim_end_matches("/mcp").to_owned();
+    let (tools_url, call_url) = (format!("{base}/mcp/tools"), format!("{base}/mcp/call"));
+
+    let Some((code, listing, _)) = curl(&[&tools_url]).await else {
+        return;
+    };
+    assert_eq!(code, 200, "{listing}");
+    let tools = listing["tools"].as_array().unwrap();
+    let greeting = tools.iter().find(|tool| tool["name"] == GREETING);
+    let greeting = greeting.unwrap_or_else(|| panic!("no {GREETING}: {listing}"));
+    assert_eq!(
+        greeting["inputSchema"]["properties"]["name"]["type"], "string",
+        "{greeting:#}"
+    );
+    assert!(greeting["description"].as_str().unwrap().contains("Hello"));
+    let ping = tools
+        .iter()
+        .find(|tool| tool["name"] == "streaming.Streamer.Ping");
+    assert_eq!(ping.unwrap()["scopes"], json!(["ping"]));
+
+    let greet = json!({"tool": GREETING, "input": {"name": "ann"}});
+    let (code, reply, headers) = post_json(&call_url, greet, &[]).await;
+    assert_eq!(code, 200, "{reply}");
+    assert_eq!(reply["result"], json!({"message": "Hello ann"}));
+    let trace = reply["trace_id"].as_str().unwrap();
+    assert!(
+        headers.contains(&format!("mcp-trace-id: {trace}")),
+        "{headers}"
+    );
+
+    // Bad arguments, an unknown tool, a missing scope: go-micro's error JSON and statuses.
+    let bad = json!({"tool": GREETING, "input": {"name": 7}});
+    let (code, error, _) = post_json(&call_url, bad, &[]).await;
+    assert_eq!((code, &error["code"]), (400, &json!(400)), "{error}");
+    assert!(
+        error["detail"].as_str().unwrap().contains("name"),
+        "{error}"
+    );
+    let unknown = json!({"tool": "nope.Nope.Nope", "input": {}});
+    let (code, error, _) = post_json(&call_url, unknown, &[]).await;
+    assert_eq!(code, 404, "{error}");
+    assert!(
+        error["detail"].as_str().unwrap().contains("/mcp/tools"),
+        "{error}"
+    );
+    let (code, error, _) = post_json(&call_url, json!({"name": GREETING}), &[]).await;
+    assert_eq!(code, 400, "{error}");
+    let ping = json!({"tool": "streaming.Streamer.Ping", "input": {"text": "hi"}});
+    let (code, error, _) = post_json(&call_url, ping.clone(), &[]).await;
+    assert_eq!(code, 401, "{error}");
+    let bearer = format!(
+        "Authorization: Bearer {}",
+        token(&auth, "pat", &["ping"]).await
+    );
+    let (code, reply, _) = post_json(&call_url, ping, &[&bearer]).await;
+    assert_eq!(
+        (code, &reply["result"]),
+        (200, &json!({"text": "hi"})),
+        "{reply}"
+    );
+
+    let (code, health, _) = curl(&[&format!("{base}/health")]).await.unwrap();
+    assert_eq!((code, &health["status"]), (200, &json!("ok")), "{health}");
+    assert_eq!(health["tools"], json!(tools.len()));
+    // A page of another site reaching the server through a rebound DNS name.
+    let (code, error, _) = curl(&["-H", "Host: evil.example", &tools_url])
+        .await
+        .unwrap();
+    assert_eq!(code, 403, "{error}");
+    drop(server);
+    fleet.stop().await;
+}
+
 #[tokio::test]
 async fn list_and_test_work_from_the_command_line() {
     let Some(fleet) = Fleet::start().await else {

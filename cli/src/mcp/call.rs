@@ -28,6 +28,18 @@ impl Toolbox {
         arguments: Option<Map<String, Value>>,
         caller: &Caller,
     ) -> Result<Value, Error> {
+        let trace = uuid::Uuid::new_v4().to_string();
+        self.call_traced(tool, arguments, caller, &trace).await
+    }
+
+    /// Like [`call`](Self::call), with `trace` as the call's `Mcp-Trace-Id`.
+    pub async fn call_traced(
+        &self,
+        tool: &Tool,
+        arguments: Option<Map<String, Value>>,
+        caller: &Caller,
+        trace: &str,
+    ) -> Result<Value, Error> {
         let account = self.scopes().check(tool, caller).await?;
         let requests = arguments::read(tool, arguments)?;
         let account = account.as_ref().map(|account| account.id.as_str());
@@ -38,7 +50,7 @@ impl Toolbox {
             (Callee::Method(method), requests) => (method, requests),
             (Callee::Registered(endpoint), Requests::Json(request)) => {
                 let call = client.call::<Value, Value>(service, &endpoint.name, request);
-                let reply = self.prepare(call, tool, caller, account).await;
+                let reply = self.prepare(call, (tool, trace), caller, account).await;
                 return reply.map(structured).map_err(fail);
             }
             (Callee::Registered(_), _) => return Err(misread()),
@@ -48,7 +60,7 @@ impl Toolbox {
                 let reply = self
                     .prepare(
                         client.dynamic_unary(service, method, request),
-                        tool,
+                        (tool, trace),
                         caller,
                         account,
                     )
@@ -59,7 +71,7 @@ impl Toolbox {
             (RpcKind::ServerStreaming, Requests::One(request)) => {
                 let call = client.dynamic_server_streaming(service, method, request);
                 collect(
-                    self.prepare(call, tool, caller, account)
+                    self.prepare(call, (tool, trace), caller, account)
                         .await
                         .map_err(fail)?,
                     service,
@@ -71,7 +83,7 @@ impl Toolbox {
                 let call = client.dynamic_client_streaming(service, method, requests);
                 to_value(
                     &self
-                        .prepare(call, tool, caller, account)
+                        .prepare(call, (tool, trace), caller, account)
                         .await
                         .map_err(fail)?,
                 )
@@ -80,7 +92,7 @@ impl Toolbox {
                 let requests = futures_util::stream::iter(requests);
                 let call = client.dynamic_bidi_streaming(service, method, requests);
                 collect(
-                    self.prepare(call, tool, caller, account)
+                    self.prepare(call, (tool, trace), caller, account)
                         .await
                         .map_err(fail)?,
                     service,
@@ -91,18 +103,18 @@ impl Toolbox {
         }
     }
 
-    /// The caller's token, the tool's name, a trace id and the checked account as metadata,
+    /// The caller's token, the tool's name, the trace id and the checked account as metadata,
     /// and `--timeout`.
     fn prepare<T: Send + 'static>(
         &self,
         call: Call<T>,
-        tool: &Tool,
+        (tool, trace): (&Tool, &str),
         caller: &Caller,
         account: Option<&str>,
     ) -> Call<T> {
         let mut call = call
             .metadata(TOOL_NAME, &tool.name)
-            .metadata(TRACE_ID, &uuid::Uuid::new_v4().to_string())
+            .metadata(TRACE_ID, trace)
             .timeout(self.env.global.timeout);
         if let Some(account) = account {
             call = call.metadata(ACCOUNT_ID, account);

@@ -23,6 +23,7 @@
 mod arguments;
 mod call;
 mod registered;
+mod rest;
 mod scopes;
 mod server;
 mod toolbox;

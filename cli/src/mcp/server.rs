@@ -219,16 +219,23 @@ async fn service_names(toolbox: &Toolbox) -> BTreeSet<String> {
     services.into_iter().map(|service| service.name).collect()
 }
 
-/// The streamable HTTP transport at `/mcp`: one [`McpServer`] per session. Requests are
-/// accepted only with a `Host` of `allowed_hosts` (DNS rebinding protection; empty: any host).
+/// The streamable HTTP transport at `/mcp` (one [`McpServer`] per session), and go-micro's
+/// plain HTTP API beside it (`/mcp/tools`, `/mcp/call`, `/health`: see [`super::rest`]).
+/// Requests are accepted only with a `Host` of `allowed_hosts` (DNS rebinding protection;
+/// empty: any host).
 pub fn http_router(server: McpServer, allowed_hosts: Vec<String>) -> axum::Router {
+    let rest = super::rest::router(
+        server.toolbox.clone(),
+        server.token.clone(),
+        allowed_hosts.clone(),
+    );
     let config = StreamableHttpServerConfig::default().with_allowed_hosts(allowed_hosts);
     let service: StreamableHttpService<McpServer, LocalSessionManager> = StreamableHttpService::new(
         move || Ok(server.for_session()),
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    axum::Router::new().nest_service("/mcp", service)
+    rest.nest_service("/mcp", service)
 }
 
 /// The `Host`s streamable HTTP accepts: localhost's names and `extra`; any (none listed) if
