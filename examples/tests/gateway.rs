@@ -102,6 +102,17 @@ async fn curl_reaches_two_services_in_every_path_style_and_http_rules() {
         (body.as_str(), code),
         (r#"{"message":"HI BOB HI BOB"}"#, 200)
     );
+    // HEAD: GET's status and headers, no body.
+    let (head, code) = curl(&curl_bin, &["-I", &setup.url("/v1/greet/bob")]);
+    assert_eq!(code, 200, "{head}");
+    let head = head.to_ascii_lowercase();
+    assert!(head.contains("content-type: application/json"), "{head}");
+    let length = r#"{"message":"Hello bob"}"#.len();
+    assert!(
+        head.contains(&format!("content-length: {length}")),
+        "{head}"
+    );
+    assert!(!head.contains("hello bob"), "{head}");
     let (body, code) = curl(&curl_bin, &[&setup.url("/v1/greet/al%20ice")]);
     assert_eq!(
         (body.as_str(), code),

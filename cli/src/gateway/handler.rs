@@ -35,7 +35,11 @@ pub(super) async fn handle(
         .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn answer(gateway: &Shared, parts: Parts, body: Body) -> Result<Response, GatewayError> {
+async fn answer(gateway: &Shared, mut parts: Parts, body: Body) -> Result<Response, GatewayError> {
+    // HEAD is answered as GET; hyper sends the headers only.
+    if parts.method == HttpMethod::HEAD {
+        parts.method = HttpMethod::GET;
+    }
     let path = parts.uri.path();
     if let Some(matched) = gateway.routes.find(&parts.method, path) {
         return rest(gateway, matched, &parts, body).await;
