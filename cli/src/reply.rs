@@ -1,4 +1,4 @@
-//! How the gateway and the dashboard answer a failure: go-micro's error JSON
+//! How the gateway, the dashboard and MCP's HTTP API answer a failure: go-micro's error JSON
 //! (`{"id","code","detail","status"}`) with the error's HTTP status.
 
 use axum::response::{IntoResponse, Response};

@@ -41,6 +41,14 @@ impl GatewayError {
     }
 }
 
+/// A failure of the gateway's own work (reading descriptors, JSON ↔ protobuf), as
+/// [`GatewayError::from_status`] with the gateway's id.
+impl From<Status> for GatewayError {
+    fn from(status: Status) -> GatewayError {
+        GatewayError::from_status(&status, GATEWAY_ID)
+    }
+}
+
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         if self.0.http_status().is_server_error() {

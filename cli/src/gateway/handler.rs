@@ -13,7 +13,7 @@ use micro::dynamic::{self, DynamicMessage, MessageDescriptor, Method};
 use micro::server::RpcKind;
 use serde_json::Value;
 
-use super::error::{GATEWAY_ID, GatewayError};
+use super::error::GatewayError;
 use super::route::Target;
 use super::table::Matched;
 use super::{Shared, request, sse, undescribed, websocket};
@@ -92,8 +92,7 @@ async fn endpoint(
         true => b"{}".as_slice(),
         false => body,
     };
-    let request = dynamic::from_json(&method.input(), body, &gateway.json)
-        .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))?;
+    let request = dynamic::from_json(&method.input(), body, &gateway.json)?;
     if method.kind() == RpcKind::ServerStreaming {
         let replies = gateway.replies(None);
         return sse::respond(gateway, &target.service, &method, request, headers, replies).await;
@@ -101,7 +100,7 @@ async fn endpoint(
     let reply = gateway
         .call(&target.service, &method, request, headers)
         .await?;
-    Ok(json_response(gateway.to_json(&reply)?))
+    Ok(json_response(gateway.replies(None).text(&reply)?))
 }
 
 /// `GET /<service>/<Service.Method>?field=value` of a server-streaming method, as events
@@ -143,8 +142,7 @@ pub(super) fn decode(
     json: &Value,
 ) -> Result<DynamicMessage, GatewayError> {
     let json = serde_json::to_vec(json).unwrap_or_default();
-    dynamic::from_json(input, &json, &gateway.json)
-        .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))
+    dynamic::from_json(input, &json, &gateway.json).map_err(GatewayError::from)
 }
 
 pub(super) fn json_response(json: String) -> Response {
@@ -205,9 +203,7 @@ async fn rest(
     let reply = gateway
         .call(service, method, request, &parts.headers)
         .await?;
-    let text = replies
-        .text(&reply)
-        .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))?;
+    let text = replies.text(&reply)?;
     Ok(json_response(text))
 }
 

@@ -50,7 +50,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use http::HeaderMap;
-use micro::dynamic::{self, DynamicMessage, Method};
+use micro::dynamic::{DynamicMessage, Method};
 use micro::registry::{Cache, ErrorKind};
 use micro::{Code, JsonOptions, Status};
 use tokio::net::TcpListener;
@@ -163,7 +163,7 @@ impl Shared {
             Err(status) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => {
                 self.loosely_named(service, endpoint, &status).await
             }
-            found => found.map_err(|status| GatewayError::from_status(&status, GATEWAY_ID)),
+            found => found.map_err(GatewayError::from),
         }
     }
 
@@ -175,12 +175,7 @@ impl Shared {
         endpoint: &str,
         unfound: &Status,
     ) -> Result<Method, GatewayError> {
-        let descriptors = self
-            .env
-            .catalog
-            .descriptors(service)
-            .await
-            .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))?;
+        let descriptors = self.env.catalog.descriptors(service).await?;
         let names: Vec<&str> = descriptors
             .methods()
             .map(|method| method.endpoint())
@@ -193,7 +188,7 @@ impl Shared {
             ))),
             None => Err(unfound.clone()),
         }
-        .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))
+        .map_err(GatewayError::from)
     }
 
     /// The service and endpoint `path` names in one of the path styles ([`route`]). A path
@@ -252,11 +247,6 @@ impl Shared {
     /// Replies written whole, or only `response_body` of each.
     fn replies(&self, response_body: Option<&str>) -> ReplyJson {
         ReplyJson::new(self.json.clone(), response_body)
-    }
-
-    fn to_json(&self, reply: &DynamicMessage) -> Result<String, GatewayError> {
-        dynamic::to_json(reply, &self.json)
-            .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID))
     }
 }
 

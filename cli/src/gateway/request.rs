@@ -20,13 +20,7 @@ pub(super) fn compose(
     body: &[u8],
 ) -> Result<Value, GatewayError> {
     let body = binding.body.as_deref().map(|place| (place, body));
-    let with_query = binding.body.as_deref() != Some("*");
-    compose_parts(
-        input,
-        body,
-        with_query.then_some(query).flatten(),
-        variables,
-    )
+    compose_parts(input, body, query_for(binding, query), variables)
 }
 
 /// The request JSON of one WebSocket frame on `binding`'s path: the frame goes where the rule
@@ -41,14 +35,13 @@ pub(super) fn compose_frame(
     frame: Option<&[u8]>,
 ) -> Result<Value, GatewayError> {
     let place = binding.body.as_deref().unwrap_or("*");
-    let with_query = binding.body.as_deref() != Some("*");
     let body = frame.map(|frame| (place, frame));
-    compose_parts(
-        input,
-        body,
-        with_query.then_some(query).flatten(),
-        variables,
-    )
+    compose_parts(input, body, query_for(binding, query), variables)
+}
+
+/// The query parameters that fill fields: none when the body is the whole request (`*`).
+fn query_for<'a>(binding: &Binding, query: Option<&'a str>) -> Option<&'a str> {
+    query.filter(|_| binding.body.as_deref() != Some("*"))
 }
 
 /// `body` at its place (`*`: the whole request; a field), then `query`, then `variables`.

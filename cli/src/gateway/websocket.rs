@@ -399,8 +399,9 @@ impl Frames {
     ) -> Result<DynamicMessage, GatewayError> {
         let input = method.input();
         match (&self.rule, frame) {
-            (None, Some(frame)) => dynamic::from_json(&input, frame, &gateway.json)
-                .map_err(|status| GatewayError::from_status(&status, GATEWAY_ID)),
+            (None, Some(frame)) => {
+                dynamic::from_json(&input, frame, &gateway.json).map_err(GatewayError::from)
+            }
             (None, None) => Ok(DynamicMessage::new(input)),
             (Some((matched, query)), frame) => {
                 let (binding, variables) = (&matched.route.binding, &matched.variables);

@@ -24,6 +24,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{Caller, MCP_ID, Tool, Toolbox};
+use crate::reply::error as failure;
 
 /// The header (and go-micro's metadata key) with a call's trace id.
 const TRACE_HEADER: &str = "mcp-trace-id";
@@ -146,12 +147,6 @@ async fn health(State(rest): State<Rest>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
         }
     }
-}
-
-/// `error` as go-micro's error JSON, with the HTTP status of its code.
-fn failure(error: &Error) -> Response {
-    let headers = [(header::CONTENT_TYPE, "application/json")];
-    (error.http_status(), headers, error.to_json()).into_response()
 }
 
 /// Refuses requests whose `Host` is not among `allowed` (a page of another site reaching a
