@@ -33,7 +33,8 @@ enum Matcher {
     Literal(String),
     /// `*`: exactly one segment.
     Segment,
-    /// `**`: the rest of the path, zero or more segments.
+    /// `**`: zero or more segments, as many as the parts after it leave (Firestore's
+    /// `{parent=projects/*/databases/*/documents/*/**}/{collection_id}`).
     Rest,
 }
 
@@ -84,15 +85,8 @@ impl Template {
             .filter(|part| part.matcher == Matcher::Rest)
             .count();
         match rests {
-            0 => Ok(template),
-            1 if template
-                .parts
-                .last()
-                .is_some_and(|p| p.matcher == Matcher::Rest) =>
-            {
-                Ok(template)
-            }
-            _ => Err(fail("`**` may appear only once, as the last segment")),
+            0 | 1 => Ok(template),
+            _ => Err(fail("`**` may appear only once")),
         }
     }
 
@@ -164,17 +158,16 @@ impl Template {
         if segments.len() < fixed || (!self.has_rest() && segments.len() != fixed) {
             return None;
         }
+        let rest = segments.len() - fixed;
         let mut spans = Vec::with_capacity(self.parts.len());
-        for (index, part) in self.parts.iter().enumerate() {
+        for part in &self.parts {
             let start = spans.last().map_or(0, |&(_, end)| end);
             match &part.matcher {
                 Matcher::Literal(literal) if segments[start] == literal => {
                     spans.push((start, start + 1))
                 }
                 Matcher::Segment if !segments[start].is_empty() => spans.push((start, start + 1)),
-                Matcher::Rest if index + 1 == self.parts.len() => {
-                    spans.push((start, segments.len()))
-                }
+                Matcher::Rest => spans.push((start, start + rest)),
                 _ => return None,
             }
         }
@@ -199,9 +192,7 @@ impl Template {
     }
 
     fn has_rest(&self) -> bool {
-        self.parts
-            .last()
-            .is_some_and(|p| p.matcher == Matcher::Rest)
+        self.parts.iter().any(|p| p.matcher == Matcher::Rest)
     }
 }
 
@@ -363,6 +354,41 @@ mod tests {
     }
 
     #[test]
+    fn double_wildcard_leaves_the_segments_after_it() {
+        // Firestore's ListDocuments.
+        let template = "/v1/{parent=projects/*/databases/*/documents/*/**}/{collection_id}";
+        assert_eq!(
+            bound(
+                template,
+                "/v1/projects/p/databases/d/documents/rooms/r1/messages"
+            ),
+            Some(pairs(&[
+                ("parent", "projects/p/databases/d/documents/rooms/r1"),
+                ("collection_id", "messages")
+            ]))
+        );
+        assert_eq!(
+            bound(
+                template,
+                "/v1/projects/p/databases/d/documents/rooms/messages"
+            ),
+            Some(pairs(&[
+                ("parent", "projects/p/databases/d/documents/rooms"),
+                ("collection_id", "messages")
+            ]))
+        );
+        assert_eq!(
+            bound(template, "/v1/projects/p/databases/d/documents/rooms"),
+            None
+        );
+        assert_eq!(
+            bound("/a/**/b/{id}", "/a/x/y/b/7"),
+            Some(pairs(&[("id", "7")]))
+        );
+        assert_eq!(bound("/a/**/b/{id}", "/a/x/y/c/7"), None);
+    }
+
+    #[test]
     fn verbs_follow_a_colon() {
         assert_eq!(
             bound("/v1/{name}:publish", "/v1/books:publish"),
@@ -387,7 +413,7 @@ mod tests {
             ("/v1//x", "empty segment"),
             ("/v1/{}", "field path"),
             ("/v1/{a={b}}", "braces"),
-            ("/**/x", "`**`"),
+            ("/**/x/**", "`**` may appear only once"),
             ("/v1/{1x}", "field path"),
         ] {
             let err = Template::parse(template).unwrap_err().to_string();

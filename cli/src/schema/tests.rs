@@ -2,9 +2,9 @@
 //! are judged by micro's own JSON reader and by a real JSON Schema validator (Python's
 //! `jsonschema`), which must agree.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 use micro::JsonOptions;
 use micro::dynamic;
@@ -13,6 +13,7 @@ use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, Value as 
 use serde_json::{Value, json};
 
 use super::*;
+use crate::test_python::{python_with, run_within};
 
 const THINGS: &str = r#"syntax = "proto3";
 
@@ -383,7 +384,7 @@ fn the_reader_agrees_with_each_case() {
 /// for the cases it reads (with and without default values).
 #[test]
 fn a_real_validator_agrees_with_the_schemas() {
-    let Some(python) = python_with_jsonschema() else {
+    let Some(python) = python_with("jsonschema") else {
         return;
     };
     let everything = message("t.Everything");
@@ -458,43 +459,4 @@ sys.exit(1 if wrong else 0)
 
 fn write(dir: &Path, name: &str, value: &Value) {
     std::fs::write(dir.join(name), serde_json::to_vec_pretty(value).unwrap()).unwrap();
-}
-
-/// `MICRO_TEST_PYTHON` (or `python3`) if it has `jsonschema`; `None`, with a note, when it is
-/// missing and `MICRO_TEST_REQUIRE_TOOLS` is unset.
-fn python_with_jsonschema() -> Option<PathBuf> {
-    let python = std::env::var_os("MICRO_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("python3"));
-    let has_it = Command::new(&python)
-        .args(["-c", "import jsonschema"])
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if has_it {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("MICRO_TEST_REQUIRE_TOOLS").is_none(),
-        "{} with jsonschema is required (MICRO_TEST_REQUIRE_TOOLS is set); scripts/test.sh installs it",
-        python.display()
-    );
-    eprintln!("SKIPPED: no Python with jsonschema; set MICRO_TEST_PYTHON or run scripts/test.sh");
-    None
-}
-
-fn run_within(command: &mut Command, limit: Duration) -> std::process::Output {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            panic!("{command:?} took longer than {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
 }

@@ -26,19 +26,35 @@ const ONE_VALUE: [&str; 13] = [
     "google.protobuf.NullValue",
 ];
 
-/// The OpenAPI path of a template (`/v1/{name=shelves/*}:get` → `/v1/{name}:get`) and its
-/// variables' field paths; `None` when it has unnamed wildcards (`/v1/*/x`).
-pub(super) fn openapi_path(template: &str) -> Option<(String, Vec<String>)> {
+/// A parameter of an OpenAPI path: a whole field (`{name}` for `{name}` or `{name=*}`), or
+/// one segment of a field whose template spans several (`projectsId` and `topicsId` in
+/// `projects/{projectsId}/topics/{topicsId}` for `{topic=projects/*/topics/*}`), as Google's
+/// own API documents name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PathParameter {
+    /// The parameter's name in the path.
+    pub name: String,
+    /// The request field it fills (a field path, `book.id`).
+    pub field: String,
+    /// For a segment, the field's template with the segments named
+    /// (`projects/{projectsId}/topics/{topicsId}`).
+    pub segment_of: Option<String>,
+}
+
+/// The OpenAPI path of a template and its parameters: `/v1/{name=shelves/*}/books/{id}:get`
+/// → `/v1/shelves/{shelvesId}/books/{id}:get`. A variable whose template spans segments is
+/// written out, so clients send its slashes as slashes (OpenAPI path parameters cannot hold
+/// any). `None` for what OpenAPI cannot describe: unnamed wildcards (`/v1/*/x`) and `**`.
+pub(super) fn openapi_path(template: &str) -> Option<(String, Vec<PathParameter>)> {
     let mut path = String::new();
-    let mut variables = Vec::new();
+    let mut parameters = Vec::new();
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         path.push_str(&rest[..open]);
         let close = open + rest[open..].find('}')?;
         let inner = &rest[open + 1..close];
-        let field = inner.split_once('=').map_or(inner, |(field, _)| field);
-        path.push_str(&format!("{{{field}}}"));
-        variables.push(field.to_owned());
+        let (field, pattern) = inner.split_once('=').unwrap_or((inner, "*"));
+        path.push_str(&variable(field, pattern, &mut parameters)?);
         rest = &rest[close + 1..];
     }
     path.push_str(rest);
@@ -48,7 +64,56 @@ pub(super) fn openapi_path(template: &str) -> Option<(String, Vec<String>)> {
             .next()
             .is_some_and(|s| s.starts_with('*'))
     });
-    (!wildcard).then_some((path, variables))
+    (!wildcard).then_some((path, parameters))
+}
+
+/// The path text for the variable `field` of `pattern`, adding its parameters.
+fn variable(field: &str, pattern: &str, parameters: &mut Vec<PathParameter>) -> Option<String> {
+    if pattern.contains("**") {
+        return None;
+    }
+    if pattern == "*" {
+        parameters.push(PathParameter {
+            name: field.to_owned(),
+            field: field.to_owned(),
+            segment_of: None,
+        });
+        return Some(format!("{{{field}}}"));
+    }
+    let first = parameters.len();
+    let mut written = Vec::new();
+    let mut previous = field;
+    for segment in pattern.split('/') {
+        if segment != "*" {
+            written.push(segment.to_owned());
+            previous = segment;
+            continue;
+        }
+        let name = unique(&format!("{previous}Id"), parameters);
+        written.push(format!("{{{name}}}"));
+        parameters.push(PathParameter {
+            name,
+            field: field.to_owned(),
+            segment_of: None,
+        });
+    }
+    let written = written.join("/");
+    for parameter in &mut parameters[first..] {
+        parameter.segment_of = Some(written.clone());
+    }
+    Some(written)
+}
+
+/// `name`, or `name2`, `name3`… if a parameter already has it.
+fn unique(name: &str, parameters: &[PathParameter]) -> String {
+    let taken = |candidate: &str| parameters.iter().any(|p| p.name == candidate);
+    (1..)
+        .map(|n| match n {
+            1 => name.to_owned(),
+            n => format!("{name}{n}"),
+        })
+        .find(|candidate| !taken(candidate))
+        .unwrap_or_default()
 }
 
 /// The path with its variables unnamed: two paths of one shape are the same to OpenAPI.
@@ -69,19 +134,34 @@ pub(super) fn shape(path: &str) -> String {
     shape
 }
 
-/// The path parameters for `variables` (field paths of `input`).
+/// The OpenAPI parameters of `parameters` (of `input`'s fields): a whole field's schema, or
+/// a string segment of one.
 pub(super) fn path(
     schemas: &mut Schemas,
     input: &MessageDescriptor,
-    variables: &[String],
+    parameters: &[PathParameter],
 ) -> Vec<Value> {
-    variables
+    parameters
         .iter()
-        .map(|variable| {
-            let schema = field_at(input, variable)
-                .map(|field| schemas.field(&field))
-                .unwrap_or_else(|| json!({"type": "string"}));
-            json!({"name": variable, "in": "path", "required": true, "schema": schema})
+        .map(|parameter| {
+            let name = &parameter.name;
+            let Some(template) = &parameter.segment_of else {
+                let schema = field_at(input, &parameter.field)
+                    .map(|field| schemas.field(&field))
+                    .unwrap_or_else(|| json!({"type": "string"}));
+                return json!({"name": name, "in": "path", "required": true, "schema": schema});
+            };
+            let description = format!(
+                "A segment of `{}`, which the path sets to `{template}`.",
+                parameter.field
+            );
+            json!({
+                "name": name,
+                "in": "path",
+                "required": true,
+                "description": description,
+                "schema": {"type": "string"},
+            })
         })
         .collect()
 }
@@ -159,20 +239,58 @@ mod tests {
 
     #[test]
     fn templates_become_openapi_paths() {
-        let path = |t: &str| openapi_path(t).map(|(path, vars)| (path, vars.join(",")));
+        let path = |t: &str| {
+            openapi_path(t).map(|(path, parameters)| {
+                let names: Vec<String> = parameters
+                    .iter()
+                    .map(|p| format!("{}>{}", p.name, p.field))
+                    .collect();
+                (path, names.join(","))
+            })
+        };
         assert_eq!(
             path("/v1/greet/{name}"),
-            Some(("/v1/greet/{name}".into(), "name".into()))
+            Some(("/v1/greet/{name}".into(), "name>name".into()))
         );
         assert_eq!(
             path("/v1/{name=shelves/*}/books/{book.id}:publish"),
             Some((
-                "/v1/{name}/books/{book.id}:publish".into(),
-                "name,book.id".into()
+                "/v1/shelves/{shelvesId}/books/{book.id}:publish".into(),
+                "shelvesId>name,book.id>book.id".into()
             ))
+        );
+        assert_eq!(
+            path("/v1/{topic=projects/*/topics/*}:publish"),
+            Some((
+                "/v1/projects/{projectsId}/topics/{topicsId}:publish".into(),
+                "projectsId>topic,topicsId>topic".into()
+            ))
+        );
+        assert_eq!(
+            path("/v1/{parent=projects/*}/{child=projects/*}"),
+            Some((
+                "/v1/projects/{projectsId}/projects/{projectsId2}".into(),
+                "projectsId>parent,projectsId2>child".into()
+            ))
+        );
+        assert_eq!(
+            path("/v1/{name=*}"),
+            Some(("/v1/{name}".into(), "name>name".into()))
         );
         assert_eq!(path("/v1/*/x"), None);
         assert_eq!(path("/v1/files/**"), None);
+        assert_eq!(path("/v1/{name=files/**}"), None);
         assert_eq!(shape("/v1/{name}/b/{id}"), "/v1/{}/b/{}");
+    }
+
+    #[test]
+    fn segments_say_which_field_they_fill() {
+        let (_, parameters) = openapi_path("/v1/{topic=projects/*/topics/*}").unwrap();
+        let template = "projects/{projectsId}/topics/{topicsId}";
+        assert!(
+            parameters
+                .iter()
+                .all(|p| p.segment_of.as_deref() == Some(template))
+        );
     }
 }
