@@ -170,10 +170,10 @@ impl Document {
                 RpcKind::ClientStreaming | RpcKind::BidiStreaming => continue,
             };
             let path = format!("/{service}/{}", method.endpoint());
-            let operation = self.operation(&call, &[], Some("*"), None, streaming);
+            let operation = self.operation(&call, (&[], &[]), Some("*"), None, streaming);
             self.add(&path, "post", operation);
             if streaming {
-                let operation = self.operation(&call, &[], None, None, true);
+                let operation = self.operation(&call, (&[], &[]), None, None, true);
                 self.add(&path, "get", operation);
             }
             let (bindings, _skipped) = rule::bindings(method.descriptor());
@@ -195,7 +195,7 @@ impl Document {
         };
         let operation = self.operation(
             call,
-            &parameters,
+            (&parameters, binding.template.variables()),
             binding.body.as_deref(),
             binding.response_body.as_deref(),
             streaming,
@@ -203,13 +203,13 @@ impl Document {
         self.add(&path, &binding.method.as_str().to_lowercase(), operation);
     }
 
-    /// An operation calling `call` with the request put together from the path's
-    /// `variables`, the body (`body`: `*`, a field or none) and the query (the fields left
-    /// when the body is not `*`).
+    /// An operation calling `call` with the request put together from the path (its
+    /// parameters, and the fields its variables set), the body (`body`: `*`, a field or
+    /// none) and the query (the fields left when the body is not `*`).
     fn operation(
         &mut self,
         call: &Call<'_>,
-        variables: &[PathParameter],
+        (variables, bound_by_path): (&[PathParameter], &[String]),
         body: Option<&str>,
         response_body: Option<&str>,
         streaming: bool,
@@ -217,7 +217,7 @@ impl Document {
         let input = call.method.input();
         let mut parameters = parameters::path(&mut self.schemas, &input, variables);
         if body != Some("*") {
-            let mut bound: Vec<String> = variables.iter().map(|v| v.field.clone()).collect();
+            let mut bound: Vec<String> = bound_by_path.to_vec();
             bound.extend(body.map(str::to_owned));
             parameters.extend(parameters::query(&mut self.schemas, &input, &bound));
         }
@@ -463,7 +463,7 @@ mod tests {
 
     /// Google's own APIs (Pub/Sub, Spanner, Firestore, Logging, Cloud Tasks, Secret Manager,
     /// Gemini; 157 methods, 313 rules): every rule is read, and every one OpenAPI can describe
-    /// (all but `**` templates) is an operation of its method at its path.
+    /// (all but `**` templates) is an operation of its method at a path that reaches the rule.
     #[test]
     fn every_rule_of_real_apis_is_an_operation() {
         let pool = corpus_pool();
@@ -482,10 +482,23 @@ mod tests {
                 for binding in bindings {
                     rules += 1;
                     let template = binding.template.as_str();
-                    let Some((path, _)) = parameters::openapi_path(template) else {
+                    let Some((path, parameters)) = parameters::openapi_path(template) else {
                         assert!(template.contains("**"), "{template}");
                         continue;
                     };
+                    // The path a client fills in reaches the rule, each field set whole.
+                    let mut called = path.clone();
+                    for parameter in &parameters {
+                        let name = &parameter.name;
+                        called = called.replace(&format!("{{{name}}}"), &format!("v-{name}"));
+                    }
+                    let bound = binding.template.matches(&called);
+                    let bound = bound.unwrap_or_else(|| panic!("{called} misses {template}"));
+                    let fields: Vec<&String> = bound.iter().map(|(field, _)| field).collect();
+                    assert!(
+                        parameters.iter().all(|p| fields.contains(&&p.field)),
+                        "{template}: {fields:?}"
+                    );
                     let verb = binding.method.as_str().to_lowercase();
                     let operation = &document["paths"][&path][&verb];
                     let endpoint = format!("{}.{}", method.parent_service().name(), method.name());
@@ -496,6 +509,18 @@ mod tests {
             }
         }
         assert!(rules > 300, "{rules}");
+        // A variable the template fixes (`{name=operations}`) is no query parameter.
+        let listed = &document["paths"]["/v1/operations"]["get"]["parameters"];
+        let names: Vec<&Value> = listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| &p["name"])
+            .collect();
+        assert!(
+            names.contains(&&json!("filter")) && !names.contains(&&json!("name")),
+            "{names:?}"
+        );
         assert!(
             missing.is_empty(),
             "{} rules missing: {missing:#?}",

@@ -95,6 +95,11 @@ impl Template {
         &self.text
     }
 
+    /// The field paths the template's variables set, in order.
+    pub fn variables(&self) -> &[String] {
+        &self.variables
+    }
+
     /// How specific the template is: routes with more literal segments and no `**` are tried
     /// first, so `/v1/greet/all` wins over `/v1/greet/{name}`.
     pub fn specificity(&self) -> (bool, usize) {
