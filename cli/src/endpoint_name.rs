@@ -27,10 +27,11 @@ fn method_of(endpoint: &str) -> &str {
         .map_or(endpoint, |(_, method)| method)
 }
 
-/// The one name `names` has; `None` for none or several.
+/// The one name `names` has (however often: versions of a service list the same
+/// endpoints); `None` for none or several.
 fn only<'a>(mut names: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let first = names.next()?;
-    names.next().is_none().then_some(first)
+    names.all(|name| name == first).then_some(first)
 }
 
 #[cfg(test)]
@@ -64,6 +65,11 @@ mod tests {
         );
         assert_eq!(find("helloworld", &names, "health"), Some("Debug.Health"));
         assert_eq!(find("streaming", STREAMING, "ping"), Some("Streamer.Ping"));
+        let two_versions = ["Helloworld.Greeting", "Helloworld.Greeting"];
+        assert_eq!(
+            find("go-hello", &two_versions, "greeting"),
+            Some("Helloworld.Greeting")
+        );
     }
 
     #[test]

@@ -74,8 +74,6 @@ struct Shared {
     env: Env,
     routes: RouteTable,
     json: JsonOptions,
-    /// The registry, its answers kept (and watched) per service.
-    registry: Cache,
     /// Services called without descriptors (they serve no reflection).
     undescribed: Undescribed,
     /// Browser origins besides the gateway's own that may call it.
@@ -86,8 +84,7 @@ impl Shared {
     fn new(env: Env, origins: Origins) -> Shared {
         Shared {
             routes: RouteTable::new(env.registry.clone(), env.catalog.clone()),
-            registry: Cache::new(env.registry.clone()),
-            undescribed: Undescribed::default(),
+            undescribed: Undescribed::new(Cache::new(env.registry.clone())),
             env,
             json: JsonOptions::default(),
             origins,
@@ -196,7 +193,7 @@ impl Shared {
     /// (`/v1/things`), so it counts only when its service is registered.
     async fn path_target(&self, path: &str) -> Option<Target> {
         let target = route::resolve(path)?;
-        if target.is_method_alone() && !self.registered(&target.service).await {
+        if target.is_method_alone() && !self.routes.lists(&target.service).await {
             return None;
         }
         Some(target)
@@ -224,7 +221,7 @@ impl Shared {
 
     /// Whether the registry lists a node of `service`; true when it cannot say.
     async fn registered(&self, service: &str) -> bool {
-        match self.registry.get_service(service).await {
+        match self.env.registry.get_service(service).await {
             Ok(versions) => versions.iter().any(|version| !version.nodes.is_empty()),
             Err(err) => err.kind() != ErrorKind::NotFound,
         }

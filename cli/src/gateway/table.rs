@@ -97,6 +97,23 @@ impl RouteTable {
         self.find_where(path, |binding| binding.method == *method)
     }
 
+    /// Whether `service` is registered, as the table's last look at the registry saw it
+    /// (looking again, at most every [`MISS_RECHECK`], when it was not there).
+    pub(super) async fn lists(&self, service: &str) -> bool {
+        let listed = |table: &RouteTable| {
+            table
+                .read()
+                .services
+                .binary_search_by(|s| s.as_str().cmp(service))
+                .is_ok()
+        };
+        if listed(self) {
+            return true;
+        }
+        self.refresh_on_miss().await;
+        listed(self)
+    }
+
     /// The route a WebSocket upgrade of `path` calls. An upgrade is always a `GET`, so a rule
     /// of another verb answers when no `GET` rule matches `path` (a streaming method's rule is
     /// usually a `post`).

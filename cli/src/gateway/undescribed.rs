@@ -23,13 +23,20 @@ use super::{Shared, headers, request};
 /// tried again (it may have been redeployed with it).
 const RECHECK: Duration = Duration::from_secs(30);
 
-/// The services found to serve no reflection.
-#[derive(Default)]
+/// The services found to serve no reflection, and the registry as this path reads it.
 pub(super) struct Undescribed {
+    registry: Cache,
     since: Mutex<HashMap<String, Instant>>,
 }
 
 impl Undescribed {
+    pub(super) fn new(registry: Cache) -> Undescribed {
+        Undescribed {
+            registry,
+            since: Mutex::default(),
+        }
+    }
+
     /// Whether `service` was found without reflection lately.
     pub(super) fn known(&self, service: &str) -> bool {
         let since = self
@@ -50,22 +57,23 @@ impl Undescribed {
             since.insert(service.to_owned(), Instant::now());
         }
     }
-}
 
-/// The endpoint `target` names (in any case, or by its method alone), as its service
-/// registered it.
-async fn registered(registry: &Cache, target: &Target) -> Option<Endpoint> {
-    let versions = registry.get_service(&target.service).await.ok()?;
-    let mut endpoints: Vec<Endpoint> = versions
-        .into_iter()
-        .flat_map(|version| version.endpoints)
-        .collect();
-    let names: Vec<&str> = endpoints.iter().map(|e| e.name.as_str()).collect();
-    let name = crate::endpoint_name::find(&target.service, &names, &target.endpoint)?.to_owned();
-    let index = endpoints
-        .iter()
-        .position(|endpoint| endpoint.name == name)?;
-    Some(endpoints.swap_remove(index))
+    /// The endpoint `target` names (in any case, or by its method alone), as its service
+    /// registered it.
+    async fn registered(&self, target: &Target) -> Option<Endpoint> {
+        let versions = self.registry.get_service(&target.service).await.ok()?;
+        let mut endpoints: Vec<Endpoint> = versions
+            .into_iter()
+            .flat_map(|version| version.endpoints)
+            .collect();
+        let names: Vec<&str> = endpoints.iter().map(|e| e.name.as_str()).collect();
+        let name =
+            crate::endpoint_name::find(&target.service, &names, &target.endpoint)?.to_owned();
+        let index = endpoints
+            .iter()
+            .position(|endpoint| endpoint.name == name)?;
+        Some(endpoints.swap_remove(index))
+    }
 }
 
 /// Calls `target` with the JSON `body` as is, if its service registered the endpoint;
@@ -77,7 +85,7 @@ pub(super) async fn call(
     body: &[u8],
     unfound: GatewayError,
 ) -> Result<Response, GatewayError> {
-    let Some(endpoint) = registered(&gateway.registry, target).await else {
+    let Some(endpoint) = gateway.undescribed.registered(target).await else {
         return Err(unfound);
     };
     if endpoint.metadata.get("stream").map(String::as_str) == Some("true") {

@@ -220,7 +220,7 @@ async fn service_names(toolbox: &Toolbox) -> BTreeSet<String> {
 }
 
 /// The streamable HTTP transport at `/mcp` (one [`McpServer`] per session), and go-micro's
-/// plain HTTP API beside it (`/mcp/tools`, `/mcp/call`, `/health`: see [`super::rest`]).
+/// plain HTTP API beside it (`/mcp/tools`, `/mcp/call`, `/health`; see `docs/mcp.md`).
 /// Requests are accepted only with a `Host` of `allowed_hosts` (DNS rebinding protection;
 /// empty: any host).
 pub fn http_router(server: McpServer, allowed_hosts: Vec<String>) -> axum::Router {
