@@ -341,6 +341,12 @@ pub struct McpToolArgs {
     /// The namespace tokens are issued in.
     #[arg(long, env = "MICRO_AUTH_NAMESPACE", default_value = "micro")]
     pub auth_namespace: String,
+
+    /// How tools are named: `dotted`, go-micro's `helloworld.Helloworld.Greeting`, or
+    /// `underscore`, `helloworld_Helloworld_Greeting`, for clients that take only
+    /// `[A-Za-z0-9_-]` (Claude Desktop, OpenAI). Calls take either.
+    #[arg(long, env = "MICRO_MCP_TOOL_NAMES", value_enum, default_value_t = crate::mcp::ToolNames::Dotted)]
+    pub tool_names: crate::mcp::ToolNames,
 }
 
 /// `micro mcp serve`.

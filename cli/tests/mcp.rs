@@ -488,6 +488,65 @@ async fn list_and_test_work_from_the_command_line() {
             .await,
     );
     assert!(unknown.contains("micro mcp list"), "{unknown}");
+    // The other naming is called too.
+    let reply = ok(&fleet
+        .micro(&[
+            "-o",
+            "json",
+            "mcp",
+            "test",
+            "helloworld_Helloworld_Greeting",
+            "{}",
+        ])
+        .await);
+    assert_eq!(reply.trim(), r#"{"message":"Hello "}"#);
+    fleet.stop().await;
+}
+
+/// Claude Desktop and OpenAI refuse a tool list with names outside `^[a-zA-Z0-9_-]{1,64}$`;
+/// `--tool-names underscore` serves names they take, and calls (and `--scope`) keep working
+/// with either naming.
+#[tokio::test]
+async fn underscore_names_are_what_strict_clients_take() {
+    let (Some(python), Some(fleet)) = (python_with_mcp(), Fleet::start().await) else {
+        return;
+    };
+    let scope = format!("{GREETING}=greet");
+    let server = HttpServer::start(&fleet, &["--tool-names", "underscore", "--scope", &scope]);
+    let safe = "helloworld_Helloworld_Greeting";
+    let calls = json!([
+        { "tool": safe, "arguments": { "name": "ann" } },
+        { "tool": "streaming_Streamer_Ping", "arguments": { "text": "hi" } },
+        { "tool": "streaming.Streamer.Ping", "arguments": { "text": "dotted" } },
+    ]);
+    let report = drive(&python, json!({ "url": server.url, "calls": calls })).await;
+    let names: Vec<&str> = report["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tool| tool["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&safe), "{names:?}");
+    let strict = |name: &&str| {
+        (1..=64).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    assert!(names.iter().all(strict), "{names:?}");
+    // The scope given under go-micro's name holds under the other one.
+    let denied = &report["results"][0];
+    assert_eq!(denied["is_error"], true, "{denied:#}");
+    assert_eq!(denied["structured_content"]["code"], 403, "{denied:#}");
+    assert_eq!(
+        report["results"][1]["structured_content"],
+        json!({ "text": "hi" })
+    );
+    assert_eq!(
+        report["results"][2]["structured_content"],
+        json!({ "text": "dotted" })
+    );
+    drop(server);
     fleet.stop().await;
 }
 

@@ -32,7 +32,7 @@ fn toolbox(env: Env, args: &McpToolArgs) -> anyhow::Result<Toolbox> {
         None => None,
     };
     let overrides: BTreeMap<String, Vec<String>> = args.scopes.iter().cloned().collect();
-    Ok(Toolbox::new(env, Scopes::new(overrides, auth)))
+    Ok(Toolbox::new(env, Scopes::new(overrides, auth)).with_names(args.tool_names))
 }
 
 async fn serve(env: Env, args: McpServeArgs) -> anyhow::Result<()> {
@@ -87,7 +87,7 @@ async fn test(env: Env, args: McpTestArgs) -> anyhow::Result<()> {
     let toolbox = toolbox(env, &args.tools)?;
     let tool = toolbox.tool(&args.tool).await.with_context(|| {
         format!(
-            "no tool `{}`: tools are named <service>.<Service.Method> (see `micro mcp list`); {hint}",
+            "no tool `{}`: `micro mcp list` lists the tools there are; {hint}",
             args.tool
         )
     })?;

@@ -2,8 +2,9 @@
 //! Model Context Protocol (stdio, or streamable HTTP at `/mcp`).
 //!
 //! A tool is named `<service>.<Service.Method>` (go-micro's naming, e.g.
-//! `helloworld.Helloworld.Greeting`). Its input and output JSON Schemas come from the
-//! descriptors the service serves over gRPC reflection, with the `.proto` comments as
+//! `helloworld.Helloworld.Greeting`), or `helloworld_Helloworld_Greeting` with
+//! [`ToolNames::Underscore`] for clients that take only `[A-Za-z0-9_-]`; calls take either.
+//! Its input and output JSON Schemas come from the descriptors the service serves over gRPC reflection, with the `.proto` comments as
 //! descriptions; a service without reflection (go-micro before v6.10) has its registered
 //! unary endpoints as tools, with looser schemas from the registry. Calls go through the
 //! client stack (discovery, load balancing, retries) with the caller's token, so the service's
@@ -22,12 +23,14 @@
 
 mod arguments;
 mod call;
+mod names;
 mod registered;
 mod rest;
 mod scopes;
 mod server;
 mod toolbox;
 
+pub use names::ToolNames;
 pub(crate) use scopes::parse_scope;
 pub use scopes::{Caller, Scopes};
 pub use server::{McpServer, allowed_hosts, http_router};

@@ -103,8 +103,7 @@ async fn call(State(rest): State<Rest>, headers: HeaderMap, body: axum::body::By
     };
     let Some(tool) = rest.toolbox.tool(&request.tool).await else {
         let detail = format!(
-            "no tool `{}`: GET /mcp/tools lists the tools there are (named \
-             <service>.<Service.Method>)",
+            "no tool `{}`: GET /mcp/tools lists the tools there are",
             request.tool
         );
         return failure(&Error::not_found(MCP_ID, detail));

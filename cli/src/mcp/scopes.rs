@@ -48,9 +48,13 @@ impl Scopes {
         Scopes { overrides, auth }
     }
 
-    /// The scopes `tool` requires: the operator's, else the service's `declared` ones.
-    pub(super) fn required(&self, tool: &str, declared: Vec<String>) -> Vec<String> {
-        self.overrides.get(tool).cloned().unwrap_or(declared)
+    /// The scopes a tool requires: the operator's (under any of its `names`), else the
+    /// service's `declared` ones.
+    pub(super) fn required(&self, names: &[String], declared: Vec<String>) -> Vec<String> {
+        names
+            .iter()
+            .find_map(|name| self.overrides.get(name).cloned())
+            .unwrap_or(declared)
     }
 
     /// Whether `caller` may call `tool`: the account the token names, if it was inspected;
@@ -151,7 +155,14 @@ mod tests {
     fn the_operators_scopes_replace_the_services() {
         let overrides = BTreeMap::from([("a.B.C".to_owned(), vec!["x".to_owned()])]);
         let scopes = Scopes::new(overrides, None);
-        assert_eq!(scopes.required("a.B.C", vec!["y".into()]), ["x"]);
-        assert_eq!(scopes.required("a.B.D", vec!["y".into()]), ["y"]);
+        let names = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            scopes.required(&names(&["a.B.C", "a_B_C"]), vec!["y".into()]),
+            ["x"]
+        );
+        assert_eq!(
+            scopes.required(&names(&["a.B.D", "a_B_D"]), vec!["y".into()]),
+            ["y"]
+        );
     }
 }

@@ -20,10 +20,10 @@ use super::{Caller, Toolbox};
 
 /// What the server tells agents when they connect.
 const INSTRUCTIONS: &str = "Each tool is an endpoint of a microservice, named \
-    <service>.<Service.Method>. Arguments are the request message as JSON (proto3 JSON \
-    mapping); the result is the reply. Streaming endpoints take {\"requests\": [...]} and/or \
-    return {\"replies\": [...]}. A failed call returns the service's error as JSON \
-    ({\"id\",\"code\",\"detail\",\"status\"}).";
+    <service>.<Service.Method> (or <service>_<Service>_<Method>). Arguments are the request \
+    message as JSON (proto3 JSON mapping); the result is the reply. Streaming endpoints take \
+    {\"requests\": [...]} and/or return {\"replies\": [...]}. A failed call returns the \
+    service's error as JSON ({\"id\",\"code\",\"detail\",\"status\"}).";
 
 /// An MCP server whose tools are the endpoints of the registered services.
 #[derive(Clone)]
@@ -155,8 +155,7 @@ impl ServerHandler for McpServer {
         let Some(tool) = self.toolbox.tool(&request.name).await else {
             return Err(ErrorData::invalid_params(
                 format!(
-                    "unknown tool `{}`: tools/list lists the tools there are (named \
-                     <service>.<Service.Method>)",
+                    "unknown tool `{}`: tools/list lists the tools there are",
                     request.name
                 ),
                 None,

@@ -10,6 +10,7 @@ use micro::registry::{Endpoint, Service};
 use micro::server::RpcKind;
 use serde_json::{Map, Value, json};
 
+use super::names::{self, ToolNames};
 use super::{Scopes, registered};
 use crate::Env;
 
@@ -185,12 +186,24 @@ fn object(schema: Value) -> Map<String, Value> {
 pub struct Toolbox {
     pub(super) env: Env,
     scopes: Scopes,
+    names: ToolNames,
 }
 
 impl Toolbox {
-    /// Tools of the services in `env`'s registry, with `scopes` required of callers.
+    /// Tools of the services in `env`'s registry, with `scopes` required of callers, named
+    /// as go-micro names them.
     pub fn new(env: Env, scopes: Scopes) -> Toolbox {
-        Toolbox { env, scopes }
+        Toolbox {
+            env,
+            scopes,
+            names: ToolNames::default(),
+        }
+    }
+
+    /// Names the tools `names`' way (calls take either way).
+    pub fn with_names(mut self, names: ToolNames) -> Toolbox {
+        self.names = names;
+        self
     }
 
     /// The scopes tools require, and how tokens are checked.
@@ -214,9 +227,18 @@ impl Toolbox {
         Ok(tools)
     }
 
-    /// The tool `name`, if a registered service has it.
+    /// The tool `name` (in either naming), if a registered service has it.
     pub async fn tool(&self, name: &str) -> Option<Tool> {
-        let (service, endpoint) = split(name)?;
+        if let Some((service, endpoint)) = split(name)
+            && let Some(tool) = self.service_tool(service, endpoint).await
+        {
+            return Some(tool);
+        }
+        self.tool_named_safely(name).await
+    }
+
+    /// The tool go-micro's naming calls `service` and `endpoint`.
+    async fn service_tool(&self, service: &str, endpoint: &str) -> Option<Tool> {
         let registered = self.registered(service).await;
         let callee = match self.env.catalog.method(service, endpoint).await {
             Ok(method) => Callee::Method(method),
@@ -228,6 +250,36 @@ impl Toolbox {
             Err(_) => return None,
         };
         Some(self.describe(service, callee, &registered))
+    }
+
+    /// The tool whose [`ToolNames::Underscore`] name is `name`. Such a name does not say
+    /// where the service's name ends, so the services whose names it could start with are
+    /// looked through.
+    async fn tool_named_safely(&self, name: &str) -> Option<Tool> {
+        if name.contains('.') {
+            return None;
+        }
+        let services = self.env.registry.list_services().await.ok()?;
+        let mut candidates: Vec<String> = services
+            .into_iter()
+            .map(|service| service.name)
+            .filter(|service| {
+                let prefix = names::underscored(service, "");
+                name.starts_with(&prefix[..prefix.len().min(32)])
+            })
+            .collect();
+        candidates.sort();
+        candidates.dedup();
+        for service in candidates {
+            let tools = self.service_tools(&service).await;
+            let found = tools
+                .into_iter()
+                .find(|tool| names::underscored(&tool.service, tool.callee.endpoint()) == name);
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
     }
 
     async fn service_tools(&self, service: &str) -> Vec<Tool> {
@@ -279,7 +331,8 @@ impl Toolbox {
         callee: Callee,
         registered: &BTreeMap<String, Endpoint>,
     ) -> Tool {
-        let name = format!("{service}.{}", callee.endpoint());
+        let endpoint = callee.endpoint();
+        let name = self.names.name(service, endpoint);
         let metadata = registered
             .get(callee.endpoint())
             .map(|endpoint| &endpoint.metadata);
@@ -295,7 +348,11 @@ impl Toolbox {
             .and_then(|metadata| metadata.get("scopes"))
             .map(|scopes| split_scopes(scopes))
             .unwrap_or_default();
-        let scopes = self.scopes.required(&name, declared);
+        let either = [
+            names::dotted(service, endpoint),
+            names::underscored(service, endpoint),
+        ];
+        let scopes = self.scopes.required(&either, declared);
         Tool {
             name,
             service: service.to_owned(),
