@@ -21,24 +21,7 @@ const GREETING: &str = "helloworld.Helloworld.Greeting";
 
 /// A Python with the MCP SDK, or `None` (the test skips unless tools are required).
 fn python_with_mcp() -> Option<PathBuf> {
-    let python = tool("MICRO_TEST_PYTHON", "python3")?;
-    let has_sdk = Command::new(&python)
-        .args(["-c", "import mcp, httpx2"])
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if has_sdk {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("MICRO_TEST_REQUIRE_TOOLS").is_none(),
-        "{} lacks the MCP SDK (pip install mcp); scripts/test.sh installs it",
-        python.display()
-    );
-    eprintln!(
-        "SKIPPED: {} lacks the MCP SDK; set MICRO_TEST_PYTHON or run scripts/test.sh",
-        python.display()
-    );
-    None
+    micro_test_support::python_with("mcp, httpx2")
 }
 
 /// Runs tests/mcp/client.py with `plan`; what it printed, parsed.

@@ -11,6 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use micro::registry::{Node, Registry, Service};
+use micro_test_support::python_with;
 use serde_json::Value;
 use support::{Example, GatewayFleet};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -66,28 +67,6 @@ async fn openapi(url: &str) -> Value {
     let (status, body) = get(url, "/openapi.json").await;
     assert_eq!(status, 200, "{body}");
     serde_json::from_str(&body).unwrap()
-}
-
-/// `MICRO_TEST_PYTHON` (or `python3`) if it has `module`; `None` (the test skips) otherwise.
-fn python_with(module: &str) -> Option<PathBuf> {
-    let python = support::tool("MICRO_TEST_PYTHON", "python3")?;
-    let has_it = Command::new(&python)
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if has_it {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("MICRO_TEST_REQUIRE_TOOLS").is_none(),
-        "{} lacks {module}; scripts/test.sh installs it",
-        python.display()
-    );
-    eprintln!(
-        "SKIPPED: {} lacks {module}; set MICRO_TEST_PYTHON or run scripts/test.sh",
-        python.display()
-    );
-    None
 }
 
 fn write_json(dir: &Path, value: &Value) -> PathBuf {

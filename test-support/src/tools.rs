@@ -34,3 +34,21 @@ pub fn require_or_skip(why: &str) {
     );
     eprintln!("SKIPPED: {why}");
 }
+
+/// `MICRO_TEST_PYTHON` (or `python3` from PATH) if it can `import {modules}` (e.g.
+/// `"grpc, grpc_tools"`); `None`, with a note, when it cannot and tools are not required.
+pub fn python_with(modules: &str) -> Option<PathBuf> {
+    let python = tool("MICRO_TEST_PYTHON", "python3")?;
+    let has_them = Command::new(&python)
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if has_them {
+        return Some(python);
+    }
+    require_or_skip(&format!(
+        "{} cannot import {modules}; set MICRO_TEST_PYTHON or run scripts/test.sh, which installs them",
+        python.display()
+    ));
+    None
+}

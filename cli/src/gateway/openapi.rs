@@ -419,7 +419,8 @@ fn error_schema() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_python::{python_with, run_within};
+    use crate::test_python::run_within;
+    use micro_test_support::python_with;
 
     /// Real APIs' protos (googleapis, vendored in `corpus/`), each a registered service.
     const CORPUS: &[(&str, &str)] = &[

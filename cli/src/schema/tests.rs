@@ -13,7 +13,8 @@ use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, Value as 
 use serde_json::{Value, json};
 
 use super::*;
-use crate::test_python::{python_with, run_within};
+use crate::test_python::run_within;
+use micro_test_support::python_with;
 
 const THINGS: &str = r#"syntax = "proto3";
 

@@ -166,29 +166,7 @@ pub fn tool(env: &str, name: &str) -> Option<PathBuf> {
 /// A Python with grpcio, grpcio-tools, -health-checking and -reflection: `MICRO_TEST_PYTHON`,
 /// or `python3` from PATH if it has them.
 pub fn python_with_grpc() -> Option<PathBuf> {
-    let has_modules = |python: &PathBuf| {
-        Command::new(python)
-            .args([
-                "-c",
-                "import grpc, grpc_tools, grpc_health, grpc_reflection",
-            ])
-            .output()
-            .is_ok_and(|output| output.status.success())
-    };
-    let python = tool("MICRO_TEST_PYTHON", "python3")?;
-    if has_modules(&python) {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("MICRO_TEST_REQUIRE_TOOLS").is_none(),
-        "{} lacks grpcio and friends; scripts/test.sh installs them",
-        python.display()
-    );
-    eprintln!(
-        "SKIPPED: {} lacks grpcio; set MICRO_TEST_PYTHON or run scripts/test.sh",
-        python.display()
-    );
-    None
+    micro_test_support::python_with("grpc, grpc_tools, grpc_health, grpc_reflection")
 }
 
 /// The repository's `proto/` directory.
