@@ -37,6 +37,15 @@ async fn drive(python: &Path, plan: Value) -> Value {
         .unwrap_or_else(|err| panic!("the client printed no JSON ({err}): {text}"))
 }
 
+/// The names of the tools the client listed.
+fn tool_names(report: &Value) -> Vec<&str> {
+    let tools = report["tools"].as_array().unwrap();
+    tools
+        .iter()
+        .map(|tool| tool["name"].as_str().unwrap())
+        .collect()
+}
+
 fn listed<'a>(report: &'a Value, name: &str) -> &'a Value {
     report["tools"]
         .as_array()
@@ -134,12 +143,7 @@ fn assert_tools(report: &Value) {
     let count = &listed(report, "streaming.Streamer.Count")["outputSchema"];
     assert_eq!(count["properties"]["replies"]["type"], "array", "{count:#}");
     // Infrastructure is not a tool.
-    let names: Vec<&str> = report["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|tool| tool["name"].as_str().unwrap())
-        .collect();
+    let names = tool_names(report);
     assert!(
         names.iter().all(|name| !name.contains("grpc.")),
         "{names:?}"
@@ -503,12 +507,7 @@ async fn underscore_names_are_what_strict_clients_take() {
         { "tool": "streaming.Streamer.Ping", "arguments": { "text": "dotted" } },
     ]);
     let report = drive(&python, json!({ "url": server.url, "calls": calls })).await;
-    let names: Vec<&str> = report["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|tool| tool["name"].as_str().unwrap())
-        .collect();
+    let names = tool_names(&report);
     assert!(names.contains(&safe), "{names:?}");
     let strict = |name: &&str| {
         (1..=64).contains(&name.len())
