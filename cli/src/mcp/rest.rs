@@ -1,5 +1,5 @@
 //! go-micro's plain HTTP API for its MCP gateway, served beside streamable HTTP, so what was
-//! written against go-micro's (`curl`, scripts, LangChain's go-micro toolkit) works here too:
+//! written against go-micro's (`curl`, scripts) works here too:
 //!
 //! - `GET /mcp/tools`: `{"tools": [{"name", "description", "inputSchema", "outputSchema",
 //!   "scopes"}]}`;
