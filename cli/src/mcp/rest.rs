@@ -108,15 +108,7 @@ async fn call(State(rest): State<Rest>, headers: HeaderMap, body: axum::body::By
         );
         return failure(&Error::not_found(MCP_ID, detail));
     };
-    let caller = match headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(value) => Caller::from_authorization(value),
-        None => Caller {
-            token: rest.token.clone(),
-        },
-    };
+    let caller = Caller::from_headers(Some(&headers), rest.token.as_ref());
     let trace = uuid::Uuid::new_v4().to_string();
     match rest
         .toolbox

@@ -17,6 +17,19 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller a request's `Authorization` header names; without one, `token` (`--token`).
+    pub fn from_headers(headers: Option<&http::HeaderMap>, token: Option<&String>) -> Caller {
+        let header = headers
+            .and_then(|headers| headers.get(http::header::AUTHORIZATION))
+            .and_then(|value| value.to_str().ok());
+        match header {
+            Some(value) => Caller::from_authorization(value),
+            None => Caller {
+                token: token.cloned(),
+            },
+        }
+    }
+
     /// The caller an `Authorization` header value names (`Bearer <token>`).
     pub fn from_authorization(value: &str) -> Caller {
         let token = value

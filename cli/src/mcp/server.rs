@@ -67,17 +67,8 @@ impl McpServer {
 
     /// Who calls: the bearer token of the HTTP request (streamable HTTP), else `--token`.
     fn caller(&self, context: &RequestContext<RoleServer>) -> Caller {
-        let header = context
-            .extensions
-            .get::<http::request::Parts>()
-            .and_then(|parts| parts.headers.get(http::header::AUTHORIZATION))
-            .and_then(|value| value.to_str().ok());
-        match header {
-            Some(value) => Caller::from_authorization(value),
-            None => Caller {
-                token: self.token.clone(),
-            },
-        }
+        let parts = context.extensions.get::<http::request::Parts>();
+        Caller::from_headers(parts.map(|parts| &parts.headers), self.token.as_ref())
     }
 }
 
