@@ -17,8 +17,6 @@ mod output;
 mod reply;
 pub mod runner;
 pub mod schema;
-#[cfg(test)]
-mod test_python;
 
 pub use cli::{Cli, Command, Global};
 pub use env::Env;

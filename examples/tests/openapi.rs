@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use micro::registry::{Node, Registry, Service};
-use micro_test_support::python_with;
+use micro_test_support::{output_within, python_with};
 use serde_json::Value;
 use support::{Example, GatewayFleet};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -99,7 +99,7 @@ async fn the_document_is_valid_openapi_with_routes_streams_errors_and_unavailabl
 
     let dir = tempfile::tempdir().unwrap();
     let file = write_json(dir.path(), &document);
-    let output = support::output_within(
+    let output = output_within(
         Command::new(&python)
             .args(["-m", "openapi_spec_validator"])
             .arg(&file),
@@ -219,7 +219,7 @@ async fn schemathesis_finds_no_server_error() {
     assert!(document["paths"]["/v1/greet/{name}"].is_object());
     let dir = tempfile::tempdir().unwrap();
     let schema_url = format!("{}/openapi.json", setup.fleet.gateway);
-    let output = support::output_within(
+    let output = output_within(
         Command::new(&python)
             .current_dir(dir.path())
             .env("SCHEMATHESIS_HOOKS", "")

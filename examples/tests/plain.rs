@@ -12,11 +12,12 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use clap::Parser as _;
+use micro_test_support::output_within;
 use micro_test_support::{
     EtcdServer, in_network_namespace, require_or_skip, run_in_network_namespace,
 };
 use serde_json::{Value, json};
-use support::{Example, output_within, playwright};
+use support::{Example, playwright};
 
 const PLAIN: &str = env!("CARGO_BIN_EXE_helloworld-plain");
 const STREAMING: &str = env!("CARGO_BIN_EXE_streaming");

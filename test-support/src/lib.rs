@@ -37,7 +37,7 @@ pub use netns::{
 pub use pki::{Issued, Pki};
 pub use postgres::PostgresServer;
 pub use redis::RedisServer;
-pub use tools::{python_with, require_or_skip, tool};
+pub use tools::{output_within, python_with, require_or_skip, tool};
 
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {

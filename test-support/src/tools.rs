@@ -1,7 +1,9 @@
 //! Finding the programs tests drive.
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// The tool named by `env` (set by scripts/test.sh), else `name` from PATH; `None`, with a note
 /// on stderr, when neither has it and tools are not required.
@@ -51,4 +53,27 @@ pub fn python_with(modules: &str) -> Option<PathBuf> {
         python.display()
     ));
     None
+}
+
+/// Runs `command` to its end with its output captured; kills it and fails the test if it takes
+/// longer than `limit`.
+pub fn output_within(command: &mut Command, limit: Duration) -> Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"));
+    let pid = child.id().to_string();
+    let (done, output) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match output.recv_timeout(limit) {
+        Ok(output) => output.unwrap_or_else(|err| panic!("waiting for {command:?}: {err}")),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            panic!("{command:?} did not finish within {limit:?}");
+        }
+    }
 }

@@ -419,8 +419,7 @@ fn error_schema() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_python::run_within;
-    use micro_test_support::python_with;
+    use micro_test_support::{output_within, python_with};
 
     /// Real APIs' protos (googleapis, vendored in `corpus/`), each a registered service.
     const CORPUS: &[(&str, &str)] = &[
@@ -539,7 +538,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("openapi.json");
         std::fs::write(&file, document.to_string()).unwrap();
-        let output = run_within(
+        let output = output_within(
             std::process::Command::new(python)
                 .args(["-m", "openapi_spec_validator"])
                 .arg(&file),

@@ -13,8 +13,7 @@ use prost_reflect::{DescriptorPool, DynamicMessage, MessageDescriptor, Value as 
 use serde_json::{Value, json};
 
 use super::*;
-use crate::test_python::run_within;
-use micro_test_support::python_with;
+use micro_test_support::{output_within, python_with};
 
 const THINGS: &str = r#"syntax = "proto3";
 
@@ -416,7 +415,7 @@ fn a_real_validator_agrees_with_the_schemas() {
     let schemas = [standalone(&everything), document];
     write(dir.path(), "schemas.json", &json!(schemas));
     write(dir.path(), "instances.json", &json!(instances));
-    let output = run_within(
+    let output = output_within(
         Command::new(&python)
             .arg("-c")
             .arg(VALIDATE)

@@ -208,29 +208,6 @@ pub fn assert_all_failed(output: &std::process::Output, requests: u64) {
     );
 }
 
-/// Runs `command` to its end with its output captured; kills it and fails the test if it takes
-/// longer than `limit`.
-pub fn output_within(command: &mut Command, limit: Duration) -> std::process::Output {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot run {command:?}: {err}"));
-    let pid = child.id().to_string();
-    let (done, output) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(child.wait_with_output());
-    });
-    match output.recv_timeout(limit) {
-        Ok(output) => output.unwrap_or_else(|err| panic!("waiting for {command:?}: {err}")),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-            panic!("{command:?} did not finish within {limit:?}");
-        }
-    }
-}
-
 /// The `node_modules` scripts/test.sh fills, if it holds playwright-core.
 pub fn playwright() -> Option<PathBuf> {
     let dir = std::env::var_os("MICRO_TEST_NODE_MODULES").map(PathBuf::from);
