@@ -126,6 +126,17 @@ async fn wait_for(
     }
 }
 
+/// Waits until partitioned member `index` has lost its leader and the others have one.
+async fn wait_until_the_others_lead(cluster: &EtcdCluster, index: usize) {
+    let others_lead = |cluster: &EtcdCluster| {
+        !cluster.is_healthy(index)
+            && !cluster.is_leader(index)
+            && cluster.leader().is_some_and(|leader| leader != index)
+    };
+    let lost = "the partitioned member to lose its leader, and the others to have one";
+    wait_for(cluster, lost, Duration::from_secs(10), others_lead).await;
+}
+
 /// Cuts member `index` off by a network partition under load, checks that the others carry
 /// on without it (a leader of their own, heartbeats arriving), heals the partition and waits
 /// until the member has rejoined, with the load on throughout.
@@ -133,13 +144,7 @@ async fn partition_drill(cluster: &mut EtcdCluster, index: usize) {
     drill(cluster, async |cluster| {
         let cut = Instant::now();
         cluster.partition(index);
-        let others_lead = |cluster: &EtcdCluster| {
-            !cluster.is_healthy(index)
-                && !cluster.is_leader(index)
-                && cluster.leader().is_some_and(|leader| leader != index)
-        };
-        let lost = "the partitioned member to lose its leader, and the others to have one";
-        wait_for(cluster, lost, Duration::from_secs(10), others_lead).await;
+        wait_until_the_others_lead(cluster, index).await;
         eprintln!(
             "partitioned member {index} cut off; others lead after {:?}",
             cut.elapsed()
@@ -177,7 +182,12 @@ async fn lease_time_left(cluster: &EtcdCluster) -> Vec<Duration> {
     left
 }
 
+/// A plain etcd client on the members that answer healthy (waiting for one, as a member
+/// can be between leaders for a moment).
 async fn raw_client(cluster: &EtcdCluster) -> etcd_client::Client {
+    let any_healthy = |cluster: &EtcdCluster| (0..3).any(|index| cluster.is_healthy(index));
+    let within = Duration::from_secs(10);
+    wait_for(cluster, "a healthy member", within, any_healthy).await;
     let live: Vec<String> = (0..3)
         .filter(|&index| cluster.is_healthy(index))
         .map(|index| cluster.addresses()[index].clone())
@@ -314,9 +324,8 @@ async fn a_registry_watch_served_by_a_partitioned_member_carries_on_through_anot
     .await;
     let index = serving(&cluster).expect("a member serving the watch");
     cluster.partition(index);
-    let cut_off = |cluster: &EtcdCluster| !cluster.is_healthy(index);
-    let what = "the partitioned member to lose its leader";
-    wait_for(&cluster, what, Duration::from_secs(10), cut_off).await;
+    // The serving member may have led: the others must elect before anyone can write.
+    wait_until_the_others_lead(&cluster, index).await;
     // A node registers through the other members.
     let node = micro::registry::Node {
         id: "kitchen-late".into(),
