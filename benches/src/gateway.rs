@@ -13,6 +13,9 @@
 //! caller) posts `{"name":"bench"}` to `POST /helloworld.Helloworld/Greeting` on the service
 //! and on grpc-gateway, and to `POST /helloworld/Helloworld.Greeting` on micro's gateway.
 //! Rounds alternate; medians are reported.
+//!
+//! A fourth target needs no gateway: the service answers the google.api.http rule of
+//! `proto/helloworld_rest.proto` (`POST /v1/greeting`, the same greeting) on its own port.
 
 mod load;
 mod peer;
@@ -28,6 +31,27 @@ use hyper_util::rt::TokioIo;
 use micro::registry::{MemoryRegistry, Registry};
 use peer::greeter::{Greeter, pb as micro_pb};
 
+/// helloworld's Greeting with a google.api.http rule (`POST /v1/greeting`).
+#[allow(dead_code, unreachable_pub, missing_docs)]
+mod rest_pb {
+    micro::include_proto!("micro/helloworld_rest");
+}
+
+/// Answers `Hello <name>`, as [`Greeter`] does, on the REST rule.
+struct RestGreeter;
+
+impl rest_pb::RestGreeterHandler for RestGreeter {
+    async fn greeting(
+        &self,
+        _ctx: micro::Context,
+        request: rest_pb::Request,
+    ) -> Result<rest_pb::Response, micro::Status> {
+        Ok(rest_pb::Response {
+            message: format!("Hello {}", request.name),
+        })
+    }
+}
+
 /// Gateway benchmark: through the gateway vs straight to the service.
 #[derive(Parser)]
 struct Args {
@@ -40,7 +64,8 @@ struct Args {
     /// Rounds per target; the median is reported.
     #[arg(long, default_value_t = 5)]
     rounds: usize,
-    /// Run one target only (0 direct, 1 gateway, 2 grpc-gateway), e.g. to profile it.
+    /// Run one target only (0 direct, 1 gateway, 2 the service's own rule, 3 grpc-gateway),
+    /// e.g. to profile it.
     #[arg(long)]
     only: Option<usize>,
     /// The directory with the Go peers' binaries (default: `$MICRO_TEST_GO_PEERS`, else
@@ -111,6 +136,7 @@ async fn main() -> anyhow::Result<()> {
         .gather_writes(args.gather_writes)
         .registry(registry.clone())
         .handle(micro_pb::HelloworldServer::new(Greeter))
+        .handle(rest_pb::RestGreeterServer::new(RestGreeter))
         .start()
         .await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -134,6 +160,13 @@ async fn main() -> anyhow::Result<()> {
             },
         ),
     ];
+    targets.push((
+        "the service's own rule, POST /v1/greeting",
+        Target {
+            addr: service.local_addr(),
+            path: "/v1/greeting",
+        },
+    ));
     let peer = match grpc_gateway(&args, service.local_addr()).await? {
         Some((addr, child)) => {
             load::count_process(child.id().unwrap_or_default());

@@ -79,3 +79,67 @@ fn curl_to_the_grpc_path_and_curls_mistakes() {
     assert_eq!(code, "404");
     assert!(body.contains("Helloworld.Greeting"), "{body}");
 }
+
+#[test]
+fn the_services_own_port_answers_its_google_api_http_rules() {
+    let server = Example::start(env!("CARGO_BIN_EXE_greeter-http"), &[]);
+    // curl with `args` to `path` on the service: (body, status).
+    let answer = |args: &[&str], path: &str| {
+        let url = format!("{}{path}", server.url());
+        let (body, code) = curl(&[args, &[url.as_str()]].concat());
+        (body, code.parse::<u16>().unwrap())
+    };
+    let ok = |json: &str| (format!("{json}\n"), 200);
+    // A path variable and typed, nested query parameters.
+    let greet = "/v1/greet/bob?options.greeting=Hi&options.times=2&options.shout=true";
+    assert_eq!(answer(&[], greet), ok(r#"{"message":"HI BOB HI BOB"}"#));
+    let escaped = answer(&[], "/v1/greet/al%20ice");
+    assert_eq!(escaped, ok(r#"{"message":"Hello al ice"}"#));
+    // The body: the whole request (`*`), or one field of it.
+    let json = ["-H", "Content-Type: application/json"];
+    let carol = [&json[..], &["-d", r#"{"name":"carol"}"#]].concat();
+    assert_eq!(
+        answer(&carol, "/v1/greet"),
+        ok(r#"{"message":"Hello carol"}"#)
+    );
+    let howdy = ["-X", "PUT", "-d", r#"{"greeting":"Howdy"}"#];
+    let put = answer(&howdy, "/v1/greetings/dave");
+    assert_eq!(put, ok(r#"{"message":"Howdy dave"}"#));
+    // `response_body`: the reply's one field.
+    assert_eq!(answer(&[], "/v1/greet/erin/message"), ok(r#""Hello erin""#));
+    // Headers reach the handler as metadata, as on every other route.
+    let echo = answer(&["-H", "X-Request-Id: r-1"], "/v1/echo");
+    assert_eq!(echo, ok(r#"{"metadata":{"x-request-id":"r-1"}}"#));
+
+    // The handler's error: go-micro's error JSON with the matching HTTP status.
+    let fail = [&json[..], &["-d", r#"{"message":"no such greeting"}"#]].concat();
+    let (body, code) = answer(&fail, "/v1/fail/5");
+    assert_eq!(code, 404, "{body}");
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(error["id"], "greeter");
+    assert_eq!(error["detail"], "no such greeting");
+    // A query parameter naming no field says which fields there are.
+    let (body, code) = answer(&[], "/v1/greet/bob?colour=red");
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.contains("`colour`") && body.contains("name, options"),
+        "{body}"
+    );
+    // A streaming method's rule points at the gateway, which serves streams over HTTP.
+    let (body, code) = answer(&[], "/v1/countdown/3");
+    assert_eq!(code, 501, "{body}");
+    assert!(body.contains("micro gateway"), "{body}");
+
+    // The method's own paths are not rules: Connect and go-micro calls work as before.
+    let fay = [&json[..], &["-d", r#"{"name":"fay"}"#]].concat();
+    let connect = answer(&fay, "/greeter.Greeter/Greet");
+    assert_eq!(connect, (r#"{"message":"Hello fay"}"#.to_owned(), 200));
+    let endpoint = [
+        "-H",
+        "Micro-Endpoint: Greeter.Greet",
+        "-d",
+        r#"{"name":"gus"}"#,
+    ];
+    let go_micro = answer(&[&json[..], &endpoint[..]].concat(), "/v1/greet");
+    assert_eq!(go_micro, ok(r#"{"message":"Hello gus"}"#));
+}

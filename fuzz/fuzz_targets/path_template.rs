@@ -1,13 +1,13 @@
 #![no_main]
 //! The gateway's google.api.http path templates (`/v1/{name=shelves/*}/books:publish`), parsed
-//! from annotations and matched against every request path (`micro_cli::gateway::Template`).
+//! from annotations and matched against every request path (`micro::http_rule::Template`).
 //!
 //! Input: a template, a newline, then a request path.
 //! Invariants: no panic; a template that parses matches a path made from it (each `*` and
 //! variable filled with a segment, `**` with two) and binds every variable it names.
 
 use libfuzzer_sys::fuzz_target;
-use micro_cli::gateway::Template;
+use micro::http_rule::Template;
 
 /// A path `template` should match: wildcards filled in, variables given their pattern (or one
 /// segment), the verb kept.

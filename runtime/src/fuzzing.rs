@@ -108,6 +108,7 @@ fn decode_stream<M: Codable>(
         input: descriptor.clone(),
         output: descriptor.clone(),
         no_side_effects: false,
+        http: Vec::new(),
     });
     let options = Arc::new(JsonOptions::DEFAULT);
     let mut codec = MessageCodec::<M, M>::new(format, types.as_ref(), Direction::Server, &options);

@@ -74,6 +74,7 @@ pub mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod handler;
+pub mod http_rule;
 pub mod metadata;
 pub mod metrics;
 pub mod middleware;

@@ -234,8 +234,8 @@ async fn request(
             for (key, values) in flags {
                 let path = key.replace('-', ".");
                 for value in values_or_flag(values) {
-                    crate::gateway::request::set_field(&mut request, &input, &path, value, "flag")
-                        .map_err(|err| anyhow::anyhow!("{}", err.error().detail))?;
+                    micro::http_rule::set_field(&mut request, &input, &path, value, "flag")
+                        .map_err(|err| anyhow::anyhow!("{}", err.message()))?;
                 }
             }
         }

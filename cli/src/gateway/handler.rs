@@ -16,7 +16,8 @@ use serde_json::Value;
 use super::error::GatewayError;
 use super::route::Target;
 use super::table::Matched;
-use super::{Shared, request, sse, undescribed, websocket};
+use super::{Shared, sse, undescribed, websocket};
+use micro::http_rule;
 
 /// Requests larger than this are refused with 413.
 pub const MAX_BODY: usize = 4 << 20;
@@ -121,7 +122,7 @@ async fn events(
             ),
         ));
     }
-    let json = request::from_query(&method.input(), parts.uri.query())?;
+    let json = http_rule::from_query(&method.input(), parts.uri.query())?;
     let request = decode(gateway, &method.input(), &json)?;
     let replies = gateway.replies(None);
     sse::respond(
@@ -154,7 +155,7 @@ async fn rpc(gateway: &Shared, headers: &HeaderMap, body: Body) -> Result<Respon
     let body = read_body(headers, body).await?;
     let usage = "POST /rpc takes {\"service\":\"helloworld\",\"endpoint\":\"Helloworld.Greeting\",\
                  \"request\":{\"name\":\"alice\"}}";
-    let Value::Object(mut fields) = request::parse_body(&body)? else {
+    let Value::Object(mut fields) = http_rule::parse_body(&body)? else {
         return Err(GatewayError::bad_request(format!(
             "the body is not a JSON object; {usage}"
         )));
@@ -187,7 +188,7 @@ async fn rest(
     ensure_posted(&route.method)?;
     let body = read_body(&parts.headers, body).await?;
     let input = route.method.input();
-    let json = request::compose(
+    let json = http_rule::compose(
         &input,
         &route.binding,
         &matched.variables,

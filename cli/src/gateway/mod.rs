@@ -30,12 +30,9 @@ mod handler;
 mod headers;
 mod openapi;
 mod reply;
-pub(crate) mod request;
 mod route;
-mod rule;
 mod sse;
 mod table;
-mod template;
 mod undescribed;
 mod websocket;
 
@@ -43,7 +40,6 @@ pub use cors::Origins;
 pub use error::GatewayError;
 pub use handler::MAX_BODY;
 pub use route::{Target, resolve};
-pub use template::{Template, TemplateError};
 
 use std::future::Future;
 use std::sync::Arc;

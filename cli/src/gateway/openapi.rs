@@ -23,8 +23,8 @@ use serde_json::{Map, Value, json};
 
 use super::Shared;
 use super::error::GatewayError;
-use super::rule::{self, Binding};
 use crate::schema::{self, Schemas};
+use micro::http_rule::{self, Binding};
 use parameters::PathParameter;
 
 /// How long one service's descriptors may take; a slower service is listed as unavailable.
@@ -176,7 +176,7 @@ impl Document {
                 let operation = self.operation(&call, (&[], &[]), None, None, true);
                 self.add(&path, "get", operation);
             }
-            let (bindings, _skipped) = rule::bindings(method.descriptor());
+            let (bindings, _skipped) = http_rule::bindings(method.descriptor());
             for binding in bindings {
                 self.rule(&call, &binding, streaming);
             }
@@ -477,7 +477,7 @@ mod tests {
                 // Client and bidi streams are reached by WebSocket only, not described.
                 .filter(|method| !method.is_client_streaming());
             for method in methods {
-                let (bindings, skipped) = rule::bindings(&method);
+                let (bindings, skipped) = http_rule::bindings(&method);
                 assert!(skipped.is_empty(), "{skipped:?}");
                 for binding in bindings {
                     rules += 1;

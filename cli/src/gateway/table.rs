@@ -17,7 +17,7 @@ use micro::registry::Registry;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::rule::{self, Binding};
+use micro::http_rule::{self, Binding};
 
 /// How often the table is checked against the registry while requests arrive.
 pub(super) const RECHECK: Duration = Duration::from_secs(10);
@@ -263,7 +263,7 @@ async fn build(catalog: &Catalog, services: &[String]) -> (Vec<Arc<RestRoute>>, 
             }
         };
         for method in descriptors.methods() {
-            let (bindings, skipped) = rule::bindings(method.descriptor());
+            let (bindings, skipped) = http_rule::bindings(method.descriptor());
             for reason in skipped {
                 tracing::warn!("gateway: {service}: google.api.http rule left out: {reason}");
             }

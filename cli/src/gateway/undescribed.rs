@@ -17,7 +17,8 @@ use serde_json::Value;
 
 use super::error::GatewayError;
 use super::route::Target;
-use super::{Shared, headers, request};
+use super::{Shared, headers};
+use micro::http_rule;
 
 /// How long a service found without reflection is called this way before reflection is
 /// tried again (it may have been redeployed with it).
@@ -99,7 +100,7 @@ pub(super) async fn call(
             ),
         ));
     }
-    let request: Value = request::parse_body(body)?;
+    let request: Value = http_rule::parse_body(body)?;
     let client = &gateway.env.client;
     let call = client.call::<Value, Value>(&target.service, &endpoint.name, request);
     let reply = headers::forward(&gateway.env, headers, call)

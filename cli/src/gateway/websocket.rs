@@ -32,7 +32,8 @@ use super::handler::{self, MAX_BODY};
 use super::reply::ReplyJson;
 use super::route::Target;
 use super::table::Matched;
-use super::{Shared, headers, request};
+use super::{Shared, headers};
+use micro::http_rule;
 
 /// How long the gateway waits for the client's Close after sending its own.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -406,7 +407,7 @@ impl Frames {
             (Some((matched, query)), frame) => {
                 let (binding, variables) = (&matched.route.binding, &matched.variables);
                 let json =
-                    request::compose_frame(&input, binding, variables, query.as_deref(), frame)?;
+                    http_rule::compose_frame(&input, binding, variables, query.as_deref(), frame)?;
                 handler::decode(gateway, &input, &json)
             }
         }

@@ -126,7 +126,7 @@ async fn read(body: Body, meta: &CallMeta, wire: Wire, gzipped: bool) -> Result<
 }
 
 /// The whole body, up to `limit` bytes.
-async fn read_whole(body: Body, limit: usize) -> Result<Bytes, Status> {
+pub(super) async fn read_whole(body: Body, limit: usize) -> Result<Bytes, Status> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(err) if err.is::<http_body_util::LengthLimitError>() => {

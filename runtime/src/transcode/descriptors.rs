@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use prost_reflect::{DescriptorPool, MessageDescriptor};
 
+use crate::http_rule::{Binding, bindings};
 use crate::rpc::{MethodInfo, ServiceInfo};
 
 /// The request and response message types of one method.
@@ -15,6 +16,8 @@ pub(crate) struct MethodTypes {
     /// The method is marked `idempotency_level = NO_SIDE_EFFECTS`, so Connect may call it
     /// with GET.
     pub(crate) no_side_effects: bool,
+    /// The method's google.api.http bindings (REST routes), most often none.
+    pub(crate) http: Vec<Binding>,
 }
 
 /// Cache keyed by the address of the static `MethodInfo`, which is unique per method.
@@ -40,9 +43,11 @@ pub(crate) fn method_types(
             )
         })
     };
-    let no_side_effects = pool
+    let descriptor = pool
         .get_service_by_name(service.name)
-        .and_then(|svc| svc.methods().find(|m| m.name() == method.name))
+        .and_then(|svc| svc.methods().find(|m| m.name() == method.name));
+    let no_side_effects = descriptor
+        .as_ref()
         .and_then(|m| m.method_descriptor_proto().options.clone())
         .is_some_and(|options| {
             options.idempotency_level()
@@ -52,9 +57,19 @@ pub(crate) fn method_types(
         input: find(method.input)?,
         output: find(method.output)?,
         no_side_effects,
+        http: descriptor.map(|m| http_bindings(&m)).unwrap_or_default(),
     });
     lock(cache).insert(key, types.clone());
     Ok(types)
+}
+
+/// `method`'s google.api.http bindings; rules that cannot be served are logged and left out.
+fn http_bindings(method: &prost_reflect::MethodDescriptor) -> Vec<Binding> {
+    let (found, skipped) = bindings(method);
+    for reason in skipped {
+        tracing::warn!("google.api.http rule not served: {reason}");
+    }
+    found
 }
 
 /// The descriptor pool of a service's package, decoded once.

@@ -41,7 +41,7 @@ pub(crate) enum Protocol {
 
 /// go-micro's request headers naming the endpoint, in the order go-micro reads them.
 // A static, not a const: a const array of `HeaderName`s is built and dropped wherever it is used.
-pub(super) static MICRO_ENDPOINT_HEADERS: [HeaderName; 4] = [
+pub(crate) static MICRO_ENDPOINT_HEADERS: [HeaderName; 4] = [
     HeaderName::from_static("micro-endpoint"),
     HeaderName::from_static("x-micro-endpoint"),
     HeaderName::from_static("micro-method"),

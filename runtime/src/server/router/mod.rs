@@ -3,6 +3,7 @@
 
 mod protocols;
 mod refusals;
+mod rest;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -26,6 +27,7 @@ use crate::BoxError;
 use crate::metrics::EndpointMetrics;
 use crate::transcode::{MethodTypes, method_types};
 use refusals::text_response;
+use rest::{RestRoute, rest_routes};
 
 /// Where a method leads: a handler, the index of one of its methods, and its message types.
 #[derive(Debug, Clone)]
@@ -49,6 +51,8 @@ pub(crate) struct Router {
     /// back to this too. Only names that identify one method are kept.
     endpoints: HashMap<String, MethodRoute>,
     builtins: HashMap<&'static str, BuiltinService>,
+    /// The google.api.http rules of the handlers' methods, most specific first.
+    rest: Vec<RestRoute>,
     settings: Arc<CallSettings>,
     /// What every routed call goes through on its way to the handler.
     pipeline: CallPipeline,
@@ -65,6 +69,8 @@ impl Router {
     ) -> Result<Router, Error> {
         let mut routes = HashMap::new();
         let mut endpoints: HashMap<String, Option<MethodRoute>> = HashMap::new();
+        // In the order the handlers declare them, so equally specific rules keep that order.
+        let mut declared = Vec::new();
         for (handler, service) in handlers.iter().enumerate() {
             let info = service.info();
             for (method, method_info) in info.methods.iter().enumerate() {
@@ -83,6 +89,7 @@ impl Router {
                     metrics,
                 };
                 routes.insert(method_info.path, route.clone());
+                declared.push(route.clone());
                 // A second method with the same endpoint name makes it ambiguous: drop it.
                 endpoints
                     .entry(method_info.endpoint.to_owned())
@@ -92,9 +99,11 @@ impl Router {
         }
         let handlers: Arc<[Arc<dyn Handler>]> = handlers.into();
         let pipeline = pipeline::build(handlers.clone(), settings.gatekeeper.clone());
+        let rest = rest_routes(&declared);
         Ok(Router {
             handlers,
             pipeline,
+            rest,
             routes,
             endpoints: endpoints
                 .into_iter()
@@ -166,6 +175,11 @@ impl Router {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
+        if let Some((rest, variables)) = self.rest_route(&request) {
+            return self
+                .rest(rest, variables, request.map(Body::new), peer)
+                .await;
+        }
         if connect_unary::is_get(&request) {
             return self.connect_get(request.map(Body::new), peer).await;
         }

@@ -2,23 +2,22 @@
 //! query string and the path's variables (in that order, later ones winning), then read
 //! with the message's descriptor.
 
-use micro::dynamic::MessageDescriptor;
 use percent_encoding::percent_decode_str;
-use prost_reflect::{FieldDescriptor, Kind};
+use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value};
 
-use super::error::GatewayError;
-use super::rule::Binding;
+use super::Binding;
+use crate::Status;
 
 /// The request JSON for `binding`: `body` where the rule puts it, then the query parameters
 /// (unless the body is `*`), then the path variables.
-pub(super) fn compose(
+pub fn compose(
     input: &MessageDescriptor,
     binding: &Binding,
     variables: &[(String, String)],
     query: Option<&str>,
     body: &[u8],
-) -> Result<Value, GatewayError> {
+) -> Result<Value, Status> {
     let body = binding.body.as_deref().map(|place| (place, body));
     compose_parts(input, body, query_for(binding, query), variables)
 }
@@ -27,13 +26,13 @@ pub(super) fn compose(
 /// puts the body (it is the whole request when the rule has no body), with the query and the
 /// path variables as [`compose`] adds them. `None` (an empty first frame) is the request from
 /// the path and the query alone.
-pub(super) fn compose_frame(
+pub fn compose_frame(
     input: &MessageDescriptor,
     binding: &Binding,
     variables: &[(String, String)],
     query: Option<&str>,
     frame: Option<&[u8]>,
-) -> Result<Value, GatewayError> {
+) -> Result<Value, Status> {
     let place = binding.body.as_deref().unwrap_or("*");
     let body = frame.map(|frame| (place, frame));
     compose_parts(input, body, query_for(binding, query), variables)
@@ -50,7 +49,7 @@ fn compose_parts(
     body: Option<(&str, &[u8])>,
     query: Option<&str>,
     variables: &[(String, String)],
-) -> Result<Value, GatewayError> {
+) -> Result<Value, Status> {
     let mut request = match body {
         None => Value::Object(Map::new()),
         Some(("*", body)) => parse_body(body)?,
@@ -68,10 +67,7 @@ fn compose_parts(
 }
 
 /// The request JSON from the query string alone (`GET` of a server-streaming method).
-pub(super) fn from_query(
-    input: &MessageDescriptor,
-    query: Option<&str>,
-) -> Result<Value, GatewayError> {
+pub fn from_query(input: &MessageDescriptor, query: Option<&str>) -> Result<Value, Status> {
     let mut request = Value::Object(Map::new());
     add_query(&mut request, input, query)?;
     Ok(request)
@@ -82,7 +78,7 @@ fn add_query(
     request: &mut Value,
     input: &MessageDescriptor,
     query: Option<&str>,
-) -> Result<(), GatewayError> {
+) -> Result<(), Status> {
     for (name, value) in query_pairs(query.unwrap_or_default()) {
         set_field(request, input, &name, &value, "query parameter")?;
     }
@@ -90,12 +86,12 @@ fn add_query(
 }
 
 /// The body as JSON; an empty body is `{}`.
-pub(super) fn parse_body(body: &[u8]) -> Result<Value, GatewayError> {
+pub fn parse_body(body: &[u8]) -> Result<Value, Status> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Map::new()));
     }
     serde_json::from_slice(body).map_err(|err| {
-        GatewayError::bad_request(format!(
+        Status::invalid_argument(format!(
             "the request body is not valid JSON ({err}); send a JSON object such as {{\"name\":\"alice\"}}"
         ))
     })
@@ -103,16 +99,16 @@ pub(super) fn parse_body(body: &[u8]) -> Result<Value, GatewayError> {
 
 /// Sets the field at `path` (`name` or `options.greeting`, proto or JSON names) to `raw`,
 /// typed by the field's kind; repeated fields collect every value.
-pub(crate) fn set_field(
+pub fn set_field(
     request: &mut Value,
     input: &MessageDescriptor,
     path: &str,
     raw: &str,
     what: &str,
-) -> Result<(), GatewayError> {
+) -> Result<(), Status> {
     let unknown = |name: &str| {
         let fields: Vec<String> = input.fields().map(|f| f.name().to_owned()).collect();
-        GatewayError::bad_request(format!(
+        Status::invalid_argument(format!(
             "{what} `{path}`: {} has no field `{name}`; its fields are {}",
             input.full_name(),
             fields.join(", ")
@@ -124,7 +120,7 @@ pub(crate) fn set_field(
     while let Some(name) = names.next() {
         let field = find_field(&message, name).ok_or_else(|| unknown(name))?;
         let Value::Object(map) = object else {
-            return Err(GatewayError::bad_request(format!(
+            return Err(Status::invalid_argument(format!(
                 "{what} `{path}`: the body sets `{name}`'s parent to something other than an object"
             )));
         };
@@ -143,12 +139,12 @@ pub(crate) fn set_field(
             return Ok(());
         }
         let Kind::Message(inner) = field.kind() else {
-            return Err(GatewayError::bad_request(format!(
+            return Err(Status::invalid_argument(format!(
                 "{what} `{path}`: `{name}` is not a message, so it has no fields"
             )));
         };
         if field.is_list() || field.is_map() {
-            return Err(GatewayError::bad_request(format!(
+            return Err(Status::invalid_argument(format!(
                 "{what} `{path}`: `{name}` is repeated; set it in the JSON body instead"
             )));
         }
@@ -173,22 +169,17 @@ fn existing_key(map: &Map<String, Value>, field: &FieldDescriptor) -> String {
 }
 
 /// `raw` as the JSON value the field's kind reads (proto3 JSON takes numbers as strings).
-fn typed(
-    field: &FieldDescriptor,
-    raw: &str,
-    path: &str,
-    what: &str,
-) -> Result<Value, GatewayError> {
+fn typed(field: &FieldDescriptor, raw: &str, path: &str, what: &str) -> Result<Value, Status> {
     match field.kind() {
         Kind::Bool => match raw {
             "true" | "1" | "" => Ok(Value::Bool(true)),
             "false" | "0" => Ok(Value::Bool(false)),
-            other => Err(GatewayError::bad_request(format!(
+            other => Err(Status::invalid_argument(format!(
                 "{what} `{path}`: `{other}` is not a bool; use true or false"
             ))),
         },
         Kind::Message(message) if !is_wrapper_or_scalar_like(&message) => {
-            Err(GatewayError::bad_request(format!(
+            Err(Status::invalid_argument(format!(
                 "{what} `{path}`: the field is a message ({}); set it in the JSON body instead",
                 message.full_name()
             )))
@@ -225,8 +216,8 @@ fn decode_component(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Template;
     use super::*;
-    use crate::gateway::template::Template;
     use prost_reflect::DescriptorPool;
     use prost_reflect::prost_types::field_descriptor_proto::{Label, Type};
     use prost_reflect::prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorProto};
@@ -390,13 +381,9 @@ mod tests {
             ("name.first=x", &["`name.first`", "not a message"][..]),
         ] {
             let err = compose(&request, &none, &[], Some(query), b"").unwrap_err();
-            assert_eq!(err.error().code, 400, "{query}");
+            assert_eq!(err.code(), crate::Code::InvalidArgument, "{query}");
             for needle in needles {
-                assert!(
-                    err.error().detail.contains(needle),
-                    "{query}: {:?}",
-                    err.error()
-                );
+                assert!(err.message().contains(needle), "{query}: {err:?}");
             }
         }
     }
@@ -417,11 +404,7 @@ mod tests {
         assert_eq!(parse_body(b"").unwrap(), serde_json::json!({}));
         assert_eq!(parse_body(b" \n").unwrap(), serde_json::json!({}));
         let err = parse_body(b"{\"name\":").unwrap_err();
-        assert_eq!(err.error().code, 400);
-        assert!(
-            err.error().detail.contains("not valid JSON"),
-            "{:?}",
-            err.error()
-        );
+        assert_eq!(err.code(), crate::Code::InvalidArgument);
+        assert!(err.message().contains("not valid JSON"), "{err:?}");
     }
 }

@@ -2,8 +2,7 @@
 //! call it, and where the request body goes.
 
 use http::Method as HttpMethod;
-use micro::dynamic::{DynamicMessage, MethodDescriptor};
-use prost_reflect::Value;
+use prost_reflect::{DynamicMessage, MethodDescriptor, Value};
 
 use super::template::Template;
 
@@ -12,20 +11,20 @@ const HTTP_EXTENSION: &str = "google.api.http";
 
 /// One HTTP binding of a method.
 #[derive(Debug, Clone)]
-pub(super) struct Binding {
+pub struct Binding {
     /// The HTTP method it answers.
-    pub(super) method: HttpMethod,
+    pub method: HttpMethod,
     /// The path it answers.
-    pub(super) template: Template,
+    pub template: Template,
     /// Where the body goes: `None` (no body), `Some("*")` (the whole request) or a field.
-    pub(super) body: Option<String>,
+    pub body: Option<String>,
     /// The reply field sent as the response body; the whole reply when `None`.
-    pub(super) response_body: Option<String>,
+    pub response_body: Option<String>,
 }
 
 /// The bindings of `method`'s google.api.http rule (with its additional bindings); empty when it
 /// has none. Rules that cannot be used are left out with the reason.
-pub(super) fn bindings(method: &MethodDescriptor) -> (Vec<Binding>, Vec<String>) {
+pub fn bindings(method: &MethodDescriptor) -> (Vec<Binding>, Vec<String>) {
     let Some(rule) = http_rule(method) else {
         return (Vec::new(), Vec::new());
     };
@@ -97,7 +96,7 @@ fn pattern(rule: &DynamicMessage) -> Result<Option<(HttpMethod, String)>, String
     };
     let kind = text(&custom, "kind");
     let method = HttpMethod::from_bytes(kind.as_bytes())
-        .map_err(|_| format!("custom HTTP method `{kind}` is not one the gateway can serve"))?;
+        .map_err(|_| format!("custom HTTP method `{kind}` is not an HTTP method"))?;
     Ok(Some((method, text(&custom, "path"))))
 }
 

@@ -1,0 +1,199 @@
+//! The google.api.http rules of the service's own unary methods, answered on its port:
+//! `GET /v1/greet/alice` calls `Greeter.Greet` with `{"name":"alice"}`, with no gateway
+//! between. The request is put together as JSON from the body, the query string and the
+//! path's variables ([`http_rule::compose`]) and then served as a go-micro JSON call is, so
+//! it goes through the same auth, wrappers, deadlines and metrics; errors are go-micro's
+//! error JSON with the matching HTTP status.
+//!
+//! A rule is tried only for a request that names no method itself: gRPC, gRPC-Web and Connect
+//! streaming calls, requests to a method's own path and `Micro-Endpoint` calls never reach it.
+//! Streaming methods' rules answer `501` pointing at `micro gateway`, which serves them as
+//! Server-Sent Events and WebSockets.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::{HeaderValue, header};
+use http_body_util::Full;
+use serde_json::Value;
+
+use super::{MethodRoute, Router};
+use crate::Status;
+use crate::codec::Format;
+use crate::http_rule::{self, Binding};
+use crate::rpc::RpcKind;
+use crate::server::protocol::{MICRO_ENDPOINT_HEADERS, micro};
+use crate::server::{Body, Wire, unary};
+
+/// A method bound to an HTTP method and path by its google.api.http rule.
+#[derive(Debug)]
+pub(super) struct RestRoute {
+    pub(super) binding: Binding,
+    pub(super) route: MethodRoute,
+}
+
+/// The routes of `routes`' rules, most specific first.
+pub(super) fn rest_routes(routes: &[MethodRoute]) -> Vec<RestRoute> {
+    let mut rest: Vec<RestRoute> = routes
+        .iter()
+        .flat_map(|route| {
+            let bindings = route.types.as_ref().map(|types| types.http.clone());
+            bindings
+                .unwrap_or_default()
+                .into_iter()
+                .map(|binding| RestRoute {
+                    binding,
+                    route: route.clone(),
+                })
+        })
+        .collect();
+    rest.sort_by_key(|rest| std::cmp::Reverse(rest.binding.template.specificity()));
+    rest
+}
+
+impl Router {
+    /// The rule `request` matches, with the path's variables; `None` when the request names
+    /// its method itself (a method's gRPC path, a `Micro-Endpoint` header) or no rule matches.
+    pub(super) fn rest_route<B>(
+        &self,
+        request: &http::Request<B>,
+    ) -> Option<(&RestRoute, Vec<(String, String)>)> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let path = request.uri().path();
+        let headers = request.headers();
+        if self.routes.contains_key(path)
+            || self.builtins.contains_key(path_service(path))
+            || is_framed(headers)
+            || headers
+                .keys()
+                .any(|name| MICRO_ENDPOINT_HEADERS.contains(name))
+        {
+            return None;
+        }
+        self.rest
+            .iter()
+            .filter(|rest| rest.binding.method == request.method())
+            .find_map(|rest| Some((rest, rest.binding.template.matches(path)?)))
+    }
+
+    /// Calls the method `rest` binds with the request the rule puts together.
+    pub(super) async fn rest(
+        &self,
+        rest: &RestRoute,
+        variables: Vec<(String, String)>,
+        request: http::Request<Body>,
+        peer: Option<SocketAddr>,
+    ) -> http::Response<Body> {
+        let caller = micro::Caller::of(request.headers());
+        let service = &self.settings.service;
+        if self.method(&rest.route).kind != RpcKind::Unary {
+            let status = self.streaming_rule(&rest.route);
+            return caller.error(&status, service);
+        }
+        let (mut parts, body) = request.into_parts();
+        let composed = match self
+            .compose(rest, &variables, parts.uri.query(), body)
+            .await
+        {
+            Ok(composed) => composed,
+            Err(status) => return caller.error(&status, service),
+        };
+        let json = HeaderValue::from_static("application/json");
+        parts.headers.insert(header::CONTENT_TYPE, json);
+        parts.headers.remove(header::CONTENT_LENGTH);
+        let request = http::Request::from_parts(parts, Body::new(Full::new(composed)));
+        let wire = Wire::Unframed(micro::reply(Format::Json));
+        let response = match self.call(&rest.route, request, peer, wire).await {
+            Ok(response) => caller.response(response, service),
+            Err(status) => return caller.error(&status, service),
+        };
+        match &rest.binding.response_body {
+            Some(field) => self.only_field(rest, field, response).await,
+            None => response,
+        }
+    }
+
+    /// The request's JSON: the body (up to the message size limit) where the rule puts it,
+    /// then the query, then the path's variables.
+    async fn compose(
+        &self,
+        rest: &RestRoute,
+        variables: &[(String, String)],
+        query: Option<&str>,
+        body: Body,
+    ) -> Result<Bytes, Status> {
+        let body = unary::read_whole(body, self.settings.max_message_size).await?;
+        let types = rest
+            .route
+            .types
+            .as_ref()
+            .expect("rules come from descriptors");
+        let json = http_rule::compose(&types.input, &rest.binding, variables, query, &body)?;
+        Ok(Bytes::from(serde_json::to_vec(&json).unwrap_or_default()))
+    }
+
+    /// A successful reply narrowed to the rule's `response_body` field.
+    async fn only_field(
+        &self,
+        rest: &RestRoute,
+        field: &str,
+        response: http::Response<Body>,
+    ) -> http::Response<Body> {
+        if !response.status().is_success() {
+            return response;
+        }
+        let (parts, body) = response.into_parts();
+        let types = rest
+            .route
+            .types
+            .as_ref()
+            .expect("rules come from descriptors");
+        let key = match types.output.get_field_by_name(field) {
+            Some(field) if !self.settings.json.proto_field_names => field.json_name().to_owned(),
+            _ => field.to_owned(),
+        };
+        let whole = unary::read_whole(body, usize::MAX)
+            .await
+            .unwrap_or_default();
+        let value = serde_json::from_slice::<Value>(&whole)
+            .ok()
+            .and_then(|mut reply| reply.get_mut(&key).map(Value::take))
+            .unwrap_or(Value::Null);
+        let mut text = serde_json::to_vec(&value).unwrap_or_default();
+        text.push(b'\n');
+        http::Response::from_parts(parts, Body::new(Full::new(Bytes::from(text))))
+    }
+
+    /// `UNIMPLEMENTED` for the rule of a streaming method, which a request body cannot carry.
+    fn streaming_rule(&self, route: &MethodRoute) -> Status {
+        let status = self.wrong_kind(route, "a google.api.http rule on the service's port");
+        Status::unimplemented(format!(
+            "{}; `micro gateway` serves this rule (Server-Sent Events, WebSockets)",
+            status.message()
+        ))
+    }
+}
+
+/// Whether the request is a gRPC, gRPC-Web or Connect streaming call (`application/grpc…`,
+/// `application/connect+…`), which a rule never answers.
+fn is_framed(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            ["application/grpc", "application/connect+"]
+                .iter()
+                .any(|prefix| {
+                    (value.get(..prefix.len()))
+                        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
+                })
+        })
+}
+
+/// The first segment of a gRPC path (`/grpc.health.v1.Health/Check` → `grpc.health.v1.Health`).
+fn path_service(path: &str) -> &str {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    path.split('/').next().unwrap_or_default()
+}
