@@ -161,7 +161,7 @@ async fn main() -> anyhow::Result<()> {
         ),
     ];
     targets.push((
-        "the service's own rule, POST /v1/greeting",
+        "own rule, POST /v1/greeting",
         Target {
             addr: service.local_addr(),
             path: "/v1/greeting",
