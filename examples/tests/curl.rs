@@ -130,6 +130,23 @@ fn the_services_own_port_answers_its_google_api_http_rules() {
     assert_eq!(code, 501, "{body}");
     assert!(body.contains("micro gateway"), "{body}");
 
+    // HEAD is GET without the body; a rule's path with another method is 405 with `Allow`;
+    // a path no rule takes is 404 listing the rules.
+    let (head, code) = answer(&["-I"], "/v1/greet/bob");
+    assert_eq!(code, 200, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
+    assert!(!head.contains("Hello bob"), "{head}");
+    let (body, code) = answer(&["-i"], "/v1/greet");
+    assert_eq!(code, 405, "{body}");
+    assert!(body.to_ascii_lowercase().contains("allow: post"), "{body}");
+    let (body, code) = answer(&[], "/v2/greet/bob");
+    assert_eq!(code, 404, "{body}");
+    assert!(body.contains("GET /v1/greet/{name}"), "{body}");
+
     // The method's own paths are not rules: Connect and go-micro calls work as before.
     let fay = [&json[..], &["-d", r#"{"name":"fay"}"#]].concat();
     let connect = answer(&fay, "/greeter.Greeter/Greet");

@@ -195,9 +195,9 @@ impl Router {
                     .await
             }
             Protocol::Micro(codec) => self.micro(request.map(Body::new), peer, codec).await,
-            Protocol::Unsupported(message) => {
+            Protocol::Unsupported(message) => self.no_rule(&request).unwrap_or_else(|| {
                 text_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, &format!("{message}\n"))
-            }
+            }),
         }
     }
 

@@ -20,6 +20,7 @@ use serde_json::Value;
 use super::{MethodRoute, Router};
 use crate::Status;
 use crate::codec::Format;
+use crate::errors::Error as MicroError;
 use crate::http_rule::{self, Binding};
 use crate::rpc::RpcKind;
 use crate::server::protocol::{MICRO_ENDPOINT_HEADERS, micro};
@@ -72,10 +73,63 @@ impl Router {
         {
             return None;
         }
+        // HEAD is answered as GET (hyper sends the headers alone).
+        let method = match request.method() {
+            &http::Method::HEAD => &http::Method::GET,
+            method => method,
+        };
         self.rest
             .iter()
-            .filter(|rest| rest.binding.method == request.method())
+            .filter(|rest| rest.binding.method == method)
             .find_map(|rest| Some((rest, rest.binding.template.matches(path)?)))
+    }
+
+    /// The answer to a request in no protocol of the port that a rule would take with another
+    /// HTTP method (`405`, with `Allow`), or that has no content type at all, as REST requests
+    /// often have not (`404` listing the rules); `None` when the service has no rules or the
+    /// request looks like a call in a protocol the port does not speak.
+    pub(super) fn no_rule<B>(&self, request: &http::Request<B>) -> Option<http::Response<Body>> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let path = request.uri().path();
+        let caller = micro::Caller::of(request.headers());
+        let service = &self.settings.service;
+        let mut allowed: Vec<&str> = (self.rest.iter())
+            .filter(|rest| rest.binding.template.matches(path).is_some())
+            .map(|rest| rest.binding.method.as_str())
+            .collect();
+        allowed.sort_unstable();
+        allowed.dedup();
+        if !allowed.is_empty() {
+            let allow = allowed.join(", ");
+            let detail = format!("{} {path}: this path takes {allow}", request.method());
+            let error = MicroError::new(service.as_ref(), detail, 405);
+            let mut response = caller.error(&error.to_status(), service);
+            if let Ok(allow) = HeaderValue::from_str(&allow) {
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
+            return Some(response);
+        }
+        if request.headers().contains_key(header::CONTENT_TYPE) {
+            return None;
+        }
+        let status = Status::not_found(format!(
+            "no route for {} {path}; this service's google.api.http routes: {}; its methods \
+             are also called at their own paths with gRPC, Connect (POST /package.Service/Method, \
+             Content-Type: application/json) or go-micro's Micro-Endpoint header",
+            request.method(),
+            self.describe_rules(),
+        ));
+        Some(caller.error(&status, service))
+    }
+
+    /// Every rule, as `GET /v1/greet/{name}`.
+    fn describe_rules(&self) -> String {
+        let rules: Vec<String> = (self.rest.iter())
+            .map(|rest| format!("{} {}", rest.binding.method, rest.binding.template.as_str()))
+            .collect();
+        rules.join(", ")
     }
 
     /// Calls the method `rest` binds with the request the rule puts together.
