@@ -125,10 +125,32 @@ fn the_services_own_port_answers_its_google_api_http_rules() {
         body.contains("`colour`") && body.contains("name, options"),
         "{body}"
     );
-    // A streaming method's rule points at the gateway, which serves streams over HTTP.
-    let (body, code) = answer(&[], "/v1/countdown/3");
+    // A server stream: Server-Sent Events, each the reply's `response_body` field, then `end`.
+    let (events, code) = answer(&["-N", "-i"], "/v1/countdown/3");
+    assert_eq!(code, 200, "{events}");
+    assert!(
+        events
+            .to_ascii_lowercase()
+            .contains("content-type: text/event-stream"),
+        "{events}"
+    );
+    let data = "data: {\"remaining\":3}\n\ndata: {\"remaining\":2}\n\ndata: {\"remaining\":1}\n\n";
+    assert!(
+        events.ends_with(&format!("{data}event: end\ndata: {{}}\n\n")),
+        "{events}"
+    );
+    // Failing before its first reply, the stream is an error answer with its status.
+    let (body, code) = answer(&[], "/v1/countdown/1001");
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("at most 1000"), "{body}");
+    // A client stream's requests need a WebSocket: the gateway serves those.
+    let vote = ["-d", r#""yes""#];
+    let (body, code) = answer(&vote, "/v1/polls/lunch/votes");
     assert_eq!(code, 501, "{body}");
-    assert!(body.contains("micro gateway"), "{body}");
+    assert!(
+        body.contains("micro gateway") && body.contains("WebSocket"),
+        "{body}"
+    );
 
     // HEAD is GET without the body; a rule's path with another method is 405 with `Allow`;
     // a path no rule takes is 404 listing the rules.

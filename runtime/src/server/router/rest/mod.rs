@@ -1,30 +1,38 @@
-//! The google.api.http rules of the service's own unary methods, answered on its port:
+//! The google.api.http rules of the service's own methods, answered on its port:
 //! `GET /v1/greet/alice` calls `Greeter.Greet` with `{"name":"alice"}`, with no gateway
 //! between. The request is put together as JSON from the body, the query string and the
-//! path's variables ([`http_rule::compose`]) and then served as a go-micro JSON call is, so
-//! it goes through the same auth, wrappers, deadlines and metrics; errors are go-micro's
-//! error JSON with the matching HTTP status.
+//! path's variables ([`http_rule::compose`]) and then served as a go-micro JSON call is (a
+//! server stream as gRPC with JSON messages, its replies sent as Server-Sent Events), so it
+//! goes through the same auth, wrappers, deadlines and metrics; errors are go-micro's error
+//! JSON with the matching HTTP status.
 //!
 //! A rule is tried only for a request that names no method itself: gRPC, gRPC-Web and Connect
 //! streaming calls, requests to a method's own path and `Micro-Endpoint` calls never reach it.
-//! Streaming methods' rules answer `501` pointing at `micro gateway`, which serves them as
-//! Server-Sent Events and WebSockets.
+//! Client and bidirectional streaming methods' rules answer `501` pointing at
+//! `micro gateway`, which serves them over WebSockets.
+
+mod events;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderValue, header};
 use http_body_util::Full;
 use serde_json::Value;
 
+use prost_reflect::{FieldDescriptor, Kind};
+
 use super::{MethodRoute, Router};
-use crate::Status;
-use crate::codec::Format;
+use crate::codec::{Format, frame};
 use crate::errors::Error as MicroError;
 use crate::http_rule::{self, Binding};
 use crate::rpc::RpcKind;
 use crate::server::protocol::{MICRO_ENDPOINT_HEADERS, micro};
-use crate::server::{Body, Wire, unary};
+use crate::server::{Body, Framed, Wire, unary};
+use crate::transcode::MethodTypes;
+use crate::{Code, Status};
+use events::Narrow;
 
 /// A method bound to an HTTP method and path by its google.api.http rule.
 #[derive(Debug)]
@@ -132,7 +140,8 @@ impl Router {
         rules.join(", ")
     }
 
-    /// Calls the method `rest` binds with the request the rule puts together.
+    /// Calls the method `rest` binds with the request the rule puts together: a unary method
+    /// answers with its reply, a server-streaming one with events.
     pub(super) async fn rest(
         &self,
         rest: &RestRoute,
@@ -142,30 +151,50 @@ impl Router {
     ) -> http::Response<Body> {
         let caller = micro::Caller::of(request.headers());
         let service = &self.settings.service;
-        if self.method(&rest.route).kind != RpcKind::Unary {
-            let status = self.streaming_rule(&rest.route);
-            return caller.error(&status, service);
+        let kind = self.method(&rest.route).kind;
+        if !matches!(kind, RpcKind::Unary | RpcKind::ServerStreaming) {
+            return caller.error(&self.socket_rule(&rest.route), service);
         }
         let (mut parts, body) = request.into_parts();
-        let composed = match self
+        let composed = self
             .compose(rest, &variables, parts.uri.query(), body)
-            .await
-        {
+            .await;
+        let composed = match (composed, kind) {
+            (Ok(json), RpcKind::Unary) => Ok(json),
+            (Ok(json), _) => frame::framed(&json, false),
+            (Err(status), _) => Err(status),
+        };
+        let composed = match composed {
             Ok(composed) => composed,
             Err(status) => return caller.error(&status, service),
         };
-        let json = HeaderValue::from_static("application/json");
-        parts.headers.insert(header::CONTENT_TYPE, json);
+        let (content_type, wire) = match kind {
+            RpcKind::Unary => (
+                "application/json",
+                Wire::Unframed(micro::reply(Format::Json)),
+            ),
+            _ => ("application/grpc+json", Wire::Grpc(STREAMED)),
+        };
+        let content_type = HeaderValue::from_static(content_type);
+        parts.headers.insert(header::CONTENT_TYPE, content_type);
         parts.headers.remove(header::CONTENT_LENGTH);
         let request = http::Request::from_parts(parts, Body::new(Full::new(composed)));
-        let wire = Wire::Unframed(micro::reply(Format::Json));
         let response = match self.call(&rest.route, request, peer, wire).await {
-            Ok(response) => caller.response(response, service),
+            Ok(response) => response,
             Err(status) => return caller.error(&status, service),
         };
-        match &rest.binding.response_body {
-            Some(field) => self.only_field(rest, field, response).await,
-            None => response,
+        let narrow = self.narrow(rest);
+        if kind == RpcKind::ServerStreaming {
+            let narrow = narrow.unwrap_or_else(|| Arc::new(<[u8]>::to_vec));
+            return match events::respond(response, service.clone(), narrow).await {
+                Ok(events) => events,
+                Err(status) => caller.error(&status, service),
+            };
+        }
+        let response = caller.response(response, service);
+        match narrow {
+            Some(narrow) if response.status().is_success() => only_field(response, narrow).await,
+            _ => response,
         }
     }
 
@@ -179,54 +208,83 @@ impl Router {
         body: Body,
     ) -> Result<Bytes, Status> {
         let body = unary::read_whole(body, self.settings.max_message_size).await?;
-        let types = rest
-            .route
-            .types
-            .as_ref()
-            .expect("rules come from descriptors");
-        let json = http_rule::compose(&types.input, &rest.binding, variables, query, &body)?;
+        let input = &described(rest).input;
+        let json = http_rule::compose(input, &rest.binding, variables, query, &body)?;
         Ok(Bytes::from(serde_json::to_vec(&json).unwrap_or_default()))
     }
 
-    /// A successful reply narrowed to the rule's `response_body` field.
-    async fn only_field(
-        &self,
-        rest: &RestRoute,
-        field: &str,
-        response: http::Response<Body>,
-    ) -> http::Response<Body> {
-        if !response.status().is_success() {
-            return response;
-        }
-        let (parts, body) = response.into_parts();
-        let types = rest
-            .route
-            .types
-            .as_ref()
-            .expect("rules come from descriptors");
-        let key = match types.output.get_field_by_name(field) {
-            Some(field) if !self.settings.json.proto_field_names => field.json_name().to_owned(),
-            _ => field.to_owned(),
+    /// What makes a reply's JSON the rule's `response_body` field; `None` for the whole reply.
+    fn narrow(&self, rest: &RestRoute) -> Option<Narrow> {
+        let name = rest.binding.response_body.as_deref()?;
+        let field = described(rest).output.get_field_by_name(name)?;
+        let key = match self.settings.json.proto_field_names {
+            true => field.name().to_owned(),
+            false => field.json_name().to_owned(),
         };
-        let whole = unary::read_whole(body, usize::MAX)
-            .await
-            .unwrap_or_default();
-        let value = serde_json::from_slice::<Value>(&whole)
-            .ok()
-            .and_then(|mut reply| reply.get_mut(&key).map(Value::take))
-            .unwrap_or(Value::Null);
-        let mut text = serde_json::to_vec(&value).unwrap_or_default();
-        text.push(b'\n');
-        http::Response::from_parts(parts, Body::new(Full::new(Bytes::from(text))))
+        // Fields at their default value are left out of the reply's JSON.
+        let default = default_json(&field);
+        Some(Arc::new(move |json: &[u8]| {
+            let value = serde_json::from_slice::<Value>(json)
+                .ok()
+                .and_then(|mut reply| reply.get_mut(&key).map(Value::take))
+                .unwrap_or_else(|| default.clone());
+            serde_json::to_vec(&value).unwrap_or_default()
+        }))
     }
 
-    /// `UNIMPLEMENTED` for the rule of a streaming method, which a request body cannot carry.
-    fn streaming_rule(&self, route: &MethodRoute) -> Status {
+    /// `UNIMPLEMENTED` for the rule of a client or bidirectional streaming method, whose
+    /// requests a body cannot carry.
+    fn socket_rule(&self, route: &MethodRoute) -> Status {
         let status = self.wrong_kind(route, "a google.api.http rule on the service's port");
         Status::unimplemented(format!(
-            "{}; `micro gateway` serves this rule (Server-Sent Events, WebSockets)",
+            "{}; `micro gateway` serves this rule over a WebSocket",
             status.message()
         ))
+    }
+}
+
+/// How a server-streaming rule's call is framed: gRPC frames of JSON, served in process.
+const STREAMED: Framed = Framed {
+    codec: Format::Json,
+    undecodable: Code::InvalidArgument,
+};
+
+/// The types of a rule's method (rules are only read from descriptors).
+fn described(rest: &RestRoute) -> &MethodTypes {
+    rest.route
+        .types
+        .as_ref()
+        .expect("rules come from descriptors")
+}
+
+/// A unary reply narrowed by `narrow`, ending with a newline as go-micro's JSON replies do.
+async fn only_field(response: http::Response<Body>, narrow: Narrow) -> http::Response<Body> {
+    let (parts, body) = response.into_parts();
+    let whole = unary::read_whole(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let mut text = narrow(&whole);
+    text.push(b'\n');
+    http::Response::from_parts(parts, Body::new(Full::new(Bytes::from(text))))
+}
+
+/// The JSON of `field` at its default value, which proto3 JSON leaves out of a message.
+fn default_json(field: &FieldDescriptor) -> Value {
+    if field.is_list() {
+        return Value::Array(Vec::new());
+    }
+    if field.is_map() {
+        return Value::Object(Default::default());
+    }
+    match field.kind() {
+        Kind::String | Kind::Bytes => Value::String(String::new()),
+        Kind::Bool => Value::Bool(false),
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 | Kind::Uint64 | Kind::Fixed64 => {
+            Value::String("0".into())
+        }
+        Kind::Enum(enumeration) => enumeration.default_value().name().to_owned().into(),
+        Kind::Message(_) => Value::Null,
+        _ => Value::from(0),
     }
 }
 

@@ -1,0 +1,167 @@
+//! Server-streaming rules answered as Server-Sent Events, as `micro gateway` answers them: one
+//! `data:` event per reply, then `event: end` (`data: {}`) when the call succeeds, or
+//! `event: error` with go-micro's error JSON when it fails after the first reply (before it,
+//! the error is the usual JSON answer with its HTTP status). An idle stream sends a comment
+//! every [`KEEP_ALIVE`], so proxies and browsers keep it open.
+//!
+//! The call itself is an ordinary gRPC server-streaming call with JSON messages, served in
+//! process: its reply frames are read off the response body and written out as events.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures_util::stream;
+use http::{HeaderMap, HeaderValue, header};
+use http_body::Frame;
+use http_body_util::{BodyExt, StreamBody};
+
+use crate::codec::frame::{PREFIX_LEN, status_in};
+use crate::errors::Error as MicroError;
+use crate::server::Body;
+use crate::{Code, Status};
+
+/// How often an idle stream sends a comment.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// What the call's response body holds next.
+enum Next {
+    /// One reply message (JSON).
+    Reply(Bytes),
+    /// The call ended: `None` when it succeeded.
+    End(Option<Status>),
+    /// Nothing for [`KEEP_ALIVE`].
+    Idle,
+}
+
+/// The reply messages of a gRPC response body, one frame at a time.
+struct Replies {
+    body: Body,
+    buffer: BytesMut,
+}
+
+impl Replies {
+    async fn next(&mut self) -> Next {
+        loop {
+            if let Some(message) = take_frame(&mut self.buffer) {
+                return Next::Reply(message);
+            }
+            let frame = match tokio::time::timeout(KEEP_ALIVE, self.body.frame()).await {
+                Err(_) => return Next::Idle,
+                Ok(None) => return Next::End(None),
+                Ok(Some(Err(err))) => return Next::End(Some(Status::from_error(err.into()))),
+                Ok(Some(Ok(frame))) => frame,
+            };
+            match frame.into_data() {
+                Ok(data) => self.buffer.extend_from_slice(&data),
+                Err(frame) => {
+                    let trailers = frame.into_trailers().unwrap_or_default();
+                    return Next::End(failure(&trailers));
+                }
+            }
+        }
+    }
+}
+
+/// The whole gRPC frame at the front of `buffer`, if it has arrived (replies are never
+/// compressed: the call asked for no compression).
+fn take_frame(buffer: &mut BytesMut) -> Option<Bytes> {
+    let header = buffer.get(..PREFIX_LEN)?;
+    let length = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+    if buffer.len() < PREFIX_LEN + length {
+        return None;
+    }
+    buffer.advance(PREFIX_LEN);
+    Some(buffer.split_to(length).freeze())
+}
+
+/// The failed status `headers` carry, if any.
+fn failure(headers: &HeaderMap) -> Option<Status> {
+    status_in(headers).filter(|status| status.code() != Code::Ok)
+}
+
+/// Makes a reply's JSON what the event carries (the rule's `response_body` field, or all).
+pub(super) type Narrow = Arc<dyn Fn(&[u8]) -> Vec<u8> + Send + Sync>;
+
+/// Where the event stream is.
+enum State {
+    /// Replies still to come; the next one already read, if it was.
+    Streaming(Replies, Option<Next>),
+    /// The last event has been sent.
+    Done,
+}
+
+/// The event stream of a server-streaming call's gRPC `response`, each reply narrowed by
+/// `narrow`; `Err` with the call's status when it failed before its first reply.
+pub(super) async fn respond(
+    response: http::Response<Body>,
+    service: Arc<str>,
+    narrow: Narrow,
+) -> Result<http::Response<Body>, Status> {
+    let (mut parts, body) = response.into_parts();
+    if let Some(status) = failure(&parts.headers) {
+        return Err(status);
+    }
+    let mut replies = Replies {
+        body,
+        buffer: BytesMut::new(),
+    };
+    // The first reply decides between a stream and an error answer.
+    let first = match replies.next().await {
+        Next::End(Some(status)) => return Err(status),
+        first => first,
+    };
+    let events = stream::unfold(State::Streaming(replies, Some(first)), move |state| {
+        let (service, narrow) = (service.clone(), narrow.clone());
+        async move {
+            let State::Streaming(mut replies, next) = state else {
+                return None;
+            };
+            let next = match next {
+                Some(next) => next,
+                None => replies.next().await,
+            };
+            let (chunk, state) = match next {
+                Next::Reply(json) => (event(None, &narrow(&json)), State::Streaming(replies, None)),
+                Next::Idle => (
+                    Bytes::from_static(b": keep-alive\n\n"),
+                    State::Streaming(replies, None),
+                ),
+                Next::End(None) => (event(Some("end"), b"{}"), State::Done),
+                Next::End(Some(status)) => {
+                    let error = MicroError::from_status(&status, &service).to_json();
+                    (event(Some("error"), error.as_bytes()), State::Done)
+                }
+            };
+            Some((Ok::<_, Infallible>(Frame::data(chunk)), state))
+        }
+    });
+    let headers = &mut parts.headers;
+    let grpc: Vec<_> = (headers.keys())
+        .filter(|name| name.as_str().starts_with("grpc-"))
+        .cloned()
+        .collect();
+    for name in grpc.into_iter().chain([header::CONTENT_LENGTH]) {
+        headers.remove(name);
+    }
+    let event_stream = HeaderValue::from_static("text/event-stream");
+    headers.insert(header::CONTENT_TYPE, event_stream);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Proxies that buffer responses (nginx) would hold the events back.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    let body = Body::new(StreamBody::new(events));
+    Ok(http::Response::from_parts(parts, body))
+}
+
+/// One event: `event: <name>` (unless a plain reply) and its `data:` line.
+fn event(name: Option<&str>, data: &[u8]) -> Bytes {
+    let mut text = Vec::with_capacity(data.len() + 24);
+    if let Some(name) = name {
+        text.extend_from_slice(format!("event: {name}\n").as_bytes());
+    }
+    text.extend_from_slice(b"data: ");
+    text.extend_from_slice(data);
+    text.extend_from_slice(b"\n\n");
+    Bytes::from(text)
+}
