@@ -75,9 +75,7 @@ impl Router {
         if self.routes.contains_key(path)
             || self.builtins.contains_key(path_service(path))
             || is_framed(headers)
-            || headers
-                .keys()
-                .any(|name| MICRO_ENDPOINT_HEADERS.contains(name))
+            || names_endpoint(headers)
         {
             return None;
         }
@@ -94,10 +92,10 @@ impl Router {
 
     /// The answer to a request in no protocol of the port that a rule would take with another
     /// HTTP method (`405`, with `Allow`), or that has no content type at all, as REST requests
-    /// often have not (`404` listing the rules); `None` when the service has no rules or the
-    /// request looks like a call in a protocol the port does not speak.
+    /// often have not (`404` listing the rules); `None` when the service has no rules, or for a
+    /// go-micro call or a request with a content type the port does not speak (415 says which).
     pub(super) fn no_rule<B>(&self, request: &http::Request<B>) -> Option<http::Response<Body>> {
-        if self.rest.is_empty() {
+        if self.rest.is_empty() || names_endpoint(request.headers()) {
             return None;
         }
         let path = request.uri().path();
@@ -286,6 +284,11 @@ fn default_json(field: &FieldDescriptor) -> Value {
         Kind::Message(_) => Value::Null,
         _ => Value::from(0),
     }
+}
+
+/// Whether the request is a go-micro call: it names its endpoint in a header.
+fn names_endpoint(headers: &http::HeaderMap) -> bool {
+    (headers.keys()).any(|name| MICRO_ENDPOINT_HEADERS.contains(name))
 }
 
 /// Whether the request is a gRPC, gRPC-Web or Connect streaming call (`application/grpc…`,
