@@ -23,6 +23,20 @@ crates=(micro-macros micro-build protoc-gen-micro micro micro-cli)
 expected='^warning: ignoring test `[a-z_]*` as `tests/[a-z_]*\.rs` is not included in the published package$'
 packages=()
 for name in "${crates[@]}"; do packages+=(-p "$name"); done
+# Cargo verifies a crate against the others through a local registry, whose crates it unpacks
+# into `registry/src/-<hash>/<name>-<version>` once and builds once (a registry crate of the
+# same version is taken to be the same): a later run would build micro-cli against an earlier
+# run's micro. So both go first: the unpacked sources (local registries' directories start
+# with `-`, crates.io's never do) and what was built from them.
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+deps=$CARGO_TARGET_DIR/debug/deps
+for name in "${crates[@]}"; do
+  rm -rf "$cargo_home"/registry/src/-*/"$name"-[0-9]* "$cargo_home"/registry/cache/-*/"$name"-[0-9]*
+  for info in $(grep -l "registry/src/-[^/]*/$name-[0-9][^/]*/src/lib.rs" "$deps"/*.d 2>/dev/null); do
+    unit=$(basename "$info" .d)
+    rm -rf "$info" "$deps/lib$unit".* "$CARGO_TARGET_DIR/debug/.fingerprint/$unit"
+  done
+done
 cargo package --offline --locked --allow-dirty "${packages[@]}" "$@" 2>&1 |
   { grep -v "$expected" || true; }
 

@@ -24,7 +24,8 @@ use serde_json::Value;
 use prost_reflect::{FieldDescriptor, Kind};
 
 use super::{MethodRoute, Router};
-use crate::codec::{Format, frame};
+use crate::codec::Format;
+use crate::codec::frame::{self, GRPC_ACCEPT_ENCODING, GRPC_ENCODING};
 use crate::errors::Error as MicroError;
 use crate::http_rule::{self, Binding};
 use crate::rpc::RpcKind;
@@ -175,7 +176,11 @@ impl Router {
         };
         let content_type = HeaderValue::from_static(content_type);
         parts.headers.insert(header::CONTENT_TYPE, content_type);
-        parts.headers.remove(header::CONTENT_LENGTH);
+        // The body is the composed message, uncompressed, and the reply is read here: gRPC's
+        // compression headers a client sent would be about neither.
+        for name in [header::CONTENT_LENGTH, GRPC_ENCODING, GRPC_ACCEPT_ENCODING] {
+            parts.headers.remove(name);
+        }
         let request = http::Request::from_parts(parts, Body::new(Full::new(composed)));
         let response = match self.call(&rest.route, request, peer, wire).await {
             Ok(response) => response,
