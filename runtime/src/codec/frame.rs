@@ -42,6 +42,11 @@ pub(crate) fn status_in(headers: &http::HeaderMap) -> Option<Status> {
     Status::from_header_map(headers)
 }
 
+/// The status these headers (or trailers) carry if it is a failure; `None` for none or `OK`.
+pub(crate) fn failure_in(headers: &http::HeaderMap) -> Option<Status> {
+    status_in(headers).filter(|status| status.code() != crate::Code::Ok)
+}
+
 /// `message` in one gRPC frame, encoded in `format` (JSON needs the message's descriptor, if
 /// it is a generated one), gzipped if `gzip`. A message that encodes to more than `limit`
 /// bytes fails with `too_long` of its length.

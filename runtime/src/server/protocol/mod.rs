@@ -18,8 +18,7 @@ pub(super) fn failure(response: &mut http::Response<crate::server::Body>) -> Opt
     if let Some(Failure(status)) = response.extensions_mut().remove::<Failure>() {
         return Some(status);
     }
-    crate::codec::frame::status_in(response.headers())
-        .filter(|status| status.code() != crate::Code::Ok)
+    crate::codec::frame::failure_in(response.headers())
 }
 
 /// How a request wants to be served.

@@ -99,7 +99,7 @@ impl Router {
         }
         let handlers: Arc<[Arc<dyn Handler>]> = handlers.into();
         let pipeline = pipeline::build(handlers.clone(), settings.gatekeeper.clone());
-        let rest = rest_routes(&declared);
+        let rest = rest_routes(&declared, &settings.json);
         Ok(Router {
             handlers,
             pipeline,
@@ -262,6 +262,12 @@ impl Router {
         };
         self.pipeline.clone().oneshot(call).await
     }
+}
+
+/// The service a gRPC path names (`/grpc.health.v1.Health/Check` → `grpc.health.v1.Health`).
+fn path_service(path: &str) -> &str {
+    let path = path.trim_start_matches('/');
+    path.split('/').next().unwrap_or_default()
 }
 
 /// Where the port serves its metrics.

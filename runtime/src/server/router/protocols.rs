@@ -7,8 +7,8 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
 use tower::ServiceExt;
 
-use super::Router;
 use super::refusals::{builtin_endpoint, text_response};
+use super::{Router, path_service};
 use crate::auth::Identity;
 use crate::codec::{Format, FrameLimit};
 use crate::server::protocol::{connect, connect_unary, grpc_web, micro};
@@ -74,11 +74,7 @@ impl Router {
             }
             return response;
         }
-        let service = path
-            .trim_start_matches('/')
-            .split('/')
-            .next()
-            .unwrap_or_default();
+        let service = path_service(path);
         if let Some(builtin) = self.builtins.get(service) {
             if let Some(gatekeeper) = self
                 .settings

@@ -13,14 +13,14 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::stream;
-use http::{HeaderMap, HeaderValue, header};
+use http::{HeaderValue, header};
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
 
-use crate::codec::frame::{PREFIX_LEN, status_in};
+use crate::Status;
+use crate::codec::frame::{PREFIX_LEN, failure_in};
 use crate::errors::Error as MicroError;
 use crate::server::Body;
-use crate::{Code, Status};
 
 /// How often an idle stream sends a comment.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -57,7 +57,7 @@ impl Replies {
                 Ok(data) => self.buffer.extend_from_slice(&data),
                 Err(frame) => {
                     let trailers = frame.into_trailers().unwrap_or_default();
-                    return Next::End(failure(&trailers));
+                    return Next::End(failure_in(&trailers));
                 }
             }
         }
@@ -74,11 +74,6 @@ fn take_frame(buffer: &mut BytesMut) -> Option<Bytes> {
     }
     buffer.advance(PREFIX_LEN);
     Some(buffer.split_to(length).freeze())
-}
-
-/// The failed status `headers` carry, if any.
-fn failure(headers: &HeaderMap) -> Option<Status> {
-    status_in(headers).filter(|status| status.code() != Code::Ok)
 }
 
 /// Makes a reply's JSON what the event carries (the rule's `response_body` field, or all).
@@ -100,7 +95,7 @@ pub(super) async fn respond(
     narrow: Narrow,
 ) -> Result<http::Response<Body>, Status> {
     let (mut parts, body) = response.into_parts();
-    if let Some(status) = failure(&parts.headers) {
+    if let Some(status) = failure_in(&parts.headers) {
         return Err(status);
     }
     let mut replies = Replies {

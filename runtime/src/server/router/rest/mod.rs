@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use prost_reflect::{FieldDescriptor, Kind};
 
-use super::{MethodRoute, Router};
+use super::{MethodRoute, Router, path_service};
 use crate::codec::Format;
 use crate::codec::frame::{self, GRPC_ACCEPT_ENCODING, GRPC_ENCODING};
 use crate::errors::Error as MicroError;
@@ -31,30 +31,30 @@ use crate::http_rule::{self, Binding};
 use crate::rpc::RpcKind;
 use crate::server::protocol::{MICRO_ENDPOINT_HEADERS, micro};
 use crate::server::{Body, Framed, Wire, unary};
-use crate::transcode::MethodTypes;
+use crate::transcode::{JsonOptions, MethodTypes};
 use crate::{Code, Status};
 use events::Narrow;
 
 /// A method bound to an HTTP method and path by its google.api.http rule.
-#[derive(Debug)]
 pub(super) struct RestRoute {
     pub(super) binding: Binding,
     pub(super) route: MethodRoute,
+    /// What makes a reply's JSON the rule's `response_body` field; `None` for the whole reply.
+    narrow: Option<Narrow>,
 }
 
-/// The routes of `routes`' rules, most specific first.
-pub(super) fn rest_routes(routes: &[MethodRoute]) -> Vec<RestRoute> {
+/// The routes of `routes`' rules, most specific first; replies are written as `json` says.
+pub(super) fn rest_routes(routes: &[MethodRoute], json: &JsonOptions) -> Vec<RestRoute> {
     let mut rest: Vec<RestRoute> = routes
         .iter()
         .flat_map(|route| {
-            let bindings = route.types.as_ref().map(|types| types.http.clone());
-            bindings
-                .unwrap_or_default()
-                .into_iter()
-                .map(|binding| RestRoute {
-                    binding,
-                    route: route.clone(),
-                })
+            let types = route.types.as_ref();
+            let bindings = types.map(|types| types.http.clone()).unwrap_or_default();
+            bindings.into_iter().map(move |binding| RestRoute {
+                narrow: types.and_then(|types| narrow(&binding, types, json)),
+                binding,
+                route: route.clone(),
+            })
         })
         .collect();
     rest.sort_by_key(|rest| std::cmp::Reverse(rest.binding.template.specificity()));
@@ -186,7 +186,7 @@ impl Router {
             Ok(response) => response,
             Err(status) => return caller.error(&status, service),
         };
-        let narrow = self.narrow(rest);
+        let narrow = rest.narrow.clone();
         if kind == RpcKind::ServerStreaming {
             let narrow = narrow.unwrap_or_else(|| Arc::new(<[u8]>::to_vec));
             return match events::respond(response, service.clone(), narrow).await {
@@ -216,25 +216,6 @@ impl Router {
         Ok(Bytes::from(serde_json::to_vec(&json).unwrap_or_default()))
     }
 
-    /// What makes a reply's JSON the rule's `response_body` field; `None` for the whole reply.
-    fn narrow(&self, rest: &RestRoute) -> Option<Narrow> {
-        let name = rest.binding.response_body.as_deref()?;
-        let field = described(rest).output.get_field_by_name(name)?;
-        let key = match self.settings.json.proto_field_names {
-            true => field.name().to_owned(),
-            false => field.json_name().to_owned(),
-        };
-        // Fields at their default value are left out of the reply's JSON.
-        let default = default_json(&field);
-        Some(Arc::new(move |json: &[u8]| {
-            let value = serde_json::from_slice::<Value>(json)
-                .ok()
-                .and_then(|mut reply| reply.get_mut(&key).map(Value::take))
-                .unwrap_or_else(|| default.clone());
-            serde_json::to_vec(&value).unwrap_or_default()
-        }))
-    }
-
     /// `UNIMPLEMENTED` for the rule of a client or bidirectional streaming method, whose
     /// requests a body cannot carry.
     fn socket_rule(&self, route: &MethodRoute) -> Status {
@@ -258,6 +239,25 @@ fn described(rest: &RestRoute) -> &MethodTypes {
         .types
         .as_ref()
         .expect("rules come from descriptors")
+}
+
+/// What makes a reply's JSON `binding`'s `response_body` field; `None` for the whole reply.
+fn narrow(binding: &Binding, types: &MethodTypes, json: &JsonOptions) -> Option<Narrow> {
+    let name = binding.response_body.as_deref()?;
+    let field = types.output.get_field_by_name(name)?;
+    let key = match json.proto_field_names {
+        true => field.name().to_owned(),
+        false => field.json_name().to_owned(),
+    };
+    // Fields at their default value are left out of the reply's JSON.
+    let default = default_json(&field);
+    Some(Arc::new(move |json: &[u8]| {
+        let value = serde_json::from_slice::<Value>(json)
+            .ok()
+            .and_then(|mut reply| reply.get_mut(&key).map(Value::take))
+            .unwrap_or_else(|| default.clone());
+        serde_json::to_vec(&value).unwrap_or_default()
+    }))
 }
 
 /// A unary reply narrowed by `narrow`, ending with a newline as go-micro's JSON replies do.
@@ -310,10 +310,4 @@ fn is_framed(headers: &http::HeaderMap) -> bool {
                         .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
                 })
         })
-}
-
-/// The first segment of a gRPC path (`/grpc.health.v1.Health/Check` → `grpc.health.v1.Health`).
-fn path_service(path: &str) -> &str {
-    let path = path.strip_prefix('/').unwrap_or(path);
-    path.split('/').next().unwrap_or_default()
 }
