@@ -100,6 +100,10 @@ impl Router {
         let handlers: Arc<[Arc<dyn Handler>]> = handlers.into();
         let pipeline = pipeline::build(handlers.clone(), settings.gatekeeper.clone());
         let rest = rest_routes(&declared, &settings.json);
+        for rule in &rest {
+            let endpoint = handlers[rule.route.handler].info().methods[rule.route.method].endpoint;
+            rest::warn_if_shadowed(rule, endpoint);
+        }
         Ok(Router {
             handlers,
             pipeline,
@@ -272,3 +276,6 @@ fn path_service(path: &str) -> &str {
 
 /// Where the port serves its metrics.
 const METRICS_PATH: &str = "/metrics";
+
+/// The `GET` paths the port answers before any google.api.http rule: metrics and probes.
+const RESERVED_PATHS: [&str; 4] = [METRICS_PATH, "/health", "/health/live", "/health/ready"];

@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use prost_reflect::{FieldDescriptor, Kind};
 
-use super::{MethodRoute, Router, path_service};
+use super::{MethodRoute, RESERVED_PATHS, Router, path_service};
 use crate::codec::Format;
 use crate::codec::frame::{self, GRPC_ACCEPT_ENCODING, GRPC_ENCODING};
 use crate::errors::Error as MicroError;
@@ -59,6 +59,28 @@ pub(super) fn rest_routes(routes: &[MethodRoute], json: &JsonOptions) -> Vec<Res
         .collect();
     rest.sort_by_key(|rest| std::cmp::Reverse(rest.binding.template.specificity()));
     rest
+}
+
+/// Logs a rule that matches a path the port answers before any rule (the health probes and
+/// `/metrics`): requests for that path never reach `endpoint`.
+pub(super) fn warn_if_shadowed(rest: &RestRoute, endpoint: &str) {
+    for path in shadowed_paths(&rest.binding) {
+        tracing::warn!(
+            endpoint,
+            rule = rest.binding.template.as_str(),
+            "a google.api.http rule matches `GET {path}`, which the service's port answers \
+             itself (health probes, metrics): that request never reaches the rule's method; \
+             give the rule another path"
+        );
+    }
+}
+
+/// The reserved paths `binding` matches, which the port answers before it.
+fn shadowed_paths(binding: &Binding) -> impl Iterator<Item = &'static str> + '_ {
+    let get = binding.method == http::Method::GET;
+    RESERVED_PATHS
+        .into_iter()
+        .filter(move |path| get && binding.template.matches(path).is_some())
 }
 
 impl Router {
@@ -310,4 +332,37 @@ fn is_framed(headers: &http::HeaderMap) -> bool {
                         .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
                 })
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http_rule::Template;
+
+    fn binding(method: http::Method, path: &str) -> Binding {
+        Binding {
+            method,
+            template: Template::parse(path).unwrap(),
+            body: None,
+            response_body: None,
+        }
+    }
+
+    fn shadowed(method: http::Method, path: &str) -> Vec<&'static str> {
+        shadowed_paths(&binding(method, path)).collect()
+    }
+
+    #[test]
+    fn get_rules_on_the_probe_and_metrics_paths_are_shadowed() {
+        use http::Method;
+        assert_eq!(
+            shadowed(Method::GET, "/health/{check}"),
+            ["/health/live", "/health/ready"]
+        );
+        assert_eq!(shadowed(Method::GET, "/{name}"), ["/metrics", "/health"]);
+        assert_eq!(shadowed(Method::GET, "/metrics"), ["/metrics"]);
+        assert!(shadowed(Method::GET, "/v1/health/{check}").is_empty());
+        // Only GETs are answered before rules.
+        assert!(shadowed(Method::POST, "/metrics").is_empty());
+    }
 }
