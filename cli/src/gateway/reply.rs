@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use micro::dynamic::{self, DynamicMessage};
+use micro::http_rule::ResponseField;
 use micro::{JsonOptions, Status};
 use prost_reflect::ReflectMessage as _;
 use serde_json::Value;
@@ -27,24 +28,15 @@ impl ReplyJson {
 
     /// `reply` as JSON text.
     pub(super) fn text(&self, reply: &DynamicMessage) -> Result<String, Status> {
-        let whole = dynamic::to_json(reply, &self.options)?;
-        match &self.field {
-            None => Ok(whole),
-            Some(field) => Ok(field_of(reply, &whole, field).to_string()),
-        }
+        let Some(name) = &self.field else {
+            return dynamic::to_json(reply, &self.options);
+        };
+        let whole = dynamic::to_json_value(reply, &self.options)?;
+        // The rule was read from these descriptors, so the field exists.
+        let part = match ResponseField::new(&reply.descriptor(), name, &self.options) {
+            Some(field) => field.take(whole),
+            None => Value::Null,
+        };
+        Ok(part.to_string())
     }
-}
-
-/// The value of `field` in `whole` (the reply's JSON), found by its proto or JSON name; `null`
-/// when the reply leaves it out.
-fn field_of(reply: &DynamicMessage, whole: &str, field: &str) -> Value {
-    let mut whole: Value = serde_json::from_str(whole).unwrap_or(Value::Null);
-    let json_name = reply
-        .descriptor()
-        .get_field_by_name(field)
-        .map(|f| f.json_name().to_owned());
-    let mut take = |name: &str| whole.get_mut(name).map(Value::take);
-    take(field)
-        .or_else(|| json_name.and_then(|name| take(&name)))
-        .unwrap_or(Value::Null)
 }

@@ -156,9 +156,6 @@ async fn collect(mut replies: Streaming<DynamicMessage>, service: &str) -> Resul
 }
 
 fn to_value(reply: &DynamicMessage) -> Result<Value, Error> {
-    let text = dynamic::to_json(reply, &JsonOptions::default())
-        .map_err(|status| Error::from_status(&status, MCP_ID))?;
-    serde_json::from_str(&text).map_err(|err| {
-        Error::internal_server_error(MCP_ID, format!("the reply is not JSON: {err}"))
-    })
+    dynamic::to_json_value(reply, &JsonOptions::default())
+        .map_err(|status| Error::from_status(&status, MCP_ID))
 }

@@ -48,3 +48,12 @@ pub fn to_json(message: &DynamicMessage, options: &JsonOptions) -> Result<String
     crate::transcode::dynamic_to_json(message, options, &mut out)?;
     String::from_utf8(out).map_err(|err| Status::internal(format!("JSON is not UTF-8: {err}")))
 }
+
+/// `message` as a JSON value (proto3 JSON mapping), for code that works on the JSON rather
+/// than sends it: no text is written and parsed again.
+pub fn to_json_value(
+    message: &DynamicMessage,
+    options: &JsonOptions,
+) -> Result<serde_json::Value, Status> {
+    crate::transcode::dynamic_to_json_value(message, options)
+}

@@ -4,12 +4,15 @@
 //! A [`Service`](crate::Service) answers the rules of its own unary methods on its port
 //! (`curl localhost:8080/v1/greet/alice`), and `micro gateway` answers every registered
 //! service's. Both use what is here: the rule's [`Binding`]s, their path [`Template`]s, and
-//! the request JSON [`compose`]d from the body, the query string and the path's variables.
+//! the request JSON [`compose`]d from the body, the query string and the path's variables, and
+//! the [`ResponseField`] a rule sends instead of the whole reply.
 
 mod binding;
 mod request;
+mod response;
 mod template;
 
 pub use binding::{Binding, bindings};
 pub use request::{compose, compose_frame, from_query, parse_body, set_field};
+pub use response::ResponseField;
 pub use template::{Template, TemplateError};

@@ -145,12 +145,22 @@ pub(crate) fn dynamic_to_json(
     let mut serializer = serde_json::Serializer::new(out.writer());
     message
         .serialize_with_options(&mut serializer, &options.serialize())
-        .map_err(|err| {
-            Status::internal(format!(
-                "cannot write {} as JSON: {err}",
-                message.descriptor().full_name()
-            ))
-        })
+        .map_err(|err| unwritable(message, &err))
+}
+
+/// `message` as a [`serde_json::Value`] (proto3 JSON mapping).
+pub(crate) fn dynamic_to_json_value(
+    message: &DynamicMessage,
+    options: &JsonOptions,
+) -> Result<serde_json::Value, Status> {
+    message
+        .serialize_with_options(serde_json::value::Serializer, &options.serialize())
+        .map_err(|err| unwritable(message, &err))
+}
+
+fn unwritable(message: &DynamicMessage, err: &serde_json::Error) -> Status {
+    let name = message.descriptor().full_name().to_owned();
+    Status::internal(format!("cannot write {name} as JSON: {err}"))
 }
 
 fn invalid_json(descriptor: &MessageDescriptor, path: &str, err: &serde_json::Error) -> Status {

@@ -11,5 +11,7 @@ mod shape;
 pub use json::JsonOptions;
 
 pub(crate) use descriptors::{MethodTypes, method_types};
-pub(crate) use json::{dynamic_from_json, dynamic_to_json, from_json, to_json};
+pub(crate) use json::{
+    dynamic_from_json, dynamic_to_json, dynamic_to_json_value, from_json, to_json,
+};
 pub(crate) use shape::endpoint_values;

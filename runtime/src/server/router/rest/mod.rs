@@ -21,13 +21,11 @@ use http::{HeaderValue, header};
 use http_body_util::Full;
 use serde_json::Value;
 
-use prost_reflect::{FieldDescriptor, Kind};
-
 use super::{MethodRoute, RESERVED_PATHS, Router, path_service};
 use crate::codec::Format;
 use crate::codec::frame::{self, GRPC_ACCEPT_ENCODING, GRPC_ENCODING};
 use crate::errors::Error as MicroError;
-use crate::http_rule::{self, Binding};
+use crate::http_rule::{self, Binding, ResponseField};
 use crate::rpc::RpcKind;
 use crate::server::protocol::{MICRO_ENDPOINT_HEADERS, micro};
 use crate::server::{Body, Framed, Wire, unary};
@@ -266,19 +264,10 @@ fn described(rest: &RestRoute) -> &MethodTypes {
 /// What makes a reply's JSON `binding`'s `response_body` field; `None` for the whole reply.
 fn narrow(binding: &Binding, types: &MethodTypes, json: &JsonOptions) -> Option<Narrow> {
     let name = binding.response_body.as_deref()?;
-    let field = types.output.get_field_by_name(name)?;
-    let key = match json.proto_field_names {
-        true => field.name().to_owned(),
-        false => field.json_name().to_owned(),
-    };
-    // Fields at their default value are left out of the reply's JSON.
-    let default = default_json(&field);
+    let field = ResponseField::new(&types.output, name, json)?;
     Some(Arc::new(move |json: &[u8]| {
-        let value = serde_json::from_slice::<Value>(json)
-            .ok()
-            .and_then(|mut reply| reply.get_mut(&key).map(Value::take))
-            .unwrap_or_else(|| default.clone());
-        serde_json::to_vec(&value).unwrap_or_default()
+        let reply = serde_json::from_slice::<Value>(json).unwrap_or_default();
+        serde_json::to_vec(&field.take(reply)).unwrap_or_default()
     }))
 }
 
@@ -291,26 +280,6 @@ async fn only_field(response: http::Response<Body>, narrow: Narrow) -> http::Res
     let mut text = narrow(&whole);
     text.push(b'\n');
     http::Response::from_parts(parts, Body::new(Full::new(Bytes::from(text))))
-}
-
-/// The JSON of `field` at its default value, which proto3 JSON leaves out of a message.
-fn default_json(field: &FieldDescriptor) -> Value {
-    if field.is_list() {
-        return Value::Array(Vec::new());
-    }
-    if field.is_map() {
-        return Value::Object(Default::default());
-    }
-    match field.kind() {
-        Kind::String | Kind::Bytes => Value::String(String::new()),
-        Kind::Bool => Value::Bool(false),
-        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 | Kind::Uint64 | Kind::Fixed64 => {
-            Value::String("0".into())
-        }
-        Kind::Enum(enumeration) => enumeration.default_value().name().to_owned().into(),
-        Kind::Message(_) => Value::Null,
-        _ => Value::from(0),
-    }
 }
 
 /// Whether the request is a go-micro call: it names its endpoint in a header.
