@@ -143,14 +143,31 @@ fn the_services_own_port_answers_its_google_api_http_rules() {
     let (body, code) = answer(&[], "/v1/countdown/1001");
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("at most 1000"), "{body}");
-    // A client stream's requests need a WebSocket: the gateway serves those.
-    let vote = ["-d", r#""yes""#];
-    let (body, code) = answer(&vote, "/v1/polls/lunch/votes");
-    assert_eq!(code, 501, "{body}");
-    assert!(
-        body.contains("micro gateway") && body.contains("WebSocket"),
-        "{body}"
+    // Client and bidirectional streams take their requests as a body of JSON messages (one
+    // per line, as grpc-gateway takes them), each put where the rule puts the body.
+    let votes = ["-d", "\"yes\"\n\"no\"\n\"yes\"\n"];
+    let (body, code) = answer(&votes, "/v1/polls/lunch/votes");
+    assert_eq!(code, 200, "{body}");
+    let tally: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let expected = r#"{"poll":"lunch","votes":{"yes":2,"no":1},"total":3}"#;
+    assert_eq!(
+        tally,
+        serde_json::from_str::<serde_json::Value>(expected).unwrap()
     );
+    // The handler's error for a bad message, and a message that is not JSON at all.
+    let (body, code) = answer(&["-d", "\"yes\" \"\""], "/v1/polls/lunch/votes");
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("a vote without a choice"), "{body}");
+    let (body, code) = answer(&["-d", "\"yes\"\nyes"], "/v1/polls/lunch/votes");
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("request message 2 is not JSON"), "{body}");
+    // A bidirectional stream answers with events, one per reply, as they come.
+    let lines = ["-N", "-d", "{\"text\":\"hi\"}\n{\"text\":\"bye\"}"];
+    let (events, code) = answer(&lines, "/v1/rooms/den/lines");
+    assert_eq!(code, 200, "{events}");
+    let said = "data: {\"room\":\"den\",\"text\":\"[den] hi\"}\n\n\
+                data: {\"room\":\"den\",\"text\":\"[den] bye\"}\n\n";
+    assert_eq!(events, format!("{said}event: end\ndata: {{}}\n\n"));
 
     // HEAD is GET without the body; a rule's path with another method is 405 with `Allow`;
     // a path no rule takes is 404 listing the rules.

@@ -1,11 +1,12 @@
-//! Server-streaming rules answered as Server-Sent Events, as `micro gateway` answers them: one
-//! `data:` event per reply, then `event: end` (`data: {}`) when the call succeeds, or
+//! Streaming rules' replies. Server-streaming and bidirectional rules answer with Server-Sent
+//! Events, as `micro gateway` answers server streams: one `data:` event per reply, then `event: end` (`data: {}`) when the call succeeds, or
 //! `event: error` with go-micro's error JSON when it fails after the first reply (before it,
 //! the error is the usual JSON answer with its HTTP status). An idle stream sends a comment
-//! every [`KEEP_ALIVE`], so proxies and browsers keep it open.
+//! every [`KEEP_ALIVE`], so proxies and browsers keep it open. A client-streaming rule answers
+//! with its one reply as JSON.
 //!
-//! The call itself is an ordinary gRPC server-streaming call with JSON messages, served in
-//! process: its reply frames are read off the response body and written out as events.
+//! The call itself is an ordinary gRPC call with JSON messages, served in process: its reply
+//! frames are read off the response body and written out.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures_util::stream;
 use http::{HeaderValue, header};
 use http_body::Frame;
-use http_body_util::{BodyExt, StreamBody};
+use http_body_util::{BodyExt, Full, StreamBody};
 
 use crate::Status;
 use crate::codec::frame::{PREFIX_LEN, failure_in};
@@ -133,6 +134,51 @@ pub(super) async fn respond(
         }
     });
     let headers = &mut parts.headers;
+    as_plain_http(headers, "text/event-stream");
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Proxies that buffer responses (nginx) would hold the events back.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    let body = Body::new(StreamBody::new(events));
+    Ok(http::Response::from_parts(parts, body))
+}
+
+/// The one reply of a client-streaming call's gRPC `response`, as a JSON answer (narrowed by
+/// `narrow`); `Err` with the call's status when it failed.
+pub(super) async fn single(
+    response: http::Response<Body>,
+    narrow: Option<Narrow>,
+) -> Result<http::Response<Body>, Status> {
+    let (mut parts, body) = response.into_parts();
+    if let Some(status) = failure_in(&parts.headers) {
+        return Err(status);
+    }
+    let mut replies = Replies {
+        body,
+        buffer: BytesMut::new(),
+    };
+    let mut reply = None;
+    loop {
+        match replies.next().await {
+            Next::Reply(json) => reply = Some(json),
+            Next::Idle => {}
+            Next::End(Some(status)) => return Err(status),
+            Next::End(None) => break,
+        }
+    }
+    let reply = reply.ok_or_else(|| Status::internal("the method ended without its reply"))?;
+    let mut text = match narrow {
+        Some(narrow) => narrow(&reply),
+        None => reply.to_vec(),
+    };
+    text.push(b'\n');
+    as_plain_http(&mut parts.headers, "application/json");
+    let body = Body::new(Full::new(Bytes::from(text)));
+    Ok(http::Response::from_parts(parts, body))
+}
+
+/// Makes a gRPC response's headers those of a plain HTTP answer of `content_type`: its
+/// `grpc-*` headers and length go (what the method set as metadata stays).
+fn as_plain_http(headers: &mut http::HeaderMap, content_type: &'static str) {
     let grpc: Vec<_> = (headers.keys())
         .filter(|name| name.as_str().starts_with("grpc-"))
         .cloned()
@@ -140,13 +186,7 @@ pub(super) async fn respond(
     for name in grpc.into_iter().chain([header::CONTENT_LENGTH]) {
         headers.remove(name);
     }
-    let event_stream = HeaderValue::from_static("text/event-stream");
-    headers.insert(header::CONTENT_TYPE, event_stream);
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    // Proxies that buffer responses (nginx) would hold the events back.
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    let body = Body::new(StreamBody::new(events));
-    Ok(http::Response::from_parts(parts, body))
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
 }
 
 /// One event: `event: <name>` (unless a plain reply) and its `data:` line.

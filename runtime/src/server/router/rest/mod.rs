@@ -8,10 +8,12 @@
 //!
 //! A rule is tried only for a request that names no method itself: gRPC, gRPC-Web and Connect
 //! streaming calls, requests to a method's own path and `Micro-Endpoint` calls never reach it.
-//! Client and bidirectional streaming methods' rules answer `501` pointing at
-//! `micro gateway`, which serves them over WebSockets.
+//! A client or bidirectional streaming method's rule takes a sequence of JSON messages as its
+//! body (newline-delimited JSON, as grpc-gateway takes it), each sent on as it arrives; `micro
+//! gateway` serves these rules over WebSockets too.
 
 mod events;
+mod requests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -171,8 +173,8 @@ impl Router {
         let caller = micro::Caller::of(request.headers());
         let service = &self.settings.service;
         let kind = self.method(&rest.route).kind;
-        if !matches!(kind, RpcKind::Unary | RpcKind::ServerStreaming) {
-            return caller.error(&self.socket_rule(&rest.route), service);
+        if matches!(kind, RpcKind::ClientStreaming | RpcKind::BidiStreaming) {
+            return self.rest_requests(rest, variables, request, peer).await;
         }
         let (mut parts, body) = request.into_parts();
         let composed = self
@@ -194,13 +196,7 @@ impl Router {
             ),
             _ => ("application/grpc+json", Wire::Grpc(STREAMED)),
         };
-        let content_type = HeaderValue::from_static(content_type);
-        parts.headers.insert(header::CONTENT_TYPE, content_type);
-        // The body is the composed message, uncompressed, and the reply is read here: gRPC's
-        // compression headers a client sent would be about neither.
-        for name in [header::CONTENT_LENGTH, GRPC_ENCODING, GRPC_ACCEPT_ENCODING] {
-            parts.headers.remove(name);
-        }
+        as_call(&mut parts.headers, content_type);
         let request = http::Request::from_parts(parts, Body::new(Full::new(composed)));
         let response = match self.call(&rest.route, request, peer, wire).await {
             Ok(response) => response,
@@ -221,6 +217,44 @@ impl Router {
         }
     }
 
+    /// Calls the client or bidirectional streaming method `rest` binds with the JSON messages
+    /// of the request body, sent on as they arrive: a client stream answers with its reply, a
+    /// bidirectional one with events.
+    async fn rest_requests(
+        &self,
+        rest: &RestRoute,
+        variables: Vec<(String, String)>,
+        request: http::Request<Body>,
+        peer: Option<SocketAddr>,
+    ) -> http::Response<Body> {
+        let caller = micro::Caller::of(request.headers());
+        let service = &self.settings.service;
+        let (mut parts, body) = request.into_parts();
+        let rule = requests::Rule {
+            input: described(rest).input.clone(),
+            binding: rest.binding.clone(),
+            variables,
+            query: parts.uri.query().map(str::to_owned),
+        };
+        let body = requests::frames(body, rule, self.settings.max_message_size);
+        as_call(&mut parts.headers, "application/grpc+json");
+        let request = http::Request::from_parts(parts, body);
+        let wire = Wire::Grpc(STREAMED);
+        let response = match self.call(&rest.route, request, peer, wire).await {
+            Ok(response) => response,
+            Err(status) => return caller.error(&status, service),
+        };
+        let narrow = rest.narrow.clone();
+        let answer = match self.method(&rest.route).kind {
+            RpcKind::ClientStreaming => events::single(response, narrow).await,
+            _ => {
+                let narrow = narrow.unwrap_or_else(|| Arc::new(<[u8]>::to_vec));
+                events::respond(response, service.clone(), narrow).await
+            }
+        };
+        answer.unwrap_or_else(|status| caller.error(&status, service))
+    }
+
     /// The request's JSON: the body (up to the message size limit) where the rule puts it,
     /// then the query, then the path's variables.
     async fn compose(
@@ -235,23 +269,23 @@ impl Router {
         let json = http_rule::compose(input, &rest.binding, variables, query, &body)?;
         Ok(Bytes::from(serde_json::to_vec(&json).unwrap_or_default()))
     }
-
-    /// `UNIMPLEMENTED` for the rule of a client or bidirectional streaming method, whose
-    /// requests a body cannot carry.
-    fn socket_rule(&self, route: &MethodRoute) -> Status {
-        let status = self.wrong_kind(route, "a google.api.http rule on the service's port");
-        Status::unimplemented(format!(
-            "{}; `micro gateway` serves this rule over a WebSocket",
-            status.message()
-        ))
-    }
 }
 
-/// How a server-streaming rule's call is framed: gRPC frames of JSON, served in process.
+/// How a streaming rule's call is framed: gRPC frames of JSON, served in process.
 const STREAMED: Framed = Framed {
     codec: Format::Json,
     undecodable: Code::InvalidArgument,
 };
+
+/// Makes a rule's request headers those of the in-process call of `content_type`: the body is
+/// put together here, uncompressed, and the reply is read here, so gRPC's compression headers
+/// a client sent would be about neither.
+fn as_call(headers: &mut http::HeaderMap, content_type: &'static str) {
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    for name in [header::CONTENT_LENGTH, GRPC_ENCODING, GRPC_ACCEPT_ENCODING] {
+        headers.remove(name);
+    }
+}
 
 /// The types of a rule's method (rules are only read from descriptors).
 fn described(rest: &RestRoute) -> &MethodTypes {
