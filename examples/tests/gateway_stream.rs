@@ -160,9 +160,36 @@ async fn curl_reads_a_server_stream_as_events_in_every_path_style() {
     );
     let too_far = curl(&curl_bin, &[&setup.url("/v1/countdown/5000")]);
     assert_error(&too_far, 400, &["at most 1000"]);
-    // A rule of a client stream refuses a POST body, and says to open a WebSocket there.
-    let votes = post(&curl_bin, &setup.url("/v1/polls/lunch/votes"), r#""tea""#);
-    assert_error(&votes, 501, &["Greeter.Tally", "WebSocket on this path"]);
+    // A rule of a client stream takes its requests as a body of JSON messages, each put
+    // where the rule puts the body; a bidirectional stream answers them with events.
+    let votes = post(
+        &curl_bin,
+        &setup.url("/v1/polls/lunch/votes"),
+        "\"tea\"\n\"tea\"\n",
+    );
+    assert_eq!(
+        (votes.body.as_str(), votes.status),
+        (r#"{"poll":"lunch","votes":{"tea":2},"total":2}"#, 200)
+    );
+    let lines = post(
+        &curl_bin,
+        &setup.url("/v1/rooms/den/lines"),
+        "{\"text\":\"hi\"}",
+    );
+    assert_eq!(lines.content_type, "text/event-stream");
+    assert_eq!(
+        lines.body,
+        "data: {\"room\":\"den\",\"text\":\"[den] hi\"}\n\nevent: end\ndata: {}\n\n"
+    );
+    let shouted = post(
+        &curl_bin,
+        &setup.url("/streaming/Streamer.Shout"),
+        "{\"text\":\"a\"} {\"text\":\"b\"}",
+    );
+    assert_eq!(
+        shouted.body,
+        "data: {\"text\":\"A\"}\n\ndata: {\"text\":\"B\"}\n\nevent: end\ndata: {}\n\n"
+    );
     // Unary methods answer JSON as before.
     let ping = post(
         &curl_bin,
@@ -198,11 +225,15 @@ async fn stream_errors_are_statuses_before_the_first_event_and_error_events_afte
         &[&setup.url("/streaming/Streamer.Count?colour=red")],
     );
     assert_error(&bad_field, 400, &["colour", "interval_ms"]);
-    // GET reaches only server streams; POST cannot stream requests.
+    // GET reaches only server streams. A streamed request that is not JSON, or not the
+    // method's, fails the POST before the call, naming the message.
     let unary = curl(&curl_bin, &[&setup.url("/streaming/Streamer.Ping?text=hi")]);
     assert_error(&unary, 405, &["Streamer.Ping", "POST"]);
-    let client_stream = post(&curl_bin, &setup.url("/streaming/Streamer.Sum"), "{}");
-    assert_error(&client_stream, 501, &["client-streaming", "WebSocket"]);
+    let sum = setup.url("/streaming/Streamer.Sum");
+    let not_json = post(&curl_bin, &sum, "{\"value\":1}\n{\"value\":");
+    assert_error(&not_json, 400, &["request message 2 is not JSON"]);
+    let wrong_field = post(&curl_bin, &sum, "{\"value\":1}\n{\"values\":2}");
+    assert_error(&wrong_field, 400, &["request message 2", "values"]);
 
     // A WebSocket opened by a page of another origin (browsers send `Origin`).
     let handshake = [

@@ -1,7 +1,8 @@
 //! The gateway's one handler: finds the method a request names, reads its JSON into the
 //! request message, calls the service through the client stack (load balanced, retried on
 //! another node) and answers with the reply as JSON. Server-streaming methods answer with
-//! Server-Sent Events ([`super::sse`]); WebSocket upgrades reach every kind of method
+//! Server-Sent Events ([`super::sse`]); client and bidirectional streaming ones take a body of
+//! JSON messages ([`super::streams`]); WebSocket upgrades reach every kind of method
 //! ([`super::websocket`]).
 
 use axum::body::{Body, Bytes};
@@ -9,14 +10,14 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderMap, Method as HttpMethod, StatusCode, header};
-use micro::dynamic::{self, DynamicMessage, MessageDescriptor, Method};
+use micro::dynamic::{self, DynamicMessage, MessageDescriptor};
 use micro::server::RpcKind;
 use serde_json::Value;
 
 use super::error::GatewayError;
 use super::route::Target;
 use super::table::Matched;
-use super::{Shared, sse, undescribed, websocket};
+use super::{Shared, sse, streams, undescribed, websocket};
 use micro::http_rule;
 
 /// Requests larger than this are refused with 413.
@@ -88,7 +89,16 @@ async fn endpoint(
         Ok(method) => method,
         Err(unfound) => return undescribed::call(gateway, target, headers, body, unfound).await,
     };
-    ensure_posted(&method)?;
+    if streams::takes_requests(&method) {
+        let input = method.input();
+        let json = &gateway.json;
+        let body = Bytes::copy_from_slice(body);
+        let decode = |message: &[u8]| Ok(dynamic::from_json(&input, message, json)?);
+        let requests = streams::requests(body, decode).await?;
+        let replies = gateway.replies(None);
+        let service = &target.service;
+        return streams::respond(gateway, service, &method, requests, headers, replies).await;
+    }
     let body = match body.iter().all(u8::is_ascii_whitespace) {
         true => b"{}".as_slice(),
         false => body,
@@ -185,9 +195,20 @@ async fn rest(
     body: Body,
 ) -> Result<Response, GatewayError> {
     let route = &matched.route;
-    ensure_posted(&route.method)?;
     let body = read_body(&parts.headers, body).await?;
     let input = route.method.input();
+    let (service, method) = (&route.service, &route.method);
+    let replies = gateway.replies(route.binding.response_body.as_deref());
+    if streams::takes_requests(method) {
+        let (binding, variables, query) = (&route.binding, &matched.variables, parts.uri.query());
+        let decode = |message: &[u8]| {
+            let json = http_rule::compose_frame(&input, binding, variables, query, Some(message))?;
+            decode(gateway, &input, &json)
+        };
+        let requests = streams::requests(body, decode).await?;
+        let headers = &parts.headers;
+        return streams::respond(gateway, service, method, requests, headers, replies).await;
+    }
     let json = http_rule::compose(
         &input,
         &route.binding,
@@ -196,8 +217,6 @@ async fn rest(
         &body,
     )?;
     let request = decode(gateway, &input, &json)?;
-    let (service, method) = (&route.service, &route.method);
-    let replies = gateway.replies(route.binding.response_body.as_deref());
     if method.kind() == RpcKind::ServerStreaming {
         return sse::respond(gateway, service, method, request, &parts.headers, replies).await;
     }
@@ -206,27 +225,6 @@ async fn rest(
         .await?;
     let text = replies.text(&reply)?;
     Ok(json_response(text))
-}
-
-/// Refuses the methods a request body cannot call: client and bidirectional streams, which
-/// need a WebSocket.
-fn ensure_posted(method: &Method) -> Result<(), GatewayError> {
-    let kind = match method.kind() {
-        RpcKind::Unary | RpcKind::ServerStreaming => return Ok(()),
-        RpcKind::ClientStreaming => "client-streaming",
-        RpcKind::BidiStreaming => "bidirectional streaming",
-    };
-    Err(GatewayError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        format!(
-            "`{}` is a {kind} method; POST calls only unary and server-streaming methods: \
-             open a WebSocket on this path (GET with `Upgrade: websocket`, one JSON text frame \
-             per message, an empty frame to end them), or call it over gRPC, e.g. with \
-             `micro stream <service> {} '<json>'`",
-            method.endpoint(),
-            method.endpoint()
-        ),
-    ))
 }
 
 /// The body, up to [`MAX_BODY`].

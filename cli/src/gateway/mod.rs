@@ -32,6 +32,7 @@ mod openapi;
 mod reply;
 mod route;
 mod sse;
+mod streams;
 mod table;
 mod undescribed;
 mod websocket;

@@ -1,9 +1,10 @@
 //! `GET /openapi.json`: an OpenAPI 3.1 document of what the gateway serves, built from the
 //! registry's services and the descriptors they serve over reflection.
 //!
-//! Every unary and server-streaming method of every registered service is an operation at
-//! `POST /<service>/<Service.Method>` (server-streaming ones also at `GET` with query
-//! parameters, answered as Server-Sent Events), and every google.api.http rule is one more.
+//! Every method of every registered service is an operation at `POST /<service>/<Service.Method>`
+//! (server-streaming ones also at `GET` with query parameters; server and bidirectional streams
+//! answered as Server-Sent Events; client and bidirectional streams taking newline-delimited
+//! JSON), and every google.api.http rule is one more.
 //! Message schemas are in `components.schemas` ([`crate::schema`]). A service whose descriptors
 //! cannot be fetched is left out and listed in `x-micro-unavailable`.
 
@@ -163,28 +164,22 @@ impl Document {
                 service,
                 method: &method,
             };
-            let streaming = match method.kind() {
-                RpcKind::Unary => false,
-                RpcKind::ServerStreaming => true,
-                // Only WebSocket upgrades reach these, which OpenAPI does not describe.
-                RpcKind::ClientStreaming | RpcKind::BidiStreaming => continue,
-            };
             let path = format!("/{service}/{}", method.endpoint());
-            let operation = self.operation(&call, (&[], &[]), Some("*"), None, streaming);
+            let operation = self.operation(&call, (&[], &[]), Some("*"), None);
             self.add(&path, "post", operation);
-            if streaming {
-                let operation = self.operation(&call, (&[], &[]), None, None, true);
+            if method.kind() == RpcKind::ServerStreaming {
+                let operation = self.operation(&call, (&[], &[]), None, None);
                 self.add(&path, "get", operation);
             }
             let (bindings, _skipped) = http_rule::bindings(method.descriptor());
             for binding in bindings {
-                self.rule(&call, &binding, streaming);
+                self.rule(&call, &binding);
             }
         }
     }
 
     /// Adds the operation of one google.api.http rule.
-    fn rule(&mut self, call: &Call<'_>, binding: &Binding, streaming: bool) {
+    fn rule(&mut self, call: &Call<'_>, binding: &Binding) {
         let Some((path, parameters)) = parameters::openapi_path(binding.template.as_str()) else {
             tracing::debug!(
                 "gateway: /openapi.json leaves out {} {}: OpenAPI cannot describe unnamed or `**` wildcards",
@@ -198,22 +193,25 @@ impl Document {
             (&parameters, binding.template.variables()),
             binding.body.as_deref(),
             binding.response_body.as_deref(),
-            streaming,
         );
         self.add(&path, &binding.method.as_str().to_lowercase(), operation);
     }
 
     /// An operation calling `call` with the request put together from the path (its
     /// parameters, and the fields its variables set), the body (`body`: `*`, a field or
-    /// none) and the query (the fields left when the body is not `*`).
+    /// none) and the query (the fields left when the body is not `*`). A client or
+    /// bidirectional stream's body is a sequence of such requests; server and bidirectional
+    /// streams answer with events.
     fn operation(
         &mut self,
         call: &Call<'_>,
         (variables, bound_by_path): (&[PathParameter], &[String]),
         body: Option<&str>,
         response_body: Option<&str>,
-        streaming: bool,
     ) -> Value {
+        let kind = call.method.kind();
+        let requests = matches!(kind, RpcKind::ClientStreaming | RpcKind::BidiStreaming);
+        let streaming = matches!(kind, RpcKind::ServerStreaming | RpcKind::BidiStreaming);
         let input = call.method.input();
         let mut parameters = parameters::path(&mut self.schemas, &input, variables);
         if body != Some("*") {
@@ -229,11 +227,23 @@ impl Document {
             operation["parameters"] = Value::Array(parameters);
         }
         if let Some(schema) = self.request_body(call.method, body) {
-            operation["requestBody"] = json!({
-                "required": false,
-                "description": "The request as JSON; an empty body is `{}`.",
-                "content": {"application/json": {"schema": schema}},
-            });
+            operation["requestBody"] = match requests {
+                false => json!({
+                    "required": false,
+                    "description": "The request as JSON; an empty body is `{}`.",
+                    "content": {"application/json": {"schema": schema}},
+                }),
+                true => json!({
+                    "required": false,
+                    "description": "The request messages as JSON, one per line \
+                        (newline-delimited JSON; the schema is one message's); a body of one \
+                        message is plain JSON, and an empty body sends none.",
+                    "content": {
+                        "application/json": {"schema": schema.clone()},
+                        "application/x-ndjson": {"schema": schema},
+                    },
+                }),
+            };
         }
         let reply = self.reply(call.method, response_body);
         operation["responses"] = responses(reply, streaming);
@@ -308,7 +318,9 @@ impl Document {
                 "description": "HTTP/JSON to the services registered in the registry, generated \
                     from the descriptors they serve over gRPC reflection. Requests may name fields \
                     in lowerCamelCase (as listed) or as in the .proto. Client- and bidirectional \
-                    streaming methods are reached only by WebSocket and are not listed.",
+                    streaming methods take their requests as JSON messages, one per line; every \
+                    method is also reached by a WebSocket on its paths, which OpenAPI does not \
+                    describe.",
             },
             "servers": [{"url": server}],
             "tags": self.tags,
@@ -473,9 +485,7 @@ mod tests {
             let file = pool.get_file_by_name(file).unwrap();
             let methods = file
                 .services()
-                .flat_map(|service| service.methods().collect::<Vec<_>>())
-                // Client and bidi streams are reached by WebSocket only, not described.
-                .filter(|method| !method.is_client_streaming());
+                .flat_map(|service| service.methods().collect::<Vec<_>>());
             for method in methods {
                 let (bindings, skipped) = http_rule::bindings(&method);
                 assert!(skipped.is_empty(), "{skipped:?}");

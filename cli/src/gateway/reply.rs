@@ -33,10 +33,11 @@ impl ReplyJson {
         };
         let whole = dynamic::to_json_value(reply, &self.options)?;
         // The rule was read from these descriptors, so the field exists.
-        let part = match ResponseField::new(&reply.descriptor(), name, &self.options) {
-            Some(field) => field.take(whole),
-            None => Value::Null,
-        };
+        let part =
+            match ResponseField::new(&reply.descriptor(), name, self.options.proto_field_names) {
+                Some(field) => field.take(whole),
+                None => Value::Null,
+            };
         Ok(part.to_string())
     }
 }

@@ -1,4 +1,4 @@
-//! Server-streaming calls answered as Server-Sent Events: one `data:` event per reply, then
+//! Server-streaming (and posted bidirectional) calls answered as Server-Sent Events: one `data:` event per reply, then
 //! `event: end` when the call succeeds, or `event: error` with go-micro's error JSON when it
 //! fails after the first reply (before it, the error is the usual JSON answer and status).
 
@@ -30,14 +30,24 @@ pub(super) async fn respond(
     headers: &HeaderMap,
     replies: ReplyJson,
 ) -> Result<Response, GatewayError> {
-    let failed = |status: Status| GatewayError::from_status(&status, service);
     let call = gateway
         .env
         .client
         .dynamic_server_streaming(service, method, request);
-    let mut stream = headers::forward(&gateway.env, headers, call)
+    let stream = headers::forward(&gateway.env, headers, call)
         .await
-        .map_err(failed)?;
+        .map_err(|status| GatewayError::from_status(&status, service))?;
+    answer(stream, service, replies).await
+}
+
+/// Answers with the replies of a call's reply `stream` as events. An error before the first
+/// reply is returned, to be answered with its HTTP status.
+pub(super) async fn answer(
+    mut stream: Streaming<DynamicMessage>,
+    service: &str,
+    replies: ReplyJson,
+) -> Result<Response, GatewayError> {
+    let failed = |status: Status| GatewayError::from_status(&status, service);
     // The first reply decides between a stream and an error answer.
     let first = match stream.next().await {
         Some(Ok(reply)) => Some(reply),

@@ -3,8 +3,6 @@
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::Value;
 
-use crate::transcode::JsonOptions;
-
 /// The reply field a rule's `response_body` names, as it appears in the reply's JSON.
 #[derive(Debug, Clone)]
 pub struct ResponseField {
@@ -13,12 +11,13 @@ pub struct ResponseField {
 }
 
 impl ResponseField {
-    /// The field `name` of `reply` (its proto name, or its JSON name), keyed as `options`
-    /// write replies; `None` when the message has no such field.
-    pub fn new(reply: &MessageDescriptor, name: &str, options: &JsonOptions) -> Option<Self> {
+    /// The field `name` of `reply` (its proto name, or its JSON name), keyed as replies are
+    /// written: by proto field names, or by lowerCamelCase JSON names (proto3 JSON's default;
+    /// `JsonOptions::proto_field_names`); `None` when the message has no such field.
+    pub fn new(reply: &MessageDescriptor, name: &str, proto_field_names: bool) -> Option<Self> {
         let field =
             (reply.get_field_by_name(name)).or_else(|| reply.get_field_by_json_name(name))?;
-        let key = match options.proto_field_names {
+        let key = match proto_field_names {
             true => field.name().to_owned(),
             false => field.json_name().to_owned(),
         };
@@ -65,44 +64,38 @@ mod tests {
         DescriptorPool::global().get_message_by_name(name).unwrap()
     }
 
-    fn field(name: &str, options: &JsonOptions) -> ResponseField {
+    fn field(name: &str, proto_field_names: bool) -> ResponseField {
         let reply = message("google.protobuf.FieldDescriptorProto");
-        ResponseField::new(&reply, name, options).unwrap()
+        ResponseField::new(&reply, name, proto_field_names).unwrap()
     }
 
     #[test]
     fn the_field_is_taken_by_the_key_replies_are_written_with() {
-        let camel = JsonOptions::default();
         let reply = json!({ "jsonName": "userId", "json_name": "other" });
-        assert_eq!(field("json_name", &camel).take(reply.clone()), "userId");
-        assert_eq!(field("jsonName", &camel).take(reply.clone()), "userId");
-        let proto_names = JsonOptions {
-            proto_field_names: true,
-            ..JsonOptions::default()
-        };
-        assert_eq!(field("json_name", &proto_names).take(reply), "other");
+        assert_eq!(field("json_name", false).take(reply.clone()), "userId");
+        assert_eq!(field("jsonName", false).take(reply.clone()), "userId");
+        assert_eq!(field("json_name", true).take(reply), "other");
     }
 
     #[test]
     fn a_field_the_reply_leaves_out_is_its_default_not_null() {
-        let options = JsonOptions::default();
         let empty = || json!({});
-        assert_eq!(field("json_name", &options).take(empty()), "");
-        assert_eq!(field("number", &options).take(empty()), 0);
-        assert_eq!(field("proto3_optional", &options).take(empty()), false);
-        assert_eq!(field("label", &options).take(empty()), "LABEL_OPTIONAL");
-        assert_eq!(field("options", &options).take(empty()), Value::Null);
+        assert_eq!(field("json_name", false).take(empty()), "");
+        assert_eq!(field("number", false).take(empty()), 0);
+        assert_eq!(field("proto3_optional", false).take(empty()), false);
+        assert_eq!(field("label", false).take(empty()), "LABEL_OPTIONAL");
+        assert_eq!(field("options", false).take(empty()), Value::Null);
         let timestamp = message("google.protobuf.Timestamp");
-        let seconds = ResponseField::new(&timestamp, "seconds", &options).unwrap();
+        let seconds = ResponseField::new(&timestamp, "seconds", false).unwrap();
         assert_eq!(seconds.take(empty()), "0");
         let file = message("google.protobuf.FileDescriptorProto");
-        let lists = ResponseField::new(&file, "dependency", &options).unwrap();
+        let lists = ResponseField::new(&file, "dependency", false).unwrap();
         assert_eq!(lists.take(empty()), json!([]));
     }
 
     #[test]
     fn a_field_the_message_does_not_have_is_none() {
         let reply = message("google.protobuf.Timestamp");
-        assert!(ResponseField::new(&reply, "minutes", &JsonOptions::default()).is_none());
+        assert!(ResponseField::new(&reply, "minutes", false).is_none());
     }
 }

@@ -298,7 +298,7 @@ fn described(rest: &RestRoute) -> &MethodTypes {
 /// What makes a reply's JSON `binding`'s `response_body` field; `None` for the whole reply.
 fn narrow(binding: &Binding, types: &MethodTypes, json: &JsonOptions) -> Option<Narrow> {
     let name = binding.response_body.as_deref()?;
-    let field = ResponseField::new(&types.output, name, json)?;
+    let field = ResponseField::new(&types.output, name, json.proto_field_names)?;
     Some(Arc::new(move |json: &[u8]| {
         let reply = serde_json::from_slice::<Value>(json).unwrap_or_default();
         serde_json::to_vec(&field.take(reply)).unwrap_or_default()
