@@ -1,9 +1,9 @@
 //! Streaming rules' replies. Server-streaming and bidirectional rules answer with Server-Sent
-//! Events, as `micro gateway` answers server streams: one `data:` event per reply, then `event: end` (`data: {}`) when the call succeeds, or
-//! `event: error` with go-micro's error JSON when it fails after the first reply (before it,
-//! the error is the usual JSON answer with its HTTP status). An idle stream sends a comment
-//! every [`KEEP_ALIVE`], so proxies and browsers keep it open. A client-streaming rule answers
-//! with its one reply as JSON.
+//! Events, as `micro gateway` does: one `data:` event per reply, then `event: end` (`data:
+//! {}`) when the call succeeds, or `event: error` with go-micro's error JSON when it fails
+//! after the first reply (before it, the error is the usual JSON answer with its HTTP status).
+//! An idle stream sends a comment every [`KEEP_ALIVE`], so proxies and browsers keep it open.
+//! A client-streaming rule answers with its one reply as JSON.
 //!
 //! The call itself is an ordinary gRPC call with JSON messages, served in process: its reply
 //! frames are read off the response body and written out.
