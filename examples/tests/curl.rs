@@ -105,6 +105,28 @@ fn the_services_own_port_answers_its_google_api_http_rules() {
     let howdy = ["-X", "PUT", "-d", r#"{"greeting":"Howdy"}"#];
     let put = answer(&howdy, "/v1/greetings/dave");
     assert_eq!(put, ok(r#"{"message":"Howdy dave"}"#));
+    // A page on another origin may PUT too: the CORS preflight allows the rules' methods.
+    let preflight = [
+        "-i",
+        "-X",
+        "OPTIONS",
+        "-H",
+        "Origin: https://app.example",
+        "-H",
+        "Access-Control-Request-Method: PUT",
+    ];
+    let (headers, code) = answer(&preflight, "/v1/greetings/dave");
+    assert_eq!(code, 200, "{headers}");
+    let allowed = (headers.lines())
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("access-control-allow-methods")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_default();
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+        assert!(allowed.contains(method), "{method} not in {allowed:?}");
+    }
     // `response_body`: the reply's one field.
     assert_eq!(answer(&[], "/v1/greet/erin/message"), ok(r#""Hello erin""#));
     // Headers reach the handler as metadata, as on every other route.

@@ -1,4 +1,5 @@
-//! CORS for browsers calling the service directly (gRPC-Web, Connect, go-micro's JSON calls).
+//! CORS for browsers calling the service directly (gRPC-Web, Connect, go-micro's JSON calls,
+//! and the REST routes of its google.api.http rules).
 
 use std::time::Duration;
 
@@ -19,6 +20,18 @@ pub enum Cors {
     /// No CORS headers: browsers on other origins cannot call.
     Disabled,
 }
+
+/// The methods calls use: POST (every protocol), GET (Connect, server-stream events) and the
+/// rest of google.api.http's (its rules answer PUT, PATCH and DELETE too).
+const METHODS: [Method; 7] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+    Method::OPTIONS,
+];
 
 /// Response headers a browser client needs to read.
 const EXPOSED: [&str; 8] = [
@@ -51,7 +64,7 @@ impl Cors {
         };
         let layer = CorsLayer::new()
             .allow_origin(origin)
-            .allow_methods([Method::POST, Method::GET, Method::OPTIONS])
+            .allow_methods(METHODS)
             .allow_headers(AllowHeaders::mirror_request())
             .expose_headers(ExposeHeaders::list(EXPOSED.map(HeaderName::from_static)))
             .max_age(Duration::from_secs(2 * 60 * 60));
