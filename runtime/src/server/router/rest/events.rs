@@ -43,6 +43,17 @@ struct Replies {
 }
 
 impl Replies {
+    /// The replies of a gRPC `response`, after its headers; `Err` with the status of a call
+    /// that failed at once (trailers only).
+    fn of(response: http::Response<Body>) -> Result<(http::response::Parts, Replies), Status> {
+        let (parts, body) = response.into_parts();
+        if let Some(status) = failure_in(&parts.headers) {
+            return Err(status);
+        }
+        let buffer = BytesMut::new();
+        Ok((parts, Replies { body, buffer }))
+    }
+
     async fn next(&mut self) -> Next {
         loop {
             if let Some(message) = take_frame(&mut self.buffer) {
@@ -88,21 +99,16 @@ enum State {
     Done,
 }
 
-/// The event stream of a server-streaming call's gRPC `response`, each reply narrowed by
-/// `narrow`; `Err` with the call's status when it failed before its first reply.
+/// The event stream of a server-streaming or bidirectional call's gRPC `response`, each reply
+/// narrowed by `narrow` (whole when `None`); `Err` with the call's status when it failed
+/// before its first reply.
 pub(super) async fn respond(
     response: http::Response<Body>,
     service: Arc<str>,
-    narrow: Narrow,
+    narrow: Option<Narrow>,
 ) -> Result<http::Response<Body>, Status> {
-    let (mut parts, body) = response.into_parts();
-    if let Some(status) = failure_in(&parts.headers) {
-        return Err(status);
-    }
-    let mut replies = Replies {
-        body,
-        buffer: BytesMut::new(),
-    };
+    let narrow = narrow.unwrap_or_else(|| Arc::new(<[u8]>::to_vec));
+    let (mut parts, mut replies) = Replies::of(response)?;
     // The first reply decides between a stream and an error answer.
     let first = match replies.next().await {
         Next::End(Some(status)) => return Err(status),
@@ -148,14 +154,7 @@ pub(super) async fn single(
     response: http::Response<Body>,
     narrow: Option<Narrow>,
 ) -> Result<http::Response<Body>, Status> {
-    let (mut parts, body) = response.into_parts();
-    if let Some(status) = failure_in(&parts.headers) {
-        return Err(status);
-    }
-    let mut replies = Replies {
-        body,
-        buffer: BytesMut::new(),
-    };
+    let (mut parts, mut replies) = Replies::of(response)?;
     let mut reply = None;
     loop {
         match replies.next().await {

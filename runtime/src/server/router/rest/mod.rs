@@ -204,7 +204,6 @@ impl Router {
         };
         let narrow = rest.narrow.clone();
         if kind == RpcKind::ServerStreaming {
-            let narrow = narrow.unwrap_or_else(|| Arc::new(<[u8]>::to_vec));
             return match events::respond(response, service.clone(), narrow).await {
                 Ok(events) => events,
                 Err(status) => caller.error(&status, service),
@@ -247,10 +246,7 @@ impl Router {
         let narrow = rest.narrow.clone();
         let answer = match self.method(&rest.route).kind {
             RpcKind::ClientStreaming => events::single(response, narrow).await,
-            _ => {
-                let narrow = narrow.unwrap_or_else(|| Arc::new(<[u8]>::to_vec));
-                events::respond(response, service.clone(), narrow).await
-            }
+            _ => events::respond(response, service.clone(), narrow).await,
         };
         answer.unwrap_or_else(|status| caller.error(&status, service))
     }
