@@ -28,7 +28,7 @@ impl JsonSequence {
         self.count
     }
 
-    /// The next message of `body` (its JSON text), reading as much of it as that takes;
+    /// The next message of `body` (its JSON text, without the whitespace before it), reading as much of it as that takes;
     /// `None` after the last. A message that is not JSON is `INVALID_ARGUMENT` naming it, one
     /// larger than `limit` bytes `RESOURCE_EXHAUSTED`, a body that fails its error.
     pub async fn next_in<B>(&mut self, body: &mut B, limit: usize) -> Result<Option<Bytes>, Status>
@@ -44,12 +44,15 @@ impl JsonSequence {
         };
         loop {
             match self.take()? {
-                Some(message) if message.trim_ascii().len() > limit => {
+                Some(message) if message.len() > limit => {
                     return Err(too_large(self.count));
                 }
                 Some(message) => return Ok(Some(message)),
                 None if self.ended => return Ok(None),
-                None if self.buffer.len() > limit => return Err(too_large(self.count + 1)),
+                // Whitespace between messages does not count.
+                None if self.buffer.iter().skip_while(|b| is_space(**b)).count() > limit => {
+                    return Err(too_large(self.count + 1));
+                }
                 None => {}
             }
             match body.frame().await {
@@ -80,9 +83,15 @@ impl JsonSequence {
                     return Ok(None);
                 }
                 self.count += 1;
-                Ok(Some(self.buffer.split_to(end).freeze()))
+                let message = self.buffer.split_to(end).freeze();
+                let start = message.iter().take_while(|b| is_space(**b)).count();
+                Ok(Some(message.slice(start..)))
             }
-            Some(Err(err)) if err.is_eof() && !self.ended => Ok(None),
+            // Cut off by the chunk's end (`[1,`, `tru`, and `-0.`, which serde_json calls an
+            // invalid number): the next chunk may finish it.
+            Some(Err(err)) if !self.ended && (err.is_eof() || at_end(&self.buffer, &err)) => {
+                Ok(None)
+            }
             Some(Err(err)) => Err(Status::invalid_argument(format!(
                 "request message {} is not JSON: {err}; send one JSON message per line",
                 self.count + 1
@@ -93,7 +102,26 @@ impl JsonSequence {
 
 /// Whether JSON text ends with a value that cannot go on: an object, an array or a string.
 fn closed(text: &[u8]) -> bool {
-    matches!(text.trim_ascii_end().last(), Some(b'}' | b']' | b'"'))
+    let end = text.iter().rposition(|b| !is_space(*b));
+    matches!(end.map(|end| text[end]), Some(b'}' | b']' | b'"'))
+}
+
+/// Whether `err` is at the last byte of `text`.
+fn at_end(text: &[u8], err: &serde_json::Error) -> bool {
+    let line_start = match err.line() {
+        0 | 1 => 0,
+        line => (text.iter().enumerate())
+            .filter(|(_, byte)| **byte == b'\n')
+            .nth(line - 2)
+            .map_or(text.len(), |(newline, _)| newline + 1),
+    };
+    // Columns count bytes from 1.
+    line_start + err.column() >= text.len()
+}
+
+/// JSON's whitespace (not form feeds, which `u8::is_ascii_whitespace` counts).
+fn is_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 #[cfg(test)]
@@ -112,12 +140,7 @@ mod tests {
         let mut sequence = JsonSequence::new();
         let mut taken = Vec::new();
         while let Some(message) = sequence.next_in(&mut body, limit).await? {
-            taken.push(
-                String::from_utf8(message.to_vec())
-                    .unwrap()
-                    .trim()
-                    .to_owned(),
-            );
+            taken.push(String::from_utf8(message.to_vec()).unwrap());
         }
         assert_eq!(sequence.count(), taken.len());
         Ok(taken)
@@ -125,12 +148,28 @@ mod tests {
 
     #[tokio::test]
     async fn messages_split_across_chunks_arrive_whole() {
-        let chunks = ["{\"a\": 1}\n{\"a", "\": 2", "}\n\n  []", "\"s\"{}1", "2"];
+        let chunks = [
+            "{\"a\": 1}\n{\"a",
+            "\": 2",
+            "}\n\n  []",
+            "\"s\"{}1",
+            "2 -0.",
+            "5\n-",
+            "1e",
+            "+2",
+        ];
         let taken = messages(&chunks, 1024).await.unwrap();
-        assert_eq!(
-            taken,
-            ["{\"a\": 1}", "{\"a\": 2}", "[]", "\"s\"", "{}", "12"]
-        );
+        let whole = [
+            "{\"a\": 1}",
+            "{\"a\": 2}",
+            "[]",
+            "\"s\"",
+            "{}",
+            "12",
+            "-0.5",
+            "-1e+2",
+        ];
+        assert_eq!(taken, whole);
     }
 
     #[tokio::test]
