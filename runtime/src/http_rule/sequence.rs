@@ -2,6 +2,10 @@
 //! methods take it over a plain HTTP request (grpc-gateway's newline-delimited JSON): one
 //! message per line, though any whitespace, or none, between them will do. Messages are taken
 //! as soon as they have arrived, so a chunked body can carry a conversation.
+//!
+//! Where a message ends is found by a scan that keeps its place between chunks (nesting, and
+//! whether it is inside a string), so every byte is looked at a bounded number of times however
+//! the body is cut; each message is then checked as JSON once, whole.
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
@@ -13,8 +17,22 @@ use crate::{BoxError, Status};
 #[derive(Debug, Default)]
 pub struct JsonSequence {
     buffer: BytesMut,
+    scan: Scan,
     ended: bool,
     count: usize,
+}
+
+/// How far the next message has been scanned, and what is open at that point.
+#[derive(Debug, Default)]
+struct Scan {
+    /// Bytes of the buffer scanned.
+    at: usize,
+    /// Where the message begins (after the whitespace before it), once it has.
+    start: Option<usize>,
+    /// Objects and arrays open.
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
 }
 
 impl JsonSequence {
@@ -28,32 +46,25 @@ impl JsonSequence {
         self.count
     }
 
-    /// The next message of `body` (its JSON text, without the whitespace before it), reading as much of it as that takes;
-    /// `None` after the last. A message that is not JSON is `INVALID_ARGUMENT` naming it, one
-    /// larger than `limit` bytes `RESOURCE_EXHAUSTED`, a body that fails its error.
+    /// The next message of `body` (its JSON text, without the whitespace around it), reading
+    /// as much of the body as that takes; `None` after the last. A message that is not JSON
+    /// is `INVALID_ARGUMENT` naming it, one larger than `limit` bytes `RESOURCE_EXHAUSTED`, a
+    /// body that fails its error.
     pub async fn next_in<B>(&mut self, body: &mut B, limit: usize) -> Result<Option<Bytes>, Status>
     where
         B: http_body::Body<Data = Bytes> + Unpin,
         B::Error: Into<BoxError>,
     {
-        let too_large = |count: usize| {
-            Status::resource_exhausted(format!(
-                "request message {count} exceeds the limit of {limit} bytes; send smaller \
-                 messages or raise the limit"
-            ))
-        };
         loop {
-            match self.take()? {
-                Some(message) if message.len() > limit => {
-                    return Err(too_large(self.count));
-                }
-                Some(message) => return Ok(Some(message)),
-                None if self.ended => return Ok(None),
-                // Whitespace between messages does not count.
-                None if self.buffer.iter().skip_while(|b| is_space(**b)).count() > limit => {
-                    return Err(too_large(self.count + 1));
-                }
-                None => {}
+            if let Some(message) = self.take(limit)? {
+                return Ok(Some(message));
+            }
+            if self.ended {
+                return Ok(None);
+            }
+            let start = self.scan.start.unwrap_or(self.buffer.len());
+            if self.buffer.len() - start > limit {
+                return Err(self.too_large(limit));
             }
             match body.frame().await {
                 None => self.ended = true,
@@ -67,56 +78,101 @@ impl JsonSequence {
         }
     }
 
-    /// The whole JSON value at the front of what has arrived, if there is one.
-    fn take(&mut self) -> Result<Option<Bytes>, Status> {
-        let mut values = serde_json::Deserializer::from_slice(&self.buffer).into_iter();
-        match values.next() {
+    /// The next message, if all of it has arrived.
+    fn take(&mut self, limit: usize) -> Result<Option<Bytes>, Status> {
+        let end = match self.scan.end_in(&self.buffer) {
+            Some(end) => end,
+            // The body's end ends a number or a literal (and shows what is left unclosed).
+            None if self.ended && self.scan.start.is_some() => self.buffer.len(),
             None => {
-                // Whitespace alone.
-                self.buffer.clear();
-                Ok(None)
-            }
-            Some(Ok(IgnoredAny)) => {
-                let end = values.byte_offset();
-                // A number or literal at the very end may go on in the next chunk.
-                if !self.ended && end == self.buffer.len() && !closed(&self.buffer) {
-                    return Ok(None);
+                if self.scan.start.is_none() {
+                    // Whitespace alone.
+                    self.buffer.clear();
+                    self.scan.at = 0;
                 }
-                self.count += 1;
-                let message = self.buffer.split_to(end).freeze();
-                let start = message.iter().take_while(|b| is_space(**b)).count();
-                Ok(Some(message.slice(start..)))
+                return Ok(None);
             }
-            // Cut off by the chunk's end (`[1,`, `tru`, and `-0.`, which serde_json calls an
-            // invalid number): the next chunk may finish it.
-            Some(Err(err)) if !self.ended && (err.is_eof() || at_end(&self.buffer, &err)) => {
-                Ok(None)
-            }
-            Some(Err(err)) => Err(Status::invalid_argument(format!(
-                "request message {} is not JSON: {err}; send one JSON message per line",
-                self.count + 1
-            ))),
+        };
+        let start = self.scan.start.unwrap_or(end);
+        if end - start > limit {
+            return Err(self.too_large(limit));
         }
+        let message = self.buffer.split_to(end).freeze().slice(start..);
+        self.scan = Scan::default();
+        self.count += 1;
+        one_value(&message).map_err(|err| {
+            Status::invalid_argument(format!(
+                "request message {} is not JSON: {err}; send one JSON message per line",
+                self.count
+            ))
+        })?;
+        Ok(Some(message))
+    }
+
+    /// `RESOURCE_EXHAUSTED` for the next message.
+    fn too_large(&self, limit: usize) -> Status {
+        Status::resource_exhausted(format!(
+            "request message {} exceeds the limit of {limit} bytes; send smaller messages or \
+             raise the limit",
+            self.count + 1
+        ))
     }
 }
 
-/// Whether JSON text ends with a value that cannot go on: an object, an array or a string.
-fn closed(text: &[u8]) -> bool {
-    let end = text.iter().rposition(|b| !is_space(*b));
-    matches!(end.map(|end| text[end]), Some(b'}' | b']' | b'"'))
+impl Scan {
+    /// Scans `text` on from where it stopped: where the message that began in it ends, if it
+    /// has. An object, array or string ends with its closing byte; a number or literal at the
+    /// first byte that cannot be part of it (which is left for the next message).
+    fn end_in(&mut self, text: &[u8]) -> Option<usize> {
+        while self.at < text.len() {
+            let (at, byte) = (self.at, text[self.at]);
+            self.at += 1;
+            if self.in_string {
+                match (self.escaped, byte) {
+                    (true, _) => self.escaped = false,
+                    (false, b'\\') => self.escaped = true,
+                    (false, b'"') => {
+                        self.in_string = false;
+                        if self.depth == 0 {
+                            return Some(self.at);
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            let scalar = self.start.is_some() && self.depth == 0;
+            if scalar && (is_space(byte) || b"\"{}[]".contains(&byte)) {
+                // A number or literal ends before this byte.
+                self.at = at;
+                return Some(at);
+            }
+            if is_space(byte) {
+                continue;
+            }
+            self.start.get_or_insert(at);
+            match byte {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                // A stray closing byte is a message of its own, which is not JSON.
+                b'}' | b']' if self.depth <= 1 => return Some(self.at),
+                b'}' | b']' => self.depth -= 1,
+                _ => {}
+            }
+        }
+        None
+    }
 }
 
-/// Whether `err` is at the last byte of `text`.
-fn at_end(text: &[u8], err: &serde_json::Error) -> bool {
-    let line_start = match err.line() {
-        0 | 1 => 0,
-        line => (text.iter().enumerate())
-            .filter(|(_, byte)| **byte == b'\n')
-            .nth(line - 2)
-            .map_or(text.len(), |(newline, _)| newline + 1),
-    };
-    // Columns count bytes from 1.
-    line_start + err.column() >= text.len()
+/// Checks that `text` is one JSON value (its contents are for the request's reader).
+fn one_value(text: &[u8]) -> Result<(), serde_json::Error> {
+    let mut values = serde_json::Deserializer::from_slice(text).into_iter::<IgnoredAny>();
+    match values.next() {
+        Some(Ok(IgnoredAny)) if values.byte_offset() == text.len() => Ok(()),
+        Some(Err(err)) => Err(err),
+        // Text after the value, in the same message (`12a`, `-`): the reader says what.
+        _ => serde_json::from_slice::<IgnoredAny>(text).map(|_| ()),
+    }
 }
 
 /// JSON's whitespace (not form feeds, which `u8::is_ascii_whitespace` counts).
@@ -173,6 +229,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn brackets_and_quotes_in_strings_do_not_end_a_message() {
+        let chunks = [
+            "{\"a\": \"}\\",
+            "\"]\", \"b\": [[",
+            "1], {}]}",
+            "\"x\\\"y\"",
+        ];
+        let taken = messages(&chunks, 1024).await.unwrap();
+        assert_eq!(
+            taken,
+            ["{\"a\": \"}\\\"]\", \"b\": [[1], {}]}", "\"x\\\"y\""]
+        );
+    }
+
+    #[tokio::test]
     async fn an_empty_body_is_no_message() {
         assert!(messages(&[], 1024).await.unwrap().is_empty());
         assert!(messages(&[" \n ", "\n"], 1024).await.unwrap().is_empty());
@@ -186,6 +257,13 @@ mod tests {
             broken.message().contains("request message 2 is not JSON"),
             "{broken:?}"
         );
+        for text in ["]", "{]", "1,2", "12a"] {
+            let stray = messages(&["{}", text], 1024).await.unwrap_err();
+            assert!(
+                stray.message().contains("request message 2"),
+                "{text}: {stray:?}"
+            );
+        }
         let words = messages(&["yes"], 1024).await.unwrap_err();
         assert!(
             words.message().contains("request message 1 is not JSON"),
