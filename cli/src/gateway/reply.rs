@@ -32,7 +32,7 @@ impl ReplyJson {
             return dynamic::to_json(reply, &self.options);
         };
         let whole = dynamic::to_json_value(reply, &self.options)?;
-        // The rule was read from these descriptors, so the field exists.
+        // protoc does not check `response_body`: a field the reply lacks is sent as `null`.
         let part =
             match ResponseField::new(&reply.descriptor(), name, self.options.proto_field_names) {
                 Some(field) => field.take(whole),

@@ -1,6 +1,7 @@
-//! Server-streaming (and posted bidirectional) calls answered as Server-Sent Events: one `data:` event per reply, then
-//! `event: end` when the call succeeds, or `event: error` with go-micro's error JSON when it
-//! fails after the first reply (before it, the error is the usual JSON answer and status).
+//! Server-streaming (and posted bidirectional) calls answered as Server-Sent Events: one
+//! `data:` event per reply, then `event: end` when the call succeeds, or `event: error` with
+//! go-micro's error JSON when it fails after the first reply (before it, the error is the usual
+//! JSON answer and status).
 
 use std::convert::Infallible;
 use std::time::Duration;

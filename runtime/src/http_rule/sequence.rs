@@ -164,15 +164,10 @@ impl Scan {
     }
 }
 
-/// Checks that `text` is one JSON value (its contents are for the request's reader).
+/// Checks that `text` is one JSON value and nothing after it (`12a` is not); what the value
+/// holds is for the request's reader.
 fn one_value(text: &[u8]) -> Result<(), serde_json::Error> {
-    let mut values = serde_json::Deserializer::from_slice(text).into_iter::<IgnoredAny>();
-    match values.next() {
-        Some(Ok(IgnoredAny)) if values.byte_offset() == text.len() => Ok(()),
-        Some(Err(err)) => Err(err),
-        // Text after the value, in the same message (`12a`, `-`): the reader says what.
-        _ => serde_json::from_slice::<IgnoredAny>(text).map(|_| ()),
-    }
+    serde_json::from_slice::<IgnoredAny>(text).map(|IgnoredAny| ())
 }
 
 /// JSON's whitespace (not form feeds, which `u8::is_ascii_whitespace` counts).
