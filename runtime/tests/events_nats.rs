@@ -369,8 +369,7 @@ async fn killing_the_stream_leader_of_an_r3_stream_loses_no_acknowledged_event()
         return;
     };
     let stream = Arc::new(JetStream::new(&cluster.addresses()).replicas(3));
-    let options = support::events::drill_group();
-    let mut consumer = stream.consume("drill", options).await.unwrap();
+    let mut consumer = consume_once_the_cluster_answers(&stream, "drill").await;
     let servers: Vec<async_nats::ServerAddr> = cluster
         .addresses()
         .iter()
@@ -397,4 +396,23 @@ async fn killing_the_stream_leader_of_an_r3_stream_loses_no_acknowledged_event()
         drill.acked > 500,
         "too few events to prove anything: {drill:?}"
     );
+}
+
+/// The drill group's consumer of `topic`. A cluster whose servers all say healthy can still
+/// time out the first R3 stream's creation while its meta group settles on a busy machine: that
+/// is an `Unavailable`, retried here for up to 60 s.
+async fn consume_once_the_cluster_answers(
+    stream: &JetStream,
+    topic: &str,
+) -> micro::events::Consumer {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match stream.consume(topic, support::events::drill_group()).await {
+            Ok(consumer) => return consumer,
+            Err(err) if err.kind() == ErrorKind::Unavailable && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(err) => panic!("the cluster did not take the drill's consumer: {err}"),
+        }
+    }
 }

@@ -16,6 +16,8 @@ use micro_test_support::EtcdServer;
 pub struct Example {
     child: Child,
     pub addr: SocketAddr,
+    /// The log line that announced the address.
+    pub announcement: String,
     /// Every log line the process writes after the one that announced the address.
     pub logs: mpsc::Receiver<String>,
 }
@@ -24,16 +26,25 @@ impl Example {
     /// Starts `binary` (a `CARGO_BIN_EXE_*` path) on a free loopback port and waits for it to
     /// log the address it listens on.
     pub fn start(binary: &str, args: &[&str]) -> Example {
-        let mut child = Command::new(binary)
+        let mut command = Command::new(binary);
+        command
             .args(["--server-address", "127.0.0.1:0"])
             .args(args)
-            .env("MICRO_LOG_LEVEL", "info")
             // mDNS stays off the network in tests; tests that want a registry pass one.
-            .env("MICRO_REGISTRY", "memory")
+            .env("MICRO_REGISTRY", "memory");
+        Example::spawn(command)
+    }
+
+    /// Runs `command` as it is (its address and registry are the caller's) and waits for it to
+    /// log the address it listens on.
+    pub fn spawn(mut command: Command) -> Example {
+        let program = command.get_program().to_string_lossy().into_owned();
+        let mut child = command
+            .env("MICRO_LOG_LEVEL", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {binary}: {err}"));
+            .unwrap_or_else(|err| panic!("cannot start {program}: {err}"));
         let (lines, logs) = mpsc::channel();
         let stderr = child.stderr.take().expect("stderr is piped");
         std::thread::spawn(move || {
@@ -43,8 +54,13 @@ impl Example {
                 }
             }
         });
-        let addr = wait_for_address(&logs);
-        Example { child, addr, logs }
+        let (addr, announcement) = wait_for_address(&logs);
+        Example {
+            child,
+            addr,
+            announcement,
+            logs,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -125,16 +141,17 @@ impl Drop for Example {
     }
 }
 
-fn wait_for_address(logs: &mpsc::Receiver<String>) -> SocketAddr {
+fn wait_for_address(logs: &mpsc::Receiver<String>) -> (SocketAddr, String) {
     loop {
         let line = logs
             .recv_timeout(Duration::from_secs(30))
             .expect("the example logs `listening on <address>` within 30 s");
         if let Some(rest) = line.split("listening on ").nth(1) {
             let addr = rest.split_whitespace().next().expect("an address follows");
-            return addr
+            let addr = addr
                 .parse()
                 .unwrap_or_else(|err| panic!("bad address in `{line}`: {err}"));
+            return (addr, line);
         }
     }
 }
