@@ -119,6 +119,9 @@ export MICRO_TEST_POSTGRES_BIN=$(postgres_bin)
 export MICRO_TEST_IPTABLES_BIN=$(iptables_bin)
 export MICRO_TEST_CHROMIUM=/usr/bin/chromium
 export MICRO_TEST_REQUIRE_TOOLS=1
+# Tests read the info lines of the processes they start ("listening on …"); a log level from
+# the caller's shell must not hide them.
+unset RUST_LOG MICRO_LOG_LEVEL
 
 cd "$root"
 # Older copies of test binaries from other build configurations fill a development disk.
