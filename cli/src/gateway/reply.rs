@@ -32,7 +32,7 @@ impl ReplyJson {
             return dynamic::to_json(reply, &self.options);
         };
         let whole = dynamic::to_json_value(reply, &self.options)?;
-        // protoc does not check `response_body`: a field the reply lacks is sent as `null`.
+        // `http_rule::bindings` leaves out rules whose `response_body` the reply lacks.
         let part =
             match ResponseField::new(&reply.descriptor(), name, self.options.proto_field_names) {
                 Some(field) => field.take(whole),

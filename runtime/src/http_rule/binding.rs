@@ -2,8 +2,9 @@
 //! call it, and where the request body goes.
 
 use http::Method as HttpMethod;
-use prost_reflect::{DynamicMessage, MethodDescriptor, Value};
+use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, MethodDescriptor, Value};
 
+use super::request::{find_field, is_wrapper_or_scalar_like};
 use super::template::Template;
 
 /// The extension carrying the rules, from `google/api/annotations.proto`.
@@ -23,7 +24,9 @@ pub struct Binding {
 }
 
 /// The bindings of `method`'s google.api.http rule (with its additional bindings); empty when it
-/// has none. Rules that cannot be used are left out with the reason.
+/// has none. Rules that cannot be used are left out with the reason: a bad pattern, or a path
+/// variable, `body` or `response_body` naming a field the messages do not have (grpc-gateway's
+/// generator refuses these too; served, each would fail every request).
 pub fn bindings(method: &MethodDescriptor) -> (Vec<Binding>, Vec<String>) {
     let Some(rule) = http_rule(method) else {
         return (Vec::new(), Vec::new());
@@ -40,7 +43,7 @@ pub fn bindings(method: &MethodDescriptor) -> (Vec<Binding>, Vec<String>) {
     }
     let (mut found, mut skipped) = (Vec::new(), Vec::new());
     for rule in &rules {
-        match binding(rule) {
+        match binding(rule).and_then(|found| found.map(|b| check(method, b)).transpose()) {
             Ok(Some(binding)) => found.push(binding),
             Ok(None) => {}
             Err(reason) => skipped.push(format!("{}: {reason}", method.full_name())),
@@ -72,6 +75,61 @@ fn binding(rule: &DynamicMessage) -> Result<Option<Binding>, String> {
         body: non_empty(text(rule, "body")),
         response_body: non_empty(text(rule, "response_body")),
     }))
+}
+
+/// `binding` when every field it names is one of `method`'s messages'.
+fn check(method: &MethodDescriptor, binding: Binding) -> Result<Binding, String> {
+    let input = method.input();
+    for variable in binding.template.variables() {
+        variable_field(&input, variable).map_err(|reason| {
+            format!(
+                "path variable `{variable}` of `{}`: {reason}",
+                binding.template.as_str()
+            )
+        })?;
+    }
+    if let Some(body) = binding.body.as_deref().filter(|body| *body != "*") {
+        find_field(&input, body).ok_or_else(|| no_field("body", body, &input))?;
+    }
+    if let Some(name) = binding.response_body.as_deref() {
+        let output = method.output();
+        find_field(&output, name).ok_or_else(|| no_field("response_body", name, &output))?;
+    }
+    Ok(binding)
+}
+
+/// Whether the field path `path` of `input` is one a path segment can set: singular messages
+/// down to a scalar (or a well-known type written as one string).
+fn variable_field(input: &MessageDescriptor, path: &str) -> Result<(), String> {
+    let mut message = input.clone();
+    let mut names = path.split('.').peekable();
+    while let Some(name) = names.next() {
+        let field = find_field(&message, name)
+            .ok_or_else(|| format!("{} has no field `{name}`", message.full_name()))?;
+        let Kind::Message(inner) = field.kind() else {
+            return match names.peek() {
+                None => Ok(()),
+                Some(_) => Err(format!("`{name}` is not a message, so it has no fields")),
+            };
+        };
+        if field.is_list() || field.is_map() {
+            return Err(format!("`{name}` is repeated"));
+        }
+        if names.peek().is_none() && !is_wrapper_or_scalar_like(&inner) {
+            return Err(format!("`{name}` is a message ({})", inner.full_name()));
+        }
+        message = inner;
+    }
+    Ok(())
+}
+
+fn no_field(what: &str, name: &str, message: &MessageDescriptor) -> String {
+    let fields: Vec<String> = message.fields().map(|f| f.name().to_owned()).collect();
+    format!(
+        "{what} `{name}` is not a field of {} (its fields: {})",
+        message.full_name(),
+        fields.join(", ")
+    )
 }
 
 /// The rule's HTTP method and path; `None` for a rule without a pattern.
@@ -109,4 +167,75 @@ fn text(message: &DynamicMessage, field: &str) -> String {
 
 fn non_empty(text: String) -> Option<String> {
     (!text.is_empty()).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost_reflect::DescriptorPool;
+
+    const RULES: &str = r#"
+        syntax = "proto3";
+        package t;
+        import "google/api/annotations.proto";
+        import "google/protobuf/timestamp.proto";
+
+        message Request {
+            string name = 1;
+            Options options = 2;
+            repeated Options many = 3;
+            google.protobuf.Timestamp at = 4;
+        }
+        message Options { string greeting = 1; }
+        message Reply { string message = 1; }
+
+        service Rules {
+            rpc Good(Request) returns (Reply) {
+                option (google.api.http) = {
+                    post: "/v1/{name}/{options.greeting}/{at}" body: "options"
+                    response_body: "message"
+                    additional_bindings { get: "/v1/{no_such}" }
+                    additional_bindings { get: "/v1/x/{options}" }
+                    additional_bindings { get: "/v1/y/{many.greeting}" }
+                    additional_bindings { get: "/v1/z/{name.first}" }
+                    additional_bindings { post: "/v1/body" body: "nobody" }
+                    additional_bindings { get: "/v1/reply" response_body: "msg" }
+                    additional_bindings { post: "/v1/all" body: "*" }
+                };
+            }
+        }
+    "#;
+
+    fn pool() -> DescriptorPool {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("t.proto"), RULES).unwrap();
+        let googleapis = concat!(env!("CARGO_MANIFEST_DIR"), "/../corpus/googleapis");
+        let mut compiler = protox::Compiler::new([dir.path(), googleapis.as_ref()]).unwrap();
+        compiler.open_file("t.proto").unwrap();
+        compiler.descriptor_pool()
+    }
+
+    #[test]
+    fn rules_naming_fields_the_messages_lack_are_left_out_with_the_reason() {
+        let service = pool().get_service_by_name("t.Rules").unwrap();
+        let method = service.methods().next().unwrap();
+        let (found, skipped) = bindings(&method);
+        let paths: Vec<&str> = found.iter().map(|b| b.template.as_str()).collect();
+        assert_eq!(paths, ["/v1/{name}/{options.greeting}/{at}", "/v1/all"]);
+        let expected = [
+            "path variable `no_such` of `/v1/{no_such}`: t.Request has no field `no_such`",
+            "path variable `options` of `/v1/x/{options}`: `options` is a message (t.Options)",
+            "path variable `many.greeting` of `/v1/y/{many.greeting}`: `many` is repeated",
+            "path variable `name.first` of `/v1/z/{name.first}`: `name` is not a message",
+            "body `nobody` is not a field of t.Request (its fields: name, options, many, at)",
+            "response_body `msg` is not a field of t.Reply (its fields: message)",
+        ];
+        assert_eq!(skipped.len(), expected.len(), "{skipped:#?}");
+        for (reason, expected) in skipped.iter().zip(expected) {
+            assert!(
+                reason.starts_with("t.Rules.Good: ") && reason.contains(expected),
+                "{reason}\n  expected: {expected}"
+            );
+        }
+    }
 }

@@ -154,7 +154,7 @@ pub fn set_field(
     Ok(())
 }
 
-fn find_field(message: &MessageDescriptor, name: &str) -> Option<FieldDescriptor> {
+pub(super) fn find_field(message: &MessageDescriptor, name: &str) -> Option<FieldDescriptor> {
     message
         .get_field_by_name(name)
         .or_else(|| message.get_field_by_json_name(name))
@@ -189,7 +189,7 @@ fn typed(field: &FieldDescriptor, raw: &str, path: &str, what: &str) -> Result<V
 }
 
 /// Well-known types written as one JSON string (timestamps, durations, wrappers, field masks).
-fn is_wrapper_or_scalar_like(message: &MessageDescriptor) -> bool {
+pub(super) fn is_wrapper_or_scalar_like(message: &MessageDescriptor) -> bool {
     message.full_name().starts_with("google.protobuf.")
         && !matches!(
             message.full_name(),
