@@ -120,8 +120,8 @@ pub enum Command {
     /// Call a unary endpoint with a JSON request: `micro call helloworld Helloworld.Greeting
     /// '{"name":"alice"}'`.
     Call(CallArgs),
-    /// Call a streaming endpoint; requests are JSON lines on stdin (or the argument), replies
-    /// JSON lines on stdout.
+    /// Call a streaming endpoint; requests are JSON messages on stdin (or in the argument), one
+    /// per line or pretty-printed, replies JSON lines on stdout.
     Stream(CallArgs),
     /// Publish a JSON message to a topic.
     Publish(PublishArgs),
@@ -201,8 +201,8 @@ pub struct CallArgs {
     pub service: String,
     /// The endpoint: `Helloworld.Greeting` (or `/helloworld.Helloworld/Greeting`).
     pub endpoint: String,
-    /// The request as JSON (default `{}`; `micro stream` reads JSON lines from stdin without
-    /// it, or with `-`).
+    /// The request as JSON (default `{}`; `micro stream` takes several, and reads them from
+    /// stdin without it, or with `-`).
     pub request: Option<String>,
     /// Metadata to send, `key=value` (or go-micro's `Key:Value`); repeatable. `-H`/`--header`
     /// as in go-micro's `micro call`.

@@ -209,7 +209,7 @@ async fn services_are_commands_with_flags_for_fields() {
 }
 
 #[tokio::test]
-async fn stream_speaks_json_lines_for_every_kind_of_stream() {
+async fn stream_speaks_json_messages_for_every_kind_of_stream() {
     let Some(fleet) = Fleet::start().await else {
         return;
     };
@@ -238,7 +238,37 @@ async fn stream_speaks_json_lines_for_every_kind_of_stream() {
             )
             .await,
     );
-    assert!(bad.contains("stdin line 2") && bad.contains("txt"), "{bad}");
+    assert!(
+        bad.contains("request message 2") && bad.contains("txt"),
+        "{bad}"
+    );
+
+    // Pretty-printed messages read as well as lines, and the argument may hold several.
+    let input = "{\n  \"value\": 40\n}\n{\n  \"value\": 2\n}\n";
+    let sum = ok(&fleet
+        .micro_with_stdin(&["stream", "streaming", "Streamer.Sum"], input)
+        .await);
+    assert_eq!(json(&sum), serde_json::json!({"total": "42", "count": 2}));
+    let sum = ok(&fleet
+        .micro(&[
+            "stream",
+            "streaming",
+            "Streamer.Sum",
+            r#"{"value":1} {"value":2}"#,
+        ])
+        .await);
+    assert_eq!(json(&sum), serde_json::json!({"total": "3", "count": 2}));
+
+    // A server stream takes one request: a second is refused, not left unsent.
+    let two = failed(
+        &fleet
+            .micro_with_stdin(
+                &["stream", "streaming", "Streamer.Count"],
+                "{\"to\":1}\n{\"to\":2}\n",
+            )
+            .await,
+    );
+    assert!(two.contains("takes one request"), "{two}");
 
     let unary = failed(
         &fleet

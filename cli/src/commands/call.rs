@@ -36,8 +36,8 @@ pub(super) async fn run(env: &Env, args: &CallArgs) -> anyhow::Result<()> {
 }
 
 /// Reads a request of `method`'s input type from JSON text.
-pub(crate) fn parse(method: &Method, text: &str) -> anyhow::Result<DynamicMessage> {
-    dynamic::from_json(&method.input(), text.as_bytes(), &JsonOptions::default())
+pub(crate) fn parse(method: &Method, text: impl AsRef<[u8]>) -> anyhow::Result<DynamicMessage> {
+    dynamic::from_json(&method.input(), text.as_ref(), &JsonOptions::default())
         .map_err(|status| anyhow::anyhow!("{}", status.message()))
 }
 

@@ -1,16 +1,20 @@
-//! `micro stream <service> <Svc.Method>`: streaming calls, JSON lines in and out (one reply
-//! per line, whatever `--output` says).
+//! `micro stream <service> <Svc.Method>`: streaming calls, JSON messages in (one per line, or
+//! any whitespace between them) and JSON lines out (one reply per line, whatever `--output`
+//! says).
 
+use bytes::{Bytes, BytesMut};
+use http_body::Frame;
+use http_body_util::{BodyExt, Full, StreamBody};
 use micro::dynamic::DynamicMessage;
 use micro::server::RpcKind;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::AsyncReadExt;
 
 use super::call::{options, parse, print_line};
 use crate::Env;
 use crate::cli::CallArgs;
 
-/// Sends the request (server streaming) or the JSON lines read from stdin (client and
-/// bidirectional streaming), and prints each reply as it arrives.
+/// Sends the request (server streaming) or the JSON messages of the argument or stdin (client
+/// and bidirectional streaming), and prints each reply as it arrives.
 pub(super) async fn run(env: &Env, args: &CallArgs) -> anyhow::Result<()> {
     let method = super::method(env, args).await?;
     let fail = |status: micro::Status| super::call_error(env, &args.service, &status);
@@ -27,11 +31,7 @@ pub(super) async fn run(env: &Env, args: &CallArgs) -> anyhow::Result<()> {
         RpcKind::ServerStreaming => {
             let request = match args.request.as_deref() {
                 Some(text) if text != "-" => parse(&method, text)?,
-                _ => requests(&method)
-                    .await?
-                    .into_iter()
-                    .next()
-                    .unwrap_or_else(|| DynamicMessage::new(method.input())),
+                _ => request(&method).await?,
             };
             let call = client.dynamic_server_streaming(service, &method, request);
             let mut replies = options(env, args, call).await.map_err(fail)?;
@@ -61,9 +61,12 @@ pub(super) async fn run(env: &Env, args: &CallArgs) -> anyhow::Result<()> {
 
 type Reader = tokio::task::JoinHandle<anyhow::Result<()>>;
 
-/// The messages to send: the argument (one message), or stdin's JSON lines as they are
-/// typed, so a bidirectional stream can be used interactively. The reader task reports a bad
-/// line, which also ends the stream.
+/// The largest request message read (the servers' default limit).
+const MESSAGE_LIMIT: usize = micro::service::DEFAULT_MAX_MESSAGE_SIZE;
+
+/// The messages to send: the argument's, or stdin's as they are typed, so a bidirectional
+/// stream can be used interactively. The reader task reports a bad message, which also ends
+/// the stream.
 fn outgoing(
     method: &micro::dynamic::Method,
     args: &CallArgs,
@@ -75,19 +78,8 @@ fn outgoing(
     let method = method.clone();
     let argument = args.request.clone().filter(|text| text != "-");
     let reader = tokio::spawn(async move {
-        if let Some(text) = argument {
-            let _ = tx.send(parse(&method, &text)?).await;
-            return Ok(());
-        }
-        let mut lines = BufReader::new(tokio::io::stdin()).lines();
-        let mut number = 0;
-        while let Some(line) = lines.next_line().await? {
-            number += 1;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let message = parse(&method, &line)
-                .map_err(|err| anyhow::anyhow!("stdin line {number}: {err}"))?;
+        let mut messages = Messages::new(&method, argument);
+        while let Some(message) = messages.next().await? {
             if tx.send(message).await.is_err() {
                 break;
             }
@@ -108,20 +100,70 @@ async fn finish(reader: Reader) -> anyhow::Result<()> {
     reader.await?
 }
 
-/// Reads JSON lines from stdin until it closes; blank lines are skipped, and a bad line is
-/// an error naming its number.
-async fn requests(method: &micro::dynamic::Method) -> anyhow::Result<Vec<DynamicMessage>> {
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    let mut messages = Vec::new();
-    let mut number = 0;
-    while let Some(line) = lines.next_line().await? {
-        number += 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let message =
-            parse(method, &line).map_err(|err| anyhow::anyhow!("stdin line {number}: {err}"))?;
-        messages.push(message);
+/// The one request of a server-streaming call, from stdin: `{}` when it is empty; more than
+/// one is an error rather than requests silently left unsent.
+async fn request(method: &micro::dynamic::Method) -> anyhow::Result<DynamicMessage> {
+    let mut messages = Messages::new(method, None);
+    let first = messages.next().await?;
+    if messages.next().await?.is_some() {
+        anyhow::bail!(
+            "{} takes one request, and stdin has more; send one JSON message",
+            method.endpoint()
+        );
     }
-    Ok(messages)
+    Ok(first.unwrap_or_else(|| DynamicMessage::new(method.input())))
+}
+
+/// Request messages read from a text of JSON messages one after another (the argument, or
+/// stdin as it arrives): one per line, though any whitespace, or none, between them will do,
+/// so a pretty-printed file works too.
+struct Messages<'a> {
+    method: &'a micro::dynamic::Method,
+    sequence: micro::http_rule::JsonSequence,
+    source: Source,
+}
+
+type Source = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
+
+impl<'a> Messages<'a> {
+    fn new(method: &'a micro::dynamic::Method, argument: Option<String>) -> Self {
+        let source = match argument {
+            Some(text) => Full::new(Bytes::from(text))
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+            None => stdin().boxed_unsync(),
+        };
+        Messages {
+            method,
+            sequence: micro::http_rule::JsonSequence::new(),
+            source,
+        }
+    }
+
+    /// The next message; `None` after the last.
+    async fn next(&mut self) -> anyhow::Result<Option<DynamicMessage>> {
+        let Some(text) = (self.sequence.next_in(&mut self.source, MESSAGE_LIMIT).await)
+            .map_err(|status| anyhow::anyhow!("{}", status.message()))?
+        else {
+            return Ok(None);
+        };
+        let number = self.sequence.count();
+        let message = parse(self.method, &text)
+            .map_err(|err| anyhow::anyhow!("request message {number}: {err}"))?;
+        Ok(Some(message))
+    }
+}
+
+/// Stdin as a body, a chunk each time some arrives (a typed line as soon as it is entered).
+fn stdin() -> impl http_body::Body<Data = Bytes, Error = std::io::Error> + Send + 'static {
+    let chunks = futures_util::stream::unfold(Some(tokio::io::stdin()), |stdin| async move {
+        let mut stdin = stdin?;
+        let mut chunk = BytesMut::with_capacity(8 * 1024);
+        match stdin.read_buf(&mut chunk).await {
+            Ok(0) => None,
+            Ok(_) => Some((Ok(Frame::data(chunk.freeze())), Some(stdin))),
+            Err(err) => Some((Err(err), None)),
+        }
+    });
+    StreamBody::new(chunks)
 }
