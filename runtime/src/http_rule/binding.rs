@@ -153,6 +153,10 @@ fn pattern(rule: &DynamicMessage) -> Result<Option<(HttpMethod, String)>, String
         return Ok(None);
     };
     let kind = text(&custom, "kind");
+    if kind == "*" {
+        // http.proto's "any method"; `*` is also a valid method token, never sent.
+        return Err("custom HTTP method `*` (any method) is not supported; name one".into());
+    }
     let method = HttpMethod::from_bytes(kind.as_bytes())
         .map_err(|_| format!("custom HTTP method `{kind}` is not an HTTP method"))?;
     Ok(Some((method, text(&custom, "path"))))
@@ -201,6 +205,8 @@ mod tests {
                     additional_bindings { post: "/v1/body" body: "nobody" }
                     additional_bindings { get: "/v1/reply" response_body: "msg" }
                     additional_bindings { post: "/v1/all" body: "*" }
+                    additional_bindings { custom { kind: "*" path: "/v1/any" } }
+                    additional_bindings { custom { kind: "HEAD" path: "/v1/head" } }
                 };
             }
         }
@@ -216,12 +222,21 @@ mod tests {
     }
 
     #[test]
-    fn rules_naming_fields_the_messages_lack_are_left_out_with_the_reason() {
+    fn rules_naming_missing_fields_or_any_method_are_left_out_with_the_reason() {
         let service = pool().get_service_by_name("t.Rules").unwrap();
         let method = service.methods().next().unwrap();
         let (found, skipped) = bindings(&method);
-        let paths: Vec<&str> = found.iter().map(|b| b.template.as_str()).collect();
-        assert_eq!(paths, ["/v1/{name}/{options.greeting}/{at}", "/v1/all"]);
+        let paths: Vec<(&str, &str)> = (found.iter())
+            .map(|b| (b.method.as_str(), b.template.as_str()))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                ("POST", "/v1/{name}/{options.greeting}/{at}"),
+                ("POST", "/v1/all"),
+                ("HEAD", "/v1/head")
+            ]
+        );
         let expected = [
             "path variable `no_such` of `/v1/{no_such}`: t.Request has no field `no_such`",
             "path variable `options` of `/v1/x/{options}`: `options` is a message (t.Options)",
@@ -229,6 +244,7 @@ mod tests {
             "path variable `name.first` of `/v1/z/{name.first}`: `name` is not a message",
             "body `nobody` is not a field of t.Request (its fields: name, options, many, at)",
             "response_body `msg` is not a field of t.Reply (its fields: message)",
+            "custom HTTP method `*` (any method) is not supported",
         ];
         assert_eq!(skipped.len(), expected.len(), "{skipped:#?}");
         for (reason, expected) in skipped.iter().zip(expected) {
