@@ -122,12 +122,7 @@ impl JwtAuth {
             return Ok(account);
         }
         let data = jsonwebtoken::decode::<Claims>(token, &self.verifying, &self.validation)
-            .map_err(|err| match err.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    Error::new(ErrorKind::Expired, "the token has expired")
-                }
-                _ => Error::invalid_token(format!("invalid token: {err}")),
-            })?;
+            .map_err(|err| refusal(&err))?;
         let claims = data.claims;
         let account = Account {
             id: claims.sub,
@@ -236,6 +231,28 @@ pub(crate) fn generate_key_pair() -> Result<(String, String), Error> {
     Ok((base64(&public_pem), base64(private_pem.as_str())))
 }
 
+/// Why a token was refused, in words: jsonwebtoken's error kinds print as their names.
+fn refusal(err: &jsonwebtoken::errors::Error) -> Error {
+    use jsonwebtoken::errors::ErrorKind as Jwt;
+    let reason = match err.kind() {
+        Jwt::ExpiredSignature => return Error::new(ErrorKind::Expired, "the token has expired"),
+        Jwt::InvalidSignature => {
+            "its signature does not match the public key (signed with another key?)".to_owned()
+        }
+        Jwt::InvalidToken | Jwt::Base64(_) | Jwt::Json(_) | Jwt::Utf8(_) => {
+            "not a JWT (three base64url parts joined by dots)".to_owned()
+        }
+        Jwt::InvalidAlgorithm | Jwt::InvalidAlgorithmName | Jwt::MissingAlgorithm => {
+            "not signed with RS256, the only algorithm accepted".to_owned()
+        }
+        Jwt::ImmatureSignature => "not valid yet (its `nbf` is in the future)".to_owned(),
+        Jwt::MissingRequiredClaim(claim) => format!("it has no `{claim}` claim"),
+        Jwt::InvalidClaimFormat(claim) => format!("its `{claim}` claim is malformed"),
+        _ => err.to_string(),
+    };
+    Error::invalid_token(format!("invalid token: {reason}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,10 +334,17 @@ mod tests {
             .unwrap();
         let err = auth.inspect(&forged.secret).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidToken);
-        assert_eq!(
-            auth.inspect("garbage").await.unwrap_err().kind(),
-            ErrorKind::InvalidToken
-        );
+        assert!(err.to_string().contains("signed with another key"), "{err}");
+        for garbage in ["garbage", "a.b.c", "e30.e30.c2ln"] {
+            let err = auth.inspect(garbage).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidToken);
+            assert!(err.to_string().contains("not a JWT"), "{garbage}: {err}");
+        }
+        // The same claims under an HMAC header (`{"alg":"HS256"}`).
+        let payload = forged.secret.split('.').nth(1).unwrap();
+        let hmac = format!("eyJhbGciOiJIUzI1NiJ9.{payload}.c2ln");
+        let err = auth.inspect(&hmac).await.unwrap_err();
+        assert!(err.to_string().contains("not signed with RS256"), "{err}");
 
         let account = auth
             .generate("alice", GenerateOptions::default())
