@@ -6,8 +6,14 @@
 
 use std::time::Duration;
 
-use http::{HeaderValue, Method};
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::header::{ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
+use http::{HeaderValue, Method, StatusCode};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+use super::error::GatewayError;
 
 /// How long browsers may cache a preflight's answer.
 const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(2 * 60 * 60);
@@ -86,6 +92,23 @@ impl Origins {
                 .any(|allowed| allowed.eq_ignore_ascii_case(origin)),
         }
     }
+}
+
+/// Without `--cors-origin`, answers a browser's CORS preflight with a 403 saying how to allow
+/// its origin (it would otherwise reach the routes as a request: "no route for OPTIONS").
+pub(super) async fn refuse_preflight(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let preflight =
+        request.method() == Method::OPTIONS && headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD);
+    let Some(origin) = headers.get(ORIGIN).filter(|_| preflight) else {
+        return next.run(request).await;
+    };
+    let origin = String::from_utf8_lossy(origin.as_bytes());
+    let detail = format!(
+        "cross-origin requests from {origin} are not allowed: start the gateway with \
+         --cors-origin {origin} (or MICRO_GATEWAY_CORS_ORIGINS) to let its pages call"
+    );
+    GatewayError::new(StatusCode::FORBIDDEN, detail).into_response()
 }
 
 #[cfg(test)]

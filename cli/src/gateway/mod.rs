@@ -123,7 +123,7 @@ impl Gateway {
             crate::dashboard::nested_with("/dashboard", env, self.login.clone()).merge(gateway);
         match self.shared.origins.layer() {
             Some(cors) => router.layer(cors),
-            None => router,
+            None => router.layer(axum::middleware::from_fn(cors::refuse_preflight)),
         }
     }
 
@@ -337,6 +337,15 @@ mod tests {
             allowed_origin(&own, "https://app.example").await,
             (None, None)
         );
+        // Refused with the way to allow it, not answered as a request with no route.
+        let refused = own.router().oneshot(preflight("https://app.example"));
+        let refused = refused.await.unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let body = axum::body::to_bytes(refused.into_body(), 4096)
+            .await
+            .unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains("--cors-origin https://app.example"), "{body}");
 
         let origins = Origins::List(vec!["https://app.example".into()]);
         let open = Gateway::new(env).with_origins(origins);
