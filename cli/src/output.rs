@@ -20,9 +20,10 @@ impl Output {
     pub fn error(self, err: &anyhow::Error) {
         match self {
             Output::Human => {
-                anstream::eprintln!("{}error:{} {err:#}", ERROR.render(), ERROR.render_reset())
+                let (on, off) = (ERROR.render(), ERROR.render_reset());
+                anstream::eprintln!("{on}error:{off} {}", error_text(err))
             }
-            Output::Json => eprintln!("{}", serde_json::json!({ "error": format!("{err:#}") })),
+            Output::Json => eprintln!("{}", serde_json::json!({ "error": error_text(err) })),
         }
     }
 
@@ -138,8 +139,38 @@ fn visible_len(text: &str) -> usize {
     len
 }
 
+/// The error and its causes, `: `-joined as `{:#}` does, leaving out a cause the text before
+/// already quotes (many errors say their cause in their message and keep it as the source).
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1).map(ToString::to_string) {
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn causes_already_quoted_are_not_repeated() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let quoted =
+            anyhow::Error::new(io).context("cannot read app.yaml: entity not found; create it");
+        assert_eq!(
+            error_text(&quoted),
+            "cannot read app.yaml: entity not found; create it"
+        );
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let unquoted = anyhow::Error::new(io).context("cannot read app.yaml");
+        assert_eq!(
+            error_text(&unquoted),
+            "cannot read app.yaml: entity not found"
+        );
+    }
+
     use super::*;
 
     #[test]

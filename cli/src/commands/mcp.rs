@@ -59,6 +59,7 @@ async fn serve(env: Env, args: McpServeArgs) -> anyhow::Result<()> {
 
 async fn list(env: Env, args: &McpToolArgs) -> anyhow::Result<()> {
     let json = env.output.is_json();
+    let (registry, hint) = (env.registry.clone(), env.not_found_hint());
     let tools = toolbox(env, args)?.tools().await?;
     if json {
         let listed: Vec<_> = tools.iter().map(Tool::to_mcp).collect();
@@ -66,7 +67,15 @@ async fn list(env: Env, args: &McpToolArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     if tools.is_empty() {
-        outln!("no tools: no registered service serves its descriptors (gRPC reflection)");
+        let registered = registry.list_services().await.unwrap_or_default();
+        match registered.is_empty() {
+            true => outln!("no tools: no service is registered; {hint}"),
+            false => outln!(
+                "no tools: no registered service could be described (one must be reachable \
+                 and serve gRPC reflection, or have registered its endpoints; the warnings \
+                 above name each service and why)"
+            ),
+        }
     }
     for tool in &tools {
         let scopes = match tool.scopes.is_empty() {
