@@ -254,7 +254,9 @@ impl Document {
         match body? {
             "*" => Some(self.schemas.reference(&method.input())),
             field => {
-                let field = method.input().get_field_by_name(field)?;
+                let input = method.input();
+                let field = (input.get_field_by_name(field))
+                    .or_else(|| input.get_field_by_json_name(field))?;
                 Some(self.schemas.field(&field))
             }
         }
@@ -262,7 +264,10 @@ impl Document {
 
     fn reply(&mut self, method: &Method, response_body: Option<&str>) -> Value {
         let output = method.output();
-        match response_body.and_then(|field| output.get_field_by_name(field)) {
+        let field = |name: &str| {
+            (output.get_field_by_name(name)).or_else(|| output.get_field_by_json_name(name))
+        };
+        match response_body.and_then(field) {
             Some(field) => self.schemas.field(&field),
             None => self.schemas.reference(&output),
         }
