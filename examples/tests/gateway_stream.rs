@@ -460,6 +460,13 @@ async fn chromium_streams_with_event_source_and_websockets() {
         Value::Array(frames),
         parsed(r#"[{"number":1},{"number":2}]"#)
     );
+    // An empty first frame on a method's path sends the query's request, as events do.
+    let (frames, code) = closed(&result, "countFromQuery");
+    assert_eq!(code, 1000);
+    assert_eq!(
+        Value::Array(frames),
+        parsed(r#"[{"number":1},{"number":2}]"#)
+    );
     let (frames, code) = closed(&result, "ping");
     assert_eq!(code, 1000);
     assert_eq!(Value::Array(frames), parsed(r#"[{"text":"unary"}]"#));

@@ -49,8 +49,9 @@ const REQUEST_BUFFER: usize = 16;
 
 /// What a WebSocket upgrade calls.
 pub(super) enum Socket {
-    /// A method's path (`/<service>/<Service.Method>` and the other path styles).
-    Method(Target),
+    /// A method's path (`/<service>/<Service.Method>` and the other path styles), and the
+    /// upgrade's query string.
+    Method(Target, Option<String>),
     /// A google.api.http rule's path, and the upgrade's query string.
     Rule(Matched, Option<String>),
 }
@@ -69,17 +70,18 @@ pub(super) async fn target(gateway: &Shared, request: &Parts) -> Option<Socket> 
     }
     let (path, query) = (request.uri.path(), request.uri.query());
     let rule = |matched| Socket::Rule(matched, query.map(str::to_owned));
+    let method = |target| Socket::Method(target, query.map(str::to_owned));
     if let Some(matched) = gateway.routes.find_socket(path) {
         return Some(rule(matched));
     }
     let target = gateway.path_target(path).await;
     if target.as_ref().is_some_and(|target| gateway.knows(target)) {
-        return target.map(Socket::Method);
+        return target.map(method);
     }
     gateway.routes.refresh_on_miss().await;
     match gateway.routes.find_socket(path) {
         Some(matched) => Some(rule(matched)),
-        None => target.map(Socket::Method),
+        None => target.map(method),
     }
 }
 
@@ -236,11 +238,13 @@ impl<'a> Exchange<'a> {
         headers: &'a HeaderMap,
     ) -> Result<Exchange<'a>, GatewayError> {
         let (service, method, frames) = match socket {
-            Socket::Method(target) => {
+            Socket::Method(target, query) => {
                 let method = gateway.method(&target.service, &target.endpoint).await?;
+                // An empty first frame is the request of the query string, as GET's events.
+                let json = http_rule::from_query(&method.input(), query.as_deref())?;
                 let frames = Frames {
                     rule: None,
-                    empty: DynamicMessage::new(method.input()),
+                    empty: handler::decode(gateway, &method.input(), &json)?,
                     replies: gateway.replies(None),
                 };
                 (target.service, method, frames)
@@ -403,7 +407,7 @@ impl Frames {
             (None, Some(frame)) => {
                 dynamic::from_json(&input, frame, &gateway.json).map_err(GatewayError::from)
             }
-            (None, None) => Ok(DynamicMessage::new(input)),
+            (None, None) => Ok(self.empty.clone()),
             (Some((matched, query)), frame) => {
                 let (binding, variables) = (&matched.route.binding, &matched.variables);
                 let json =

@@ -80,6 +80,7 @@ async function streams(others) {
     shout: await socket('/streaming/Streamer.Shout', [json({ text: 'hello' }), json({ text: 'world' }), '']),
     sum: await socket('/api/streaming/Streamer/Sum', [json({ value: 1 }), json({ value: '2' }), json({ value: 39 }), '']),
     countOverWebSocket: await socket('/streaming/Streamer.Count', [json({ to: 2 })]),
+    countFromQuery: await socket('/streaming/Streamer.Count?to=2', ['']),
     ping: await socket('/streaming/Streamer.Ping', [json({ text: 'unary' })]),
     malformed: await socket('/streaming/Streamer.Shout', [json({ text: 'first' }), '{"text":']),
     afterMalformed: await socket('/streaming/Streamer.Shout', [json({ text: 'again' }), '']),
