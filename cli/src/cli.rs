@@ -261,6 +261,15 @@ pub struct ServeArgs {
         value_name = "ORIGIN"
     )]
     pub cors_origins: Vec<String>,
+    /// How long a stop (Ctrl-C, SIGTERM) waits for the requests under way; event streams and
+    /// WebSockets still open then are closed.
+    #[arg(
+        long,
+        default_value = "10s",
+        env = "MICRO_GATEWAY_SHUTDOWN_TIMEOUT",
+        value_parser = humantime::parse_duration
+    )]
+    pub shutdown_timeout: std::time::Duration,
 }
 
 /// `micro dashboard`.

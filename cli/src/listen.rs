@@ -1,7 +1,15 @@
 //! What the gateway and the dashboard share as servers: where to listen and when to stop.
 
+use std::future::Future;
+use std::time::Duration;
+
 use anyhow::Context as _;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
 
 /// Listens on `address`: `host:port`, or go-micro's `:port` for every interface.
 pub(crate) async fn bind(address: &str) -> anyhow::Result<TcpListener> {
@@ -46,6 +54,55 @@ pub(crate) async fn signalled() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets the requests under way
+/// finish for up to `drain` and closes the connections still busy (an event stream left open,
+/// say). A WebSocket runs on its own once upgraded and is not waited for.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // WebSockets over HTTP/2 (RFC 8441), as `axum::serve` allows them.
+    builder.http2().enable_connect_protocol();
+    let service = TowerToHyperService::new(router);
+    let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let io = TokioIo::new(stream);
+                    let connection = builder.serve_connection_with_upgrades(io, service.clone());
+                    let watched = graceful.watch(connection.into_owned());
+                    connections.spawn(async move { drop(watched.await) });
+                }
+                // Out of file descriptors, say: wait rather than spin.
+                Err(err) => {
+                    tracing::warn!("accepting a connection failed: {err}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            // Reap finished connections so the set does not grow.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "{} connections still busy {drain:?} after the stop (event streams?); closing them",
+            connections.len()
+        );
+        connections.shutdown().await;
     }
 }
 

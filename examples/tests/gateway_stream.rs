@@ -369,6 +369,77 @@ async fn a_client_hanging_up_cancels_the_call_upstream() {
     assert_eq!(endless.0.sent.load(Ordering::SeqCst), sent);
 }
 
+/// A stop waits for an event stream under way no longer than the drain timeout, then closes
+/// it, which cancels the call upstream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_closes_event_streams_still_open_after_the_drain_timeout() {
+    let Some(curl_bin) = tool("MICRO_TEST_CURL", "curl") else {
+        return;
+    };
+    let Some(etcd) = EtcdServer::start() else {
+        return;
+    };
+    let registry: Arc<dyn Registry> = Arc::new(EtcdRegistry::new(EtcdOptions::from_addresses(&[
+        etcd.address(),
+    ])));
+    let endless = Endless::default();
+    let _service = Service::new("endless")
+        .address("127.0.0.1:0")
+        .registry(registry)
+        .handle(StreamerServer::new(endless.clone()))
+        .start()
+        .await
+        .expect("the endless service starts");
+    let env = support::gateway_env(&etcd.address(), &["--timeout", "60s"]);
+    let drain = Duration::from_millis(500);
+    let gateway = Gateway::new(env).with_drain_timeout(drain);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/endless/Streamer.Count",
+        listener.local_addr().unwrap()
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(gateway.run(listener, async {
+        let _ = stopped.await;
+    }));
+    let curl = tokio::task::spawn_blocking(move || {
+        Command::new(&curl_bin)
+            .args(["-sS", "-N", "--max-time", "30", &url])
+            .output()
+    });
+    let started = tokio::time::Instant::now();
+    while endless.0.sent.load(Ordering::SeqCst) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "no event sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    let stopping = tokio::time::Instant::now();
+    let served = tokio::time::timeout(Duration::from_secs(10), running).await;
+    let took = stopping.elapsed();
+    served
+        .expect("the gateway stops despite the open stream")
+        .unwrap()
+        .unwrap();
+    assert!(
+        took >= drain - Duration::from_millis(50),
+        "{took:?}: it waited for the stream first"
+    );
+    let output = curl.await.unwrap().unwrap();
+    // The stream was cut, not ended (curl 18: transfer closed with data outstanding).
+    let body = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(18), "{stderr}");
+    assert!(body.starts_with("data: {\"number\":1}\n\n"), "{body}");
+    let cut = tokio::time::Instant::now();
+    while !endless.0.cancelled.load(Ordering::SeqCst) {
+        assert!(
+            cut.elapsed() < Duration::from_secs(5),
+            "the call went on upstream"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Runs the browser script against `gateway`, with `others` (`{open, closed}`: gateways on
 /// another origin); its JSON result line.
 fn drive(modules: &Path, chromium: &Path, gateway: &str, others: &Value) -> Value {

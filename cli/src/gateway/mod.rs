@@ -44,6 +44,7 @@ pub use route::{Target, resolve};
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use http::HeaderMap;
@@ -64,7 +65,13 @@ use undescribed::Undescribed;
 pub struct Gateway {
     shared: Arc<Shared>,
     login: Login,
+    /// How long a stop waits for the requests under way.
+    drain_timeout: Duration,
 }
+
+/// How long a stop waits for the requests under way by default: long enough for calls, while
+/// an event stream left open does not keep the gateway up.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What every request uses.
 struct Shared {
@@ -95,7 +102,15 @@ impl Gateway {
         Gateway {
             shared: Arc::new(Shared::new(env, Origins::Own)),
             login: Login::none(),
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
         }
+    }
+
+    /// A stop waits at most `timeout` for the requests under way, then closes the connections
+    /// still busy (event streams left open). Default [`DEFAULT_DRAIN_TIMEOUT`].
+    pub fn with_drain_timeout(mut self, timeout: Duration) -> Gateway {
+        self.drain_timeout = timeout;
+        self
     }
 
     /// Pages of `origins` may call the gateway too: CORS headers for `fetch` and
@@ -127,15 +142,15 @@ impl Gateway {
         }
     }
 
-    /// Serves on `listener` until `shutdown` completes, then finishes the requests under way.
+    /// Serves on `listener` until `shutdown` completes, then finishes the requests under way,
+    /// for at most the drain timeout: connections still busy then are closed.
     pub async fn run(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
+        crate::listen::serve(listener, self.router(), shutdown, self.drain_timeout).await;
+        Ok(())
     }
 }
 
@@ -258,6 +273,7 @@ pub async fn serve(env: Env, args: &crate::cli::ServeArgs) -> anyhow::Result<()>
     Gateway::new(env)
         .with_login(login)
         .with_origins(origins)
+        .with_drain_timeout(args.shutdown_timeout)
         .run(listener, crate::listen::shutdown_signal())
         .await?;
     Ok(())
