@@ -57,6 +57,10 @@ pub(crate) async fn signalled() {
     }
 }
 
+/// How long a stop waits for the requests under way by default: long enough for calls, while
+/// an event stream left open does not keep the server up.
+pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves `router` on `listener` until `shutdown` completes, then lets the requests under way
 /// finish for up to `drain` and closes the connections still busy (an event stream left open,
 /// say). A WebSocket runs on its own once upgraded and is not waited for.

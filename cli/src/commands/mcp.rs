@@ -51,9 +51,9 @@ async fn serve(env: Env, args: McpServeArgs) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     let router = crate::mcp::http_router(server, crate::mcp::allowed_hosts(&args.allowed_hosts));
     eprintln!("micro mcp serving streamable HTTP at http://{local}/mcp");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(crate::listen::shutdown_signal())
-        .await?;
+    // The event streams clients keep open for notifications end at the drain timeout.
+    let stop = crate::listen::shutdown_signal();
+    crate::listen::serve(listener, router, stop, crate::listen::DRAIN_TIMEOUT).await;
     Ok(())
 }
 

@@ -18,7 +18,6 @@ mod stream;
 
 pub use auth::Login;
 
-use anyhow::Context as _;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::Uri;
@@ -133,10 +132,9 @@ pub async fn serve(env: Env, args: &crate::cli::DashboardArgs) -> anyhow::Result
         "no login: anyone who reaches it can call every service"
     };
     eprintln!("micro dashboard listening on http://{bound}/ ({access})");
-    axum::serve(listener, router_with(env, login))
-        .with_graceful_shutdown(crate::listen::shutdown_signal())
-        .await
-        .context("the dashboard's server failed")
+    let (router, stop) = (router_with(env, login), crate::listen::shutdown_signal());
+    crate::listen::serve(listener, router, stop, crate::listen::DRAIN_TIMEOUT).await;
+    Ok(())
 }
 
 #[cfg(test)]

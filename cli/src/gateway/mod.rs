@@ -71,7 +71,7 @@ pub struct Gateway {
 
 /// How long a stop waits for the requests under way by default: long enough for calls, while
 /// an event stream left open does not keep the gateway up.
-pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = crate::listen::DRAIN_TIMEOUT;
 
 /// What every request uses.
 struct Shared {
