@@ -82,7 +82,8 @@ async fn list(env: Env, args: &McpToolArgs) -> anyhow::Result<()> {
             true => String::new(),
             false => format!(" [scopes: {}]", tool.scopes.join(", ")),
         };
-        outln!("{}{scopes}\n    {}", tool.name, tool.description);
+        let description = tool.description.replace('\n', "\n    ");
+        outln!("{}{scopes}\n    {description}", tool.name);
     }
     Ok(())
 }
