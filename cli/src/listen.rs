@@ -1,4 +1,5 @@
-//! What the gateway and the dashboard share as servers: where to listen and when to stop.
+//! What the gateway, the dashboard and MCP over HTTP share as servers: where to listen, how to
+//! serve, and when to stop.
 
 use std::future::Future;
 use std::time::Duration;
@@ -103,7 +104,7 @@ pub(crate) async fn serve(
         .is_err()
     {
         tracing::warn!(
-            "{} connections still busy {drain:?} after the stop (event streams?); closing them",
+            "connections still busy {drain:?} after the stop (event streams?): {}; closing them",
             connections.len()
         );
         connections.shutdown().await;

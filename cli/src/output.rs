@@ -154,6 +154,8 @@ fn error_text(err: &anyhow::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn causes_already_quoted_are_not_repeated() {
         let io = std::io::Error::from(std::io::ErrorKind::NotFound);
@@ -170,8 +172,6 @@ mod tests {
             "cannot read app.yaml: entity not found"
         );
     }
-
-    use super::*;
 
     #[test]
     fn tables_align_by_visible_width() {
