@@ -325,28 +325,65 @@ impl StreamerHandler for Endless {
     }
 }
 
+/// curl, etcd and the `Endless` streamer registered in it, for the cancellation tests.
+struct EndlessSetup {
+    curl: std::path::PathBuf,
+    etcd: EtcdServer,
+    endless: Endless,
+    _service: micro::RunningService,
+}
+
+impl EndlessSetup {
+    /// `None` (the test skips) without curl or etcd.
+    async fn start() -> Option<EndlessSetup> {
+        let curl = tool("MICRO_TEST_CURL", "curl")?;
+        let etcd = EtcdServer::start()?;
+        let registry: Arc<dyn Registry> =
+            Arc::new(EtcdRegistry::new(EtcdOptions::from_addresses(&[
+                etcd.address()
+            ])));
+        let endless = Endless::default();
+        let service = Service::new("endless")
+            .address("127.0.0.1:0")
+            .registry(registry)
+            .handle(StreamerServer::new(endless.clone()))
+            .start()
+            .await
+            .expect("the endless service starts");
+        Some(EndlessSetup {
+            curl,
+            etcd,
+            endless,
+            _service: service,
+        })
+    }
+
+    fn sent(&self) -> u32 {
+        self.endless.0.sent.load(Ordering::SeqCst)
+    }
+
+    /// Waits (5 s at most) for the call to be cancelled upstream.
+    async fn assert_cancelled(&self) {
+        let started = tokio::time::Instant::now();
+        while !self.endless.0.cancelled.load(Ordering::SeqCst) {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "the service kept streaming after the client left ({} sent)",
+                self.sent()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_hanging_up_cancels_the_call_upstream() {
-    let Some(curl_bin) = tool("MICRO_TEST_CURL", "curl") else {
+    let Some(setup) = EndlessSetup::start().await else {
         return;
     };
-    let Some(etcd) = EtcdServer::start() else {
-        return;
-    };
-    let registry: Arc<dyn Registry> = Arc::new(EtcdRegistry::new(EtcdOptions::from_addresses(&[
-        etcd.address(),
-    ])));
-    let endless = Endless::default();
-    let _service = Service::new("endless")
-        .address("127.0.0.1:0")
-        .registry(registry)
-        .handle(StreamerServer::new(endless.clone()))
-        .start()
-        .await
-        .expect("the endless service starts");
-    let gateway = support::start_gateway(&etcd.address(), &["--timeout", "60s"]).await;
+    let gateway = support::start_gateway(&setup.etcd.address(), &["--timeout", "60s"]).await;
     // curl gives up after a second, mid-stream.
-    let output = Command::new(&curl_bin)
+    let output = Command::new(&setup.curl)
         .args(["-sS", "-N", "--max-time", "1"])
         .arg(format!("{gateway}/endless/Streamer.Count"))
         .output()
@@ -354,61 +391,38 @@ async fn a_client_hanging_up_cancels_the_call_upstream() {
     assert_eq!(output.status.code(), Some(28), "curl timed out");
     let body = String::from_utf8_lossy(&output.stdout);
     assert!(body.starts_with("data: {\"number\":1}\n\n"), "{body}");
-    let started = tokio::time::Instant::now();
-    while !endless.0.cancelled.load(Ordering::SeqCst) {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the service kept streaming after the client left ({} sent)",
-            endless.0.sent.load(Ordering::SeqCst)
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    setup.assert_cancelled().await;
     // Nothing is sent after the cancel.
-    let sent = endless.0.sent.load(Ordering::SeqCst);
+    let sent = setup.sent();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(endless.0.sent.load(Ordering::SeqCst), sent);
+    assert_eq!(setup.sent(), sent);
 }
 
 /// A stop waits for an event stream under way no longer than the drain timeout, then closes
 /// it, which cancels the call upstream.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_closes_event_streams_still_open_after_the_drain_timeout() {
-    let Some(curl_bin) = tool("MICRO_TEST_CURL", "curl") else {
+    let Some(setup) = EndlessSetup::start().await else {
         return;
     };
-    let Some(etcd) = EtcdServer::start() else {
-        return;
-    };
-    let registry: Arc<dyn Registry> = Arc::new(EtcdRegistry::new(EtcdOptions::from_addresses(&[
-        etcd.address(),
-    ])));
-    let endless = Endless::default();
-    let _service = Service::new("endless")
-        .address("127.0.0.1:0")
-        .registry(registry)
-        .handle(StreamerServer::new(endless.clone()))
-        .start()
-        .await
-        .expect("the endless service starts");
-    let env = support::gateway_env(&etcd.address(), &["--timeout", "60s"]);
+    let env = support::gateway_env(&setup.etcd.address(), &["--timeout", "60s"]);
     let drain = Duration::from_millis(500);
     let gateway = Gateway::new(env).with_drain_timeout(drain);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}/endless/Streamer.Count",
-        listener.local_addr().unwrap()
-    );
+    let address = listener.local_addr().unwrap();
+    let url = format!("http://{address}/endless/Streamer.Count");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(gateway.run(listener, async {
         let _ = stopped.await;
     }));
-    let curl = tokio::task::spawn_blocking(move || {
-        Command::new(&curl_bin)
-            .args(["-sS", "-N", "--max-time", "30", &url])
-            .output()
-    });
+    let curl = Command::new(&setup.curl)
+        .args(["-sS", "-N", "--max-time", "30", &url])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let started = tokio::time::Instant::now();
-    while endless.0.sent.load(Ordering::SeqCst) == 0 {
+    while setup.sent() == 0 {
         assert!(started.elapsed() < Duration::from_secs(10), "no event sent");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -416,28 +430,20 @@ async fn a_stop_closes_event_streams_still_open_after_the_drain_timeout() {
     let stopping = tokio::time::Instant::now();
     let served = tokio::time::timeout(Duration::from_secs(10), running).await;
     let took = stopping.elapsed();
-    served
-        .expect("the gateway stops despite the open stream")
-        .unwrap()
-        .unwrap();
+    let served = served.expect("the gateway stops despite the open stream");
+    served.unwrap().unwrap();
     assert!(
         took >= drain - Duration::from_millis(50),
         "{took:?}: it waited for the stream first"
     );
-    let output = curl.await.unwrap().unwrap();
+    let output = tokio::task::spawn_blocking(|| curl.wait_with_output());
+    let output = output.await.unwrap().unwrap();
     // The stream was cut, not ended (curl 18: transfer closed with data outstanding).
     let body = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(18), "{stderr}");
     assert!(body.starts_with("data: {\"number\":1}\n\n"), "{body}");
-    let cut = tokio::time::Instant::now();
-    while !endless.0.cancelled.load(Ordering::SeqCst) {
-        assert!(
-            cut.elapsed() < Duration::from_secs(5),
-            "the call went on upstream"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    setup.assert_cancelled().await;
 }
 
 /// Runs the browser script against `gateway`, with `others` (`{open, closed}`: gateways on
