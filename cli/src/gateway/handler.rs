@@ -95,7 +95,7 @@ async fn endpoint(
         let body = Bytes::copy_from_slice(body);
         let decode = |message: &[u8]| Ok(dynamic::from_json(&input, message, json)?);
         let requests = streams::requests(body, decode).await?;
-        let replies = gateway.replies(None);
+        let replies = gateway.replies();
         let service = &target.service;
         return streams::respond(gateway, service, &method, requests, headers, replies).await;
     }
@@ -105,13 +105,13 @@ async fn endpoint(
     };
     let request = dynamic::from_json(&method.input(), body, &gateway.json)?;
     if method.kind() == RpcKind::ServerStreaming {
-        let replies = gateway.replies(None);
+        let replies = gateway.replies();
         return sse::respond(gateway, &target.service, &method, request, headers, replies).await;
     }
     let reply = gateway
         .call(&target.service, &method, request, headers)
         .await?;
-    Ok(json_response(gateway.replies(None).text(&reply)?))
+    Ok(json_response(gateway.replies().text(&reply)?))
 }
 
 /// `GET /<service>/<Service.Method>?field=value` of a server-streaming method, as events
@@ -134,7 +134,7 @@ async fn events(
     }
     let json = http_rule::from_query(&method.input(), parts.uri.query())?;
     let request = decode(gateway, &method.input(), &json)?;
-    let replies = gateway.replies(None);
+    let replies = gateway.replies();
     sse::respond(
         gateway,
         &target.service,
@@ -198,7 +198,7 @@ async fn rest(
     let body = read_body(&parts.headers, body).await?;
     let input = route.method.input();
     let (service, method) = (&route.service, &route.method);
-    let replies = gateway.replies(route.binding.response_body.as_deref());
+    let replies = gateway.rule_replies(route);
     if streams::takes_requests(method) {
         let (binding, variables, query) = (&route.binding, &matched.variables, parts.uri.query());
         let decode = |message: &[u8]| {

@@ -49,6 +49,7 @@ use std::time::Duration;
 use axum::Router;
 use http::HeaderMap;
 use micro::dynamic::{DynamicMessage, Method};
+use micro::http_rule::ResponseField;
 use micro::registry::{Cache, ErrorKind};
 use micro::{Code, JsonOptions, Status};
 use tokio::net::TcpListener;
@@ -253,9 +254,18 @@ impl Shared {
             .map_err(|status| GatewayError::from_status(&status, service))
     }
 
-    /// Replies written whole, or only `response_body` of each.
-    fn replies(&self, response_body: Option<&str>) -> ReplyJson {
-        ReplyJson::new(self.json.clone(), response_body)
+    /// Replies written whole.
+    fn replies(&self) -> ReplyJson {
+        ReplyJson::new(self.json.clone(), None)
+    }
+
+    /// Replies of `route`'s rule: only its `response_body` field of each, when it names one
+    /// (looked up once per call, not per reply).
+    fn rule_replies(&self, route: &table::RestRoute) -> ReplyJson {
+        let output = route.method.output();
+        let field = (route.binding.response_body.as_deref())
+            .and_then(|name| ResponseField::new(&output, name, self.json.proto_field_names));
+        ReplyJson::new(self.json.clone(), field)
     }
 }
 

@@ -5,8 +5,6 @@ use std::sync::Arc;
 use micro::dynamic::{self, DynamicMessage};
 use micro::http_rule::ResponseField;
 use micro::{JsonOptions, Status};
-use prost_reflect::ReflectMessage as _;
-use serde_json::Value;
 
 /// How replies are written as JSON (answers, events and WebSocket frames alike). Cheap to
 /// clone.
@@ -14,30 +12,24 @@ use serde_json::Value;
 pub(super) struct ReplyJson {
     options: JsonOptions,
     /// The rule's `response_body`: only this field of each reply is sent.
-    field: Option<Arc<str>>,
+    field: Option<Arc<ResponseField>>,
 }
 
 impl ReplyJson {
-    /// Whole replies, or only `response_body` of each when a rule names one.
-    pub(super) fn new(options: JsonOptions, response_body: Option<&str>) -> ReplyJson {
+    /// Whole replies, or only `field` of each.
+    pub(super) fn new(options: JsonOptions, field: Option<ResponseField>) -> ReplyJson {
         ReplyJson {
             options,
-            field: response_body.map(Arc::from),
+            field: field.map(Arc::new),
         }
     }
 
     /// `reply` as JSON text.
     pub(super) fn text(&self, reply: &DynamicMessage) -> Result<String, Status> {
-        let Some(name) = &self.field else {
+        let Some(field) = &self.field else {
             return dynamic::to_json(reply, &self.options);
         };
         let whole = dynamic::to_json_value(reply, &self.options)?;
-        // `http_rule::bindings` leaves out rules whose `response_body` the reply lacks.
-        let part =
-            match ResponseField::new(&reply.descriptor(), name, self.options.proto_field_names) {
-                Some(field) => field.take(whole),
-                None => Value::Null,
-            };
-        Ok(part.to_string())
+        Ok(field.take(whole).to_string())
     }
 }

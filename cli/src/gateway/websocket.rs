@@ -245,7 +245,7 @@ impl<'a> Exchange<'a> {
                 let frames = Frames {
                     rule: None,
                     empty: handler::decode(gateway, &method.input(), &json)?,
-                    replies: gateway.replies(None),
+                    replies: gateway.replies(),
                 };
                 (target.service, method, frames)
             }
@@ -254,7 +254,7 @@ impl<'a> Exchange<'a> {
                 let mut frames = Frames {
                     rule: Some((matched, query)),
                     empty: DynamicMessage::new(route.method.input()),
-                    replies: gateway.replies(route.binding.response_body.as_deref()),
+                    replies: gateway.rule_replies(&route),
                 };
                 // An empty first frame is the request of the path and the query alone.
                 frames.empty = frames.request(&route.method, gateway, None)?;
